@@ -1,0 +1,1 @@
+"""edgectl: the headless command line over the same core as the GUI."""

@@ -1,0 +1,60 @@
+"""All process I/O of the console on one injectable object: directories, clock, streams."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+
+def _xdg(environ: Mapping[str, str], var: str, fallback: str) -> Path:
+    value = environ.get(var)
+    if value:
+        return Path(value)
+    return Path(environ.get("HOME", "/tmp")) / fallback
+
+
+@dataclass
+class ConsoleEnv:
+    """Everything the console reads from its surroundings. Tests build one over temp dirs."""
+
+    config_dir: Path
+    data_dir: Path
+    runtime_dir: Path
+    python: str = sys.executable
+    environ: dict[str, str] = field(default_factory=dict)
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    clock: Callable[[], float] = time.time
+
+    @classmethod
+    def from_os(cls, environ: Mapping[str, str] | None = None) -> ConsoleEnv:
+        env = dict(os.environ if environ is None else environ)
+        runtime = env.get("XDG_RUNTIME_DIR")
+        runtime_dir = Path(runtime) if runtime and os.path.isdir(runtime) else Path("/tmp") / (
+            "edge-console-%d" % os.getuid()
+        )
+        return cls(
+            config_dir=_xdg(env, "XDG_CONFIG_HOME", ".config") / "edge-console",
+            data_dir=_xdg(env, "XDG_DATA_HOME", ".local/share") / "edge-console",
+            runtime_dir=runtime_dir,
+            environ=env,
+        )
+
+    @property
+    def settings_path(self) -> Path:
+        return self.config_dir / "settings.json"
+
+    @property
+    def local_socket(self) -> Path:
+        """The built-in local device's daemon socket (a per-user daemon)."""
+        return self.runtime_dir / "edge-runtime" / "edge-runtime.sock"
+
+    @property
+    def local_root(self) -> Path:
+        """The built-in local device's store and state, under the user's data directory."""
+        return self.data_dir / "local-device"

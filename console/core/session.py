@@ -1,0 +1,154 @@
+"""A device session: connection state, capabilities and live telemetry for one device.
+
+The GUI and edgectl both drive devices through this class. Listeners are plain callables
+run on the connection's reader thread; the GUI marshals them onto its own thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from enum import Enum
+
+from console.core.client import DeviceConnection, DeviceError
+from console.core.env import ConsoleEnv
+from console.core.settings import DeviceEntry
+from console.core.telemetry import TelemetryStore
+from console.transport.base import Transport, TransportError
+from console.transport.local import LocalTransport
+from device_runtime.protocol import (
+    DEFAULT_RATE_HZ,
+    TOPIC_SAMPLE,
+    Capabilities,
+    Empty,
+    Event,
+    MetricSpec,
+    ProtocolError,
+    Sample,
+    SubscribeTelemetry,
+    TelemetryTable,
+)
+
+
+class State(str, Enum):
+    DISCONNECTED = "disconnected"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    FAILED = "unreachable"
+
+
+def make_transport(entry: DeviceEntry, env: ConsoleEnv) -> Transport:
+    if entry.kind == "local":
+        return LocalTransport(env.python, env.local_socket, env.local_root)
+    raise TransportError(
+        "device %r uses the %r transport, which this console does not provide" % (entry.name, entry.kind)
+    )
+
+
+StateListener = Callable[["State", str], None]
+SampleListener = Callable[[float, dict[str, float]], None]
+TableListener = Callable[[list[MetricSpec]], None]
+
+
+class DeviceSession:
+    def __init__(self, entry: DeviceEntry, transport: Transport, clock: Callable[[], float]) -> None:
+        self.entry = entry
+        self.transport = transport
+        self.clock = clock
+        self.state = State.DISCONNECTED
+        self.message = ""
+        self.store: TelemetryStore | None = None
+        self.rate_hz = DEFAULT_RATE_HZ
+        self.runtime_version: str | None = None
+        self.capabilities: Capabilities | None = None
+        self.state_listeners: list[StateListener] = []
+        self.sample_listeners: list[SampleListener] = []
+        self.table_listeners: list[TableListener] = []
+        self._conn: DeviceConnection | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self.entry.name
+
+    def _set_state(self, state: State, message: str = "") -> None:
+        self.state = state
+        self.message = message
+        for listener in list(self.state_listeners):
+            listener(state, message)
+
+    def connect(self, timeout: float = 20.0) -> Capabilities:
+        """Connect and handshake. Raises :class:`DeviceError` / :class:`TransportError`."""
+        with self._lock:
+            if self._conn is not None and self.state is State.CONNECTED and self.capabilities:
+                return self.capabilities
+            self._set_state(State.CONNECTING, "connecting to %s" % self.transport.describe())
+            conn = DeviceConnection(self.transport, on_event=self._on_event, on_closed=self._on_closed)
+            try:
+                welcome = conn.connect(timeout)
+            except (DeviceError, TransportError) as exc:
+                self._set_state(State.FAILED, str(exc))
+                raise
+            self._conn = conn
+            self.runtime_version = welcome.runtime_version
+            self.capabilities = welcome.capabilities
+            self._set_state(State.CONNECTED, "runtime %s" % welcome.runtime_version)
+            return welcome.capabilities
+
+    def _require(self) -> DeviceConnection:
+        if self._conn is None:
+            raise DeviceError("%s is not connected" % self.name)
+        return self._conn
+
+    def describe_telemetry(self) -> TelemetryTable:
+        result = self._require().request("telemetry.describe", Empty())
+        assert isinstance(result, TelemetryTable)
+        return result
+
+    def start_telemetry(self, rate_hz: float | None = None, backfill_s: float = 0.0) -> TelemetryTable:
+        """Subscribe (or change rate). The metric table defines the store's columns."""
+        if rate_hz is not None:
+            self.rate_hz = rate_hz
+        table = self._require().request("telemetry.subscribe", SubscribeTelemetry(self.rate_hz, backfill_s))
+        assert isinstance(table, TelemetryTable)
+        self.rate_hz = table.rate_hz
+        names = [m.name for m in table.metrics]
+        if self.store is None or [m.name for m in self.store.metrics] != names:
+            self.store = TelemetryStore(table.metrics)
+            for listener in list(self.table_listeners):
+                listener(table.metrics)
+        return table
+
+    def stop_telemetry(self) -> None:
+        if self._conn is not None:
+            self._conn.request("telemetry.unsubscribe", Empty())
+
+    def ping(self) -> float:
+        """Round trip time of one request, in seconds."""
+        start = self.clock()
+        self._require().request("ping", Empty())
+        return self.clock() - start
+
+    def _on_event(self, event: Event) -> None:
+        if event.topic != TOPIC_SAMPLE:
+            return
+        try:
+            sample = Sample.from_wire(event.data)
+        except ProtocolError:
+            return
+        store = self.store
+        if store is None or not store.add(sample.t, sample.values, sample.seq):
+            return
+        for listener in list(self.sample_listeners):
+            listener(sample.t, sample.values)
+
+    def _on_closed(self, reason: str) -> None:
+        self._conn = None
+        self._set_state(State.FAILED, reason)
+
+    def close(self) -> None:
+        with self._lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+        self._set_state(State.DISCONNECTED, "")

@@ -1,0 +1,105 @@
+"""Typed, versioned console settings, persisted as JSON under the user's config dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+SETTINGS_VERSION = 1
+LOCAL_DEVICE = "local"
+
+
+class SettingsError(Exception):
+    pass
+
+
+@dataclass
+class DeviceEntry:
+    """A device the console knows. ``kind`` is ``local`` or ``ssh``."""
+
+    name: str
+    kind: str = "ssh"
+    host: str | None = None
+    user: str | None = None
+    port: int | None = None
+    key: str | None = None
+    label: str | None = None
+    last_page: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        return self.label or self.name
+
+
+@dataclass
+class Settings:
+    version: int = SETTINGS_VERSION
+    devices: list[DeviceEntry] = field(default_factory=list)
+    telemetry_rate_hz: float = 2.0
+    window_s: float = 300.0
+    theme: str = "system"
+    last_device: str = LOCAL_DEVICE
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> Settings:
+        if not isinstance(data, dict):
+            raise SettingsError("settings file is not a JSON object")
+        version = data.get("version", 0)
+        if not isinstance(version, int) or version > SETTINGS_VERSION:
+            raise SettingsError(
+                "settings file has version %r, newer than this console understands (%d)"
+                % (version, SETTINGS_VERSION)
+            )
+        known = {f for f in DeviceEntry.__dataclass_fields__}
+        devices = []
+        for raw in data.get("devices", []):
+            if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+                raise SettingsError("a device entry has no name")
+            devices.append(DeviceEntry(**{k: v for k, v in raw.items() if k in known}))
+        settings = cls(devices=devices)
+        for key in ("telemetry_rate_hz", "window_s"):
+            if isinstance(data.get(key), (int, float)):
+                setattr(settings, key, float(data[key]))
+        for key in ("theme", "last_device"):
+            if isinstance(data.get(key), str):
+                setattr(settings, key, data[key])
+        return settings
+
+
+def load_settings(path: Path) -> Settings:
+    """Defaults when the file does not exist; a clear error when it is damaged."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Settings()
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise SettingsError("%s is not valid JSON (%s); fix or remove it" % (path, exc)) from None
+    return Settings.from_json(data)
+
+
+def save_settings(path: Path, settings: Settings) -> None:
+    """Atomic write: temp file, fsync, rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".settings-", dir=str(path.parent))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(settings.to_json(), handle, indent=2, sort_keys=True)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

@@ -1,0 +1,1 @@
+"""Byte streams to a device's runtime bridge: ``local`` (subprocess) and, later, ``ssh``."""

@@ -1,0 +1,186 @@
+"""``edge-runtime``: the device-side command (serve, bridge, stop, doctor, demo-model)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+from typing import IO, List, Mapping, Optional
+
+from device_runtime import __version__, paths
+
+
+class RuntimeEnv:
+    """All process I/O in one place, so tests pass temp dirs and capture output."""
+
+    def __init__(
+        self,
+        environ: Optional[Mapping[str, str]] = None,
+        uid: Optional[int] = None,
+        stdout: Optional[IO[str]] = None,
+        stderr: Optional[IO[str]] = None,
+    ) -> None:
+        self.environ = dict(os.environ if environ is None else environ)
+        self.uid = os.getuid() if uid is None else uid
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edge-runtime", description="Edge Operator Console device runtime")
+    parser.add_argument("--version", action="version", version="edge-runtime %s" % __version__)
+    sub = parser.add_subparsers(dest="command")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--socket", help="unix socket path (default: system daemon's, else this user's)")
+        p.add_argument("--root", help="state directory (default: /var/lib/edge-runtime or ~/.local/share)")
+
+    serve = sub.add_parser("serve", help="run the daemon")
+    common(serve)
+    serve.add_argument("--demo", action="store_true", help="provide the demo model (built-in local device)")
+    serve.add_argument("--rate", type=float, default=2.0, help="base sampling rate in Hz (1-20)")
+    serve.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
+    serve.add_argument("--sys-root", default="/sys", help=argparse.SUPPRESS)
+
+    bridge = sub.add_parser("bridge", help="relay stdin/stdout to the daemon, starting one if needed")
+    common(bridge)
+    bridge.add_argument("--demo", action="store_true", help="start the daemon with the demo model")
+    bridge.add_argument("--no-start", action="store_true", help="fail instead of starting a daemon")
+
+    stop = sub.add_parser("stop", help="stop the daemon serving a socket")
+    common(stop)
+
+    doctor = sub.add_parser("doctor", help="check this device and say what to fix")
+    doctor.add_argument("--json", action="store_true")
+    doctor.add_argument("--sys-root", default="/sys", help=argparse.SUPPRESS)
+
+    demo = sub.add_parser("demo-model", help="write the demo ONNX model")
+    demo.add_argument("-o", "--output", required=True)
+    return parser
+
+
+def _socket_and_root(args: argparse.Namespace, env: RuntimeEnv) -> "tuple[str, str]":
+    socket_path = args.socket or paths.default_socket(env.environ, env.uid)
+    root = args.root or paths.default_root(socket_path, env.environ)
+    return socket_path, root
+
+
+def main(argv: Optional[List[str]] = None, env: Optional[RuntimeEnv] = None) -> int:
+    env = env or RuntimeEnv()
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help(env.stdout)
+        return 2
+    handler = {
+        "serve": _serve,
+        "bridge": _bridge,
+        "stop": _stop,
+        "doctor": _doctor,
+        "demo-model": _demo_model,
+    }[args.command]
+    return handler(args, env)
+
+
+def _serve(args: argparse.Namespace, env: RuntimeEnv) -> int:
+    from device_runtime.server.bridge import READY_LINE
+    from device_runtime.server.daemon import AlreadyRunning, Daemon
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=env.stderr)
+    socket_path, root = _socket_and_root(args, env)
+
+    def ready() -> None:
+        if args.ready_fd is not None:
+            os.write(args.ready_fd, READY_LINE)
+            os.close(args.ready_fd)
+        else:
+            env.stderr.write("edge-runtime %s serving %s\n" % (__version__, socket_path))
+            env.stderr.flush()
+
+    try:
+        daemon = Daemon(socket_path, root, demo=args.demo, base_rate_hz=args.rate, sys_root=args.sys_root)
+        daemon.run(ready)
+    except AlreadyRunning as exc:
+        env.stderr.write("edge-runtime: %s\n" % exc)
+        return 3
+    except PermissionError as exc:
+        env.stderr.write("edge-runtime: cannot create %s: %s. Run as the edge-runtime user or pass "
+                         "--socket in a directory you own.\n" % (socket_path, exc.strerror))
+        return 4
+    return 0
+
+
+def _bridge(args: argparse.Namespace, env: RuntimeEnv) -> int:
+    from device_runtime.server.bridge import BridgeError, open_daemon, relay
+
+    socket_path, root = _socket_and_root(args, env)
+    try:
+        sock = open_daemon(socket_path, root, autostart=not args.no_start,
+                           extra=["--demo"] if args.demo else [])
+    except BridgeError as exc:
+        env.stderr.write("edge-runtime bridge: %s\n" % exc)
+        env.stderr.flush()
+        return 5
+    return relay(sock, sys.stdin.fileno(), sys.stdout.fileno())
+
+
+def _stop(args: argparse.Namespace, env: RuntimeEnv) -> int:
+    import fcntl
+
+    socket_path, _ = _socket_and_root(args, env)
+    pid = paths.read_pid(socket_path)
+    if pid is None:
+        env.stderr.write("edge-runtime: no daemon is serving %s\n" % socket_path)
+        return 1
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        env.stderr.write("edge-runtime: daemon pid %d is gone\n" % pid)
+        return 1
+    # Wait for the daemon to release its lock: that is the moment it has finished.
+    with open(paths.lock_path(socket_path)) as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+    env.stdout.write("stopped edge-runtime daemon (pid %d)\n" % pid)
+    return 0
+
+
+def _doctor(args: argparse.Namespace, env: RuntimeEnv) -> int:
+    from device_runtime.capabilities import probe, summary
+    from device_runtime.collectors import default_collectors
+
+    collectors = default_collectors(sys_root=args.sys_root)
+    report = {
+        "runtime": __version__,
+        "device": summary(probe()),
+        "collectors": {
+            c.name: {"metrics": len(c.metrics()), "absent": c.absent()} for c in collectors
+        },
+    }
+    for c in collectors:
+        c.close()
+    if args.json:
+        env.stdout.write(json.dumps(report, indent=2) + "\n")
+        return 0
+    env.stdout.write("edge-runtime %s\n" % __version__)
+    for key, value in report["device"].items():  # type: ignore[union-attr]
+        env.stdout.write("  %-12s %s\n" % (key, value))
+    for c_name, info in report["collectors"].items():  # type: ignore[union-attr]
+        env.stdout.write("collector %s: %d metrics\n" % (c_name, info["metrics"]))
+        for what, why in info["absent"].items():
+            env.stdout.write("  not available: %s (%s)\n" % (what, why))
+    return 0
+
+
+def _demo_model(args: argparse.Namespace, env: RuntimeEnv) -> int:
+    from device_runtime.demo_model import write_demo_model
+
+    path = write_demo_model(args.output)
+    env.stdout.write("%s\n" % path)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

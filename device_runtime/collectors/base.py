@@ -1,0 +1,48 @@
+"""The collector interface: metrics declared as data, values read on demand."""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional
+
+from device_runtime.protocol import MetricSpec
+
+
+class Collector:
+    """A source of telemetry.
+
+    ``metrics()`` declares every series the collector can produce on this machine (known
+    after construction, which discovers the hardware). ``collect()`` returns the values it
+    could read now; a metric it could not read is left out, never reported as zero.
+    ``absent()`` says, per metric or capability, why it is not available here.
+    """
+
+    name = "collector"
+
+    def metrics(self) -> List[MetricSpec]:
+        raise NotImplementedError
+
+    def collect(self) -> Dict[str, float]:
+        raise NotImplementedError
+
+    def absent(self) -> Dict[str, str]:
+        return {}
+
+    def close(self) -> None:
+        """Release held files and libraries."""
+
+
+class RateTracker:
+    """Turns monotonically increasing counters into per-second rates."""
+
+    def __init__(self) -> None:
+        self._last: Dict[str, float] = {}
+        self._last_t: Dict[str, float] = {}
+
+    def rate(self, key: str, value: float, now: float) -> Optional[float]:
+        prev = self._last.get(key)
+        prev_t = self._last_t.get(key)
+        self._last[key] = value
+        self._last_t[key] = now
+        if prev is None or prev_t is None or now <= prev_t or value < prev:
+            return None
+        return (value - prev) / (now - prev_t)

@@ -1,0 +1,125 @@
+"""Temperatures from sysfs thermal zones and hwmon sensors, files held open between reads."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Dict, List, Tuple
+
+from device_runtime.collectors.base import Collector
+from device_runtime.protocol import MetricSpec
+
+
+def _read_text(path: str) -> str:
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        return handle.read().strip()
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_").lower() or "sensor"
+
+
+class _HeldFile:
+    """A sysfs attribute kept open and re-read with pread: no open/close per sample."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fd = os.open(path, os.O_RDONLY)
+
+    def read_int(self) -> int:
+        return int(os.pread(self.fd, 64, 0).strip())
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+class ThermalCollector(Collector):
+    """Every thermal zone by its type name (CPU-therm, GPU-therm, tj, ...) and every hwmon
+    temperature input. ``sys_root`` is a parameter so tests can point it at fixture trees."""
+
+    name = "thermal"
+
+    def __init__(self, sys_root: str = "/sys") -> None:
+        self.sys_root = sys_root
+        self._sensors: List[Tuple[MetricSpec, _HeldFile]] = []
+        self._missing: Dict[str, str] = {}
+        self._discover()
+
+    def _discover(self) -> None:
+        seen: Dict[str, int] = {}
+        thermal = os.path.join(self.sys_root, "class", "thermal")
+        zones = sorted(
+            (d for d in _listdir(thermal) if d.startswith("thermal_zone")),
+            key=lambda d: int(d[len("thermal_zone"):] or 0),
+        )
+        for zone in zones:
+            base = os.path.join(thermal, zone)
+            try:
+                label = _read_text(os.path.join(base, "type"))
+                held = _HeldFile(os.path.join(base, "temp"))
+                held.read_int()
+            except (OSError, ValueError) as exc:
+                self._missing["thermal.%s" % zone] = "cannot read %s: %s" % (base, exc)
+                continue
+            self._add(label, held, seen)
+        hwmon = os.path.join(self.sys_root, "class", "hwmon")
+        for dev in sorted(_listdir(hwmon)):
+            base = os.path.join(hwmon, dev)
+            try:
+                chip = _read_text(os.path.join(base, "name"))
+            except OSError:
+                continue
+            for entry in sorted(_listdir(base)):
+                match = re.match(r"temp(\d+)_input$", entry)
+                if not match:
+                    continue
+                label_path = os.path.join(base, "temp%s_label" % match.group(1))
+                try:
+                    label = _read_text(label_path) if os.path.exists(label_path) else "temp%s" % match.group(1)
+                    held = _HeldFile(os.path.join(base, entry))
+                    held.read_int()
+                except (OSError, ValueError) as exc:
+                    self._missing["thermal.%s.%s" % (chip, entry)] = "cannot read: %s" % exc
+                    continue
+                self._add("%s %s" % (chip, label), held, seen)
+        if not self._sensors:
+            self._missing["thermal"] = "no readable thermal zones or hwmon temperature sensors under %s" % (
+                self.sys_root
+            )
+
+    def _add(self, label: str, held: _HeldFile, seen: Dict[str, int]) -> None:
+        slug = _slug(label)
+        count = seen.get(slug, 0)
+        seen[slug] = count + 1
+        if count:
+            slug = "%s_%d" % (slug, count)
+            label = "%s (%d)" % (label, count + 1)
+        spec = MetricSpec("temp.%s" % slug, label, "°C", "Temperature", "Temperatures", min=-40, max=125)
+        self._sensors.append((spec, held))
+
+    def metrics(self) -> List[MetricSpec]:
+        return [spec for spec, _ in self._sensors]
+
+    def collect(self) -> Dict[str, float]:
+        out: Dict[str, float] = {}
+        for spec, held in self._sensors:
+            try:
+                out[spec.name] = held.read_int() / 1000.0
+            except (OSError, ValueError):
+                continue  # a zone that fails this time is absent from this sample
+        return out
+
+    def absent(self) -> Dict[str, str]:
+        return dict(self._missing)
+
+    def close(self) -> None:
+        for _, held in self._sensors:
+            held.close()
+        self._sensors = []
+
+
+def _listdir(path: str) -> List[str]:
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []

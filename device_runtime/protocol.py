@@ -1,0 +1,543 @@
+"""The console <-> runtime protocol: typed messages, one codec, no I/O.
+
+Frames are newline-delimited JSON objects, each with a ``type``. Requests carry an ``id``
+that the reply echoes; the daemon also pushes ``event`` messages on subscriptions.
+Everything that crosses the wire is declared here; nothing is ever unpickled.
+
+This module must import on Python 3.8 and may only use the standard library.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Dict, Iterator, List, Optional, Tuple, Type, TypeVar, Union
+
+PROTOCOL_VERSION = 1
+# Oldest protocol version this side still speaks. Bumped only when a change breaks old peers.
+MIN_PROTOCOL_VERSION = 1
+# A frame larger than this is refused; its bytes are discarded without being buffered.
+MAX_FRAME_BYTES = 1 << 20
+
+
+class ErrorCode:
+    """Machine-readable error codes carried in ``error`` replies."""
+
+    BAD_FRAME = "bad_frame"  # not JSON, not an object, or not UTF-8
+    FRAME_TOO_LARGE = "frame_too_large"
+    UNKNOWN_TYPE = "unknown_type"
+    BAD_FIELD = "bad_field"
+    INCOMPATIBLE = "incompatible_protocol"
+    NOT_READY = "handshake_required"
+    UNKNOWN_METHOD = "unknown_method"
+    FAILED = "failed"
+    INTERNAL = "internal"
+
+
+class ProtocolError(Exception):
+    """A frame or message that cannot be accepted. ``code`` is an :class:`ErrorCode`."""
+
+    def __init__(self, code: str, message: str, request_id: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+
+
+# ---------------------------------------------------------------------------------------------
+# Field validation: records declare typed fields; decoding checks every one.
+
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def _check_json_value(value: Any, depth: int = 0) -> None:
+    if depth > 32:
+        raise ProtocolError(ErrorCode.BAD_FIELD, "value nested too deeply")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ProtocolError(ErrorCode.BAD_FIELD, "non-finite number")
+    if isinstance(value, _JSON_SCALARS):
+        return
+    if isinstance(value, list):
+        for item in value:
+            _check_json_value(item, depth + 1)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ProtocolError(ErrorCode.BAD_FIELD, "object keys must be strings")
+            _check_json_value(item, depth + 1)
+        return
+    raise ProtocolError(ErrorCode.BAD_FIELD, "unsupported value type %s" % type(value).__name__)
+
+
+def _coerce(kind: str, value: Any, where: str) -> Any:
+    """Check ``value`` against a small type language: str, int, float, bool, any, json,
+    opt:<kind>, list:<kind>, map:<kind>, or a record name registered in ``_RECORDS``."""
+    if kind.startswith("opt:"):
+        return None if value is None else _coerce(kind[4:], value, where)
+    if kind.startswith("list:"):
+        if not isinstance(value, list):
+            raise ProtocolError(ErrorCode.BAD_FIELD, "%s must be a list" % where)
+        return [_coerce(kind[5:], item, "%s[%d]" % (where, i)) for i, item in enumerate(value)]
+    if kind.startswith("map:"):
+        if not isinstance(value, dict):
+            raise ProtocolError(ErrorCode.BAD_FIELD, "%s must be an object" % where)
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ProtocolError(ErrorCode.BAD_FIELD, "%s keys must be strings" % where)
+            out[key] = _coerce(kind[4:], item, "%s.%s" % (where, key))
+        return out
+    if kind == "str":
+        if not isinstance(value, str):
+            raise ProtocolError(ErrorCode.BAD_FIELD, "%s must be a string" % where)
+        return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ProtocolError(ErrorCode.BAD_FIELD, "%s must be true or false" % where)
+        return value
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ProtocolError(ErrorCode.BAD_FIELD, "%s must be an integer" % where)
+        return value
+    if kind == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ProtocolError(ErrorCode.BAD_FIELD, "%s must be a number" % where)
+        if not math.isfinite(value):
+            raise ProtocolError(ErrorCode.BAD_FIELD, "%s must be finite" % where)
+        return float(value)
+    if kind in ("any", "json"):
+        _check_json_value(value)
+        return value
+    record = _RECORDS.get(kind)
+    if record is None:  # pragma: no cover - a programming error in this module
+        raise AssertionError("unknown field kind %r" % kind)
+    if not isinstance(value, dict):
+        raise ProtocolError(ErrorCode.BAD_FIELD, "%s must be an object" % where)
+    return record.from_wire(value)
+
+
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, Record):
+        return value.to_wire()
+    if isinstance(value, list):
+        return [_encode_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _encode_value(v) for k, v in value.items()}
+    return value
+
+
+R = TypeVar("R", bound="Record")
+
+
+class Record:
+    """Base of every typed record. Subclasses are dataclasses with a ``KINDS`` map naming
+    each field's wire type in the small type language of :func:`_coerce`."""
+
+    KINDS: ClassVar[Dict[str, str]] = {}
+
+    def to_wire(self) -> Dict[str, Any]:
+        return {f.name: _encode_value(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+
+    @classmethod
+    def from_wire(cls: Type[R], data: Dict[str, Any]) -> R:
+        kwargs: Dict[str, Any] = {}
+        for f in fields(cls):  # type: ignore[arg-type]
+            if f.name in data:
+                kwargs[f.name] = _coerce(cls.KINDS[f.name], data[f.name], f.name)
+            elif _has_default(f):
+                continue
+            else:
+                raise ProtocolError(ErrorCode.BAD_FIELD, "%s needs field %r" % (cls.__name__, f.name))
+        return cls(**kwargs)
+
+
+def _has_default(f: Any) -> bool:
+    from dataclasses import MISSING
+
+    return f.default is not MISSING or f.default_factory is not MISSING
+
+
+_RECORDS: Dict[str, Type[Record]] = {}
+
+
+def _record(cls: Type[R]) -> Type[R]:
+    _RECORDS[cls.__name__] = cls
+    return cls
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared records
+
+
+@_record
+@dataclass
+class GpuInfo(Record):
+    index: int
+    name: str
+    driver: Optional[str] = None
+    memory_total_mb: Optional[float] = None
+    compute_capability: Optional[str] = None
+    KINDS: ClassVar[Dict[str, str]] = {
+        "index": "int",
+        "name": "str",
+        "driver": "opt:str",
+        "memory_total_mb": "opt:float",
+        "compute_capability": "opt:str",
+    }
+
+
+@_record
+@dataclass
+class Capabilities(Record):
+    """What the device is and what it can run; sent in the handshake."""
+
+    hostname: str
+    model: str  # board model (/proc/device-tree/model) or host product name
+    os: str
+    arch: str
+    python: str
+    cpu_count: int
+    memory_total_mb: float
+    gpus: List[GpuInfo] = field(default_factory=list)
+    l4t: Optional[str] = None
+    jetpack: Optional[str] = None
+    cuda: Optional[str] = None
+    tensorrt: Optional[str] = None
+    onnxruntime: Optional[str] = None
+    backends: List[str] = field(default_factory=list)
+    dla_cores: int = 0
+    power_mode: Optional[str] = None
+    demo_model: Optional[str] = None
+    KINDS: ClassVar[Dict[str, str]] = {
+        "hostname": "str",
+        "model": "str",
+        "os": "str",
+        "arch": "str",
+        "python": "str",
+        "cpu_count": "int",
+        "memory_total_mb": "float",
+        "gpus": "list:GpuInfo",
+        "l4t": "opt:str",
+        "jetpack": "opt:str",
+        "cuda": "opt:str",
+        "tensorrt": "opt:str",
+        "onnxruntime": "opt:str",
+        "backends": "list:str",
+        "dla_cores": "int",
+        "power_mode": "opt:str",
+        "demo_model": "opt:str",
+    }
+
+
+GAUGE = "gauge"
+COUNTER = "counter"
+
+
+@_record
+@dataclass
+class MetricSpec(Record):
+    """One telemetry series, declared by its collector. The console builds charts, axes,
+    units and CSV headers from these, never from strings in widgets."""
+
+    name: str  # stable id, e.g. "cpu.core.3.load"
+    label: str  # series label inside its chart, e.g. "core 3"
+    unit: str  # "%", "MB", "°C", "B/s", "mW", "MHz"
+    group: str  # dashboard section, e.g. "CPU"
+    chart: str  # chart title inside the group, e.g. "Load per core"
+    kind: str = GAUGE
+    min: Optional[float] = None
+    max: Optional[float] = None
+    description: str = ""
+    KINDS: ClassVar[Dict[str, str]] = {
+        "name": "str",
+        "label": "str",
+        "unit": "str",
+        "group": "str",
+        "chart": "str",
+        "kind": "str",
+        "min": "opt:float",
+        "max": "opt:float",
+        "description": "str",
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Messages
+
+
+class Message(Record):
+    TYPE: ClassVar[str] = ""
+
+
+_MESSAGES: Dict[str, Type[Message]] = {}
+
+
+def _message(cls: Type[R]) -> Type[R]:
+    _MESSAGES[cls.TYPE] = cls  # type: ignore[attr-defined]
+    return _record(cls)
+
+
+@_message
+@dataclass
+class Hello(Message):
+    """First message from the console: which protocol versions it speaks."""
+
+    id: int
+    protocol: int
+    client: str
+    min_protocol: int = 1
+    TYPE: ClassVar[str] = "hello"
+    KINDS: ClassVar[Dict[str, str]] = {"id": "int", "protocol": "int", "client": "str", "min_protocol": "int"}
+
+
+@_message
+@dataclass
+class Welcome(Message):
+    """The daemon's answer to :class:`Hello`."""
+
+    id: int
+    protocol: int
+    runtime_version: str
+    capabilities: Capabilities
+    TYPE: ClassVar[str] = "welcome"
+    KINDS: ClassVar[Dict[str, str]] = {
+        "id": "int",
+        "protocol": "int",
+        "runtime_version": "str",
+        "capabilities": "Capabilities",
+    }
+
+
+@_message
+@dataclass
+class Request(Message):
+    """A call of ``method`` with typed ``params`` (see :data:`METHODS`)."""
+
+    id: int
+    method: str
+    params: Dict[str, Any] = field(default_factory=dict)
+    TYPE: ClassVar[str] = "request"
+    KINDS: ClassVar[Dict[str, str]] = {"id": "int", "method": "str", "params": "map:json"}
+
+
+@_message
+@dataclass
+class Response(Message):
+    id: int
+    result: Dict[str, Any] = field(default_factory=dict)
+    TYPE: ClassVar[str] = "response"
+    KINDS: ClassVar[Dict[str, str]] = {"id": "int", "result": "map:json"}
+
+
+@_message
+@dataclass
+class ErrorReply(Message):
+    """A refused frame or a failed request. ``id`` is null when the frame had none."""
+
+    code: str
+    message: str
+    id: Optional[int] = None
+    detail: Optional[str] = None
+    TYPE: ClassVar[str] = "error"
+    KINDS: ClassVar[Dict[str, str]] = {"code": "str", "message": "str", "id": "opt:int", "detail": "opt:str"}
+
+
+@_message
+@dataclass
+class Event(Message):
+    """Pushed by the daemon on a subscription."""
+
+    topic: str
+    data: Dict[str, Any] = field(default_factory=dict)
+    TYPE: ClassVar[str] = "event"
+    KINDS: ClassVar[Dict[str, str]] = {"topic": "str", "data": "map:json"}
+
+
+AnyMessage = Union[Hello, Welcome, Request, Response, ErrorReply, Event]
+
+
+# ---------------------------------------------------------------------------------------------
+# Typed request parameters and results, one record per method.
+
+
+@_record
+@dataclass
+class Empty(Record):
+    KINDS: ClassVar[Dict[str, str]] = {}
+
+
+@_record
+@dataclass
+class SubscribeTelemetry(Record):
+    """Start (or change the rate of) this client's telemetry stream."""
+
+    rate_hz: float = 2.0
+    backfill_s: float = 0.0
+    KINDS: ClassVar[Dict[str, str]] = {"rate_hz": "float", "backfill_s": "float"}
+
+
+@_record
+@dataclass
+class TelemetryTable(Record):
+    metrics: List[MetricSpec]
+    rate_hz: float = 2.0
+    KINDS: ClassVar[Dict[str, str]] = {"metrics": "list:MetricSpec", "rate_hz": "float"}
+
+
+@_record
+@dataclass
+class Sample(Record):
+    """One telemetry sample: device wall time, sequence number and values by metric name.
+    A metric missing from ``values`` was not available this time (never a fake zero)."""
+
+    t: float
+    seq: int
+    values: Dict[str, float]
+    KINDS: ClassVar[Dict[str, str]] = {"t": "float", "seq": "int", "values": "map:float"}
+
+
+@_record
+@dataclass
+class Pong(Record):
+    t: float
+    KINDS: ClassVar[Dict[str, str]] = {"t": "float"}
+
+
+MIN_RATE_HZ = 1.0
+MAX_RATE_HZ = 20.0
+DEFAULT_RATE_HZ = 2.0
+
+# method name -> (params record, result record)
+METHODS: Dict[str, Tuple[Type[Record], Type[Record]]] = {
+    "ping": (Empty, Pong),
+    "telemetry.describe": (Empty, TelemetryTable),
+    "telemetry.subscribe": (SubscribeTelemetry, TelemetryTable),
+    "telemetry.unsubscribe": (Empty, Empty),
+    "device.capabilities": (Empty, Capabilities),
+}
+
+TOPIC_SAMPLE = "telemetry.sample"
+
+
+def parse_params(request: Request) -> Record:
+    """Validate a request's params against its method; raises :class:`ProtocolError`."""
+    entry = METHODS.get(request.method)
+    if entry is None:
+        raise ProtocolError(ErrorCode.UNKNOWN_METHOD, "unknown method %r" % request.method, request.id)
+    try:
+        return entry[0].from_wire(request.params)
+    except ProtocolError as exc:
+        exc.request_id = request.id
+        raise
+
+
+def parse_result(method: str, response: Response) -> Record:
+    return METHODS[method][1].from_wire(response.result)
+
+
+def check_compatible(peer_protocol: int, peer_min_protocol: int) -> Optional[str]:
+    """Return None when both sides can talk, else a sentence saying why not and what to do."""
+    if peer_protocol < MIN_PROTOCOL_VERSION:
+        return (
+            "the console speaks protocol %d but this runtime needs at least %d: "
+            "update the console" % (peer_protocol, MIN_PROTOCOL_VERSION)
+        )
+    if peer_min_protocol > PROTOCOL_VERSION:
+        return (
+            "the console needs protocol %d or newer but this runtime speaks %d: "
+            "update the runtime on the device" % (peer_min_protocol, PROTOCOL_VERSION)
+        )
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Codec
+
+
+def encode(message: Message) -> bytes:
+    """One frame: compact JSON, UTF-8, newline-terminated."""
+    payload = message.to_wire()
+    payload["type"] = message.TYPE
+    return (json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False) + "\n").encode()
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError("%s is not allowed" % name)
+
+
+def decode(frame: bytes) -> AnyMessage:
+    """Parse one frame (without or with its newline) into a typed message."""
+    if len(frame) > MAX_FRAME_BYTES:
+        raise ProtocolError(ErrorCode.FRAME_TOO_LARGE, "frame of %d bytes is over the limit" % len(frame))
+    try:
+        data = json.loads(frame.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ProtocolError(ErrorCode.BAD_FRAME, "frame is not valid JSON: %s" % str(exc)[:200]) from None
+    if not isinstance(data, dict):
+        raise ProtocolError(ErrorCode.BAD_FRAME, "frame must be a JSON object")
+    request_id = data.get("id") if isinstance(data.get("id"), int) else None
+    kind = data.pop("type", None)
+    if not isinstance(kind, str):
+        raise ProtocolError(ErrorCode.BAD_FRAME, "frame has no 'type'", request_id)
+    cls = _MESSAGES.get(kind)
+    if cls is None:
+        raise ProtocolError(ErrorCode.UNKNOWN_TYPE, "unknown message type %r" % kind[:64], request_id)
+    try:
+        return cls.from_wire(data)  # type: ignore[return-value]
+    except ProtocolError as exc:
+        exc.request_id = request_id
+        raise
+
+
+class FrameDecoder:
+    """Splits a byte stream into frames, bounded in memory.
+
+    ``feed`` returns complete frames and :class:`ProtocolError` for each frame over
+    ``max_frame`` bytes; the bytes of an oversized frame are skipped as they arrive, never
+    buffered, so a 1 GiB frame costs no more memory than a 1 MiB one.
+    """
+
+    def __init__(self, max_frame: int = MAX_FRAME_BYTES) -> None:
+        self.max_frame = max_frame
+        self._buffer = bytearray()
+        self._discarding = False
+        self._discarded = 0
+
+    def feed(self, data: bytes) -> Iterator[Union[bytes, ProtocolError]]:
+        start = 0
+        while start < len(data):
+            newline = data.find(b"\n", start)
+            end = len(data) if newline < 0 else newline
+            chunk_len = end - start
+            if self._discarding:
+                self._discarded += chunk_len
+            elif len(self._buffer) + chunk_len > self.max_frame:
+                self._discarding = True
+                self._discarded = len(self._buffer) + chunk_len
+                self._buffer = bytearray()
+            else:
+                self._buffer += data[start:end]
+            if newline < 0:
+                return
+            start = newline + 1
+            if self._discarding:
+                size = self._discarded
+                self._discarding = False
+                self._discarded = 0
+                yield ProtocolError(
+                    ErrorCode.FRAME_TOO_LARGE,
+                    "frame of %d bytes refused (limit %d bytes)" % (size, self.max_frame),
+                )
+            elif self._buffer.strip():
+                frame = bytes(self._buffer)
+                self._buffer = bytearray()
+                yield frame
+            else:
+                self._buffer = bytearray()
+
+    @property
+    def pending(self) -> int:
+        """Bytes held for an incomplete frame (0 while discarding)."""
+        return len(self._buffer)

@@ -1,0 +1,1 @@
+"""The daemon: unix-socket server, per-client sessions, telemetry hub and the stdio bridge."""

@@ -1,0 +1,116 @@
+"""``edge-runtime bridge``: relays stdin/stdout to the daemon's socket.
+
+The console runs this over an SSH exec channel (or as a local subprocess). If no daemon
+is listening, it starts a user daemon and waits for its ready line, as VS Code's remote
+server does.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import subprocess
+import sys
+import threading
+from typing import List, Optional
+
+from device_runtime.paths import read_pid
+
+READY_LINE = b"edge-runtime ready\n"
+START_TIMEOUT_S = 20.0
+
+
+class BridgeError(Exception):
+    pass
+
+
+def connect(socket_path: str) -> Optional[socket.socket]:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(socket_path)
+    except OSError:
+        sock.close()
+        return None
+    return sock
+
+
+def start_daemon(socket_path: str, root: str, extra: List[str], timeout_s: float = START_TIMEOUT_S) -> None:
+    """Start ``edge-runtime serve`` detached and wait for its ready line on a pipe."""
+    os.makedirs(os.path.join(root, "logs"), exist_ok=True)
+    read_fd, write_fd = os.pipe()
+    log_path = os.path.join(root, "logs", "daemon.log")
+    with open(log_path, "ab") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "device_runtime", "serve", "--socket", socket_path, "--root", root,
+             "--ready-fd", str(write_fd), *extra],
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=log_file,
+            pass_fds=(write_fd,),
+            start_new_session=True,
+            close_fds=True,
+        )
+    os.close(write_fd)
+    try:
+        ready, _, _ = select.select([read_fd], [], [], timeout_s)
+        line = os.read(read_fd, 64) if ready else b""
+    finally:
+        os.close(read_fd)
+    if line == READY_LINE:
+        return
+    code = proc.poll()
+    if code is not None and read_pid(socket_path):
+        return  # lost a start race to another daemon, which now serves the socket
+    raise BridgeError(
+        "the edge-runtime daemon did not start (%s); see %s"
+        % ("exit code %s" % code if code is not None else "no ready line within %.0f s" % timeout_s, log_path)
+    )
+
+
+def open_daemon(socket_path: str, root: str, autostart: bool, extra: List[str]) -> socket.socket:
+    sock = connect(socket_path)
+    if sock is not None:
+        return sock
+    if not autostart:
+        raise BridgeError("no edge-runtime daemon is listening on %s" % socket_path)
+    start_daemon(socket_path, root, extra)
+    sock = connect(socket_path)
+    if sock is None:
+        raise BridgeError("the daemon started but %s does not accept connections" % socket_path)
+    return sock
+
+
+def relay(sock: socket.socket, stdin_fd: int, stdout_fd: int) -> int:
+    """Copy bytes both ways until either side closes. Returns an exit code."""
+
+    def upstream() -> None:
+        try:
+            while True:
+                data = os.read(stdin_fd, 65536)
+                if not data:
+                    break
+                sock.sendall(data)
+        except OSError:
+            pass
+        try:
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=upstream, name="bridge-upstream", daemon=True)
+    thread.start()
+    try:
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                break
+            view = memoryview(data)
+            while view:
+                written = os.write(stdout_fd, view)
+                view = view[written:]
+    except OSError:
+        return 1
+    finally:
+        sock.close()
+    return 0

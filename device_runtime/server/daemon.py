@@ -1,0 +1,236 @@
+"""``edge-runtime serve``: the daemon on its unix socket (mode 0660), many clients at once."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import fcntl
+import itertools
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+from typing import IO, Any, Dict, List, Optional
+
+from device_runtime import capabilities as caps_mod
+from device_runtime.collectors import Collector, default_collectors
+from device_runtime.collectors.nvml import NvmlCollector
+from device_runtime.demo_model import DEMO_FILE
+from device_runtime.paths import lock_path
+from device_runtime.server.session import ClientSession
+from device_runtime.server.telemetry import TelemetryHub
+
+log = logging.getLogger("edge_runtime.daemon")
+
+# Telemetry frames are dropped for a client whose unsent output exceeds this (a stalled
+# link must not grow the daemon); replies are always queued.
+MAX_CLIENT_BACKLOG = 1 << 20
+
+
+class AlreadyRunning(Exception):
+    pass
+
+
+class DaemonLock:
+    """An flock on ``<socket>.lock`` held for the daemon's life: two daemons can never serve
+    the same socket, even when they start in the same instant."""
+
+    def __init__(self, socket_path: str) -> None:
+        self.path = lock_path(socket_path)
+        self.socket_path = socket_path
+        self._handle: Optional[IO[str]] = None
+
+    def acquire(self) -> None:
+        handle = open(self.path, "a+")  # noqa: SIM115 - held for the daemon's lifetime
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            handle.seek(0)
+            pid = handle.read().strip() or "?"
+            handle.close()
+            if exc.errno in (errno.EAGAIN, errno.EACCES):
+                raise AlreadyRunning(
+                    "another edge-runtime daemon (pid %s) is already serving %s. "
+                    "Stop it first (edge-runtime stop) or give this one another --socket."
+                    % (pid, self.socket_path)
+                ) from None
+            raise
+        handle.seek(0)
+        handle.truncate()
+        handle.write("%d\n" % os.getpid())
+        handle.flush()
+        self._handle = handle
+
+    def release(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+class _Connection(asyncio.Protocol):
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+        self.transport: Optional[asyncio.Transport] = None
+        self.session: Optional[ClientSession] = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.session = self.daemon.new_session(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self.session is not None:
+            self.session.feed(data)
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        if self.session is not None:
+            self.session.disconnect()
+            self.daemon.sessions.pop(self.session.key, None)
+        self.transport = None
+
+    def send(self, frame: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(frame)
+
+    def send_telemetry(self, frame: bytes) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if transport.get_write_buffer_size() > MAX_CLIENT_BACKLOG:
+            self.daemon.dropped_frames += 1
+            return
+        transport.write(frame)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+class Daemon:
+    def __init__(
+        self,
+        socket_path: str,
+        root: str,
+        collectors: Optional[List[Collector]] = None,
+        demo: bool = False,
+        base_rate_hz: float = 2.0,
+        sys_root: str = "/sys",
+        fs_root: str = "/",
+    ) -> None:
+        self.socket_path = socket_path
+        self.root = root
+        self.demo = demo
+        self.lock = DaemonLock(socket_path)
+        self.collectors = collectors if collectors is not None else default_collectors(sys_root=sys_root)
+        gpus = []
+        for collector in self.collectors:
+            if isinstance(collector, NvmlCollector):
+                gpus = collector.gpus
+        self.capabilities = caps_mod.probe(root=fs_root, gpus=gpus)
+        self.hub = TelemetryHub(self.collectors, base_rate_hz=base_rate_hz)
+        self.sessions: Dict[int, ClientSession] = {}
+        self.dropped_frames = 0
+        self._keys = itertools.count(1)
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._server: Optional[asyncio.AbstractServer] = None
+        self._timer: Optional[asyncio.TimerHandle] = None
+        self._stopping: Optional[asyncio.Future[None]] = None
+
+    # -- sessions ---------------------------------------------------------------------------
+    def new_session(self, conn: _Connection) -> ClientSession:
+        key = next(self._keys)
+        self.capabilities.demo_model = self._demo_path()
+        session = ClientSession(key, self.hub, self.capabilities, conn.send, conn.close, conn.send_telemetry)
+        self.sessions[key] = session
+        return session
+
+    def _demo_path(self) -> Optional[str]:
+        path = os.path.join(self.root, "demo", DEMO_FILE)
+        return path if self.demo and os.path.exists(path) else None
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def _bind(self) -> socket.socket:
+        directory = os.path.dirname(self.socket_path)
+        os.makedirs(directory, mode=0o750, exist_ok=True)
+        self.lock.acquire()
+        if os.path.exists(self.socket_path):
+            os.unlink(self.socket_path)  # stale: the lock proves no daemon owns it
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old_umask = os.umask(0o117)
+        try:
+            sock.bind(self.socket_path)
+        finally:
+            os.umask(old_umask)
+        os.chmod(self.socket_path, 0o660)
+        sock.listen(64)
+        sock.setblocking(False)
+        return sock
+
+    def _schedule_tick(self, when: float) -> None:
+        assert self._loop is not None
+        self._timer = self._loop.call_at(when, self._tick, when)
+
+    def _tick(self, scheduled: float) -> None:
+        assert self._loop is not None
+        now = self._loop.time()
+        self.hub.tick(now)
+        period = 1.0 / self.hub.rate_hz
+        nxt = scheduled + period
+        if nxt < now:  # fell behind (suspend, overload): resynchronise instead of bursting
+            nxt = now + period
+        self._schedule_tick(nxt)
+
+    def _start_demo_build(self) -> None:
+        """Build the demo model in a child process: onnx stays out of the daemon's memory."""
+        if not self.demo or self._demo_path():
+            return
+        target = os.path.join(self.root, "demo", DEMO_FILE)
+        subprocess.Popen(
+            [sys.executable, "-m", "device_runtime", "demo-model", "-o", target],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    async def _serve(self, ready: Optional[Any]) -> None:
+        loop = asyncio.get_event_loop()
+        self._loop = loop
+        self._stopping = loop.create_future()
+        sock = self._bind()
+        self._server = await loop.create_unix_server(lambda: _Connection(self), sock=sock)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+        self._start_demo_build()
+        self._schedule_tick(loop.time())
+        log.info("serving %s (pid %d)", self.socket_path, os.getpid())
+        if ready is not None:
+            ready()
+        await self._stopping
+
+    def stop(self) -> None:
+        if self._stopping is not None and not self._stopping.done():
+            self._stopping.set_result(None)
+
+    def run(self, ready: Optional[Any] = None) -> None:
+        os.makedirs(self.root, exist_ok=True)
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._serve(ready))
+        finally:
+            self._shutdown(loop)
+
+    def _shutdown(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._server is not None:
+            self._server.close()
+            try:
+                os.unlink(self.socket_path)
+            except OSError:
+                pass
+        self.hub.close()
+        self.lock.release()
+        loop.close()

@@ -1,0 +1,157 @@
+"""One client's conversation with the daemon, without I/O.
+
+Feed it bytes; it returns the frames to send back. Handshake first, then typed requests
+dispatched by method. Anything malformed gets an error reply and the session goes on.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Dict, Optional
+
+from device_runtime import __version__
+from device_runtime.protocol import (
+    PROTOCOL_VERSION,
+    Capabilities,
+    Empty,
+    ErrorCode,
+    ErrorReply,
+    FrameDecoder,
+    Hello,
+    Message,
+    Pong,
+    ProtocolError,
+    Record,
+    Request,
+    Response,
+    SubscribeTelemetry,
+    TelemetryTable,
+    Welcome,
+    check_compatible,
+    decode,
+    encode,
+    parse_params,
+)
+from device_runtime.server.telemetry import TelemetryHub
+
+Handler = Callable[[Record], Record]
+
+
+class ClientSession:
+    """Handshake and dispatch for one connection. ``send`` writes a frame to this client;
+    ``close`` asks the transport to hang up after flushing."""
+
+    def __init__(
+        self,
+        key: int,
+        hub: TelemetryHub,
+        capabilities: Capabilities,
+        send: Callable[[bytes], None],
+        close: Callable[[], None],
+        send_telemetry: Optional[Callable[[bytes], None]] = None,
+    ) -> None:
+        self.key = key
+        self.hub = hub
+        self.capabilities = capabilities
+        self._send = send
+        self._close = close
+        self._send_telemetry = send_telemetry or send
+        self._decoder = FrameDecoder()
+        self.ready = False
+        self.closed = False
+        self.errors = 0
+        self._handlers: Dict[str, Handler] = {
+            "ping": self._ping,
+            "telemetry.describe": self._describe,
+            "telemetry.subscribe": self._subscribe,
+            "telemetry.unsubscribe": self._unsubscribe,
+            "device.capabilities": self._capabilities,
+        }
+
+    # -- input ------------------------------------------------------------------------------
+    def feed(self, data: bytes) -> None:
+        for item in self._decoder.feed(data):
+            if self.closed:
+                return
+            if isinstance(item, ProtocolError):
+                self._reply_error(item)
+            else:
+                self._on_frame(item)
+
+    def _on_frame(self, frame: bytes) -> None:
+        try:
+            message = decode(frame)
+        except ProtocolError as exc:
+            self._reply_error(exc)
+            return
+        if isinstance(message, Hello):
+            self._on_hello(message)
+        elif isinstance(message, Request):
+            self._on_request(message)
+        else:
+            self._reply_error(
+                ProtocolError(ErrorCode.UNKNOWN_TYPE, "a client may not send %r messages" % message.TYPE)
+            )
+
+    def _on_hello(self, hello: Hello) -> None:
+        problem = check_compatible(hello.protocol, hello.min_protocol)
+        if problem:
+            self._emit(ErrorReply(ErrorCode.INCOMPATIBLE, problem, hello.id))
+            self.closed = True
+            self._close()
+            return
+        self.ready = True
+        self._emit(Welcome(hello.id, PROTOCOL_VERSION, __version__, self.capabilities))
+
+    def _on_request(self, request: Request) -> None:
+        if not self.ready:
+            self._emit(ErrorReply(ErrorCode.NOT_READY, "send 'hello' before any request", request.id))
+            return
+        try:
+            params = parse_params(request)
+            result = self._handlers[request.method](params)
+        except ProtocolError as exc:
+            exc.request_id = request.id
+            self._reply_error(exc)
+            return
+        except Exception as exc:  # a handler bug must not take the daemon down
+            self._emit(ErrorReply(ErrorCode.INTERNAL, "%s failed: %s" % (request.method, exc), request.id))
+            return
+        self._emit(Response(request.id, result.to_wire()))
+
+    # -- handlers ---------------------------------------------------------------------------
+    def _ping(self, _: Any) -> Record:
+        return Pong(time.time())
+
+    def _describe(self, _: Any) -> Record:
+        return TelemetryTable(self.hub.metrics, self.hub.rate_hz)
+
+    def _subscribe(self, params: Any) -> Record:
+        assert isinstance(params, SubscribeTelemetry)
+        rate = self.hub.subscribe(self.key, self._send_telemetry, params.rate_hz, params.backfill_s)
+        return TelemetryTable(self.hub.metrics, rate)
+
+    def _unsubscribe(self, _: Any) -> Record:
+        self.hub.unsubscribe(self.key)
+        return Empty()
+
+    def _capabilities(self, _: Any) -> Record:
+        return self.capabilities
+
+    # -- output -----------------------------------------------------------------------------
+    def _emit(self, message: Message) -> None:
+        self._send(encode(message))
+
+    def _reply_error(self, exc: ProtocolError) -> None:
+        self.errors += 1
+        self._emit(ErrorReply(exc.code, exc.message, exc.request_id))
+
+    def disconnect(self) -> None:
+        self.closed = True
+        self.hub.unsubscribe(self.key)
+
+    @property
+    def pending_bytes(self) -> int:
+        return self._decoder.pending
+
+
