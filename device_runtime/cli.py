@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import sys
-from typing import IO, List, Mapping, Optional
+from typing import IO, List, Mapping, Optional, Tuple
 
 from device_runtime import __version__, paths
 
@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _socket_and_root(args: argparse.Namespace, env: RuntimeEnv) -> "tuple[str, str]":
+def _socket_and_root(args: argparse.Namespace, env: RuntimeEnv) -> Tuple[str, str]:
     socket_path = args.socket or paths.default_socket(env.environ, env.uid)
     root = args.root or paths.default_root(socket_path, env.environ)
     return socket_path, root
@@ -152,24 +152,24 @@ def _doctor(args: argparse.Namespace, env: RuntimeEnv) -> int:
     from device_runtime.collectors import default_collectors
 
     collectors = default_collectors(sys_root=args.sys_root)
-    report = {
-        "runtime": __version__,
-        "device": summary(probe()),
-        "collectors": {
-            c.name: {"metrics": len(c.metrics()), "absent": c.absent()} for c in collectors
-        },
-    }
+    device = summary(probe())
+    found = {c.name: (len(c.metrics()), c.absent()) for c in collectors}
     for c in collectors:
         c.close()
     if args.json:
+        report = {
+            "runtime": __version__,
+            "device": device,
+            "collectors": {name: {"metrics": n, "absent": absent} for name, (n, absent) in found.items()},
+        }
         env.stdout.write(json.dumps(report, indent=2) + "\n")
         return 0
     env.stdout.write("edge-runtime %s\n" % __version__)
-    for key, value in report["device"].items():  # type: ignore[union-attr]
+    for key, value in device.items():
         env.stdout.write("  %-12s %s\n" % (key, value))
-    for c_name, info in report["collectors"].items():  # type: ignore[union-attr]
-        env.stdout.write("collector %s: %d metrics\n" % (c_name, info["metrics"]))
-        for what, why in info["absent"].items():
+    for c_name, (count, absent) in found.items():
+        env.stdout.write("collector %s: %d metrics\n" % (c_name, count))
+        for what, why in absent.items():
             env.stdout.write("  not available: %s (%s)\n" % (what, why))
     return 0
 

@@ -274,8 +274,11 @@ class Message(Record):
 _MESSAGES: Dict[str, Type[Message]] = {}
 
 
-def _message(cls: Type[R]) -> Type[R]:
-    _MESSAGES[cls.TYPE] = cls  # type: ignore[attr-defined]
+M = TypeVar("M", bound=Message)
+
+
+def _message(cls: Type[M]) -> Type[M]:
+    _MESSAGES[cls.TYPE] = cls
     return _record(cls)
 
 

@@ -2,12 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+import contextlib
+from typing import Any, Callable, Dict, List, Optional
 
 from device_runtime.collectors.base import Collector
 from device_runtime.protocol import GpuInfo, MetricSpec
 
 _MB = 1024.0 * 1024.0
+
+# nvmlClocksEventReasons / nvmlClocksThrottleReasons bits (nvml.h); 0x10 is unused.
+THROTTLE_REASONS = (
+    (0x1, "gpu idle"),
+    (0x2, "applications clocks setting"),
+    (0x4, "software power cap"),
+    (0x8, "hardware slowdown"),
+    (0x20, "sync boost"),
+    (0x40, "sw thermal slowdown"),
+    (0x80, "hw thermal slowdown"),
+    (0x100, "hw power brake slowdown"),
+    (0x200, "display clock setting"),
+)
+
+
+def decode_throttle_reasons(mask: int) -> List[str]:
+    """Name every set bit of an NVML clocks-event mask; unknown bits are named by value."""
+    names = [name for bit, name in THROTTLE_REASONS if mask & bit]
+    known = 0
+    for bit, _ in THROTTLE_REASONS:
+        known |= bit
+    rest = mask & ~known
+    bit = 1
+    while rest:
+        if rest & bit:
+            names.append(f"unknown 0x{bit:x}")
+            rest &= ~bit
+        bit <<= 1
+    return names
 
 
 def _text(value: Any) -> str:
@@ -74,6 +104,11 @@ class NvmlCollector(Collector):
                 MetricSpec("gpu.%d.mem_used" % index, title, "MB", "GPU", "GPU memory", min=0, max=mem_total),
                 MetricSpec("gpu.%d.temp" % index, title, "°C", "GPU", "GPU temperature", min=0, max=110),
                 MetricSpec("gpu.%d.power" % index, title, "W", "GPU", "GPU power", min=0),
+                MetricSpec(f"gpu.{index}.power_limit", f"{title} limit", "W", "GPU", "GPU power", min=0),
+                MetricSpec(f"gpu.{index}.sm_clock", f"{title} SM", "MHz", "GPU", "GPU clocks", min=0),
+                MetricSpec(f"gpu.{index}.mem_clock", f"{title} memory", "MHz", "GPU", "GPU clocks", min=0),
+                MetricSpec(f"gpu.{index}.throttle_reasons", title, "", "GPU", "Throttle reasons", min=0,
+                           description="NVML clocks-event bitmask; see decode_throttle_reasons"),
             ]
         if not self._handles:
             self._why_absent = "NVML found no GPU"
@@ -91,23 +126,39 @@ class NvmlCollector(Collector):
         if nv is None:
             return out
         for index, handle in enumerate(self._handles):
-            prefix = "gpu.%d." % index
+            self._collect_one(out, f"gpu.{index}.", handle)
+        return out
+
+    def _collect_one(self, out: Dict[str, float], prefix: str, handle: Any) -> None:
+        nv: Any = self._nvml
+        _put(out, prefix + "util", lambda: nv.nvmlDeviceGetUtilizationRates(handle).gpu)
+        _put(out, prefix + "mem_used", lambda: nv.nvmlDeviceGetMemoryInfo(handle).used / _MB)
+        _put(out, prefix + "temp", lambda: nv.nvmlDeviceGetTemperature(handle, nv.NVML_TEMPERATURE_GPU))
+        _put(out, prefix + "power", lambda: nv.nvmlDeviceGetPowerUsage(handle) / 1000.0)  # mW -> W
+        _put(out, prefix + "power_limit", lambda: nv.nvmlDeviceGetEnforcedPowerLimit(handle) / 1000.0)
+        _put(out, prefix + "sm_clock", lambda: nv.nvmlDeviceGetClockInfo(handle, nv.NVML_CLOCK_SM))
+        _put(out, prefix + "mem_clock", lambda: nv.nvmlDeviceGetClockInfo(handle, nv.NVML_CLOCK_MEM))
+        _put(out, prefix + "throttle_reasons", lambda: self._throttle_mask(handle))
+
+    def _throttle_mask(self, handle: Any) -> int:
+        """NVML 12.x renamed the call "ClocksEventReasons"; older drivers only have "Throttle"."""
+        nv: Any = self._nvml
+        read = getattr(nv, "nvmlDeviceGetCurrentClocksEventReasons", None)
+        if read is None:
+            read = nv.nvmlDeviceGetCurrentClocksThrottleReasons
+        return int(read(handle))
+
+    def state(self) -> Dict[str, str]:
+        """Throttle reasons per GPU in words, for the console's status line."""
+        out: Dict[str, str] = {}
+        if self._nvml is None:
+            return out
+        for index, handle in enumerate(self._handles):
             try:
-                out[prefix + "util"] = float(nv.nvmlDeviceGetUtilizationRates(handle).gpu)
-            except Exception:
-                pass
-            try:
-                out[prefix + "mem_used"] = nv.nvmlDeviceGetMemoryInfo(handle).used / _MB
-            except Exception:
-                pass
-            try:
-                out[prefix + "temp"] = float(nv.nvmlDeviceGetTemperature(handle, nv.NVML_TEMPERATURE_GPU))
-            except Exception:
-                pass
-            try:
-                out[prefix + "power"] = nv.nvmlDeviceGetPowerUsage(handle) / 1000.0
-            except Exception:
-                pass
+                reasons = decode_throttle_reasons(self._throttle_mask(handle))
+            except Exception:  # NVMLError_NotSupported on some GPUs and on Jetson
+                continue
+            out[f"gpu.{index}.throttle"] = ", ".join(reasons) or "none"
         return out
 
     def absent(self) -> Dict[str, str]:
@@ -115,8 +166,12 @@ class NvmlCollector(Collector):
 
     def close(self) -> None:
         if self._nvml is not None and self._handles:
-            try:
+            with contextlib.suppress(Exception):  # shutting down a lost driver must not raise
                 self._nvml.nvmlShutdown()
-            except Exception:
-                pass
         self._handles = []
+
+
+def _put(out: Dict[str, float], name: str, read: Callable[[], float]) -> None:
+    """Store one NVML reading; a query the GPU or driver does not support is left out."""
+    with contextlib.suppress(Exception):  # NVMLError_NotSupported, GPU lost, ...
+        out[name] = float(read())

@@ -137,6 +137,7 @@ class Daemon:
         self._server: Optional[asyncio.AbstractServer] = None
         self._timer: Optional[asyncio.TimerHandle] = None
         self._stopping: Optional[asyncio.Future[None]] = None
+        self._demo_proc: Optional[subprocess.Popen[bytes]] = None
 
     # -- sessions ---------------------------------------------------------------------------
     def new_session(self, conn: _Connection) -> ClientSession:
@@ -176,6 +177,10 @@ class Daemon:
         assert self._loop is not None
         now = self._loop.time()
         self.hub.tick(now)
+        if self._demo_proc is not None and self._demo_proc.poll() is not None:
+            if self._demo_proc.returncode:
+                log.warning("building the demo model failed (exit %s)", self._demo_proc.returncode)
+            self._demo_proc = None  # reaped
         period = 1.0 / self.hub.rate_hz
         nxt = scheduled + period
         if nxt < now:  # fell behind (suspend, overload): resynchronise instead of bursting
@@ -187,7 +192,7 @@ class Daemon:
         if not self.demo or self._demo_path():
             return
         target = os.path.join(self.root, "demo", DEMO_FILE)
-        subprocess.Popen(
+        self._demo_proc = subprocess.Popen(
             [sys.executable, "-m", "device_runtime", "demo-model", "-o", target],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,

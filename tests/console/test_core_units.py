@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from console.core.client import ClientProtocol, Reply, check_welcome, IncompatibleRuntime
+from console.core.client import ClientProtocol, IncompatibleRuntime, Reply, check_welcome
 from console.core.env import ConsoleEnv
 from console.core.registry import DeviceRegistry, UnknownDevice
 from console.core.settings import DeviceEntry, Settings, SettingsError, load_settings, save_settings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import subprocess
 import sys
@@ -35,7 +36,7 @@ def test_watch_streams_json_lines_at_the_rate_asked(console_env: ConsoleEnv) -> 
     assert 8 <= len(lines) <= 20
     times = [line["t"] for line in lines]
     assert times == sorted(times)
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert 0.05 < sum(gaps) / len(gaps) < 0.2
     assert all("cpu.load" in line["values"] for line in lines)
 

@@ -85,8 +85,8 @@ def test_daemon_death_is_reported_not_hung(console_env: ConsoleEnv) -> None:
 
 
 def test_unknown_transport_kind_is_a_clear_error(console_env: ConsoleEnv) -> None:
-    from console.core.settings import DeviceEntry
     from console.core.session import make_transport
+    from console.core.settings import DeviceEntry
     from console.transport.base import TransportError
 
     with pytest.raises(TransportError, match="carrier-pigeon"):

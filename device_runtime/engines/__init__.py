@@ -1,0 +1,1 @@
+"""Inference engines: TensorRT plan/adapter layer, trtexec command builder and log parser."""

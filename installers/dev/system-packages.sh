@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# System libraries the console's Qt needs on a bare Debian/Ubuntu machine (skipped elsewhere).
+set -euo pipefail
+PACKAGES=(libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libglib2.0-0
+          libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0
+          libxcb-render-util0 libxcb-image0 fonts-dejavu-core)
+if ! command -v apt-get >/dev/null 2>&1; then
+    echo "not a Debian-like system: install Qt 6's runtime libraries (EGL, xkbcommon, fontconfig) yourself" >&2
+    exit 0
+fi
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+echo "installing system packages: ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

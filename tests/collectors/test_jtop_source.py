@@ -1,0 +1,62 @@
+"""JtopCollector against a stand-in jtop client replaying a stats dict recorded from a Jetson."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from device_runtime.collectors.jtop_source import JtopCollector, stats_values
+
+# Shape and values of jtop's ``stats`` as printed in rbonghi/jetson_stats#81 (Xavier, JetPack 4).
+RECORDED: dict[str, Any] = {
+    "time": "2020-09-03 10:28:30.003209", "uptime": "22:47:52.710000", "jetson_clocks": "OFF",
+    "nvp model": "MAXN", "CPU1": 5, "CPU2": 3, "GPU": 0, "RAM": 1745160, "EMC": 1745160, "SWAP": 0,
+    "APE": 150, "NVENC": "OFF", "fan": 0.0, "Temp GPU": 46.0, "Power cur": 4859, "Power avg": 4899,
+}
+
+
+class FakeJtop:
+    def __init__(self, log: list[str], alive: list[bool]) -> None:
+        self.log, self.alive = log, alive
+        self.stats = dict(RECORDED)
+
+    def start(self) -> None:
+        self.log.append("start")
+
+    def is_alive(self) -> bool:
+        return self.alive[0]
+
+    def close(self) -> None:
+        self.log.append("close")
+
+
+def test_stats_become_prefixed_metrics() -> None:
+    assert stats_values(RECORDED) == {"jtop.gpu.load": 0.0, "jtop.emc.load": 1745160.0,
+                                      "jtop.power.cur": 4859.0, "jtop.power.avg": 4899.0}
+
+
+def test_service_death_is_absent_and_retried() -> None:
+    log: list[str] = []
+    alive = [True]
+    now = [0.0]
+    collector = JtopCollector(factory=lambda: FakeJtop(log, alive), clock=lambda: now[0], retry_after=30.0)
+    assert collector.collect()["jtop.power.cur"] == 4859.0
+    assert collector.state() == {"jetson_clocks": "off", "power_mode": "MAXN"}
+    alive[0] = False
+    assert collector.collect() == {}
+    assert "lost the jtop service" in collector.absent()["jtop"]
+    alive[0] = True
+    now[0] = 10.0
+    assert collector.collect() == {}  # too soon to reconnect
+    now[0] = 31.0
+    assert collector.collect()["jtop.gpu.load"] == 0.0
+    assert log == ["start", "close", "start"]
+    collector.close()
+
+
+def test_service_not_running_is_absent() -> None:
+    def factory() -> Any:
+        raise RuntimeError("The jtop.service is not active")
+
+    collector = JtopCollector(factory=factory)
+    assert collector.metrics() == [] and collector.collect() == {}
+    assert "not active" in collector.absent()["jtop"]
