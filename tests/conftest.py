@@ -12,8 +12,8 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from console.core.env import ConsoleEnv  # noqa: E402
-from device_runtime.server.bridge import start_daemon  # noqa: E402
+from console.core.env import ConsoleEnv
+from device_runtime.server.bridge import start_daemon
 
 
 def stop_daemon(socket_path: Path) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from console import __version__ as console_version
+from console.transport.base import Stream, Transport, TransportError
 from device_runtime.protocol import (
     MIN_PROTOCOL_VERSION,
     PROTOCOL_VERSION,
@@ -31,7 +32,6 @@ from device_runtime.protocol import (
     encode,
     parse_result,
 )
-from console.transport.base import Stream, Transport, TransportError
 
 
 class DeviceError(Exception):

@@ -101,16 +101,16 @@ class TelemetryStore:
         """Times and values of one metric, oldest first, within ``window_s`` of ``now``."""
         col = self.index[name]
         with self._lock:
-            t, v = self.full.ordered(col)
-            t = t.copy()
-            v = v.astype(np.float64)
+            raw_t, raw_v = self.full.ordered(col)
+            t: FloatArray = np.array(raw_t, dtype=np.float64)
+            v: FloatArray = np.array(raw_v, dtype=np.float64)
             if window_s is not None and len(self.full) and now is not None:
                 oldest = t[0] if len(t) else now
                 if now - window_s < oldest and len(self.decimated):
                     dt, dv = self.decimated.ordered(col)
                     keep = (dt >= now - window_s) & (dt < oldest)
                     t = np.concatenate([dt[keep], t])
-                    v = np.concatenate([dv[keep].astype(np.float64), v])
+                    v = np.concatenate([np.array(dv[keep], dtype=np.float64), v])
         if window_s is not None and now is not None and len(t):
             keep = t >= now - window_s
             t, v = t[keep], v[keep]
