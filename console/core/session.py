@@ -106,18 +106,28 @@ class DeviceSession:
         return result
 
     def start_telemetry(self, rate_hz: float | None = None, backfill_s: float = 0.0) -> TelemetryTable:
-        """Subscribe (or change rate). The metric table defines the store's columns."""
+        """Subscribe (or change rate). The metric table defines the store's columns.
+
+        Back-filled history arrives ahead of the subscribe reply, so with ``backfill_s`` the
+        store is built from ``telemetry.describe`` first and those samples have a home.
+        """
         if rate_hz is not None:
             self.rate_hz = rate_hz
+        if backfill_s > 0:
+            described = self.describe_telemetry()
+            self._ensure_store(described.metrics)
         table = self._require().request("telemetry.subscribe", SubscribeTelemetry(self.rate_hz, backfill_s))
         assert isinstance(table, TelemetryTable)
         self.rate_hz = table.rate_hz
-        names = [m.name for m in table.metrics]
-        if self.store is None or [m.name for m in self.store.metrics] != names:
-            self.store = TelemetryStore(table.metrics)
-            for listener in list(self.table_listeners):
-                listener(table.metrics)
+        self._ensure_store(table.metrics)
         return table
+
+    def _ensure_store(self, metrics: list[MetricSpec]) -> None:
+        names = [m.name for m in metrics]
+        if self.store is None or [m.name for m in self.store.metrics] != names:
+            self.store = TelemetryStore(metrics)
+            for listener in list(self.table_listeners):
+                listener(metrics)
 
     def stop_telemetry(self) -> None:
         if self._conn is not None:

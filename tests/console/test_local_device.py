@@ -91,3 +91,20 @@ def test_unknown_transport_kind_is_a_clear_error(console_env: ConsoleEnv) -> Non
 
     with pytest.raises(TransportError, match="carrier-pigeon"):
         make_transport(DeviceEntry(name="r", kind="carrier-pigeon"), console_env)
+
+
+def test_a_late_console_gets_its_charts_back_filled(console_env: ConsoleEnv) -> None:
+    first = ConsoleCore(console_env).session("local")
+    first.connect()
+    arrived: queue.Queue[float] = queue.Queue()
+    first.sample_listeners.append(lambda t, _v: arrived.put(t))
+    first.start_telemetry(20)
+    seen = [arrived.get(timeout=5) for _ in range(10)]
+    late = ConsoleCore(console_env).session("local")
+    late.connect()
+    late.start_telemetry(1, backfill_s=60)
+    assert late.store is not None
+    times, _ = late.store.series("cpu.load")
+    assert set(seen) <= set(times.tolist())
+    first.close()
+    late.close()

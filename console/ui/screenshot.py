@@ -1,0 +1,67 @@
+"""``edge-console --screenshot``: wait until live data is drawn, save the window, quit."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TextIO
+
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtWidgets import QApplication
+
+from console.core.session import State
+from console.ui.main_window import MainWindow
+
+MIN_POINTS = 5
+CONNECT_WAIT_S = 20.0
+DATA_WAIT_S = 20.0
+EXIT_OK, EXIT_ERROR, EXIT_UNREACHABLE = 0, 1, 3
+
+
+class WhenDrawn(QObject):
+    """Polls the window until its dashboard has drawn a few samples, then grabs it."""
+
+    def __init__(self, window: MainWindow, path: Path, stderr: TextIO) -> None:
+        super().__init__(window)
+        self.window = window
+        self.path = path
+        self.stderr = stderr
+        self.code = EXIT_ERROR
+        self.started = time.monotonic()
+        self.connected_at: float | None = None
+        self.timer = QTimer(self)
+        self.timer.setInterval(100)
+        self.timer.timeout.connect(self._on_tick)
+        self.timer.start()
+
+    def _finish(self, code: int, message: str = "") -> None:
+        self.timer.stop()
+        self.code = code
+        if message:
+            self.stderr.write("edge-console: %s\n" % message)
+        QApplication.exit(code)
+
+    def _on_tick(self) -> None:
+        model, dashboard = self.window.model(), self.window.dashboard()
+        now = time.monotonic()
+        name = self.window.current or "the device"
+        if model is None or dashboard is None:
+            reason = self.window.open_errors.get(name, "Cannot open %s." % name)
+            self._finish(EXIT_UNREACHABLE, reason)
+            return
+        if model.state is State.FAILED:
+            self._finish(EXIT_UNREACHABLE, "cannot connect to %s: %s" % (name, model.message))
+            return
+        if model.state is not State.CONNECTED:
+            if now - self.started > CONNECT_WAIT_S:
+                self._finish(EXIT_UNREACHABLE, "%s did not connect within %.0f s" % (name, CONNECT_WAIT_S))
+            return
+        self.connected_at = self.connected_at or now
+        if dashboard.points_drawn() < MIN_POINTS:
+            if now - self.connected_at > DATA_WAIT_S:
+                self._finish(EXIT_ERROR, "no telemetry from %s within %.0f s" % (name, DATA_WAIT_S))
+            return
+        if not self.window.grab().save(str(self.path), "PNG"):
+            self._finish(EXIT_ERROR, "could not write %s" % self.path)
+            return
+        self._finish(EXIT_OK)

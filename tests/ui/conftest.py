@@ -1,0 +1,64 @@
+"""GUI test fixtures: an offscreen Qt platform, temp console dirs and the real local runtime."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QApplication
+
+from console.core.app import ConsoleCore
+from console.core.env import ConsoleEnv
+from console.ui.session_model import SessionModel
+from console.ui.theme import Theme, apply_theme
+
+
+def stop_daemon(socket: Path) -> None:
+    """Stop a local runtime daemon a test started (harmless when none runs)."""
+    subprocess.run([sys.executable, "-m", "device_runtime", "stop", "--socket", str(socket)],
+                   capture_output=True, timeout=30, check=False)
+
+
+@pytest.fixture
+def short_runtime_dir() -> Iterator[Path]:
+    # Unix socket paths are limited to ~108 bytes; pytest's tmp_path can be longer.
+    path = Path(tempfile.mkdtemp(prefix="eoc-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def ui_env(tmp_path: Path, short_runtime_dir: Path) -> Iterator[ConsoleEnv]:
+    env = ConsoleEnv(config_dir=tmp_path / "config", data_dir=tmp_path / "data",
+                     runtime_dir=short_runtime_dir, environ={"HOME": str(tmp_path)})
+    yield env
+    stop_daemon(env.local_socket)
+
+
+@pytest.fixture
+def core(ui_env: ConsoleEnv) -> Iterator[ConsoleCore]:
+    core = ConsoleCore(ui_env)
+    yield core
+    core.close()
+
+
+@pytest.fixture
+def theme(qapp: QApplication) -> Theme:
+    return apply_theme(qapp, "light")
+
+
+@pytest.fixture
+def local_model(core: ConsoleCore) -> Iterator[SessionModel]:
+    """The built-in local device as a Qt model, not yet connected."""
+    model = SessionModel(core.session("local"), rate_hz=20.0)
+    yield model
+    model.close()

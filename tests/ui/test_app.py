@@ -1,0 +1,67 @@
+"""``edge-console`` as a process: --version, --screenshot against the real local runtime, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.ui.conftest import stop_daemon
+
+pytestmark = pytest.mark.gui
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _run(args: list[str], home: Path, runtime: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / "config"), XDG_DATA_HOME=str(home / "data"),
+               XDG_RUNTIME_DIR=str(runtime), QT_QPA_PLATFORM="offscreen")
+    code = "import sys; from console.ui.app import main; sys.exit(main(sys.argv[1:]))"
+    return subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True,
+                          timeout=90, check=False)
+
+
+def test_version(tmp_path: Path, short_runtime_dir: Path) -> None:
+    result = _run(["--version"], tmp_path, short_runtime_dir)
+    assert result.returncode == 0
+    assert result.stdout.strip() == "edge-console 0.1.0"
+
+
+def test_screenshot_writes_a_png_of_live_data(tmp_path: Path, short_runtime_dir: Path) -> None:
+    shot = tmp_path / "shot.png"
+    try:
+        result = _run(["--screenshot", str(shot), "--rate", "10"], tmp_path, short_runtime_dir)
+    finally:
+        stop_daemon(short_runtime_dir / "edge-runtime" / "edge-runtime.sock")
+    assert result.returncode == 0, result.stderr
+    data = shot.read_bytes()
+    assert data[:8] == PNG_SIGNATURE
+    assert len(data) > 20_000
+    width, height = struct.unpack(">II", data[16:24])
+    assert (width, height) == (1400, 900)
+
+
+def test_unreachable_device_fails_with_a_sentence(tmp_path: Path, short_runtime_dir: Path) -> None:
+    config = tmp_path / "config" / "edge-console"
+    config.mkdir(parents=True)
+    settings = {"version": 1, "devices": [{"name": "robot-07", "kind": "ssh", "host": "127.0.0.1", "port": 1}]}
+    (config / "settings.json").write_text(json.dumps(settings))
+    shot = tmp_path / "shot.png"
+    result = _run(["--device", "robot-07", "--screenshot", str(shot)], tmp_path, short_runtime_dir)
+    assert result.returncode == 3
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("edge-console: ") and "robot-07" in last
+    assert "Traceback" not in result.stderr
+    assert not shot.exists()
+
+
+def test_unknown_device(tmp_path: Path, short_runtime_dir: Path) -> None:
+    result = _run(["--device", "nope"], tmp_path, short_runtime_dir)
+    assert result.returncode == 5
+    assert "no device named 'nope'" in result.stderr

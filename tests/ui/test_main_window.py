@@ -1,0 +1,79 @@
+"""The main window over the real local runtime: sidebar states, status bar, plain-text device strings."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import pytest
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from console.core.app import ConsoleCore
+from console.core.session import State
+from console.ui.chart import ChartCard
+from console.ui.main_window import MainWindow, status_line
+from console.ui.theme import Theme
+from device_runtime.protocol import MetricSpec
+
+pytestmark = pytest.mark.gui
+
+EVIL = "<b>x</b><img src=file:///etc/passwd>"
+
+
+@pytest.fixture
+def window(qtbot: QtBot, core: ConsoleCore, theme: Theme) -> Iterator[MainWindow]:
+    win = MainWindow(core, theme, "local", rate_hz=10.0)
+    qtbot.addWidget(win)
+    win.resize(1200, 800)
+    win.show()
+    model = win.model()
+    assert model is not None
+    qtbot.waitUntil(lambda: model.state is State.CONNECTED, timeout=20_000)
+    yield win
+    win.close()
+
+
+def test_sidebar_and_status_bar_name_the_state_in_words(qtbot: QtBot, window: MainWindow) -> None:
+    assert window.sidebar.state_text("local") == "This computer\nconnected"
+    qtbot.waitUntil(lambda: "runtime 0.1.0" in window.status_label.text(), timeout=5_000)
+    text = window.status_label.text()
+    model = window.model()
+    assert model is not None and model.capabilities is not None
+    assert text.startswith("This computer · connected · runtime 0.1.0 · ")
+    assert model.capabilities.model in text
+
+
+def test_device_strings_are_plain_text(qtbot: QtBot, window: MainWindow) -> None:
+    model = window.model()
+    assert model is not None and model.capabilities is not None
+    model.session.capabilities = dataclasses.replace(model.capabilities, model=EVIL)
+    window._refresh_status()
+    label = window.status_label
+    assert label.textFormat() == Qt.TextFormat.PlainText
+    assert EVIL in label.text()
+    assert EVIL in status_line(model)
+
+
+def test_metric_strings_are_plain_text(qtbot: QtBot, theme: Theme) -> None:
+    spec = MetricSpec("evil", EVIL, "%", EVIL, EVIL)
+    card = ChartCard(spec.chart, [spec], theme)
+    qtbot.addWidget(card)
+    assert card.title_label.textFormat() == Qt.TextFormat.PlainText
+    assert card.title_label.text() == EVIL
+    assert card.values_label.textFormat() == Qt.TextFormat.PlainText
+    (legend,) = card.legend_labels
+    assert legend.textFormat() == Qt.TextFormat.PlainText
+    assert legend.text() == EVIL
+
+
+def test_keyboard_shortcuts(qtbot: QtBot, window: MainWindow) -> None:
+    qtbot.keyClick(window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(window.sidebar.list.hasFocus, timeout=2_000)
+    model = window.model()
+    assert model is not None
+    with qtbot.waitSignal(model.stateChanged, timeout=20_000,
+                          check_params_cb=lambda state, _msg: state == State.CONNECTED.value):
+        qtbot.keyClick(window, Qt.Key.Key_F5)
+    qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    assert window.dashboard() is not None
