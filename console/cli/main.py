@@ -7,26 +7,17 @@ import json
 import os
 import queue
 import sys
-from enum import IntEnum
 from typing import Any
 
 from console import __version__
 from console.core.app import ConsoleCore
 from console.core.client import DeviceError, IncompatibleRuntime
 from console.core.env import ConsoleEnv
+from console.core.exit_codes import ExitCode
 from console.core.registry import UnknownDevice
 from console.core.settings import LOCAL_DEVICE, SettingsError
 from console.transport.base import TransportError
 from device_runtime.protocol import MAX_RATE_HZ, MIN_RATE_HZ, PROTOCOL_VERSION, MetricSpec
-
-
-class ExitCode(IntEnum):
-    OK = 0
-    ERROR = 1
-    USAGE = 2
-    UNREACHABLE = 3
-    INCOMPATIBLE = 4
-    UNKNOWN_DEVICE = 5
 
 
 def _parser() -> argparse.ArgumentParser:

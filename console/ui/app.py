@@ -4,28 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from enum import IntEnum
 from pathlib import Path
 
 from console import __version__
 from console.core.app import ConsoleCore
 from console.core.env import ConsoleEnv
+from console.core.exit_codes import ExitCode
 from console.core.registry import UnknownDevice
 from console.core.settings import SettingsError
 from device_runtime.protocol import MAX_RATE_HZ, MIN_RATE_HZ
 
 APP_NAME = "Edge Operator Console"
 ORG_NAME = "Edge Operator Console"
-
-
-class ExitCode(IntEnum):
-    """Process exit statuses (shared with :mod:`console.ui.screenshot`)."""
-
-    OK = 0
-    ERROR = 1
-    USAGE = 2
-    UNREACHABLE = 3
-    UNKNOWN_DEVICE = 5
 
 
 def _parser() -> argparse.ArgumentParser:

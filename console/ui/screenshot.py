@@ -9,13 +9,13 @@ from typing import TextIO
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
+from console.core.exit_codes import ExitCode
 from console.core.session import State
 from console.ui.main_window import MainWindow
 
 MIN_POINTS = 5
 CONNECT_WAIT_S = 20.0
 DATA_WAIT_S = 20.0
-EXIT_OK, EXIT_ERROR, EXIT_UNREACHABLE = 0, 1, 3
 
 
 class WhenDrawn(QObject):
@@ -26,7 +26,7 @@ class WhenDrawn(QObject):
         self.window = window
         self.path = path
         self.stderr = stderr
-        self.code = EXIT_ERROR
+        self.code = ExitCode.ERROR
         self.started = time.monotonic()
         self.connected_at: float | None = None
         self.timer = QTimer(self)
@@ -34,7 +34,7 @@ class WhenDrawn(QObject):
         self.timer.timeout.connect(self._on_tick)
         self.timer.start()
 
-    def _finish(self, code: int, message: str = "") -> None:
+    def _finish(self, code: ExitCode, message: str = "") -> None:
         self.timer.stop()
         self.code = code
         if message:
@@ -47,21 +47,21 @@ class WhenDrawn(QObject):
         name = self.window.current or "the device"
         if model is None or dashboard is None:
             reason = self.window.open_errors.get(name, "Cannot open %s." % name)
-            self._finish(EXIT_UNREACHABLE, reason)
+            self._finish(ExitCode.UNREACHABLE, reason)
             return
         if model.state is State.FAILED:
-            self._finish(EXIT_UNREACHABLE, "cannot connect to %s: %s" % (name, model.message))
+            self._finish(ExitCode.UNREACHABLE, "cannot connect to %s: %s" % (name, model.message))
             return
         if model.state is not State.CONNECTED:
             if now - self.started > CONNECT_WAIT_S:
-                self._finish(EXIT_UNREACHABLE, "%s did not connect within %.0f s" % (name, CONNECT_WAIT_S))
+                self._finish(ExitCode.UNREACHABLE, "%s did not connect within %.0f s" % (name, CONNECT_WAIT_S))
             return
         self.connected_at = self.connected_at or now
         if dashboard.points_drawn() < MIN_POINTS:
             if now - self.connected_at > DATA_WAIT_S:
-                self._finish(EXIT_ERROR, "no telemetry from %s within %.0f s" % (name, DATA_WAIT_S))
+                self._finish(ExitCode.ERROR, "no telemetry from %s within %.0f s" % (name, DATA_WAIT_S))
             return
         if not self.window.grab().save(str(self.path), "PNG"):
-            self._finish(EXIT_ERROR, "could not write %s" % self.path)
+            self._finish(ExitCode.ERROR, "could not write %s" % self.path)
             return
-        self._finish(EXIT_OK)
+        self._finish(ExitCode.OK)
