@@ -140,11 +140,34 @@ def _stop(args: argparse.Namespace, env: RuntimeEnv) -> int:
     except ProcessLookupError:
         env.stderr.write("edge-runtime: daemon pid %d is gone\n" % pid)
         return 1
-    # Wait for the daemon to release its lock: that is the moment it has finished.
+    # Wait for the daemon to release its lock (the moment it has finished), for a while.
     with open(paths.lock_path(socket_path)) as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        if not _wait_for_lock(handle.fileno(), STOP_TIMEOUT_S):
+            os.kill(pid, signal.SIGKILL)
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            env.stderr.write("edge-runtime: daemon pid %d did not stop within %.0f s and was killed\n"
+                             % (pid, STOP_TIMEOUT_S))
+            return 1
     env.stdout.write("stopped edge-runtime daemon (pid %d)\n" % pid)
     return 0
+
+
+STOP_TIMEOUT_S = 15.0
+
+
+def _wait_for_lock(fd: int, timeout_s: float) -> bool:
+    import fcntl
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except OSError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
 
 
 def _doctor(args: argparse.Namespace, env: RuntimeEnv) -> int:
