@@ -6,7 +6,7 @@ import os
 import re
 from typing import Dict, List, Tuple
 
-from device_runtime.collectors.base import Collector
+from device_runtime.collectors.base import Collector, HeldFile
 from device_runtime.protocol import MetricSpec
 
 
@@ -19,20 +19,6 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_").lower() or "sensor"
 
 
-class _HeldFile:
-    """A sysfs attribute kept open and re-read with pread: no open/close per sample."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.fd = os.open(path, os.O_RDONLY)
-
-    def read_int(self) -> int:
-        return int(os.pread(self.fd, 64, 0).strip())
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-
 class ThermalCollector(Collector):
     """Every thermal zone by its type name (CPU-therm, GPU-therm, tj, ...) and every hwmon
     temperature input. ``sys_root`` is a parameter so tests can point it at fixture trees."""
@@ -41,7 +27,7 @@ class ThermalCollector(Collector):
 
     def __init__(self, sys_root: str = "/sys") -> None:
         self.sys_root = sys_root
-        self._sensors: List[Tuple[MetricSpec, _HeldFile]] = []
+        self._sensors: List[Tuple[MetricSpec, HeldFile]] = []
         self._missing: Dict[str, str] = {}
         self._discover()
 
@@ -56,7 +42,7 @@ class ThermalCollector(Collector):
             base = os.path.join(thermal, zone)
             try:
                 label = _read_text(os.path.join(base, "type"))
-                held = _HeldFile(os.path.join(base, "temp"))
+                held = HeldFile(os.path.join(base, "temp"))
                 held.read_int()
             except (OSError, ValueError) as exc:
                 self._missing["thermal.%s" % zone] = "cannot read %s: %s" % (base, exc)
@@ -76,7 +62,7 @@ class ThermalCollector(Collector):
                 label_path = os.path.join(base, "temp%s_label" % match.group(1))
                 try:
                     label = _read_text(label_path) if os.path.exists(label_path) else "temp%s" % match.group(1)
-                    held = _HeldFile(os.path.join(base, entry))
+                    held = HeldFile(os.path.join(base, entry))
                     held.read_int()
                 except (OSError, ValueError) as exc:
                     self._missing["thermal.%s.%s" % (chip, entry)] = "cannot read: %s" % exc
@@ -87,7 +73,7 @@ class ThermalCollector(Collector):
                 self.sys_root
             )
 
-    def _add(self, label: str, held: _HeldFile, seen: Dict[str, int]) -> None:
+    def _add(self, label: str, held: HeldFile, seen: Dict[str, int]) -> None:
         slug = _slug(label)
         count = seen.get(slug, 0)
         seen[slug] = count + 1
