@@ -408,6 +408,350 @@ class Pong(Record):
     KINDS: ClassVar[Dict[str, str]] = {"t": "float"}
 
 
+# ---------------------------------------------------------------------------------------------
+# Event subscriptions (alerts, jobs). Telemetry samples have their own rate-controlled stream.
+
+TOPIC_ALERT = "alert"  # data: AlertEvent, sent when an alert starts and again when it ends
+TOPIC_JOB = "job"  # data: JobInfo, sent on every state or progress change
+TOPIC_JOB_LOG = "job.log"  # data: JobLog, new log lines of a job
+EVENT_TOPICS = (TOPIC_ALERT, TOPIC_JOB, TOPIC_JOB_LOG)
+
+
+@_record
+@dataclass
+class SubscribeEvents(Record):
+    topics: List[str] = field(default_factory=list)
+    KINDS: ClassVar[Dict[str, str]] = {"topics": "list:str"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Alerts: throttling, power capping, clocks below maximum, temperatures over thresholds.
+
+ALERT_KINDS = ("thermal_throttle", "power_cap", "clocks_below_max", "temperature")
+SEVERITY_WARNING = "warning"
+SEVERITY_CRITICAL = "critical"
+
+
+@_record
+@dataclass
+class AlertEvent(Record):
+    """One alert with its start and (once over) end time, in device wall time."""
+
+    id: str  # stable across the start and end messages of one alert
+    kind: str  # one of ALERT_KINDS
+    severity: str  # "warning" or "critical"
+    source: str  # what it is about: "gpu0", a thermal zone type, "cpu"
+    message: str  # a sentence for a person: what happened and what it means
+    start: float
+    end: Optional[float] = None
+    metric: Optional[str] = None  # the telemetry series it was detected on, when there is one
+    value: Optional[float] = None  # the worst value seen while active
+    threshold: Optional[float] = None
+    KINDS: ClassVar[Dict[str, str]] = {
+        "id": "str",
+        "kind": "str",
+        "severity": "str",
+        "source": "str",
+        "message": "str",
+        "start": "float",
+        "end": "opt:float",
+        "metric": "opt:str",
+        "value": "opt:float",
+        "threshold": "opt:float",
+    }
+
+
+@_record
+@dataclass
+class AlertQuery(Record):
+    since: float = 0.0  # alerts active at or after this device time
+    KINDS: ClassVar[Dict[str, str]] = {"since": "float"}
+
+
+@_record
+@dataclass
+class AlertList(Record):
+    alerts: List[AlertEvent] = field(default_factory=list)
+    KINDS: ClassVar[Dict[str, str]] = {"alerts": "list:AlertEvent"}
+
+
+@_record
+@dataclass
+class AlertThresholds(Record):
+    """Per-device alert settings, kept on the device."""
+
+    temperature_warning_c: float = 85.0
+    temperature_critical_c: float = 95.0
+    zone_limits_c: Dict[str, float] = field(default_factory=dict)  # zone type -> warning limit override
+    clocks_below_max_pct: float = 90.0  # GPU clock under this % of its maximum while busy
+    busy_load_pct: float = 50.0  # "busy" for the clocks check
+    hold_s: float = 2.0  # a condition must hold this long before it starts (and clear this long to end)
+    KINDS: ClassVar[Dict[str, str]] = {
+        "temperature_warning_c": "float",
+        "temperature_critical_c": "float",
+        "zone_limits_c": "map:float",
+        "clocks_below_max_pct": "float",
+        "busy_load_pct": "float",
+        "hold_s": "float",
+    }
+
+
+@_record
+@dataclass
+class CollectorStatus(Record):
+    name: str
+    active: bool
+    absent: Dict[str, str] = field(default_factory=dict)  # what it cannot read -> why
+    KINDS: ClassVar[Dict[str, str]] = {"name": "str", "active": "bool", "absent": "map:str"}
+
+
+@_record
+@dataclass
+class DeviceState(Record):
+    """What changes while the device runs: power mode, clocks, collectors."""
+
+    power_mode: Optional[str] = None
+    clocks_locked: Optional[bool] = None
+    collectors: List[CollectorStatus] = field(default_factory=list)
+    KINDS: ClassVar[Dict[str, str]] = {
+        "power_mode": "opt:str",
+        "clocks_locked": "opt:bool",
+        "collectors": "list:CollectorStatus",
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Jobs: typed specs, one record per kind; a job's ``spec`` holds that record's wire form.
+
+JOB_QUEUED = "queued"
+JOB_RUNNING = "running"
+JOB_SUCCEEDED = "succeeded"
+JOB_FAILED = "failed"
+JOB_CANCELLED = "cancelled"
+JOB_INTERRUPTED = "interrupted"
+JOB_STATES = (JOB_QUEUED, JOB_RUNNING, JOB_SUCCEEDED, JOB_FAILED, JOB_CANCELLED, JOB_INTERRUPTED)
+JOB_FINAL_STATES = (JOB_SUCCEEDED, JOB_FAILED, JOB_CANCELLED, JOB_INTERRUPTED)
+
+
+@_record
+@dataclass
+class ValidateSpec(Record):
+    model: str  # path on the device
+    KINDS: ClassVar[Dict[str, str]] = {"model": "str"}
+
+
+@_record
+@dataclass
+class QuantizeSpec(Record):
+    model: str
+    output: str
+    precision: str  # "fp16" or "int8"
+    calibration: Optional[str] = None  # .npy / .npz file or a folder of them or of images
+    preprocess: Dict[str, Any] = field(default_factory=dict)  # for images: size, mean, std, layout, scale
+    keep_fp32: List[str] = field(default_factory=list)  # inputs/outputs kept in FP32 (fp16)
+    per_channel: bool = True
+    calibrate_method: str = "minmax"  # "minmax", "entropy" or "percentile"
+    max_samples: int = 256
+    KINDS: ClassVar[Dict[str, str]] = {
+        "model": "str",
+        "output": "str",
+        "precision": "str",
+        "calibration": "opt:str",
+        "preprocess": "map:json",
+        "keep_fp32": "list:str",
+        "per_channel": "bool",
+        "calibrate_method": "str",
+        "max_samples": "int",
+    }
+
+
+@_record
+@dataclass
+class BuildSpec(Record):
+    model: str
+    output: str
+    precision: List[str] = field(default_factory=list)  # "fp16", "int8", "best"; empty: fp32 / strongly typed
+    shapes: Dict[str, str] = field(default_factory=dict)  # input -> "MINxOPTxMAX" with dims joined by "x"/","
+    workspace_mb: Optional[int] = None
+    opt_level: Optional[int] = None
+    dla_core: Optional[int] = None
+    gpu_fallback: bool = True
+    version_compatible: bool = False
+    route: str = "api"  # "api" (TensorRT Python) or "trtexec"
+    calibration: Optional[str] = None
+    KINDS: ClassVar[Dict[str, str]] = {
+        "model": "str",
+        "output": "str",
+        "precision": "list:str",
+        "shapes": "map:str",
+        "workspace_mb": "opt:int",
+        "opt_level": "opt:int",
+        "dla_core": "opt:int",
+        "gpu_fallback": "bool",
+        "version_compatible": "bool",
+        "route": "str",
+        "calibration": "opt:str",
+    }
+
+
+@_record
+@dataclass
+class BenchmarkSpec(Record):
+    model: str  # ONNX model or TensorRT engine
+    backend: str = "ort"  # "ort" or "trt"
+    provider: Optional[str] = None  # ORT execution provider; None picks the best available
+    shapes: Dict[str, List[int]] = field(default_factory=dict)
+    warmup_s: float = 1.0
+    seconds: float = 5.0
+    iterations: int = 0  # minimum iteration count on top of the duration
+    concurrency: List[int] = field(default_factory=list)  # streams for a sweep, e.g. [1, 2, 4]
+    threads: Optional[int] = None
+    label: str = ""  # e.g. the version and precision, for comparisons
+    KINDS: ClassVar[Dict[str, str]] = {
+        "model": "str",
+        "backend": "str",
+        "provider": "opt:str",
+        "shapes": "map:list:int",
+        "warmup_s": "float",
+        "seconds": "float",
+        "iterations": "int",
+        "concurrency": "list:int",
+        "threads": "opt:int",
+        "label": "str",
+    }
+
+
+@_record
+@dataclass
+class AccuracySpec(Record):
+    candidate: str
+    reference: str
+    shapes: Dict[str, List[int]] = field(default_factory=dict)
+    data: Optional[str] = None  # .npy / .npz inputs; None: random within declared ranges
+    samples: int = 16
+    atol: Optional[float] = None  # None: the default for the candidate's precision
+    rtol: Optional[float] = None
+    precision: Optional[str] = None  # the candidate's precision when it cannot be read from the model
+    KINDS: ClassVar[Dict[str, str]] = {
+        "candidate": "str",
+        "reference": "str",
+        "shapes": "map:list:int",
+        "data": "opt:str",
+        "samples": "int",
+        "atol": "opt:float",
+        "rtol": "opt:float",
+        "precision": "opt:str",
+    }
+
+
+JOB_SPECS: Dict[str, Type[Record]] = {
+    "validate": ValidateSpec,
+    "quantize": QuantizeSpec,
+    "build": BuildSpec,
+    "benchmark": BenchmarkSpec,
+    "accuracy": AccuracySpec,
+}
+
+
+@_record
+@dataclass
+class JobSubmit(Record):
+    kind: str  # a key of JOB_SPECS
+    spec: Dict[str, Any]  # the kind's spec record, wire form
+    label: str = ""
+    KINDS: ClassVar[Dict[str, str]] = {"kind": "str", "spec": "map:json", "label": "str"}
+
+
+@_record
+@dataclass
+class PipelineSubmit(Record):
+    """Jobs that run one after another; a failure cancels the rest."""
+
+    steps: List[JobSubmit]
+    label: str = ""
+    KINDS: ClassVar[Dict[str, str]] = {"steps": "list:JobSubmit", "label": "str"}
+
+
+@_record
+@dataclass
+class JobInfo(Record):
+    id: str
+    kind: str
+    state: str  # one of JOB_STATES
+    spec: Dict[str, Any]
+    label: str = ""
+    progress: float = 0.0  # 0..1
+    stage: str = ""
+    created: float = 0.0
+    started: Optional[float] = None
+    finished: Optional[float] = None
+    eta_s: Optional[float] = None
+    error: Optional[str] = None  # what happened and what to do, for failed jobs
+    result: Optional[Dict[str, Any]] = None  # the kind's result record, wire form
+    pipeline: Optional[str] = None
+    after: Optional[str] = None  # the job this one waits for
+    gpu: bool = False
+    KINDS: ClassVar[Dict[str, str]] = {
+        "id": "str",
+        "kind": "str",
+        "state": "str",
+        "spec": "map:json",
+        "label": "str",
+        "progress": "float",
+        "stage": "str",
+        "created": "float",
+        "started": "opt:float",
+        "finished": "opt:float",
+        "eta_s": "opt:float",
+        "error": "opt:str",
+        "result": "opt:map:json",
+        "pipeline": "opt:str",
+        "after": "opt:str",
+        "gpu": "bool",
+    }
+
+
+@_record
+@dataclass
+class JobList(Record):
+    jobs: List[JobInfo] = field(default_factory=list)
+    KINDS: ClassVar[Dict[str, str]] = {"jobs": "list:JobInfo"}
+
+
+@_record
+@dataclass
+class JobQuery(Record):
+    limit: int = 200
+    states: List[str] = field(default_factory=list)  # empty: every state
+    KINDS: ClassVar[Dict[str, str]] = {"limit": "int", "states": "list:str"}
+
+
+@_record
+@dataclass
+class JobRef(Record):
+    id: str
+    KINDS: ClassVar[Dict[str, str]] = {"id": "str"}
+
+
+@_record
+@dataclass
+class JobLogQuery(Record):
+    id: str
+    offset: int = 0  # line number to start from
+    limit: int = 1000
+    KINDS: ClassVar[Dict[str, str]] = {"id": "str", "offset": "int", "limit": "int"}
+
+
+@_record
+@dataclass
+class JobLog(Record):
+    id: str
+    offset: int  # line number of lines[0]
+    lines: List[str] = field(default_factory=list)
+    done: bool = False  # the job is over and no more lines will come
+    KINDS: ClassVar[Dict[str, str]] = {"id": "str", "offset": "int", "lines": "list:str", "done": "bool"}
+
+
 MIN_RATE_HZ = 1.0
 MAX_RATE_HZ = 20.0
 DEFAULT_RATE_HZ = 2.0
@@ -419,6 +763,18 @@ METHODS: Dict[str, Tuple[Type[Record], Type[Record]]] = {
     "telemetry.subscribe": (SubscribeTelemetry, TelemetryTable),
     "telemetry.unsubscribe": (Empty, Empty),
     "device.capabilities": (Empty, Capabilities),
+    "device.state": (Empty, DeviceState),
+    "events.subscribe": (SubscribeEvents, Empty),
+    "events.unsubscribe": (SubscribeEvents, Empty),
+    "alerts.list": (AlertQuery, AlertList),
+    "alerts.thresholds.get": (Empty, AlertThresholds),
+    "alerts.thresholds.set": (AlertThresholds, AlertThresholds),
+    "jobs.submit": (JobSubmit, JobInfo),
+    "jobs.pipeline": (PipelineSubmit, JobList),
+    "jobs.list": (JobQuery, JobList),
+    "jobs.get": (JobRef, JobInfo),
+    "jobs.cancel": (JobRef, JobInfo),
+    "jobs.logs": (JobLogQuery, JobLog),
 }
 
 TOPIC_SAMPLE = "telemetry.sample"

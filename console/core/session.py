@@ -24,7 +24,9 @@ from device_runtime.protocol import (
     Event,
     MetricSpec,
     ProtocolError,
+    Record,
     Sample,
+    SubscribeEvents,
     SubscribeTelemetry,
     TelemetryTable,
 )
@@ -48,6 +50,7 @@ def make_transport(entry: DeviceEntry, env: ConsoleEnv) -> Transport:
 StateListener = Callable[["State", str], None]
 SampleListener = Callable[[float, dict[str, float]], None]
 TableListener = Callable[[list[MetricSpec]], None]
+EventListener = Callable[[Event], None]
 
 
 class DeviceSession:
@@ -64,6 +67,8 @@ class DeviceSession:
         self.state_listeners: list[StateListener] = []
         self.sample_listeners: list[SampleListener] = []
         self.table_listeners: list[TableListener] = []
+        # topic -> listeners for pushed events other than telemetry samples (alerts, jobs)
+        self.event_listeners: dict[str, list[EventListener]] = {}
         self._conn: DeviceConnection | None = None
         self._lock = threading.Lock()
 
@@ -133,6 +138,16 @@ class DeviceSession:
         if self._conn is not None:
             self._conn.request("telemetry.unsubscribe", Empty())
 
+    def request(self, method: str, params: Record, timeout: float = 30.0) -> Record:
+        """Call a protocol method; the result is the method's typed record."""
+        return self._require().request(method, params, timeout=timeout)
+
+    def subscribe_events(self, topics: list[str]) -> None:
+        self._require().request("events.subscribe", SubscribeEvents(list(topics)))
+
+    def add_event_listener(self, topic: str, listener: EventListener) -> None:
+        self.event_listeners.setdefault(topic, []).append(listener)
+
     def ping(self) -> float:
         """Round trip time of one request, in seconds."""
         start = self.clock()
@@ -141,6 +156,8 @@ class DeviceSession:
 
     def _on_event(self, event: Event) -> None:
         if event.topic != TOPIC_SAMPLE:
+            for listener in list(self.event_listeners.get(event.topic, ())):
+                listener(event)
             return
         try:
             sample = Sample.from_wire(event.data)

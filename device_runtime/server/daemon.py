@@ -19,6 +19,8 @@ from device_runtime.collectors import Collector, default_collectors
 from device_runtime.collectors.nvml import NvmlCollector
 from device_runtime.demo_model import DEMO_FILE
 from device_runtime.paths import lock_path
+from device_runtime.server.events import EventBus
+from device_runtime.server.service import Handler, Service
 from device_runtime.server.session import ClientSession
 from device_runtime.server.telemetry import TelemetryHub
 
@@ -130,6 +132,12 @@ class Daemon:
                 gpus = collector.gpus
         self.capabilities = caps_mod.probe(root=fs_root, gpus=gpus)
         self.hub = TelemetryHub(self.collectors, base_rate_hz=base_rate_hz)
+        self.bus = EventBus()
+        self.services: List[Service] = self._make_services()
+        self.handlers: Dict[str, Handler] = {}
+        for service in self.services:
+            self.handlers.update(service.handlers())
+            self.hub.sample_listeners.append(service.on_sample)
         self.sessions: Dict[int, ClientSession] = {}
         self.dropped_frames = 0
         self._keys = itertools.count(1)
@@ -139,11 +147,24 @@ class Daemon:
         self._stopping: Optional[asyncio.Future[None]] = None
         self._demo_proc: Optional[subprocess.Popen[bytes]] = None
 
+    def _make_services(self) -> List[Service]:
+        """The daemon's parts beyond telemetry, each with its own protocol methods."""
+        return []
+
     # -- sessions ---------------------------------------------------------------------------
     def new_session(self, conn: _Connection) -> ClientSession:
         key = next(self._keys)
         self.capabilities.demo_model = self._demo_path()
-        session = ClientSession(key, self.hub, self.capabilities, conn.send, conn.close, conn.send_telemetry)
+        session = ClientSession(
+            key,
+            self.hub,
+            self.capabilities,
+            conn.send,
+            conn.close,
+            conn.send_telemetry,
+            bus=self.bus,
+            services=self.handlers,
+        )
         self.sessions[key] = session
         return session
 
@@ -205,6 +226,9 @@ class Daemon:
         self._stopping = loop.create_future()
         sock = self._bind()
         self._server = await loop.create_unix_server(lambda: _Connection(self), sock=sock)
+        self.bus.attach_loop(loop)
+        for service in self.services:
+            service.start(loop)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
         self._start_demo_build()
@@ -236,6 +260,11 @@ class Daemon:
                 os.unlink(self.socket_path)
             except OSError:
                 pass
+        for service in self.services:
+            try:
+                service.close()
+            except Exception:
+                log.exception("closing the %s service failed", service.name)
         self.hub.close()
         self.lock.release()
         loop.close()

@@ -7,7 +7,7 @@ dispatched by method. Anything malformed gets an error reply and the session goe
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Mapping, Optional
 
 from device_runtime import __version__
 from device_runtime.protocol import (
@@ -24,6 +24,7 @@ from device_runtime.protocol import (
     Record,
     Request,
     Response,
+    SubscribeEvents,
     SubscribeTelemetry,
     TelemetryTable,
     Welcome,
@@ -32,6 +33,7 @@ from device_runtime.protocol import (
     encode,
     parse_params,
 )
+from device_runtime.server.events import EventBus
 from device_runtime.server.telemetry import TelemetryHub
 
 Handler = Callable[[Record], Record]
@@ -49,6 +51,8 @@ class ClientSession:
         send: Callable[[bytes], None],
         close: Callable[[], None],
         send_telemetry: Optional[Callable[[bytes], None]] = None,
+        bus: Optional[EventBus] = None,
+        services: Optional[Mapping[str, Handler]] = None,
     ) -> None:
         self.key = key
         self.hub = hub
@@ -56,6 +60,7 @@ class ClientSession:
         self._send = send
         self._close = close
         self._send_telemetry = send_telemetry or send
+        self.bus = bus if bus is not None else EventBus()
         self._decoder = FrameDecoder()
         self.ready = False
         self.closed = False
@@ -66,7 +71,11 @@ class ClientSession:
             "telemetry.subscribe": self._subscribe,
             "telemetry.unsubscribe": self._unsubscribe,
             "device.capabilities": self._capabilities,
+            "events.subscribe": self._subscribe_events,
+            "events.unsubscribe": self._unsubscribe_events,
         }
+        # Handlers of the daemon's services (alerts, jobs, ...), keyed by method.
+        self._handlers.update(services or {})
 
     # -- input ------------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
@@ -109,7 +118,12 @@ class ClientSession:
             return
         try:
             params = parse_params(request)
-            result = self._handlers[request.method](params)
+            handler = self._handlers.get(request.method)
+            if handler is None:
+                raise ProtocolError(
+                    ErrorCode.UNKNOWN_METHOD, "this runtime does not serve %r" % request.method, request.id
+                )
+            result = handler(params)
         except ProtocolError as exc:
             exc.request_id = request.id
             self._reply_error(exc)
@@ -138,6 +152,16 @@ class ClientSession:
     def _capabilities(self, _: Any) -> Record:
         return self.capabilities
 
+    def _subscribe_events(self, params: Any) -> Record:
+        assert isinstance(params, SubscribeEvents)
+        self.bus.subscribe(self.key, params.topics, self._send)
+        return Empty()
+
+    def _unsubscribe_events(self, params: Any) -> Record:
+        assert isinstance(params, SubscribeEvents)
+        self.bus.unsubscribe(self.key, params.topics or None)
+        return Empty()
+
     # -- output -----------------------------------------------------------------------------
     def _emit(self, message: Message) -> None:
         self._send(encode(message))
@@ -149,6 +173,7 @@ class ClientSession:
     def disconnect(self) -> None:
         self.closed = True
         self.hub.unsubscribe(self.key)
+        self.bus.unsubscribe(self.key)
 
     @property
     def pending_bytes(self) -> int:

@@ -49,6 +49,8 @@ class TelemetryHub:
         self.base_rate_hz = clamp_rate(base_rate_hz)
         self._clock = clock
         self._subscribers: Dict[int, _Subscriber] = {}
+        # Called with (t, values) for every sample taken: alert detection and the like.
+        self.sample_listeners: List[Callable[[float, Dict[str, float]], None]] = []
         self._seq = 0
         self._metrics: List[MetricSpec] = []
         for collector in self.collectors:
@@ -97,6 +99,11 @@ class TelemetryHub:
         self._seq += 1
         frame = encode(Event(TOPIC_SAMPLE, {"t": t, "seq": self._seq, "values": values}))
         self._history.append((t, frame))
+        for listener in list(self.sample_listeners):
+            try:
+                listener(t, values)
+            except Exception:  # a listener bug must not stop sampling
+                continue
         cutoff = t - self._history_s
         while self._history and self._history[0][0] < cutoff:
             self._history.popleft()
