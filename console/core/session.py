@@ -156,8 +156,8 @@ class DeviceSession:
 
     def _on_event(self, event: Event) -> None:
         if event.topic != TOPIC_SAMPLE:
-            for listener in list(self.event_listeners.get(event.topic, ())):
-                listener(event)
+            for event_listener in list(self.event_listeners.get(event.topic, ())):
+                event_listener(event)
             return
         try:
             sample = Sample.from_wire(event.data)
