@@ -752,6 +752,281 @@ class JobLog(Record):
     KINDS: ClassVar[Dict[str, str]] = {"id": "str", "offset": "int", "lines": "list:str", "done": "bool"}
 
 
+# Job results, one record per kind; a finished job's ``result`` holds its wire form.
+
+
+@_record
+@dataclass
+class TensorInfo(Record):
+    name: str
+    dtype: str  # numpy-style name: "float32", "float16", "int8", "int64", ...
+    shape: List[Any] = field(default_factory=list)  # ints, or strings for symbolic dims (None: unknown)
+    KINDS: ClassVar[Dict[str, str]] = {"name": "str", "dtype": "str", "shape": "list:json"}
+
+
+@_record
+@dataclass
+class BackendSupport(Record):
+    backend: str  # "onnxruntime:CPUExecutionProvider", "tensorrt", ...
+    available: bool  # the backend exists on this device
+    unsupported_ops: List[str] = field(default_factory=list)
+    note: str = ""
+    KINDS: ClassVar[Dict[str, str]] = {
+        "backend": "str",
+        "available": "bool",
+        "unsupported_ops": "list:str",
+        "note": "str",
+    }
+
+
+@_record
+@dataclass
+class ValidateReport(Record):
+    model: str
+    ok: bool
+    size_bytes: int = 0
+    checker_error: Optional[str] = None
+    shape_inference_error: Optional[str] = None
+    ir_version: int = 0
+    opsets: Dict[str, int] = field(default_factory=dict)  # domain ("" is ai.onnx) -> version
+    producer: str = ""
+    inputs: List[TensorInfo] = field(default_factory=list)
+    outputs: List[TensorInfo] = field(default_factory=list)
+    operators: Dict[str, int] = field(default_factory=dict)  # op type -> count
+    parameters: int = 0
+    external_data: bool = False
+    precision: str = "fp32"  # what the weights and ops say: fp32, fp16, int8 (QDQ), mixed
+    backends: List[BackendSupport] = field(default_factory=list)
+    warnings: List[str] = field(default_factory=list)
+    KINDS: ClassVar[Dict[str, str]] = {
+        "model": "str",
+        "ok": "bool",
+        "size_bytes": "int",
+        "checker_error": "opt:str",
+        "shape_inference_error": "opt:str",
+        "ir_version": "int",
+        "opsets": "map:int",
+        "producer": "str",
+        "inputs": "list:TensorInfo",
+        "outputs": "list:TensorInfo",
+        "operators": "map:int",
+        "parameters": "int",
+        "external_data": "bool",
+        "precision": "str",
+        "backends": "list:BackendSupport",
+        "warnings": "list:str",
+    }
+
+
+@_record
+@dataclass
+class QuantizeResult(Record):
+    output: str
+    precision: str
+    size_bytes: int
+    source_size_bytes: int
+    method: str = ""
+    calibration_samples: int = 0
+    quantized_nodes: int = 0
+    kept_fp32: List[str] = field(default_factory=list)
+    KINDS: ClassVar[Dict[str, str]] = {
+        "output": "str",
+        "precision": "str",
+        "size_bytes": "int",
+        "source_size_bytes": "int",
+        "method": "str",
+        "calibration_samples": "int",
+        "quantized_nodes": "int",
+        "kept_fp32": "list:str",
+    }
+
+
+@_record
+@dataclass
+class BuildResult(Record):
+    output: str
+    engine_bytes: int
+    tensorrt: str
+    route: str
+    build_s: float
+    precision: List[str] = field(default_factory=list)
+    dla_core: Optional[int] = None
+    compute_capability: Optional[str] = None
+    timing_cache: Optional[str] = None
+    warnings: List[str] = field(default_factory=list)
+    KINDS: ClassVar[Dict[str, str]] = {
+        "output": "str",
+        "engine_bytes": "int",
+        "tensorrt": "str",
+        "route": "str",
+        "build_s": "float",
+        "precision": "list:str",
+        "dla_core": "opt:int",
+        "compute_capability": "opt:str",
+        "timing_cache": "opt:str",
+        "warnings": "list:str",
+    }
+
+
+@_record
+@dataclass
+class LatencySummary(Record):
+    """Latency statistics in milliseconds."""
+
+    count: int
+    min: float
+    mean: float
+    median: float
+    p90: float
+    p95: float
+    p99: float
+    max: float
+    cov: float  # coefficient of variation (std / mean)
+    unstable: bool  # cov above 2.5 %
+    KINDS: ClassVar[Dict[str, str]] = {
+        "count": "int",
+        "min": "float",
+        "mean": "float",
+        "median": "float",
+        "p90": "float",
+        "p95": "float",
+        "p99": "float",
+        "max": "float",
+        "cov": "float",
+        "unstable": "bool",
+    }
+
+
+@_record
+@dataclass
+class RunConditions(Record):
+    """The device's state during a run: what decides whether numbers are comparable."""
+
+    power_mode: Optional[str] = None
+    clocks_locked: Optional[bool] = None
+    temperatures_c: Dict[str, float] = field(default_factory=dict)  # hottest seen per zone
+    throttled: bool = False
+    throttle_reasons: List[str] = field(default_factory=list)
+    KINDS: ClassVar[Dict[str, str]] = {
+        "power_mode": "opt:str",
+        "clocks_locked": "opt:bool",
+        "temperatures_c": "map:float",
+        "throttled": "bool",
+        "throttle_reasons": "list:str",
+    }
+
+
+@_record
+@dataclass
+class ConcurrencyPoint(Record):
+    streams: int
+    throughput_qps: float
+    p50_ms: float
+    p99_ms: float
+    KINDS: ClassVar[Dict[str, str]] = {
+        "streams": "int",
+        "throughput_qps": "float",
+        "p50_ms": "float",
+        "p99_ms": "float",
+    }
+
+
+@_record
+@dataclass
+class BenchmarkResult(Record):
+    model: str
+    backend: str
+    latency: LatencySummary  # end-to-end host latency per inference
+    throughput_qps: float
+    duration_s: float
+    provider: Optional[str] = None
+    label: str = ""
+    precision: Optional[str] = None
+    shapes: Dict[str, List[int]] = field(default_factory=dict)
+    gpu_compute: Optional[LatencySummary] = None  # where the backend can separate it
+    samples_ms: List[float] = field(default_factory=list)  # at most 5000, for histogram and CDF
+    model_bytes: int = 0
+    session_memory_mb: Optional[float] = None
+    peak_rss_mb: Optional[float] = None
+    conditions: RunConditions = field(default_factory=RunConditions)
+    comparable: bool = True
+    not_comparable: List[str] = field(default_factory=list)  # why not, in words
+    sweep: List[ConcurrencyPoint] = field(default_factory=list)
+    started: float = 0.0
+    KINDS: ClassVar[Dict[str, str]] = {
+        "model": "str",
+        "backend": "str",
+        "latency": "LatencySummary",
+        "throughput_qps": "float",
+        "duration_s": "float",
+        "provider": "opt:str",
+        "label": "str",
+        "precision": "opt:str",
+        "shapes": "map:list:int",
+        "gpu_compute": "opt:LatencySummary",
+        "samples_ms": "list:float",
+        "model_bytes": "int",
+        "session_memory_mb": "opt:float",
+        "peak_rss_mb": "opt:float",
+        "conditions": "RunConditions",
+        "comparable": "bool",
+        "not_comparable": "list:str",
+        "sweep": "list:ConcurrencyPoint",
+        "started": "float",
+    }
+
+
+@_record
+@dataclass
+class OutputError(Record):
+    name: str
+    max_abs: float
+    max_rel: float
+    mean_abs: float
+    cosine: float
+    passed: bool
+    KINDS: ClassVar[Dict[str, str]] = {
+        "name": "str",
+        "max_abs": "float",
+        "max_rel": "float",
+        "mean_abs": "float",
+        "cosine": "float",
+        "passed": "bool",
+    }
+
+
+@_record
+@dataclass
+class AccuracyReport(Record):
+    candidate: str
+    reference: str
+    samples: int
+    atol: float
+    rtol: float
+    passed: bool
+    precision: str = "fp32"
+    outputs: List[OutputError] = field(default_factory=list)
+    KINDS: ClassVar[Dict[str, str]] = {
+        "candidate": "str",
+        "reference": "str",
+        "samples": "int",
+        "atol": "float",
+        "rtol": "float",
+        "passed": "bool",
+        "precision": "str",
+        "outputs": "list:OutputError",
+    }
+
+
+JOB_RESULTS: Dict[str, Type[Record]] = {
+    "validate": ValidateReport,
+    "quantize": QuantizeResult,
+    "build": BuildResult,
+    "benchmark": BenchmarkResult,
+    "accuracy": AccuracyReport,
+}
+
+
 MIN_RATE_HZ = 1.0
 MAX_RATE_HZ = 20.0
 DEFAULT_RATE_HZ = 2.0

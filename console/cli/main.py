@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import queue
 import sys
-from typing import Any
+from types import ModuleType
 
 from console import __version__
+from console.cli import cmd_basic
+from console.cli.registry import Commands
 from console.core.app import ConsoleCore
 from console.core.client import DeviceError, IncompatibleRuntime
 from console.core.env import ConsoleEnv
@@ -17,28 +17,25 @@ from console.core.exit_codes import ExitCode
 from console.core.registry import UnknownDevice
 from console.core.settings import LOCAL_DEVICE, SettingsError
 from console.transport.base import TransportError
-from device_runtime.protocol import MAX_RATE_HZ, MIN_RATE_HZ, PROTOCOL_VERSION, MetricSpec
+
+# Command modules, in the order their commands appear in --help.
+COMMAND_MODULES: list[ModuleType] = [cmd_basic]
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> tuple[argparse.ArgumentParser, Commands]:
     parser = argparse.ArgumentParser(prog="edgectl", description="Edge Operator Console, headless")
     parser.add_argument("--version", action="version", version="edgectl %s" % __version__)
     parser.add_argument("--device", "-d", default=LOCAL_DEVICE, help="device name (default: local)")
     sub = parser.add_subparsers(dest="command")
-    devices = sub.add_parser("devices", help="list known devices")
-    devices.add_argument("--json", action="store_true")
-    status = sub.add_parser("status", help="handshake: protocol, runtime version, capabilities")
-    status.add_argument("--json", action="store_true")
-    watch = sub.add_parser("watch", help="stream telemetry samples")
-    watch.add_argument("--rate", type=float, default=2.0, help="samples per second (1-20)")
-    watch.add_argument("--seconds", type=float, default=None, help="stop after this long")
-    watch.add_argument("--json", action="store_true", help="one JSON object per line")
-    return parser
+    commands: Commands = {}
+    for module in COMMAND_MODULES:
+        module.register(sub, commands)
+    return parser, commands
 
 
 def main(argv: list[str] | None = None, env: ConsoleEnv | None = None) -> int:
     env = env or ConsoleEnv.from_os()
-    parser = _parser()
+    parser, commands = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(env.stdout)
@@ -49,11 +46,7 @@ def main(argv: list[str] | None = None, env: ConsoleEnv | None = None) -> int:
         env.stderr.write("edgectl: %s\n" % exc)
         return ExitCode.ERROR
     try:
-        if args.command == "devices":
-            return _devices(core, args, env)
-        if args.command == "status":
-            return _status(core, args, env)
-        return _watch(core, args, env)
+        return commands[args.command](core, args, env)
     except UnknownDevice as exc:
         env.stderr.write("edgectl: %s\n" % exc)
         return ExitCode.UNKNOWN_DEVICE
@@ -70,95 +63,6 @@ def main(argv: list[str] | None = None, env: ConsoleEnv | None = None) -> int:
         return ExitCode.OK
     finally:
         core.close()
-
-
-def _devices(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int:
-    devices = core.registry.devices()
-    if args.json:
-        rows = [{"name": d.name, "kind": d.kind, "label": d.display_name, "host": d.host} for d in devices]
-        env.stdout.write(json.dumps(rows) + "\n")
-        return ExitCode.OK
-    for d in devices:
-        where = "this computer" if d.kind == "local" else "%s@%s" % (d.user or "", d.host or "?")
-        env.stdout.write("%-16s %-6s %s\n" % (d.name, d.kind, where))
-    return ExitCode.OK
-
-
-def _status(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int:
-    session = core.session(args.device)
-    caps = session.connect()
-    report: dict[str, Any] = {
-        "device": args.device,
-        "protocol": PROTOCOL_VERSION,
-        "runtime_version": session.runtime_version,
-        "capabilities": caps.to_wire(),
-    }
-    if args.json:
-        env.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
-        return ExitCode.OK
-    out = env.stdout
-    out.write("device            %s (%s)\n" % (args.device, session.transport.describe()))
-    out.write("protocol          %d\n" % PROTOCOL_VERSION)
-    out.write("runtime           %s\n" % session.runtime_version)
-    rows = [
-        ("host", caps.hostname), ("model", caps.model), ("os", caps.os), ("arch", caps.arch),
-        ("python", caps.python), ("cpus", str(caps.cpu_count)), ("memory", "%.0f MB" % caps.memory_total_mb),
-        ("l4t", caps.l4t), ("jetpack", caps.jetpack), ("cuda", caps.cuda), ("tensorrt", caps.tensorrt),
-        ("onnxruntime", caps.onnxruntime), ("power mode", caps.power_mode),
-        ("dla cores", str(caps.dla_cores) if caps.l4t else None),
-        ("backends", ", ".join(caps.backends) or "none"), ("demo model", caps.demo_model),
-    ]
-    for gpu in caps.gpus:
-        rows.append(("gpu %d" % gpu.index, "%s, driver %s, %s MB, sm %s" % (
-            gpu.name, gpu.driver or "?", "%.0f" % gpu.memory_total_mb if gpu.memory_total_mb else "?",
-            gpu.compute_capability or "?")))
-    if not caps.gpus:
-        rows.append(("gpu", "none found"))
-    for key, value in rows:
-        if value:
-            out.write("%-17s %s\n" % (key, value))
-    return ExitCode.OK
-
-
-def _format(value: float, spec: MetricSpec) -> str:
-    if spec.unit == "B/s":
-        return "%.2f MB/s" % (value / 1e6)
-    return "%.1f %s" % (value, spec.unit)
-
-
-def _watch(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int:
-    if not MIN_RATE_HZ <= args.rate <= MAX_RATE_HZ:
-        env.stderr.write("edgectl: --rate must be between %g and %g Hz\n" % (MIN_RATE_HZ, MAX_RATE_HZ))
-        return ExitCode.USAGE
-    session = core.session(args.device)
-    samples: queue.Queue[tuple[float, dict[str, float]]] = queue.Queue()
-    closed: list[str] = []
-    session.sample_listeners.append(lambda t, values: samples.put((t, values)))
-    session.state_listeners.append(lambda state, message: closed.append(message) if state.value == "unreachable"
-                                   else None)
-    session.connect()
-    table = session.start_telemetry(args.rate)
-    specs = {m.name: m for m in table.metrics}
-    deadline = None if args.seconds is None else env.clock() + args.seconds
-    out = env.stdout
-    while True:
-        remaining = None if deadline is None else deadline - env.clock()
-        if remaining is not None and remaining <= 0:
-            break
-        try:
-            t, values = samples.get(timeout=min(remaining, 1.0) if remaining is not None else 1.0)
-        except queue.Empty:
-            if closed:
-                env.stderr.write("edgectl: connection lost: %s\n" % closed[-1])
-                return ExitCode.UNREACHABLE
-            continue
-        if args.json:
-            out.write(json.dumps({"t": t, "values": values}) + "\n")
-        else:
-            parts = ["%s=%s" % (name, _format(v, specs[name])) for name, v in values.items() if name in specs]
-            out.write("%.3f  %s\n" % (t, "  ".join(parts)))
-        out.flush()
-    return ExitCode.OK
 
 
 if __name__ == "__main__":  # pragma: no cover
