@@ -23,6 +23,7 @@ from device_runtime.server.events import EventBus
 from device_runtime.server.service import Handler, Service
 from device_runtime.server.session import ClientSession
 from device_runtime.server.telemetry import TelemetryHub
+from device_runtime.server.watchdog import WatchdogService
 
 log = logging.getLogger("edge_runtime.daemon")
 
@@ -149,7 +150,10 @@ class Daemon:
 
     def _make_services(self) -> List[Service]:
         """The daemon's parts beyond telemetry, each with its own protocol methods."""
-        return []
+        services: List[Service] = [
+            WatchdogService(os.environ),
+        ]
+        return services
 
     # -- sessions ---------------------------------------------------------------------------
     def new_session(self, conn: _Connection) -> ClientSession:

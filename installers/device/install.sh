@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Install the edge-runtime daemon on a device, offline, from a wheelhouse.
+#
+#   sudo installers/device/install.sh --wheels DIR [--prefix /opt/edge-runtime]
+#        [--state /var/lib/edge-runtime] [--no-service]
+#
+# The runtime goes into its own virtual environment that also sees the system's packages, so
+# JetPack's `tensorrt` Python bindings stay importable. A new environment is built beside the old
+# one and swapped in only once it works: a failed install leaves the previous runtime running.
+# With root (and without --no-service) it creates the `edge-runtime` user and group, installs the
+# hardened systemd unit and starts it.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+WHEELS=""
+PREFIX="/opt/edge-runtime"
+STATE="/var/lib/edge-runtime"
+SERVICE=1
+WRITE_UNIT=1
+PYTHON="${PYTHON:-python3}"
+UNIT_DIR="${UNIT_DIR:-/etc/systemd/system}"
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --wheels) WHEELS="$2"; shift 2 ;;
+        --prefix) PREFIX="$2"; shift 2 ;;
+        --state) STATE="$2"; shift 2 ;;
+        --no-service) SERVICE=0; shift ;;
+        --unit-shipped) WRITE_UNIT=0; shift ;;  # the .deb ships the rendered unit itself
+        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        *) echo "install.sh: unknown option $1" >&2; exit 2 ;;
+    esac
+done
+fail() { echo "install.sh: $*" >&2; exit 1; }
+[ -n "$WHEELS" ] && [ -d "$WHEELS" ] || fail "give the wheelhouse directory with --wheels DIR (build it with wheelhouse.sh)"
+"$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 8) else 1)' \
+    || fail "the runtime needs Python 3.8 or newer; $PYTHON is $("$PYTHON" -V 2>&1)"
+"$PYTHON" -c 'import venv, ensurepip' 2>/dev/null \
+    || fail "$PYTHON cannot create virtual environments: install python3-venv"
+if [ "$SERVICE" -eq 1 ] && [ "$(id -u)" -ne 0 ]; then
+    fail "installing the system service needs root: run with sudo, or pass --no-service"
+fi
+
+mkdir -p "$PREFIX/bin" "$PREFIX/venvs"
+# Each install gets its own environment; `venv` is a symlink swapped by rename once the new one
+# works, so the running runtime is never touched by a failed install.
+NEW="$PREFIX/venvs/$(date +%Y%m%d%H%M%S)-$$"
+echo "creating the runtime environment in $NEW"
+"$PYTHON" -m venv --system-site-packages "$NEW"
+if ! "$NEW/bin/python" -m pip install -q --no-index --find-links "$WHEELS" "edge-operator-console[device]"; then
+    rm -rf "$NEW"
+    fail "installing from $WHEELS failed (is the wheelhouse for this platform and Python?); the previous runtime, if any, is unchanged"
+fi
+if ! "$NEW/bin/edge-runtime" --version >/dev/null; then
+    rm -rf "$NEW"
+    fail "the new runtime does not start; the previous runtime, if any, is unchanged"
+fi
+OLD="$(readlink "$PREFIX/venv" 2>/dev/null || true)"
+ln -sfn "$NEW" "$PREFIX/venv.tmp"
+mv -T "$PREFIX/venv.tmp" "$PREFIX/venv"
+ln -sfn "$PREFIX/venv/bin/edge-runtime" "$PREFIX/bin/edge-runtime"
+# Keep the previous environment (for a manual step back); drop any older ones.
+for dir in "$PREFIX"/venvs/*; do
+    [ "$dir" = "$NEW" ] || [ "$dir" = "$OLD" ] || rm -rf "$dir"
+done
+echo "installed $("$PREFIX/bin/edge-runtime" --version)"
+
+if [ "$SERVICE" -eq 0 ]; then
+    echo "not installing the service (--no-service); start it with: $PREFIX/bin/edge-runtime serve"
+    exit 0
+fi
+getent group edge-runtime >/dev/null || groupadd --system edge-runtime
+if ! id edge-runtime >/dev/null 2>&1; then
+    useradd --system --gid edge-runtime --home-dir "$STATE" --no-create-home \
+        --shell /usr/sbin/nologin --comment "Edge Operator Console runtime" edge-runtime
+fi
+getent group video >/dev/null && usermod -aG video edge-runtime
+install -d -m 0750 -o edge-runtime -g edge-runtime "$STATE"
+if [ "$WRITE_UNIT" -eq 1 ]; then
+    mkdir -p "$UNIT_DIR"
+    sed -e "s#@EXEC@#$PREFIX/bin/edge-runtime#g" -e "s#@STATE@#$STATE#g" \
+        "$HERE/edge-runtime.service.in" > "$UNIT_DIR/edge-runtime.service.tmp"
+    mv "$UNIT_DIR/edge-runtime.service.tmp" "$UNIT_DIR/edge-runtime.service"
+fi
+if [ -d /run/systemd/system ]; then
+    systemctl daemon-reload
+    systemctl enable edge-runtime.service >/dev/null
+    systemctl restart edge-runtime.service
+    echo "edge-runtime.service is running; operators join the edge-runtime group to reach it"
+else
+    echo "systemd is not running here; edge-runtime.service will start at the next boot"
+fi

@@ -1,0 +1,82 @@
+"""Fixtures for the device installers: an offline wheelhouse built from this checkout for the
+system Python (the interpreter the .deb and install.sh use on a device)."""
+
+from __future__ import annotations
+
+import json
+import select
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from device_runtime import protocol as p
+
+REPO = Path(__file__).resolve().parents[2]
+DEVICE = REPO / "installers" / "device"
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def system_python_problem() -> str | None:
+    probe = subprocess.run(
+        [SYSTEM_PYTHON, "-c", "import venv, ensurepip, pip"], capture_output=True, text=True, check=False
+    ) if Path(SYSTEM_PYTHON).exists() else None
+    if probe is None or probe.returncode:
+        return "the device installers need %s with venv and pip (python3-venv, python3-pip)" % SYSTEM_PYTHON
+    return None
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    problem = system_python_problem()
+    if problem:
+        pytest.fail(problem)  # installers/dev/system-packages.sh installs both
+    out = tmp_path_factory.mktemp("wheelhouse")
+    subprocess.run(
+        ["bash", str(DEVICE / "wheelhouse.sh"), "-o", str(out)],
+        env={"PATH": "/usr/bin:/bin", "PYTHON": SYSTEM_PYTHON, "HOME": str(out)},
+        check=True,
+        capture_output=True,
+    )
+    return out
+
+
+def handshake_through_bridge(command: list[str], timeout: float = 60.0) -> p.Welcome:
+    """Run ``edge-runtime bridge`` (which starts the daemon if needed) and say hello over stdio."""
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write(p.encode(p.Hello(1, p.PROTOCOL_VERSION, "installer-test")))
+        proc.stdin.flush()
+        ready, _, _ = select.select([proc.stdout], [], [], timeout)
+        line = proc.stdout.readline() if ready else b""
+    finally:
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    assert line, "no reply from the bridge: %s" % err
+    message = p.decode(line)
+    assert isinstance(message, p.Welcome), message
+    return message
+
+
+@pytest.fixture
+def clean_prefix(tmp_path: Path) -> Iterator[Path]:
+    prefix = tmp_path / "opt"
+    yield prefix
+    shutil.rmtree(prefix, ignore_errors=True)
+
+
+def exposure(text: str) -> float:
+    marker = "Overall exposure level for"
+    line = next(line for line in text.splitlines() if marker in line)
+    return float(line.split(":", 1)[1].split()[0])
+
+
+__all__ = ["DEVICE", "REPO", "exposure", "handshake_through_bridge", "json"]
