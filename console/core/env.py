@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from device_runtime.process import python_command
+
 
 def _xdg(environ: Mapping[str, str], var: str, fallback: str) -> Path:
     value = environ.get(var)
@@ -25,7 +27,7 @@ class ConsoleEnv:
     config_dir: Path
     data_dir: Path
     runtime_dir: Path
-    python: str = sys.executable
+    python: str = field(default_factory=lambda: python_command()[0])
     environ: dict[str, str] = field(default_factory=dict)
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)

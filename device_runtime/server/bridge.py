@@ -11,11 +11,11 @@ import os
 import select
 import socket
 import subprocess
-import sys
 import threading
 from typing import List, Optional
 
 from device_runtime.paths import read_pid
+from device_runtime.process import python_command
 
 READY_LINE = b"edge-runtime ready\n"
 START_TIMEOUT_S = 20.0
@@ -42,7 +42,7 @@ def start_daemon(socket_path: str, root: str, extra: List[str], timeout_s: float
     log_path = os.path.join(root, "logs", "daemon.log")
     with open(log_path, "ab") as log_file:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "device_runtime", "serve", "--socket", socket_path, "--root", root,
+            [*python_command(), "-m", "device_runtime", "serve", "--socket", socket_path, "--root", root,
              "--ready-fd", str(write_fd), *extra],
             stdin=subprocess.DEVNULL,
             stdout=log_file,

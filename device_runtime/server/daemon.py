@@ -11,14 +11,15 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 from typing import IO, Any, Dict, List, Optional
 
 from device_runtime import capabilities as caps_mod
 from device_runtime.collectors import Collector, default_collectors
 from device_runtime.collectors.nvml import NvmlCollector
 from device_runtime.demo_model import DEMO_FILE
+from device_runtime.jobs.service import JobService
 from device_runtime.paths import lock_path
+from device_runtime.process import python_command
 from device_runtime.server.events import EventBus
 from device_runtime.server.service import Handler, Service
 from device_runtime.server.session import ClientSession
@@ -152,6 +153,7 @@ class Daemon:
         """The daemon's parts beyond telemetry, each with its own protocol methods."""
         services: List[Service] = [
             WatchdogService(os.environ),
+            JobService(self.root, self.bus, self.capabilities),
         ]
         return services
 
@@ -218,7 +220,7 @@ class Daemon:
             return
         target = os.path.join(self.root, "demo", DEMO_FILE)
         self._demo_proc = subprocess.Popen(
-            [sys.executable, "-m", "device_runtime", "demo-model", "-o", target],
+            [*python_command(), "-m", "device_runtime", "demo-model", "-o", target],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
