@@ -414,7 +414,8 @@ class Pong(Record):
 TOPIC_ALERT = "alert"  # data: AlertEvent, sent when an alert starts and again when it ends
 TOPIC_JOB = "job"  # data: JobInfo, sent on every state or progress change
 TOPIC_JOB_LOG = "job.log"  # data: JobLog, new log lines of a job
-EVENT_TOPICS = (TOPIC_ALERT, TOPIC_JOB, TOPIC_JOB_LOG)
+TOPIC_LATENCY = "latency"  # data: LatencyWindows, once a second while inference latency is reported
+EVENT_TOPICS: Tuple[str, ...] = (TOPIC_ALERT, TOPIC_JOB, TOPIC_JOB_LOG, TOPIC_LATENCY)
 
 
 @_record
@@ -422,6 +423,57 @@ EVENT_TOPICS = (TOPIC_ALERT, TOPIC_JOB, TOPIC_JOB_LOG)
 class SubscribeEvents(Record):
     topics: List[str] = field(default_factory=list)
     KINDS: ClassVar[Dict[str, str]] = {"topics": "list:str"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Inference latency: from the robot's own process (LatencyReporter) and from the latency probe.
+
+LATENCY_STAGES = ("total", "preprocess", "infer", "postprocess")
+
+
+@_record
+@dataclass
+class LatencyWindow(Record):
+    """Latency statistics of one source and stage over the sliding window ending at ``t``."""
+
+    source: str  # the model name the reporter gave, or "probe:<model>"
+    stage: str  # one of LATENCY_STAGES
+    t: float  # device wall time of the window's end
+    window_s: float
+    count: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+    rate_hz: float  # inferences per second over the window
+    version: Optional[str] = None  # the model's active version when known
+    KINDS: ClassVar[Dict[str, str]] = {
+        "source": "str",
+        "stage": "str",
+        "t": "float",
+        "window_s": "float",
+        "count": "int",
+        "p50_ms": "float",
+        "p95_ms": "float",
+        "p99_ms": "float",
+        "max_ms": "float",
+        "rate_hz": "float",
+        "version": "opt:str",
+    }
+
+
+@_record
+@dataclass
+class LatencyWindows(Record):
+    windows: List[LatencyWindow] = field(default_factory=list)
+    KINDS: ClassVar[Dict[str, str]] = {"windows": "list:LatencyWindow"}
+
+
+@_record
+@dataclass
+class LatencyQuery(Record):
+    seconds: float = 900.0  # how far back
+    KINDS: ClassVar[Dict[str, str]] = {"seconds": "float"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1041,6 +1093,7 @@ METHODS: Dict[str, Tuple[Type[Record], Type[Record]]] = {
     "device.state": (Empty, DeviceState),
     "events.subscribe": (SubscribeEvents, Empty),
     "events.unsubscribe": (SubscribeEvents, Empty),
+    "latency.recent": (LatencyQuery, LatencyWindows),
     "alerts.list": (AlertQuery, AlertList),
     "alerts.thresholds.get": (Empty, AlertThresholds),
     "alerts.thresholds.set": (AlertThresholds, AlertThresholds),

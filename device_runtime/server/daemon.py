@@ -17,9 +17,10 @@ from device_runtime import capabilities as caps_mod
 from device_runtime.collectors import Collector, default_collectors
 from device_runtime.collectors.nvml import NvmlCollector
 from device_runtime.demo_model import DEMO_FILE
-from device_runtime.jobs.service import JobService
+from device_runtime.latency.service import LatencyService
 from device_runtime.paths import lock_path
 from device_runtime.process import python_command
+from device_runtime.report import LATENCY_SOCKET_NAME
 from device_runtime.server.events import EventBus
 from device_runtime.server.service import Handler, Service
 from device_runtime.server.session import ClientSession
@@ -153,7 +154,7 @@ class Daemon:
         """The daemon's parts beyond telemetry, each with its own protocol methods."""
         services: List[Service] = [
             WatchdogService(os.environ),
-            JobService(self.root, self.bus, self.capabilities),
+            LatencyService(os.path.join(os.path.dirname(self.socket_path), LATENCY_SOCKET_NAME), self.bus),
         ]
         return services
 
