@@ -30,6 +30,9 @@ while [ $# -gt 0 ]; do
     esac
 done
 fail() { echo "install.sh: $*" >&2; exit 1; }
+# A robot's shell often carries a PYTHONPATH (ROS sets one): it must not leak into the runtime's
+# environment or make pip think the runtime is already installed.
+unset PYTHONPATH PYTHONHOME PYTHONUSERBASE
 [ -n "$WHEELS" ] && [ -d "$WHEELS" ] || fail "give the wheelhouse directory with --wheels DIR (build it with wheelhouse.sh)"
 "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 8) else 1)' \
     || fail "the runtime needs Python 3.8 or newer; $PYTHON is $("$PYTHON" -V 2>&1)"

@@ -120,7 +120,8 @@ def test_deb_installs_starts_as_its_own_user_and_purges(wheelhouse: Path, tmp_pa
     assert "Package: edge-runtime" in info.stdout and "python3-venv" in info.stdout
     sock_dir = tmp_path
     try:
-        subprocess.run(["dpkg", "-i", deb], check=True, capture_output=True)
+        installed = subprocess.run(["dpkg", "-i", deb], capture_output=True, text=True, check=False)
+        assert installed.returncode == 0, installed.stdout + installed.stderr
         assert Path("/lib/systemd/system/edge-runtime.service").is_file()
         state = Path("/var/lib/edge-runtime")
         assert state.stat().st_mode & 0o777 == 0o750
