@@ -43,7 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo", action="store_true", help="provide the demo model (built-in local device)")
     serve.add_argument("--rate", type=float, default=2.0, help="base sampling rate in Hz (1-20)")
     serve.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
-    serve.add_argument("--sys-root", default="/sys", help=argparse.SUPPRESS)
+    serve.add_argument("--prometheus", metavar="ADDR",
+                       help="also serve Prometheus text metrics on 127.0.0.1:PORT or unix:PATH (off by default)")
+    _roots(serve)
 
     bridge = sub.add_parser("bridge", help="relay stdin/stdout to the daemon, starting one if needed")
     common(bridge)
@@ -55,11 +57,25 @@ def _parser() -> argparse.ArgumentParser:
 
     doctor = sub.add_parser("doctor", help="check this device and say what to fix")
     doctor.add_argument("--json", action="store_true")
-    doctor.add_argument("--sys-root", default="/sys", help=argparse.SUPPRESS)
+    _roots(doctor)
+
+    tegrastats = sub.add_parser("parse-tegrastats", help="print what each line of a tegrastats log says")
+    tegrastats.add_argument("file", help="a file of tegrastats output lines")
+    tegrastats.add_argument("--json", action="store_true", help="one JSON object per line, in a list")
 
     demo = sub.add_parser("demo-model", help="write the demo ONNX model")
     demo.add_argument("-o", "--output", required=True)
+
+    parse = sub.add_parser("parse-trtexec", help="summarise a trtexec log or --exportTimes JSON")
+    parse.add_argument("file", help="trtexec output (any TensorRT generation) or an --exportTimes trace")
+    parse.add_argument("--json", action="store_true", help="print the parsed report as JSON")
     return parser
+
+
+def _roots(p: argparse.ArgumentParser) -> None:
+    """Hidden: read the hardware from another tree (tests run the daemon on fixture boards)."""
+    for name, default in (("sys", "/sys"), ("proc", "/proc"), ("etc", "/etc"), ("var", "/var")):
+        p.add_argument("--%s-root" % name, default=default, help=argparse.SUPPRESS)
 
 
 def _socket_and_root(args: argparse.Namespace, env: RuntimeEnv) -> Tuple[str, str]:
@@ -79,7 +95,9 @@ def main(argv: Optional[List[str]] = None, env: Optional[RuntimeEnv] = None) -> 
         "bridge": _bridge,
         "stop": _stop,
         "doctor": _doctor,
+        "parse-tegrastats": _parse_tegrastats,
         "demo-model": _demo_model,
+        "parse-trtexec": _parse_trtexec,
     }[args.command]
     return handler(args, env)
 
@@ -100,8 +118,18 @@ def _serve(args: argparse.Namespace, env: RuntimeEnv) -> int:
             env.stderr.write("edge-runtime %s serving %s\n" % (__version__, socket_path))
             env.stderr.flush()
 
+    if args.prometheus:
+        from device_runtime.prometheus import parse_address
+
+        try:
+            parse_address(args.prometheus)
+        except ValueError as exc:
+            env.stderr.write("edge-runtime: %s\n" % exc)
+            return 2
     try:
-        daemon = Daemon(socket_path, root, demo=args.demo, base_rate_hz=args.rate, sys_root=args.sys_root)
+        daemon = Daemon(socket_path, root, demo=args.demo, base_rate_hz=args.rate, sys_root=args.sys_root,
+                        proc_root=args.proc_root, etc_root=args.etc_root, var_root=args.var_root,
+                        prometheus=args.prometheus)
         daemon.run(ready)
     except AlreadyRunning as exc:
         env.stderr.write("edge-runtime: %s\n" % exc)
@@ -171,29 +199,74 @@ def _wait_for_lock(fd: int, timeout_s: float) -> bool:
 
 
 def _doctor(args: argparse.Namespace, env: RuntimeEnv) -> int:
+    """Exit 1 when a collector has problems (a file that exists but cannot be read, a declared
+    metric that cannot be read now); what the board simply lacks is listed, not a problem."""
     from device_runtime.capabilities import probe, summary
     from device_runtime.collectors import default_collectors
+    from device_runtime.collectors.report import check_collectors, format_text
 
-    collectors = default_collectors(sys_root=args.sys_root)
+    collectors = default_collectors(sys_root=args.sys_root, proc_root=args.proc_root, etc_root=args.etc_root,
+                                    var_root=args.var_root)
+    try:
+        reports = check_collectors(collectors)
+    finally:
+        for c in collectors:
+            c.close()
     device = summary(probe())
-    found = {c.name: (len(c.metrics()), c.absent()) for c in collectors}
-    for c in collectors:
-        c.close()
+    problems = sum(len(r.problems) for r in reports)
     if args.json:
-        report = {
-            "runtime": __version__,
-            "device": device,
-            "collectors": {name: {"metrics": n, "absent": absent} for name, (n, absent) in found.items()},
-        }
+        report = {"runtime": __version__, "device": device, "problems": problems,
+                  "collectors": {r.name: r.to_json() for r in reports}}
         env.stdout.write(json.dumps(report, indent=2) + "\n")
-        return 0
+        return 1 if problems else 0
     env.stdout.write("edge-runtime %s\n" % __version__)
     for key, value in device.items():
         env.stdout.write("  %-12s %s\n" % (key, value))
-    for c_name, (count, absent) in found.items():
-        env.stdout.write("collector %s: %d metrics\n" % (c_name, count))
-        for what, why in absent.items():
-            env.stdout.write("  not available: %s (%s)\n" % (what, why))
+    env.stdout.write("\n".join(format_text(reports)) + "\n")
+    return 1 if problems else 0
+
+
+def _parse_tegrastats(args: argparse.Namespace, env: RuntimeEnv) -> int:
+    """Exit 1 when a line could not be read as tegrastats output; every other line is printed."""
+    from device_runtime.tegrastats import format_sample, parse_text, sample_dict
+
+    try:
+        with open(args.file, encoding="utf-8", errors="replace") as handle:
+            lines = parse_text(handle.read())
+    except OSError as exc:
+        env.stderr.write("edge-runtime parse-tegrastats: cannot read %s: %s\n" % (args.file, exc.strerror or exc))
+        return 2
+    bad = [p for p in lines if p.error]
+    if args.json:
+        out = [{"line": p.number, "error": p.error} if p.error or p.sample is None
+               else {"line": p.number, "sample": sample_dict(p.sample)} for p in lines]
+        env.stdout.write(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+    else:
+        for parsed in lines:
+            if parsed.sample is not None:
+                env.stdout.write("line %d:\n%s\n" % (parsed.number, "\n".join(format_sample(parsed.sample))))
+    for parsed in bad:
+        env.stderr.write("%s: line %d: %s\n" % (args.file, parsed.number, parsed.error))
+    if not lines:
+        env.stderr.write("%s: no tegrastats lines found\n" % args.file)
+        return 1
+    return 1 if bad else 0
+
+
+def _parse_trtexec(args: argparse.Namespace, env: RuntimeEnv) -> int:
+    from device_runtime.engines.trtexec_report import NotTrtexecOutput, format_text, read_report
+
+    try:
+        with open(args.file, encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
+        report = read_report(text, args.file)
+    except OSError as exc:
+        env.stderr.write("edge-runtime: cannot read %s: %s\n" % (args.file, exc.strerror or exc))
+        return 1
+    except NotTrtexecOutput as exc:
+        env.stderr.write("edge-runtime: %s\n" % exc)
+        return 1
+    env.stdout.write(report.to_json() + "\n" if args.json else format_text(report))
     return 0
 
 

@@ -415,7 +415,8 @@ TOPIC_ALERT = "alert"  # data: AlertEvent, sent when an alert starts and again w
 TOPIC_JOB = "job"  # data: JobInfo, sent on every state or progress change
 TOPIC_JOB_LOG = "job.log"  # data: JobLog, new log lines of a job
 TOPIC_LATENCY = "latency"  # data: LatencyWindows, once a second while inference latency is reported
-EVENT_TOPICS: Tuple[str, ...] = (TOPIC_ALERT, TOPIC_JOB, TOPIC_JOB_LOG, TOPIC_LATENCY)
+TOPIC_HEALTH = "health"  # data: HealthReport, after every periodic or requested health run
+EVENT_TOPICS: Tuple[str, ...] = (TOPIC_ALERT, TOPIC_JOB, TOPIC_JOB_LOG, TOPIC_LATENCY, TOPIC_HEALTH)
 
 
 @_record
@@ -474,6 +475,119 @@ class LatencyWindows(Record):
 class LatencyQuery(Record):
     seconds: float = 900.0  # how far back
     KINDS: ClassVar[Dict[str, str]] = {"seconds": "float"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Health: checks as data, run periodically and on demand; the deploy's health gate uses them.
+
+HEALTH_PASS = "pass"  # noqa: S105 - a check result, not a secret
+HEALTH_FAIL = "fail"
+HEALTH_SKIP = "skip"  # not configured or not applicable on this device
+HEALTHY = "healthy"
+DEGRADED = "degraded"  # a warning check fails
+UNHEALTHY = "unhealthy"  # a critical check fails
+
+
+@_record
+@dataclass
+class HealthCheck(Record):
+    name: str  # stable id, e.g. "telemetry"
+    title: str  # for people, e.g. "Telemetry is fresh"
+    severity: str  # SEVERITY_CRITICAL or SEVERITY_WARNING
+    status: str  # HEALTH_PASS, HEALTH_FAIL or HEALTH_SKIP
+    message: str  # what was found
+    fix: str = ""  # what to do when it fails
+    KINDS: ClassVar[Dict[str, str]] = {
+        "name": "str",
+        "title": "str",
+        "severity": "str",
+        "status": "str",
+        "message": "str",
+        "fix": "str",
+    }
+
+
+@_record
+@dataclass
+class HealthReport(Record):
+    t: float
+    overall: str  # HEALTHY, DEGRADED or UNHEALTHY
+    checks: List[HealthCheck] = field(default_factory=list)
+    KINDS: ClassVar[Dict[str, str]] = {"t": "float", "overall": "str", "checks": "list:HealthCheck"}
+
+
+@_record
+@dataclass
+class HealthHistory(Record):
+    reports: List[HealthReport] = field(default_factory=list)
+    KINDS: ClassVar[Dict[str, str]] = {"reports": "list:HealthReport"}
+
+
+@_record
+@dataclass
+class HealthQuery(Record):
+    seconds: float = 3600.0
+    KINDS: ClassVar[Dict[str, str]] = {"seconds": "float"}
+
+
+@_record
+@dataclass
+class HealthConfig(Record):
+    """What this device is expected to look like, kept on the device."""
+
+    latency_budget_ms: Optional[float] = None  # p99 of every reported source must stay under it
+    expected_power_mode: Optional[str] = None  # e.g. "MAXN" or "15W"
+    expect_clocks_locked: Optional[bool] = None  # jetson_clocks on (True) or off (False)
+    restart_service: Optional[str] = None  # the robot's app unit the deploy restarts, checked active
+    expect_gpu: bool = True  # a device that had a GPU at start must still see it
+    min_free_memory_mb: float = 300.0
+    min_free_disk_mb: float = 1024.0
+    max_temperature_c: float = 85.0
+    max_telemetry_age_s: float = 10.0
+    interval_s: float = 30.0  # periodic run
+    KINDS: ClassVar[Dict[str, str]] = {
+        "latency_budget_ms": "opt:float",
+        "expected_power_mode": "opt:str",
+        "expect_clocks_locked": "opt:bool",
+        "restart_service": "opt:str",
+        "expect_gpu": "bool",
+        "min_free_memory_mb": "float",
+        "min_free_disk_mb": "float",
+        "max_temperature_c": "float",
+        "max_telemetry_age_s": "float",
+        "interval_s": "float",
+    }
+
+
+@_record
+@dataclass
+class AuditEntry(Record):
+    t: float
+    actor: str  # the OS user of the connection (from the socket's peer credentials)
+    action: str  # "deploy", "rollback", "activate", "config", "cancel", ...
+    detail: str  # what exactly, in words
+    result: str = "ok"  # "ok" or what went wrong
+    KINDS: ClassVar[Dict[str, str]] = {
+        "t": "float",
+        "actor": "str",
+        "action": "str",
+        "detail": "str",
+        "result": "str",
+    }
+
+
+@_record
+@dataclass
+class AuditList(Record):
+    entries: List[AuditEntry] = field(default_factory=list)
+    KINDS: ClassVar[Dict[str, str]] = {"entries": "list:AuditEntry"}
+
+
+@_record
+@dataclass
+class AuditQuery(Record):
+    limit: int = 500
+    KINDS: ClassVar[Dict[str, str]] = {"limit": "int"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -684,6 +798,7 @@ class AccuracySpec(Record):
     atol: Optional[float] = None  # None: the default for the candidate's precision
     rtol: Optional[float] = None
     precision: Optional[str] = None  # the candidate's precision when it cannot be read from the model
+    ranges: Dict[str, List[float]] = field(default_factory=dict)  # input -> [low, high] for random data
     KINDS: ClassVar[Dict[str, str]] = {
         "candidate": "str",
         "reference": "str",
@@ -693,6 +808,7 @@ class AccuracySpec(Record):
         "atol": "opt:float",
         "rtol": "opt:float",
         "precision": "opt:str",
+        "ranges": "map:list:float",
     }
 
 
@@ -1094,6 +1210,12 @@ METHODS: Dict[str, Tuple[Type[Record], Type[Record]]] = {
     "events.subscribe": (SubscribeEvents, Empty),
     "events.unsubscribe": (SubscribeEvents, Empty),
     "latency.recent": (LatencyQuery, LatencyWindows),
+    "health.run": (Empty, HealthReport),
+    "health.last": (Empty, HealthReport),
+    "health.history": (HealthQuery, HealthHistory),
+    "health.config.get": (Empty, HealthConfig),
+    "health.config.set": (HealthConfig, HealthConfig),
+    "audit.list": (AuditQuery, AuditList),
     "alerts.list": (AlertQuery, AlertList),
     "alerts.thresholds.get": (Empty, AlertThresholds),
     "alerts.thresholds.set": (AlertThresholds, AlertThresholds),

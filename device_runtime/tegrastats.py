@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 _TIMESTAMP = re.compile(r"^(\d{2}-\d{2}-\d{4} \d{2}:\d{2}:\d{2})\s+")
 _MEM = re.compile(r"^(\d+)/(\d+)(kB|MB|GB)$")
@@ -188,3 +188,92 @@ def _consume(tokens: List[str], i: int, sample: TegrastatsSample) -> int:
             return i + 2
     sample.unknown.append(word)
     return i + 1
+
+
+# ---------------------------------------------------------------------------------------------
+# ``edge-runtime parse-tegrastats``: what each line of a file says, or why a line is not usable.
+
+
+@dataclass
+class ParsedLine:
+    number: int  # 1-based line number in the file
+    sample: Optional[TegrastatsSample] = None
+    error: Optional[str] = None
+
+
+def parse_text(text: str) -> List[ParsedLine]:
+    """Every non-blank line, parsed; a line with neither RAM nor CPU is an error that names the
+    line and what was found, and the lines after it are still read."""
+    out = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        sample = parse_line(line)
+        if sample.ram_total_mb is None and not sample.cpus:
+            shown = line.strip() if len(line.strip()) <= 60 else line.strip()[:57] + "..."
+            out.append(ParsedLine(number, error="not a tegrastats line (no RAM or CPU field): %r" % shown))
+        else:
+            out.append(ParsedLine(number, sample))
+    return out
+
+
+def sample_dict(sample: TegrastatsSample) -> Dict[str, Any]:
+    """A JSON-ready view with units in the key names."""
+    return {
+        "timestamp": sample.timestamp,
+        "ram_mb": _pair(sample.ram_used_mb, sample.ram_total_mb),
+        "swap_mb": None if sample.swap_total_mb is None else dict(
+            _pair(sample.swap_used_mb, sample.swap_total_mb) or {}, cached=sample.swap_cached_mb),
+        "cpus": [{"core": c.index, "online": c.online, "load_pct": c.load, "freq_mhz": c.freq_mhz}
+                 for c in sample.cpus],
+        "engines": {name: {"on": e.on, "load_pct": e.load, "freq_mhz": e.freqs_mhz}
+                    for name, e in sample.engines.items()},
+        "temperatures_c": dict(sample.temps),
+        "rails_mw": {name: {"current": r.current_mw, "average": r.average_mw, "max": r.max_mw}
+                     for name, r in sample.rails.items()},
+        "unknown": list(sample.unknown),
+    }
+
+
+def _pair(used: Optional[float], total: Optional[float]) -> Optional[Dict[str, Optional[float]]]:
+    return None if total is None else {"used": used, "total": total}
+
+
+def _num(value: Optional[float]) -> str:
+    return "?" if value is None else ("%.0f" % value if value == int(value) else "%.1f" % value)
+
+
+def _engine_text(engine: Engine) -> str:
+    if not engine.on:
+        return "off"
+    load = "%s%%" % _num(engine.load) if engine.load is not None else ""
+    freq = "@ %s MHz" % "/".join(_num(f) for f in engine.freqs_mhz) if engine.freqs_mhz else ""
+    return " ".join(part for part in (load, freq) if part) or "on"
+
+
+def format_sample(sample: TegrastatsSample) -> List[str]:
+    """Human-readable lines for one sample: memory, CPUs, engines, temperatures, rails."""
+    lines = []
+    if sample.timestamp:
+        lines.append("  time     %s" % sample.timestamp)
+    if sample.ram_total_mb is not None:
+        lines.append("  RAM      %s / %s MB" % (_num(sample.ram_used_mb), _num(sample.ram_total_mb)))
+    if sample.swap_total_mb is not None:
+        cached = " (cached %s MB)" % _num(sample.swap_cached_mb) if sample.swap_cached_mb is not None else ""
+        lines.append("  swap     %s / %s MB%s" % (_num(sample.swap_used_mb), _num(sample.swap_total_mb), cached))
+    for core in sample.cpus:
+        state = "off" if not core.online else "%s%% @ %s MHz" % (_num(core.load), _num(core.freq_mhz))
+        lines.append("  CPU %-4d %s" % (core.index, state))
+    for name, engine in sample.engines.items():
+        label = "GPU" if name == "GR3D" else name
+        lines.append("  %-8s %s" % (label, _engine_text(engine)))
+    if sample.temps:
+        # Orin prints -256 °C for a sensor that is powered off.
+        lines.append("  temps    " + ", ".join("%s %s" % (k, "off" if v <= -256 else "%s °C" % _num(v))
+                                               for k, v in sample.temps.items()))
+    for name, rail in sample.rails.items():
+        extra = " (avg %s mW)" % _num(rail.average_mw) if rail.average_mw is not None else ""
+        lines.append("  rail     %s %s mW%s" % (name, _num(rail.current_mw), extra))
+    if sample.unknown:
+        lines.append("  unknown  %s" % " ".join(sample.unknown))
+    return lines

@@ -10,17 +10,17 @@ from device_runtime.protocol import GpuInfo, MetricSpec
 
 _MB = 1024.0 * 1024.0
 
-# nvmlClocksEventReasons / nvmlClocksThrottleReasons bits (nvml.h); 0x10 is unused.
+# nvmlClocksEventReasons / nvmlClocksThrottleReasons bits, as nvml.h (and pynvml) define them.
 THROTTLE_REASONS = (
     (0x1, "gpu idle"),
     (0x2, "applications clocks setting"),
     (0x4, "software power cap"),
     (0x8, "hardware slowdown"),
-    (0x20, "sync boost"),
-    (0x40, "sw thermal slowdown"),
-    (0x80, "hw thermal slowdown"),
-    (0x100, "hw power brake slowdown"),
-    (0x200, "display clock setting"),
+    (0x10, "sync boost"),
+    (0x20, "sw thermal slowdown"),
+    (0x40, "hw thermal slowdown"),
+    (0x80, "hw power brake slowdown"),
+    (0x100, "display clock setting"),
 )
 
 

@@ -8,13 +8,37 @@ the nvpmodel power mode and whether jetson_clocks pinned the clocks. Temperature
 
 from __future__ import annotations
 
-import glob
 import os
 import re
-from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
+import time
+from typing import Dict, List, Optional, Tuple
 
-from device_runtime.collectors.base import Collector, HeldFile, read_text
+from device_runtime.collectors.base import Collector, HeldFile, read_products, read_scaled, read_text
+from device_runtime.collectors.tegra_board import (
+    BoardInfo,
+    is_jetson,
+    parse_l4t,
+    parse_power_modes,
+    read_board,
+    read_power_mode_status,
+    read_power_modes,
+)
+from device_runtime.collectors.tegra_devices import (
+    Product,
+    Reader,
+    Scaled,
+    find_engines,
+    find_fans,
+    listdir,
+    product,
+    scaled,
+)
+from device_runtime.collectors.tegra_power import find_protection, rail_sources
+from device_runtime.collectors.tegra_power import slug as _slug
 from device_runtime.protocol import MetricSpec
+
+__all__ = ["BoardInfo", "TegraCollector", "is_jetson", "parse_l4t", "parse_power_modes", "rail_sources",
+           "read_board"]
 
 # devfreq nodes whose of_node name marks the integrated GPU (TX2 gp10b, Xavier gv11b, Orin ga10b,
 # JetPack 6 Orin and Nano "gpu"); Thor names its GPC clock domain "gpu-gpc-N" instead.
@@ -32,85 +56,6 @@ _EMC_PATHS = (
     "kernel/debug/bpmp/debug/clk/emc/rate",  # Xavier, Orin: debugfs, root only
     "kernel/debug/clk/override.emc/clk_rate",  # Nano, TX1: debugfs, root only
 )
-_ENGINES = ("nvenc", "nvenc1", "nvdec", "nvdec1", "nvjpg", "nvjpg1", "nvdla0", "nvdla1", "ofa", "vic")
-
-Reader = Callable[[], float]
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "rail"
-
-
-
-class BoardInfo(NamedTuple):
-    model: Optional[str]  # /proc/device-tree/model, e.g. "NVIDIA Jetson AGX Orin Developer Kit"
-    l4t: Optional[str]  # from /etc/nv_tegra_release, e.g. "36.4.7"
-
-
-def parse_l4t(text: str) -> Optional[str]:
-    """``# R36 (release), REVISION: 4.7, ...`` -> ``36.4.7``."""
-    match = re.search(r"R(\d+)\s*\(\w+\),\s*REVISION:\s*(\d+)\.(\d+)", text)
-    return "{}.{}.{}".format(*match.groups()) if match else None
-
-
-def read_board(proc_root: str = "/proc", etc_root: str = "/etc") -> BoardInfo:
-    release = read_text(os.path.join(etc_root, "nv_tegra_release"))
-    return BoardInfo(read_text(os.path.join(proc_root, "device-tree", "model")),
-                     parse_l4t(release) if release else None)
-
-
-def is_jetson(proc_root: str = "/proc", etc_root: str = "/etc") -> bool:
-    board = read_board(proc_root, etc_root)
-    return board.l4t is not None or "jetson" in (board.model or "").lower()
-
-
-def parse_power_modes(text: str) -> Tuple[Dict[int, str], Optional[int]]:
-    """nvpmodel.conf headers: ``< POWER_MODEL ID=2 NAME=MAXN_SUPER >`` and ``< PM_CONFIG DEFAULT=2 >``."""
-    modes = {int(i): n for i, n in re.findall(r"<\s*POWER_MODEL\s+ID=(\d+)\s+NAME=(\S+)\s*>", text)}
-    default = re.search(r"<\s*PM_CONFIG\s+DEFAULT=(\d+)\s*>", text)
-    return modes, int(default.group(1)) if default else None
-
-
-def read_power_modes(path: str) -> Tuple[Dict[int, str], Optional[int]]:
-    text = read_text(path)
-    return parse_power_modes(text) if text else ({}, None)
-
-
-def read_power_mode_status(path: str) -> Optional[int]:
-    """/var/lib/nvpmodel/status holds ``pmode:0002 fmode:quiet``; absent until a mode is set."""
-    text = read_text(path)
-    match = re.search(r"pmode:(\d+)", text or "")
-    return int(match.group(1)) if match else None
-
-
-def rail_sources(sys_root: str) -> List[Tuple[str, List[str], float]]:
-    """Every power rail as (label, files whose product is the power, scale to mW).
-
-    INA3221 on JetPack 5+ (hwmon: ``inN_label``, bus mV ``inN_input`` x mA ``currN_input``);
-    INA3221 on JetPack 4 (iio: ``rail_name_N``, ``in_powerN_input`` in mW); INA238 on Thor's
-    carrier (hwmon ``power1_input`` in uW, unlabelled: it measures the board input, VIN).
-    Channels labelled "NC" are not connected; channel 7 is a sum of shunt voltages.
-    """
-    drivers = os.path.join(sys_root, "bus", "i2c", "drivers")
-    out: List[Tuple[str, List[str], float]] = []
-    for hwmon in sorted(glob.glob(os.path.join(drivers, "ina3221", "*", "hwmon", "hwmon*"))):
-        for label_path in sorted(glob.glob(os.path.join(hwmon, "in[1-6]_label"))):
-            channel = os.path.basename(label_path)[2]
-            label = read_text(label_path) or ""
-            if not label or label == "NC" or "sum of shunt" in label.lower():
-                continue
-            out.append((label, [os.path.join(hwmon, f"in{channel}_input"),
-                                os.path.join(hwmon, f"curr{channel}_input")], 0.001))
-    for iio in sorted(glob.glob(os.path.join(drivers, "ina3221x", "*", "iio:device*"))):
-        for name_path in sorted(glob.glob(os.path.join(iio, "rail_name_[0-9]"))):
-            channel = name_path[-1]
-            label = read_text(name_path) or ""
-            if label and label != "NC":
-                out.append((label, [os.path.join(iio, f"in_power{channel}_input")], 1.0))
-    for hwmon in sorted(glob.glob(os.path.join(drivers, "ina238", "*", "hwmon", "hwmon*"))):
-        label = read_text(os.path.join(hwmon, "in1_label")) or "VIN"
-        out.append((label, [os.path.join(hwmon, "power1_input")], 0.001))
-    return out
 
 
 class TegraCollector(Collector):
@@ -124,14 +69,20 @@ class TegraCollector(Collector):
         self.sys_root, self.proc_root, self.etc_root, self.var_root = sys_root, proc_root, etc_root, var_root
         self.board: BoardInfo = read_board(proc_root, etc_root)
         self._readers: List[Tuple[MetricSpec, Reader]] = []
+        self._fast: List[Tuple[str, int, float]] = []  # plain scaled attributes, read in one loop
+        self._products: List[Tuple[str, int, int, float]] = []  # INA3221 mV x mA
+        self._slow: List[Tuple[str, Reader]] = []  # gated clocks, parsed text, derived states
+        self._locked_cache: Optional[Tuple[float, bool]] = None
         self._held: List[HeldFile] = []
         self._missing: Dict[str, str] = {}
         self._gpu_limits: List[Tuple[HeldFile, HeldFile]] = []
         self._cpu_limits: List[Tuple[HeldFile, HeldFile]] = []
         self._modes, self._default_mode = read_power_modes(os.path.join(etc_root, "nvpmodel.conf"))
         self._mode_status = os.path.join(var_root, "lib", "nvpmodel", "status")
+        self._status_cache: Optional[Tuple[float, Optional[int]]] = None
         for step in (self._find_gpu, self._find_cpus, self._find_emc, self._find_shared_memory,
-                     self._find_rails, self._find_fans, self._find_engines, self._find_modes):
+                     self._find_rails, self._find_protection, self._find_fans, self._find_engines,
+                     self._find_modes):
             step()
 
     # -- discovery -----------------------------------------------------------------------------
@@ -148,6 +99,12 @@ class TegraCollector(Collector):
 
     def _add(self, spec: MetricSpec, read: Reader) -> None:
         self._readers.append((spec, read))
+        if isinstance(read, Scaled):
+            self._fast.append((spec.name, read.held.fd, read.factor))
+        elif isinstance(read, Product):
+            self._products.append((spec.name, read.first.fd, read.second.fd, read.factor))
+        else:
+            self._slow.append((spec.name, read))
 
     def _sys(self, *parts: str) -> str:
         return os.path.join(self.sys_root, *parts)
@@ -155,7 +112,7 @@ class TegraCollector(Collector):
     def _find_gpu(self) -> None:
         devfreq = self._sys("class", "devfreq")
         nodes = []
-        for entry in sorted(_listdir(devfreq)):
+        for entry in sorted(listdir(devfreq)):
             of_name = read_text(os.path.join(devfreq, entry, "device", "of_node", "name")) or ""
             if entry.startswith("gpu-gpc") or of_name in _GPU_OF_NAMES or entry.endswith((".gpu", ".ga10b")):
                 nodes.append(os.path.join(devfreq, entry))
@@ -170,7 +127,7 @@ class TegraCollector(Collector):
                     break
                 self._add(MetricSpec("jetson.gpu.load", "GPU", "%", "GPU", "GPU load", min=0, max=100,
                                      description="Share of time the integrated GPU was busy"),
-                          _scaled(held, 0.1))  # per-mille
+                          scaled(held, 0.1))  # per-mille
                 break
         else:
             self._missing["jetson.gpu.load"] = (
@@ -187,14 +144,14 @@ class TegraCollector(Collector):
             return
         self._gpu_limits.append((low, high))
         self._add(MetricSpec("jetson.gpu.freq", "current", "MHz", "GPU", "GPU frequency", min=0),
-                  _scaled(cur, 1e-6))
+                  scaled(cur, 1e-6))
         self._add(MetricSpec("jetson.gpu.freq_max", "cap", "MHz", "GPU", "GPU frequency", min=0,
                              description="Upper clock limit set by the power mode"),
-                  _scaled(high, 1e-6))
+                  scaled(high, 1e-6))
 
     def _find_cpus(self) -> None:
         base = self._sys("devices", "system", "cpu")
-        cores = sorted(int(d[3:]) for d in _listdir(base) if re.match(r"^cpu\d+$", d))
+        cores = sorted(int(d[3:]) for d in listdir(base) if re.match(r"^cpu\d+$", d))
         for core in cores:
             freq_dir = os.path.join(base, f"cpu{core}", "cpufreq")
             try:
@@ -205,9 +162,11 @@ class TegraCollector(Collector):
                 self._missing[f"cpu.core.{core}.freq"] = f"cannot read {freq_dir}: {exc}"
                 continue
             self._cpu_limits.append(limits)
-            spec = MetricSpec(f"cpu.core.{core}.freq", f"core {core}", "MHz", "CPU", "CPU frequency", min=0)
-            self._add(spec,
-                      _scaled(cur, 1e-3))  # kHz
+            self._add(MetricSpec(f"cpu.core.{core}.freq", f"core {core}", "MHz", "CPU", "CPU frequency", min=0),
+                      scaled(cur, 1e-3))  # kHz
+            self._add(MetricSpec(f"cpu.core.{core}.freq_max", f"core {core}", "MHz", "CPU", "CPU frequency cap",
+                                 min=0, description="Upper clock limit (scaling_max_freq) set by the power mode"),
+                      scaled(limits[1], 1e-3))
 
     def _find_emc(self) -> None:
         for rel in _EMC_PATHS:
@@ -218,7 +177,7 @@ class TegraCollector(Collector):
                 continue
             self._add(MetricSpec("jetson.emc.freq", "EMC", "MHz", "Memory", "EMC", min=0,
                                  description="External memory controller clock"),
-                      _scaled(held, 1e-6))
+                      scaled(held, 1e-6))
             return
         self._missing["jetson.emc.freq"] = (
             f"EMC clock is exposed only in debugfs here ({self._sys(_EMC_PATHS[1])}), which needs root")
@@ -238,7 +197,7 @@ class TegraCollector(Collector):
         self._add(MetricSpec("jetson.gpu.shared_mem", "GPU (nvmap)", "MB", "Memory", "GPU shared memory",
                              min=0,
                              description="RAM the GPU and engines hold through nvmap"),
-                  lambda: _meminfo_mb(held.read_text(), "NvMapMemUsed") or 0.0)
+                  lambda: _nvmap_mb(held))
 
     def _find_rails(self) -> None:
         seen: Dict[str, int] = {}
@@ -254,52 +213,29 @@ class TegraCollector(Collector):
             if count:
                 slug, label = f"{slug}_{count}", f"{name} ({count + 1})"
             self._add(MetricSpec(f"power.{slug}", label, "mW", "Power", "Power rails", min=0),
-                      _product(files, scale))
+                      product(files, scale))
         if not seen:
             drivers = self._sys("bus", "i2c", "drivers")
             self._missing["power"] = f"no INA3221/INA238 power monitor under {drivers}"
 
+    def _find_protection(self) -> None:
+        """Over-current counters and current alarms: the SoC throttles when these trip."""
+        entries, missing = find_protection(self.sys_root, self._hold)
+        for spec, read in entries:
+            self._add(spec, read)
+        self._missing.update(missing)
+
     def _find_fans(self) -> None:
-        found = 0
-        candidates = [self._sys("class", "hwmon", d) for d in sorted(_listdir(self._sys("class", "hwmon")))]
-        candidates.append(self._sys("devices", "pwm-fan"))  # JetPack 4 fan driver
-        for base in candidates:
-            kinds_here = set()
-            for rel, kind in (("pwm1", "pwm"), ("cur_pwm", "pwm"), ("fan1_input", "rpm"), ("rpm", "rpm"),
-                              ("rpm_measured", "rpm")):
-                path = os.path.join(base, rel)
-                if kind in kinds_here or not os.path.isfile(path):
-                    continue
-                try:
-                    held = self._hold(path)
-                except OSError:
-                    continue
-                if kind == "pwm":  # 0-255 duty cycle
-                    spec = MetricSpec(f"fan.{found}.pwm", f"fan {found}", "%", "Fan", "Fan speed", min=0,
-                                      max=100)
-                    self._add(spec, _scaled(held, 100.0 / 255.0))
-                else:
-                    spec = MetricSpec(f"fan.{found}.rpm", f"fan {found}", "rpm", "Fan", "Fan RPM", min=0)
-                    self._add(spec, _scaled(held, 1.0))
-                kinds_here.add(kind)
-            found += 1 if kinds_here else 0
-        if not found:
+        for spec, read in find_fans(self.sys_root, self._hold):
+            self._add(spec, read)
+        if not any(spec.name.startswith("fan.") for spec, _ in self._readers):
             self._missing["fan"] = "no fan PWM or tachometer in hwmon"
 
     def _find_engines(self) -> None:
-        clk = self._sys("kernel", "debug", "clk")
-        for engine in _ENGINES:
-            base = os.path.join(clk, engine)
-            try:
-                rate = self._hold(os.path.join(base, "clk_rate"))
-                enabled = self._hold(os.path.join(base, "clk_enable_count"))
-            except OSError:
-                continue
-            spec = MetricSpec(f"engine.{engine}.freq", engine.upper(), "MHz", "Engines", "Engine clocks",
-                              min=0,
-                              description="0 while the engine's clock is gated")
-            self._add(spec, _gated(rate, enabled))
+        for spec, read in find_engines(self.sys_root, self._hold):
+            self._add(spec, read)
         if not any(spec.name.startswith("engine.") for spec, _ in self._readers):
+            clk = self._sys("kernel", "debug", "clk")
             self._missing["engine"] = f"DLA/NVENC/NVDEC clocks are only in debugfs ({clk}), which needs root"
 
     def _find_modes(self) -> None:
@@ -317,11 +253,21 @@ class TegraCollector(Collector):
     # -- reading -------------------------------------------------------------------------------
 
     def _clocks_locked(self) -> bool:
-        pairs = self._gpu_limits + self._cpu_limits
-        return all(low.read_int() == high.read_int() for low, high in pairs)
+        """min clock == max clock everywhere; re-checked at most once a second (jetson_clocks is
+        run by hand or at boot, and these are 2 reads per core)."""
+        now = time.monotonic()
+        if self._locked_cache is None or now - self._locked_cache[0] >= 1.0:
+            pairs = self._gpu_limits + self._cpu_limits
+            self._locked_cache = (now, all(low.read_int() == high.read_int() for low, high in pairs))
+        return self._locked_cache[1]
 
     def _power_mode(self) -> Tuple[int, str]:
-        status = read_power_mode_status(self._mode_status)
+        """The mode in nvpmodel's status file, re-read at most once a second: nvpmodel may
+        replace the file, so it is opened each time, and modes change far less often than 10 Hz."""
+        now = time.monotonic()
+        if self._status_cache is None or now - self._status_cache[0] >= 1.0:
+            self._status_cache = (now, read_power_mode_status(self._mode_status))
+        status = self._status_cache[1]
         mode = status if status is not None else self._default_mode
         if mode is None:
             raise ValueError(f"no power mode in {self._mode_status} and no default in nvpmodel.conf")
@@ -337,9 +283,11 @@ class TegraCollector(Collector):
 
     def collect(self) -> Dict[str, float]:
         out: Dict[str, float] = {}
-        for spec, read in self._readers:
+        read_scaled(self._fast, out)
+        read_products(self._products, out)
+        for name, read in self._slow:
             try:
-                out[spec.name] = float(read())
+                out[name] = float(read())
             except (OSError, ValueError, IndexError):
                 continue  # unreadable this time: left out of this sample
         return out
@@ -367,36 +315,18 @@ class TegraCollector(Collector):
     def close(self) -> None:
         for held in self._held:
             held.close()
-        self._held, self._readers = [], []
+        self._held, self._readers, self._fast, self._products, self._slow = [], [], [], [], []
 
 
-def _scaled(held: HeldFile, factor: float) -> Reader:
-    return lambda: held.read_int() * factor
-
-
-def _product(files: List[HeldFile], factor: float) -> Reader:
-    """mV x mA / 1000 for INA3221 channels; a single file times its unit factor otherwise."""
-
-    def read() -> float:
-        value = 1
-        for held in files:
-            value *= held.read_int()
-        return value * factor
-
-    return read
-
-
-def _gated(rate: HeldFile, enabled: HeldFile) -> Reader:
-    return lambda: rate.read_int() / 1e6 if enabled.read_int() > 0 else 0.0
+def _nvmap_mb(held: HeldFile) -> float:
+    """NvMapMemUsed from /proc/meminfo, found in the raw bytes (no decode, no regex per sample)."""
+    data = os.pread(held.fd, 8192, 0)
+    at = data.find(b"NvMapMemUsed:")
+    if at < 0:
+        raise ValueError("NvMapMemUsed is gone from meminfo")  # left out of the sample, never 0
+    return int(data[at + 13:data.index(b"kB", at)]) / 1024.0
 
 
 def _meminfo_mb(text: str, key: str) -> Optional[float]:
     match = re.search(rf"^{re.escape(key)}:\s+(\d+)\s*kB", text, re.MULTILINE)
     return int(match.group(1)) / 1024.0 if match else None
-
-
-def _listdir(path: str) -> List[str]:
-    try:
-        return os.listdir(path)
-    except OSError:
-        return []

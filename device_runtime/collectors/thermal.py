@@ -29,6 +29,7 @@ class ThermalCollector(Collector):
         self.sys_root = sys_root
         self._sensors: List[Tuple[MetricSpec, HeldFile]] = []
         self._missing: Dict[str, str] = {}
+        self._trips: Dict[str, Dict[str, float]] = {}
         self._discover()
 
     def _discover(self) -> None:
@@ -47,7 +48,10 @@ class ThermalCollector(Collector):
             except (OSError, ValueError) as exc:
                 self._missing["thermal.%s" % zone] = "cannot read %s: %s" % (base, exc)
                 continue
-            self._add(label, held, seen)
+            name = self._add(label, held, seen)
+            trips = _read_trips(base)
+            if trips:
+                self._trips[name] = trips
         hwmon = os.path.join(self.sys_root, "class", "hwmon")
         for dev in sorted(_listdir(hwmon)):
             base = os.path.join(hwmon, dev)
@@ -73,7 +77,7 @@ class ThermalCollector(Collector):
                 self.sys_root
             )
 
-    def _add(self, label: str, held: HeldFile, seen: Dict[str, int]) -> None:
+    def _add(self, label: str, held: HeldFile, seen: Dict[str, int]) -> str:
         slug = _slug(label)
         count = seen.get(slug, 0)
         seen[slug] = count + 1
@@ -82,15 +86,23 @@ class ThermalCollector(Collector):
             label = "%s (%d)" % (label, count + 1)
         spec = MetricSpec("temp.%s" % slug, label, "°C", "Temperature", "Temperatures", min=-40, max=125)
         self._sensors.append((spec, held))
+        return spec.name
+
+    def trips(self) -> Dict[str, Dict[str, float]]:
+        """Each zone's trip points by type (``passive``, ``hot``, ``critical``, ``active``) in °C,
+        keyed by metric name. At a passive trip the kernel starts lowering clocks (thermal
+        throttling); the alert service uses them as the board's own limits."""
+        return {name: dict(trips) for name, trips in self._trips.items()}
 
     def metrics(self) -> List[MetricSpec]:
         return [spec for spec, _ in self._sensors]
 
     def collect(self) -> Dict[str, float]:
         out: Dict[str, float] = {}
+        pread = os.pread
         for spec, held in self._sensors:
             try:
-                out[spec.name] = held.read_int() / 1000.0
+                out[spec.name] = int(pread(held.fd, 64, 0)) / 1000.0
             except (OSError, ValueError):
                 continue  # a zone that fails this time is absent from this sample
         return out
@@ -102,6 +114,24 @@ class ThermalCollector(Collector):
         for _, held in self._sensors:
             held.close()
         self._sensors = []
+
+
+def _read_trips(zone: str) -> Dict[str, float]:
+    """``trip_point_N_type`` / ``trip_point_N_temp`` pairs, the lowest temperature per type.
+    Disabled trips (x86 writes -274000) and unreadable ones are left out."""
+    out: Dict[str, float] = {}
+    for entry in _listdir(zone):
+        match = re.match(r"trip_point_(\d+)_type$", entry)
+        if not match:
+            continue
+        try:
+            kind = _read_text(os.path.join(zone, entry))
+            temp = int(_read_text(os.path.join(zone, "trip_point_%s_temp" % match.group(1)))) / 1000.0
+        except (OSError, ValueError):
+            continue
+        if temp > -40 and (kind not in out or temp < out[kind]):
+            out[kind] = temp
+    return out
 
 
 def _listdir(path: str) -> List[str]:

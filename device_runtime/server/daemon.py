@@ -14,12 +14,16 @@ import subprocess
 from typing import IO, Any, Dict, List, Optional
 
 from device_runtime import capabilities as caps_mod
+from device_runtime.alerts.device_state import DeviceStateService
+from device_runtime.alerts.service import AlertService
 from device_runtime.collectors import Collector, default_collectors
 from device_runtime.collectors.nvml import NvmlCollector
 from device_runtime.demo_model import DEMO_FILE
+from device_runtime.jobs.service import JobService
 from device_runtime.latency.service import LatencyService
 from device_runtime.paths import lock_path
 from device_runtime.process import python_command
+from device_runtime.prometheus import PrometheusService, parse_address
 from device_runtime.report import LATENCY_SOCKET_NAME
 from device_runtime.server.events import EventBus
 from device_runtime.server.service import Handler, Service
@@ -123,12 +127,18 @@ class Daemon:
         base_rate_hz: float = 2.0,
         sys_root: str = "/sys",
         fs_root: str = "/",
+        proc_root: str = "/proc",
+        etc_root: str = "/etc",
+        var_root: str = "/var",
+        prometheus: Optional[str] = None,
     ) -> None:
         self.socket_path = socket_path
         self.root = root
         self.demo = demo
+        self.prometheus = prometheus  # "127.0.0.1:PORT" or "unix:PATH"; off when None
         self.lock = DaemonLock(socket_path)
-        self.collectors = collectors if collectors is not None else default_collectors(sys_root=sys_root)
+        self.collectors = collectors if collectors is not None else default_collectors(
+            sys_root=sys_root, proc_root=proc_root, etc_root=etc_root, var_root=var_root)
         gpus = []
         for collector in self.collectors:
             if isinstance(collector, NvmlCollector):
@@ -155,7 +165,12 @@ class Daemon:
         services: List[Service] = [
             WatchdogService(os.environ),
             LatencyService(os.path.join(os.path.dirname(self.socket_path), LATENCY_SOCKET_NAME), self.bus),
+            JobService(self.root, self.bus, self.capabilities),
+            AlertService(self.bus, self.root, self.collectors),
+            DeviceStateService(self.collectors),
         ]
+        if self.prometheus:
+            services.append(PrometheusService(parse_address(self.prometheus), self.hub.metrics))
         return services
 
     # -- sessions ---------------------------------------------------------------------------

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from device_runtime.collectors.jtop_source import JtopCollector, stats_values
 
 # Shape and values of jtop's ``stats`` as printed in rbonghi/jetson_stats#81 (Xavier, JetPack 4).
@@ -60,3 +62,43 @@ def test_service_not_running_is_absent() -> None:
     collector = JtopCollector(factory=factory)
     assert collector.metrics() == [] and collector.collect() == {}
     assert "not active" in collector.absent()["jtop"]
+
+
+def test_the_hub_keeps_sampling_the_board_when_the_jtop_service_dies(tmp_path: Any) -> None:
+    """jtop sits beside the sysfs collectors: when its service dies, every sample still carries the
+    board's own readings, jtop's series go absent, and device.state says why."""
+    import shutil
+    from pathlib import Path
+
+    from device_runtime.alerts.device_state import device_state
+    from device_runtime.collectors.tegra import TegraCollector
+    from device_runtime.collectors.thermal import ThermalCollector
+    from device_runtime.server.telemetry import TelemetryHub
+
+    root = tmp_path / "orin-nano"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "fixtures" / "boards" / "orin-nano", root)
+    log: list[str] = []
+    alive = [True]
+    now = [0.0]
+    jtop = JtopCollector(factory=lambda: FakeJtop(log, alive), clock=lambda: now[0], retry_after=30.0)
+    tegra = TegraCollector(str(root / "sys"), str(root / "proc"), str(root / "etc"), str(root / "var"))
+    collectors = [ThermalCollector(str(root / "sys")), tegra, jtop]
+    hub = TelemetryHub(collectors, base_rate_hz=10.0, clock=lambda: now[0])
+    samples: list[dict[str, float]] = []
+    hub.sample_listeners.append(lambda t, values: samples.append(values))
+    gpu_load = root / "sys/devices/platform/bus@0/17000000.gpu/load"
+    for step in range(30):  # 3 s at 10 Hz; the service dies after 1 s
+        now[0] = step / 10.0
+        alive[0] = step < 10
+        gpu_load.write_text("%d\n" % (step * 10))  # the board's GPU load changes every tick
+        hub.tick(now[0])
+    assert len(samples) == 30
+    assert all("jtop.power.cur" in s for s in samples[:10]) and not any("jtop.power.cur" in s for s in samples[10:])
+    # The sysfs reading is fresh in every tick, before and after jtop died: jtop is never the 10 Hz source.
+    assert [s["jetson.gpu.load"] for s in samples] == [pytest.approx(step * 1.0) for step in range(30)]
+    assert all("temp.tj-thermal" in s and "power.vdd_in" in s for s in samples)
+    state = device_state(collectors, samples[-1])
+    jtop_status = next(c for c in state.collectors if c.name == "jtop")
+    assert not jtop_status.active and "lost the jtop service" in jtop_status.absent["jtop"]
+    assert next(c for c in state.collectors if c.name == "tegra").active
+    hub.close()

@@ -75,8 +75,11 @@ class RecordedNvml:
 def test_decode_throttle_reasons() -> None:
     assert decode_throttle_reasons(0x4) == ["software power cap"]
     assert decode_throttle_reasons(0) == []
-    assert decode_throttle_reasons(0x1 | 0x80 | 0x200) == ["gpu idle", "hw thermal slowdown", "display clock setting"]
-    assert decode_throttle_reasons(0x10 | 0x8) == ["hardware slowdown", "unknown 0x10"]
+    # Bit values of nvml.h as pynvml spells them (nvmlClocksEventReason*).
+    assert decode_throttle_reasons(0x1 | 0x40 | 0x100) == ["gpu idle", "hw thermal slowdown", "display clock setting"]
+    assert decode_throttle_reasons(0x10 | 0x8) == ["hardware slowdown", "sync boost"]
+    assert decode_throttle_reasons(0x20 | 0x80) == ["sw thermal slowdown", "hw power brake slowdown"]
+    assert decode_throttle_reasons(0x400) == ["unknown 0x400"]
 
 
 def test_collects_clocks_power_limit_and_throttle() -> None:

@@ -15,10 +15,13 @@ ALL = sorted(p.name for p in BOARDS.iterdir() if p.is_dir())
 # Values each tree documents (see tests/fixtures/boards/README.md for where they come from).
 EXPECTED = {
     "orin-nano": {"power.vdd_in": 4984 * 1856 / 1000, "jetson.gpu.freq_max": 1020.0, "cpu.core.5.freq": 1728.0,
-                  "jetson.power_mode": 2.0, "jetson.clocks_locked": 0.0, "jetson.gpu.load": 0.0},
+                  "jetson.power_mode": 2.0, "jetson.clocks_locked": 0.0, "jetson.gpu.load": 0.0,
+                  "cpu.core.5.freq_max": 1728.0, "jetson.oc.1.events": 1.0, "jetson.oc.2.events": 0.0,
+                  "jetson.oc.3.events": 2.0, "jetson.current_alarm.vdd_in.crit": 0.0},
     "orin-nx-16gb": {"power.vdd_in": 30096.0, "cpu.core.5.freq": 1984.0, "cpu.core.0.freq": 1728.0,
                      "jetson.gpu.load": 99.5, "fan.1.rpm": 4520.0},
-    "agx-orin": {"power.vin_sys_5v0": 4025.0, "jetson.gpu.freq_max": 1300.5, "cpu.core.11.freq": 729.6},
+    "agx-orin": {"power.vin_sys_5v0": 4025.0, "jetson.gpu.freq_max": 1300.5, "cpu.core.11.freq": 729.6,
+                 "cpu.core.11.freq_max": 2201.6},
     "agx-xavier": {"power.soc": 19168 * 153 / 1000, "power.sys5v": 4960 * 666 / 1000, "jetson.clocks_locked": 1.0,
                    "jetson.gpu.freq": 1377.0},
     "thor": {"power.vin": 28906.0, "power.vdd_gpu": 6330.0, "jetson.gpu.freq": 1574.0, "jetson.emc.freq": 4266.0,
@@ -203,3 +206,51 @@ def test_default_collectors_skips_tegra_when_not_a_jetson(tmp_path: Path) -> Non
     finally:
         for collector in collectors:
             collector.close()
+
+
+def test_over_current_counters_and_current_alarms_are_declared_as_data() -> None:
+    collector = tegra("orin-nano")
+    try:
+        specs = {s.name: s for s in collector.metrics()}
+        oc3 = specs["jetson.oc.3.events"]
+        assert (oc3.kind, oc3.label, oc3.chart) == ("counter", "OC3 instantaneous over-current",
+                                                   "Over-current throttling")
+        alarm = specs["jetson.current_alarm.vdd_in.crit"]
+        assert (alarm.label, alarm.max) == ("VDD_IN critical", 1)
+        assert "jetson.oc" not in collector.absent()
+    finally:
+        collector.close()
+
+
+@pytest.mark.parametrize("board", ["agx-orin", "jetson-nano", "thor"])
+def test_boards_without_over_current_counters_say_so(board: str) -> None:
+    collector = tegra(board)
+    try:
+        assert "soctherm_oc" in collector.absent()["jetson.oc"]
+        assert not any(s.name.startswith("jetson.oc.") for s in collector.metrics())
+    finally:
+        collector.close()
+
+
+def test_thermal_trip_points_of_the_agx_orin_device_tree() -> None:
+    collector = ThermalCollector(sys_root=str(BOARDS / "agx-orin" / "sys"))
+    try:
+        trips = collector.trips()
+        assert trips["temp.cpu-thermal"] == {"critical": 104.5, "passive": 99.0}
+        assert trips["temp.tj-thermal"] == {"critical": 104.5}
+    finally:
+        collector.close()
+
+
+def test_disabled_trip_points_are_left_out(tmp_path: Path) -> None:
+    zone = tmp_path / "class" / "thermal" / "thermal_zone0"
+    zone.mkdir(parents=True)
+    for name, text in (("type", "x86_pkg_temp"), ("temp", "45000"), ("trip_point_0_type", "passive"),
+                       ("trip_point_0_temp", "-274000"), ("trip_point_1_type", "critical"),
+                       ("trip_point_1_temp", "100000")):
+        (zone / name).write_text(text + "\n")
+    collector = ThermalCollector(sys_root=str(tmp_path))
+    try:
+        assert collector.trips() == {"temp.x86_pkg_temp": {"critical": 100.0}}
+    finally:
+        collector.close()

@@ -1,0 +1,131 @@
+"""validate: is this ONNX model sound, what does it look like, and what can run it here.
+
+Checks with the ONNX checker (by path, so models over 2 GB and external data work) and strict
+shape inference; reports IR and opset versions, inputs and outputs with their symbolic
+dimensions, an operator census (subgraphs included), the parameter count, external data, the
+precision the weights say, and which operators each backend on the device cannot run.
+Weights are never loaded into memory here: counts come from the tensors' declared dims.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, Iterator
+
+from device_runtime.jobs.kinds.base import JobKind, WorkerContext
+from device_runtime.jobs.kinds.onnx_io import dims_of, is_dynamic, load_model
+from device_runtime.protocol import Record, TensorInfo, ValidateReport, ValidateSpec
+
+QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
+
+
+def _nodes(graph: Any) -> Iterator[Any]:
+    """Every node, including those inside If / Loop / Scan bodies."""
+    for node in graph.node:
+        yield node
+        for attribute in node.attribute:
+            if attribute.HasField("g"):
+                yield from _nodes(attribute.g)
+            for sub in attribute.graphs:
+                yield from _nodes(sub)
+
+
+def _dtype_name(elem_type: int) -> str:
+    from onnx import helper
+
+    try:
+        return str(helper.tensor_dtype_to_np_dtype(elem_type))
+    except Exception:
+        return "type%d" % elem_type
+
+
+def _tensor_info(value_info: Any) -> TensorInfo:
+    return TensorInfo(value_info.name, _dtype_name(value_info.type.tensor_type.elem_type), list(dims_of(value_info)))
+
+
+def _precision(weight_types: Dict[str, int], operators: Dict[str, int]) -> str:
+    if any(op in operators for op in QDQ_OPS):
+        return "int8"
+    floats = {name: count for name, count in weight_types.items() if name.startswith(("float", "bfloat"))}
+    if not floats:
+        return "fp32"
+    if set(floats) == {"float16"}:
+        return "fp16"
+    return "mixed" if "float16" in floats else "fp32"
+
+
+class ValidateKind(JobKind):
+    name = "validate"
+    gpu = False
+    spec_type = ValidateSpec
+
+    def run(self, spec: Any, ctx: WorkerContext) -> Record:
+        import onnx
+
+        from device_runtime.jobs.kinds.backend_support import ort_support, tensorrt_support
+
+        assert isinstance(spec, ValidateSpec)
+        path = spec.model
+        ctx.progress(0.05, "reading the model")
+        model = load_model(path, load_external_data=False)
+        report = ValidateReport(model=path, ok=True, size_bytes=os.path.getsize(path))
+        graph = model.graph
+        initializers = {init.name for init in graph.initializer}
+        report.external_data = any(init.data_location == onnx.TensorProto.EXTERNAL for init in graph.initializer)
+        report.ir_version = int(model.ir_version)
+        report.opsets = {entry.domain or "": int(entry.version) for entry in model.opset_import}
+        report.producer = " ".join(p for p in (model.producer_name, model.producer_version) if p)
+        report.inputs = [_tensor_info(vi) for vi in graph.input if vi.name not in initializers]
+        report.outputs = [_tensor_info(vi) for vi in graph.output]
+        for node in _nodes(graph):
+            key = node.op_type if node.domain in ("", "ai.onnx") else "%s.%s" % (node.domain, node.op_type)
+            report.operators[key] = report.operators.get(key, 0) + 1
+        weight_types: Dict[str, int] = {}
+        for init in graph.initializer:
+            count = 1
+            for dim in init.dims:
+                count *= int(dim)
+            report.parameters += count
+            dtype = _dtype_name(init.data_type)
+            weight_types[dtype] = weight_types.get(dtype, 0) + count
+        report.precision = _precision(weight_types, report.operators)
+        for info in report.inputs:
+            if is_dynamic(info.shape):
+                report.warnings.append("input %r has dynamic dimensions %s: benchmark, accuracy and build need a "
+                                       "shape for it" % (info.name, info.shape))
+
+        ctx.progress(0.2, "ONNX checker")
+        try:
+            onnx.checker.check_model(path)
+        except Exception as exc:
+            report.checker_error = str(exc).strip()[:2000]
+            report.ok = False
+        ctx.progress(0.4, "shape inference")
+        try:
+            onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+        except Exception as exc:
+            report.shape_inference_error = str(exc).strip()[:2000]
+            report.ok = False
+        del model
+        ctx.progress(0.6, "asking ONNX Runtime")
+        report.backends.extend(ort_support(path))
+        ctx.progress(0.85, "asking TensorRT")
+        report.backends.append(tensorrt_support(path, ctx.capabilities.tensorrt))
+        for backend in report.backends:
+            if backend.unsupported_ops:
+                report.warnings.append("%s cannot run: %s" % (backend.backend, ", ".join(backend.unsupported_ops)))
+        ctx.log("validated %s: %s, %d nodes, %d parameters" % (
+            path, "ok" if report.ok else "problems found", sum(report.operators.values()), report.parameters))
+        return report
+
+
+
+def model_precision(path: str) -> str:
+    """fp32, fp16, int8 (Q/DQ) or mixed, from the weights' types and the operators (no weights loaded)."""
+    model = load_model(path, load_external_data=False)
+    operators = {node.op_type: 1 for node in _nodes(model.graph)}
+    weight_types: Dict[str, int] = {}
+    for init in model.graph.initializer:
+        dtype = _dtype_name(init.data_type)
+        weight_types[dtype] = weight_types.get(dtype, 0) + 1
+    return _precision(weight_types, operators)
