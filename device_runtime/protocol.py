@@ -1230,6 +1230,365 @@ METHODS: Dict[str, Tuple[Type[Record], Type[Record]]] = {
 TOPIC_SAMPLE = "telemetry.sample"
 
 
+# ---------------------------------------------------------------------------------------------
+# Model store: versioned models, signed packages, activation and rollback (device_runtime/store).
+
+TOPIC_STORE = "store"  # data: StoreAction, on every step of an import / activation / rollback
+EVENT_TOPICS = (*EVENT_TOPICS, TOPIC_STORE)
+STORE_ACTION_RUNNING = "running"
+STORE_ACTION_SUCCEEDED = "succeeded"
+STORE_ACTION_FAILED = "failed"
+# Raw bytes per upload chunk: base64 of it stays well under MAX_FRAME_BYTES.
+STORE_UPLOAD_CHUNK = 512 * 1024
+
+
+@_record
+@dataclass
+class StoreModelRef(Record):
+    name: str
+    KINDS: ClassVar[Dict[str, str]] = {"name": "str"}
+
+
+@_record
+@dataclass
+class StoreVersion(Record):
+    version: str
+    status: List[str] = field(default_factory=list)  # active, previous, trial, failed, pinned, corrupt
+    reason: str = ""  # why it failed or is flagged corrupt
+    created: str = ""
+    author: str = ""
+    precision: str = ""
+    backend: str = ""
+    size_bytes: int = 0
+    signer: Optional[str] = None  # key id; None: unsigned
+    security_counter: int = 0
+    imported: float = 0.0
+    KINDS: ClassVar[Dict[str, str]] = {
+        "version": "str",
+        "status": "list:str",
+        "reason": "str",
+        "created": "str",
+        "author": "str",
+        "precision": "str",
+        "backend": "str",
+        "size_bytes": "int",
+        "signer": "opt:str",
+        "security_counter": "int",
+        "imported": "float",
+    }
+
+
+@_record
+@dataclass
+class StoreModel(Record):
+    name: str
+    active: Optional[str] = None
+    previous: Optional[str] = None
+    floor: int = 0
+    versions: int = 0
+    pinned: List[str] = field(default_factory=list)
+    failed: List[str] = field(default_factory=list)
+    corrupt: List[str] = field(default_factory=list)
+    KINDS: ClassVar[Dict[str, str]] = {
+        "name": "str",
+        "active": "opt:str",
+        "previous": "opt:str",
+        "floor": "int",
+        "versions": "int",
+        "pinned": "list:str",
+        "failed": "list:str",
+        "corrupt": "list:str",
+    }
+
+
+@_record
+@dataclass
+class StoreModels(Record):
+    models: List[StoreModel] = field(default_factory=list)
+    policy: str = ""
+    KINDS: ClassVar[Dict[str, str]] = {"models": "list:StoreModel", "policy": "str"}
+
+
+@_record
+@dataclass
+class StoreVersions(Record):
+    name: str
+    versions: List[StoreVersion] = field(default_factory=list)  # newest first
+    active: Optional[str] = None
+    previous: Optional[str] = None
+    floor: int = 0
+    KINDS: ClassVar[Dict[str, str]] = {
+        "name": "str",
+        "versions": "list:StoreVersion",
+        "active": "opt:str",
+        "previous": "opt:str",
+        "floor": "int",
+    }
+
+
+@_record
+@dataclass
+class StoreHistoryQuery(Record):
+    name: str
+    limit: int = 200
+    KINDS: ClassVar[Dict[str, str]] = {"name": "str", "limit": "int"}
+
+
+@_record
+@dataclass
+class StoreHistoryEntry(Record):
+    t: float
+    id: str
+    action: str  # import, deploy, activate, rollback, pin, unpin
+    result: str  # started, committed, rolled_back, failed, interrupted, imported, changed
+    who: str = ""
+    from_version: Optional[str] = None
+    to_version: Optional[str] = None
+    why: str = ""
+    detail: str = ""
+    KINDS: ClassVar[Dict[str, str]] = {
+        "t": "float",
+        "id": "str",
+        "action": "str",
+        "result": "str",
+        "who": "str",
+        "from_version": "opt:str",
+        "to_version": "opt:str",
+        "why": "str",
+        "detail": "str",
+    }
+
+
+@_record
+@dataclass
+class StoreHistory(Record):
+    name: str
+    entries: List[StoreHistoryEntry] = field(default_factory=list)  # oldest first
+    KINDS: ClassVar[Dict[str, str]] = {"name": "str", "entries": "list:StoreHistoryEntry"}
+
+
+@_record
+@dataclass
+class StoreImport(Record):
+    """Import a package already on the device (an upload in incoming/, or a local path)."""
+
+    path: str
+    activate: bool = False  # deploy: import, then activate
+    who: str = ""
+    why: str = ""
+    allow_downgrade: bool = False
+    force: bool = False  # go past a held inhibit lock after the wait (audited)
+    wait_s: Optional[float] = None
+    KINDS: ClassVar[Dict[str, str]] = {
+        "path": "str",
+        "activate": "bool",
+        "who": "str",
+        "why": "str",
+        "allow_downgrade": "bool",
+        "force": "bool",
+        "wait_s": "opt:float",
+    }
+
+
+@_record
+@dataclass
+class StoreActivate(Record):
+    name: str
+    version: str
+    who: str = ""
+    why: str = ""
+    allow_downgrade: bool = False
+    force: bool = False
+    wait_s: Optional[float] = None
+    KINDS: ClassVar[Dict[str, str]] = {
+        "name": "str",
+        "version": "str",
+        "who": "str",
+        "why": "str",
+        "allow_downgrade": "bool",
+        "force": "bool",
+        "wait_s": "opt:float",
+    }
+
+
+@_record
+@dataclass
+class StoreRollback(Record):
+    name: str
+    to: Optional[str] = None  # None: the previous committed version
+    who: str = ""
+    why: str = ""
+    force: bool = False
+    wait_s: Optional[float] = None
+    KINDS: ClassVar[Dict[str, str]] = {
+        "name": "str",
+        "to": "opt:str",
+        "who": "str",
+        "why": "str",
+        "force": "bool",
+        "wait_s": "opt:float",
+    }
+
+
+@_record
+@dataclass
+class StoreActionRef(Record):
+    id: str
+    KINDS: ClassVar[Dict[str, str]] = {"id": "str"}
+
+
+@_record
+@dataclass
+class StoreAction(Record):
+    """A store action running on the device's store worker; pushed on TOPIC_STORE as it goes."""
+
+    id: str
+    kind: str  # import, deploy, activate, rollback
+    state: str  # running, succeeded, failed
+    stage: str = ""
+    progress: float = 0.0
+    name: Optional[str] = None
+    version: Optional[str] = None
+    previous: Optional[str] = None
+    result: Optional[str] = None  # committed, rolled_back, failed, unchanged, imported
+    message: str = ""  # what happened and what to do, in words
+    code: Optional[str] = None  # the store's refusal code when it failed
+    notes: List[str] = field(default_factory=list)
+    steps_s: Dict[str, float] = field(default_factory=dict)
+    started: float = 0.0
+    finished: Optional[float] = None
+    KINDS: ClassVar[Dict[str, str]] = {
+        "id": "str",
+        "kind": "str",
+        "state": "str",
+        "stage": "str",
+        "progress": "float",
+        "name": "opt:str",
+        "version": "opt:str",
+        "previous": "opt:str",
+        "result": "opt:str",
+        "message": "str",
+        "code": "opt:str",
+        "notes": "list:str",
+        "steps_s": "map:float",
+        "started": "float",
+        "finished": "opt:float",
+    }
+
+
+@_record
+@dataclass
+class StorePin(Record):
+    name: str
+    version: str
+    who: str = ""
+    KINDS: ClassVar[Dict[str, str]] = {"name": "str", "version": "str", "who": "str"}
+
+
+@_record
+@dataclass
+class StoreKey(Record):
+    public_key: str  # "ed25519 <base64> [comment]"
+    who: str = ""
+    KINDS: ClassVar[Dict[str, str]] = {"public_key": "str", "who": "str"}
+
+
+@_record
+@dataclass
+class StoreKeyInfo(Record):
+    key_id: str
+    public_key: str
+    comment: str = ""
+    KINDS: ClassVar[Dict[str, str]] = {"key_id": "str", "public_key": "str", "comment": "str"}
+
+
+@_record
+@dataclass
+class StoreKeys(Record):
+    keys: List[StoreKeyInfo] = field(default_factory=list)
+    KINDS: ClassVar[Dict[str, str]] = {"keys": "list:StoreKeyInfo"}
+
+
+@_record
+@dataclass
+class StorePolicy(Record):
+    """The device's store settings. Hooks are set in the device's config file only."""
+
+    policy: str  # "require-signature" or "allow-unsigned"
+    keep: int
+    restart_hook: List[str] = field(default_factory=list)
+    health_hook: List[str] = field(default_factory=list)
+    health_grace_s: float = 30.0
+    inhibit_path: str = ""
+    inhibit_wait_s: float = 60.0
+    KINDS: ClassVar[Dict[str, str]] = {
+        "policy": "str",
+        "keep": "int",
+        "restart_hook": "list:str",
+        "health_hook": "list:str",
+        "health_grace_s": "float",
+        "inhibit_path": "str",
+        "inhibit_wait_s": "float",
+    }
+
+
+@_record
+@dataclass
+class StorePolicyUpdate(Record):
+    policy: Optional[str] = None
+    keep: Optional[int] = None
+    who: str = ""
+    KINDS: ClassVar[Dict[str, str]] = {"policy": "opt:str", "keep": "opt:int", "who": "str"}
+
+
+@_record
+@dataclass
+class StoreUploadBegin(Record):
+    sha256: str  # of the whole package; it names the upload, so a retry resumes it
+    size: int
+    filename: str = ""
+    KINDS: ClassVar[Dict[str, str]] = {"sha256": "str", "size": "int", "filename": "str"}
+
+
+@_record
+@dataclass
+class StoreUploadChunk(Record):
+    id: str
+    offset: int
+    data: str  # base64, at most STORE_UPLOAD_CHUNK raw bytes
+    KINDS: ClassVar[Dict[str, str]] = {"id": "str", "offset": "int", "data": "str"}
+
+
+@_record
+@dataclass
+class StoreUploadState(Record):
+    id: str
+    offset: int  # bytes the device holds; send from here
+    size: int
+    path: Optional[str] = None  # set once finished and hashed: pass it to store.import
+    KINDS: ClassVar[Dict[str, str]] = {"id": "str", "offset": "int", "size": "int", "path": "opt:str"}
+
+
+METHODS.update({
+    "store.models": (Empty, StoreModels),
+    "store.versions": (StoreModelRef, StoreVersions),
+    "store.history": (StoreHistoryQuery, StoreHistory),
+    "store.import": (StoreImport, StoreAction),
+    "store.activate": (StoreActivate, StoreAction),
+    "store.rollback": (StoreRollback, StoreAction),
+    "store.action": (StoreActionRef, StoreAction),
+    "store.pin": (StorePin, StoreVersions),
+    "store.unpin": (StorePin, StoreVersions),
+    "store.keys.list": (Empty, StoreKeys),
+    "store.keys.trust": (StoreKey, StoreKeyInfo),
+    "store.policy.get": (Empty, StorePolicy),
+    "store.policy.set": (StorePolicyUpdate, StorePolicy),
+    "store.upload.begin": (StoreUploadBegin, StoreUploadState),
+    "store.upload.chunk": (StoreUploadChunk, StoreUploadState),
+    "store.upload.finish": (StoreActionRef, StoreUploadState),
+})
+
+
 def parse_params(request: Request) -> Record:
     """Validate a request's params against its method; raises :class:`ProtocolError`."""
     entry = METHODS.get(request.method)

@@ -8,7 +8,7 @@ import sys
 from types import ModuleType
 
 from console import __version__
-from console.cli import cmd_basic
+from console.cli import cmd_basic, cmd_deploy, cmd_package
 from console.cli.registry import Commands
 from console.core.app import ConsoleCore
 from console.core.client import DeviceError, IncompatibleRuntime
@@ -19,7 +19,7 @@ from console.core.settings import LOCAL_DEVICE, SettingsError
 from console.transport.base import TransportError
 
 # Command modules, in the order their commands appear in --help.
-COMMAND_MODULES: list[ModuleType] = [cmd_basic]
+COMMAND_MODULES: list[ModuleType] = [cmd_basic, cmd_package, cmd_deploy]
 
 
 def _parser() -> tuple[argparse.ArgumentParser, Commands]:

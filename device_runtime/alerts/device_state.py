@@ -45,5 +45,8 @@ class DeviceStateService(Service):
     def on_sample(self, t: float, values: Dict[str, float]) -> None:
         self._last = values  # the hub builds a new dict per sample: no copy needed
 
-    def _state(self, _: Record) -> Record:
+    def current(self) -> DeviceState:
         return device_state(self.collectors, self._last)
+
+    def _state(self, _: Record) -> Record:
+        return self.current()

@@ -11,14 +11,17 @@ import os
 import signal
 import socket
 import subprocess
+import time
 from typing import IO, Any, Dict, List, Optional
 
 from device_runtime import capabilities as caps_mod
 from device_runtime.alerts.device_state import DeviceStateService
 from device_runtime.alerts.service import AlertService
+from device_runtime.audit import AuditLog, AuditService, peer_user
 from device_runtime.collectors import Collector, default_collectors
 from device_runtime.collectors.nvml import NvmlCollector
 from device_runtime.demo_model import DEMO_FILE
+from device_runtime.health.service import HealthService
 from device_runtime.jobs.service import JobService
 from device_runtime.latency.service import LatencyService
 from device_runtime.paths import lock_path
@@ -30,6 +33,9 @@ from device_runtime.server.service import Handler, Service
 from device_runtime.server.session import ClientSession
 from device_runtime.server.telemetry import TelemetryHub
 from device_runtime.server.watchdog import WatchdogService
+from device_runtime.store.config import ALLOW_UNSIGNED, REQUIRE_SIGNATURE
+from device_runtime.store.service import StoreService
+from device_runtime.store.service import facts_from as store_facts
 
 log = logging.getLogger("edge_runtime.daemon")
 
@@ -83,10 +89,12 @@ class _Connection(asyncio.Protocol):
         self.daemon = daemon
         self.transport: Optional[asyncio.Transport] = None
         self.session: Optional[ClientSession] = None
+        self.actor = "unknown"
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        self.actor = peer_user(transport.get_extra_info("socket"))
         self.session = self.daemon.new_session(self)
 
     def data_received(self, data: bytes) -> None:
@@ -146,6 +154,7 @@ class Daemon:
         self.capabilities = caps_mod.probe(root=fs_root, gpus=gpus)
         self.hub = TelemetryHub(self.collectors, base_rate_hz=base_rate_hz)
         self.bus = EventBus()
+        self.audit = AuditLog(os.path.join(root, "audit.jsonl"))
         self.services: List[Service] = self._make_services()
         self.handlers: Dict[str, Handler] = {}
         for service in self.services:
@@ -162,12 +171,31 @@ class Daemon:
 
     def _make_services(self) -> List[Service]:
         """The daemon's parts beyond telemetry, each with its own protocol methods."""
+        latency = LatencyService(os.path.join(os.path.dirname(self.socket_path), LATENCY_SOCKET_NAME), self.bus)
+        alerts = AlertService(self.bus, self.root, self.collectors)
+        state = DeviceStateService(self.collectors)
+        store = StoreService(self.root, self.bus, store_facts(self.capabilities),
+                             ALLOW_UNSIGNED if self.demo else REQUIRE_SIGNATURE)
+        health = HealthService(
+            self.root,
+            self.bus,
+            memory_total_mb=self.capabilities.memory_total_mb,
+            had_gpu=bool(self.capabilities.gpus) or self.capabilities.l4t is not None,
+            alerts=alerts.detector.active,
+            latency=lambda: latency.aggregator.recent(time.time(), 30.0),
+            state=state.current,
+            models=store.active_versions,
+        )
+        store.store.health_gate = health.gate
         services: List[Service] = [
             WatchdogService(os.environ),
-            LatencyService(os.path.join(os.path.dirname(self.socket_path), LATENCY_SOCKET_NAME), self.bus),
+            AuditService(self.audit),
+            latency,
             JobService(self.root, self.bus, self.capabilities),
-            AlertService(self.bus, self.root, self.collectors),
-            DeviceStateService(self.collectors),
+            alerts,
+            state,
+            store,
+            health,
         ]
         if self.prometheus:
             services.append(PrometheusService(parse_address(self.prometheus), self.hub.metrics))
@@ -186,6 +214,8 @@ class Daemon:
             conn.send_telemetry,
             bus=self.bus,
             services=self.handlers,
+            audit=self.audit,
+            actor=conn.actor,
         )
         self.sessions[key] = session
         return session

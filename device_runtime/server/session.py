@@ -6,10 +6,12 @@ dispatched by method. Anything malformed gets an error reply and the session goe
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any, Callable, Dict, Mapping, Optional
 
 from device_runtime import __version__
+from device_runtime.audit import AUDITED_METHODS, AuditLog, describe
 from device_runtime.protocol import (
     PROTOCOL_VERSION,
     Capabilities,
@@ -37,6 +39,7 @@ from device_runtime.server.events import EventBus
 from device_runtime.server.telemetry import TelemetryHub
 
 Handler = Callable[[Record], Record]
+log = logging.getLogger("edge_runtime.session")
 
 
 class ClientSession:
@@ -53,6 +56,8 @@ class ClientSession:
         send_telemetry: Optional[Callable[[bytes], None]] = None,
         bus: Optional[EventBus] = None,
         services: Optional[Mapping[str, Handler]] = None,
+        audit: Optional[AuditLog] = None,
+        actor: str = "unknown",
     ) -> None:
         self.key = key
         self.hub = hub
@@ -61,6 +66,8 @@ class ClientSession:
         self._close = close
         self._send_telemetry = send_telemetry or send
         self.bus = bus if bus is not None else EventBus()
+        self.audit = audit
+        self.actor = actor
         self._decoder = FrameDecoder()
         self.ready = False
         self.closed = False
@@ -116,6 +123,7 @@ class ClientSession:
         if not self.ready:
             self._emit(ErrorReply(ErrorCode.NOT_READY, "send 'hello' before any request", request.id))
             return
+        params: Any = None
         try:
             params = parse_params(request)
             handler = self._handlers.get(request.method)
@@ -126,12 +134,24 @@ class ClientSession:
             result = handler(params)
         except ProtocolError as exc:
             exc.request_id = request.id
+            self._audit(request.method, params, exc.message)
             self._reply_error(exc)
             return
         except Exception as exc:  # a handler bug must not take the daemon down
+            self._audit(request.method, params, "internal error: %s" % exc)
             self._emit(ErrorReply(ErrorCode.INTERNAL, "%s failed: %s" % (request.method, exc), request.id))
             return
+        self._audit(request.method, params, "ok")
         self._emit(Response(request.id, result.to_wire()))
+
+    def _audit(self, method: str, params: Any, result: str) -> None:
+        action = AUDITED_METHODS.get(method)
+        if self.audit is None or action is None or not isinstance(params, Record):
+            return
+        try:
+            self.audit.record(self.actor, action, describe(method, params), result)
+        except OSError as exc:  # a full disk must not turn an operator's action into an error
+            log.error("could not write the audit log: %s", exc)
 
     # -- handlers ---------------------------------------------------------------------------
     def _ping(self, _: Any) -> Record:

@@ -1,0 +1,238 @@
+"""Model packages on the engineer's side: build from an ONNX model, inspect, sign.
+
+The manifest is filled from the model itself (inputs, outputs, hashes) and written in the
+canonical form the device verifies (:mod:`device_runtime.store.manifest`); ``manifest.json``
+is the archive's first member and ``manifest.sig`` its second, so the device can check both
+before it unpacks a single model byte.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import io
+import os
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from device_runtime.store.errors import StoreError
+from device_runtime.store.manifest import (
+    MANIFEST_FILE,
+    SIGNATURE_FILE,
+    EngineInfo,
+    FileEntry,
+    Manifest,
+    TensorSpec,
+    check_name,
+    check_path,
+    parse_manifest_bytes,
+)
+from device_runtime.store.package import PackageReader
+from device_runtime.store.semver import SemVer
+from device_runtime.store.signing import Signature, sign
+
+_ONNX_DTYPES = {1: "float32", 10: "float16", 16: "bfloat16", 11: "float64", 3: "int8", 2: "uint8", 5: "int16",
+                6: "int32", 7: "int64", 9: "bool"}
+_ROLES = {".json": "config", ".yaml": "config", ".txt": "labels", ".names": "labels", ".npy": "calibration",
+          ".npz": "calibration", ".cache": "timing-cache", ".engine": "engine", ".plan": "engine",
+          ".onnx": "onnx-source"}
+INSPECT_LIMIT = 8 << 30
+
+
+class PackageError(Exception):
+    """A package that cannot be built, read or signed; the message says what to do."""
+
+
+@dataclass
+class EngineBuild:
+    """A TensorRT engine to ship next to its ONNX, and the stack it was built on."""
+
+    path: Path
+    tensorrt: str
+    compute_capability: str
+    target: str = "gpu"
+    l4t: str | None = None
+    jetpack: str | None = None
+    version_compatible: bool = False
+
+
+@dataclass
+class PackageInfo:
+    manifest: Manifest
+    signer: str | None
+    verified: bool  # every file's size and sha256 matched
+    size_bytes: int
+    problems: list[str] = field(default_factory=list)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _tensor(value: Any) -> TensorSpec:
+    kind = value.type.tensor_type
+    dims: list[Any] = []
+    for dim in kind.shape.dim:
+        if dim.HasField("dim_value"):
+            dims.append(int(dim.dim_value))
+        elif dim.HasField("dim_param"):
+            dims.append(str(dim.dim_param))
+        else:
+            dims.append(None)
+    return TensorSpec(value.name, _ONNX_DTYPES.get(kind.elem_type, "float32"), dims)
+
+
+def _precision(model: Any) -> str:
+    ops = {node.op_type for node in model.graph.node}
+    if "QuantizeLinear" in ops or "DequantizeLinear" in ops:
+        return "int8"
+    if any(init.data_type == 10 for init in model.graph.initializer):
+        return "fp16"
+    return "fp32"
+
+
+def manifest_for_onnx(model_path: Path, name: str, version: str, author: str, precision: str | None = None,
+                      security_counter: int = 0, extra: list[Path] | None = None,
+                      engine: EngineBuild | None = None, recipe: dict[str, Any] | None = None) -> Manifest:
+    """A manifest for an ONNX model (and an optional engine built from it), read from the model."""
+    import onnx
+
+    try:
+        check_name(name)
+        SemVer(version)
+    except StoreError as exc:
+        raise PackageError(exc.message.replace("manifest.json: ", "")) from None
+    try:
+        model = onnx.load(str(model_path), load_external_data=False)
+    except Exception as exc:
+        raise PackageError("%s is not an ONNX model: %s" % (model_path, str(exc)[:200])) from None
+    initializers = {init.name for init in model.graph.initializer}
+    inputs = [_tensor(v) for v in model.graph.input if v.name not in initializers]
+    outputs = [_tensor(v) for v in model.graph.output]
+    onnx_sha = sha256_file(model_path)
+    files = [FileEntry("model.onnx", model_path.stat().st_size, onnx_sha, "model" if engine is None
+                       else "onnx-source")]
+    engine_info = None
+    if engine is not None:
+        files.insert(0, FileEntry("model.engine", engine.path.stat().st_size, sha256_file(engine.path), "engine"))
+        engine_info = EngineInfo(engine.tensorrt, engine.compute_capability, engine.target, engine.l4t,
+                                 engine.jetpack, engine.version_compatible)
+    for path in extra or []:
+        arcname = path.name
+        try:
+            check_path(arcname)
+        except StoreError as exc:
+            raise PackageError(exc.message.replace("manifest.json: ", "")) from None
+        if any(f.path == arcname for f in files):
+            raise PackageError("two files would be named %s in the package" % arcname)
+        files.append(FileEntry(arcname, path.stat().st_size, sha256_file(path), _ROLES.get(path.suffix, "other")))
+    created = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Manifest(
+        name=name, version=version, created=created, author=author,
+        backend="tensorrt" if engine is not None else "onnxruntime",
+        entry="model.engine" if engine is not None else "model.onnx", files=files, inputs=inputs,
+        outputs=outputs, precision=precision or _precision(model), recipe=recipe or {},
+        source_onnx_sha256=onnx_sha, security_counter=security_counter, engine=engine_info,
+    )
+
+
+def _add(tar: tarfile.TarFile, arcname: str, data: bytes | None = None, path: Path | None = None) -> None:
+    info = tarfile.TarInfo(arcname)
+    info.mode = 0o644
+    info.mtime = 0
+    if data is not None:
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+        return
+    assert path is not None
+    info.size = path.stat().st_size
+    with open(path, "rb") as handle:
+        tar.addfile(info, handle)
+
+
+def write_package(out: Path, manifest_bytes: bytes, signature: bytes | None, files: dict[str, Path]) -> None:
+    """Write the archive atomically: manifest.json, manifest.sig, then the files in manifest order."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".%s." % out.name, dir=out.parent)
+    try:
+        with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
+            _add(tar, MANIFEST_FILE, manifest_bytes)
+            if signature is not None:
+                _add(tar, SIGNATURE_FILE, signature)
+            for arcname, path in files.items():
+                _add(tar, arcname, path=path)
+        os.replace(tmp, out)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def build_package(model_path: Path, out: Path, name: str, version: str, author: str, key: Any = None,
+                  **options: Any) -> Manifest:
+    """Build ``out`` from an ONNX model; sign it when ``key`` (an Ed25519 private key) is given."""
+    engine: EngineBuild | None = options.get("engine")
+    manifest = manifest_for_onnx(model_path, name, version, author, **options)
+    files = {"model.onnx": model_path}
+    if engine is not None:
+        files = {"model.engine": engine.path, "model.onnx": model_path}
+    for path in options.get("extra") or []:
+        files[path.name] = path
+    raw = manifest.canonical_bytes()
+    signature = sign(key, raw).to_bytes() if key is not None else None
+    write_package(out, raw, signature, files)
+    return manifest
+
+
+def read_head(package: Path) -> tuple[bytes, bytes | None]:
+    try:
+        with PackageReader(str(package), INSPECT_LIMIT) as reader:
+            return reader.head()
+    except StoreError as exc:
+        raise PackageError(exc.message) from None
+
+
+def inspect_package(package: Path) -> PackageInfo:
+    """Read and check a package as the device would (signature trust aside)."""
+    problems: list[str] = []
+    try:
+        with PackageReader(str(package), INSPECT_LIMIT) as reader:
+            raw, sig_raw = reader.head()
+            manifest = parse_manifest_bytes(raw)
+            signer = Signature.parse(sig_raw).key_id if sig_raw is not None else None
+            with tempfile.TemporaryDirectory(prefix="eoc-inspect-") as scratch:
+                try:
+                    reader.extract(manifest, scratch)
+                except StoreError as exc:
+                    problems.append(exc.message)
+    except StoreError as exc:
+        raise PackageError(exc.message) from None
+    return PackageInfo(manifest, signer, not problems, package.stat().st_size, problems)
+
+
+def sign_package(package: Path, key: Any, out: Path | None = None) -> Signature:
+    """Add (or replace) ``manifest.sig``; the archive is rewritten atomically."""
+    target = out or package
+    raw, _old = read_head(package)
+    try:
+        manifest = parse_manifest_bytes(raw)
+    except StoreError as exc:
+        raise PackageError(exc.message) from None
+    signature = sign(key, raw)
+    with tempfile.TemporaryDirectory(prefix="eoc-sign-", dir=target.parent) as scratch:
+        try:
+            with PackageReader(str(package), INSPECT_LIMIT) as reader:
+                reader.head()
+                reader.extract(manifest, scratch)
+        except StoreError as exc:
+            raise PackageError("cannot sign a damaged package: %s" % exc.message) from None
+        files = {f.path: Path(scratch) / f.path for f in manifest.files}
+        write_package(target, raw, signature.to_bytes(), files)
+    return signature

@@ -1,0 +1,114 @@
+"""The device's model store seen from the console: upload, deploy, rollback, and waiting for them.
+
+Long store actions answer at once with an action id and report on the ``store`` event topic;
+:meth:`StoreClient.run` waits for that action's final event (and asks for it directly should
+an event be missed). Used by edgectl and the GUI alike.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import queue
+from collections.abc import Callable
+from pathlib import Path
+
+from console.core.client import DeviceError
+from console.core.session import DeviceSession
+from device_runtime.protocol import (
+    STORE_ACTION_RUNNING,
+    STORE_UPLOAD_CHUNK,
+    TOPIC_STORE,
+    Event,
+    ProtocolError,
+    Record,
+    StoreAction,
+    StoreActionRef,
+    StoreImport,
+    StoreRollback,
+    StoreUploadBegin,
+    StoreUploadChunk,
+    StoreUploadState,
+)
+
+ActionProgress = Callable[[StoreAction], None]
+UploadProgress = Callable[[int, int], None]
+
+
+class StoreClient:
+    def __init__(self, session: DeviceSession, who: str = "") -> None:
+        self.session = session
+        self.who = who
+        self._events: queue.Queue[StoreAction] = queue.Queue()
+        self._subscribed = False
+
+    def _on_event(self, event: Event) -> None:
+        try:
+            self._events.put(StoreAction.from_wire(event.data))
+        except ProtocolError:
+            return
+
+    def _subscribe(self) -> None:
+        if not self._subscribed:
+            self.session.add_event_listener(TOPIC_STORE, self._on_event)
+            self.session.subscribe_events([TOPIC_STORE])
+            self._subscribed = True
+
+    def upload(self, path: Path, progress: UploadProgress | None = None) -> str:
+        """Send a package to the device's incoming/ (resuming a partial one); returns its device path."""
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        size = path.stat().st_size
+        state = self.session.request("store.upload.begin", StoreUploadBegin(digest.hexdigest(), size, path.name))
+        assert isinstance(state, StoreUploadState)
+        offset = state.offset
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            while offset < size:
+                chunk = handle.read(STORE_UPLOAD_CHUNK)
+                reply = self.session.request("store.upload.chunk", StoreUploadChunk(
+                    state.id, offset, base64.b64encode(chunk).decode("ascii")), timeout=120)
+                assert isinstance(reply, StoreUploadState)
+                offset = reply.offset
+                if progress is not None:
+                    progress(offset, size)
+        done = self.session.request("store.upload.finish", StoreActionRef(state.id), timeout=300)
+        assert isinstance(done, StoreUploadState) and done.path
+        return done.path
+
+    def run(self, method: str, params: Record, progress: ActionProgress | None = None,
+            timeout: float = 3600.0) -> StoreAction:
+        """Start a store action and wait for its end; raises DeviceError if it cannot start."""
+        self._subscribe()
+        started = self.session.request(method, params)
+        assert isinstance(started, StoreAction)
+        deadline = self.session.clock() + timeout
+        while True:
+            remaining = deadline - self.session.clock()
+            if remaining <= 0:
+                raise DeviceError("the device's %s did not finish within %.0f s" % (started.kind, timeout), "timeout")
+            try:
+                action = self._events.get(timeout=min(remaining, 2.0))
+            except queue.Empty:
+                polled = self.session.request("store.action", StoreActionRef(started.id))
+                assert isinstance(polled, StoreAction)
+                action = polled
+            if action.id != started.id:
+                continue
+            if progress is not None:
+                progress(action)
+            if action.state != STORE_ACTION_RUNNING:
+                return action
+
+    def deploy(self, package: Path, progress: ActionProgress | None = None,
+               upload_progress: UploadProgress | None = None, activate: bool = True, allow_downgrade: bool = False,
+               force: bool = False, why: str = "", wait_s: float | None = None) -> StoreAction:
+        remote = self.upload(package, upload_progress)
+        return self.run("store.import", StoreImport(remote, activate, self.who, why, allow_downgrade, force, wait_s),
+                        progress)
+
+    def rollback(self, name: str, to: str | None = None, progress: ActionProgress | None = None,
+                 force: bool = False, why: str = "", wait_s: float | None = None) -> StoreAction:
+        return self.run("store.rollback", StoreRollback(name, to, self.who, why, force, wait_s), progress)

@@ -1,0 +1,216 @@
+"""The daemon's health service: runs the checks every ``interval_s`` and on demand, keeps a
+history, publishes each report on the ``health`` topic, and gives the store's activation a
+health gate (the same checks, polled until they pass or the grace period ends)."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import logging
+import os
+import shutil
+import subprocess
+import threading
+import time
+from typing import Callable, Deque, Dict, List, Mapping, Optional, Tuple
+
+from device_runtime import __version__
+from device_runtime.health.checks import Snapshot, overall, run_checks
+from device_runtime.protocol import (
+    HEALTH_FAIL,
+    SEVERITY_CRITICAL,
+    TOPIC_HEALTH,
+    AlertEvent,
+    DeviceState,
+    ErrorCode,
+    HealthConfig,
+    HealthHistory,
+    HealthQuery,
+    HealthReport,
+    LatencyWindow,
+    ProtocolError,
+    Record,
+)
+from device_runtime.server.events import EventBus
+from device_runtime.server.service import Handler, Service
+
+log = logging.getLogger("edge_runtime.health")
+
+CONFIG_FILE = os.path.join("config", "health.json")
+HISTORY_LEN = 2880  # a day of reports at the default 30 s
+
+
+def check_config(cfg: HealthConfig) -> None:
+    """Refuse settings that make no sense, saying which and why; raises ProtocolError."""
+    problems = []
+    if cfg.latency_budget_ms is not None and cfg.latency_budget_ms <= 0:
+        problems.append("latency_budget_ms must be above 0")
+    for name in ("min_free_memory_mb", "min_free_disk_mb"):
+        if getattr(cfg, name) < 0:
+            problems.append("%s cannot be negative" % name)
+    if not 20.0 <= cfg.max_temperature_c <= 120.0:
+        problems.append("max_temperature_c must be between 20 and 120 °C")
+    if not 1.0 <= cfg.max_telemetry_age_s <= 3600.0:
+        problems.append("max_telemetry_age_s must be between 1 and 3600 s")
+    if not 5.0 <= cfg.interval_s <= 3600.0:
+        problems.append("interval_s must be between 5 and 3600 s")
+    if cfg.restart_service is not None and (not cfg.restart_service or any(c in cfg.restart_service for c in " /;")):
+        problems.append("restart_service must be a systemd unit name such as robot-ai.service")
+    if problems:
+        raise ProtocolError(ErrorCode.BAD_FIELD, "health settings refused: %s" % "; ".join(problems))
+
+
+class HealthService(Service):
+    name = "health"
+
+    def __init__(
+        self,
+        root: str,
+        bus: EventBus,
+        memory_total_mb: float,
+        had_gpu: bool,
+        alerts: Callable[[], List[AlertEvent]] = list,
+        latency: Callable[[], List[LatencyWindow]] = list,
+        state: Callable[[], Optional[DeviceState]] = lambda: None,
+        models: Callable[[], Mapping[str, Optional[str]]] = dict,
+        clock: Callable[[], float] = time.time,
+        unit_state: Optional[Callable[[str], str]] = None,
+    ) -> None:
+        self.root = root
+        self.bus = bus
+        self.memory_total_mb = memory_total_mb
+        self.had_gpu = had_gpu
+        self._alerts = alerts
+        self._latency = latency
+        self._state = state
+        self._models = models
+        self._clock = clock
+        self._unit_state = unit_state or systemctl_is_active
+        self.started = clock()
+        self.config = self._load()
+        self.history: Deque[HealthReport] = collections.deque(maxlen=HISTORY_LEN)
+        self.last: Optional[HealthReport] = None
+        self._values: Mapping[str, float] = {}
+        self._last_sample_t: Optional[float] = None
+        self._lock = threading.Lock()
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._timer: Optional[asyncio.TimerHandle] = None
+
+    # -- config ---------------------------------------------------------------------------
+    @property
+    def config_path(self) -> str:
+        return os.path.join(self.root, CONFIG_FILE)
+
+    def _load(self) -> HealthConfig:
+        try:
+            with open(self.config_path, encoding="utf-8") as handle:
+                cfg = HealthConfig.from_wire(json.load(handle))
+            check_config(cfg)
+            return cfg
+        except FileNotFoundError:
+            return HealthConfig()
+        except (ValueError, ProtocolError) as exc:
+            log.error("ignoring %s (%s); using the default health settings", self.config_path, exc)
+            return HealthConfig()
+
+    def _save(self, cfg: HealthConfig) -> None:
+        os.makedirs(os.path.dirname(self.config_path), exist_ok=True)
+        tmp = self.config_path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(cfg.to_wire(), handle, indent=2)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.config_path)
+
+    # -- service --------------------------------------------------------------------------
+    def handlers(self) -> Dict[str, Handler]:
+        return {
+            "health.run": lambda _: self.run(),
+            "health.last": lambda _: self.last or self.run(),
+            "health.history": self._history,
+            "health.config.get": lambda _: self.config,
+            "health.config.set": self._set_config,
+        }
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._timer = loop.call_later(min(self.config.interval_s, 5.0), self._periodic)
+
+    def _periodic(self) -> None:
+        assert self._loop is not None
+        try:
+            self.run()
+        except Exception:  # the next run tries again
+            log.exception("health run failed")
+        self._timer = self._loop.call_later(self.config.interval_s, self._periodic)
+
+    def on_sample(self, t: float, values: Dict[str, float]) -> None:
+        self._values = values
+        self._last_sample_t = t
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+    # -- running ---------------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        cfg = self.config
+        try:
+            disk_free: Optional[float] = shutil.disk_usage(self.root).free / 1e6
+        except OSError:
+            disk_free = None
+        service_state = self._unit_state(cfg.restart_service) if cfg.restart_service else None
+        return Snapshot(
+            now=self._clock(), config=cfg, runtime_version=__version__, started=self.started,
+            last_sample_t=self._last_sample_t, values=self._values, memory_total_mb=self.memory_total_mb,
+            had_gpu=self.had_gpu, disk_free_mb=disk_free, alerts=self._alerts(), latency=self._latency(),
+            state=self._state(), models=self._models(), service_state=service_state,
+        )
+
+    def run(self) -> HealthReport:
+        snap = self.snapshot()
+        checks = run_checks(snap)
+        report = HealthReport(snap.now, overall(checks), checks)
+        with self._lock:
+            changed = self.last is None or self.last.overall != report.overall
+            self.last = report
+            self.history.append(report)
+        if changed:
+            log.info("device is %s", report.overall)
+        self.bus.publish(TOPIC_HEALTH, report)
+        return report
+
+    def gate(self, grace_s: float, poll_s: float = 1.0) -> Tuple[bool, str]:
+        """For the deploy: wait until no critical check fails, for at most ``grace_s``."""
+        deadline = time.monotonic() + grace_s
+        while True:
+            report = self.run()
+            failed = [c for c in report.checks if c.status == HEALTH_FAIL and c.severity == SEVERITY_CRITICAL]
+            if not failed:
+                return True, "healthy: %s" % report.overall
+            if time.monotonic() + poll_s > deadline:
+                return False, "; ".join("%s: %s" % (c.title, c.message) for c in failed)
+            time.sleep(poll_s)  # runs on the store's worker thread, never on the daemon's loop
+
+    def _history(self, params: Record) -> Record:
+        assert isinstance(params, HealthQuery)
+        cutoff = self._clock() - max(0.0, params.seconds)
+        with self._lock:
+            return HealthHistory([r for r in self.history if r.t >= cutoff])
+
+    def _set_config(self, params: Record) -> Record:
+        assert isinstance(params, HealthConfig)
+        check_config(params)
+        self._save(params)
+        self.config = params
+        log.info("health settings changed: %s", params.to_wire())
+        return params
+
+
+def systemctl_is_active(unit: str) -> str:
+    try:
+        out = subprocess.run(["systemctl", "is-active", unit], capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return "unknown (systemctl: %s)" % exc
+    return out.stdout.strip() or "unknown"

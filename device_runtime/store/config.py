@@ -1,0 +1,90 @@
+"""The device's store settings, ``<root>/config/store.json``: typed, with defaults.
+
+Hooks are commands (argument lists, never a shell line) set by whoever installs the robot's
+software on the device; they are read from this file and cannot be set over the protocol.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, List, Optional
+
+from device_runtime.store import fsutil
+from device_runtime.store.errors import Code, StoreError
+
+REQUIRE_SIGNATURE = "require-signature"
+ALLOW_UNSIGNED = "allow-unsigned"
+POLICIES = (REQUIRE_SIGNATURE, ALLOW_UNSIGNED)
+
+
+@dataclass
+class StoreConfig:
+    policy: str = REQUIRE_SIGNATURE
+    keep: int = 3  # versions kept per model (active, previous and pinned ones are kept on top)
+    restart_hook: List[str] = field(default_factory=list)  # e.g. ["systemctl", "restart", "robot-ai"]
+    health_hook: List[str] = field(default_factory=list)  # exit status 0 within the grace period: healthy
+    health_grace_s: float = 30.0
+    hook_timeout_s: float = 120.0
+    inhibit_path: str = ""  # empty: <root>/run/inhibit.lock
+    inhibit_wait_s: float = 60.0
+    max_package_bytes: int = 8 << 30  # an archive may expand to at most this much
+    space_margin_bytes: int = 64 << 20  # left free after an import
+
+    def check(self) -> StoreConfig:
+        if self.policy not in POLICIES:
+            raise StoreError(Code.BAD_REQUEST, "policy %r is not one of %s" % (self.policy, ", ".join(POLICIES)))
+        if not 1 <= self.keep <= 1000:
+            raise StoreError(Code.BAD_REQUEST, "keep must be between 1 and 1000 versions")
+        for name in ("health_grace_s", "hook_timeout_s", "inhibit_wait_s"):
+            if not 0 <= getattr(self, name) <= 3600:
+                raise StoreError(Code.BAD_REQUEST, "%s must be between 0 and 3600 seconds" % name)
+        for hook in (self.restart_hook, self.health_hook):
+            if not isinstance(hook, list) or not all(isinstance(a, str) for a in hook):
+                raise StoreError(Code.BAD_REQUEST, "hooks are lists of strings (a command and its arguments)")
+        return self
+
+
+def config_path(root: str) -> str:
+    return os.path.join(root, "config", "store.json")
+
+
+def load_config(root: str, default_policy: str = REQUIRE_SIGNATURE) -> StoreConfig:
+    path = config_path(root)
+    try:
+        with open(path, "rb") as handle:
+            data: Any = json.loads(handle.read().decode("utf-8"))
+    except FileNotFoundError:
+        return StoreConfig(policy=default_policy)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise StoreError(Code.BAD_REQUEST, "%s cannot be read (%s): fix or remove it" % (path, exc)) from None
+    if not isinstance(data, dict):
+        raise StoreError(Code.BAD_REQUEST, "%s must hold a JSON object" % path)
+    known = set(StoreConfig.__dataclass_fields__)
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise StoreError(Code.BAD_REQUEST, "%s has unknown setting(s) %s" % (path, ", ".join(unknown)))
+    merged: Dict[str, Any] = {"policy": default_policy}
+    merged.update(data)
+    try:
+        return StoreConfig(**merged).check()
+    except TypeError as exc:
+        raise StoreError(Code.BAD_REQUEST, "%s: %s" % (path, exc)) from None
+
+
+def save_config(root: str, config: StoreConfig) -> None:
+    config.check()
+    path = config_path(root)
+    fsutil.make_dirs(os.path.dirname(path))
+    fsutil.write_atomic(path, (json.dumps(asdict(config), indent=2, sort_keys=True) + "\n").encode())
+
+
+def inhibit_path(root: str, config: StoreConfig) -> str:
+    return config.inhibit_path or os.path.join(root, "run", "inhibit.lock")
+
+
+def optional_policy(value: Optional[str]) -> Optional[str]:
+    if value is not None and value not in POLICIES:
+        raise StoreError(Code.BAD_REQUEST, "policy %r is not one of %s" % (value, ", ".join(POLICIES)))
+    return value

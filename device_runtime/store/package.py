@@ -1,0 +1,260 @@
+"""Reading a package archive safely: one pass, bounded, nothing trusted before it is checked.
+
+A package is a gzip'd tar whose first member is ``manifest.json`` and whose optional second
+member is ``manifest.sig``; every other member is a regular file the manifest lists with its
+size and sha256. Refused: links of any kind, device files, FIFOs, sparse files, absolute or
+``..`` paths, duplicates, unlisted or missing files, a size other than the manifest's, more
+than the expansion limit, a truncated stream and any byte after the archive's end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tarfile
+import zlib
+from typing import IO, Any, Callable, Dict, Optional, Set, Tuple
+
+from device_runtime.store import fsutil
+from device_runtime.store.errors import Code, StoreError
+from device_runtime.store.manifest import (
+    MANIFEST_FILE,
+    MAX_FILES,
+    MAX_MANIFEST_BYTES,
+    SIGNATURE_FILE,
+    Manifest,
+    check_path,
+)
+from device_runtime.store.signing import MAX_SIGNATURE_BYTES
+
+CHUNK = 1 << 20
+# Tar headers, padding and the end-of-archive records on top of the files' own bytes.
+TAR_OVERHEAD = 1 << 20
+
+Progress = Callable[[float, str], None]
+
+
+def _bad(message: str) -> StoreError:
+    return StoreError(Code.BAD_PACKAGE, "the package %s" % message)
+
+
+class StrictGzip(io.RawIOBase):
+    """A gzip decompressor that counts output and refuses trailing or missing bytes."""
+
+    def __init__(self, raw: IO[bytes], limit: int) -> None:
+        super().__init__()
+        self._raw = raw
+        self._zlib = zlib.decompressobj(wbits=31)
+        self._input = b""  # compressed bytes not yet fed (decompress output is bounded)
+        self._buffer = b""
+        self._eof = False
+        self.limit = limit
+        self.produced = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        while not self._buffer and not self._eof:
+            self._fill()
+        count = min(len(target), len(self._buffer))
+        target[:count] = self._buffer[:count]
+        self._buffer = self._buffer[count:]
+        return count
+
+    def _fill(self) -> None:
+        if self._zlib.eof:
+            if self._zlib.unused_data or self._input or self._raw.read(1):
+                raise _bad("has bytes after the end of its gzip stream (it was extended or joined)")
+            self._eof = True
+            return
+        data = self._input or self._raw.read(CHUNK)
+        if not data:
+            raise _bad("is truncated (the gzip stream ends early): copy it again")
+        try:
+            out = self._zlib.decompress(data, CHUNK)
+        except zlib.error as exc:
+            raise _bad("is not a valid gzip stream (%s): it is damaged" % exc) from None
+        self._input = self._zlib.unconsumed_tail
+        self.produced += len(out)
+        if self.produced > self.limit:
+            raise _bad("expands beyond the %d MB limit" % (self.limit // 1_000_000))
+        self._buffer = out
+
+    def finish(self) -> None:
+        """After the tar end: only zero padding may remain, then the stream must end exactly."""
+        while True:
+            if self._buffer.strip(b"\0"):
+                raise _bad("has data after the end of its tar archive")
+            self._buffer = b""
+            if self._eof:
+                return
+            self._fill()
+
+
+def _member_path(member: tarfile.TarInfo) -> str:
+    if member.issym() or member.islnk():
+        raise _bad("holds a link (%s): links are not allowed in packages" % member.name[:200])
+    if member.ischr() or member.isblk() or member.isfifo() or member.isdev():
+        raise _bad("holds a device file or FIFO (%s), which is not allowed" % member.name[:200])
+    if member.issparse():
+        raise _bad("holds a sparse file (%s), which is not allowed" % member.name[:200])
+    if not (member.isreg() or member.isdir()):
+        raise _bad("holds %s of an unknown kind" % member.name[:200])
+    name = member.name
+    if name.startswith("/") or ".." in name.split("/"):
+        raise _bad("holds a path outside the package (%s)" % name[:200])
+    if member.isdir():
+        return name.rstrip("/")
+    if name in (MANIFEST_FILE, SIGNATURE_FILE):
+        return name
+    try:
+        return check_path(name)
+    except StoreError:
+        raise _bad("holds a file with a path that is not allowed (%s)" % name[:200]) from None
+
+
+class PackageReader:
+    """Reads one package in a single streaming pass: :meth:`head`, then :meth:`extract`."""
+
+    def __init__(self, path: str, max_bytes: int) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        try:
+            self._file: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed in close()
+        except OSError as exc:
+            raise StoreError(Code.NOT_FOUND, "cannot open the package %s: %s" % (path, exc.strerror)) from None
+        self._gzip = StrictGzip(self._file, max_bytes + TAR_OVERHEAD)
+        try:
+            self._tar = tarfile.open(fileobj=self._gzip, mode="r|")  # noqa: SIM115 - closed in close()
+        except StoreError:
+            self._file.close()
+            raise
+        except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+            self._file.close()
+            raise _bad("is not a valid tar.gz archive (%s): it is damaged or truncated" % exc) from None
+        self._iter = iter(self._tar)
+        self._pending: Optional[tarfile.TarInfo] = None
+
+    def close(self) -> None:
+        self._tar.close()
+        self._file.close()
+
+    def __enter__(self) -> PackageReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _next(self) -> Optional[tarfile.TarInfo]:
+        try:
+            return next(self._iter)
+        except StopIteration:
+            return None
+        except StoreError:
+            raise
+        except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+            raise _bad("is not a valid tar.gz archive (%s): it is damaged or truncated" % exc) from None
+
+    def _read_small(self, member: tarfile.TarInfo, limit: int) -> bytes:
+        if member.size > limit:
+            raise _bad("holds a %s of %d bytes, over the %d byte limit" % (member.name, member.size, limit))
+        handle = self._tar.extractfile(member)
+        assert handle is not None
+        try:
+            data = handle.read()
+        except (tarfile.TarError, EOFError, OSError) as exc:
+            raise _bad("is damaged or truncated (%s)" % exc) from None
+        if len(data) != member.size:
+            raise _bad("is truncated inside %s" % member.name)
+        return data
+
+    def head(self) -> Tuple[bytes, Optional[bytes]]:
+        """The raw ``manifest.json`` (first member) and ``manifest.sig`` (second, optional)."""
+        first = self._next()
+        if first is None or not first.isfile() or first.name != MANIFEST_FILE:
+            raise StoreError(Code.BAD_MANIFEST, "the package has no manifest.json as its first member: it was not "
+                                                "built by edgectl package build, or it is damaged")
+        manifest = self._read_small(first, MAX_MANIFEST_BYTES)
+        second = self._next()
+        if second is not None and second.isfile() and second.name == SIGNATURE_FILE:
+            return manifest, self._read_small(second, MAX_SIGNATURE_BYTES)
+        self._pending = second
+        return manifest, None
+
+    def extract(self, manifest: Manifest, target: Optional[str], progress: Optional[Progress] = None,
+                between_files: Optional[Callable[[str], None]] = None) -> None:
+        """Write every listed file under ``target`` (a fresh directory; None: only check), hashing as it goes."""
+        expected: Dict[str, Tuple[int, str]] = {f.path: (f.size, f.sha256) for f in manifest.files}
+        total = max(manifest.total_size, 1)
+        if manifest.total_size > self.max_bytes:
+            raise _bad("expands to %d MB, over the %d MB limit" % (manifest.total_size // 1_000_000,
+                                                                    self.max_bytes // 1_000_000))
+        seen: Set[str] = set()
+        done = 0
+        members = 0
+        member = self._pending if self._pending is not None else self._next()
+        while member is not None:
+            members += 1
+            if members > 4 * MAX_FILES:
+                raise _bad("holds more than %d members" % (4 * MAX_FILES))
+            name = _member_path(member)
+            if member.isdir():
+                member = self._next()
+                continue
+            if name in seen or name in (MANIFEST_FILE, SIGNATURE_FILE):
+                raise _bad("holds %s twice" % name)
+            if name not in expected:
+                raise _bad("holds %s, which its manifest does not list" % name)
+            size, digest = expected[name]
+            if member.size != size:
+                raise StoreError(Code.HASH_MISMATCH, "the package's %s is %d bytes but its manifest says %d: the "
+                                                     "package is damaged" % (name, member.size, size))
+            self._write(member, name, digest, target)
+            seen.add(name)
+            done += size
+            if progress is not None:
+                progress(done / total, "unpacked %s" % name)
+            if between_files is not None:
+                between_files(name)
+            member = self._next()
+        missing = sorted(set(expected) - seen)
+        if missing:
+            raise _bad("lacks %s, listed in its manifest" % ", ".join(missing))
+        self._gzip.finish()
+
+    def _write(self, member: tarfile.TarInfo, name: str, digest: str, target: Optional[str]) -> None:
+        source = self._tar.extractfile(member)
+        assert source is not None
+        sha = hashlib.sha256()
+        written = 0
+        if target is None:
+            fd = os.open(os.devnull, os.O_WRONLY)
+        else:
+            path = os.path.join(target, name)
+            fsutil.make_dirs(os.path.dirname(path))
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        try:
+            while True:
+                try:
+                    block = source.read(CHUNK)
+                except (tarfile.TarError, EOFError) as exc:
+                    raise _bad("is damaged or truncated inside %s (%s)" % (name, exc)) from None
+                if not block:
+                    break
+                sha.update(block)
+                written += len(block)
+                view = memoryview(block)
+                while view:
+                    view = view[os.write(fd, view):]
+            if target is not None:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        if written != member.size:
+            raise _bad("is truncated inside %s" % name)
+        if sha.hexdigest() != digest:
+            raise StoreError(Code.HASH_MISMATCH, "the package's %s has sha256 %s but its manifest says %s: the "
+                                                 "package is damaged or was changed" % (name, sha.hexdigest()[:16],
+                                                                                        digest[:16]))

@@ -1,0 +1,372 @@
+"""The model store on one device: import, queries, pins, keys and policy.
+
+Activation, rollback and start-up recovery live in their own modules and work on this object.
+Every mutating step calls ``fault(point)`` first: the daemon passes a no-op, crash tests pass a
+hook that kills the process (SIGKILL, ``os._exit``) or raises there. One lock serialises the
+mutations of one process.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from device_runtime.store import config as config_mod
+from device_runtime.store import fsutil, history
+from device_runtime.store.compat import StoreFacts, engine_problem
+from device_runtime.store.errors import Code, StoreError
+from device_runtime.store.manifest import MANIFEST_FILE, SIGNATURE_FILE, Manifest, check_name, parse_manifest_bytes
+from device_runtime.store.package import PackageReader
+from device_runtime.store.semver import SemVer, is_semver
+from device_runtime.store.signing import PublicKey, Signature, TrustStore, parse_public_key
+from device_runtime.store.state import ModelState, load_state, save_state
+from device_runtime.store.verify import Verified, read_manifest
+from device_runtime.store.warmup import run_warmup
+
+FaultHook = Callable[[str], None]
+Progress = Callable[[float, str], None]
+Warmup = Callable[[str], Dict[str, Any]]
+STAGING_PREFIX = ".staging-"
+
+# Every mutating step, in the order an operation meets them (the crash tests walk this list).
+FAULT_POINTS = (
+    "upload.append", "upload.finish",
+    "import.unpack", "import.fsync", "import.rename", "import.history",
+    "activate.begin", "activate.trial", "activate.swap", "activate.swap.rename", "activate.hook",
+    "activate.health", "activate.commit", "activate.finish",
+    "rollback.swap", "rollback.record",
+    "retention.remove", "cleanup.remove", "recover.swap", "recover.record",
+)
+
+
+def _no_fault(point: str) -> None:
+    return None
+
+
+def _no_progress(fraction: float, stage: str) -> None:
+    return None
+
+
+@dataclass
+class ImportOutcome:
+    manifest: Manifest
+    signer: Optional[str]  # key id, None for an unsigned package
+    already: bool = False  # the same version with the same contents was already stored
+
+
+@dataclass
+class VersionView:
+    version: str
+    manifest: Optional[Manifest]
+    status: List[str] = field(default_factory=list)  # active, previous, trial, failed, pinned, corrupt
+    reason: str = ""
+    signer: Optional[str] = None
+    imported: float = 0.0
+
+
+class Store:
+    def __init__(self, root: str, facts: Optional[StoreFacts] = None,
+                 default_policy: str = config_mod.REQUIRE_SIGNATURE, fault: FaultHook = _no_fault,
+                 warmup: Warmup = run_warmup) -> None:
+        self.root = os.path.abspath(root)
+        self.facts = facts or StoreFacts()
+        # Set by the daemon: its health checks, polled until they pass or the grace period ends.
+        self.health_gate: Optional[Callable[[float], Tuple[bool, str]]] = None
+        self.default_policy = default_policy
+        self.fault = fault
+        self.warmup = warmup
+        self.lock = threading.RLock()
+        self.verified = Verified()
+        self.warm_ok: Dict[str, float] = {}  # sha256 of an entry file -> when it last loaded here
+        for part in ("models", "active", "history", "state", "incoming", "config"):
+            fsutil.make_dirs(os.path.join(self.root, part))
+
+    # -- paths ------------------------------------------------------------------------------
+    def path(self, *parts: str) -> str:
+        return os.path.join(self.root, *parts)
+
+    def version_dir(self, name: str, version: str) -> str:
+        return self.path("models", name, version)
+
+    def active_link(self, name: str) -> str:
+        return self.path("active", name)
+
+    # -- settings ---------------------------------------------------------------------------
+    def config(self) -> config_mod.StoreConfig:
+        return config_mod.load_config(self.root, self.default_policy)
+
+    def save_config(self, cfg: config_mod.StoreConfig, who: str = "") -> None:
+        with self.lock:
+            before = self.config()
+            config_mod.save_config(self.root, cfg)
+            changes = ["%s %s -> %s" % (k, getattr(before, k), getattr(cfg, k))
+                       for k in ("policy", "keep") if getattr(before, k) != getattr(cfg, k)]
+            if changes:
+                history.append(self.root, "_settings", uuid.uuid4().hex[:12], "settings", history.CHANGED, who=who,
+                               detail="; ".join(changes))
+
+    def trust(self) -> TrustStore:
+        return TrustStore(self.path("config", "trusted_keys"))
+
+    def trust_key(self, line: str, who: str = "") -> PublicKey:
+        key = parse_public_key(line)
+        with self.lock:
+            self.trust().trust(key)
+            history.append(self.root, "_settings", uuid.uuid4().hex[:12], "trust-key", history.CHANGED, who=who,
+                           detail="trusted key %s %s" % (key.key_id, key.comment))
+        return key
+
+    # -- queries ----------------------------------------------------------------------------
+    def model_names(self) -> List[str]:
+        names = set()
+        for part in ("models", "state"):
+            for entry in os.listdir(self.path(part)):
+                base = entry[:-5] if part == "state" and entry.endswith(".json") else entry
+                if not base.startswith(".") and (part == "state" or os.path.isdir(self.path(part, entry))):
+                    names.add(base)
+        return sorted(n for n in names if _valid_name(n))
+
+    def state(self, name: str) -> ModelState:
+        return load_state(self.root, name)
+
+    def save_state(self, state: ModelState) -> None:
+        save_state(self.root, state)
+
+    def active_version(self, name: str) -> Optional[str]:
+        try:
+            target = os.readlink(self.active_link(name))
+        except OSError:
+            return None
+        return os.path.basename(target.rstrip("/"))
+
+    def stored_versions(self, name: str) -> List[str]:
+        try:
+            entries = os.listdir(self.path("models", name))
+        except FileNotFoundError:
+            return []
+        found = [e for e in entries if not e.startswith(".") and is_semver(e) and
+                 os.path.isfile(os.path.join(self.path("models", name, e), MANIFEST_FILE))]
+        return sorted(found, key=SemVer)
+
+    def manifest(self, name: str, version: str) -> Manifest:
+        directory = self.version_dir(name, version)
+        if not os.path.isdir(directory):
+            raise StoreError(Code.NOT_FOUND, "%s %s is not in this device's store (stored: %s)" % (
+                name, version, ", ".join(self.stored_versions(name)) or "none"))
+        try:
+            return read_manifest(directory)
+        except (OSError, StoreError) as exc:
+            raise StoreError(Code.CORRUPT, "%s %s has a damaged manifest (%s): it cannot be used" % (
+                name, version, getattr(exc, "message", exc))) from None
+
+    def signer(self, name: str, version: str) -> Optional[str]:
+        try:
+            with open(os.path.join(self.version_dir(name, version), SIGNATURE_FILE), "rb") as handle:
+                return Signature.parse(handle.read()).key_id
+        except (OSError, StoreError):
+            return None
+
+    def versions(self, name: str) -> List[VersionView]:
+        check_name(name)
+        state = self.state(name)
+        active = self.active_version(name)
+        views = []
+        for version in reversed(self.stored_versions(name)):
+            try:
+                manifest: Optional[Manifest] = read_manifest(self.version_dir(name, version))
+            except (OSError, StoreError):
+                manifest = None
+            status = []
+            reason = ""
+            if version == active:
+                status.append("active")
+            if state.trial is not None and state.trial.version == version:
+                status.append("trial")
+            if version == state.previous:
+                status.append("previous")
+            if version in state.pinned:
+                status.append("pinned")
+            if version in state.failed:
+                status.append("failed")
+                reason = state.failed[version]
+            if version in state.corrupt or manifest is None:
+                status.append("corrupt")
+                reason = state.corrupt.get(version, "the manifest is damaged")
+            imported = os.stat(self.version_dir(name, version)).st_mtime
+            views.append(VersionView(version, manifest, status, reason, self.signer(name, version), imported))
+        return views
+
+    # -- import -----------------------------------------------------------------------------
+    def import_package(self, package: str, who: str = "", why: str = "",
+                       progress: Progress = _no_progress) -> ImportOutcome:
+        """Verify and unpack a package into ``models/<name>/<version>``, or refuse it untouched."""
+        with self.lock:
+            cfg = self.config()
+            reader = PackageReader(package, cfg.max_package_bytes)
+            staging: Optional[str] = None
+            lock_fd: Optional[int] = None
+            lock_path = ""
+            model_dir = ""
+            created_model_dir = False
+            try:
+                progress(0.0, "reading the manifest")
+                raw, sig_raw = reader.head()
+                manifest = parse_manifest_bytes(raw)
+                signature = Signature.parse(sig_raw) if sig_raw is not None else None
+                key = self.trust().check(signature, raw, cfg.policy == config_mod.REQUIRE_SIGNATURE)
+                signer = key.key_id if key is not None else None
+                progress(0.05, "signature %s" % ("by key %s verified" % signer if signer else "absent (allowed)"))
+                self.check_admissible(manifest)
+                existing = self.version_dir(manifest.name, manifest.version)
+                if os.path.isdir(existing):
+                    outcome = self._same_as_stored(manifest, raw, sig_raw, signer)
+                    reader.extract(manifest, None)  # the same manifest, but its files must still be sound
+                    return outcome
+                self._check_space(manifest, cfg)
+                staging = self.path("models", STAGING_PREFIX + uuid.uuid4().hex[:12])
+                lock_path = staging + ".lock"
+                lock_fd = _lock_file(lock_path)
+                os.mkdir(staging, 0o755)
+                reader.extract(manifest, staging, lambda f, s: progress(0.05 + 0.85 * f, s),
+                               lambda _name: self.fault("import.unpack"))
+                self.fault("import.fsync")
+                _write_new(os.path.join(staging, MANIFEST_FILE), raw)
+                if sig_raw is not None:
+                    _write_new(os.path.join(staging, SIGNATURE_FILE), sig_raw)
+                _fsync_tree(staging)
+                model_dir = self.path("models", manifest.name)
+                created_model_dir = not os.path.isdir(model_dir)
+                fsutil.make_dirs(model_dir)
+                self.fault("import.rename")
+                os.rename(staging, existing)
+                staging = None
+                fsutil.fsync_dir(model_dir)
+                fsutil.fsync_dir(self.path("models"))
+                created_model_dir = False
+                self.fault("import.history")
+                history.append(self.root, manifest.name, uuid.uuid4().hex[:12], "import", history.IMPORTED, who=who,
+                               to_version=manifest.version, why=why,
+                               detail="signed by %s" % signer if signer else "unsigned")
+                self.verified.mark(manifest.name, manifest.version, existing, manifest)
+                progress(1.0, "imported %s %s" % (manifest.name, manifest.version))
+                return ImportOutcome(manifest, signer)
+            except OSError as exc:
+                raise fsutil.io_error("importing %s" % os.path.basename(package), exc, self.path("models")) from None
+            finally:
+                reader.close()
+                if staging is not None:
+                    _remove_quietly(staging)
+                if lock_fd is not None:
+                    _unlink_lock(lock_fd, lock_path)
+                if created_model_dir:
+                    try:
+                        os.rmdir(model_dir)
+                    except OSError:
+                        pass
+
+    def check_admissible(self, manifest: Manifest) -> None:
+        """Refusals that do not depend on the files: the security floor and engine compatibility."""
+        state = self.state(manifest.name)
+        if manifest.security_counter < state.floor:
+            raise StoreError(Code.BELOW_FLOOR, "%s %s has security counter %d, below this device's floor %d for %s "
+                                               "(raised when a version with counter %d was committed): an old package "
+                                               "cannot be replayed. Deploy a version with counter >= %d."
+                             % (manifest.name, manifest.version, manifest.security_counter, state.floor,
+                                manifest.name, state.floor, state.floor))
+        problem = engine_problem(manifest, self.facts)
+        if problem is not None:
+            raise StoreError(Code.INCOMPATIBLE_ENGINE, problem)
+
+    def _same_as_stored(self, manifest: Manifest, raw: bytes, sig_raw: Optional[bytes],
+                        signer: Optional[str]) -> ImportOutcome:
+        directory = self.version_dir(manifest.name, manifest.version)
+        try:
+            with open(os.path.join(directory, MANIFEST_FILE), "rb") as handle:
+                stored = handle.read()
+        except OSError:
+            stored = b""
+        if stored != raw:
+            raise StoreError(Code.VERSION_CONFLICT, "%s %s is already stored with different contents: a version is "
+                                                    "immutable, give the new build a new version number"
+                             % (manifest.name, manifest.version))
+        return ImportOutcome(manifest, signer or self.signer(manifest.name, manifest.version), already=True)
+
+    def _check_space(self, manifest: Manifest, cfg: config_mod.StoreConfig) -> None:
+        free = fsutil.free_bytes(self.path("models"))
+        need = manifest.total_size + cfg.space_margin_bytes
+        if free < need:
+            raise StoreError(Code.NO_SPACE, "not enough disk space for %s %s: it needs %.1f MB (with a %.0f MB margin) "
+                                            "and %.1f MB are free. Remove old versions (retention keeps %d) or free "
+                                            "space on the device." % (manifest.name, manifest.version, need / 1e6,
+                                                                       cfg.space_margin_bytes / 1e6, free / 1e6,
+                                                                       cfg.keep))
+
+    # -- pins -------------------------------------------------------------------------------
+    def pin(self, name: str, version: str, pinned: bool, who: str = "") -> ModelState:
+        with self.lock:
+            self.manifest(name, version)
+            state = self.state(name)
+            if pinned and version not in state.pinned:
+                state.pinned.append(version)
+            elif not pinned and version in state.pinned:
+                state.pinned.remove(version)
+            else:
+                return state
+            self.save_state(state)
+            history.append(self.root, name, uuid.uuid4().hex[:12], "pin" if pinned else "unpin", history.CHANGED,
+                           who=who, to_version=version)
+            return state
+
+
+def _valid_name(name: str) -> bool:
+    try:
+        check_name(name)
+    except StoreError:
+        return False
+    return True
+
+
+def _write_new(path: str, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(top: str) -> None:
+    for directory, _dirs, _files in sorted(os.walk(top), key=lambda item: -len(item[0])):
+        fsutil.fsync_dir(directory)
+
+
+def _lock_file(path: str) -> int:
+    """An flock held while a staging directory is in use: start-up cleanup skips held ones."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def _unlink_lock(fd: int, path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+    os.close(fd)
+
+
+def _remove_quietly(path: str) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def now() -> float:
+    return time.time()

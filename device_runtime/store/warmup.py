@@ -1,0 +1,108 @@
+"""Load a stored version with its backend and run one warm-up inference, in a child process.
+
+``python -m device_runtime.store.warmup <version dir>`` prints one JSON line: ``{"ok": true,
+"provider": ..., "load_s": ..., "infer_ms": ...}`` or ``{"ok": false, "error": ...}``. The
+daemon never imports onnxruntime or tensorrt itself: they stay out of its memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Any, Dict, List, Optional
+
+from device_runtime.process import python_command
+from device_runtime.store.errors import Code, StoreError
+from device_runtime.store.manifest import MANIFEST_FILE, Manifest, TensorSpec, parse_manifest_bytes
+
+_NUMPY_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64",
+                "tensor(int8)": "int8", "tensor(uint8)": "uint8", "tensor(int32)": "int32",
+                "tensor(int64)": "int64", "tensor(bool)": "bool"}
+
+
+def _dims(shape: List[Any], spec: Optional[TensorSpec]) -> List[int]:
+    if spec is not None and spec.profile:
+        return list(spec.profile["opt"])
+    return [d if isinstance(d, int) and d > 0 else 1 for d in shape]
+
+
+def _warm_onnx(path: str, manifest: Manifest) -> Dict[str, Any]:
+    import numpy as np
+    import onnxruntime as ort
+
+    wanted = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    providers = [p for p in wanted if p in ort.get_available_providers()]
+    start = time.perf_counter()
+    session = ort.InferenceSession(path, providers=providers)
+    load_s = time.perf_counter() - start
+    specs = {t.name: t for t in manifest.inputs}
+    feeds = {}
+    for item in session.get_inputs():
+        dtype = _NUMPY_TYPES.get(item.type)
+        if dtype is None:
+            raise RuntimeError("input %s has type %s, which the warm-up cannot feed" % (item.name, item.type))
+        feeds[item.name] = np.zeros(_dims(list(item.shape), specs.get(item.name)), dtype=dtype)
+    start = time.perf_counter()
+    session.run(None, feeds)
+    return {"ok": True, "provider": session.get_providers()[0], "load_s": load_s,
+            "infer_ms": (time.perf_counter() - start) * 1000}
+
+
+def _warm_engine(path: str) -> Dict[str, Any]:
+    try:
+        import tensorrt as trt
+    except ImportError:
+        raise RuntimeError("TensorRT is not installed on this device, so the engine cannot be loaded") from None
+    from device_runtime.engines.trt_adapter import load_engine
+
+    start = time.perf_counter()
+    with open(path, "rb") as handle:
+        engine = load_engine(trt, handle.read())
+    if engine is None or engine.create_execution_context() is None:
+        raise RuntimeError("TensorRT could not deserialize the engine")
+    return {"ok": True, "provider": "tensorrt %s" % trt.__version__, "load_s": time.perf_counter() - start,
+            "infer_ms": 0.0}
+
+
+def warm(version_dir: str) -> Dict[str, Any]:
+    with open(os.path.join(version_dir, MANIFEST_FILE), "rb") as handle:
+        manifest = parse_manifest_bytes(handle.read())
+    path = os.path.join(version_dir, manifest.entry)
+    if manifest.backend == "tensorrt":
+        return _warm_engine(path)
+    return _warm_onnx(path, manifest)
+
+
+def run_warmup(version_dir: str, timeout_s: float = 600.0) -> Dict[str, Any]:
+    """Run :func:`warm` in a fresh interpreter; raises StoreError(LOAD_FAILED) with its words."""
+    try:
+        proc = subprocess.run([*python_command(), "-m", "device_runtime.store.warmup", version_dir],
+                              stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired:
+        raise StoreError(Code.LOAD_FAILED, "loading the model took longer than %.0f s" % timeout_s) from None
+    lines = proc.stdout.decode("utf-8", "replace").strip().splitlines()
+    try:
+        result: Dict[str, Any] = json.loads(lines[-1]) if lines else {}
+    except ValueError:
+        result = {}
+    if not result.get("ok"):
+        why = result.get("error") or proc.stderr.decode("utf-8", "replace").strip()[-300:] or (
+            "the loader exited with status %d" % proc.returncode)
+        raise StoreError(Code.LOAD_FAILED, "the model does not load: %s" % why)
+    return result
+
+
+def main(argv: List[str]) -> int:
+    try:
+        result = warm(argv[0])
+    except Exception as exc:
+        result = {"ok": False, "error": "%s: %s" % (type(exc).__name__, str(exc)[:500])}
+    sys.stdout.write(json.dumps(result) + "\n")
+    return 0 if result.get("ok") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,114 @@
+"""A full disk during upload and during unpack, on a small real tmpfs: a clear error, nothing half-done,
+the previous version still active. Needs root and a working ``mount`` (else skipped, saying so)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from device_runtime.store import activation
+from device_runtime.store.config import StoreConfig, save_config
+from device_runtime.store.errors import Code, StoreError
+from device_runtime.store.store import Store
+from device_runtime.store.upload import Incoming
+from tests.store.helpers import make_package, public_line, snapshot
+
+SIZE_MB = 8
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount a %d MB tmpfs (run the store tests as root, e.g. in CI's container)"
+                    % SIZE_MB)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dm" % SIZE_MB, "tmpfs", str(mount_point)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip("needs a working `mount -t tmpfs` (it said: %s)" % done.stderr.strip())
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def _fill(path: Path) -> None:
+    """Write until the file system says ENOSPC."""
+    with open(path, "wb") as handle:
+        try:
+            while True:
+                handle.write(b"\0" * (64 << 10))
+                handle.flush()
+        except OSError:
+            pass
+
+
+def _store_with_active(disk: Path, tmp_path: Path) -> Store:
+    store = Store(str(disk / "root"))
+    store.trust_key(public_line())
+    save_config(store.root, StoreConfig(space_margin_bytes=0))
+    store.import_package(str(make_package(tmp_path, version="1.0.0")))
+    assert activation.activate(store, activation.Plan("detector", "1.0.0")).result == "committed"
+    return store
+
+
+def test_disk_full_during_upload(small_disk: Path, tmp_path: Path) -> None:
+    store = _store_with_active(small_disk, tmp_path)
+    package = make_package(tmp_path, version="1.1.0", padding_bytes=3 << 20)
+    data = package.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    incoming = Incoming(store)
+    offset = incoming.begin(sha, len(data))
+    offset = incoming.append(sha, offset, data[: 1 << 20])
+    _fill(small_disk / "filler")  # something else on the robot fills the disk mid-upload
+    with pytest.raises(StoreError) as info:
+        while offset < len(data):
+            offset = incoming.append(sha, offset, data[offset: offset + (1 << 20)])
+    assert info.value.code == Code.NO_SPACE and "disk is full" in info.value.message
+    assert "resumes" in info.value.message
+    part = Path(store.path("incoming", sha + ".part"))
+    assert part.stat().st_size == offset  # truncated back to the last whole chunk
+    assert store.active_version("detector") == "1.0.0"
+    (small_disk / "filler").unlink()
+    assert incoming.begin(sha, len(data)) == offset  # resumes where it stopped
+    while offset < len(data):
+        offset = incoming.append(sha, offset, data[offset: offset + (1 << 20)])
+    assert store.import_package(incoming.finish(sha)).manifest.version == "1.1.0"
+
+
+def test_disk_full_during_unpack(small_disk: Path, tmp_path: Path) -> None:
+    store = _store_with_active(small_disk, tmp_path)
+    labels = tmp_path / "labels.txt"
+    labels.write_bytes(os.urandom(2 << 20))
+    package = make_package(tmp_path, version="1.1.0", extra=[labels])
+    filled: list[str] = []
+
+    def fill_after_first_file(point: str) -> None:
+        if point == "import.unpack" and not filled:
+            filled.append(point)
+            _fill(small_disk / "filler")
+
+    store.fault = fill_after_first_file
+    before = snapshot(Path(store.root))
+    with pytest.raises(StoreError) as info:
+        store.import_package(str(package))
+    assert filled and info.value.code == Code.NO_SPACE and "disk is full" in info.value.message
+    assert snapshot(Path(store.root)) == before
+    assert store.active_version("detector") == "1.0.0"
+    assert not [p for p in os.listdir(store.path("models")) if p.startswith(".staging-")]
+
+
+def test_too_little_space_is_refused_before_unpacking(small_disk: Path, tmp_path: Path) -> None:
+    store = _store_with_active(small_disk, tmp_path)
+    package = make_package(tmp_path, version="1.1.0", padding_bytes=12 << 20)
+    before = snapshot(Path(store.root))
+    with pytest.raises(StoreError) as info:
+        store.import_package(str(package))
+    assert info.value.code == Code.NO_SPACE and "not enough disk space" in info.value.message
+    assert snapshot(Path(store.root)) == before
