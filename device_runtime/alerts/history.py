@@ -13,7 +13,7 @@ class AlertHistory:
     def __init__(self, max_alerts: int = 1000, max_age_s: float = 86400.0) -> None:
         self.max_alerts = max_alerts
         self.max_age_s = max_age_s
-        self._alerts: collections.OrderedDict[str, AlertEvent] = collections.OrderedDict()
+        self._alerts: "collections.OrderedDict[str, AlertEvent]" = collections.OrderedDict()  # noqa: UP037 - a string so Python 3.8 never evaluates it
 
     def record(self, event: AlertEvent, now: float) -> None:
         """Add a started alert or replace it with its ended form (same ``id``)."""

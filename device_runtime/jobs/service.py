@@ -101,7 +101,7 @@ class JobService(Service):
         self._closing = False
         # Workers die with the thread that started them (PR_SET_PDEATHSIG follows the parent
         # thread), so one long-lived thread starts them all.
-        self._spawns: queue.Queue[Optional[str]] = queue.Queue()
+        self._spawns: "queue.Queue[Optional[str]]" = queue.Queue()  # noqa: UP037 - a string so Python 3.8 never evaluates it
         self._spawner: Optional[threading.Thread] = None
 
     # -- lifecycle ----------------------------------------------------------------------------

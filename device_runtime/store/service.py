@@ -90,8 +90,8 @@ class StoreService(Service):
         self.store = Store(root, facts, default_policy)
         self.bus = bus
         self.incoming = Incoming(self.store)
-        self._actions: OrderedDict[str, StoreAction] = OrderedDict()
-        self._queue: queue.Queue[Optional[Tuple[StoreAction, Callable[[StoreAction], None]]]] = queue.Queue()
+        self._actions: "OrderedDict[str, StoreAction]" = OrderedDict()  # noqa: UP037 - a string so Python 3.8 never evaluates it
+        self._queue: "queue.Queue[Optional[Tuple[StoreAction, Callable[[StoreAction], None]]]]" = queue.Queue()  # noqa: UP037 - a string so Python 3.8 never evaluates it
         self._stop = threading.Event()
         self._worker: Optional[threading.Thread] = None
         self._scrubber: Optional[threading.Thread] = None

@@ -20,7 +20,7 @@ _TRT_OP = re.compile(r"\((\w+)\)")
 _SKIP = ("AzureExecutionProvider",)
 
 
-def _ops_in(message: str, pattern: re.Pattern[str]) -> List[str]:
+def _ops_in(message: str, pattern: "re.Pattern[str]") -> List[str]:  # noqa: UP037 - a string so Python 3.8 never evaluates it
     return sorted({match.group(1) for match in pattern.finditer(message)})
 
 
