@@ -55,8 +55,10 @@ def _parser() -> argparse.ArgumentParser:
     stop = sub.add_parser("stop", help="stop the daemon serving a socket")
     common(stop)
 
-    doctor = sub.add_parser("doctor", help="check this device and say what to fix")
+    doctor = sub.add_parser("doctor", help="check this device and its install, and say what to fix")
+    common(doctor)
     doctor.add_argument("--json", action="store_true")
+    doctor.add_argument("--dev-root", default="/dev", help=argparse.SUPPRESS)
     _roots(doctor)
 
     tegrastats = sub.add_parser("parse-tegrastats", help="print what each line of a tegrastats log says")
@@ -200,29 +202,43 @@ def _wait_for_lock(fd: int, timeout_s: float) -> bool:
 
 def _doctor(args: argparse.Namespace, env: RuntimeEnv) -> int:
     """Exit 1 when a collector has problems (a file that exists but cannot be read, a declared
-    metric that cannot be read now); what the board simply lacks is listed, not a problem."""
+    metric that cannot be read now) or an install check fails (permissions, disk, service, SSH
+    hardening); what the board simply lacks is listed, not a problem."""
+    from device_runtime import install_checks
     from device_runtime.capabilities import probe, summary
     from device_runtime.collectors import default_collectors
+    from device_runtime.collectors.nvml import NvmlCollector
     from device_runtime.collectors.report import check_collectors, format_text
 
     collectors = default_collectors(sys_root=args.sys_root, proc_root=args.proc_root, etc_root=args.etc_root,
                                     var_root=args.var_root)
     try:
         reports = check_collectors(collectors)
+        gpus = sum(len(c.gpus) for c in collectors if isinstance(c, NvmlCollector))
     finally:
         for c in collectors:
             c.close()
+    socket_path, root = _socket_and_root(args, env)
+    checks = install_checks.run_checks(root, socket_path, etc_root=args.etc_root, dev_root=args.dev_root,
+                                       gpu_count=gpus)
     device = summary(probe())
-    problems = sum(len(r.problems) for r in reports)
+    problems = sum(len(r.problems) for r in reports) + sum(1 for c in checks if c.status == install_checks.FAIL)
     if args.json:
         report = {"runtime": __version__, "device": device, "problems": problems,
-                  "collectors": {r.name: r.to_json() for r in reports}}
+                  "collectors": {r.name: r.to_json() for r in reports},
+                  "install": [c.to_dict() for c in checks]}
         env.stdout.write(json.dumps(report, indent=2) + "\n")
         return 1 if problems else 0
     env.stdout.write("edge-runtime %s\n" % __version__)
     for key, value in device.items():
         env.stdout.write("  %-12s %s\n" % (key, value))
-    env.stdout.write("\n".join(format_text(reports)) + "\n")
+    env.stdout.write("\n".join(line for line in format_text(reports) if line != "no problems found") + "\n")
+    env.stdout.write("install:\n")
+    for check in checks:
+        env.stdout.write("  %-4s %-13s %s\n" % (check.status, check.name, check.message))
+        if check.fix and check.status != install_checks.OK:
+            env.stdout.write("       %-13s fix: %s\n" % ("", check.fix))
+    env.stdout.write("%d problem(s) to fix\n" % problems if problems else "no problems found\n")
     return 1 if problems else 0
 
 

@@ -99,3 +99,29 @@ def test_service_state_comes_from_systemctl(tmp_path: Path) -> None:
     assert ic.check_service(inactive, str(tmp_path / "no-systemd")).status == ic.WARN
     check = ic.check_service(inactive, str(tmp_path))
     assert check.status == ic.FAIL and "failed" in check.message and "journalctl" in check.fix
+
+
+def test_doctor_reports_a_broken_permission_it_was_given(short_tmp: Path) -> None:
+    import io
+    import json
+
+    from device_runtime.cli import RuntimeEnv, main
+
+    root = short_tmp / "state"
+    root.mkdir()
+    os.chmod(root, 0o777)
+    out, err = io.StringIO(), io.StringIO()
+    env = RuntimeEnv(environ={"HOME": str(short_tmp)}, stdout=out, stderr=err)
+    code = main(["doctor", "--root", str(root), "--socket", str(short_tmp / "rt.sock")], env)
+    assert code == 1
+    text = out.getvalue()
+    assert "fail state" in text and "other users can access it (mode 0777)" in text
+    assert "fix: chown edge-runtime:edge-runtime %s && chmod 0750 %s" % (root, root) in text
+    assert "problem(s) to fix" in text
+
+    os.chmod(root, 0o750)
+    out = io.StringIO()
+    main(["doctor", "--json", "--root", str(root), "--socket", str(short_tmp / "rt.sock")],
+         RuntimeEnv(environ={"HOME": str(short_tmp)}, stdout=out, stderr=err))
+    install = {c["name"]: c for c in json.loads(out.getvalue())["install"]}
+    assert install["state"]["status"] == "ok"
