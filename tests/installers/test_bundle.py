@@ -17,6 +17,10 @@ from tests.installers.conftest import REPO
 
 BUILD = REPO / "build" / "test-bundle"
 
+# Building the bundle takes a minute or more on a small machine; the build runs in the first
+# test's fixture, so these tests get a longer limit than the suite's default.
+pytestmark = pytest.mark.timeout(1200)
+
 
 def _source_digest() -> str:
     """Rebuild only when the code, resources or spec changed since the last build here."""
