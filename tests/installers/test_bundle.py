@@ -73,6 +73,7 @@ def test_bundle_prints_its_version(bundle: Path, short_tmp: Path) -> None:
     assert out.stdout.strip() == "edge-console %s" % __version__
     assert list((bundle / "_internal" / "runtime-wheel").glob("edge_operator_console-*.whl")), "runtime wheel"
     assert list((bundle / "_internal").glob("libpython3*.so*")), "the bundle carries its own Python"
+    assert (bundle / "_internal" / "installers" / "device" / "install.sh").is_file(), "for Install runtime"
     assert (bundle / "edge-console.desktop").read_text().count("Exec=edge-console") == 1
 
 
