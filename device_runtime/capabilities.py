@@ -75,6 +75,22 @@ def dla_cores_for_model(model: str) -> int:
     return 0
 
 
+# DMI placeholders vendors leave in unset serial fields: not a serial number.
+_SERIAL_PLACEHOLDERS = {"", "0", "none", "default string", "to be filled by o.e.m.", "system serial number",
+                        "not specified", "not applicable", "123456789", "0123456789"}
+
+
+def read_serial(root: str = "/") -> Optional[str]:
+    """The board's serial number: the device tree's (Jetson modules), else DMI's (PCs; often
+    readable by root only). None when neither holds a real one."""
+    for parts in (("proc", "device-tree", "serial-number"), ("sys", "class", "dmi", "id", "product_serial"),
+                  ("sys", "class", "dmi", "id", "board_serial")):
+        text = _read(os.path.join(root, *parts))
+        if text and text.strip().lower() not in _SERIAL_PLACEHOLDERS:
+            return text.strip()
+    return None
+
+
 def _dist_version(*names: str) -> Optional[str]:
     from importlib import metadata
 
@@ -155,6 +171,7 @@ def probe(
         dla_cores=dla_cores_for_model(model) if l4t else 0,
         power_mode=power_mode,
         demo_model=demo_model,
+        serial=read_serial(root),
     )
 
 
@@ -171,7 +188,7 @@ def summary(caps: Capabilities) -> Dict[str, str]:
     }
     for gpu in caps.gpus:
         out["gpu %d" % gpu.index] = "%s (driver %s)" % (gpu.name, gpu.driver or "?")
-    for key in ("l4t", "jetpack", "cuda", "tensorrt", "onnxruntime", "power_mode"):
+    for key in ("serial", "l4t", "jetpack", "cuda", "tensorrt", "onnxruntime", "power_mode"):
         value = getattr(caps, key)
         if value:
             out[key] = value

@@ -210,6 +210,7 @@ class Capabilities(Record):
     dla_cores: int = 0
     power_mode: Optional[str] = None
     demo_model: Optional[str] = None
+    serial: Optional[str] = None  # the board's serial number (device tree or DMI); None when unreadable
     KINDS: ClassVar[Dict[str, str]] = {
         "hostname": "str",
         "model": "str",
@@ -228,6 +229,7 @@ class Capabilities(Record):
         "dla_cores": "int",
         "power_mode": "opt:str",
         "demo_model": "opt:str",
+        "serial": "opt:str",
     }
 
 
@@ -1586,6 +1588,72 @@ METHODS.update({
     "store.upload.begin": (StoreUploadBegin, StoreUploadState),
     "store.upload.chunk": (StoreUploadChunk, StoreUploadState),
     "store.upload.finish": (StoreActionRef, StoreUploadState),
+})
+
+
+# ---------------------------------------------------------------------------------------------
+# Latency probe: the active version of one stored model run at a low rate (device_runtime/latency/probe.py).
+# Its timings appear in the latency windows as source "probe:<model>" (stages "infer" and "total").
+
+TOPIC_PROBE = "probe"  # data: ProbeStatus, on every change of the probe's state, model, version or rate
+EVENT_TOPICS = (*EVENT_TOPICS, TOPIC_PROBE)
+PROBE_RUNNING = "running"
+PROBE_PAUSED = "paused"  # backed off: a GPU job runs or the device throttles; ``reason`` says which
+PROBE_OFF = "off"
+PROBE_FAILED = "failed"  # ``reason`` says what happened and what to do
+PROBE_STATES = (PROBE_RUNNING, PROBE_PAUSED, PROBE_OFF, PROBE_FAILED)
+PROBE_MIN_RATE_HZ = 1.0
+PROBE_MAX_RATE_HZ = 30.0
+PROBE_SOURCE_PREFIX = "probe:"
+
+
+@_record
+@dataclass
+class ProbeSettings(Record):
+    """What the probe should run: ``rate_hz`` 0 turns it off; ``shapes`` fixes dynamic input dimensions."""
+
+    model: Optional[str] = None
+    rate_hz: float = 0.0
+    shapes: Dict[str, List[int]] = field(default_factory=dict)
+    KINDS: ClassVar[Dict[str, str]] = {"model": "opt:str", "rate_hz": "float", "shapes": "map:list:int"}
+
+
+@_record
+@dataclass
+class ProbeStatus(Record):
+    state: str  # one of PROBE_STATES
+    model: Optional[str] = None
+    version: Optional[str] = None  # the version the probe runs (the model's active one)
+    rate_hz: float = 0.0
+    reason: str = ""  # why paused, off or failed, in words
+    source: Optional[str] = None  # "probe:<model>" in the latency windows
+    backend: Optional[str] = None  # "onnxruntime" or "tensorrt"
+    provider: Optional[str] = None  # e.g. CPUExecutionProvider, once loaded
+    shapes: Dict[str, List[int]] = field(default_factory=dict)  # the input shapes it feeds
+    count: int = 0  # inferences since the current version was loaded
+    busy_s: float = 0.0  # seconds those inferences took, summed (count / busy_s: the duty cycle)
+    last_ms: Optional[float] = None
+    since: float = 0.0  # device time of the last state change
+    KINDS: ClassVar[Dict[str, str]] = {
+        "state": "str",
+        "model": "opt:str",
+        "version": "opt:str",
+        "rate_hz": "float",
+        "reason": "str",
+        "source": "opt:str",
+        "backend": "opt:str",
+        "provider": "opt:str",
+        "shapes": "map:list:int",
+        "count": "int",
+        "busy_s": "float",
+        "last_ms": "opt:float",
+        "since": "float",
+    }
+
+
+METHODS.update({
+    "probe.get": (Empty, ProbeStatus),
+    "probe.set": (ProbeSettings, ProbeStatus),
 })
 
 

@@ -17,6 +17,8 @@ echo "== vermin (device runtime runs on Python 3.8+)"
 "$BIN/vermin" -q -t=3.8- --no-tips --eval-annotations --violations device_runtime
 echo "== mypy (strict)"
 "$BIN/mypy"
+echo "== SSH policy (no auto-accepted host keys, no agent forwarding, paramiko with the Terrapin fix)"
+"$BIN/python" installers/dev/check_ssh_policy.py
 echo "== import contracts"
 "$BIN/lint-imports"
 for py38 in python3.8 "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.8*/bin/python3.8; do

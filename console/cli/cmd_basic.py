@@ -1,4 +1,4 @@
-"""``edgectl devices``, ``status`` and ``watch``."""
+"""``edgectl status`` and ``watch``."""
 
 from __future__ import annotations
 
@@ -15,9 +15,6 @@ from device_runtime.protocol import MAX_RATE_HZ, MIN_RATE_HZ, PROTOCOL_VERSION, 
 
 
 def register(sub: Any, commands: Commands) -> None:
-    devices = sub.add_parser("devices", help="list known devices")
-    devices.add_argument("--json", action="store_true")
-    commands["devices"] = _devices
     status = sub.add_parser("status", help="handshake: protocol, runtime version, capabilities")
     status.add_argument("--json", action="store_true")
     commands["status"] = _status
@@ -26,18 +23,6 @@ def register(sub: Any, commands: Commands) -> None:
     watch.add_argument("--seconds", type=float, default=None, help="stop after this long")
     watch.add_argument("--json", action="store_true", help="one JSON object per line")
     commands["watch"] = _watch
-
-
-def _devices(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int:
-    devices = core.registry.devices()
-    if args.json:
-        rows = [{"name": d.name, "kind": d.kind, "label": d.display_name, "host": d.host} for d in devices]
-        env.stdout.write(json.dumps(rows) + "\n")
-        return ExitCode.OK
-    for d in devices:
-        where = "this computer" if d.kind == "local" else "%s@%s" % (d.user or "", d.host or "?")
-        env.stdout.write("%-16s %-6s %s\n" % (d.name, d.kind, where))
-    return ExitCode.OK
 
 
 def _status(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int:

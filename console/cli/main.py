@@ -8,7 +8,18 @@ import sys
 from types import ModuleType
 
 from console import __version__
-from console.cli import cmd_basic, cmd_deploy, cmd_package
+from console.cli import (
+    cmd_alerts,
+    cmd_basic,
+    cmd_commission,
+    cmd_deploy,
+    cmd_devices,
+    cmd_health,
+    cmd_install,
+    cmd_jobs,
+    cmd_latency,
+    cmd_package,
+)
 from console.cli.registry import Commands
 from console.core.app import ConsoleCore
 from console.core.client import DeviceError, IncompatibleRuntime
@@ -17,9 +28,12 @@ from console.core.exit_codes import ExitCode
 from console.core.registry import UnknownDevice
 from console.core.settings import LOCAL_DEVICE, SettingsError
 from console.transport.base import TransportError
+from console.transport.hostkeys import UnknownHostKey
+from console.transport.ssh_prompts import SshPrompts
 
 # Command modules, in the order their commands appear in --help.
-COMMAND_MODULES: list[ModuleType] = [cmd_basic, cmd_package, cmd_deploy]
+COMMAND_MODULES: list[ModuleType] = [cmd_devices, cmd_basic, cmd_jobs, cmd_alerts, cmd_latency, cmd_package,
+                                     cmd_deploy, cmd_health, cmd_commission, cmd_install]
 
 
 def _parser() -> tuple[argparse.ArgumentParser, Commands]:
@@ -35,6 +49,8 @@ def _parser() -> tuple[argparse.ArgumentParser, Commands]:
 
 def main(argv: list[str] | None = None, env: ConsoleEnv | None = None) -> int:
     env = env or ConsoleEnv.from_os()
+    if type(env.ssh_prompts) is SshPrompts:  # nobody chose how to ask: ask on the terminal, if there is one
+        env.ssh_prompts = cmd_devices.TerminalPrompts(env)
     parser, commands = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -50,6 +66,10 @@ def main(argv: list[str] | None = None, env: ConsoleEnv | None = None) -> int:
     except UnknownDevice as exc:
         env.stderr.write("edgectl: %s\n" % exc)
         return ExitCode.UNKNOWN_DEVICE
+    except UnknownHostKey as exc:
+        env.stderr.write("edgectl: cannot reach %s: %s\nOnce the fingerprint is confirmed: edgectl devices trust %s "
+                         "--fingerprint %s\n" % (args.device, exc, getattr(args, "name", args.device), exc.fingerprint))
+        return ExitCode.UNREACHABLE
     except IncompatibleRuntime as exc:
         env.stderr.write("edgectl: %s\n" % exc)
         return ExitCode.INCOMPATIBLE

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from console.transport.ssh_prompts import SshPrompts
 from device_runtime.process import python_command
 
 
@@ -32,6 +33,9 @@ class ConsoleEnv:
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
     clock: Callable[[], float] = time.time
+    stdin: TextIO = field(default_factory=lambda: sys.stdin)
+    # Who answers SSH questions (host keys, passphrases): a dialog, a terminal, or a refusal.
+    ssh_prompts: SshPrompts = field(default_factory=SshPrompts)
 
     @classmethod
     def from_os(cls, environ: Mapping[str, str] | None = None) -> ConsoleEnv:
@@ -55,6 +59,26 @@ class ConsoleEnv:
     def local_socket(self) -> Path:
         """The built-in local device's daemon socket (a per-user daemon)."""
         return self.runtime_dir / "edge-runtime" / "edge-runtime.sock"
+
+    @property
+    def home(self) -> Path:
+        return Path(self.environ.get("HOME") or os.path.expanduser("~"))
+
+    @property
+    def local_user(self) -> str:
+        import pwd
+
+        return self.environ.get("USER") or self.environ.get("LOGNAME") or pwd.getpwuid(os.getuid()).pw_name
+
+    @property
+    def ssh_config_path(self) -> Path:
+        """The user's OpenSSH client config (read, never written)."""
+        return self.home / ".ssh" / "config"
+
+    @property
+    def known_hosts_path(self) -> Path:
+        """The console's own known_hosts: the only host key file it writes."""
+        return self.config_dir / "known_hosts"
 
     @property
     def local_root(self) -> Path:

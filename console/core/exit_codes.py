@@ -12,3 +12,7 @@ class ExitCode(IntEnum):
     UNREACHABLE = 3
     INCOMPATIBLE = 4
     UNKNOWN_DEVICE = 5
+    JOB_FAILED = 6  # the job failed, was interrupted, or the device refused to start it
+    JOB_CANCELLED = 7
+    DETACHED = 8  # Ctrl-C left the job running on the device
+    CHECK_FAILED = 9  # the job ran and the model failed it (validate not ok, accuracy not passed)

@@ -1,9 +1,18 @@
-"""The devices the console knows. The built-in local device is always there."""
+"""The devices the console knows. The built-in local device is always there.
+
+A name that is not registered may still reach a device: an alias from the user's ``~/.ssh/config``
+or ``user@host[:port]`` becomes an unsaved SSH entry, so ``--device`` accepts all three.
+"""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from console.core.env import ConsoleEnv
 from console.core.settings import LOCAL_DEVICE, DeviceEntry, Settings, load_settings, save_settings
+from console.transport.ssh_config import config_aliases, looks_like_destination, parse_destination
+from console.transport.ssh_errors import SshConfigError
 
 
 class UnknownDevice(Exception):
@@ -11,6 +20,7 @@ class UnknownDevice(Exception):
 
 
 LOCAL_ENTRY = DeviceEntry(name=LOCAL_DEVICE, kind="local", label="This computer")
+DEVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 class DeviceRegistry:
@@ -24,11 +34,45 @@ class DeviceRegistry:
         return [local, *others]
 
     def get(self, name: str) -> DeviceEntry:
+        """A registered device, else an SSH config alias or ``user@host[:port]`` as an unsaved entry."""
         for device in self.devices():
             if device.name == name:
                 return device
+        adhoc = self._adhoc(name)
+        if adhoc is not None:
+            return adhoc
         known = ", ".join(d.name for d in self.devices())
-        raise UnknownDevice("no device named %r (known: %s)" % (name, known))
+        raise UnknownDevice("no device named %r (known: %s; an SSH config alias or user@host[:port] works too)"
+                            % (name, known))
+
+    def _adhoc(self, name: str) -> DeviceEntry | None:
+        if looks_like_destination(name):
+            dest = parse_destination(name)
+            return DeviceEntry(name=name, kind="ssh", host=dest.host, user=dest.user, port=dest.port)
+        try:
+            aliases = config_aliases(self.env.ssh_config_path)
+        except SshConfigError as exc:
+            raise UnknownDevice("no device named %r, and %s" % (name, exc)) from None
+        return DeviceEntry(name=name, kind="ssh", host=name) if name in aliases else None
+
+    def is_registered(self, name: str) -> bool:
+        return any(d.name == name for d in self.devices())
+
+    def problems(self, entry: DeviceEntry) -> list[str]:
+        """Why ``entry`` cannot be added, one sentence each; empty when it can (the GUI and edgectl agree)."""
+        out = []
+        if not DEVICE_NAME.match(entry.name) or entry.name == LOCAL_DEVICE:
+            out.append("%r is not a usable device name (letters, digits, '.', '_', '-'; not 'local')" % entry.name)
+        elif self.is_registered(entry.name):
+            out.append("a device named %r already exists (remove it first)" % entry.name)
+        host = entry.host or ""
+        if not host.strip() or any(c.isspace() for c in host):
+            out.append("host %r is not a host name or SSH config alias" % host)
+        if entry.port is not None and not 0 < entry.port < 65536:
+            out.append("port %d is out of range (1-65535)" % entry.port)
+        if entry.key and not Path(entry.key).expanduser().is_file():
+            out.append("key file %s does not exist" % entry.key)
+        return out
 
     def add(self, entry: DeviceEntry) -> None:
         if any(d.name == entry.name for d in self.devices()):

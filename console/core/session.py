@@ -10,12 +10,16 @@ import threading
 from collections.abc import Callable
 from enum import Enum
 
+from console.core.backoff import Backoff, ReconnectLoop
 from console.core.client import DeviceConnection, DeviceError
 from console.core.env import ConsoleEnv
 from console.core.settings import DeviceEntry
 from console.core.telemetry import TelemetryStore
 from console.transport.base import Transport, TransportError
 from console.transport.local import LocalTransport
+from console.transport.ssh import SshTransport
+from console.transport.ssh_config import ConfigContext, Route, resolve_route
+from console.transport.ssh_errors import SshError
 from device_runtime.protocol import (
     DEFAULT_RATE_HZ,
     TOPIC_SAMPLE,
@@ -36,12 +40,20 @@ class State(str, Enum):
     DISCONNECTED = "disconnected"
     CONNECTING = "connecting"
     CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
     FAILED = "unreachable"
 
 
 def make_transport(entry: DeviceEntry, env: ConsoleEnv) -> Transport:
     if entry.kind == "local":
         return LocalTransport(env.python, env.local_socket, env.local_root)
+    if entry.kind == "ssh":
+        def route() -> Route:
+            context = ConfigContext(env.ssh_config_path, env.home, env.local_user)
+            return resolve_route(entry.host or entry.name, context, entry.user, entry.port,
+                                 [entry.key] if entry.key else [])
+
+        return SshTransport(route, env.known_hosts_path, env.ssh_prompts, env.environ, entry.runtime)
     raise TransportError(
         "device %r uses the %r transport, which this console does not provide" % (entry.name, entry.kind)
     )
@@ -71,6 +83,11 @@ class DeviceSession:
         self.event_listeners: dict[str, list[EventListener]] = {}
         self._conn: DeviceConnection | None = None
         self._lock = threading.Lock()
+        # Reconnection (off unless enable_reconnect): what to restore once the link is back.
+        self._reconnect: ReconnectLoop | None = None
+        self._telemetry_on = False
+        self._topics: list[str] = []
+        self.next_attempt_at: float | None = None
 
     @property
     def name(self) -> str:
@@ -92,9 +109,11 @@ class DeviceSession:
             try:
                 welcome = conn.connect(timeout)
             except (DeviceError, TransportError) as exc:
-                self._set_state(State.FAILED, str(exc))
+                if not (self._reconnect is not None and self._reconnect.running):
+                    self._set_state(State.FAILED, str(exc))
                 raise
             self._conn = conn
+            self.next_attempt_at = None
             self.runtime_version = welcome.runtime_version
             self.capabilities = welcome.capabilities
             self._set_state(State.CONNECTED, "runtime %s" % welcome.runtime_version)
@@ -123,6 +142,7 @@ class DeviceSession:
             self._ensure_store(described.metrics)
         table = self._require().request("telemetry.subscribe", SubscribeTelemetry(self.rate_hz, backfill_s))
         assert isinstance(table, TelemetryTable)
+        self._telemetry_on = True
         self.rate_hz = table.rate_hz
         self._ensure_store(table.metrics)
         return table
@@ -135,6 +155,7 @@ class DeviceSession:
                 listener(metrics)
 
     def stop_telemetry(self) -> None:
+        self._telemetry_on = False
         if self._conn is not None:
             self._conn.request("telemetry.unsubscribe", Empty())
 
@@ -144,6 +165,7 @@ class DeviceSession:
 
     def subscribe_events(self, topics: list[str]) -> None:
         self._require().request("events.subscribe", SubscribeEvents(list(topics)))
+        self._topics = sorted(set(self._topics) | set(topics))
 
     def add_event_listener(self, topic: str, listener: EventListener) -> None:
         self.event_listeners.setdefault(topic, []).append(listener)
@@ -171,11 +193,43 @@ class DeviceSession:
 
     def _on_closed(self, reason: str) -> None:
         self._conn = None
-        self._set_state(State.FAILED, reason)
+        if self._reconnect is None:
+            self._set_state(State.FAILED, reason)
+            return
+        self._reconnect.start("connection lost: %s" % reason)
+
+    # -- reconnection ------------------------------------------------------------------------
+    def enable_reconnect(self, backoff: Backoff | None = None) -> None:
+        """After a dropped link, connect again with backoff and restore telemetry and event subscriptions."""
+        self._reconnect = ReconnectLoop(backoff or Backoff(), self._restore, self._on_retry_wait, self._on_give_up,
+                                        lambda exc: isinstance(exc, SshError) and not exc.retryable,
+                                        (DeviceError, TransportError, OSError))
+
+    def _on_retry_wait(self, delay_s: float, reason: str, attempt: int) -> None:
+        self.next_attempt_at = self.clock() + delay_s
+        self._set_state(State.RECONNECTING, "%s; attempt %d in %.1f s" % (reason, attempt, delay_s))
+
+    def _on_give_up(self, exc: Exception) -> None:
+        self.next_attempt_at = None
+        self._set_state(State.FAILED, str(exc))
+
+    def _restore(self) -> None:
+        """One reconnection attempt: handshake, then the subscriptions the link had, with the gap back-filled."""
+        self.connect()
+        if self._topics:
+            self.subscribe_events(self._topics)
+        if self._telemetry_on:
+            store = self.store
+            gap = self.clock() - store.last_t + 2.0 if store is not None and store.last_t is not None else 0.0
+            self.start_telemetry(self.rate_hz, backfill_s=max(0.0, min(gap, 3600.0)))
 
     def close(self) -> None:
+        if self._reconnect is not None:
+            self._reconnect.stop()
         with self._lock:
             conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
+        if isinstance(self.transport, SshTransport):
+            self.transport.close()  # the SSH link outlives a stream that failed its handshake
         self._set_state(State.DISCONNECTED, "")

@@ -27,8 +27,14 @@ class DeviceEntry:
     user: str | None = None
     port: int | None = None
     key: str | None = None
+    # edge-runtime's path on the device; None searches the usual install locations.
+    runtime: str | None = None
+    # The device's Python that "Install runtime" builds the runtime's venv with; None means python3.
+    python: str | None = None
     label: str | None = None
     last_page: str | None = None
+    # the inference latency budget the Dashboard draws for this device (ms); None: not set
+    latency_budget_ms: float | None = None
 
     @property
     def display_name(self) -> str:
@@ -43,6 +49,7 @@ class Settings:
     window_s: float = 300.0
     theme: str = "system"
     last_device: str = LOCAL_DEVICE
+    field_mode: bool = False  # the simplified one-device view for field staff
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,6 +69,10 @@ class Settings:
         for raw in data.get("devices", []):
             if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
                 raise SettingsError("a device entry has no name")
+            budget = raw.get("latency_budget_ms")
+            if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float)) or budget <= 0):
+                raise SettingsError("device %r has latency_budget_ms %r; it must be a positive number of ms or null"
+                                    % (raw["name"], budget))
             devices.append(DeviceEntry(**{k: v for k, v in raw.items() if k in known}))
         settings = cls(devices=devices)
         for key in ("telemetry_rate_hz", "window_s"):
@@ -70,6 +81,8 @@ class Settings:
         for key in ("theme", "last_device"):
             if isinstance(data.get(key), str):
                 setattr(settings, key, data[key])
+        if isinstance(data.get("field_mode"), bool):
+            settings.field_mode = data["field_mode"]
         return settings
 
 

@@ -54,8 +54,9 @@ class StoreClient:
             self.session.subscribe_events([TOPIC_STORE])
             self._subscribed = True
 
-    def upload(self, path: Path, progress: UploadProgress | None = None) -> str:
-        """Send a package to the device's incoming/ (resuming a partial one); returns its device path."""
+    def upload(self, path: Path, progress: UploadProgress | None = None, started: UploadProgress | None = None) -> str:
+        """Send a package to the device's incoming/ (resuming a partial one); returns its device path.
+        ``started`` hears the offset the device resumes from, before the first chunk."""
         digest = hashlib.sha256()
         with open(path, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
@@ -64,6 +65,8 @@ class StoreClient:
         state = self.session.request("store.upload.begin", StoreUploadBegin(digest.hexdigest(), size, path.name))
         assert isinstance(state, StoreUploadState)
         offset = state.offset
+        if started is not None:
+            started(offset, size)
         with open(path, "rb") as handle:
             handle.seek(offset)
             while offset < size:

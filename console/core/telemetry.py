@@ -1,13 +1,15 @@
 """Telemetry on the console: the metric table and bounded ring buffers of samples.
 
-Memory stays flat however long a session runs: a fixed-size full-rate ring plus a
-decimated ring (one min/max/mean bucket per interval) for long windows.
+Memory stays flat however long a session runs: a fixed-size full-rate ring (two hours at
+10 Hz by default) plus a ring of min/max buckets (24 hours of 10 s buckets) for the part of a
+long window that is older than the full-rate ring. Both are allocated once, up front.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -15,55 +17,140 @@ import numpy.typing as npt
 from device_runtime.protocol import MetricSpec
 
 FloatArray = npt.NDArray[np.float64]
+Float32Array = npt.NDArray[np.float32]
+
+FULL_RATE_ROWS = 72_000  # 2 h at 10 Hz, 4 h at 5 Hz
+PEAK_BUCKETS = 8_640  # 24 h of 10 s buckets
+BUCKET_S = 10.0
+
+
+def _segments(times: FloatArray, head: int, size: int, full: bool, start: float,
+              end: float) -> list[slice]:
+    """Physical slices, oldest first, of the rows with ``start <= t <= end``."""
+    parts = [slice(head, size), slice(0, head)] if full else [slice(0, size)]
+    out = []
+    for part in parts:
+        seg = times[part]
+        if not len(seg):
+            continue
+        lo = int(np.searchsorted(seg, start, "left"))
+        hi = int(np.searchsorted(seg, end, "right"))
+        if hi > lo:
+            out.append(slice(part.start + lo, part.start + hi))
+    return out
 
 
 class Ring:
-    """A fixed-capacity ring of rows (time + one column per metric), float32 values."""
+    """A fixed-capacity ring of rows (time + one float32 value per metric).
+
+    Values are stored metric-major (``values[metric, row]``): a chart reads a few metrics over
+    many rows, and each metric's rows are then one contiguous copy.
+    """
 
     def __init__(self, capacity: int, columns: int) -> None:
         self.capacity = capacity
         self.times = np.full(capacity, np.nan, dtype=np.float64)
-        self.values = np.full((capacity, columns), np.nan, dtype=np.float32)
+        self.values = np.full((columns, capacity), np.nan, dtype=np.float32)
         self.count = 0  # rows ever written
         self._head = 0
 
-    def append(self, t: float, row: npt.NDArray[np.float32]) -> None:
+    def append(self, t: float, row: Float32Array) -> None:
         self.times[self._head] = t
-        self.values[self._head] = row
+        self.values[:, self._head] = row
         self._head = (self._head + 1) % self.capacity
         self.count += 1
 
     def __len__(self) -> int:
         return min(self.count, self.capacity)
 
-    def ordered(self, column: int | None = None) -> tuple[FloatArray, npt.NDArray[np.float32]]:
-        n = len(self)
-        if n < self.capacity:
-            idx = slice(0, n)
-            t = self.times[idx]
-            v = self.values[idx] if column is None else self.values[idx, column]
-            return t, v
-        order = np.r_[self._head:self.capacity, 0:self._head]
-        t = self.times[order]
-        v = self.values[order] if column is None else self.values[order, column]
+    @property
+    def oldest(self) -> float | None:
+        if not self.count:
+            return None
+        return float(self.times[self._head if self.count >= self.capacity else 0])
+
+    @property
+    def newest_row(self) -> Float32Array:
+        row: Float32Array = self.values[:, (self._head - 1) % self.capacity]
+        return row
+
+    def slices(self, start: float, end: float) -> list[slice]:
+        return _segments(self.times, self._head, len(self), self.count >= self.capacity, start, end)
+
+    def window(self, columns: list[int] | slice, start: float, end: float) -> tuple[FloatArray, Float32Array]:
+        """Times and the chosen columns of the rows within [start, end], oldest first; values
+        as ``[row, column]`` (a transposed view of metric-major data)."""
+        return self.gather(self.times, self.values, columns, self.slices(start, end))
+
+    def gather(self, times: FloatArray, values: Float32Array, columns: list[int] | slice,
+               parts: list[slice]) -> tuple[FloatArray, Float32Array]:
+        chosen = values[columns]
+        if not parts:
+            return np.empty(0), np.empty((0, chosen.shape[0]), dtype=np.float32)
+        t = np.concatenate([times[p] for p in parts])
+        v = np.concatenate([chosen[:, p] for p in parts], axis=1)
+        return t, v.T
+
+
+class PeakRing:
+    """Min/max buckets: each keeps its first and last sample time and the per-column extremes."""
+
+    def __init__(self, capacity: int, columns: int) -> None:
+        self.first = Ring(capacity, columns)  # times: first sample; values: minimum
+        self.last_t = np.full(capacity, np.nan, dtype=np.float64)
+        self.high = np.full((columns, capacity), np.nan, dtype=np.float32)
+
+    def append(self, t0: float, t1: float, low: Float32Array, high: Float32Array) -> None:
+        index = self.first._head
+        self.first.append(t0, low)
+        self.last_t[index] = t1
+        self.high[:, index] = high
+
+    def __len__(self) -> int:
+        return len(self.first)
+
+    def window(self, columns: list[int] | slice, start: float, end: float) -> tuple[FloatArray, Float32Array]:
+        """Each bucket as two points: (first time, min) and (last time, max), oldest first."""
+        ring = self.first
+        parts = ring.slices(start, end)
+        t0, lo = ring.gather(ring.times, ring.values, columns, parts)
+        t1, hi = ring.gather(self.last_t, self.high, columns, parts)
+        t = np.empty(2 * len(t0))
+        t[0::2], t[1::2] = t0, np.maximum(t1, t0)
+        v = np.empty((2 * len(t0), lo.shape[1]), dtype=np.float32)
+        v[0::2], v[1::2] = lo, hi
         return t, v
+
+
+@dataclass
+class Window:
+    """What a chart or an export reads: times, one column per asked metric, and how many of the
+    leading rows are min/max bucket points rather than samples."""
+
+    times: FloatArray
+    values: Float32Array
+    peak_rows: int = 0
 
 
 class TelemetryStore:
     """Samples for one device session. Thread-safe: written by the connection's reader thread,
     read by the GUI or the CLI."""
 
-    def __init__(self, metrics: Sequence[MetricSpec], capacity: int = 36_000,
-                 decimated_capacity: int = 8_640, decimate_s: float = 10.0) -> None:
+    def __init__(self, metrics: Sequence[MetricSpec], capacity: int = FULL_RATE_ROWS,
+                 decimated_capacity: int = PEAK_BUCKETS, decimate_s: float = BUCKET_S) -> None:
         self.metrics = list(metrics)
         self.index = {m.name: i for i, m in enumerate(self.metrics)}
+        columns = len(self.metrics)
         self._lock = threading.Lock()
-        self.full = Ring(capacity, len(self.metrics))
-        # Long windows: one row per ``decimate_s`` holding the bucket's max (peaks survive).
-        self.decimated = Ring(decimated_capacity, len(self.metrics))
+        self.full = Ring(capacity, columns)
+        self.peaks = PeakRing(decimated_capacity, columns)
         self.decimate_s = decimate_s
-        self._bucket_start: float | None = None
-        self._bucket: npt.NDArray[np.float32] | None = None
+        self._bucket_t0: float | None = None
+        self._bucket_t1 = 0.0
+        self._low = np.full(columns, np.nan, dtype=np.float32)
+        self._high = np.full(columns, np.nan, dtype=np.float32)
+        self._seen = np.zeros(columns, dtype=bool)
+        self.first_t: float | None = None
         self.last_t: float | None = None
         self.last_seq = 0
         self.received = 0
@@ -80,53 +167,108 @@ class TelemetryStore:
             if self.last_t is not None and t <= self.last_t:
                 return False
             self.full.append(t, row)
-            self._decimate(t, row)
+            self._bucket(t, row)
+            self._seen |= np.isfinite(row)
+            if self.first_t is None:
+                self.first_t = t
             self.last_t = t
             self.last_seq = seq
             self.received += 1
         return True
 
-    def _decimate(self, t: float, row: npt.NDArray[np.float32]) -> None:
-        if self._bucket_start is None or self._bucket is None:
-            self._bucket_start, self._bucket = t, row.copy()
-            return
-        if t - self._bucket_start >= self.decimate_s:
-            self.decimated.append(self._bucket_start, self._bucket)
-            self._bucket_start, self._bucket = t, row.copy()
+    def _bucket(self, t: float, row: Float32Array) -> None:
+        if self._bucket_t0 is not None and t - self._bucket_t0 >= self.decimate_s:
+            self.peaks.append(self._bucket_t0, self._bucket_t1, self._low, self._high)
+            self._bucket_t0 = None
+        if self._bucket_t0 is None:
+            self._bucket_t0 = t
+            self._low[:] = row
+            self._high[:] = row
         else:
-            self._bucket = np.fmax(self._bucket, row)
+            np.fmin(self._low, row, out=self._low)
+            np.fmax(self._high, row, out=self._high)
+        self._bucket_t1 = t
+
+    # -- reading -----------------------------------------------------------------------------
+    def window(self, names: Sequence[str] | None, start: float, end: float) -> Window:
+        """Rows of ``names`` (every metric for None) between ``start`` and ``end``: full-rate
+        samples where the ring still has them, min/max bucket points before that."""
+        columns: list[int] | slice = slice(None) if names is None else [self.index[n] for n in names]
+        with self._lock:
+            oldest = self.full.oldest
+            t, v = self.full.window(columns, start, end)
+            if oldest is None or start >= oldest or not len(self.peaks):
+                return Window(t, v)
+            pt, pv = self.peaks.window(columns, start, min(end, np.nextafter(oldest, -np.inf)))
+        keep = pt < oldest
+        pt, pv = pt[keep], pv[keep]
+        return Window(np.concatenate([pt, t]), np.concatenate([pv, v]), len(pt))
 
     def series(self, name: str, window_s: float | None = None,
                now: float | None = None) -> tuple[FloatArray, FloatArray]:
-        """Times and values of one metric, oldest first, within ``window_s`` of ``now``."""
-        col = self.index[name]
+        """Times and values of one metric, oldest first, within ``window_s`` of ``now``; without
+        a window, every sample the full-rate ring holds."""
+        if window_s is None or now is None:
+            with self._lock:
+                t, v = self.full.window([self.index[name]], -np.inf, np.inf)
+            return t, v[:, 0].astype(np.float64)
+        w = self.window([name], now - window_s, now)
+        return w.times, w.values[:, 0].astype(np.float64)
+
+    def nearest(self, t: float) -> tuple[float, dict[str, float]] | None:
+        """The full-rate sample closest to ``t`` (None before the ring's oldest sample)."""
         with self._lock:
-            raw_t, raw_v = self.full.ordered(col)
-            t: FloatArray = np.array(raw_t, dtype=np.float64)
-            v: FloatArray = np.array(raw_v, dtype=np.float64)
-            if window_s is not None and len(self.full) and now is not None:
-                oldest = t[0] if len(t) else now
-                if now - window_s < oldest and len(self.decimated):
-                    dt, dv = self.decimated.ordered(col)
-                    keep = (dt >= now - window_s) & (dt < oldest)
-                    t = np.concatenate([dt[keep], t])
-                    v = np.concatenate([np.array(dv[keep], dtype=np.float64), v])
-        if window_s is not None and now is not None and len(t):
-            keep = t >= now - window_s
-            t, v = t[keep], v[keep]
-        return t, v
+            oldest = self.full.oldest
+            if oldest is None or t < oldest - 1.0:
+                return None
+            times, values = self.full.window(slice(None), t - 5.0, t + 5.0)
+        if not len(times):
+            return None
+        i = int(np.argmin(np.abs(times - t)))
+        return float(times[i]), {m.name: float(values[i, c]) for c, m in enumerate(self.metrics)}
 
     def latest(self, name: str) -> float | None:
         col = self.index.get(name)
         if col is None:
             return None
         with self._lock:
-            n = len(self.full)
-            if not n:
+            if not self.full.count:
                 return None
-            value = float(self.full.values[(self.full._head - 1) % self.full.capacity, col])
+            value = float(self.full.newest_row[col])
         return None if np.isnan(value) else value
 
+    def seen(self, name: str) -> bool:
+        """Whether the device has ever reported a value for ``name`` in this session."""
+        col = self.index.get(name)
+        return col is not None and bool(self._seen[col])
+
     def memory_bytes(self) -> int:
-        return int(self.full.values.nbytes + self.full.times.nbytes + self.decimated.values.nbytes
-                   + self.decimated.times.nbytes)
+        rings = (self.full.values, self.full.times, self.peaks.first.values, self.peaks.first.times,
+                 self.peaks.last_t, self.peaks.high)
+        return int(sum(a.nbytes for a in rings))
+
+
+def peak_decimate(times: FloatArray, values: Float32Array, start: float, end: float,
+                  bins: int) -> tuple[FloatArray, Float32Array]:
+    """At most ``2 * bins`` points that keep every peak: per time bin, each column's minimum at
+    the bin's first sample time and its maximum at the last. Bins sit on a grid aligned to
+    absolute time, so a sliding window does not make the drawn shape shimmer. A bin with no
+    finite value stays NaN (a gap, never a zero)."""
+    if bins <= 0 or len(times) <= 2 * bins or end <= start:
+        return times, values
+    width = (end - start) / bins
+    first = np.floor(start / width) * width
+    edges = first + width * np.arange(bins + 2)
+    idx = np.searchsorted(times, edges)
+    starts = idx[:-1][idx[1:] > idx[:-1]]
+    if not len(starts):
+        return times[:0], values[:0]
+    stops = np.append(starts[1:], idx[-1])
+    body = np.ascontiguousarray(values[: idx[-1]].T)  # metric-major: each reduction runs along memory
+    low = np.fmin.reduceat(body, starts, axis=1).T
+    high = np.fmax.reduceat(body, starts, axis=1).T
+    t = np.empty(2 * len(starts))
+    t[0::2], t[1::2] = times[starts], times[stops - 1]
+    v = np.empty((2 * len(starts), values.shape[1]), dtype=values.dtype)
+    v[0::2], v[1::2] = low, high
+    return t, v

@@ -22,7 +22,11 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge-console", description="Edge Operator Console")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     parser.add_argument("--device", help="device to open (default: the last one used, else local)")
-    parser.add_argument("--page", default="dashboard", choices=["dashboard"], help="page to show")
+    parser.add_argument("--page", default="dashboard",
+                        choices=["dashboard", "models", "optimize", "jobs", "benchmarks", "health"],
+                        help="page to show")
+    parser.add_argument("--field-mode", action="store_true",
+                        help="open in field mode: one device, its models, health and a big Rollback button")
     parser.add_argument("--rate", type=float, help="telemetry samples per second (1-20)")
     parser.add_argument("--screenshot", metavar="PATH",
                         help="open the window, wait for live data, save a PNG of it and exit")
@@ -75,7 +79,8 @@ def _run_gui(core: ConsoleCore, env: ConsoleEnv, args: argparse.Namespace, devic
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("edge-console")
     theme = apply_theme(app, args.theme or core.registry.settings.theme)
-    window = MainWindow(core, theme, device, rate_hz=args.rate, page=args.page)
+    window = MainWindow(core, theme, device, rate_hz=args.rate, page=args.page,
+                        field_mode=True if args.field_mode else None)
     window.resize(1400, 900)
     window.show()
     shot = WhenDrawn(window, Path(args.screenshot), env.stderr) if args.screenshot else None

@@ -1,29 +1,51 @@
 """One dashboard chart: a card with a title, the latest values and a pyqtgraph plot.
 
 Everything shown comes from the metric table: labels, units, ranges. Each metric has one
-persistent curve that every frame updates with ``setData``.
+persistent curve that every frame updates with ``setData``. A frame reads only the visible
+time range from the store (clip to view) and reduces it to min/max pairs per pixel column
+(peak downsampling), so an hour or a day at 10 Hz costs about what a minute does.
 """
 
 from __future__ import annotations
 
 import html
-import math
 import time
+from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
-from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
-from console.core.telemetry import TelemetryStore
+from console.core.alerts import kind_label, severity_label
+from console.core.export import ExportError
+from console.core.telemetry import TelemetryStore, peak_decimate
+from console.ui.chart_markers import AlertMarkers
 from console.ui.clock_axis import ClockAxis
+from console.ui.dashboard_layout import NOT_AVAILABLE
 from console.ui.theme import SERIES_COLORS, Theme
+from console.ui.time_view import TimeViewBox
 from console.ui.units import format_number, format_value, scale_for
-from device_runtime.protocol import MetricSpec
+from device_runtime.protocol import AlertEvent, MetricSpec
 
 CHART_HEIGHT = 230
 LEGEND_COLUMNS = 6
+MIN_BINS = 200
+PIXELS_PER_BIN = 2  # one min/max pair per 2 px: finer is invisible and costs paint time
+# Qt's raster engine draws 1 px lines about 5x faster than 2 px ones; dense curves use them.
+THIN_PEN_ABOVE = 200
 
 
 def _swatch(color: str) -> QPixmap:
@@ -43,19 +65,61 @@ def plain_label(text: str = "", parent: QWidget | None = None) -> QLabel:
     return label
 
 
-class ChartCard(QFrame):
-    """A chart of the metrics sharing one ``MetricSpec.chart`` title within a group."""
+def save_widget_png(widget: QWidget, path: Path) -> tuple[int, int]:
+    """Render ``widget`` to a PNG file; returns its pixel size. Raises :class:`ExportError`."""
+    if not path.parent.is_dir():
+        raise ExportError("Cannot write %s: the folder %s does not exist. Choose an existing folder."
+                          % (path, path.parent))
+    pixmap = widget.grab()
+    if not pixmap.save(str(path), "PNG"):
+        raise ExportError("Cannot write %s. Choose a folder you can write to." % path)
+    return pixmap.width(), pixmap.height()
 
-    def __init__(self, title: str, metrics: list[MetricSpec], theme: Theme,
+
+class CardMenu(QToolButton):
+    """The ``⋯`` button of a card: export this chart as PNG, the session as CSV."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setText("⋯")
+        self.setObjectName("CardMenu")
+        self.setToolTip("Export this chart or the session's telemetry")
+        self.setAutoRaise(True)
+        self.setMinimumSize(32, 28)
+        self.setStyleSheet("QToolButton::menu-indicator { image: none; width: 0px; }")
+        self.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.menu_ = QMenu(self)
+        self.png_action = self.menu_.addAction("Save chart as PNG…")
+        self.csv_action = self.menu_.addAction("Export telemetry as CSV…")
+        self.setMenu(self.menu_)
+
+
+class ChartCard(QFrame):
+    """A chart of the metrics sharing one ``MetricSpec.chart`` title within a group.
+
+    ``decimate=False`` draws every stored point without clipping or downsampling; only the
+    redraw benchmark uses it, as its baseline.
+    """
+
+    pngRequested = Signal()
+    csvRequested = Signal()
+
+    def __init__(self, title: str, metrics: Sequence[MetricSpec], theme: Theme, decimate: bool = True,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("ChartCard")
+        self.title = title
         self.metrics = list(metrics)
+        self.names = [m.name for m in self.metrics]
         self.unit = metrics[0].unit
+        self.decimate = decimate
         self._divisor = 1.0
         self._shown_unit: str | None = None
         self._theme = theme
         self._origin: float | None = None  # x = device time - origin (see ClockAxis)
+        self._store: TelemetryStore | None = None
+        self._alerts: list[AlertEvent] = []
+        self.peak_points = 0  # how many drawn points were 10 s bucket peaks (older than the ring)
 
         self.title_label = plain_label(title)
         self.title_label.setObjectName("ChartTitle")
@@ -63,17 +127,26 @@ class ChartCard(QFrame):
         self.values_label.setObjectName("ChartValues")
         self.values_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.values_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.menu_button = CardMenu(self)
+        self.menu_button.png_action.triggered.connect(self.pngRequested)
+        self.menu_button.csv_action.triggered.connect(self.csvRequested)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(
+            lambda pos: self.menu_button.menu_.popup(self.mapToGlobal(pos)))
 
         self.time_axis = ClockAxis("bottom")
-        self.plot = pg.PlotWidget(axisItems={"bottom": self.time_axis})
+        self.view_box = TimeViewBox()
+        self.plot = pg.PlotWidget(viewBox=self.view_box, axisItems={"bottom": self.time_axis})
         self.plot.setBackground(theme.chart_background)
         self.plot.setMinimumHeight(CHART_HEIGHT)
         self._setup_plot()
+        self.markers = AlertMarkers(self.plot.getPlotItem(), theme)
 
         header = QHBoxLayout()
-        header.setContentsMargins(4, 0, 4, 0)
+        header.setContentsMargins(4, 0, 0, 0)
         header.addWidget(self.title_label)
         header.addWidget(self.values_label, 1)
+        header.addWidget(self.menu_button)
         self.legend_labels: list[QLabel] = []
         legend = QGridLayout()
         legend.setContentsMargins(4, 0, 4, 0)
@@ -99,9 +172,10 @@ class ChartCard(QFrame):
 
     def _setup_plot(self) -> None:
         item = self.plot.getPlotItem()
-        item.setClipToView(True)
-        item.setDownsampling(auto=True, mode="peak")
-        item.setMouseEnabled(x=False, y=False)
+        # Clipping to the view and peak downsampling happen before setData (see redraw), on
+        # the store's arrays; pyqtgraph's own versions would only repeat that work per curve.
+        item.setClipToView(False)
+        item.setDownsampling(False)
         item.setMenuEnabled(False)
         item.hideButtons()
         font = QFont()
@@ -114,13 +188,21 @@ class ChartCard(QFrame):
             axis.enableAutoSIPrefix(False)
         item.getAxis("left").setWidth(56)
         # A GridItem, not AxisItem.setGrid: the axis grid costs ~5x more per frame to paint.
-        item.addItem(pg.GridItem(pen=pg.mkPen(self._theme.grid), textPen=None), ignoreBounds=True)
+        # Two levels of lines (about 10 per axis), not pyqtgraph's default third, nearly
+        # invisible level of ~100 that costs as much to regenerate every frame as the curves.
+        grid = pg.GridItem(pen=pg.mkPen(self._theme.grid), textPen=None)
+        grid.setTickSpacing(x=[None, None], y=[None, None])
+        item.addItem(grid, ignoreBounds=True)
         self.curves: dict[str, pg.PlotDataItem] = {}
+        self.pen_width = 2
         for index, spec in enumerate(self.metrics):
-            pen = pg.mkPen(SERIES_COLORS[index % len(SERIES_COLORS)], width=2)
-            curve = pg.PlotDataItem(pen=pen, connect="finite")
+            pen = pg.mkPen(SERIES_COLORS[index % len(SERIES_COLORS)], width=self.pen_width)
+            curve = pg.PlotDataItem(pen=pen, connect="auto")  # gaps at NaN; one fast path when none
             item.addItem(curve)
             self.curves[spec.name] = curve
+        self._absent = pg.TextItem(NOT_AVAILABLE, color=self._theme.muted, anchor=(0.5, 0.5))
+        self._absent.setVisible(False)
+        item.addItem(self._absent, ignoreBounds=True)
         self._hover_line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(self._theme.muted, width=1))
         self._hover_text = pg.TextItem(color=self._theme.text, fill=pg.mkBrush(QColor(self._theme.panel)),
                                        border=pg.mkPen(self._theme.border), anchor=(0, 1))
@@ -130,32 +212,65 @@ class ChartCard(QFrame):
         self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
     # -- drawing -----------------------------------------------------------------------------
-    def redraw(self, store: TelemetryStore, window_s: float, now: float) -> None:
-        """Pull this chart's series from the store and update its curves in place."""
-        series = {spec.name: store.series(spec.name, window_s, now) for spec in self.metrics}
-        peak = 0.0
-        for _t, values in series.values():
-            finite = values[np.isfinite(values)]
-            if finite.size:
-                peak = max(peak, float(np.max(np.abs(finite))))
+    @property
+    def origin(self) -> float:
+        return self._origin or 0.0
+
+    def redraw(self, store: TelemetryStore, start: float, end: float) -> None:
+        """Show [start, end] (device time): clip to it, reduce to peaks, update curves in place."""
+        self._store = store
         if self._origin is None:
-            self._origin = float(int(now))
+            self._origin = float(int(end))
             self.time_axis.origin = self._origin
+        span = end - start
+        bins = max(MIN_BINS, int(self.plot.width()) // PIXELS_PER_BIN) if self.decimate else 0
+        if self.decimate:
+            window = store.window(self.names, start - span / bins, end)
+            times, values = peak_decimate(window.times, window.values, start, end, bins)
+        else:
+            window = store.window(self.names, start, end)
+            times, values = window.times, window.values
+        self.peak_points = min(window.peak_rows, len(times))
+        finite = np.abs(values[np.isfinite(values)])
+        peak = float(finite.max()) if finite.size else 0.0
         divisor, shown = scale_for(self.unit, peak)
         if shown != self._shown_unit:
             self._divisor, self._shown_unit = divisor, shown
             self.plot.getPlotItem().getAxis("left").setLabel(html.escape(shown), color=self._theme.muted)
-        for spec in self.metrics:
-            times, values = series[spec.name]
-            self.curves[spec.name].setData(times - self._origin, values / self._divisor)
-        self._set_ranges(peak, window_s, now)
+        x = times - self.origin
+        self._set_pen_width(1 if len(times) > THIN_PEN_ABOVE else 2)
+        for column, name in enumerate(self.names):
+            self.curves[name].setData(x, values[:, column] / self._divisor)
+        self._set_ranges(peak, start, end)
         self.values_label.setText(self._latest_text(store))
+        self._show_absent(store, start, end)
+        self.markers.update(self._alerts, self.origin, end)
+        # pyqtgraph applies a new range lazily, in the paint; its transform change then asks
+        # for a second paint of the whole chart. Applying it now halves the painting per frame.
+        self.plot.getPlotItem().vb.prepareForPaint()
 
-    def _set_ranges(self, peak: float, window_s: float, now: float) -> None:
+    def _set_pen_width(self, width: int) -> None:
+        if width == self.pen_width:
+            return
+        self.pen_width = width
+        for index, curve in enumerate(self.curves.values()):
+            curve.setPen(pg.mkPen(SERIES_COLORS[index % len(SERIES_COLORS)], width=width))
+
+    def set_alerts(self, alerts: list[AlertEvent]) -> None:
+        """The alerts to mark; drawn on the next redraw."""
+        self._alerts = alerts
+
+    def _show_absent(self, store: TelemetryStore, start: float, end: float) -> None:
+        absent = store.received > 0 and not any(store.seen(n) for n in self.names)
+        self._absent.setVisible(absent)
+        if absent:
+            low, high = self.plot.getPlotItem().vb.viewRange()[1]
+            self._absent.setPos((start + end) / 2 - self.origin, (low + high) / 2)
+
+    def _set_ranges(self, peak: float, start: float, end: float) -> None:
         """Y from the table's min/max where every series declares one, else from the data."""
         item = self.plot.getPlotItem()
-        origin = self._origin or 0.0
-        item.setXRange(now - origin - window_s, now - origin, padding=0)
+        item.setXRange(start - self.origin, end - self.origin, padding=0)
         mins = [m.min for m in self.metrics if m.min is not None]
         maxes = [m.max for m in self.metrics if m.max is not None]
         if len(mins) < len(self.metrics):
@@ -170,7 +285,8 @@ class ChartCard(QFrame):
     def _latest_text(self, store: TelemetryStore) -> str:
         parts = []
         for spec in self.metrics:
-            parts.append("%s %s" % (spec.label, format_value(store.latest(spec.name), spec.unit)))
+            shown = format_value(store.latest(spec.name), spec.unit) if store.seen(spec.name) else NOT_AVAILABLE
+            parts.append("%s %s" % (spec.label, shown))
         return "  ·  ".join(parts)
 
     def points(self) -> int:
@@ -181,16 +297,25 @@ class ChartCard(QFrame):
             lengths.append(0 if x is None else len(x))
         return max(lengths)
 
+    def save_png(self, path: Path) -> tuple[int, int]:
+        """The whole card (title, latest values, legend, plot) as a PNG file."""
+        self._hide_hover()
+        return save_widget_png(self, path)
+
     # -- hover -------------------------------------------------------------------------------
+    def _hide_hover(self) -> None:
+        self._hover_line.setVisible(False)
+        self._hover_text.setVisible(False)
+
     def _on_mouse_moved(self, pos: QPointF) -> None:
         item = self.plot.getPlotItem()
         if not item.sceneBoundingRect().contains(pos):
-            self._hover_line.setVisible(False)
-            self._hover_text.setVisible(False)
+            self._hide_hover()
             return
         x = item.vb.mapSceneToView(pos).x()
         text = self.hover_text(x)
         if text is None:
+            self._hide_hover()
             return
         self._hover_line.setPos(x)
         self._hover_text.setText(text)
@@ -201,20 +326,41 @@ class ChartCard(QFrame):
         self._hover_text.setVisible(True)
 
     def hover_text(self, x: float) -> str | None:
-        """The time nearest ``x`` and every series' value there, as plain text."""
+        """The time nearest ``x``, every series' value there with its unit, and the alerts then,
+        as plain text. Older than the full-rate ring, the 10 s peaks drawn there are shown."""
+        t = x + self.origin
+        store = self._store
+        near = store.nearest(t) if store is not None else None
         lines: list[str] = []
-        stamp: float | None = None
+        if near is not None:
+            stamp, row = near
+            lines.append(time.strftime("%H:%M:%S", time.localtime(stamp)) + ".%d" % int(stamp % 1 * 10))
+            for spec in self.metrics:
+                seen = store is not None and store.seen(spec.name)
+                lines.append("%s  %s" % (spec.label, format_value(row[spec.name], spec.unit) if seen
+                                         else NOT_AVAILABLE))
+        else:
+            peak = self._peak_text(x)
+            if peak is None:
+                return None
+            lines.extend(peak)
+        for alert in self._alerts:
+            if alert.start <= t and (alert.end is None or t <= alert.end):
+                lines.append("%s: %s (%s)" % (severity_label(alert.severity), kind_label(alert.kind), alert.source))
+        return "\n".join(lines)
+
+    def _peak_text(self, x: float) -> list[str] | None:
+        lines: list[str] = []
         for spec in self.metrics:
             times, values = self.curves[spec.name].getOriginalDataset()
             if times is None or not len(times):
                 continue
             i = int(np.clip(np.searchsorted(times, x), 0, len(times) - 1))
-            if i > 0 and abs(times[i - 1] - x) < abs(times[i] - x):
-                i -= 1
-            stamp = float(times[i]) + (self._origin or 0.0) if stamp is None else stamp
-            value = float(values[i])
-            shown = format_number(value) if math.isfinite(value) else "n/a"
+            if not lines:
+                stamp = float(times[i]) + self.origin
+                lines.append(time.strftime("%H:%M:%S", time.localtime(stamp)) + "  (10 s peaks)")
+            pair = values[max(0, i - 1): i + 1]
+            finite = pair[np.isfinite(pair)]
+            shown = " to ".join(format_number(float(v)) for v in sorted(set(finite.tolist()))) or "n/a"
             lines.append("%s  %s %s" % (spec.label, shown, self._shown_unit or ""))
-        if stamp is None:
-            return None
-        return "\n".join([time.strftime("%H:%M:%S", time.localtime(stamp)), *lines])
+        return lines or None

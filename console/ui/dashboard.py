@@ -1,63 +1,119 @@
-"""The Dashboard page: live charts generated from the device's metric table.
+"""The Dashboard page: live charts generated from the device's metric table, alert markers and
+the event panel.
 
 Samples arrive at the device's rate; a frame timer (about 12 fps) redraws only when something
-new arrived, so the sample rate and the drawing cost stay independent.
+new arrived, and only the charts that are on screen, so the sample rate, the number of charts
+and the drawing cost stay independent. All charts share one time range: the wheel zooms it,
+a drag pans it, and "Live" snaps it back to now.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QHideEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
+    QFileDialog,
+    QFrame,
     QGridLayout,
     QLabel,
     QScrollArea,
     QSizePolicy,
+    QSplitter,
     QToolBar,
     QVBoxLayout,
     QWidget,
 )
 
+from console.core.alerts import format_duration
+from console.core.export import ExportError, export_csv
+from console.core.latency import BudgetBook
 from console.core.session import State
+from console.ui.alerts_model import AlertsModel
 from console.ui.chart import ChartCard, plain_label
+from console.ui.dashboard_layout import LATENCY_GROUP, plan_sections
+from console.ui.event_panel import EventPanel
+from console.ui.latency_chart import TITLE as LATENCY_TITLE
+from console.ui.latency_chart import LatencyCard
+from console.ui.latency_model import LatencyModel
 from console.ui.session_model import SessionModel
 from console.ui.theme import Theme
-from device_runtime.protocol import MetricSpec
+from console.ui.thresholds_dialog import ThresholdsDialog
+from device_runtime.protocol import AlertEvent, MetricSpec
 
 RATES_HZ = (1.0, 2.0, 5.0, 10.0, 20.0)
-WINDOWS_S = (("1 min", 60.0), ("5 min", 300.0), ("15 min", 900.0), ("1 h", 3600.0))
+WINDOWS_S = (("1 min", 60.0), ("5 min", 300.0), ("15 min", 900.0), ("1 h", 3600.0), ("6 h", 21600.0),
+             ("24 h", 86400.0))
+MIN_SPAN_S = 10.0
+MAX_SPAN_S = 86400.0
 FRAME_MS = 80
 COLUMNS = 2
+ZOOM_ROLE = -1.0  # marks the window box's "zoomed" entry
+
+SavePathAsker = Callable[[QWidget, str, str, str], "str | None"]
 
 
-def group_charts(metrics: list[MetricSpec]) -> dict[str, dict[str, list[MetricSpec]]]:
-    """group -> chart title -> metrics, in the table's order."""
-    groups: dict[str, dict[str, list[MetricSpec]]] = {}
-    for spec in metrics:
-        groups.setdefault(spec.group, {}).setdefault(spec.chart, []).append(spec)
-    return groups
+def ask_save_path(parent: QWidget, title: str, suggested: str, file_filter: str) -> str | None:
+    path, _ = QFileDialog.getSaveFileName(parent, title, suggested, file_filter)
+    return path or None
+
+
+def _file_stem(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in text).strip("-") or "chart"
+
+
+class PlaceholderCard(QFrame):
+    """A slot the device does not fill: says so in words instead of drawing zeros."""
+
+    def __init__(self, title: str, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("ChartCard")
+        self.title_label = plain_label(title)
+        self.title_label.setObjectName("ChartTitle")
+        self.text_label = plain_label(text)
+        self.text_label.setObjectName("ChartValues")
+        self.text_label.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 8, 10, 10)
+        layout.addWidget(self.title_label)
+        layout.addWidget(self.text_label)
+        layout.addStretch(1)
 
 
 class Dashboard(QWidget):
     def __init__(self, model: SessionModel, theme: Theme, window_s: float = 300.0,
-                 parent: QWidget | None = None) -> None:
+                 alerts: AlertsModel | None = None, decimate: bool = True,
+                 budgets: BudgetBook | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = model
         self.theme = theme
-        self.window_s = window_s
+        self.alerts = alerts if alerts is not None else AlertsModel(model, self)
+        self.decimate = decimate
+        self.span_s = window_s
+        self.live = True
+        self.view_end: float | None = None  # device time of the right edge while not live
+        self.ask_save_path: SavePathAsker = ask_save_path
+        self.thresholds_dialog: ThresholdsDialog | None = None
         self.charts: list[ChartCard] = []
+        # Slots no source fills; the latency card is one until a latency source reports.
+        self.placeholders: list[PlaceholderCard | LatencyCard] = []
+        self.latency = LatencyModel(model, budgets, self)
+        self.latency_card: LatencyCard | None = None
         self.group_headers: list[QLabel] = []
         self.frames_drawn = 0
         self._dirty = False
-        self._paused = False
 
         self.toolbar = QToolBar(self)
-        self.pause_action = QAction("Pause", self)
-        self.pause_action.setCheckable(True)
-        self.pause_action.setShortcut(QKeySequence("Space"))
-        self.pause_action.setToolTip("Pause or resume the live charts (Space)")
-        self.toolbar.addAction(self.pause_action)
+        self.live_action = QAction("Live", self)
+        self.live_action.setCheckable(True)
+        self.live_action.setChecked(True)
+        self.live_action.setShortcut(QKeySequence("Space"))
+        self.live_action.setToolTip("Follow the newest samples; off, the charts stay on the time shown (Space)")
+        self.toolbar.addAction(self.live_action)
         self.toolbar.addSeparator()
         self.toolbar.addWidget(QLabel("Rate"))
         self.rate_box = QComboBox()
@@ -69,13 +125,21 @@ class Dashboard(QWidget):
         self.window_box = QComboBox()
         for text, seconds in WINDOWS_S:
             self.window_box.addItem(text, seconds)
-        self.window_box.setToolTip("How much history the charts show")
+        self.window_box.setToolTip("How much history the charts show (the wheel over a chart zooms)")
         self.toolbar.addWidget(self.window_box)
+        self.toolbar.addSeparator()
+        self.csv_action = self.toolbar.addAction("Export CSV…")
+        self.csv_action.setToolTip("Save this session's telemetry as a CSV file")
+        self.thresholds_action = self.toolbar.addAction("Thresholds…")
+        self.thresholds_action.setToolTip("Alert thresholds of this device")
         self.notice = plain_label("Connecting…")
         self.notice.setObjectName("DashboardNotice")
         self.notice.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.toolbar.addSeparator()
         self.toolbar.addWidget(self.notice)
+        self.export_note = plain_label("")
+        self.export_note.setObjectName("DashboardNotice")
+        self.toolbar.addWidget(self.export_note)
 
         self._content = QWidget()
         self._content_layout = QVBoxLayout(self._content)
@@ -84,11 +148,17 @@ class Dashboard(QWidget):
         self.scroll_area = QScrollArea()
         self.scroll_area.setWidgetResizable(True)
         self.scroll_area.setWidget(self._content)
+        self.events = EventPanel()
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(self.scroll_area)
+        self.splitter.addWidget(self.events)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setSizes([700, 170])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 4, 8, 0)
         layout.setSpacing(0)
         layout.addWidget(self.toolbar)
-        layout.addWidget(self.scroll_area, 1)
+        layout.addWidget(self.splitter, 1)
 
         self._timer = QTimer(self)
         self._timer.setInterval(FRAME_MS)
@@ -96,43 +166,78 @@ class Dashboard(QWidget):
 
         self._select(self.rate_box, model.rate_hz, "%g Hz")
         self._select(self.window_box, window_s, "%g s")
-        self.pause_action.toggled.connect(self._on_pause_toggled)
+        self.live_action.toggled.connect(self._on_live_toggled)
         self.rate_box.currentIndexChanged.connect(self._on_rate_selected)
         self.window_box.currentIndexChanged.connect(self._on_window_selected)
+        self.csv_action.triggered.connect(self.export_session_csv)
+        self.thresholds_action.triggered.connect(self.open_thresholds)
+        self.scroll_area.verticalScrollBar().valueChanged.connect(self._mark_dirty)
+        self.events.alertActivated.connect(self.show_alert)
         model.tableChanged.connect(self._on_table)
         model.sampleArrived.connect(self._on_sample)
         model.stateChanged.connect(self._on_state)
         model.rateChanged.connect(self._on_rate_changed)
         model.failed.connect(self._on_failed)
+        self.alerts.alertChanged.connect(self._on_alert)
+        self.latency.windowsArrived.connect(self._on_sample_latency)
+        self.alerts.noticeChanged.connect(self.events.set_notice)
+        for alert in self.alerts.alerts():
+            self.events.show_alert(alert)
         if model.store is not None:
             self._on_table(model.store.metrics)
         self._on_state(model.state.value, model.message)
 
     # -- what tests and the window read ------------------------------------------------------
-    @property
-    def paused(self) -> bool:
-        return self._paused
-
     def points_drawn(self) -> int:
         return max([c.points() for c in self.charts] or [0])
 
-    def set_paused(self, paused: bool) -> None:
-        self.pause_action.setChecked(paused)
+    def set_live(self, live: bool) -> None:
+        self.live_action.setChecked(live)
+
+    def view_range(self) -> tuple[float, float] | None:
+        """The shown time range in device time, or None before the first sample."""
+        store = self.model.store
+        if store is None or store.last_t is None:
+            return None
+        end = store.last_t if self.live or self.view_end is None else self.view_end
+        return end - self.span_s, end
 
     # -- building ----------------------------------------------------------------------------
     def _on_table(self, metrics: list[MetricSpec]) -> None:
         self._clear()
-        for group, charts in group_charts(metrics).items():
-            header = plain_label(group)
+        for section in plan_sections(metrics):
+            header = plain_label(section.group)
             header.setObjectName("GroupHeader")
             self.group_headers.append(header)
             self._content_layout.addWidget(header)
             grid = QGridLayout()
             grid.setSpacing(10)
-            for index, (title, specs) in enumerate(charts.items()):
-                card = ChartCard(title, specs, self.theme)
-                self.charts.append(card)
-                grid.addWidget(card, index // COLUMNS, index % COLUMNS)
+            charts = [plan for plan in section.cards if plan.metrics]
+            first_placeholder_row = (len(charts) + COLUMNS - 1) // COLUMNS
+            for index, plan in enumerate(section.cards):
+                card: QFrame
+                if plan.metrics:
+                    chart = ChartCard(plan.title, plan.metrics, self.theme, decimate=self.decimate)
+                    chart.view_box.zoomRequested.connect(lambda f, x, c=chart: self.zoom(f, x + c.origin))
+                    chart.view_box.panRequested.connect(self.pan)
+                    chart.pngRequested.connect(lambda c=chart: self.export_chart_png(c))
+                    chart.csvRequested.connect(self.export_session_csv)
+                    self.charts.append(chart)
+                    card = chart
+                    grid.addWidget(card, index // COLUMNS, index % COLUMNS)
+                elif section.group == LATENCY_GROUP and plan.title == LATENCY_TITLE:
+                    latency = LatencyCard(self.latency, self.theme)
+                    latency.view_box.zoomRequested.connect(lambda f, x, c=latency: self.zoom(f, x + (c.origin or 0)))
+                    latency.view_box.panRequested.connect(self.pan)
+                    self.latency_card = latency
+                    self.placeholders.append(latency)
+                    card = latency
+                    grid.addWidget(card, first_placeholder_row + (index - len(charts)) // COLUMNS, 0, 1, COLUMNS)
+                else:  # on rows of their own, so a short card never sits beside a tall chart
+                    card = PlaceholderCard(plan.title, plan.missing)
+                    self.placeholders.append(card)
+                    slot = index - len(charts)
+                    grid.addWidget(card, first_placeholder_row + slot // COLUMNS, slot % COLUMNS)
             for column in range(COLUMNS):
                 grid.setColumnStretch(column, 1)
             self._content_layout.addLayout(grid)
@@ -140,7 +245,9 @@ class Dashboard(QWidget):
         self._dirty = True
 
     def _clear(self) -> None:
+        self.latency_card = None
         self.charts.clear()
+        self.placeholders.clear()
         self.group_headers.clear()
         layout = self._content_layout
         while layout.count():
@@ -158,20 +265,38 @@ class Dashboard(QWidget):
                 widget.deleteLater()
 
     # -- live updates ------------------------------------------------------------------------
-    def _on_sample(self, _t: float) -> None:
+    def _mark_dirty(self, *_args: object) -> None:
         self._dirty = True
 
+    def _on_sample(self, _t: float) -> None:
+        if self.live:
+            self._dirty = True
+
+    def _on_sample_latency(self) -> None:
+        self._on_sample(0.0)
+
     def _on_frame(self) -> None:
+        shown = self.view_range()
         store = self.model.store
-        if self._paused or not self._dirty or store is None or store.last_t is None:
+        if not self._dirty or shown is None or store is None:
             return
         self._dirty = False
-        now = store.last_t
+        start, end = shown
+        alerts = self.alerts.log.between(start, end)
         for chart in self.charts:
-            chart.redraw(store, self.window_s, now)
+            if chart.visibleRegion().isEmpty():
+                continue  # off screen: drawn when scrolled into view
+            chart.set_alerts(alerts)
+            chart.redraw(store, start, end)
+        if self.latency_card is not None and not self.latency_card.visibleRegion().isEmpty():
+            self.latency_card.redraw(start, end)
         self.frames_drawn += 1
         if self.notice.text():
             self.notice.setText("")
+
+    def _on_alert(self, alert: AlertEvent) -> None:
+        self.events.show_alert(alert)
+        self._dirty = True
 
     def _on_state(self, state: str, message: str) -> None:
         if state == State.CONNECTING.value:
@@ -184,12 +309,114 @@ class Dashboard(QWidget):
     def _on_failed(self, message: str) -> None:
         self.notice.setText(message)
 
-    def _on_pause_toggled(self, paused: bool) -> None:
-        self._paused = paused
-        self.pause_action.setText("Resume" if paused else "Pause")
-        if not paused:
-            self._dirty = True
+    # -- time range --------------------------------------------------------------------------
+    def _on_live_toggled(self, live: bool) -> None:
+        shown = self.view_range()
+        self.live = live
+        if not live and shown is not None:
+            self.view_end = shown[1]
+        self._dirty = True
 
+    def zoom(self, factor: float, at: float) -> None:
+        """Scale the shown span by ``factor`` around device time ``at`` (live: around now)."""
+        shown = self.view_range()
+        if shown is None:
+            return
+        start = shown[0]
+        span = min(MAX_SPAN_S, max(MIN_SPAN_S, self.span_s * factor))
+        if not self.live:
+            ratio = min(1.0, max(0.0, (at - start) / self.span_s))
+            new_start = at - ratio * span
+            store = self.model.store
+            newest = store.last_t if store is not None and store.last_t is not None else new_start + span
+            self.view_end = min(new_start + span, newest)
+        self.span_s = span
+        self._show_zoom_span()
+        self._dirty = True
+
+    def pan(self, dx: float) -> None:
+        """Move the shown range by ``dx`` seconds; reaching now resumes live."""
+        shown = self.view_range()
+        store = self.model.store
+        if shown is None or store is None or store.last_t is None:
+            return
+        end = shown[1] + dx
+        if end >= store.last_t:
+            self.set_live(True)
+            return
+        if self.live:
+            self.set_live(False)
+        self.view_end = end
+        self._dirty = True
+
+    def show_alert(self, alert: AlertEvent) -> None:
+        """Stop following now and show the alert's time, whole when it fits in a day."""
+        shown = self.view_range()
+        store = self.model.store
+        if shown is None or store is None or store.last_t is None:
+            return
+        end = alert.end if alert.end is not None else store.last_t
+        self.span_s = min(MAX_SPAN_S, max(self.span_s, (end - alert.start) * 1.5, MIN_SPAN_S))
+        self._show_zoom_span()
+        self.set_live(False)
+        self.view_end = min(store.last_t, (alert.start + end) / 2 + self.span_s / 2)
+        self._dirty = True
+
+    def _show_zoom_span(self) -> None:
+        box = self.window_box
+        box.blockSignals(True)
+        zoom_index = box.findData(ZOOM_ROLE, Qt.ItemDataRole.UserRole + 1)
+        if zoom_index >= 0:
+            box.removeItem(zoom_index)
+        preset = box.findData(self.span_s)
+        if preset >= 0:
+            box.setCurrentIndex(preset)
+        else:
+            box.addItem(format_duration(self.span_s), self.span_s)
+            box.setItemData(box.count() - 1, ZOOM_ROLE, Qt.ItemDataRole.UserRole + 1)
+            box.setCurrentIndex(box.count() - 1)
+        box.blockSignals(False)
+
+    # -- export and thresholds ---------------------------------------------------------------
+    def export_session_csv(self) -> None:
+        store = self.model.store
+        if store is None or store.last_t is None:
+            self.export_note.setText("No telemetry yet: nothing to export.")
+            return
+        suggested = "%s-telemetry-%s.csv" % (_file_stem(self.model.name), time.strftime("%Y%m%d-%H%M%S"))
+        path = self.ask_save_path(self, "Export telemetry as CSV", suggested, "CSV files (*.csv)")
+        if not path:
+            return
+        try:
+            rows = export_csv(store, Path(path))
+        except ExportError as exc:
+            self.export_note.setText(str(exc))
+            return
+        self.export_note.setText("Saved %d rows to %s" % (rows, path))
+
+    def export_chart_png(self, chart: ChartCard) -> None:
+        suggested = "%s-%s-%s.png" % (_file_stem(self.model.name), _file_stem(chart.title),
+                                      time.strftime("%Y%m%d-%H%M%S"))
+        path = self.ask_save_path(self, "Save chart as PNG", suggested, "PNG images (*.png)")
+        if not path:
+            return
+        shown, store = self.view_range(), self.model.store
+        if shown is not None and store is not None:  # it may be off screen and not drawn lately
+            chart.redraw(store, *shown)
+        try:
+            width, height = chart.save_png(Path(path))
+        except ExportError as exc:
+            self.export_note.setText(str(exc))
+            return
+        self.export_note.setText("Saved %s (%d x %d px)" % (path, width, height))
+
+    def open_thresholds(self) -> ThresholdsDialog:
+        dialog = ThresholdsDialog(self.alerts, self.model.display_name, self)
+        self.thresholds_dialog = dialog
+        dialog.open()
+        return dialog
+
+    # -- toolbar -----------------------------------------------------------------------------
     def _on_rate_selected(self, index: int) -> None:
         self.model.set_rate(float(self.rate_box.itemData(index)))
 
@@ -197,7 +424,11 @@ class Dashboard(QWidget):
         self._select(self.rate_box, rate_hz, "%g Hz")
 
     def _on_window_selected(self, index: int) -> None:
-        self.window_s = float(self.window_box.itemData(index))
+        seconds = float(self.window_box.itemData(index))
+        shown = self.view_range()
+        if not self.live and shown is not None:
+            self.view_end = shown[1]
+        self.span_s = seconds
         self._dirty = True
 
     @staticmethod
@@ -213,6 +444,7 @@ class Dashboard(QWidget):
 
     def showEvent(self, event: QShowEvent) -> None:
         self._timer.start()
+        self._dirty = True
         super().showEvent(event)
 
     def hideEvent(self, event: QHideEvent) -> None:

@@ -3,19 +3,35 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QMainWindow, QSplitter, QStackedWidget, QTabWidget, QWidget
 
 from console.core.app import ConsoleCore
+from console.core.benchmarks import BenchmarkBook
+from console.core.latency import BudgetBook
+from console.core.models import operator_name
 from console.core.session import State
 from console.transport.base import TransportError
+from console.ui.add_device_dialog import AddDeviceDialog
+from console.ui.benchmarks_page import BenchmarksPage
 from console.ui.chart import plain_label
 from console.ui.dashboard import Dashboard
+from console.ui.field_mode import FieldModeView
+from console.ui.health_model import HealthModel
+from console.ui.health_page import HealthPage
+from console.ui.hostkey_dialog import DialogPrompts
+from console.ui.install_dialog import attach_install_action
+from console.ui.jobs_model import JobsModel
+from console.ui.jobs_page import JobsPage
+from console.ui.models_model import ModelsModel
+from console.ui.models_page import ModelsPage
+from console.ui.optimize import OptimizePage
 from console.ui.session_model import SessionModel
 from console.ui.sidebar import DeviceSidebar
 from console.ui.theme import Theme
 
-PAGES = ("dashboard",)
+# Tab order (UI.md: Dashboard | Models | Optimize | Jobs | Benchmarks | Health); Ctrl+1.. follow it.
+PAGES = ("dashboard", "models", "optimize", "jobs", "benchmarks", "health")
 STATUS_REFRESH_MS = 1000
 
 
@@ -48,7 +64,7 @@ def hottest_temperature(model: SessionModel) -> float | None:
 
 class MainWindow(QMainWindow):
     def __init__(self, core: ConsoleCore, theme: Theme, device: str, rate_hz: float | None = None,
-                 page: str = "dashboard", parent: QWidget | None = None) -> None:
+                 page: str = "dashboard", parent: QWidget | None = None, field_mode: bool | None = None) -> None:
         super().__init__(parent)
         self.core = core
         self.theme = theme
@@ -57,6 +73,12 @@ class MainWindow(QMainWindow):
         self.start_page = page if page in PAGES else "dashboard"
         self.models: dict[str, SessionModel] = {}
         self.dashboards: dict[str, Dashboard] = {}
+        self.jobs_models: dict[str, JobsModel] = {}
+        self.store_models: dict[str, ModelsModel] = {}
+        self.health_models: dict[str, HealthModel] = {}
+        self.field_views: dict[str, QWidget] = {}
+        self.page_widgets: dict[str, dict[str, QWidget]] = {}  # device -> page key -> its widget
+        self.benchmark_book = BenchmarkBook(core.env.data_dir / "benchmarks.jsonl")
         self.open_errors: dict[str, str] = {}
         self._tabs: dict[str, QTabWidget] = {}
         self.current: str | None = None
@@ -70,7 +92,16 @@ class MainWindow(QMainWindow):
         splitter.setStretchFactor(1, 1)
         splitter.setCollapsible(0, False)
         splitter.setSizes([220, 1180])
-        self.setCentralWidget(splitter)
+        self.field_stack = QStackedWidget()  # field mode: one simplified view per device
+        self.modes = QStackedWidget()
+        self.modes.addWidget(splitter)
+        self.modes.addWidget(self.field_stack)
+        self.setCentralWidget(self.modes)
+        self.field_action = QAction("&Field mode", self)
+        self.field_action.setCheckable(True)
+        self.field_action.setShortcut(QKeySequence("Ctrl+Shift+F"))
+        self.field_action.setToolTip("One device, its models, health and a big Rollback button")
+        self.menuBar().addMenu("&View").addAction(self.field_action)
         self.status_label = plain_label()
         self.statusBar().addWidget(self.status_label, 1)
         self.statusBar().setSizeGripEnabled(False)
@@ -82,8 +113,16 @@ class MainWindow(QMainWindow):
         for keys, slot in (("Ctrl+1", self._on_dashboard_key), ("F5", self._on_reconnect_key),
                            ("Ctrl+K", self._on_devices_key)):
             QShortcut(QKeySequence(keys), self).activated.connect(slot)
+        for number, page_key in enumerate(PAGES[1:], start=2):
+            shortcut = QShortcut(QKeySequence("Ctrl+%d" % number), self)
+            shortcut.activated.connect(lambda key=page_key: self.show_page(key))
         self.sidebar.deviceChosen.connect(self._on_device_chosen)
+        self.sidebar.addRequested.connect(self._on_add_device)
+        attach_install_action(self.sidebar, core.env, core.registry, self)  # "Install runtime…" on SSH devices
+        core.env.ssh_prompts = DialogPrompts(self)  # host keys and secrets are asked in dialogs
         self.show_device(device)
+        self.set_field_mode(core.registry.settings.field_mode if field_mode is None else field_mode)
+        self.field_action.toggled.connect(self._on_field_mode_toggled)
 
     # -- devices -----------------------------------------------------------------------------
     def show_device(self, name: str) -> None:
@@ -96,6 +135,8 @@ class MainWindow(QMainWindow):
         entry = self.core.registry.get(name)
         self.setWindowTitle("%s — Edge Operator Console" % entry.display_name)
         self._refresh_status()
+        if self.field_action.isChecked():
+            self.field_stack.setCurrentWidget(self._field_view(name))
 
     def _open(self, name: str) -> None:
         entry = self.core.registry.get(name)
@@ -110,13 +151,99 @@ class MainWindow(QMainWindow):
             tabs.addTab(plain_label(self.open_errors[name]), "Dashboard")
             self.sidebar.set_state(name, entry.display_name, State.FAILED.value)
             return
+        if entry.kind == "ssh":
+            session.enable_reconnect()
         model = SessionModel(session, self.rate_hz, backfill_s=self.window_s, parent=self)
         self.models[name] = model
-        dashboard = Dashboard(model, self.theme, self.window_s)
+        dashboard = Dashboard(model, self.theme, self.window_s, budgets=BudgetBook(self.core.registry))
         self.dashboards[name] = dashboard
         tabs.addTab(dashboard, "Dashboard")
+        self._add_job_pages(name, tabs, model)
+        self._add_models_page(name, tabs, model)
+        self._add_health_page(name, tabs, model)
         model.stateChanged.connect(self._on_state_changed)
         model.connect_device()
+
+    def _add_job_pages(self, name: str, tabs: QTabWidget, model: SessionModel) -> None:
+        jobs = JobsModel(model, self.benchmark_book, parent=self)
+        self.jobs_models[name] = jobs
+        pages: dict[str, QWidget] = {"dashboard": self.dashboards[name], "optimize": OptimizePage(jobs, model),
+                                     "jobs": JobsPage(jobs), "benchmarks": BenchmarksPage(jobs, self.theme)}
+        self.page_widgets[name] = pages
+        for key, title in (("optimize", "Optimize"), ("jobs", "Jobs"), ("benchmarks", "Benchmarks")):
+            tabs.addTab(pages[key], title)
+        if self.start_page in pages:
+            tabs.setCurrentWidget(pages[self.start_page])
+
+    def _add_models_page(self, name: str, tabs: QTabWidget, model: SessionModel) -> None:
+        env = self.core.env
+        store = ModelsModel(model, operator_name(env), env.config_dir / "keys", parent=self)
+        self.store_models[name] = store
+        page = ModelsPage(store, env.config_dir / "keys")
+        self.page_widgets.setdefault(name, {})["models"] = page
+        tabs.insertTab(PAGES.index("models"), page, "Models")
+        if self.start_page == "models":
+            tabs.setCurrentWidget(page)
+
+    def _add_health_page(self, name: str, tabs: QTabWidget, model: SessionModel) -> None:
+        health = HealthModel(model, parent=self)
+        self.health_models[name] = health
+        health.reportChanged.connect(lambda report: self.sidebar.set_health(name, report.overall))
+        page = HealthPage(health, self.core.env)
+        self.page_widgets.setdefault(name, {})["health"] = page
+        tabs.insertTab(PAGES.index("health"), page, "Health")
+        if self.start_page == "health":
+            tabs.setCurrentWidget(page)
+
+    # -- field mode --------------------------------------------------------------------------
+    def set_field_mode(self, on: bool) -> None:
+        """Show the current device's field view (or the full console); the menu follows."""
+        self.field_action.setChecked(on)
+        if on and self.current is not None:
+            self.field_stack.setCurrentWidget(self._field_view(self.current))
+        self.modes.setCurrentIndex(1 if on else 0)
+
+    def field_mode(self) -> bool:
+        return self.field_action.isChecked()
+
+    def _field_view(self, name: str) -> QWidget:
+        view = self.field_views.get(name)
+        if view is None:
+            model, store = self.models.get(name), self.store_models.get(name)
+            if model is None or store is None:
+                view = plain_label(self.open_errors.get(name, "Cannot open %s." % name))
+            else:
+                field = FieldModeView(store, model)
+                field.exitRequested.connect(lambda: self.field_action.setChecked(False))
+                view = field
+            self.field_views[name] = view
+            self.field_stack.addWidget(view)
+        return view
+
+    def _on_field_mode_toggled(self, on: bool) -> None:
+        self.set_field_mode(on)
+        self.core.registry.settings.field_mode = on
+        self.core.registry.save()
+
+    def show_page(self, key: str) -> None:
+        """Bring one of the current device's pages to the front (Ctrl+1..)."""
+        tabs = self._tabs.get(self.current or "")
+        widget = self.page_widgets.get(self.current or "", {}).get(key)
+        if tabs is not None and widget is not None:
+            tabs.setCurrentWidget(widget)
+
+    def page_ready(self, dashboard_drawn: bool) -> bool:
+        """Whether the start page shows live data yet (for --screenshot)."""
+        if self.field_mode():
+            view = self.field_views.get(self.current or "")
+            return isinstance(view, FieldModeView) and view.ready()
+        if self.start_page == "dashboard":
+            return dashboard_drawn
+        page = self.page(self.start_page)
+        return isinstance(page, (ModelsPage, OptimizePage, JobsPage, BenchmarksPage, HealthPage)) and page.ready()
+
+    def page(self, key: str) -> QWidget | None:
+        return self.page_widgets.get(self.current or "", {}).get(key)
 
     def model(self) -> SessionModel | None:
         return self.models.get(self.current or "")
@@ -132,6 +259,12 @@ class MainWindow(QMainWindow):
         settings = self.core.registry.settings
         settings.last_device = name
         self.core.registry.save()
+
+    def _on_add_device(self) -> None:
+        entry = AddDeviceDialog.ask(self.core.registry, self)
+        if entry is not None:
+            self.sidebar.add_device(entry)
+            self._on_device_chosen(entry.name)
 
     def _on_state_changed(self, _state: str, _message: str) -> None:
         for name, model in self.models.items():
@@ -169,5 +302,11 @@ class MainWindow(QMainWindow):
         self._status_timer.stop()
         for dashboard in self.dashboards.values():
             dashboard.hide()
+        for jobs in self.jobs_models.values():
+            jobs.close()
+        for store in self.store_models.values():
+            store.close()
+        for health in self.health_models.values():
+            health.close()
         for model in self.models.values():
             model.close()

@@ -57,7 +57,7 @@ class WhenDrawn(QObject):
                 self._finish(ExitCode.UNREACHABLE, "%s did not connect within %.0f s" % (name, CONNECT_WAIT_S))
             return
         self.connected_at = self.connected_at or now
-        if dashboard.points_drawn() < MIN_POINTS:
+        if not self.window.page_ready(dashboard.points_drawn() >= MIN_POINTS):
             if now - self.connected_at > DATA_WAIT_S:
                 self._finish(ExitCode.ERROR, "no telemetry from %s within %.0f s" % (name, DATA_WAIT_S))
             return

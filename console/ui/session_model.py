@@ -93,6 +93,12 @@ class SessionModel(QObject):
         self._wanted_rate = rate_hz
         return self._submit(self._rate_job)
 
+    def run_blocking(self, job: Callable[[], None]) -> Future[None]:
+        """Run a blocking device call (alerts, thresholds, ...) on this device's worker thread,
+        after any connect already queued. ``job`` reports its own errors; transport errors it
+        lets through become ``failed``."""
+        return self._submit(job)
+
     def close(self) -> None:
         """Detach from the core and wait for the worker; safe to call twice."""
         if self._closed:

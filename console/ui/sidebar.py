@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
 from console.core.settings import DeviceEntry
 from console.ui.chart import plain_label
+from console.ui.health_model import HEALTH_COLORS
 from console.ui.theme import STATE_COLORS
 
 NAME_ROLE = Qt.ItemDataRole.UserRole
@@ -17,15 +18,15 @@ def state_icon(state: str, size: int = 14) -> QIcon:
     """A dot whose fill also differs by state (full, half, ring), so colour is never alone."""
     pixmap = QPixmap(size, size)
     pixmap.fill(Qt.GlobalColor.transparent)
-    color = QColor(STATE_COLORS.get(state, STATE_COLORS["disconnected"]))
+    color = QColor(STATE_COLORS.get(state) or HEALTH_COLORS.get(state) or STATE_COLORS["disconnected"])
     painter = QPainter(pixmap)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     painter.setPen(QPen(color, 2))
     center, radius = QPointF(size / 2, size / 2), size / 2 - 2
-    if state == "connected":
+    if state in ("connected", "healthy", "degraded", "unhealthy"):  # connected, coloured by its health
         painter.setBrush(QBrush(color))
         painter.drawEllipse(center, radius, radius)
-    elif state == "connecting":
+    elif state in ("connecting", "reconnecting"):
         painter.drawEllipse(center, radius, radius)
         painter.setBrush(QBrush(color))
         painter.drawPie(2, 2, size - 4, size - 4, 90 * 16, 180 * 16)
@@ -36,9 +37,10 @@ def state_icon(state: str, size: int = 14) -> QIcon:
 
 
 class DeviceSidebar(QWidget):
-    """Lists devices; emits ``deviceChosen`` when the user picks one."""
+    """Lists devices; emits ``deviceChosen`` when the user picks one, ``addRequested`` for [+ Add]."""
 
     deviceChosen = Signal(str)
+    addRequested = Signal()
 
     def __init__(self, devices: list[DeviceEntry], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -51,14 +53,14 @@ class DeviceSidebar(QWidget):
         self.list.setIconSize(QSize(14, 14))
         self.list.setAccessibleName("Devices")
         self._items: dict[str, QListWidgetItem] = {}
+        self._shown: dict[str, tuple[str, str]] = {}  # name -> (display name, connection state)
+        self._health: dict[str, str] = {}  # name -> overall health of its last report
         for entry in devices:
-            # QListWidgetItem text is never interpreted as markup.
-            item = QListWidgetItem()
-            item.setData(NAME_ROLE, entry.name)
-            item.setSizeHint(QSize(0, 52))
-            self.list.addItem(item)
-            self._items[entry.name] = item
-            self.set_state(entry.name, entry.display_name, "disconnected")
+            self.add_device(entry)
+        self.add_button = QPushButton("+ Add")
+        self.add_button.setToolTip("Add a device reached over SSH")
+        self.add_button.setMinimumHeight(32)
+        self.add_button.clicked.connect(self.addRequested)
         title = plain_label("DEVICES")
         title.setObjectName("SidebarTitle")
         layout = QVBoxLayout(self)
@@ -66,15 +68,34 @@ class DeviceSidebar(QWidget):
         layout.setSpacing(2)
         layout.addWidget(title)
         layout.addWidget(self.list, 1)
+        layout.addWidget(self.add_button)
         self.list.currentItemChanged.connect(self._on_current_changed)
+
+    def add_device(self, entry: DeviceEntry) -> None:
+        # QListWidgetItem text is never interpreted as markup.
+        item = QListWidgetItem()
+        item.setData(NAME_ROLE, entry.name)
+        item.setSizeHint(QSize(0, 52))
+        self.list.addItem(item)
+        self._items[entry.name] = item
+        self.set_state(entry.name, entry.display_name, "disconnected")
 
     def set_state(self, name: str, display_name: str, state: str) -> None:
         item = self._items.get(name)
         if item is None:
             return
-        item.setText("%s\n%s" % (display_name, state))
-        item.setIcon(state_icon(state))
-        item.setToolTip("%s: %s" % (display_name, state))
+        self._shown[name] = (display_name, state)
+        health = self._health.get(name) if state == "connected" else None
+        words = "%s · %s" % (state, health) if health else state
+        item.setText("%s\n%s" % (display_name, words))
+        item.setIcon(state_icon(health or state))
+        item.setToolTip("%s: %s" % (display_name, words))
+
+    def set_health(self, name: str, overall: str) -> None:
+        """Show a connected device's overall health (healthy, degraded, unhealthy) next to its state."""
+        self._health[name] = overall
+        if name in self._shown:
+            self.set_state(name, *self._shown[name])
 
     def state_text(self, name: str) -> str:
         return self._items[name].text()

@@ -23,6 +23,8 @@ from device_runtime.collectors.nvml import NvmlCollector
 from device_runtime.demo_model import DEMO_FILE
 from device_runtime.health.service import HealthService
 from device_runtime.jobs.service import JobService
+from device_runtime.latency.aggregate import LatencyAggregator
+from device_runtime.latency.probe import ProbeService, SourceVersions
 from device_runtime.latency.service import LatencyService
 from device_runtime.paths import lock_path
 from device_runtime.process import python_command
@@ -171,11 +173,16 @@ class Daemon:
 
     def _make_services(self) -> List[Service]:
         """The daemon's parts beyond telemetry, each with its own protocol methods."""
-        latency = LatencyService(os.path.join(os.path.dirname(self.socket_path), LATENCY_SOCKET_NAME), self.bus)
-        alerts = AlertService(self.bus, self.root, self.collectors)
-        state = DeviceStateService(self.collectors)
         store = StoreService(self.root, self.bus, store_facts(self.capabilities),
                              ALLOW_UNSIGNED if self.demo else REQUIRE_SIGNATURE)
+        versions = SourceVersions(store.store)
+        latency = LatencyService(os.path.join(os.path.dirname(self.socket_path), LATENCY_SOCKET_NAME), self.bus,
+                                 aggregator=LatencyAggregator(version_of=versions))
+        alerts = AlertService(self.bus, self.root, self.collectors)
+        state = DeviceStateService(self.collectors)
+        probe = ProbeService(self.root, self.bus, latency, store.store, alerts.detector.active,
+                             self.capabilities.tensorrt)
+        versions.probe = probe
         health = HealthService(
             self.root,
             self.bus,
@@ -196,6 +203,7 @@ class Daemon:
             state,
             store,
             health,
+            probe,
         ]
         if self.prometheus:
             services.append(PrometheusService(parse_address(self.prometheus), self.hub.metrics))
@@ -304,6 +312,13 @@ class Daemon:
             self._shutdown(loop)
 
     def _shutdown(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._demo_proc is not None and self._demo_proc.poll() is None:
+            self._demo_proc.terminate()  # a half-built demo model is written to a temp name: nothing lost
+            try:
+                self._demo_proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._demo_proc.kill()
+                self._demo_proc.wait()
         if self._timer is not None:
             self._timer.cancel()
         if self._server is not None:

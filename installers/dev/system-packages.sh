@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# System libraries the console's Qt needs on a bare Debian/Ubuntu machine (skipped elsewhere).
+# System packages on a bare Debian/Ubuntu machine (skipped elsewhere): the libraries the console's
+# Qt needs, and OpenSSH (server and client) that the SSH tests start on 127.0.0.1.
 set -euo pipefail
 PACKAGES=(libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libglib2.0-0
           libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0
-          libxcb-render-util0 libxcb-image0 fonts-dejavu-core)
+          libxcb-render-util0 libxcb-image0 fonts-dejavu-core openssh-server openssh-client)
 if ! command -v apt-get >/dev/null 2>&1; then
-    echo "not a Debian-like system: install Qt 6's runtime libraries (EGL, xkbcommon, fontconfig) yourself" >&2
+    echo "not a Debian-like system: install Qt 6's runtime libraries (EGL, xkbcommon, fontconfig) and OpenSSH" \
+         "(sshd, ssh-keygen, ssh-agent) yourself" >&2
     exit 0
 fi
 missing=()

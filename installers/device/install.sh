@@ -2,13 +2,14 @@
 # Install the edge-runtime daemon on a device, offline, from a wheelhouse.
 #
 #   sudo installers/device/install.sh --wheels DIR [--prefix /opt/edge-runtime]
-#        [--state /var/lib/edge-runtime] [--no-service]
+#        [--state /var/lib/edge-runtime] [--no-service] [--user-unit] [--operator USER]
 #
 # The runtime goes into its own virtual environment that also sees the system's packages, so
 # JetPack's `tensorrt` Python bindings stay importable. A new environment is built beside the old
 # one and swapped in only once it works: a failed install leaves the previous runtime running.
 # With root (and without --no-service) it creates the `edge-runtime` user and group, installs the
-# hardened systemd unit and starts it.
+# hardened systemd unit and starts it (--operator USER joins the group that may use the socket).
+# Without root, --user-unit installs a user unit instead and starts it when a user systemd runs.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 WHEELS=""
@@ -16,6 +17,8 @@ PREFIX="/opt/edge-runtime"
 STATE="/var/lib/edge-runtime"
 SERVICE=1
 WRITE_UNIT=1
+USER_UNIT=0
+OPERATOR=""
 PYTHON="${PYTHON:-python3}"
 UNIT_DIR="${UNIT_DIR:-/etc/systemd/system}"
 while [ $# -gt 0 ]; do
@@ -25,7 +28,9 @@ while [ $# -gt 0 ]; do
         --state) STATE="$2"; shift 2 ;;
         --no-service) SERVICE=0; shift ;;
         --unit-shipped) WRITE_UNIT=0; shift ;;  # the .deb ships the rendered unit itself
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        --user-unit) USER_UNIT=1; SERVICE=0; shift ;;
+        --operator) OPERATOR="$2"; shift 2 ;;
+        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
         *) echo "install.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -66,6 +71,29 @@ for dir in "$PREFIX"/venvs/*; do
 done
 echo "installed $("$PREFIX/bin/edge-runtime" --version)"
 
+if [ "$USER_UNIT" -eq 1 ]; then
+    # A user unit (no User=/Group=), lingering so it runs without a login when the system allows it.
+    UNITS="${XDG_CONFIG_HOME:-$HOME/.config}/systemd/user"
+    mkdir -p "$UNITS"
+    sed -e "s#@EXEC@#$PREFIX/bin/edge-runtime#g" -e "s#@STATE@#$STATE#g" \
+        "$HERE/edge-runtime-user.service.in" > "$UNITS/edge-runtime.service.tmp"
+    mv "$UNITS/edge-runtime.service.tmp" "$UNITS/edge-runtime.service"
+    if systemctl --user show-environment >/dev/null 2>&1; then
+        systemctl --user daemon-reload
+        systemctl --user enable edge-runtime.service >/dev/null
+        systemctl --user restart edge-runtime.service
+        if loginctl enable-linger "$(id -un)" 2>/dev/null; then
+            echo "edge-runtime.service (user unit) is running and lingers: it starts at boot"
+        else
+            echo "edge-runtime.service (user unit) is running; lingering was refused, so it starts at login" \
+                "(an admin can run: loginctl enable-linger $(id -un))"
+        fi
+    else
+        echo "no user systemd runs here: $UNITS/edge-runtime.service is written but not started;" \
+            "the bridge starts the runtime when the console connects"
+    fi
+    exit 0
+fi
 if [ "$SERVICE" -eq 0 ]; then
     echo "not installing the service (--no-service); start it with: $PREFIX/bin/edge-runtime serve"
     exit 0
@@ -76,6 +104,10 @@ if ! id edge-runtime >/dev/null 2>&1; then
         --shell /usr/sbin/nologin --comment "Edge Operator Console runtime" edge-runtime
 fi
 getent group video >/dev/null && usermod -aG video edge-runtime
+if [ -n "$OPERATOR" ]; then
+    usermod -aG edge-runtime "$OPERATOR"
+    echo "$OPERATOR joined the edge-runtime group (it applies from the next login)"
+fi
 install -d -m 0750 -o edge-runtime -g edge-runtime "$STATE"
 if [ "$WRITE_UNIT" -eq 1 ]; then
     mkdir -p "$UNIT_DIR"

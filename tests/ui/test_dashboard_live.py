@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from console.core.session import State
-from console.ui.dashboard import Dashboard, group_charts
+from console.ui.dashboard import WINDOWS_S, Dashboard
+from console.ui.dashboard_layout import NOT_AVAILABLE, plan_sections
 from console.ui.session_model import SessionModel
 from console.ui.theme import Theme
+from console.ui.units import format_value
 
 pytestmark = pytest.mark.gui
 
@@ -27,6 +33,12 @@ def dashboard(qtbot: QtBot, local_model: SessionModel, theme: Theme) -> Iterator
     board.hide()
 
 
+def _wait_frame(qtbot: QtBot, board: Dashboard) -> None:
+    drawn = board.frames_drawn
+    board._dirty = True
+    qtbot.waitUntil(lambda: board.frames_drawn > drawn, timeout=10_000)
+
+
 def test_draws_real_samples_as_they_arrive(qtbot: QtBot, dashboard: Dashboard) -> None:
     qtbot.waitUntil(lambda: dashboard.points_drawn() >= 3, timeout=10_000)
     first = dashboard.points_drawn()
@@ -38,14 +50,20 @@ def test_draws_real_samples_as_they_arrive(qtbot: QtBot, dashboard: Dashboard) -
     assert dashboard.notice.text() == ""
 
 
-def test_charts_follow_the_metric_table(qtbot: QtBot, dashboard: Dashboard) -> None:
+def test_sections_follow_the_metric_table_and_name_what_is_missing(qtbot: QtBot, dashboard: Dashboard) -> None:
     store = dashboard.model.store
     assert store is not None
-    groups = group_charts(store.metrics)
-    assert [h.text() for h in dashboard.group_headers] == list(groups)
-    expected = [(title, [m.name for m in specs]) for charts in groups.values() for title, specs in charts.items()]
-    actual = [(c.title_label.text(), list(c.curves)) for c in dashboard.charts]
-    assert actual == expected
+    sections = plan_sections(store.metrics)
+    assert [h.text() for h in dashboard.group_headers] == [s.group for s in sections]
+    assert [h.text() for h in dashboard.group_headers][:6] == [
+        "GPU", "CPU", "Memory", "Temperature", "Power", "Inference latency"]
+    expected = [(c.title, [m.name for m in c.metrics]) for s in sections for c in s.cards if c.metrics]
+    assert [(c.title_label.text(), list(c.curves)) for c in dashboard.charts] == expected
+    names = {m.name for m in store.metrics}
+    placeholders = {p.title_label.text(): p.text_label.text() for p in dashboard.placeholders}
+    if not any(n.startswith(("gpu.", "jetson.gpu")) for n in names):  # this machine has no GPU
+        assert placeholders["GPU load"] == "GPU load: %s." % NOT_AVAILABLE
+    assert "No latency source is reporting yet" in placeholders["Inference latency"]
     for chart in dashboard.charts:
         assert len(chart.plot.getPlotItem().listDataItems()) == len(chart.metrics)
     qtbot.waitUntil(lambda: dashboard.points_drawn() >= 1, timeout=10_000)
@@ -55,20 +73,25 @@ def test_charts_follow_the_metric_table(qtbot: QtBot, dashboard: Dashboard) -> N
     assert unit in chart.values_label.text()
 
 
-def test_pause_stops_redraws_and_resume_catches_up(qtbot: QtBot, dashboard: Dashboard) -> None:
+def test_live_off_freezes_the_view_and_live_on_snaps_back_to_now(qtbot: QtBot, dashboard: Dashboard) -> None:
     qtbot.waitUntil(lambda: dashboard.points_drawn() >= 2, timeout=10_000)
-    dashboard.set_paused(True)
-    assert dashboard.pause_action.text() == "Resume"
+    dashboard.set_live(False)
+    assert not dashboard.live and not dashboard.live_action.isChecked()
     store = dashboard.model.store
     assert store is not None
-    frozen_points, frozen_frames = dashboard.points_drawn(), dashboard.frames_drawn
+    frozen = dashboard.view_range()
+    frozen_points = dashboard.points_drawn()
     received = store.received
     qtbot.waitUntil(lambda: store.received >= received + 5, timeout=10_000)
-    dashboard._on_frame()  # a timer tick while paused draws nothing
+    dashboard._on_frame()
+    assert dashboard.view_range() == frozen  # new samples do not move a frozen view
     assert dashboard.points_drawn() == frozen_points
-    assert dashboard.frames_drawn == frozen_frames
-    dashboard.set_paused(False)
+    dashboard.live_action.trigger()  # what Space or a click does
+    assert dashboard.live
     qtbot.waitUntil(lambda: dashboard.points_drawn() >= frozen_points + 5, timeout=10_000)
+    shown = dashboard.view_range()
+    assert shown is not None and frozen is not None and shown[1] > frozen[1]
+    assert shown[1] == store.last_t
 
 
 def test_rate_change_reaches_the_device(qtbot: QtBot, dashboard: Dashboard) -> None:
@@ -82,10 +105,68 @@ def test_rate_change_reaches_the_device(qtbot: QtBot, dashboard: Dashboard) -> N
     assert dashboard.rate_box.currentData() == 5.0
 
 
-def test_window_selector_narrows_the_time_axis(qtbot: QtBot, dashboard: Dashboard) -> None:
+@pytest.mark.parametrize(("text", "seconds"), WINDOWS_S)
+def test_every_window_from_one_minute_to_a_day(qtbot: QtBot, dashboard: Dashboard, text: str,
+                                                seconds: float) -> None:
     qtbot.waitUntil(lambda: dashboard.frames_drawn >= 1, timeout=10_000)
-    dashboard.window_box.setCurrentIndex(dashboard.window_box.findData(3600.0))
-    drawn = dashboard.frames_drawn
-    qtbot.waitUntil(lambda: dashboard.frames_drawn > drawn, timeout=10_000)
-    (x0, x1), _ = dashboard.charts[0].plot.getPlotItem().vb.viewRange()
-    assert x1 - x0 == pytest.approx(3600.0, rel=0.01)
+    dashboard.window_box.setCurrentIndex(dashboard.window_box.findText(text))
+    _wait_frame(qtbot, dashboard)
+    for chart in dashboard.charts[:2]:
+        (x0, x1), _ = chart.plot.getPlotItem().vb.viewRange()
+        assert x1 - x0 == pytest.approx(seconds, rel=0.01)
+
+
+def test_hover_names_the_time_and_every_value_with_its_unit(qtbot: QtBot, dashboard: Dashboard) -> None:
+    qtbot.waitUntil(lambda: dashboard.points_drawn() >= 5, timeout=10_000)
+    dashboard.set_live(False)
+    chart = next(c for c in dashboard.charts if c.title == "Memory")
+    dashboard.scroll_area.ensureWidgetVisible(chart)  # charts off screen are not drawn
+    _wait_frame(qtbot, dashboard)
+    store = dashboard.model.store
+    assert store is not None
+    t, values = store.series("mem.used")
+    target = float(t[-3])
+    text = chart.hover_text(target - chart.origin)
+    assert text is not None
+    lines = text.splitlines()
+    assert lines[0].startswith(time.strftime("%H:%M:%S", time.localtime(target)))
+    assert lines[1] == "RAM used  %s" % format_value(float(values[-3]), "MB")  # "512 MB" or "1.02 GB"
+    assert lines[1].endswith(("MB", "GB"))
+    # the same through the mouse: the hover line and label follow the pointer
+    plot = chart.plot
+    vb = plot.getPlotItem().vb
+    scene_pos = vb.mapViewToScene(QPointF(target - chart.origin, 0))
+    plot.scene().sigMouseMoved.emit(scene_pos)
+    assert chart._hover_text.isVisible() and chart._hover_text.toPlainText() == text
+
+
+def _wheel(widget: object, pos: QPointF, notches: int) -> None:
+    from PySide6.QtWidgets import QWidget
+
+    assert isinstance(widget, QWidget)
+    event = QWheelEvent(pos, QPointF(widget.mapToGlobal(pos.toPoint())), QPoint(0, 0), QPoint(0, 120 * notches),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(widget, event)
+
+
+def test_scroll_zooms_time_on_every_chart_and_live_snaps_back(qtbot: QtBot, dashboard: Dashboard) -> None:
+    qtbot.waitUntil(lambda: dashboard.points_drawn() >= 5, timeout=10_000)
+    dashboard.set_live(False)
+    _wait_frame(qtbot, dashboard)
+    chart = dashboard.charts[0]
+    viewport = chart.plot.viewport()
+    center = QPointF(viewport.width() / 2, viewport.height() / 2)
+    _wheel(viewport, center, 2)  # two notches away from the user: zoom in
+    assert dashboard.span_s < 60.0
+    assert dashboard.window_box.currentText() == "%.0f s" % dashboard.span_s
+    _wait_frame(qtbot, dashboard)
+    for other in dashboard.charts[:2]:
+        (x0, x1), _ = other.plot.getPlotItem().vb.viewRange()
+        assert x1 - x0 == pytest.approx(dashboard.span_s, rel=0.01)
+    zoomed = dashboard.span_s
+    _wheel(viewport, center, -4)
+    assert dashboard.span_s > zoomed
+    dashboard.pan(-5.0)
+    assert not dashboard.live
+    dashboard.pan(1e6)  # dragged past now: live again
+    assert dashboard.live and dashboard.live_action.isChecked()

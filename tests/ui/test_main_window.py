@@ -35,7 +35,8 @@ def window(qtbot: QtBot, core: ConsoleCore, theme: Theme) -> Iterator[MainWindow
 
 
 def test_sidebar_and_status_bar_name_the_state_in_words(qtbot: QtBot, window: MainWindow) -> None:
-    assert window.sidebar.state_text("local") == "This computer\nconnected"
+    # the device's health word ("connected · healthy") follows once its first report arrives
+    qtbot.waitUntil(lambda: window.sidebar.state_text("local").startswith("This computer\nconnected"), timeout=5_000)
     qtbot.waitUntil(lambda: "runtime 0.1.0" in window.status_label.text(), timeout=5_000)
     text = window.status_label.text()
     model = window.model()

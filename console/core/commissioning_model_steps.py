@@ -1,0 +1,135 @@
+"""The commissioning steps about the deployed model: the smoke test on golden cases (accuracy
+jobs against the expected outputs), latency against the budget, and the rollback drill (real
+store actions, health checked after each)."""
+
+from __future__ import annotations
+
+from console.core.commissioning import FAIL, PASS, SKIP, StepResult
+from console.core.commissioning_golden import GoldenError, load_cases, tolerances, write_case
+from console.core.commissioning_steps import LIVE_LATENCY_S, Outcome, StepContext, StepFailed, job_failure
+from console.core.health import critical_failures
+from console.core.job_specs import SpecError, device_path
+from console.core.store_client import StoreClient
+from device_runtime.protocol import (
+    JOB_SUCCEEDED,
+    STORE_ACTION_SUCCEEDED,
+    AccuracyReport,
+    AccuracySpec,
+    LatencyQuery,
+    LatencyWindows,
+    StoreAction,
+    StoreActivate,
+)
+
+
+def smoke(ctx: StepContext, step: StepResult) -> Outcome:
+    golden = ctx.options.golden
+    if golden is None:
+        return SKIP, "no golden inputs given (a folder with NAME.npz inputs and NAME.expected.npz outputs)"
+    if ctx.model is None:
+        return FAIL, "no model is deployed on the device: deploy it, then commission again"
+    try:
+        model = ctx.model_file()
+        described = ctx.describe(step, model)
+        cases = load_cases(golden, [t.name for t in described.inputs], [t.name for t in described.outputs])
+        atol, rtol = tolerances(golden)
+        dtypes = {t.name: t.dtype for t in described.inputs}
+        entry = ctx.session.entry
+        failed = []
+        for number, case in enumerate(cases, start=1):
+            data, reference = write_case(case, ctx.scratch(), dtypes)
+            spec = AccuracySpec(candidate=model, reference=device_path(entry, reference),
+                                data=device_path(entry, data), samples=1, atol=atol, rtol=rtol)
+            info = ctx.job(step, "accuracy", spec, "commissioning: golden case %s (%d/%d)"
+                           % (case.name, number, len(cases)), timeout=600)
+            if info.state != JOB_SUCCEEDED or info.result is None:
+                return FAIL, job_failure("golden case %s" % case.name, info)
+            report = AccuracyReport.from_wire(info.result)
+            for out in report.outputs:
+                step.details.append("case %s, output %s: max abs error %.3g, max rel %.3g (atol %g, rtol %g): %s"
+                                    % (case.name, out.name, out.max_abs, out.max_rel, report.atol, report.rtol,
+                                       "pass" if out.passed else "FAIL"))
+            if not report.passed:
+                failed.append(case.name)
+    except (GoldenError, SpecError, StepFailed) as exc:
+        return FAIL, str(exc)
+    if failed:
+        return FAIL, "%d of %d golden case(s) differ from the expected outputs beyond the tolerances: %s" % (
+            len(failed), len(cases), ", ".join(failed))
+    return PASS, "%s matches the expected outputs on all %d golden case(s)" % (ctx.model, len(cases))
+
+
+def latency(ctx: StepContext, step: StepResult) -> Outcome:
+    budget = ctx.config().latency_budget_ms
+    if budget is None:
+        return SKIP, ("no latency budget in the device's health settings; set one first "
+                      "(edgectl health-config --set latency_budget_ms=20)")
+    reply = ctx.session.request("latency.recent", LatencyQuery(LIVE_LATENCY_S))
+    assert isinstance(reply, LatencyWindows)
+    newest = {w.source: w for w in reply.windows if w.stage == "total"}
+    if newest:
+        over = []
+        for source, window in sorted(newest.items()):
+            step.details.append("%s: p99 %.2f ms over %d inferences" % (source, window.p99_ms, window.count))
+            if window.p99_ms > budget:
+                over.append("%s p99 %.2f ms" % (source, window.p99_ms))
+        if over:
+            return FAIL, "%s over the %.2f ms budget" % (", ".join(over), budget)
+        return PASS, "reported p99 within the %.2f ms budget for %s" % (budget, ", ".join(sorted(newest)))
+    if ctx.load is None:
+        return FAIL, ("no latency to judge: nothing was reported in the last %.0f s and the load step ran no "
+                      "benchmark" % LIVE_LATENCY_S)
+    p99 = ctx.load.latency.p99
+    step.details.append("nothing reported live; the load's benchmark p99 is used")
+    verdict = PASS if p99 <= budget else FAIL
+    return verdict, "p99 under sustained load %.2f ms, %s the %.2f ms budget" % (
+        p99, "within" if verdict == PASS else "over", budget)
+
+
+def rollback(ctx: StepContext, step: StepResult) -> Outcome:
+    if not ctx.options.rollback_drill:
+        return SKIP, "left out by the operator"
+    if ctx.model is None:
+        return SKIP, "no model is deployed, so there is nothing to roll back"
+    name = ctx.model
+    versions = ctx.versions()
+    original, previous = versions.active, versions.previous
+    if original is None or previous is None:
+        return SKIP, ("%s has no previous version on the device (active: %s): deploy a second version to drill a "
+                      "rollback" % (name, original or "none"))
+    store = StoreClient(ctx.session, who=ctx.run.env.local_user)
+
+    def show(action: StoreAction) -> None:
+        ctx.run.update(step, progress="%s: %s" % (action.kind, action.stage or action.state))
+
+    back = store.rollback(name, progress=show, why="commissioning rollback drill")
+    step.details.append("rollback %s -> %s: %s" % (original, previous, _action_words(back)))
+    if not _committed(back):
+        return FAIL, "rolling %s back to %s failed: %s; %s still runs %s" % (
+            name, previous, back.message or back.result, name, _active(ctx) or "no version")
+    unhealthy = critical_failures(ctx.health.run())
+    step.details.append("health on %s: %s" % (previous, ", ".join(unhealthy) or "no critical check failing"))
+    forward = store.run("store.activate", StoreActivate(name, original, ctx.run.env.local_user,
+                                                        "commissioning rollback drill: forward again"), show)
+    step.details.append("forward %s -> %s: %s" % (previous, original, _action_words(forward)))
+    if not _committed(forward):
+        return FAIL, ("going forward to %s failed: %s. %s is left on %s: activate %s again"
+                      % (original, forward.message or forward.result, name, _active(ctx) or "no version", original))
+    unhealthy_after = critical_failures(ctx.health.run())
+    step.details.append("health on %s: %s" % (original, ", ".join(unhealthy_after) or "no critical check failing"))
+    if unhealthy or unhealthy_after:
+        return FAIL, "critical checks failed after the %s: %s" % (
+            "rollback" if unhealthy else "roll-forward", ", ".join(unhealthy or unhealthy_after))
+    return PASS, "rolled %s back from %s to %s and forward again; healthy after each" % (name, original, previous)
+
+
+def _committed(action: StoreAction) -> bool:
+    return action.state == STORE_ACTION_SUCCEEDED and action.result == "committed"
+
+
+def _action_words(action: StoreAction) -> str:
+    return "%s%s" % (action.result or action.state, " (%s)" % action.message if action.message else "")
+
+
+def _active(ctx: StepContext) -> str | None:
+    return ctx.versions().active

@@ -1,0 +1,305 @@
+"""The latency probe: the active version of one stored model, run at 1 to 30 Hz in a child process.
+
+Each inference's time reaches the :class:`LatencyService` as source ``probe:<model>`` (stages
+``infer`` and ``total``), so the probe shows up in the same windows, chart and health check as
+the robot's own reports. The service reconciles what should run with what runs once a second,
+on every job event and when a throttling alert starts: a deploy or rollback reloads the new
+version, a running GPU job or throttling pauses it (and says why), and the end of either
+resumes it. ``probe.set`` checks everything it can before it changes anything: a refused
+setting leaves the probe as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from device_runtime.latency.probe_config import load_settings, save_settings
+from device_runtime.latency.probe_plan import ProbeRefused, backoff_reason, check_rate, is_throttling, resolve_shapes
+from device_runtime.latency.probe_process import ProbeProcess
+from device_runtime.latency.service import LatencyService
+from device_runtime.protocol import (
+    JOB_RUNNING,
+    PROBE_FAILED,
+    PROBE_OFF,
+    PROBE_PAUSED,
+    PROBE_RUNNING,
+    PROBE_SOURCE_PREFIX,
+    TOPIC_JOB,
+    TOPIC_PROBE,
+    AlertEvent,
+    ErrorCode,
+    JobInfo,
+    ProbeSettings,
+    ProbeStatus,
+    ProtocolError,
+    Record,
+    decode,
+)
+from device_runtime.server.events import EventBus
+from device_runtime.server.service import Handler, Service
+from device_runtime.store.errors import StoreError
+from device_runtime.store.manifest import Manifest, check_name
+from device_runtime.store.store import Store
+
+log = logging.getLogger("edge_runtime.probe")
+
+TICK_S = 1.0
+BUS_KEY = -7  # the probe's own subscription to job events; client sessions count up from 1
+
+
+class ProbeService(Service):
+    name = "probe"
+
+    def __init__(self, root: str, bus: EventBus, latency: LatencyService, store: Store,
+                 alerts: Callable[[], List[AlertEvent]], tensorrt: Optional[str],
+                 clock: Callable[[], float] = time.time) -> None:
+        self.root = root
+        self.bus = bus
+        self.latency = latency
+        self.store = store
+        self.alerts = alerts
+        self.tensorrt = tensorrt
+        self.clock = clock
+        self.settings, problem = load_settings(root)
+        self._config_problem = problem
+        self.status = ProbeStatus(PROBE_FAILED if problem else PROBE_OFF, reason=problem, since=clock())
+        self.gpu_jobs: Dict[str, JobInfo] = {}
+        self.process: Optional[ProbeProcess] = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._timer: Optional[asyncio.TimerHandle] = None
+        self._running: Optional[Tuple[str, str]] = None  # (model, version) the process runs
+        self._failed_for: Optional[Tuple[str, str, str]] = None  # do not retry the same thing every second
+        self._paused_for: Optional[str] = None
+        self._throttling = False
+        self._manifests: Dict[Tuple[str, str], Manifest] = {}
+        bus.subscribe(BUS_KEY, [TOPIC_JOB], self._on_job_frame)  # before the job service can start any job
+
+    # -- protocol ---------------------------------------------------------------------------
+    def handlers(self) -> Dict[str, Handler]:
+        return {"probe.get": lambda _params: self.status, "probe.set": self._set}
+
+    def _set(self, params: Record) -> Record:
+        assert isinstance(params, ProbeSettings)
+        try:
+            rate = check_rate(params.rate_hz)
+        except ProbeRefused as exc:
+            raise ProtocolError(ErrorCode.BAD_FIELD, str(exc)) from None
+        model = params.model if params.model is not None else self.settings.model
+        if rate > 0:
+            if not model:
+                raise ProtocolError(ErrorCode.BAD_FIELD, "name the model the probe should run (store.models lists "
+                                                         "them)")
+            try:
+                self._plan(model, params.shapes)
+            except ProbeRefused as exc:
+                raise ProtocolError(ErrorCode.FAILED, str(exc)) from None
+        before = self.settings
+        self.settings = ProbeSettings(model, rate, dict(params.shapes))
+        save_settings(self.root, self.settings)
+        log.info("probe set to %s at %g Hz", model or "no model", rate)
+        self._failed_for, self._config_problem = None, ""
+        if self.process is not None and (before.model != model or before.shapes != self.settings.shapes):
+            self._stop()  # another model or other inputs: load again
+        self._reconcile()
+        return self.status
+
+    def _plan(self, model: str, shapes: Dict[str, List[int]]) -> Tuple[str, Manifest, Dict[str, List[int]]]:
+        """The active version, its manifest and the input shapes; ProbeRefused saying why not."""
+        try:
+            check_name(model)
+        except StoreError as exc:
+            raise ProbeRefused(exc.message.replace("manifest.json: ", "")) from None
+        version = self.store.active_version(model)
+        if version is None:
+            known = self.store.model_names()
+            if model not in known:
+                raise ProbeRefused("no model named %s in this device's store (stored: %s); deploy it first"
+                                   % (model, ", ".join(known) or "none"))
+            raise ProbeRefused("%s has no active version on this device; activate one first" % model)
+        manifest = self._manifests.get((model, version))
+        if manifest is None:
+            try:
+                manifest = self.store.manifest(model, version)  # versions are immutable: read once
+            except StoreError as exc:
+                raise ProbeRefused(exc.message) from None
+            self._manifests = {(model, version): manifest}
+        if manifest.backend == "tensorrt" and not self.tensorrt:
+            raise ProbeRefused("%s %s is a TensorRT engine and this device has no TensorRT, so the probe cannot run "
+                               "it; deploy an ONNX Runtime package of it, or install TensorRT" % (model, version))
+        return version, manifest, resolve_shapes(model, manifest.inputs, shapes)
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._reconcile()
+        self._timer = loop.call_later(TICK_S, self._tick)
+
+    def _tick(self) -> None:
+        assert self._loop is not None
+        self._reconcile()
+        self._timer = self._loop.call_later(TICK_S, self._tick)
+
+    def on_sample(self, t: float, values: Dict[str, float]) -> None:
+        throttling = any(is_throttling(a) for a in self.alerts())
+        if throttling != self._throttling:
+            self._throttling = throttling
+            self._reconcile()
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self.bus.unsubscribe(BUS_KEY)
+        self._stop()
+
+    def version_of_source(self, source: str) -> Optional[str]:
+        """The version behind a ``probe:<model>`` source's readings (what the probe runs)."""
+        if self._running is not None and source == PROBE_SOURCE_PREFIX + self._running[0]:
+            return self._running[1]
+        return None
+
+    # -- reconciling ------------------------------------------------------------------------
+    def _on_job_frame(self, frame: bytes) -> None:
+        try:
+            job = JobInfo.from_wire(decode(frame).data)  # type: ignore[union-attr]
+        except (ProtocolError, AttributeError):
+            return
+        if job.gpu and job.state == JOB_RUNNING:
+            self.gpu_jobs[job.id] = job
+        elif self.gpu_jobs.pop(job.id, None) is None:
+            return
+        if self._loop is not None:
+            self._reconcile()
+
+    def _reconcile(self) -> None:
+        model, rate = self.settings.model, self.settings.rate_hz
+        if not model or rate <= 0:
+            self._stop()
+            problem = self._config_problem
+            self._publish(ProbeStatus(PROBE_FAILED if problem else PROBE_OFF, model,
+                                      reason=problem or "the probe is off"))
+            return
+        try:
+            version, manifest, shapes = self._plan(model, self.settings.shapes)
+        except ProbeRefused as exc:
+            self._stop()
+            self._publish(ProbeStatus(PROBE_FAILED, model, rate_hz=rate, reason=str(exc)))
+            return
+        key = (model, version, json.dumps(shapes, sort_keys=True))
+        if self._running is not None and self._running != (model, version):
+            log.info("probe: %s changed from %s to %s; reloading", model, self._running[1], version)
+            self._stop()
+        reason = backoff_reason(list(self.gpu_jobs.values()), self.alerts())
+        base = ProbeStatus(PROBE_RUNNING, model, version, rate, source=PROBE_SOURCE_PREFIX + model,
+                           backend=manifest.backend, shapes=shapes)
+        if self.process is None:
+            if self._failed_for == key:
+                return
+            if reason is not None:
+                self._publish(self._with(base, PROBE_PAUSED, reason))
+                return
+            self._launch(model, version, manifest, shapes)
+            self._publish(self._with(base, PROBE_RUNNING, "loading %s %s" % (model, version)))
+            return
+        if reason != self._paused_for:
+            self._paused_for = reason
+            self.process.send({"pause": reason is not None})
+        if rate != self.status.rate_hz:
+            self.process.send({"rate": rate})
+        loading = "" if self.status.provider else "loading %s %s" % (model, version)
+        self._publish(self._with(base, PROBE_PAUSED if reason else PROBE_RUNNING, reason or loading))
+
+    def _with(self, base: ProbeStatus, state: str, reason: str) -> ProbeStatus:
+        current = self.status
+        same = current.model == base.model and current.version == base.version
+        return ProbeStatus(state, base.model, base.version, base.rate_hz, reason, base.source, base.backend,
+                           current.provider if same else None, base.shapes, current.count if same else 0,
+                           current.busy_s if same else 0.0, current.last_ms if same else None)
+
+    def _launch(self, model: str, version: str, manifest: Manifest, shapes: Dict[str, List[int]]) -> None:
+        assert self._loop is not None
+        directory = self.store.version_dir(model, version)
+        request: Dict[str, Any] = {
+            "path": os.path.join(directory, manifest.entry), "backend": manifest.backend,
+            "inputs": [{"name": spec.name, "dtype": spec.dtype, "shape": shapes[spec.name]}
+                       for spec in manifest.inputs],
+            "rate_hz": self.settings.rate_hz, "paused": False,
+            "version_compatible": bool(manifest.engine and manifest.engine.version_compatible),
+        }
+        key = (model, version, json.dumps(shapes, sort_keys=True))
+        process = ProbeProcess(self._loop, os.path.join(self.root, "latency", "probe.log"),
+                               lambda line: self._on_line(key, line), lambda code, tail: self._on_exit(key, code, tail))
+        process.start(request)
+        self.process, self._running, self._paused_for = process, (model, version), None
+        log.info("probe: running %s %s at %g Hz (pid %s)", model, version, self.settings.rate_hz, process.pid)
+
+    def _stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+        self.process, self._running, self._paused_for = None, None, None
+
+    # -- the child's lines ------------------------------------------------------------------
+    def _on_line(self, key: Tuple[str, str, str], line: Dict[str, Any]) -> None:
+        if "r" in line:
+            source = PROBE_SOURCE_PREFIX + key[0]
+            for reading in line["r"] if isinstance(line["r"], list) else []:
+                try:
+                    t, infer, total = (float(v) for v in reading)
+                except (TypeError, ValueError):
+                    continue
+                self.latency.add_probe_reading(source, t, {"infer": infer, "total": total})
+                self.status.count += 1
+                self.status.busy_s += total
+                self.status.last_ms = total * 1000.0
+        elif "ready" in line:
+            ready = line["ready"] if isinstance(line["ready"], dict) else {}
+            self.status.provider = str(ready.get("provider", "")) or None
+            if self.status.state == PROBE_RUNNING:
+                self.status.reason = ""
+            self._publish(self.status, force=True)
+        elif "error" in line:
+            self._fail(key, "%s %s cannot be probed: %s" % (key[0], key[1], line["error"]))
+
+    def _on_exit(self, key: Tuple[str, str, str], code: int, tail: str) -> None:
+        self.process, self._running, self._paused_for = None, None, None
+        if self._failed_for != key:
+            what = "was killed by signal %d" % -code if code < 0 else "exited with code %d" % code
+            self._fail(key, "the probe process for %s %s %s%s; set the probe again to retry" % (
+                key[0], key[1], what, ": " + tail if tail else ""))
+
+    def _fail(self, key: Tuple[str, str, str], reason: str) -> None:
+        self._failed_for = key
+        log.warning("probe: %s", reason)
+        self._publish(self._with(self.status, PROBE_FAILED, reason))
+
+    def _publish(self, status: ProbeStatus, force: bool = False) -> None:
+        old = self.status
+        changed = (status.state, status.model, status.version, status.rate_hz, status.reason, status.provider) != (
+            old.state, old.model, old.version, old.rate_hz, old.reason, old.provider)
+        if status is not old:
+            status.since = self.clock() if changed else old.since
+            self.status = status
+        if changed or force:
+            self.bus.publish(TOPIC_PROBE, self.status)
+
+
+class SourceVersions:
+    """``version_of`` for the latency aggregator: the probe's version for ``probe:<model>``, the
+    model's active version for a reported source named like a stored model, else None."""
+
+    def __init__(self, store: Store, probe: Optional[ProbeService] = None) -> None:
+        self.store = store
+        self.probe = probe
+
+    def __call__(self, source: str) -> Optional[str]:
+        if source.startswith(PROBE_SOURCE_PREFIX):
+            return self.probe.version_of_source(source) if self.probe is not None else None
+        try:
+            check_name(source)
+        except StoreError:
+            return None  # not a name the store could hold
+        return self.store.active_version(source)

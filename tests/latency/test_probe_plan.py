@@ -1,0 +1,63 @@
+"""The probe's pure decisions: input shapes from settings or manifest, when to back off, and its
+settings file (a damaged one is reported, never overwritten behind the user's back)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from device_runtime.latency.probe_config import config_path, load_settings, save_settings
+from device_runtime.latency.probe_plan import ProbeRefused, backoff_reason, resolve_shapes
+from device_runtime.protocol import AlertEvent, JobInfo, ProbeSettings
+from device_runtime.store.manifest import TensorSpec
+
+
+def _alert(kind: str, source: str = "gpu0", end: float | None = None) -> AlertEvent:
+    return AlertEvent("a1", kind, "warning", source, "hot", 100.0, end)
+
+
+def test_shapes_come_from_settings_then_the_manifest_profile_then_static_dims() -> None:
+    inputs = [TensorSpec("image", "float32", ["batch", 3, 64, 64]),
+              TensorSpec("mask", "uint8", [None, 64], {"min": [1, 64], "opt": [4, 64], "max": [8, 64]}),
+              TensorSpec("scale", "float32", [1])]
+    shapes = resolve_shapes("det", inputs, {"image": [2, 3, 64, 64]})
+    assert shapes == {"image": [2, 3, 64, 64], "mask": [4, 64], "scale": [1]}
+    with pytest.raises(ProbeRefused, match=r"'image' \[batch, 3, 64, 64\] \(dynamic: batch\).*--shape image:1x3x64x64"):
+        resolve_shapes("det", inputs, {})
+    with pytest.raises(ProbeRefused, match="has 4 dimensions"):
+        resolve_shapes("det", inputs, {"image": [3, 64, 64]})
+    with pytest.raises(ProbeRefused, match="dimension 0 of the shape given is 0"):
+        resolve_shapes("det", inputs, {"image": [0, 3, 64, 64]})
+
+
+@pytest.mark.parametrize(("alert", "pauses"), [
+    (_alert("thermal_throttle"), True),
+    (_alert("power_cap", "oc1"), True),
+    (_alert("clocks_below_max", "gpu"), True),
+    (_alert("clocks_below_max", "cpu"), False),  # governors hold busy CPU cores below their cap all day
+    (_alert("temperature"), False),
+    (_alert("thermal_throttle", end=120.0), False),  # over
+])
+def test_throttling_alerts_pause_the_probe(alert: AlertEvent, pauses: bool) -> None:
+    reason = backoff_reason([], [alert])
+    assert (reason is not None) == pauses
+    if reason is not None:
+        assert "throttles" in reason and alert.source in reason and "resumes when the alert ends" in reason
+
+
+def test_a_gpu_job_is_named_in_the_reason() -> None:
+    job = JobInfo(id="j1", kind="build", state="running", spec={}, label="fp16 engine", created=1.0, gpu=True)
+    reason = backoff_reason([job], [_alert("thermal_throttle")])
+    assert reason is not None and reason.startswith("paused while the build job j1 (fp16 engine) runs")
+
+
+def test_settings_round_trip_and_a_damaged_file_is_reported(tmp_path: Path) -> None:
+    assert load_settings(str(tmp_path)) == (ProbeSettings(), "")
+    save_settings(str(tmp_path), ProbeSettings("det", 5.0, {"x": [1, 8]}))
+    assert load_settings(str(tmp_path)) == (ProbeSettings("det", 5.0, {"x": [1, 8]}), "")
+    path = Path(config_path(str(tmp_path)))
+    path.write_text('{"model": "det", "rate_hz": "fast"}')
+    settings, problem = load_settings(str(tmp_path))
+    assert settings == ProbeSettings() and "are damaged (rate_hz must be a number)" in problem
+    assert path.read_text() == '{"model": "det", "rate_hz": "fast"}'

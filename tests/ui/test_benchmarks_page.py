@@ -1,0 +1,103 @@
+"""The Benchmarks page: results table, the not-comparable badge, side-by-side comparison,
+histogram and CDF, and CSV export through the file dialog."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QFileDialog
+from pytestqt.qtbot import QtBot
+
+from console.core.benchmarks import BenchmarkBook
+from console.ui.benchmarks_page import RESULT_COLUMNS, BenchmarksPage
+from console.ui.jobs_model import JobsModel
+from console.ui.session_model import SessionModel
+from console.ui.theme import Theme
+from device_runtime.protocol import TOPIC_JOB, Event
+from tests.console.jobs_records import benchmark_result, finished_job
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def jobs(local_model: SessionModel, tmp_path: Path) -> Iterator[JobsModel]:
+    model = JobsModel(local_model, BenchmarkBook(tmp_path / "benchmarks.jsonl"))
+    yield model
+    model.close()
+
+
+def _finish(jobs: JobsModel, job_id: str, label: str, created: float, **kwargs: object) -> None:
+    result = benchmark_result(label, **kwargs)  # type: ignore[arg-type]
+    info = finished_job(job_id, "benchmark", result, label=label, created=created)
+    jobs.tracker.handle_event(Event(TOPIC_JOB, info.to_wire()))
+
+
+def _text(page: BenchmarksPage, row: int, column: str) -> str:
+    item = page.results.item(row, RESULT_COLUMNS.index(column))
+    assert item is not None
+    return item.text()
+
+
+def test_results_compare_side_by_side_with_the_badge(qtbot: QtBot, jobs: JobsModel, theme: Theme) -> None:
+    page = BenchmarksPage(jobs, theme)
+    qtbot.addWidget(page)
+    assert page.empty.isVisibleTo(page) and page.results.rowCount() == 0
+    with qtbot.waitSignal(jobs.benchmarksChanged):
+        _finish(jobs, "a1", "det fp32", 100.0, median=4.0)
+    _finish(jobs, "b2", "det int8", 200.0, median=2.0, seed=2, precision="int8", throttled=True)
+    qtbot.waitUntil(lambda: page.results.rowCount() == 2, timeout=5_000)
+    assert not page.empty.isVisibleTo(page)
+    assert _text(page, 0, "Result") == "det int8" and _text(page, 1, "Result") == "det fp32"
+    assert _text(page, 0, "Comparable") == "⚠ not comparable"
+    assert "throttled" in page.results.item(0, RESULT_COLUMNS.index("Comparable")).toolTip()  # type: ignore[union-attr]
+    assert _text(page, 1, "Comparable") == "✓ comparable" and _text(page, 1, "Backend") == "ort (CPU)"
+    assert float(_text(page, 1, "p50 ms")) == pytest.approx(4.0, rel=0.03)
+
+    page.select_jobs(["a1", "b2"])
+    assert [e.job_id for e in page.selected_entries()] == ["b2", "a1"]
+    assert page.badge.text().startswith("⚠ Not comparable: det int8: the device throttled during the run (thermal)")
+    assert "different power modes" not in page.badge.text()
+    headers = [page.comparison.horizontalHeaderItem(c).text() for c in range(2)]  # type: ignore[union-attr]
+    assert headers == ["det int8", "det fp32"]
+    labels = [page.comparison.verticalHeaderItem(r).text() for r in range(page.comparison.rowCount())]  # type: ignore[union-attr]
+    p50 = labels.index("latency p50")
+    int8, fp32 = (e.result.latency.median for e in page.selected_entries())
+    cell = page.comparison.item(p50, 1)
+    assert cell is not None and cell.text() == "%.2f ms  (x%.2f)" % (fp32, fp32 / int8)
+    assert len(page.plots.curves) == 4  # a histogram and a CDF per selected result
+    xs, ys = page.plots.curves[1].getData()
+    assert ys[-1] == pytest.approx(1.0) and xs[0] <= xs[-1]
+
+    page.select_jobs(["a1"])
+    assert page.badge.text() == "" and page.comparison.columnCount() == 1 and len(page.plots.curves) == 2
+
+
+def test_csv_export_through_the_file_dialog(qtbot: QtBot, jobs: JobsModel, theme: Theme, tmp_path: Path) -> None:
+    page = BenchmarksPage(jobs, theme)
+    qtbot.addWidget(page)
+    page.export_button.click()
+    assert page.file_dialog is None and page.notice.text() == "Nothing to export yet: run a benchmark first."
+    _finish(jobs, "a1", "det fp32", 100.0)
+    _finish(jobs, "b2", "det fp16", 200.0, precision="fp16")
+    qtbot.waitUntil(lambda: page.results.rowCount() == 2, timeout=5_000)
+    page.select_jobs(["b2"])
+    page.export_button.click()
+    dialog = page.file_dialog
+    assert isinstance(dialog, QFileDialog) and dialog.acceptMode() == QFileDialog.AcceptMode.AcceptSave
+    target = tmp_path / "results.csv"
+    dialog.selectFile(str(target))
+    dialog.accept()
+    qtbot.waitUntil(target.exists, timeout=5_000)
+    rows = list(csv.DictReader(target.open()))
+    assert [r["label"] for r in rows] == ["det fp16"] and rows[0]["job"] == "b2"
+    assert page.notice.text() == "Exported 1 result to %s" % target
+    page.results.clearSelection()
+    assert page.export_to(str(tmp_path / "all.csv"))
+    assert len(list(csv.DictReader((tmp_path / "all.csv").open()))) == 2
+    # A folder that does not exist: a sentence, and nothing half-written.
+    assert not page.export_to(str(tmp_path / "gone" / "x.csv"))
+    assert page.notice.text().startswith("Could not write %s" % (tmp_path / "gone" / "x.csv"))
+    assert page.notice.text().endswith("Choose another folder.")

@@ -1,0 +1,110 @@
+"""The Dashboard on the three kinds of machine: a Jetson (metric table and readings from the real
+collectors on a committed AGX Orin tree), a dGPU box (the NVML capture taken on a real H100
+under load) and this machine's own table without a GPU."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from console.core.app import ConsoleCore
+from console.core.telemetry import TelemetryStore
+from console.ui.dashboard import Dashboard
+from console.ui.dashboard_layout import NO_LATENCY_SOURCE, NOT_AVAILABLE
+from console.ui.session_model import SessionModel
+from console.ui.theme import Theme
+from device_runtime.collectors.system import SystemCollector
+from device_runtime.collectors.tegra import TegraCollector
+from device_runtime.collectors.thermal import ThermalCollector
+from device_runtime.protocol import TOPIC_ALERT, AlertEvent, Event, MetricSpec
+
+pytestmark = pytest.mark.gui
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+T0 = 1_700_000_000.0
+
+
+def _board(qtbot: QtBot, core: ConsoleCore, theme: Theme,
+           metrics: list[MetricSpec]) -> tuple[Dashboard, TelemetryStore]:
+    session = core.session("local")  # never connected: the test fills its store with real readings
+    store = TelemetryStore(metrics)
+    session.store = store
+    board = Dashboard(SessionModel(session), theme, window_s=60.0)
+    qtbot.addWidget(board)
+    board.resize(1400, 4000)  # every card on screen
+    board.show()
+    board._timer.stop()
+    return board, store
+
+
+def _draw(board: Dashboard) -> None:
+    board._dirty = True
+    board._on_frame()
+    QApplication.processEvents()
+
+
+def _placeholders(board: Dashboard) -> dict[str, str]:
+    return {p.title_label.text(): p.text_label.text() for p in board.placeholders}
+
+
+def test_jetson_agx_orin(qtbot: QtBot, core: ConsoleCore, theme: Theme) -> None:
+    root = FIXTURES / "boards" / "agx-orin"
+    collectors = [TegraCollector(str(root / "sys"), str(root / "proc"), str(root / "etc"), str(root / "var")),
+                  ThermalCollector(str(root / "sys"))]
+    metrics = [m for c in collectors for m in c.metrics()]
+    board, store = _board(qtbot, core, theme, metrics)
+    for i in range(20):
+        values: dict[str, float] = {}
+        for collector in collectors:
+            values.update(collector.collect())
+        store.add(T0 + i * 0.1, values)
+    _draw(board)
+    titles = {c.title for c in board.charts}
+    assert {"GPU load", "GPU frequency", "CPU frequency", "Temperatures", "Power rails"} <= titles
+    assert _placeholders(board) == {"CPU load": "CPU load: %s." % NOT_AVAILABLE,  # psutil's, not the tegra tree's
+                                    "Load per core": "Load per core: %s." % NOT_AVAILABLE,
+                                    "Inference latency": NO_LATENCY_SOURCE}
+    temps = next(c for c in board.charts if c.title == "Temperatures")
+    assert len(temps.metrics) >= 5 and temps.values_label.text().count("°C") == len(temps.metrics)
+    rails = next(c for c in board.charts if c.title == "Power rails")
+    assert all(m.unit == "mW" for m in rails.metrics) and "mW" in rails.values_label.text()
+    for collector in collectors:
+        collector.close()
+
+
+def test_dgpu_box_from_the_h100_capture_with_its_power_cap(qtbot: QtBot, core: ConsoleCore, theme: Theme) -> None:
+    capture = json.loads((FIXTURES / "nvml" / "h100_load.json").read_text())
+    metrics = [MetricSpec.from_wire(m) for m in capture["metrics"]]
+    board, store = _board(qtbot, core, theme, metrics)
+    readings = capture["readings"]
+    for reading in readings:
+        store.add(T0 + reading["t"], reading["values"])
+    load = [r for r in readings if r["phase"] == "load"]
+    cap = AlertEvent("cap", "power_cap", "warning", "gpu0", "GPU 0 is held at its power limit (software power cap).",
+                     T0 + load[0]["t"], T0 + load[-1]["t"])
+    board.model.session._on_event(Event(TOPIC_ALERT, cap.to_wire()))
+    board.window_box.setCurrentIndex(board.window_box.findText("5 min"))
+    _draw(board)
+    assert board.group_headers[0].text() == "GPU"
+    assert not any(t.startswith("GPU") for t in _placeholders(board))
+    power = next(c for c in board.charts if c.title == "GPU power")
+    _, watts = power.curves["gpu.0.power"].getOriginalDataset()
+    assert max(watts) > 500 and min(watts) < 100  # the load's rise and fall are both drawn
+    assert power.markers.labels() == ["Power cap · gpu0 (warning)"]
+    assert board.events.rows()[0][:3] == ["Warning", "Power cap", "gpu0"]
+
+
+def test_machine_without_gpu_says_so(qtbot: QtBot, core: ConsoleCore, theme: Theme) -> None:
+    system = SystemCollector()
+    board, store = _board(qtbot, core, theme, system.metrics())
+    store.add(T0, system.collect())
+    _draw(board)
+    placeholders = _placeholders(board)
+    for title in ("GPU load", "GPU frequency", "Temperatures", "Power rails"):
+        assert placeholders[title] == "%s: %s." % (title, NOT_AVAILABLE)
+    assert "CPU load" in {c.title for c in board.charts}
+    assert all("0 %" not in p for p in placeholders.values())

@@ -1,0 +1,130 @@
+"""Field mode over the real local runtime: the active version, health in a coloured word, the big
+Rollback button end to end; the window's toggle, remembered in the settings; --field-mode."""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from console.core.app import ConsoleCore
+from console.core.env import ConsoleEnv
+from console.core.models import health_words, succeeded
+from console.core.session import State
+from console.ui.field_mode import FieldModeView
+from console.ui.main_window import MainWindow
+from console.ui.models_model import ModelsModel
+from console.ui.models_page import ModelsPage
+from console.ui.rollback_dialog import LEVEL_COLORS
+from console.ui.session_model import SessionModel
+from console.ui.theme import Theme
+from device_runtime.protocol import Empty, HealthReport
+from tests.ui.conftest import stop_daemon
+from tests.ui.test_app import PNG_SIGNATURE, _run
+from tests.ui.test_models_page import WHO, deploy_versions, device_versions
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def store(core: ConsoleCore, local_model: SessionModel, tmp_path: Path) -> Iterator[ModelsModel]:
+    deploy_versions(local_model.session, tmp_path)
+    model = ModelsModel(local_model, WHO)
+    yield model
+    model.close()
+
+
+def test_field_mode_shows_the_active_version_and_health_and_rolls_back(
+        qtbot: QtBot, store: ModelsModel, local_model: SessionModel) -> None:
+    view = FieldModeView(store, local_model)
+    qtbot.addWidget(view)
+    view.resize(1000, 700)
+    view.show()
+    qtbot.waitUntil(lambda: view.ready() and "detector" in view.cards, timeout=20_000)
+    card = view.cards["detector"]
+    assert card.active.text() == "Active version 1.1.0" and card.since.text().startswith("since ")
+    assert card.rollback_button.text() == "Roll back detector from 1.1.0 to 1.0.0"
+    assert card.rollback_button.minimumHeight() >= 64 and card.rollback_button.isEnabled()
+    report = local_model.session.request("health.last", Empty())
+    assert isinstance(report, HealthReport)
+    word, level = health_words(report)
+    assert view.health.text() == "Health: %s" % word
+    assert word.split(" ", 1)[1] in ("Healthy", "Degraded", "Unhealthy")  # a word, never colour alone
+    assert LEVEL_COLORS[level] in view.health.styleSheet()
+    assert view.connection.text() == "connected"
+
+    card.rollback_button.click()
+    dialog = view.rollback_dialog
+    assert dialog is not None
+    assert dialog.question.text() == "Roll back detector from 1.1.0 to 1.0.0 on This computer?"
+    assert dialog.confirm_button.minimumHeight() >= 48
+    dialog.confirm_button.click()
+    qtbot.waitUntil(lambda: dialog.final is not None, timeout=60_000)
+    assert dialog.final is not None and succeeded(dialog.final)
+    assert device_versions(local_model.session).active == "1.0.0"
+    dialog.close_button.click()
+    qtbot.waitUntil(lambda: "detector" in view.cards and view.cards["detector"].active.text()
+                    == "Active version 1.0.0", timeout=10_000)
+    assert view.cards["detector"].rollback_button.text() == "Switch detector from 1.0.0 to 1.1.0"
+    assert view.result.text() == "detector 1.0.0 is active and committed"
+
+
+def _window(qtbot: QtBot, core: ConsoleCore, theme: Theme, page: str = "dashboard") -> MainWindow:
+    window = MainWindow(core, theme, "local", rate_hz=5.0, page=page)
+    qtbot.addWidget(window)
+    window.show()
+    model = window.model()
+    assert model is not None
+    qtbot.waitUntil(lambda: model.state is State.CONNECTED, timeout=20_000)
+    return window
+
+
+def test_the_window_toggles_field_mode_and_remembers_it(qtbot: QtBot, core: ConsoleCore, theme: Theme,
+                                                        ui_env: ConsoleEnv) -> None:
+    window = _window(qtbot, core, theme, page="models")
+    tabs = window._tabs["local"]
+    titles = [tabs.tabText(i) for i in range(tabs.count())]
+    assert titles[:5] == ["Dashboard", "Models", "Optimize", "Jobs", "Benchmarks"]
+    assert isinstance(tabs.currentWidget(), ModelsPage)
+    assert not window.field_mode() and window.modes.currentIndex() == 0
+
+    window.field_action.trigger()
+    assert window.field_mode() and window.modes.currentIndex() == 1
+    view = window.field_stack.currentWidget()
+    assert isinstance(view, FieldModeView)
+    qtbot.waitUntil(view.ready, timeout=20_000)
+    assert view.empty.text() == "No models on This computer yet." and view.empty.isVisibleTo(window)
+    assert json.loads(ui_env.settings_path.read_text())["field_mode"] is True
+
+    view.exit_button.click()
+    assert not window.field_mode() and window.modes.currentIndex() == 0
+    assert json.loads(ui_env.settings_path.read_text())["field_mode"] is False
+    window.field_action.trigger()
+    window.close()
+
+    again = _window(qtbot, ConsoleCore(ui_env), theme)
+    try:
+        assert again.field_mode() and isinstance(again.field_stack.currentWidget(), FieldModeView)
+    finally:
+        again.close()
+        again.core.close()
+
+
+def test_edge_console_field_mode_and_models_page_screenshots(tmp_path: Path, short_runtime_dir: Path) -> None:
+    shots = {"field": tmp_path / "field.png", "models": tmp_path / "models.png"}
+    try:
+        field = _run(["--field-mode", "--screenshot", str(shots["field"])], tmp_path, short_runtime_dir)
+        models = _run(["--page", "models", "--screenshot", str(shots["models"])], tmp_path, short_runtime_dir)
+    finally:
+        stop_daemon(short_runtime_dir / "edge-runtime" / "edge-runtime.sock")
+    assert field.returncode == 0, field.stderr
+    assert models.returncode == 0, models.stderr
+    for shot in shots.values():
+        data = shot.read_bytes()
+        assert data[:8] == PNG_SIGNATURE and struct.unpack(">II", data[16:24]) == (1400, 900)
+    settings = tmp_path / "config" / "edge-console" / "settings.json"
+    assert not settings.exists() or json.loads(settings.read_text()).get("field_mode") is not True
