@@ -1568,7 +1568,11 @@ class StoreUploadState(Record):
     offset: int  # bytes the device holds; send from here
     size: int
     path: Optional[str] = None  # set once finished and hashed: pass it to store.import
-    KINDS: ClassVar[Dict[str, str]] = {"id": "str", "offset": "int", "size": "int", "path": "opt:str"}
+    # The partial file on the device: a client with file access there (SFTP over the same SSH
+    # login) may append to it directly instead of sending chunks; finish hashes it all the same.
+    part: Optional[str] = None
+    KINDS: ClassVar[Dict[str, str]] = {"id": "str", "offset": "int", "size": "int", "path": "opt:str",
+                                       "part": "opt:str"}
 
 
 METHODS.update({

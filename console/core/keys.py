@@ -87,9 +87,11 @@ class KeyStore:
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-        path = Path(name_or_path)
-        if not path.exists() and _NAME.match(name_or_path):
-            path = self.directory / (name_or_path + ".key")
+        # A key name wins over a file or folder of the same name in the working directory.
+        named = self.directory / (name_or_path + ".key")
+        path = named if _NAME.match(name_or_path) and named.exists() else Path(name_or_path)
+        if path.is_dir():
+            raise KeyError_("%s is a folder: give a key name from edgectl keys list or a .key file" % name_or_path)
         if not path.exists():
             raise KeyError_("no private key %s: give a key name from edgectl keys list or a .key file" % name_or_path)
         mode = stat.S_IMODE(path.stat().st_mode)

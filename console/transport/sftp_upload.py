@@ -180,3 +180,16 @@ def _send(sftp: paramiko.SFTPClient, local: Path, partial: str, offset: int, tot
                 progress(UploadProgress(sent, total, now - start, offset))
     if progress is not None and total == 0:
         progress(UploadProgress(0, 0, clock() - start, 0))
+
+
+def send_from(conn: SshConnection, local: Path, remote: str, offset: int, total: int,
+              progress: ProgressFn | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+    """Append ``local[offset:]`` to an existing partial file on the device that another party
+    (the device's store) created, verifies and renames; raises UploadError when it cannot."""
+    sftp = conn.sftp()
+    try:
+        _send(sftp, local, remote, offset, total, progress, clock, clock())
+    except (OSError, EOFError, paramiko.SSHException) as exc:
+        raise UploadError("sending %s over SFTP stopped: %s" % (local.name, exc)) from exc
+    finally:
+        sftp.close()

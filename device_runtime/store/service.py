@@ -359,7 +359,7 @@ class StoreService(Service):
     # -- uploads ----------------------------------------------------------------------------
     def _upload_begin(self, params: StoreUploadBegin) -> Record:
         offset = self.incoming.begin(params.sha256, params.size, params.filename)
-        return StoreUploadState(params.sha256, offset, params.size)
+        return StoreUploadState(params.sha256, offset, params.size, part=self.incoming.part_path(params.sha256))
 
     def _upload_chunk(self, params: StoreUploadChunk) -> Record:
         try:

@@ -35,6 +35,9 @@ class Incoming:
         base = self.store.path("incoming", upload_id)
         return base + ".part", base + ".json", base + ".tar.gz"
 
+    def part_path(self, upload_id: str) -> str:
+        return self._paths(upload_id)[0]
+
     def begin(self, sha256: str, size: int, filename: str = "") -> int:
         """Start or resume; returns the offset the sender must continue from."""
         part, meta, final = self._paths(sha256)
@@ -52,7 +55,8 @@ class Incoming:
                              % (filename or "the package", size / 1e6, free / 1e6, cfg.space_margin_bytes / 1e6))
         record = {"sha256": sha256, "size": size, "filename": filename, "started": time.time()}
         fsutil.write_atomic(meta, json.dumps(record).encode())
-        fd = os.open(part, os.O_WRONLY | os.O_CREAT, 0o644)
+        # Group-writable: an operator in the runtime's group may append to it over SFTP.
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT, 0o660)
         os.close(fd)
         fsutil.fsync_dir(self.store.path("incoming"))
         return 0
