@@ -1291,6 +1291,9 @@ class StoreModel(Record):
     pinned: List[str] = field(default_factory=list)
     failed: List[str] = field(default_factory=list)
     corrupt: List[str] = field(default_factory=list)
+    # The active version's ONNX file as the device names it (through the active/ link), for jobs
+    # that run the deployed model (commissioning's smoke test, thermal load).
+    active_model_path: Optional[str] = None
     KINDS: ClassVar[Dict[str, str]] = {
         "name": "str",
         "active": "opt:str",
@@ -1299,6 +1302,7 @@ class StoreModel(Record):
         "versions": "int",
         "pinned": "list:str",
         "failed": "list:str",
+        "active_model_path": "opt:str",
         "corrupt": "list:str",
     }
 
@@ -1592,6 +1596,10 @@ METHODS.update({
     "store.upload.begin": (StoreUploadBegin, StoreUploadState),
     "store.upload.chunk": (StoreUploadChunk, StoreUploadState),
     "store.upload.finish": (StoreActionRef, StoreUploadState),
+    # Files for jobs (models, calibration data, golden cases), same records as store uploads.
+    "files.begin": (StoreUploadBegin, StoreUploadState),
+    "files.chunk": (StoreUploadChunk, StoreUploadState),
+    "files.finish": (StoreActionRef, StoreUploadState),
 })
 
 

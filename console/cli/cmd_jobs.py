@@ -134,8 +134,13 @@ def register(sub: Any, commands: Commands) -> None:
 
 # -- specs -------------------------------------------------------------------------------------
 
+def _path(entry: DeviceEntry, args: argparse.Namespace, path: str, must_exist: bool = True) -> str:
+    """A file named on this computer, as the device sees it (sent there first on an SSH device)."""
+    return device_path(entry, path, must_exist, getattr(args, "session", None))
+
+
 def _validate_spec(entry: DeviceEntry, args: argparse.Namespace) -> Record:
-    return ValidateSpec(device_path(entry, args.model))
+    return ValidateSpec(_path(entry, args, args.model))
 
 
 def _quantize_spec(entry: DeviceEntry, args: argparse.Namespace) -> Record:
@@ -143,8 +148,8 @@ def _quantize_spec(entry: DeviceEntry, args: argparse.Namespace) -> Record:
         raise SpecError("--int8 needs calibration data: --calib FILE.npz, or a folder of .npy files or images")
     if args.max_samples < 1:
         raise SpecError("--max-samples must be at least 1")
-    return QuantizeSpec(device_path(entry, args.model), device_path(entry, args.output, must_exist=False),
-                        args.precision, device_path(entry, args.calib) if args.calib else None,
+    return QuantizeSpec(_path(entry, args, args.model), _path(entry, args, args.output, must_exist=False),
+                        args.precision, _path(entry, args, args.calib) if args.calib else None,
                         keep_fp32=list(args.keep_fp32), per_channel=args.per_channel,
                         calibrate_method=args.method, max_samples=args.max_samples)
 
@@ -154,11 +159,11 @@ def _build_spec(entry: DeviceEntry, args: argparse.Namespace) -> Record:
         raise SpecError("--workspace is in MB and must be positive")
     if args.dla is not None and args.dla < 0:
         raise SpecError("--dla names a DLA core: 0 or 1")
-    return BuildSpec(device_path(entry, args.model), device_path(entry, args.output, must_exist=False),
+    return BuildSpec(_path(entry, args, args.model), _path(entry, args, args.output, must_exist=False),
                      precision=list(dict.fromkeys(args.precision)), shapes=parse_profiles(args.shape),
                      workspace_mb=args.workspace, opt_level=args.opt_level, dla_core=args.dla,
                      version_compatible=args.version_compatible, route="trtexec" if args.trtexec else "api",
-                     calibration=device_path(entry, args.calib) if args.calib else None)
+                     calibration=_path(entry, args, args.calib) if args.calib else None)
 
 
 def _bench_spec(entry: DeviceEntry, args: argparse.Namespace) -> Record:
@@ -167,7 +172,7 @@ def _bench_spec(entry: DeviceEntry, args: argparse.Namespace) -> Record:
     backend = args.backend or ("trt" if args.model.lower().endswith(ENGINE_SUFFIXES) else "ort")
     if args.provider and backend != "ort":
         raise SpecError("--provider picks an ONNX Runtime execution provider; it needs --backend ort")
-    return BenchmarkSpec(device_path(entry, args.model), backend, args.provider, parse_shapes(args.shape),
+    return BenchmarkSpec(_path(entry, args, args.model), backend, args.provider, parse_shapes(args.shape),
                          warmup_s=args.warmup, seconds=args.seconds, iterations=max(0, args.iterations),
                          concurrency=parse_concurrency(args.concurrency), threads=args.threads, label=args.label)
 
@@ -179,8 +184,8 @@ def _accuracy_spec(entry: DeviceEntry, args: argparse.Namespace) -> Record:
         value = getattr(args, name)
         if value is not None and value < 0:
             raise SpecError("--%s must be zero or more" % name)
-    return AccuracySpec(device_path(entry, args.candidate), device_path(entry, args.reference),
-                        parse_shapes(args.shape), device_path(entry, args.data) if args.data else None,
+    return AccuracySpec(_path(entry, args, args.candidate), _path(entry, args, args.reference),
+                        parse_shapes(args.shape), _path(entry, args, args.data) if args.data else None,
                         samples=args.samples, atol=args.atol, rtol=args.rtol)
 
 
@@ -205,6 +210,9 @@ def _refused(exc: DeviceError, session: DeviceSession, what: str, env: ConsoleEn
 def _job_command(kind: str, build: SpecBuilder) -> Callable[[ConsoleCore, argparse.Namespace, ConsoleEnv], int]:
     def handler(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int:
         session = core.session(args.device)
+        if session.entry.kind != "local":
+            session.connect()  # input files are sent to the device before the job is described
+            args.session = session
         try:
             spec = build(session.entry, args)
         except SpecError as exc:

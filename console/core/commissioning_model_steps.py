@@ -38,8 +38,8 @@ def smoke(ctx: StepContext, step: StepResult) -> Outcome:
         failed = []
         for number, case in enumerate(cases, start=1):
             data, reference = write_case(case, ctx.scratch(), dtypes)
-            spec = AccuracySpec(candidate=model, reference=device_path(entry, reference),
-                                data=device_path(entry, data), samples=1, atol=atol, rtol=rtol)
+            spec = AccuracySpec(candidate=model, reference=device_path(entry, reference, session=ctx.session),
+                                data=device_path(entry, data, session=ctx.session), samples=1, atol=atol, rtol=rtol)
             info = ctx.job(step, "accuracy", spec, "commissioning: golden case %s (%d/%d)"
                            % (case.name, number, len(cases)), timeout=600)
             if info.state != JOB_SUCCEEDED or info.result is None:

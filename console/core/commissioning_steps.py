@@ -94,12 +94,13 @@ class StepContext:
     def model_file(self) -> str:
         """The device path of the active version's ONNX file (the store's layout, a contract)."""
         assert self.model is not None
-        entry = self.session.entry
-        if entry.kind != "local":
-            raise SpecError("the console cannot name files in the model store of %s, which is reached over %s; "
-                            "commission it with the model's store on the local device, or run the step's job with "
-                            "edgectl jobs on the device's own path" % (entry.display_name, entry.kind))
-        return str(self.run.env.local_root / "active" / self.model / "model.onnx")
+        models = self.session.request("store.models", Empty())
+        assert isinstance(models, StoreModels)
+        for model in models.models:
+            if model.name == self.model and model.active_model_path:
+                return model.active_model_path
+        raise SpecError("%s has no active ONNX file for %s on the device: deploy it (or a package with "
+                        "model.onnx), then commission again" % (self.session.entry.display_name, self.model))
 
     def scratch(self) -> Path:
         if self._tmp is None:

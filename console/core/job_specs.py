@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from console.core.files import stage_file
+from console.core.session import DeviceSession
 from console.core.settings import DeviceEntry
 from device_runtime.protocol import TensorInfo, ValidateReport
 
@@ -139,18 +141,30 @@ def default_shapes(report: ValidateReport, batch: int = 1) -> dict[str, list[int
     return shapes
 
 
-def device_path(entry: DeviceEntry, path: str | os.PathLike[str], must_exist: bool = True) -> str:
+def device_path(entry: DeviceEntry, path: str | os.PathLike[str], must_exist: bool = True,
+                session: DeviceSession | None = None) -> str:
     """The path a job on ``entry`` should use for a file the user named on this computer.
 
     On the built-in local device the device's files are the user's files, so this is the
-    absolute path. Devices reached over SSH get the file uploaded here once that transport
-    exists; until then they are refused with a sentence saying so.
+    absolute path. An SSH device gets an input file sent to it (``session`` is needed for that)
+    and its path there; an output there is a path on the device, given absolute.
     """
     local = Path(path).expanduser()
     if entry.kind != "local":
-        raise SpecError("%s is reached over %s; sending %s to it is not available in this console yet. "
-                        "Run the job on the local device, or copy the file to the device and give "
-                        "its path there." % (entry.display_name, entry.kind, local))
+        if not must_exist:
+            if not str(path).startswith("/"):
+                raise SpecError("on %s an output is a path on the device: give it absolute (e.g. /home/%s/%s)"
+                                % (entry.display_name, entry.user or "user", local.name))
+            return str(path)
+        if session is None:
+            raise SpecError("%s is reached over %s and %s must be sent to it first: run the job with "
+                            "edgectl --device %s, which sends it" % (entry.display_name, entry.kind, local, entry.name))
+        if local.is_dir():
+            raise SpecError("%s is a folder: send a single .npz/.npy file (or an archive) to %s"
+                            % (local, entry.display_name))
+        if not local.is_file():
+            raise SpecError("%s does not exist; check the path" % local)
+        return stage_file(session, local)
     absolute = local.resolve() if local.exists() else Path(os.path.abspath(local))
     if must_exist and not absolute.exists():
         raise SpecError("%s does not exist; check the path" % absolute)

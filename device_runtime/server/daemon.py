@@ -31,6 +31,7 @@ from device_runtime.process import python_command
 from device_runtime.prometheus import PrometheusService, parse_address
 from device_runtime.report import LATENCY_SOCKET_NAME
 from device_runtime.server.events import EventBus
+from device_runtime.server.files import FileService
 from device_runtime.server.service import Handler, Service
 from device_runtime.server.session import ClientSession
 from device_runtime.server.telemetry import TelemetryHub
@@ -197,6 +198,7 @@ class Daemon:
         services: List[Service] = [
             WatchdogService(os.environ),
             AuditService(self.audit),
+            FileService(self.root),
             latency,
             JobService(self.root, self.bus, self.capabilities),
             alerts,

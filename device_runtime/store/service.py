@@ -303,9 +303,11 @@ class StoreService(Service):
         models = []
         for name in self.store.model_names():
             state = self.store.state(name)
+            onnx = os.path.join(self.store.path("active", name), "model.onnx")
             models.append(StoreModel(name, self.store.active_version(name), state.previous, state.floor,
                                      len(self.store.stored_versions(name)), list(state.pinned),
-                                     sorted(state.failed), sorted(state.corrupt)))
+                                     sorted(state.failed), sorted(state.corrupt),
+                                     active_model_path=onnx if os.path.isfile(onnx) else None))
         return StoreModels(models, self.store.config().policy)
 
     def _versions(self, params: StoreModelRef) -> Record:

@@ -110,11 +110,15 @@ def test_device_paths_on_the_local_device_are_absolute(tmp_path: Path, monkeypat
         device_path(LOCAL, "nowhere/out.onnx", must_exist=False)
 
 
-def test_remote_devices_refuse_local_files_with_a_reason(tmp_path: Path) -> None:
+def test_remote_devices_need_a_connection_and_absolute_outputs(tmp_path: Path) -> None:
     robot = DeviceEntry("robot-07", kind="ssh", host="10.0.0.7")
     with pytest.raises(SpecError) as err:
-        device_path(robot, tmp_path / "m.onnx")
-    assert "robot-07 is reached over ssh" in str(err.value) and "copy the file to the device" in str(err.value)
+        device_path(robot, tmp_path / "m.onnx")  # an input is sent over the connection: none given
+    assert "robot-07 is reached over ssh and" in str(err.value) and "edgectl --device robot-07" in str(err.value)
+    with pytest.raises(SpecError) as err:
+        device_path(robot, "out/m.onnx", must_exist=False)
+    assert "an output is a path on the device: give it absolute" in str(err.value)
+    assert device_path(robot, "/data/m.fp16.onnx", must_exist=False) == "/data/m.fp16.onnx"
 
 
 def _kinds(steps: list[tuple[str, object, str]]) -> list[str]:

@@ -1,0 +1,81 @@
+"""Send a file from this computer to a device for a job, and get its path there.
+
+On the built-in local device the device's files are the user's files: nothing moves. On an SSH
+device the file goes into the runtime's uploads area (``files.*`` methods): straight into the
+partial file over SFTP when possible, in base64 chunks otherwise; the device hashes it before it
+is used, and a file it already holds is not sent again.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from console.transport.base import TransportError
+from device_runtime.protocol import (
+    STORE_UPLOAD_CHUNK,
+    StoreActionRef,
+    StoreUploadBegin,
+    StoreUploadChunk,
+    StoreUploadState,
+)
+
+if TYPE_CHECKING:
+    from console.core.session import DeviceSession
+
+Progress = Callable[[int, int], None]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def stage_file(session: DeviceSession, local: Path, progress: Progress | None = None) -> str:
+    """The device path of ``local`` once the device holds a verified copy."""
+    size = local.stat().st_size
+    digest = _sha256(local)
+    state = session.request("files.begin", StoreUploadBegin(digest, size, local.name), timeout=60)
+    assert isinstance(state, StoreUploadState)
+    if state.path:
+        return state.path
+    offset = state.offset
+    if state.part and offset < size:
+        offset = _over_sftp(session, local, state, offset, size, progress)
+    with local.open("rb") as handle:
+        handle.seek(offset)
+        while offset < size:
+            chunk = handle.read(STORE_UPLOAD_CHUNK)
+            reply = session.request("files.chunk", StoreUploadChunk(digest, offset, base64.b64encode(chunk).decode()),
+                                    timeout=120)
+            assert isinstance(reply, StoreUploadState)
+            offset = reply.offset
+            if progress is not None:
+                progress(offset, size)
+    done = session.request("files.finish", StoreActionRef(digest), timeout=300)
+    assert isinstance(done, StoreUploadState) and done.path
+    return done.path
+
+
+def _over_sftp(session: DeviceSession, local: Path, state: StoreUploadState, offset: int, size: int,
+               progress: Progress | None) -> int:
+    from console.transport.sftp_upload import send_from
+    from console.transport.ssh import SshTransport
+
+    transport = session.transport
+    if not isinstance(transport, SshTransport) or state.part is None:
+        return offset
+    try:
+        send_from(transport.connection(), local, state.part, offset, size,
+                  (lambda p: progress(p.sent, p.total)) if progress is not None else None)
+    except (OSError, TransportError):
+        pass  # the chunks carry on from what the device holds
+    resumed = session.request("files.begin", StoreUploadBegin(state.id, size, local.name), timeout=60)
+    assert isinstance(resumed, StoreUploadState)
+    return resumed.offset
