@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from types import ModuleType
 
 from console import __version__
@@ -49,6 +51,10 @@ def _parser() -> tuple[argparse.ArgumentParser, Commands]:
 
 def main(argv: list[str] | None = None, env: ConsoleEnv | None = None) -> int:
     env = env or ConsoleEnv.from_os()
+    if argv is None and threading.current_thread() is threading.main_thread():
+        # Ctrl-C must reach a job's follow loop (detach or cancel) even when edgectl was started
+        # with SIGINT ignored, as a script's background command is.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     if type(env.ssh_prompts) is SshPrompts:  # nobody chose how to ask: ask on the terminal, if there is one
         env.ssh_prompts = cmd_devices.TerminalPrompts(env)
     parser, commands = _parser()

@@ -102,8 +102,12 @@ def test_reported_latency_draws_with_the_version_step_and_the_budget_line(
         assert client.rollback("detector").result == "committed"
         qtbot.waitUntil(lambda: board.latency.store.latest("detector", "infer").version == "1.0.0",  # type: ignore[union-attr]
                         timeout=20_000)
-        _redraw(board)
-        assert card.version_labels() == ["1.0.0"]
+        # The step is drawn once a frame covers the first window of the new version.
+        def marked() -> bool:
+            _redraw(board)
+            return card.version_labels() == ["1.0.0"]
+
+        qtbot.waitUntil(marked, timeout=20_000)
 
         card.budget_box.setValue(5.0)
         card.budget_box.editingFinished.emit()
