@@ -240,9 +240,9 @@ class ChartCard(QFrame):
         x = times - self.origin
         self._set_pen_width(1 if len(times) > THIN_PEN_ABOVE else 2)
         # Without gaps pyqtgraph may skip its own finiteness scan of every curve.
-        finite = bool(np.isfinite(values).all())
+        gap_free = bool(np.isfinite(values).all())
         for column, name in enumerate(self.names):
-            self.curves[name].setData(x, values[:, column] / self._divisor, skipFiniteCheck=finite)
+            self.curves[name].setData(x, values[:, column] / self._divisor, skipFiniteCheck=gap_free)
         self._set_ranges(peak, start, end)
         self.values_label.setText(self._latest_text(store))
         self._show_absent(store, start, end)
