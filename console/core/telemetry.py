@@ -84,11 +84,12 @@ class Ring:
 
     def gather(self, times: FloatArray, values: Float32Array, columns: list[int] | slice,
                parts: list[slice]) -> tuple[FloatArray, Float32Array]:
-        chosen = values[columns]
         if not parts:
-            return np.empty(0), np.empty((0, chosen.shape[0]), dtype=np.float32)
+            width = values[columns].shape[0]
+            return np.empty(0), np.empty((0, width), dtype=np.float32)
         t = np.concatenate([times[p] for p in parts])
-        v = np.concatenate([chosen[:, p] for p in parts], axis=1)
+        # Slice the rows first (a view), then pick the columns: only the window is copied.
+        v = np.concatenate([values[:, p][columns] for p in parts], axis=1)
         return t, v.T
 
 

@@ -68,7 +68,8 @@ class LatencyCard(QFrame):
         self.view_box = TimeViewBox()
         self.plot = pg.PlotWidget(viewBox=self.view_box, axisItems={"bottom": self.time_axis})
         self.plot.setBackground(theme.chart_background)
-        self.plot.setMinimumHeight(CHART_HEIGHT)
+        # A fixed height: the page scrolls through sections instead of stretching two charts to fill it.
+        self.plot.setFixedHeight(CHART_HEIGHT)
         item = self.plot.getPlotItem()
         item.setMenuEnabled(False)
         item.hideButtons()
