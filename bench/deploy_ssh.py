@@ -50,19 +50,19 @@ def main() -> int:
         env.known_hosts_path.write_text("[127.0.0.1]:%d %s %s\n" % (server.port, kind, blob))
         entry = DeviceEntry(name="bench", kind="ssh", host="127.0.0.1", port=server.port, user=user, key=str(key),
                             runtime=RUNTIME)
-        keys = KeyStore(env.config_dir / "keys")
-        keys.new("bench")
-        signer = keys.private_key("bench")
-        packages = []
-        for i in range(args.rounds):
-            model = make_onnx(tmp / ("m%d.onnx" % i), i + 1, padding_bytes=args.mb << 20)
-            package = tmp / ("detector-1.%d.0.tar.gz" % i)
-            build_package(model, package, "detector", "1.%d.0" % i, "bench", key=signer)
-            model.unlink()
-            packages.append(package)
-        size_mb = packages[0].stat().st_size / 1e6
         session = DeviceSession(entry, make_transport(entry, env), time.time)
         try:
+            keys = KeyStore(env.config_dir / "keys")
+            keys.new("bench")
+            signer = keys.private_key("bench")
+            packages = []
+            for i in range(args.rounds):
+                model = make_onnx(tmp / ("m%d.onnx" % i), i + 1, padding_bytes=args.mb << 20)
+                package = tmp / ("detector-1.%d.0.tar.gz" % i)
+                build_package(model, package, "detector", "1.%d.0" % i, "bench", key=signer)
+                model.unlink()
+                packages.append(package)
+            size_mb = packages[0].stat().st_size / 1e6
             scp = ["scp", *openssh_args(tmp, key, env.known_hosts_path), "-P", str(server.port)]
             dest = tmp / "scp-dest"
             dest.mkdir()
