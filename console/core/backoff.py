@@ -107,6 +107,12 @@ class ReconnectLoop:
                 return
             reason = "the link dropped again right after reconnecting"
 
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the loop's thread to end (it ends on success, on giving up, or on stop)."""
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
     @property
     def running(self) -> bool:
         with self._lock:

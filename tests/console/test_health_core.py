@@ -4,7 +4,6 @@ with the console's validation in words and the device's own refusal."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -23,19 +22,7 @@ from console.core.health import (
     overall_label,
     validate_config,
 )
-from device_runtime.demo_model import DEMO_FILE
 from device_runtime.protocol import HEALTH_FAIL, HEALTHY, UNHEALTHY, HealthConfig, HealthReport
-
-
-@pytest.fixture(autouse=True)
-def demo_model_built(console_env: ConsoleEnv) -> Iterator[None]:
-    """The local daemon builds its demo model in a child process that outlives ``edge-runtime stop``;
-    after a short test, let it finish before the temp dir is removed under it."""
-    yield
-    demo = console_env.local_root / "demo"
-    deadline = time.monotonic() + 30
-    while demo.is_dir() and not (demo / DEMO_FILE).exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -91,7 +91,7 @@ def scrape_until(address: str, needle: str) -> str:
         assert head.startswith("HTTP/1.1 200") and "text/plain; version=0.0.4" in head
         if needle in body or time.monotonic() > deadline:
             return body
-        time.sleep(0.05)  # polling the endpoint for the first sample, bounded by the deadline
+        time.sleep(0.05)  # ok: an HTTP endpoint has no push; poll for its first sample, bounded by the deadline
 
 
 @pytest.mark.parametrize("kind", ["tcp", "unix"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from pathlib import Path
 
 import pytest
@@ -130,9 +129,7 @@ def _loop(outcomes: list[Exception | None], waits: list[float], gave_up: list[Ex
 
 
 def _join(loop: ReconnectLoop) -> None:
-    deadline = time.monotonic() + 10
-    while loop.running and time.monotonic() < deadline:
-        time.sleep(0.001)
+    loop.join(timeout=10)
     assert not loop.running
 
 

@@ -11,7 +11,6 @@ import os
 import pwd
 import secrets
 import subprocess
-import time
 from collections.abc import Iterator
 
 import psutil
@@ -38,10 +37,9 @@ def account() -> Iterator[tuple[str, str]]:
         yield name, password
     finally:
         uid = pwd.getpwnam(name).pw_uid
-        deadline = time.monotonic() + 15  # the closed login's sshd process ends on its own, shortly
-        while any(p.info["uids"] and p.info["uids"].real == uid for p in psutil.process_iter(["uids"])) \
-                and time.monotonic() < deadline:
-            time.sleep(0.05)
+        # The closed login's sshd process ends on its own, shortly: wait for those processes to exit.
+        leftovers = [p for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real == uid]
+        psutil.wait_procs(leftovers, timeout=15)
         subprocess.run(["userdel", "-f", name], check=True, capture_output=True, timeout=30)
 
 
