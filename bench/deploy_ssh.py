@@ -18,16 +18,13 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from bench._util import verdict
-from bench.ssh_link import openssh_args, timed
-from console.core.env import ConsoleEnv
+from bench.ssh_link import loopback_device, openssh_args, timed
 from console.core.keys import KeyStore
 from console.core.packages import build_package
 from console.core.session import DeviceSession, make_transport
-from console.core.settings import DeviceEntry
 from console.core.store_client import StoreClient
 from device_runtime.protocol import StoreKey
 from tests.conftest import stop_daemon
-from tests.ssh.conftest import RUNTIME, SshServer, keygen
 from tests.store.helpers import make_onnx
 
 
@@ -38,18 +35,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="eoc-bench-") as raw:
         tmp = Path(raw)
-        key = keygen(tmp / "client_key")
-        server = SshServer(tmp / "sshd")
-        server.authorize(key.with_suffix(".pub"))
-        server.start()
-        user = os.environ.get("USER") or "root"
-        env = ConsoleEnv(config_dir=tmp / "cfg", data_dir=tmp / "data", runtime_dir=tmp / "run",
-                         environ={"HOME": str(tmp), "USER": user})
-        env.config_dir.mkdir(parents=True)
-        kind, blob = server.host_key.with_suffix(".pub").read_text().split()[:2]
-        env.known_hosts_path.write_text("[127.0.0.1]:%d %s %s\n" % (server.port, kind, blob))
-        entry = DeviceEntry(name="bench", kind="ssh", host="127.0.0.1", port=server.port, user=user, key=str(key),
-                            runtime=RUNTIME)
+        server, env, entry, key, user = loopback_device(tmp)
         session = DeviceSession(entry, make_transport(entry, env), time.time)
         try:
             keys = KeyStore(env.config_dir / "keys")

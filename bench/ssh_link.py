@@ -24,6 +24,7 @@ from bench._util import percentile, summary_ms, verdict
 from console.core.backoff import Backoff
 from console.core.env import ConsoleEnv
 from console.core.session import DeviceSession, State, make_transport
+from console.core.settings import DeviceEntry
 from console.transport.sftp_upload import UploadProgress, upload
 from console.transport.ssh import SshTransport
 from tests.conftest import stop_daemon
@@ -41,6 +42,24 @@ def timed(cmd: list[str]) -> float:
     return time.perf_counter() - start
 
 
+def loopback_device(tmp: Path) -> tuple[SshServer, ConsoleEnv, DeviceEntry, Path, str]:
+    """A started sshd on 127.0.0.1 that knows a fresh client key, a console environment that
+    trusts its host key, and the device entry that reaches it (runtime of this checkout)."""
+    key = keygen(tmp / "client_key")
+    server = SshServer(tmp / "sshd")
+    server.authorize(key.with_suffix(".pub"))
+    server.start()
+    user = os.environ.get("USER") or "root"
+    env = ConsoleEnv(config_dir=tmp / "cfg", data_dir=tmp / "data", runtime_dir=tmp / "run",
+                     environ={"HOME": str(tmp), "USER": user})
+    env.config_dir.mkdir(parents=True)
+    kind, blob = server.host_key.with_suffix(".pub").read_text().split()[:2]
+    env.known_hosts_path.write_text("[127.0.0.1]:%d %s %s\n" % (server.port, kind, blob))
+    entry = DeviceEntry(name="bench", kind="ssh", host="127.0.0.1", port=server.port, user=user, key=str(key),
+                        runtime=RUNTIME)
+    return server, env, entry, key, user
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mb", type=int, default=256)
@@ -49,21 +68,8 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="eoc-bench-") as raw:
         tmp = Path(raw)
-        key = keygen(tmp / "client_key")
-        server = SshServer(tmp / "sshd")
-        server.authorize(key.with_suffix(".pub"))
-        server.start()
-        user = os.environ.get("USER") or "root"
-        env = ConsoleEnv(config_dir=tmp / "cfg", data_dir=tmp / "data", runtime_dir=tmp / "run",
-                         environ={"HOME": str(tmp), "USER": user})
-        env.config_dir.mkdir(parents=True)
-        kind, blob = server.host_key.with_suffix(".pub").read_text().split()[:2]
-        env.known_hosts_path.write_text("[127.0.0.1]:%d %s %s\n" % (server.port, kind, blob))
+        server, env, entry, key, user = loopback_device(tmp)
         ssh = ["ssh", *openssh_args(tmp, key, env.known_hosts_path), "-p", str(server.port), "%s@127.0.0.1" % user]
-        from console.core.settings import DeviceEntry
-
-        entry = DeviceEntry(name="bench", kind="ssh", host="127.0.0.1", port=server.port, user=user, key=str(key),
-                            runtime=RUNTIME)
         ok = True
         try:
             ok &= bench_connect(ssh, entry, env, args.connects)

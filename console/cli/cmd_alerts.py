@@ -8,6 +8,7 @@ import queue
 import time
 from typing import Any
 
+from console.cli.follow import follow_queue
 from console.cli.registry import Commands
 from console.core.alerts import AlertFeed, AlertsUnavailable, format_duration, kind_label, severity_label
 from console.core.app import ConsoleCore
@@ -55,9 +56,6 @@ def _alerts(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int
     session.connect()
     feed = AlertFeed(session)
     updates: queue.Queue[AlertEvent] = queue.Queue()
-    closed: list[str] = []
-    session.state_listeners.append(lambda state, message: closed.append(message) if state.value == "unreachable"
-                                   else None)
     since = 0.0 if args.since is None else env.clock() - args.since
     try:
         feed.start(since)
@@ -73,20 +71,12 @@ def _alerts(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int
         return ExitCode.OK
     out.flush()
     feed.listeners.append(updates.put)
-    deadline = None if args.seconds is None else env.clock() + args.seconds
-    while True:
-        remaining = None if deadline is None else deadline - env.clock()
-        if remaining is not None and remaining <= 0:
-            return ExitCode.OK
-        try:
-            alert = updates.get(timeout=min(remaining, 1.0) if remaining is not None else 1.0)
-        except queue.Empty:
-            if closed:
-                env.stderr.write("edgectl: connection lost: %s\n" % closed[-1])
-                return ExitCode.UNREACHABLE
-            continue
+
+    def show(alert: AlertEvent) -> None:
         _print(out, alert, args.json, env.clock())
         out.flush()
+
+    return follow_queue(env, session, updates, args.seconds, show)
 
 
 def _print(out: Any, alert: AlertEvent, as_json: bool, now: float) -> None:

@@ -7,6 +7,7 @@ import json
 import queue
 from typing import Any
 
+from console.cli.follow import follow_queue
 from console.cli.registry import Commands
 from console.core.app import ConsoleCore
 from console.core.env import ConsoleEnv
@@ -73,30 +74,19 @@ def _watch(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int:
         return ExitCode.USAGE
     session = core.session(args.device)
     samples: queue.Queue[tuple[float, dict[str, float]]] = queue.Queue()
-    closed: list[str] = []
     session.sample_listeners.append(lambda t, values: samples.put((t, values)))
-    session.state_listeners.append(lambda state, message: closed.append(message) if state.value == "unreachable"
-                                   else None)
     session.connect()
     table = session.start_telemetry(args.rate)
     specs = {m.name: m for m in table.metrics}
-    deadline = None if args.seconds is None else env.clock() + args.seconds
     out = env.stdout
-    while True:
-        remaining = None if deadline is None else deadline - env.clock()
-        if remaining is not None and remaining <= 0:
-            break
-        try:
-            t, values = samples.get(timeout=min(remaining, 1.0) if remaining is not None else 1.0)
-        except queue.Empty:
-            if closed:
-                env.stderr.write("edgectl: connection lost: %s\n" % closed[-1])
-                return ExitCode.UNREACHABLE
-            continue
+
+    def show(item: tuple[float, dict[str, float]]) -> None:
+        t, values = item
         if args.json:
             out.write(json.dumps({"t": t, "values": values}) + "\n")
         else:
             parts = ["%s=%s" % (name, _format(v, specs[name])) for name, v in values.items() if name in specs]
             out.write("%.3f  %s\n" % (t, "  ".join(parts)))
         out.flush()
-    return ExitCode.OK
+
+    return follow_queue(env, session, samples, args.seconds, show)

@@ -8,6 +8,7 @@ import queue
 import time
 from typing import Any
 
+from console.cli.follow import follow_queue
 from console.cli.registry import Commands
 from console.core.app import ConsoleCore
 from console.core.client import ConnectionLost, DeviceError
@@ -74,21 +75,13 @@ def _latency(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> in
             args.device, probe_words(feed.probe)))
     if not args.follow:
         return ExitCode.OK
-    deadline = None if args.seconds is None else env.clock() + args.seconds
-    while True:
-        remaining = None if deadline is None else deadline - env.clock()
-        if remaining is not None and remaining <= 0:
-            return ExitCode.OK
-        try:
-            windows = updates.get(timeout=min(remaining, 1.0) if remaining is not None else 1.0)
-        except queue.Empty:
-            if session.state.value == "unreachable":
-                env.stderr.write("edgectl: connection lost: %s\n" % session.message)
-                return ExitCode.UNREACHABLE
-            continue
+
+    def show(windows: list[LatencyWindow]) -> None:
         if not args.json:
             env.stdout.write("\n%s\n" % time.strftime("%H:%M:%S", time.localtime(windows[0].t if windows else 0)))
         _print_windows(env, windows, args.json)
+
+    return follow_queue(env, session, updates, args.seconds, show)
 
 
 def _probe(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int:

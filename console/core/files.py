@@ -46,8 +46,10 @@ def stage_file(session: DeviceSession, local: Path, progress: Progress | None = 
     if state.path:
         return state.path
     offset = state.offset
-    if state.part and offset < size:
-        offset = _over_sftp(session, local, state, offset, size, progress)
+    if state.part and offset < size and send_over_sftp(session, local, state.part, offset, size, progress):
+        resumed = session.request("files.begin", StoreUploadBegin(digest, size, local.name), timeout=60)
+        assert isinstance(resumed, StoreUploadState)
+        offset = resumed.offset
     with local.open("rb") as handle:
         handle.seek(offset)
         while offset < size:
@@ -63,19 +65,21 @@ def stage_file(session: DeviceSession, local: Path, progress: Progress | None = 
     return done.path
 
 
-def _over_sftp(session: DeviceSession, local: Path, state: StoreUploadState, offset: int, size: int,
-               progress: Progress | None) -> int:
+def send_over_sftp(session: DeviceSession, local: Path, part: str, offset: int, size: int,
+                   progress: Progress | None) -> bool:
+    """Append ``local[offset:]`` to a partial file the device created, over the SSH login's SFTP
+    (no base64 frames, no request per chunk). True when it was tried (an SSH device), whether or
+    not it got everything across: the caller then asks the device how much it holds and sends
+    any rest in chunks. The device hashes the whole file before anything uses it."""
     from console.transport.sftp_upload import send_from
     from console.transport.ssh import SshTransport
 
     transport = session.transport
-    if not isinstance(transport, SshTransport) or state.part is None:
-        return offset
+    if not isinstance(transport, SshTransport):
+        return False
     try:
-        send_from(transport.connection(), local, state.part, offset, size,
+        send_from(transport.connection(), local, part, offset, size,
                   (lambda p: progress(p.sent, p.total)) if progress is not None else None)
     except (OSError, TransportError):
         pass  # the chunks carry on from what the device holds
-    resumed = session.request("files.begin", StoreUploadBegin(state.id, size, local.name), timeout=60)
-    assert isinstance(resumed, StoreUploadState)
-    return resumed.offset
+    return True

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from console.core.client import DeviceError
+from console.core.files import send_over_sftp
 from console.core.session import DeviceSession
-from console.transport.base import TransportError
 from device_runtime.protocol import (
     STORE_ACTION_RUNNING,
     STORE_UPLOAD_CHUNK,
@@ -68,8 +68,10 @@ class StoreClient:
         offset = state.offset
         if started is not None:
             started(offset, size)
-        if state.part and offset < size:
-            offset = self._send_over_sftp(path, state, offset, size, progress)
+        if state.part and offset < size and send_over_sftp(self.session, path, state.part, offset, size, progress):
+            resumed = self.session.request("store.upload.begin", StoreUploadBegin(state.id, size, path.name))
+            assert isinstance(resumed, StoreUploadState)
+            offset = resumed.offset
         with open(path, "rb") as handle:
             handle.seek(offset)
             while offset < size:
@@ -83,26 +85,6 @@ class StoreClient:
         done = self.session.request("store.upload.finish", StoreActionRef(state.id), timeout=300)
         assert isinstance(done, StoreUploadState) and done.path
         return done.path
-
-    def _send_over_sftp(self, path: Path, state: StoreUploadState, offset: int, size: int,
-                        progress: UploadProgress | None) -> int:
-        """On an SSH device, write the bytes straight into the device's partial file over SFTP (no
-        base64, no request per chunk); returns the offset the device then holds. Anything that
-        stops it (no SFTP, no write access) leaves the chunked protocol to carry on from there."""
-        from console.transport.sftp_upload import send_from
-        from console.transport.ssh import SshTransport
-
-        transport = self.session.transport
-        if not isinstance(transport, SshTransport) or state.part is None:
-            return offset
-        try:
-            send_from(transport.connection(), path, state.part, offset, size,
-                      (lambda p: progress(p.sent, p.total)) if progress is not None else None)
-        except (OSError, TransportError):
-            pass
-        resumed = self.session.request("store.upload.begin", StoreUploadBegin(state.id, size, path.name))
-        assert isinstance(resumed, StoreUploadState)
-        return resumed.offset
 
     def run(self, method: str, params: Record, progress: ActionProgress | None = None,
             timeout: float = 3600.0) -> StoreAction:

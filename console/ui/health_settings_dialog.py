@@ -8,16 +8,7 @@ dialog stays open with the values as typed.
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import (
-    QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QFormLayout,
-    QLineEdit,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QComboBox, QLineEdit, QWidget
 
 from console.core.health import (
     CONFIG_FIELDS,
@@ -26,29 +17,21 @@ from console.core.health import (
     parse_config_value,
     validate_config,
 )
-from console.ui.chart import plain_label
 from console.ui.health_model import HealthModel
+from console.ui.settings_dialog import DeviceSettingsDialog
 from device_runtime.protocol import HealthConfig
 
 NOT_CHECKED = "not checked"
 
 
-class HealthSettingsDialog(QDialog):
+class HealthSettingsDialog(DeviceSettingsDialog):
+    problem_type = HealthConfigError
+
     def __init__(self, health: HealthModel, device_name: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__("Health settings — %s" % device_name, "Reading the health settings from %s…" % device_name,
+                         "HealthSettingsErrors", 520, parent)
         self.health = health
-        self.setWindowTitle("Health settings — %s" % device_name)
-        self.setMinimumWidth(520)
-        self.status = plain_label("Reading the health settings from %s…" % device_name)
-        self.status.setWordWrap(True)
-        self.status.setObjectName("DashboardNotice")
-        self.error = plain_label("")
-        self.error.setWordWrap(True)
-        self.error.setObjectName("HealthSettingsErrors")
-        self.error.setStyleSheet("color: #c0392b;")
-        self.error.setVisible(False)
         self.fields: dict[str, QLineEdit | QComboBox] = {}
-        form = QFormLayout()
         for f in CONFIG_FIELDS:
             widget: QLineEdit | QComboBox
             if f.kind in ("bool", "opt_bool"):
@@ -61,30 +44,20 @@ class HealthSettingsDialog(QDialog):
             widget.setToolTip(f.help)
             widget.setMinimumHeight(32)
             self.fields[f.key] = widget
-            form.addRow("%s%s" % (f.label, " (%s)" % f.unit if f.unit else ""), widget)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
-        save = self.buttons.button(QDialogButtonBox.StandardButton.Save)
-        assert isinstance(save, QPushButton)
-        self.save_button = save
-        self.buttons.accepted.connect(self.submit)
-        self.buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.status)
-        layout.addLayout(form)
-        layout.addWidget(self.error)
-        layout.addWidget(self.buttons)
-        self.saved: HealthConfig | None = None
-        self.loaded = False
-        self._set_editable(False)
-        health.configLoaded.connect(self._on_loaded)
-        health.configSaved.connect(self._on_saved)
-        health.configFailed.connect(self._on_failed)
+            self.form.addRow("%s%s" % (f.label, " (%s)" % f.unit if f.unit else ""), widget)
+        self._start(health.configLoaded, health.configSaved, health.configFailed)
         health.load_config()
 
-    def _set_editable(self, editable: bool) -> None:
-        for widget in self.fields.values():
-            widget.setEnabled(editable)
-        self.save_button.setEnabled(editable)
+    def editors(self) -> list[QWidget]:
+        return list(self.fields.values())
+
+    def fill(self, settings: HealthConfig) -> str:
+        for f in CONFIG_FIELDS:
+            self.set_text(f.key, format_config_value(f, getattr(settings, f.key)))
+        return "These apply to this device only and take effect at the next run."
+
+    def save(self, settings: HealthConfig) -> None:
+        self.health.save_config(settings)
 
     def set_text(self, key: str, text: str) -> None:
         """Put ``text`` in a field as a person would ("" picks "not checked" in a choice)."""
@@ -100,13 +73,6 @@ class HealthSettingsDialog(QDialog):
             value = widget.currentText()
             return "" if value == NOT_CHECKED else value
         return widget.text()
-
-    def _on_loaded(self, config: HealthConfig) -> None:
-        for f in CONFIG_FIELDS:
-            self.set_text(f.key, format_config_value(f, getattr(config, f.key)))
-        self.status.setText("These apply to this device only and take effect at the next run.")
-        self.loaded = True
-        self._set_editable(True)
 
     def read_form(self) -> HealthConfig:
         """The form as settings; raises :class:`HealthConfigError` listing every problem."""
@@ -128,30 +94,3 @@ class HealthSettingsDialog(QDialog):
         if problems:
             raise HealthConfigError("\n".join(problems))
         return config
-
-    def submit(self) -> None:
-        try:
-            config = self.read_form()
-        except HealthConfigError as exc:
-            self._show_error(str(exc))
-            return
-        self._show_error("")
-        self.status.setText("Saving…")
-        self._set_editable(False)
-        self.health.save_config(config)
-
-    def _show_error(self, text: str) -> None:
-        self.error.setText(text)
-        self.error.setVisible(bool(text))
-
-    def _on_saved(self, config: HealthConfig) -> None:
-        self.saved = config
-        self.accept()
-
-    def _on_failed(self, message: str) -> None:
-        self._show_error(message)
-        if not self.loaded:
-            self.status.setText("Close this dialog and try again once the device is connected.")
-            return
-        self.status.setText("Nothing was changed on the device.")
-        self._set_editable(True)
