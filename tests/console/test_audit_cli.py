@@ -13,7 +13,6 @@ from console.core.audit import audit_line, list_audit, row
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
 from device_runtime.protocol import AuditEntry
-from tests.console.test_health_core import demo_model_built  # noqa: F401 - autouse: see its docstring
 
 
 def _run(env: ConsoleEnv, *argv: str) -> tuple[int, str, str]:

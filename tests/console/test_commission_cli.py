@@ -20,7 +20,6 @@ from console.core.exit_codes import ExitCode
 from console.core.store_client import StoreClient
 from device_runtime.capabilities import read_serial
 from device_runtime.server.bridge import start_daemon
-from tests.console.test_health_core import demo_model_built  # noqa: F401 - autouse: see its docstring
 from tests.store.helpers import make_package
 
 BOARDS = Path(__file__).resolve().parents[1] / "fixtures" / "boards"

@@ -9,7 +9,6 @@ from console.cli.main import main
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
 from device_runtime.protocol import HealthConfig
-from tests.console.test_health_core import demo_model_built  # noqa: F401 - autouse: see its docstring
 
 
 def _run(env: ConsoleEnv, *argv: str) -> tuple[int, str, str]:
