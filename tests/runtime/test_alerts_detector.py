@@ -19,6 +19,8 @@ from device_runtime.collectors.thermal import ThermalCollector
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 BOARDS = FIXTURES / "boards"
 H100 = json.loads((FIXTURES / "nvml" / "h100_load.json").read_text())
+# The whole daemon on the same H100 under the same load, as a console received it (bench/gpu_daemon_under_load.py).
+H100_DAEMON = json.loads((FIXTURES / "nvml" / "h100_daemon_alerts.json").read_text())
 
 
 def replay(detector: AlertDetector, readings: list[tuple[float, dict[str, float]]]) -> list[p.AlertEvent]:
@@ -42,6 +44,20 @@ def test_h100_capture_yields_one_power_cap_alert_that_starts_and_ends() -> None:
     assert ended.value == max(r["values"]["gpu.0.power"] for r in load)  # the worst draw seen
     # The cap lifts half a second after the matmul loop stops, as the power draw falls.
     assert {r["phase"] for r in load} == {"load", "cool"} and ended.end < H100["readings"][-1]["t"]
+
+
+def test_the_daemon_on_a_real_h100_pushed_the_power_cap_as_one_alert_with_start_and_end() -> None:
+    samples = H100_DAEMON["samples"]
+    capped = [s for s in samples if int(s["values"]["gpu.0.throttle_reasons"]) & 0x4]
+    started, ended = (p.AlertEvent.from_wire({k: v for k, v in a.items() if k not in ("phase", "at")})
+                      for a in H100_DAEMON["alerts"])
+    assert (started.kind, started.end, ended.kind) == ("power_cap", None, "power_cap") and started.id == ended.id
+    assert started.start == capped[0]["device_t"]  # stamped with the first capped sample, not when it was noticed
+    after = [s["device_t"] for s in samples if s["device_t"] > capped[-1]["device_t"]]
+    assert ended.end == after[0]  # the first sample without the cap
+    # The detector, fed the samples the daemon streamed, finds exactly what the daemon pushed.
+    replayed = replay(AlertDetector(p.AlertThresholds()), [(s["device_t"], s["values"]) for s in samples])
+    assert [(e.kind, e.start, e.end) for e in replayed] == [(a.kind, a.start, a.end) for a in (started, ended)]
 
 
 def test_short_blips_shorter_than_hold_never_become_alerts() -> None:

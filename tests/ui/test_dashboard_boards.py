@@ -15,6 +15,7 @@ from console.core.app import ConsoleCore
 from console.core.telemetry import TelemetryStore
 from console.ui.dashboard import Dashboard
 from console.ui.dashboard_layout import NO_LATENCY_SOURCE, NOT_AVAILABLE
+from console.ui.event_panel import ONGOING
 from console.ui.session_model import SessionModel
 from console.ui.theme import Theme
 from device_runtime.collectors.system import SystemCollector
@@ -108,3 +109,23 @@ def test_machine_without_gpu_says_so(qtbot: QtBot, core: ConsoleCore, theme: The
         assert placeholders[title] == "%s: %s." % (title, NOT_AVAILABLE)
     assert "CPU load" in {c.title for c in board.charts}
     assert all("0 %" not in p for p in placeholders.values())
+
+
+def test_dgpu_box_marks_the_power_cap_the_daemon_pushed_on_a_real_h100(qtbot: QtBot, core: ConsoleCore,
+                                                                        theme: Theme) -> None:
+    # Samples and alert events as a console received them from the daemon on an H100 under load.
+    table = json.loads((FIXTURES / "nvml" / "h100_load.json").read_text())["metrics"]  # the same NVML collector's
+    metrics = [MetricSpec.from_wire(m) for m in table]
+    capture = json.loads((FIXTURES / "nvml" / "h100_daemon_alerts.json").read_text())
+    board, store = _board(qtbot, core, theme, metrics)
+    for sample in capture["samples"]:
+        store.add(sample["device_t"], sample["values"])
+    for alert in capture["alerts"]:
+        event = {k: v for k, v in alert.items() if k not in ("phase", "at")}
+        board.model.session._on_event(Event(TOPIC_ALERT, AlertEvent.from_wire(event).to_wire()))
+    _draw(board)
+    power = next(c for c in board.charts if c.title == "GPU power")
+    assert power.markers.labels() == ["Power cap · gpu0 (warning)"]
+    (row,) = board.events.rows()
+    assert row[:3] == ["Warning", "Power cap", "gpu0"] and "software power cap" in row[3]
+    assert row[5] != ONGOING and row[6] == "14 s"  # the end the daemon pushed after the load stopped
