@@ -63,6 +63,10 @@ set -e
 if [ -d /run/systemd/system ]; then
     systemctl disable --now edge-runtime.service >/dev/null 2>&1 || true
 fi
+# Without systemd, install.sh started the daemon itself: stop it through its socket.
+if [ -S /run/edge-runtime/edge-runtime.sock ] && [ -x /opt/edge-runtime/bin/edge-runtime ]; then
+    /opt/edge-runtime/bin/edge-runtime stop --socket /run/edge-runtime/edge-runtime.sock || true
+fi
 exit 0
 SCRIPT
 cat > "$PKG/DEBIAN/postrm" <<'SCRIPT'
@@ -73,7 +77,8 @@ case "$1" in
         rm -rf /opt/edge-runtime/venv /opt/edge-runtime/venvs /opt/edge-runtime/bin
         ;;
     purge)
-        rm -rf /opt/edge-runtime/venv /opt/edge-runtime/venvs /opt/edge-runtime/bin /var/lib/edge-runtime
+        rm -rf /opt/edge-runtime/venv /opt/edge-runtime/venvs /opt/edge-runtime/bin /var/lib/edge-runtime \
+            /run/edge-runtime
         if id edge-runtime >/dev/null 2>&1; then userdel edge-runtime || true; fi
         if getent group edge-runtime >/dev/null; then groupdel edge-runtime || true; fi
         ;;

@@ -38,6 +38,8 @@ fail() { echo "install.sh: $*" >&2; exit 1; }
 # A robot's shell often carries a PYTHONPATH (ROS sets one): it must not leak into the runtime's
 # environment or make pip think the runtime is already installed.
 unset PYTHONPATH PYTHONHOME PYTHONUSERBASE
+# useradd, runuser and friends live in sbin, which a non-login shell's PATH may lack.
+export PATH="$PATH:/usr/sbin:/sbin"
 [ -n "$WHEELS" ] && [ -d "$WHEELS" ] || fail "give the wheelhouse directory with --wheels DIR (build it with wheelhouse.sh)"
 "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 8) else 1)' \
     || fail "the runtime needs Python 3.8 or newer; $PYTHON is $("$PYTHON" -V 2>&1)"
@@ -121,5 +123,24 @@ if [ -d /run/systemd/system ]; then
     systemctl restart edge-runtime.service
     echo "edge-runtime.service is running; operators join the edge-runtime group to reach it"
 else
-    echo "systemd is not running here; edge-runtime.service will start at the next boot"
+    # No systemd (a container, or an image booted without it): run the daemon now as the
+    # edge-runtime user, the way the unit would, so the console can connect at once.
+    SOCKET=/run/edge-runtime/edge-runtime.sock
+    install -d -m 0750 -o edge-runtime -g edge-runtime /run/edge-runtime
+    if [ -S "$SOCKET" ]; then
+        "$PREFIX/bin/edge-runtime" stop --socket "$SOCKET" >/dev/null 2>&1 || true
+    fi
+    rm -f "$SOCKET"  # a stale one would read as ready below
+    # setpriv execs the daemon itself (no process left waiting as root), in the groups the
+    # service user has (edge-runtime, video).
+    (umask 0007; setsid setpriv --reuid=edge-runtime --regid=edge-runtime --init-groups --reset-env \
+        "$PREFIX/bin/edge-runtime" serve --socket "$SOCKET" --root "$STATE" \
+        </dev/null >>"$STATE/daemon.log" 2>&1 &)
+    for _ in $(seq 1 300); do
+        [ -S "$SOCKET" ] && break
+        sleep 0.1  # the daemon signals readiness only by creating its socket
+    done
+    [ -S "$SOCKET" ] || fail "the runtime did not start as edge-runtime; see $STATE/daemon.log"
+    echo "systemd is not running here: started the runtime as edge-runtime (log: $STATE/daemon.log);" \
+        "edge-runtime.service starts it on a boot with systemd"
 fi

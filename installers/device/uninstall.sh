@@ -23,11 +23,17 @@ if [ -f "$UNIT_DIR/edge-runtime.service" ]; then
     rm -f "$UNIT_DIR/edge-runtime.service"
     [ -d /run/systemd/system ] && systemctl daemon-reload
 fi
+# A runtime started without systemd (install.sh's fallback) is stopped through its socket.
+if [ -S /run/edge-runtime/edge-runtime.sock ] && [ -x "$PREFIX/bin/edge-runtime" ]; then
+    "$PREFIX/bin/edge-runtime" stop --socket /run/edge-runtime/edge-runtime.sock || true
+fi
 rm -rf "$PREFIX/venv" "$PREFIX/venvs" "$PREFIX/bin"
 rmdir "$PREFIX" 2>/dev/null || true
 if [ "$PURGE" -eq 1 ]; then
     rm -rf "$STATE"
     id edge-runtime >/dev/null 2>&1 && userdel edge-runtime
+    getent group edge-runtime >/dev/null && groupdel edge-runtime
+    rm -rf /run/edge-runtime
     echo "removed the runtime, its state and the model store ($STATE)"
 else
     echo "removed the runtime; the model store and state in $STATE are kept (use --purge to remove them)"

@@ -10,9 +10,11 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from device_runtime import protocol as p
+from device_runtime.paths import SYSTEM_SOCKET
 
 REPO = Path(__file__).resolve().parents[2]
 DEVICE = REPO / "installers" / "device"
@@ -80,3 +82,9 @@ def exposure(text: str) -> float:
 
 
 __all__ = ["DEVICE", "REPO", "exposure", "handshake_through_bridge", "json"]
+
+
+def system_daemons() -> list[psutil.Process]:
+    """Daemons serving the system socket (what the unit, or install.sh without systemd, starts)."""
+    return [proc for proc in psutil.process_iter(["cmdline"])
+            if {"serve", SYSTEM_SOCKET} <= set(proc.info["cmdline"] or [])]

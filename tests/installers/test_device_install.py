@@ -9,9 +9,11 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import psutil
 import pytest
 
-from tests.installers.conftest import DEVICE, exposure, handshake_through_bridge
+from device_runtime import protocol as p
+from tests.installers.conftest import DEVICE, exposure, handshake_through_bridge, system_daemons
 
 # The rendered unit's exposure as `systemd-analyze security --offline=yes` rates it (0 best, 10
 # worst). Measured 1.5 ("OK"); raising this needs a reason in the commit.
@@ -67,7 +69,7 @@ def test_install_script_runs_offline_and_the_daemon_answers(wheelhouse: Path, cl
     sock = short_tmp / "rt" / "rt.sock"
     welcome = handshake_through_bridge([str(exe), "bridge", "--socket", str(sock), "--root", str(short_tmp / "st")])
     try:
-        assert welcome.protocol == 1 and welcome.runtime_version
+        assert welcome.protocol == p.PROTOCOL_VERSION and welcome.runtime_version
         # The environment sees system site packages (JetPack's tensorrt lives there).
         cfg = (Path(first_env) / "pyvenv.cfg").read_text()
         assert "include-system-site-packages = true" in cfg
@@ -129,6 +131,10 @@ def test_deb_installs_starts_as_its_own_user_and_purges(wheelhouse: Path, tmp_pa
         assert state.stat().st_mode & 0o777 == 0o750
         groups = subprocess.run(["id", "-nG", "edge-runtime"], capture_output=True, text=True, check=True).stdout
         assert "edge-runtime" in groups.split()
+        if not Path("/run/systemd/system").is_dir():
+            # No systemd here: the postinst started the daemon itself, as the service user.
+            (daemon,) = system_daemons()
+            assert daemon.username() == "edge-runtime" and "started the runtime as edge-runtime" in installed.stdout
         # The daemon started from the installed files, as its own user, completes a handshake.
         # pytest's temp dirs are private to root: give the service user its own socket directory.
         sock_dir = Path(tempfile.mkdtemp(prefix="eoc-deb-"))
@@ -149,3 +155,4 @@ def test_deb_installs_starts_as_its_own_user_and_purges(wheelhouse: Path, tmp_pa
     assert not Path("/opt/edge-runtime/venv").exists()
     assert not Path("/var/lib/edge-runtime").exists()
     assert not user_exists("edge-runtime")
+    assert psutil.wait_procs(system_daemons(), timeout=20)[1] == []  # the purge stopped the daemon
