@@ -7,6 +7,7 @@ long window that is older than the full-rate ring. Both are allocated once, up f
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,17 +25,17 @@ PEAK_BUCKETS = 8_640  # 24 h of 10 s buckets
 BUCKET_S = 10.0
 
 
-def _segments(times: FloatArray, head: int, size: int, full: bool, start: float,
+def _segments(lows: FloatArray, highs: FloatArray, head: int, size: int, full: bool, start: float,
               end: float) -> list[slice]:
-    """Physical slices, oldest first, of the rows with ``start <= t <= end``."""
+    """Physical slices, oldest first, of the rows with ``highs >= start`` and ``lows <= end``
+    (both sorted in ring order; for plain rows they are the same array of times)."""
     parts = [slice(head, size), slice(0, head)] if full else [slice(0, size)]
     out = []
     for part in parts:
-        seg = times[part]
-        if not len(seg):
+        if part.stop <= part.start:
             continue
-        lo = int(np.searchsorted(seg, start, "left"))
-        hi = int(np.searchsorted(seg, end, "right"))
+        lo = int(np.searchsorted(highs[part], start, "left"))
+        hi = int(np.searchsorted(lows[part], end, "right"))
         if hi > lo:
             out.append(slice(part.start + lo, part.start + hi))
     return out
@@ -74,8 +75,14 @@ class Ring:
         row: Float32Array = self.values[:, (self._head - 1) % self.capacity]
         return row
 
-    def slices(self, start: float, end: float) -> list[slice]:
-        return _segments(self.times, self._head, len(self), self.count >= self.capacity, start, end)
+    def slices(self, start: float, end: float, highs: FloatArray | None = None) -> list[slice]:
+        """Where the rows within [start, end] lie; with ``highs`` (each row's last time), the
+        rows whose span [time, high] meets it."""
+        return _segments(self.times, self.times if highs is None else highs, self._head, len(self),
+                         self.count >= self.capacity, start, end)
+
+    def count_between(self, start: float, end: float) -> int:
+        return sum(s.stop - s.start for s in self.slices(start, end))
 
     def window(self, columns: list[int] | slice, start: float, end: float) -> tuple[FloatArray, Float32Array]:
         """Times and the chosen columns of the rows within [start, end], oldest first; values
@@ -110,10 +117,15 @@ class PeakRing:
     def __len__(self) -> int:
         return len(self.first)
 
+    @property
+    def count(self) -> int:
+        return self.first.count
+
     def window(self, columns: list[int] | slice, start: float, end: float) -> tuple[FloatArray, Float32Array]:
-        """Each bucket as two points: (first time, min) and (last time, max), oldest first."""
+        """Each bucket that overlaps [start, end] as two points, (first time, min) and (last time,
+        max), oldest first. Points of a bucket that only partly overlaps may lie outside."""
         ring = self.first
-        parts = ring.slices(start, end)
+        parts = ring.slices(start, end, self.last_t)
         t0, lo = ring.gather(ring.times, ring.values, columns, parts)
         t1, hi = ring.gather(self.last_t, self.high, columns, parts)
         t = np.empty(2 * len(t0))
@@ -121,6 +133,40 @@ class PeakRing:
         v = np.empty((2 * len(t0), lo.shape[1]), dtype=np.float32)
         v[0::2], v[1::2] = lo, hi
         return t, v
+
+    def times_between(self, start: float, end: float) -> FloatArray:
+        """The point times :meth:`window` gives, without reading any value."""
+        ring = self.first
+        parts = ring.slices(start, end, self.last_t)
+        if not parts:
+            return np.empty(0)
+        t = np.empty(2 * sum(p.stop - p.start for p in parts))
+        t[0::2] = np.concatenate([ring.times[p] for p in parts])
+        t[1::2] = np.maximum(np.concatenate([self.last_t[p] for p in parts]), t[0::2])
+        return t
+
+
+@dataclass(frozen=True)
+class Mark:
+    """What a store held at one moment; :meth:`TelemetryStore.changes_since` says which times
+    may read differently now, so a reader can keep what it derived from the rest."""
+
+    rows: int  # samples ever written to the full-rate ring
+    buckets: int  # min/max buckets ever closed
+    oldest: float  # the ring's oldest sample time (nan while empty)
+    last_t: float  # the newest sample time (nan while empty)
+    pending: float  # the first time of the bucket still open (nan while none)
+
+
+@dataclass
+class Changes:
+    """What :meth:`TelemetryStore.changes_since` reports: rows at times before ``before``, in
+    [``start``, ``stop``) and after ``after`` may read differently; all else reads the same."""
+
+    before: float = -math.inf
+    start: float = math.inf
+    stop: float = math.inf
+    after: float = math.inf
 
 
 @dataclass
@@ -192,18 +238,68 @@ class TelemetryStore:
 
     # -- reading -----------------------------------------------------------------------------
     def window(self, names: Sequence[str] | None, start: float, end: float) -> Window:
-        """Rows of ``names`` (every metric for None) between ``start`` and ``end``: full-rate
-        samples where the ring still has them, min/max bucket points before that."""
+        """Rows of ``names`` (every metric for None) with ``start <= t <= end``: full-rate samples
+        where the ring still has them, min/max bucket points before that. What a time reads
+        does not depend on the range asked for, so windows of adjacent ranges join up exactly."""
         columns: list[int] | slice = slice(None) if names is None else [self.index[n] for n in names]
         with self._lock:
             oldest = self.full.oldest
             t, v = self.full.window(columns, start, end)
             if oldest is None or start >= oldest or not len(self.peaks):
                 return Window(t, v)
-            pt, pv = self.peaks.window(columns, start, min(end, np.nextafter(oldest, -np.inf)))
-        keep = pt < oldest
+            pt, pv = self.peaks.window(columns, start, min(end, oldest))
+        keep = (pt >= start) & (pt <= end) & (pt < oldest)
         pt, pv = pt[keep], pv[keep]
         return Window(np.concatenate([pt, t]), np.concatenate([pv, v]), len(pt))
+
+    def count(self, start: float, end: float) -> int:
+        """How many rows :meth:`window` would give for [start, end], without copying any."""
+        with self._lock:
+            oldest = self.full.oldest
+            rows = self.full.count_between(start, end)
+            if oldest is None or start >= oldest or not len(self.peaks):
+                return rows
+            pt = self.peaks.times_between(start, min(end, oldest))
+        return rows + int(np.count_nonzero((pt >= start) & (pt <= end) & (pt < oldest)))
+
+    def mark(self) -> Mark:
+        """The store's state now, for :meth:`changes_since`."""
+        nan = float("nan")
+        with self._lock:
+            oldest = self.full.oldest
+            return Mark(self.full.count, self.peaks.count, nan if oldest is None else oldest,
+                        nan if self.last_t is None else self.last_t,
+                        nan if self._bucket_t0 is None else self._bucket_t0)
+
+    def changes_since(self, mark: Mark) -> Changes:
+        """Which times may read differently now than when ``mark`` was taken. New samples
+        change what follows the newest one; a sample leaving the ring turns its time into
+        bucket points, and a bucket closing adds its points where the ring no longer reaches
+        (both up to the ring's oldest sample now); the bucket ring dropping its oldest bucket
+        removes the oldest times."""
+        changes = Changes()
+        with self._lock:
+            if not mark.rows or (self.peaks.count != mark.buckets and math.isnan(mark.pending)):
+                return Changes(after=-math.inf) if self.full.count else changes
+            oldest = self.full.oldest
+            assert oldest is not None  # rows were written: the ring holds some
+            if self.full.count != mark.rows:
+                changes.after = mark.last_t
+                if self.full.count > self.full.capacity:
+                    changes.start, changes.stop = mark.oldest, oldest
+            if self.peaks.count != mark.buckets:
+                if mark.pending < oldest:
+                    changes.start, changes.stop = min(changes.start, mark.pending), oldest
+                if self.peaks.count > self.peaks.first.capacity:
+                    first = self.peaks.first.oldest
+                    changes.before = math.inf if first is None else first
+        return changes
+
+    @property
+    def full_rate_from(self) -> float | None:
+        """The oldest time still held at full rate; older rows are bucket points."""
+        with self._lock:
+            return self.full.oldest
 
     def series(self, name: str, window_s: float | None = None,
                now: float | None = None) -> tuple[FloatArray, FloatArray]:
@@ -247,29 +343,3 @@ class TelemetryStore:
         rings = (self.full.values, self.full.times, self.peaks.first.values, self.peaks.first.times,
                  self.peaks.last_t, self.peaks.high)
         return int(sum(a.nbytes for a in rings))
-
-
-def peak_decimate(times: FloatArray, values: Float32Array, start: float, end: float,
-                  bins: int) -> tuple[FloatArray, Float32Array]:
-    """At most ``2 * bins`` points that keep every peak: per time bin, each column's minimum at
-    the bin's first sample time and its maximum at the last. Bins sit on a grid aligned to
-    absolute time, so a sliding window does not make the drawn shape shimmer. A bin with no
-    finite value stays NaN (a gap, never a zero)."""
-    if bins <= 0 or len(times) <= 2 * bins or end <= start:
-        return times, values
-    width = (end - start) / bins
-    first = np.floor(start / width) * width
-    edges = first + width * np.arange(bins + 2)
-    idx = np.searchsorted(times, edges)
-    starts = idx[:-1][idx[1:] > idx[:-1]]
-    if not len(starts):
-        return times[:0], values[:0]
-    stops = np.append(starts[1:], idx[-1])
-    body = np.ascontiguousarray(values[: idx[-1]].T)  # metric-major: each reduction runs along memory
-    low = np.fmin.reduceat(body, starts, axis=1).T
-    high = np.fmax.reduceat(body, starts, axis=1).T
-    t = np.empty(2 * len(starts))
-    t[0::2], t[1::2] = times[starts], times[stops - 1]
-    v = np.empty((2 * len(starts), values.shape[1]), dtype=values.dtype)
-    v[0::2], v[1::2] = low, high
-    return t, v

@@ -2,18 +2,21 @@
 
 Everything shown comes from the metric table: labels, units, ranges. Each metric has one
 persistent curve that every frame updates with ``setData``. A frame reads only the visible
-time range from the store (clip to view) and reduces it to min/max pairs per pixel column
-(peak downsampling), so an hour or a day at 10 Hz costs about what a minute does.
+time range from the store (clip to view) and reduces it to min/max pairs per few pixel columns
+(peak downsampling), so an hour or a day at 10 Hz costs about what a minute does; the bins of
+earlier frames are kept (``PeakCache``), so a live frame reduces only the newest samples.
 """
 
 from __future__ import annotations
 
 import html
+import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
@@ -31,10 +34,12 @@ from PySide6.QtWidgets import (
 
 from console.core.alerts import kind_label, severity_label
 from console.core.export import ExportError
-from console.core.telemetry import TelemetryStore, peak_decimate
+from console.core.peak_cache import PeakCache
+from console.core.telemetry import TelemetryStore
 from console.ui.chart_markers import AlertMarkers
 from console.ui.clock_axis import ClockAxis
 from console.ui.dashboard_layout import NOT_AVAILABLE
+from console.ui.series_curve import Bounds, SeriesCurve
 from console.ui.theme import SERIES_COLORS, Theme
 from console.ui.time_view import TimeViewBox
 from console.ui.units import format_number, format_value, scale_for
@@ -74,6 +79,19 @@ def save_widget_png(widget: QWidget, path: Path) -> tuple[int, int]:
     if not pixmap.save(str(path), "PNG"):
         raise ExportError("Cannot write %s. Choose a folder you can write to." % path)
     return pixmap.width(), pixmap.height()
+
+
+def _extremes(values: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float32],
+                                                       npt.NDArray[np.float32]]:
+    """Per column: whether every value is finite, and the finite minimum and maximum (NaN for
+    a column without any). Curves skip their own scans with these."""
+    finite = np.isfinite(values)
+    gap_free: npt.NDArray[np.bool_] = np.logical_and.reduce(finite, axis=0)
+    if not len(values):
+        empty = np.full(values.shape[1], np.nan, dtype=np.float32)
+        return gap_free, empty, empty
+    clean = values if gap_free.all() else np.where(finite, values, np.float32(np.nan))
+    return gap_free, np.fmin.reduce(clean, axis=0), np.fmax.reduce(clean, axis=0)
 
 
 class CardMenu(QToolButton):
@@ -120,6 +138,8 @@ class ChartCard(QFrame):
         self._store: TelemetryStore | None = None
         self._alerts: list[AlertEvent] = []
         self.peak_points = 0  # how many drawn points were 10 s bucket peaks (older than the ring)
+        self._peaks = PeakCache()  # the min/max bins of earlier frames that are still valid
+        self._y_range: tuple[float, float] | None = None
 
         self.title_label = plain_label(title)
         self.title_label.setObjectName("ChartTitle")
@@ -194,11 +214,10 @@ class ChartCard(QFrame):
         grid = pg.GridItem(pen=pg.mkPen(self._theme.grid), textPen=None)
         grid.setTickSpacing(x=[None, None], y=[None, None])
         item.addItem(grid, ignoreBounds=True)
-        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.curves: dict[str, SeriesCurve] = {}
         self.pen_width = 2
         for index, spec in enumerate(self.metrics):
-            pen = pg.mkPen(SERIES_COLORS[index % len(SERIES_COLORS)], width=self.pen_width)
-            curve = pg.PlotDataItem(pen=pen, connect="auto")  # gaps at NaN; one fast path when none
+            curve = SeriesCurve(pg.mkPen(SERIES_COLORS[index % len(SERIES_COLORS)], width=self.pen_width))
             item.addItem(curve)
             self.curves[spec.name] = curve
         self._absent = pg.TextItem(NOT_AVAILABLE, color=self._theme.muted, anchor=(0.5, 0.5))
@@ -223,27 +242,30 @@ class ChartCard(QFrame):
         if self._origin is None:
             self._origin = float(int(end))
             self.time_axis.origin = self._origin
-        span = end - start
-        bins = max(MIN_BINS, int(self.plot.width()) // PIXELS_PER_BIN) if self.decimate else 0
         if self.decimate:
-            window = store.window(self.names, start - span / bins, end)
-            times, values = peak_decimate(window.times, window.values, start, end, bins)
+            bins = max(MIN_BINS, int(self.plot.width()) // PIXELS_PER_BIN)
+            times, values = self._peaks.read(store, self.names, start, end, bins)
+            full_from = store.full_rate_from
+            self.peak_points = 0 if full_from is None else int(np.searchsorted(times, full_from))
         else:
             window = store.window(self.names, start, end)
             times, values = window.times, window.values
-        self.peak_points = min(window.peak_rows, len(times))
-        finite = np.abs(values[np.isfinite(values)])
-        peak = float(finite.max()) if finite.size else 0.0
+            self.peak_points = window.peak_rows
+        gap_free, lows, highs = _extremes(values)
+        peak = float(np.fmax.reduce(np.fmax(np.abs(lows), np.abs(highs)))) if len(lows) else 0.0
+        peak = 0.0 if math.isnan(peak) else peak
         divisor, shown = scale_for(self.unit, peak)
         if shown != self._shown_unit:
             self._divisor, self._shown_unit = divisor, shown
             self.plot.getPlotItem().getAxis("left").setLabel(html.escape(shown), color=self._theme.muted)
         x = times - self.origin
+        x_bounds: Bounds = (float(x[0]), float(x[-1])) if len(x) else (None, None)
         self._set_pen_width(1 if len(times) > THIN_PEN_ABOVE else 2)
-        # Without gaps pyqtgraph may skip its own finiteness scan of every curve.
-        gap_free = bool(np.isfinite(values).all())
         for column, name in enumerate(self.names):
-            self.curves[name].setData(x, values[:, column] / self._divisor, skipFiniteCheck=gap_free)
+            low, high = lows[column] / self._divisor, highs[column] / self._divisor
+            y_bounds: Bounds = (None, None) if math.isnan(low) else (float(low), float(high))
+            self.curves[name].show_series(x, values[:, column] / self._divisor, bool(gap_free[column]),
+                                          x_bounds, y_bounds)
         self._set_ranges(peak, start, end)
         self.values_label.setText(self._latest_text(store))
         self._show_absent(store, start, end)
@@ -273,17 +295,37 @@ class ChartCard(QFrame):
     def _set_ranges(self, peak: float, start: float, end: float) -> None:
         """Y from the table's min/max where every series declares one, else from the data."""
         item = self.plot.getPlotItem()
-        item.setXRange(start - self.origin, end - self.origin, padding=0)
+        vb = item.vb
+        x_range = self._snapped(start - self.origin, end - self.origin, vb.width())
+        if vb.state["targetRange"][0] != x_range:
+            item.setXRange(*x_range, padding=0)
         mins = [m.min for m in self.metrics if m.min is not None]
         maxes = [m.max for m in self.metrics if m.max is not None]
         if len(mins) < len(self.metrics):
-            item.enableAutoRange(axis="y")
+            if not vb.state["autoRange"][1]:
+                item.enableAutoRange(axis="y")
             return
         low = min(mins)
         high = max([*maxes, peak]) if len(maxes) == len(self.metrics) else peak * 1.15
         if high <= low:
             high = low + self._divisor
-        item.setYRange(low / self._divisor, high / self._divisor, padding=0.02)
+        y_range = (low / self._divisor, high / self._divisor)
+        if y_range != self._y_range or vb.state["autoRange"][1]:
+            self._y_range = y_range
+            item.setYRange(*y_range, padding=0.02)
+
+    @staticmethod
+    def _snapped(x0: float, x1: float, pixels: float) -> list[float]:
+        """[x0, x1] moved right by less than a pixel so that its right edge is a whole number of
+        pixels: a live window then moves in pixel steps, and between steps the axis, the grid
+        and the transform of every item stay as they were instead of being redone for a shift
+        nobody can see. The span is rounded as the peak bins round it (see ``bin_width``)."""
+        span = round(x1 - x0, 4)
+        if pixels < 1 or span <= 0:
+            return [x0, x1]
+        pixel = span / pixels
+        right = math.ceil(x1 / pixel) * pixel
+        return [right - span, right]
 
     def _latest_text(self, store: TelemetryStore) -> str:
         parts = []

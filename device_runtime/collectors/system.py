@@ -18,7 +18,6 @@ from device_runtime.protocol import MetricSpec
 _KB_TO_MB = 1.0 / 1024.0
 _SECTOR = 512  # /proc/diskstats counts 512-byte sectors whatever the device's block size
 _SKIP_DISKS = ("loop", "ram", "zram", "fd", "sr")
-_RATE_NAMES = {"disk": ("disk.read", "disk.write"), "net": ("net.rx", "net.tx")}
 
 
 class _ProcFile:
@@ -55,16 +54,26 @@ def _open(path: str) -> Optional[_ProcFile]:
 def parse_cpu_times(text: bytes) -> List[Tuple[int, int]]:
     """Per-core (busy, total) jiffies from /proc/stat, in core order."""
     out = []
-    # The per-core lines come first; the long "intr" line after them is never split.
-    pos = text.find(b"\ncpu0") + 1
-    while pos > 0 and text.startswith(b"cpu", pos):
-        end = text.find(b"\n", pos)
-        end = len(text) if end < 0 else end
-        fields = [int(x) for x in text[pos:end].split()[1:9]]
-        total = sum(fields)  # user..steal; guest time is already in user
-        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    for fields in _core_fields(text):
+        values = [int(x) for x in fields[1:9]]
+        total = sum(values)  # user..steal; guest time is already in user
+        idle = values[3] + (values[4] if len(values) > 4 else 0)
         out.append((total - idle, total))
-        pos = end + 1
+    return out
+
+
+def _core_fields(text: bytes) -> List[List[bytes]]:
+    """The split ``cpuN`` lines of /proc/stat. They come first; the long "intr" line after
+    them is never split."""
+    start = text.find(b"\ncpu0") + 1
+    if not start:
+        return []
+    stop = text.find(b"\nintr", start)
+    out = []
+    for line in text[start:stop if stop > 0 else len(text)].split(b"\n"):
+        if not line.startswith(b"cpu"):
+            break
+        out.append(line.split())
     return out
 
 
@@ -77,15 +86,33 @@ def parse_meminfo(text: bytes) -> Dict[bytes, int]:
     return {key: int(value) for key, value in _MEM_KEYS.findall(text)}
 
 
+def _kb(text: bytes, key: bytes) -> int:
+    """One /proc/meminfo field in kB, -1 when absent: a find, not a parse of all ~50 lines."""
+    at = text.find(key)
+    if at < 0:
+        return -1
+    at += len(key)
+    return int(text[at:text.index(b"k", at)])  # int() skips the padding; "kB" follows
+
+
 def parse_diskstats(text: bytes, disks: List[str]) -> Tuple[int, int]:
     """Bytes read and written, summed over whole disks (partitions would double count)."""
-    wanted = {d.encode() for d in disks}
+    return _disk_bytes(text, [b" %s " % d.encode() for d in disks])
+
+
+def _disk_bytes(text: bytes, needles: List[bytes]) -> Tuple[int, int]:
+    """:func:`parse_diskstats` with each disk's `` name `` prepared: a find per disk instead
+    of splitting every line (loop devices and partitions outnumber disks)."""
     read = written = 0
-    for line in text.split(b"\n"):
-        parts = line.split()
-        if len(parts) >= 10 and parts[2] in wanted:
-            read += int(parts[5]) * _SECTOR
-            written += int(parts[9]) * _SECTOR
+    for needle in needles:
+        at = text.find(needle)
+        if at < 0:
+            continue
+        end = text.find(b"\n", at)
+        parts = text[at:end if end > 0 else len(text)].split()
+        if len(parts) >= 8:
+            read += int(parts[3]) * _SECTOR
+            written += int(parts[7]) * _SECTOR
     return read, written
 
 
@@ -107,7 +134,9 @@ class SystemCollector(Collector):
     def __init__(self, proc_root: str = "/proc", sys_root: str = "/sys",
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._last_counts: Dict[str, Tuple[float, int, int]] = {}
+        # (time, bytes in, bytes out) at the previous sample: rates need two, so none on the first
+        self._last_disk: Tuple[float, int, int] = (float("inf"), 0, 0)
+        self._last_net: Tuple[float, int, int] = (float("inf"), 0, 0)
         self._stat = _open(os.path.join(proc_root, "stat"))
         self._meminfo = _open(os.path.join(proc_root, "meminfo"))
         self._diskstats = _open(os.path.join(proc_root, "diskstats"))
@@ -117,6 +146,7 @@ class SystemCollector(Collector):
         except OSError:
             block = []
         self._disks = sorted(d for d in block if not d.startswith(_SKIP_DISKS))
+        self._disk_needles = [b" %s " % d.encode() for d in self._disks]
         self._cores = len(parse_cpu_times(self._stat.read())) if self._stat else 0
         self._core_names = ["cpu.core.%d.load" % i for i in range(self._cores)]
         mem = parse_meminfo(self._meminfo.read()) if self._meminfo else {}
@@ -153,48 +183,62 @@ class SystemCollector(Collector):
         return specs
 
     def collect(self) -> Dict[str, float]:
+        # Few calls and few distinct operations: at 10-20 Hz each sample finds the CPU's caches
+        # cold, and the code one sample runs costs as much as the reading itself.
         out: Dict[str, float] = {}
+        pread = os.pread
         if self._stat:
-            self._collect_cpu(out)
+            self._collect_cpu(pread(self._stat.fd, 65536, 0), out)  # the cpu lines come first
         if self._meminfo and self._mem_total:
-            mem = parse_meminfo(self._meminfo.read())
-            available = mem.get(b"MemAvailable", mem.get(b"MemFree", 0))
-            out["mem.used"] = (mem.get(b"MemTotal", 0) - available) * _KB_TO_MB
-            out["mem.swap_used"] = (mem.get(b"SwapTotal", 0) - mem.get(b"SwapFree", 0)) * _KB_TO_MB
+            text = pread(self._meminfo.fd, 65536, 0)
+            total, available = _kb(text, b"MemTotal:"), _kb(text, b"MemAvailable:")
+            if available < 0:  # kernels before 3.14
+                available = _kb(text, b"MemFree:")
+            out["mem.used"] = (total - available) * _KB_TO_MB
+            out["mem.swap_used"] = (_kb(text, b"SwapTotal:") - _kb(text, b"SwapFree:")) * _KB_TO_MB
         now = self._clock()
-        if self._diskstats and self._disks:
-            self._put_rates(out, "disk", parse_diskstats(self._diskstats.read(), self._disks), now)
+        if self._diskstats and self._disk_needles:
+            read, written = _disk_bytes(self._diskstats.read(), self._disk_needles)
+            last = self._last_disk
+            self._last_disk = (now, read, written)
+            if now > last[0] and read >= last[1] and written >= last[2]:  # a reset (driver reload): none
+                span = now - last[0]
+                out["disk.read"] = (read - last[1]) / span
+                out["disk.write"] = (written - last[2]) / span
         if self._netdev:
-            self._put_rates(out, "net", parse_net_dev(self._netdev.read()), now)
+            rx, tx = parse_net_dev(self._netdev.read())
+            last = self._last_net
+            self._last_net = (now, rx, tx)
+            if now > last[0] and rx >= last[1] and tx >= last[2]:
+                span = now - last[0]
+                out["net.rx"] = (rx - last[1]) / span
+                out["net.tx"] = (tx - last[2]) / span
         return out
 
-    def _collect_cpu(self, out: Dict[str, float]) -> None:
-        assert self._stat is not None
-        current = parse_cpu_times(self._stat.read())
+    def _collect_cpu(self, text: bytes, out: Dict[str, float]) -> None:
+        last = self._last_cpu
+        current: List[Tuple[int, int]] = []
         busy_sum = total_sum = 0
         names = self._core_names
-        for i, ((busy, total), (old_busy, old_total)) in enumerate(zip(current, self._last_cpu)):
-            d_total = total - old_total
-            d_busy = busy - old_busy
-            busy_sum += d_busy
-            total_sum += d_total
-            if d_total > 0 and i < len(names):
-                out[names[i]] = max(0.0, min(100.0, 100.0 * d_busy / d_total))
+        start = text.find(b"\ncpu0") + 1
+        stop = text.find(b"\nintr", start)
+        for line in text[start:stop if stop > 0 else len(text)].split(b"\n") if start else ():
+            if not line.startswith(b"cpu"):
+                break
+            fields = line.split()
+            total = sum(map(int, fields[1:9]))  # user..steal; guest time is already in user
+            busy = total - int(fields[4]) - (int(fields[5]) if len(fields) > 5 else 0)
+            i = len(current)
+            current.append((busy, total))
+            if i < len(last):
+                d_busy, d_total = busy - last[i][0], total - last[i][1]
+                busy_sum += d_busy
+                total_sum += d_total
+                if d_total > 0 and i < len(names):
+                    out[names[i]] = max(0.0, min(100.0, 100.0 * d_busy / d_total))
         if total_sum > 0:
             out["cpu.load"] = max(0.0, min(100.0, 100.0 * busy_sum / total_sum))
         self._last_cpu = current
-
-    def _put_rates(self, out: Dict[str, float], kind: str, counts: Tuple[int, int], now: float) -> None:
-        """Bytes per second since the previous sample; none on the first one or after a counter
-        reset (a driver reload), never a fake zero."""
-        last = self._last_counts.get(kind)
-        self._last_counts[kind] = (now, counts[0], counts[1])
-        if last is None or now <= last[0] or counts[0] < last[1] or counts[1] < last[2]:
-            return
-        span = now - last[0]
-        first, second = _RATE_NAMES[kind]
-        out[first] = (counts[0] - last[1]) / span
-        out[second] = (counts[1] - last[2]) / span
 
     def absent(self) -> Dict[str, str]:
         missing = {}

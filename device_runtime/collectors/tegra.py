@@ -71,7 +71,12 @@ class TegraCollector(Collector):
         self._readers: List[Tuple[MetricSpec, Reader]] = []
         self._fast: List[Tuple[str, int, float]] = []  # plain scaled attributes, read in one loop
         self._products: List[Tuple[str, int, int, float]] = []  # INA3221 mV x mA
-        self._slow: List[Tuple[str, Reader]] = []  # gated clocks, parsed text, derived states
+        self._slow: List[Tuple[str, Reader]] = []  # gated clocks, parsed text
+        # Derived states that change by hand or at boot (jetson_clocks, the power mode): read
+        # together at most once a second, so a sample costs one clock read for all of them.
+        self._periodic: List[Tuple[str, Reader]] = []
+        self._periodic_values: Dict[str, float] = {}
+        self._periodic_due = 0.0
         self._locked_cache: Optional[Tuple[float, bool]] = None
         self._held: List[HeldFile] = []
         self._missing: Dict[str, str] = {}
@@ -97,9 +102,11 @@ class TegraCollector(Collector):
         self._held.append(held)
         return held
 
-    def _add(self, spec: MetricSpec, read: Reader) -> None:
+    def _add(self, spec: MetricSpec, read: Reader, periodic: bool = False) -> None:
         self._readers.append((spec, read))
-        if isinstance(read, Scaled):
+        if periodic:
+            self._periodic.append((spec.name, read))
+        elif isinstance(read, Scaled):
             self._fast.append((spec.name, read.held.fd, read.factor))
         elif isinstance(read, Product):
             self._products.append((spec.name, read.first.fd, read.second.fd, read.factor))
@@ -243,12 +250,12 @@ class TegraCollector(Collector):
             spec = MetricSpec("jetson.clocks_locked", "jetson_clocks", "", "Clocks", "jetson_clocks",
                               min=0, max=1,
                               description="1 when every CPU and the GPU run with min clock == max clock")
-            self._add(spec, lambda: 1.0 if self._clocks_locked() else 0.0)
+            self._add(spec, lambda: 1.0 if self._clocks_locked() else 0.0, periodic=True)
         if not self._modes:
             self._missing["jetson.power_mode"] = f"no nvpmodel.conf under {self.etc_root}"
             return
         self._add(MetricSpec("jetson.power_mode", "nvpmodel id", "", "Power", "Power mode", min=0),
-                  lambda: float(self._power_mode()[0]))
+                  lambda: float(self._power_mode()[0]), periodic=True)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -290,6 +297,17 @@ class TegraCollector(Collector):
                 out[name] = float(read())
             except (OSError, ValueError, IndexError):
                 continue  # unreadable this time: left out of this sample
+        now = time.monotonic()
+        if now >= self._periodic_due:
+            self._periodic_due = now + 1.0
+            values: Dict[str, float] = {}
+            for name, read in self._periodic:
+                try:
+                    values[name] = float(read())
+                except (OSError, ValueError, IndexError):
+                    continue  # unreadable now: left out until the next reading
+            self._periodic_values = values
+        out.update(self._periodic_values)
         return out
 
     def state(self) -> Dict[str, str]:
@@ -316,6 +334,7 @@ class TegraCollector(Collector):
         for held in self._held:
             held.close()
         self._held, self._readers, self._fast, self._products, self._slow = [], [], [], [], []
+        self._periodic, self._periodic_values = [], {}
 
 
 def _nvmap_mb(held: HeldFile) -> float:

@@ -28,6 +28,7 @@ class ThermalCollector(Collector):
     def __init__(self, sys_root: str = "/sys") -> None:
         self.sys_root = sys_root
         self._sensors: List[Tuple[MetricSpec, HeldFile]] = []
+        self._reads: List[Tuple[str, int]] = []  # (metric, fd): what a sample reads, in one flat list
         self._missing: Dict[str, str] = {}
         self._trips: Dict[str, Dict[str, float]] = {}
         self._discover()
@@ -86,6 +87,7 @@ class ThermalCollector(Collector):
             label = "%s (%d)" % (label, count + 1)
         spec = MetricSpec("temp.%s" % slug, label, "°C", "Temperature", "Temperatures", min=-40, max=125)
         self._sensors.append((spec, held))
+        self._reads.append((spec.name, held.fd))
         return spec.name
 
     def trips(self) -> Dict[str, Dict[str, float]]:
@@ -100,9 +102,9 @@ class ThermalCollector(Collector):
     def collect(self) -> Dict[str, float]:
         out: Dict[str, float] = {}
         pread = os.pread
-        for spec, held in self._sensors:
+        for name, fd in self._reads:
             try:
-                out[spec.name] = int(pread(held.fd, 64, 0)) / 1000.0
+                out[name] = int(pread(fd, 64, 0)) / 1000.0
             except (OSError, ValueError):
                 continue  # a zone that fails this time is absent from this sample
         return out
@@ -113,7 +115,7 @@ class ThermalCollector(Collector):
     def close(self) -> None:
         for _, held in self._sensors:
             held.close()
-        self._sensors = []
+        self._sensors, self._reads = [], []
 
 
 def _read_trips(zone: str) -> Dict[str, float]:
