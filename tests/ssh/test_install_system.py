@@ -1,7 +1,8 @@
-"""Install runtime over a real sshd as a user who may administer the robot (root here, as the CI
-machine runs): a system install into /opt/edge-runtime with the `edge-runtime` service user, the
-daemon running as that user, the handshake through the system socket, an upgrade that replaces
-the running daemon, and the uninstall that removes it all.
+"""Install runtime over a real sshd as a user who may administer the robot (root, and a fresh
+account with passwordless sudo, as a Jetson's default user has): a system install into
+/opt/edge-runtime with the `edge-runtime` service user, the daemon running as that user, the
+handshake through the system socket (for the admin, through the edge-runtime group), an upgrade
+that replaces the running daemon, and the uninstall that removes it all.
 
 The machine has no running systemd, so the install starts the daemon as `edge-runtime` itself
 (the fallback install.sh takes without systemd) and writes the unit for the next boot; where
@@ -14,6 +15,7 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import secrets
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,11 +25,13 @@ import pytest
 
 from console import __version__ as console_version
 from console.core.install_runtime import INSTALLED, UPGRADED, InstallOptions, RuntimeInstaller
+from console.core.session import DeviceSession, make_transport
 from device_runtime.paths import SYSTEM_ROOT, SYSTEM_SOCKET
+from device_runtime.protocol import Empty, TelemetryTable
 from tests.installers.conftest import system_daemons
-from tests.ssh.conftest import SshWorld
+from tests.ssh.conftest import SshServer, SshWorld
 from tests.ssh.test_install_runtime import _handshake, wheelhouse  # noqa: F401  (a session fixture)
-from tests.ssh.test_preflight import Robot, start_robot
+from tests.ssh.test_preflight import SYSTEM_PYTHON, Robot, start_robot
 
 REPO = Path(__file__).resolve().parents[2]
 PREFIX = Path("/opt/edge-runtime")
@@ -48,12 +52,16 @@ def _uninstall() -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=120, check=False)
 
 
-@pytest.fixture
-def system_robot(ssh_world: SshWorld, short_tmp: Path) -> Iterator[Robot]:
+def _needs_a_clean_root() -> None:
     if os.geteuid() != 0:
         pytest.skip("a system install makes the edge-runtime service user and writes /opt: it needs root")
     if PREFIX.exists() or Path(SYSTEM_ROOT).exists() or _exists("edge-runtime", pwd):
         pytest.skip("this machine already has a system edge-runtime; the test would replace it")
+
+
+@pytest.fixture
+def system_robot(ssh_world: SshWorld, short_tmp: Path) -> Iterator[Robot]:
+    _needs_a_clean_root()
     robot = start_robot(ssh_world, short_tmp)
     try:
         yield robot
@@ -103,3 +111,64 @@ def test_system_install_runs_the_daemon_as_its_own_user_and_upgrades_and_uninsta
     new.wait(20)
     assert not PREFIX.exists() and not Path(SYSTEM_ROOT).exists() and not UNIT.exists()
     assert not _exists("edge-runtime", pwd) and not _exists("edge-runtime", grp)
+
+
+@pytest.fixture
+def admin(ssh_world: SshWorld, short_tmp: Path) -> Iterator[tuple[str, SshServer]]:
+    """A fresh account with its own home and passwordless sudo, reached by key over its own sshd."""
+    _needs_a_clean_root()
+    name = "eoc%s" % secrets.token_hex(4)
+    sudoers = Path("/etc/sudoers.d/%s" % name)
+    # "*": no password works, yet the account is not locked (sshd refuses locked ones even by key).
+    subprocess.run(["useradd", "-m", "-s", "/bin/bash", "-p", "*", name], check=True, capture_output=True, timeout=30)
+    try:
+        home = Path(pwd.getpwnam(name).pw_dir)
+        ssh_dir = home / ".ssh"
+        ssh_dir.mkdir(mode=0o700)
+        (ssh_dir / "authorized_keys").write_text(ssh_world.client_key.with_suffix(".pub").read_text())
+        subprocess.run(["chown", "-R", "%s:%s" % (name, name), str(ssh_dir)], check=True, timeout=30)
+        sudoers.write_text("%s ALL=(ALL) NOPASSWD:ALL\n" % name)
+        sudoers.chmod(0o440)
+        server = SshServer(short_tmp / "sshd-admin")
+        # The account's own authorized_keys and a login PATH, as on a robot (first values win).
+        server.extra = ["AuthorizedKeysFile .ssh/authorized_keys", "SetEnv PATH=/usr/local/bin:/usr/bin:/bin"]
+        server.start()
+        ssh_world.servers.append(server)
+        ssh_world.trust(server)
+        yield name, server
+    finally:
+        _uninstall()
+        psutil.wait_procs(system_daemons(), timeout=20)
+        uid = pwd.getpwnam(name).pw_uid
+        psutil.wait_procs([p for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real == uid],
+                          timeout=15)
+        subprocess.run(["userdel", "-rf", name], capture_output=True, timeout=30, check=False)
+        sudoers.unlink(missing_ok=True)
+
+
+def test_an_admin_with_sudo_gets_a_system_install_and_reaches_it_through_the_group(
+        admin: tuple[str, SshServer], ssh_world: SshWorld, wheelhouse: Path) -> None:  # noqa: F811
+    name, server = admin
+    entry = ssh_world.entry("jetson", server, user=name, runtime=None, python=SYSTEM_PYTHON)
+    said: list[str] = []
+    installer = RuntimeInstaller(ssh_world.env, entry, progress=lambda p: said.append(p.text))
+    try:
+        pre = installer.preflight(InstallOptions())
+        assert pre.facts.get("sudo") == "yes" and "sudo without a password" in pre.check("sudo").sentence
+        result = installer.install(InstallOptions(wheelhouse=wheelhouse))
+    finally:
+        installer.close()
+    assert result.outcome == INSTALLED and result.mode == "system" and result.prefix == str(PREFIX)
+    assert any("joined the edge-runtime group" in text for text in said), said
+    assert name in grp.getgrnam("edge-runtime").gr_mem
+    (daemon,) = system_daemons()
+    assert daemon.username() == "edge-runtime"
+    # The admin is not root: it reaches the 0660 socket through the group its new login carries.
+    session = DeviceSession(entry, make_transport(entry, ssh_world.env), ssh_world.env.clock)
+    try:
+        session.connect()
+        assert session.runtime_version == console_version
+        table = session.request("telemetry.describe", Empty())
+        assert isinstance(table, TelemetryTable) and table.metrics
+    finally:
+        session.close()
