@@ -21,7 +21,6 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from bench._util import percentile, summary_ms, verdict
-from console.core.backoff import Backoff
 from console.core.env import ConsoleEnv
 from console.core.session import DeviceSession, State, make_transport
 from console.core.settings import DeviceEntry
@@ -151,7 +150,7 @@ def bench_upload(tmp: Path, key: Path, server: SshServer, user: str, entry: obje
 
 def bench_reconnect(server: SshServer, entry: object, env: ConsoleEnv) -> bool:
     session = DeviceSession(entry, make_transport(entry, env), env.clock)  # type: ignore[arg-type]
-    session.enable_reconnect(Backoff())
+    session.enable_reconnect()
     arrived = threading.Event()
     session.sample_listeners.append(lambda _t, _v: arrived.set())
     session.connect()

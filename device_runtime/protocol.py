@@ -14,7 +14,11 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Dict, Iterator, List, Optional, Tuple, Type, TypeVar, Union
 
-PROTOCOL_VERSION = 1
+# 2: ``hello`` names the console instance, and the daemon replays its reply to a retried
+#    request that changes state (see REPLAYED_METHODS) instead of acting twice.
+PROTOCOL_VERSION = 2
+# The first version whose daemon replays replies: a console retries changing requests only then.
+REPLAY_PROTOCOL_VERSION = 2
 # Oldest protocol version this side still speaks. Bumped only when a change breaks old peers.
 MIN_PROTOCOL_VERSION = 1
 # A frame larger than this is refused; its bytes are discarded without being buffered.
@@ -293,8 +297,12 @@ class Hello(Message):
     protocol: int
     client: str
     min_protocol: int = 1
+    # A token naming this console process (protocol 2): request ids are unique under it, so the
+    # daemon can recognise a request sent again after its reply was lost. None from older consoles.
+    instance: Optional[str] = None
     TYPE: ClassVar[str] = "hello"
-    KINDS: ClassVar[Dict[str, str]] = {"id": "int", "protocol": "int", "client": "str", "min_protocol": "int"}
+    KINDS: ClassVar[Dict[str, str]] = {"id": "int", "protocol": "int", "client": "str", "min_protocol": "int",
+                                       "instance": "opt:str"}
 
 
 @_message
@@ -1666,6 +1674,19 @@ class ProbeStatus(Record):
 METHODS.update({
     "probe.get": (Empty, ProbeStatus),
     "probe.set": (ProbeSettings, ProbeStatus),
+})
+
+
+# Methods that change the device's state. The daemon keeps its reply to each of them for a while,
+# by (console instance, request id), and answers a retry of the same id with that reply instead
+# of acting again; a console sends such a request again (same id) when the link dropped before
+# the reply came. Reads and this connection's subscriptions are not in here: they are simply redone.
+REPLAYED_METHODS = frozenset({
+    "jobs.submit", "jobs.pipeline", "jobs.cancel",
+    "alerts.thresholds.set", "health.config.set", "health.run", "probe.set",
+    "store.import", "store.activate", "store.rollback", "store.pin", "store.unpin", "store.keys.trust",
+    "store.policy.set", "store.upload.begin", "store.upload.chunk", "store.upload.finish",
+    "files.begin", "files.chunk", "files.finish",
 })
 
 

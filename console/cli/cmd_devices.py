@@ -1,4 +1,4 @@
-"""``edgectl devices``: list, add, remove and trust devices; terminal answers to SSH questions."""
+"""``edgectl devices``: list, add, remove and trust devices, authorize your key; terminal answers to SSH questions."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from console.cli import authorize_key
 from console.cli.registry import Commands
 from console.core.app import ConsoleCore
 from console.core.env import ConsoleEnv
@@ -17,6 +18,7 @@ from console.core.session import make_transport
 from console.core.settings import DeviceEntry
 from console.transport.hostkeys import HostKeyChanged, HostKeyStore, UnknownHostKey
 from console.transport.ssh import SshTransport
+from console.transport.ssh_keys import KeyOffer
 from console.transport.ssh_prompts import SshPrompts
 
 
@@ -57,6 +59,44 @@ class TerminalPrompts(SshPrompts):
             return None
         prompt = "%sPassword for %s@%s: " % ("Wrong password. " if retry else "", user, host)
         return getpass.getpass(prompt, stream=self.env.stderr) or None
+
+    def offer_key_install(self, offer: KeyOffer) -> bool:
+        if not self.interactive():
+            return False
+        err = self.env.stderr
+        err.write("You logged in to %s with a password. Install your public key there, so the next login needs "
+                  "none?\n  key:  %s %s (%s)\n  into: %s\nInstall it? [y/N] "
+                  % (offer.hop.describe(), offer.key.key_type, offer.key.fingerprint, offer.key.source, offer.where))
+        err.flush()
+        return self.env.stdin.readline().strip().lower() in ("y", "yes")
+
+    def key_install_done(self, offer: KeyOffer, added: bool, error: str | None) -> None:
+        if error is not None:
+            self.env.stderr.write("edgectl: the key was not installed: %s\n" % error)
+        else:
+            self.env.stderr.write("%s %s in %s\n" % ("installed" if added else "already in place:",
+                                                      offer.key.fingerprint, offer.where))
+
+
+class _NoKeyOffer(SshPrompts):
+    """``devices authorize-key`` installs the key itself: its login asks what ``inner`` asks, but
+    offers no install of its own; with ``passwords`` off (the check afterwards) it gives no password."""
+
+    def __init__(self, inner: SshPrompts, passwords: bool = True) -> None:
+        self.inner = inner
+        self.passwords = passwords
+
+    def confirm_host_key(self, unknown: UnknownHostKey) -> bool:
+        return self.inner.confirm_host_key(unknown)
+
+    def host_key_changed(self, changed: HostKeyChanged) -> None:
+        self.inner.host_key_changed(changed)
+
+    def passphrase(self, key_path: str, retry: bool) -> str | None:
+        return self.inner.passphrase(key_path, retry)
+
+    def password(self, user: str, host: str, retry: bool) -> str | None:
+        return self.inner.password(user, host, retry) if self.passwords else None
 
 
 class _TrustPrompts(TerminalPrompts):
@@ -100,6 +140,7 @@ def register(sub: Any, commands: Commands) -> None:
                        help="trust a key only if it has this SHA256 fingerprint (repeat for jump hosts)")
     trust.add_argument("--replace", action="store_true",
                        help="first forget the keys the console has for this device (after a re-install)")
+    authorize_key.add_parser(actions)
     commands["devices"] = _devices
 
 
@@ -113,6 +154,8 @@ def _devices(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> in
         return ExitCode.OK
     if action == "trust":
         return _trust(core, args, env)
+    if action == "authorize-key":
+        return authorize_key.run(core, args, env, _NoKeyOffer(env.ssh_prompts), _NoKeyOffer(env.ssh_prompts, False))
     return _list(core, args, env)
 
 

@@ -7,6 +7,7 @@ events); :class:`DeviceConnection` pumps a transport stream through it on a read
 from __future__ import annotations
 
 import itertools
+import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from console.transport.base import Stream, Transport, TransportError
 from device_runtime.protocol import (
     MIN_PROTOCOL_VERSION,
     PROTOCOL_VERSION,
+    REPLAY_PROTOCOL_VERSION,
     Capabilities,
     Empty,
     ErrorCode,
@@ -58,24 +60,57 @@ class Reply:
     welcome: Welcome | None = None
 
 
+class RequestIds:
+    """Request ids that never repeat under ``token``, the name this console gives itself in ``hello``.
+
+    A device keeps its replies to state-changing requests by (token, id) and answers a request
+    sent again with the same id from them, so ids must stay unique across every connection that
+    shares the token: one :class:`RequestIds` per console process (:func:`process_ids`).
+    """
+
+    def __init__(self, token: str | None = None) -> None:
+        self.token = token or secrets.token_hex(16)
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def next(self) -> int:
+        with self._lock:
+            return next(self._ids)
+
+
+_process_ids: RequestIds | None = None
+_process_ids_lock = threading.Lock()
+
+
+def process_ids() -> RequestIds:
+    """This console process's ids, made on first use."""
+    global _process_ids
+    with _process_ids_lock:
+        if _process_ids is None:
+            _process_ids = RequestIds()
+        return _process_ids
+
+
 class ClientProtocol:
     """Turns bytes into replies and events; hands out request ids. No threads, no I/O."""
 
-    def __init__(self) -> None:
-        self._ids = itertools.count(1)
+    def __init__(self, ids: RequestIds | None = None) -> None:
+        self.ids = ids or process_ids()
         self._decoder = FrameDecoder()
 
     def next_id(self) -> int:
-        return next(self._ids)
+        return self.ids.next()
 
     def hello(self) -> tuple[int, bytes]:
         request_id = self.next_id()
         message = Hello(request_id, PROTOCOL_VERSION, "edge-console/%s" % console_version,
-                        MIN_PROTOCOL_VERSION)
+                        MIN_PROTOCOL_VERSION, self.ids.token)
         return request_id, encode(message)
 
-    def request(self, method: str, params: Record | None = None) -> tuple[int, bytes]:
-        request_id = self.next_id()
+    def request(self, method: str, params: Record | None = None, request_id: int | None = None) -> tuple[int, bytes]:
+        """A request frame; ``request_id`` sends an earlier request again under its own id."""
+        if request_id is None:
+            request_id = self.next_id()
         body = params.to_wire() if params is not None else {}
         return request_id, encode(Request(request_id, method, body))
 
@@ -131,13 +166,13 @@ class DeviceConnection:
     """One live link to a device's runtime. Callbacks run on the reader thread."""
 
     def __init__(self, transport: Transport, on_event: EventHandler | None = None,
-                 on_closed: ClosedHandler | None = None) -> None:
+                 on_closed: ClosedHandler | None = None, ids: RequestIds | None = None) -> None:
         self.transport = transport
         self.on_event = on_event
         self.on_closed = on_closed
         self.welcome: Welcome | None = None
         self.protocol_errors: list[str] = []
-        self._proto = ClientProtocol()
+        self._proto = ClientProtocol(ids)
         self._stream: Stream | None = None
         self._pending: dict[int, _Pending] = {}
         self._lock = threading.Lock()
@@ -174,8 +209,19 @@ class DeviceConnection:
         self.welcome = reply.welcome
         return reply.welcome
 
-    def request(self, method: str, params: Record | None = None, timeout: float = 30.0) -> Record:
-        request_id, frame = self._proto.request(method, params or Empty())
+    @property
+    def replays(self) -> bool:
+        """The device answers a retried state-changing request from its kept reply (protocol 2)."""
+        return self.welcome is not None and self.welcome.protocol >= REPLAY_PROTOCOL_VERSION
+
+    def new_id(self) -> int:
+        return self._proto.next_id()
+
+    def request(self, method: str, params: Record | None = None, timeout: float = 30.0,
+                request_id: int | None = None) -> Record:
+        """Call ``method``; ``request_id`` (from :meth:`new_id` or an earlier connection of the same
+        console) sends a request whose reply was lost again, for the device to answer once."""
+        request_id, frame = self._proto.request(method, params or Empty(), request_id)
         reply = self._roundtrip(request_id, frame, timeout)
         if reply.error is not None:
             raise DeviceError(reply.error.message, reply.error.code)

@@ -71,15 +71,23 @@ def send_over_sftp(session: DeviceSession, local: Path, part: str, offset: int, 
     (no base64 frames, no request per chunk). True when it was tried (an SSH device), whether or
     not it got everything across: the caller then asks the device how much it holds and sends
     any rest in chunks. The device hashes the whole file before anything uses it."""
+    return sftp_send(session, local, part, offset, size, progress) is not None
+
+
+def sftp_send(session: DeviceSession, local: Path, part: str, offset: int, size: int,
+              progress: Progress | None) -> bool | None:
+    """:func:`send_over_sftp` saying how it went: None when this is no SSH device (nothing was
+    tried), True when every byte went across (finish may follow at once), False when it
+    stopped part way (ask the device how much it holds)."""
     from console.transport.sftp_upload import send_from
     from console.transport.ssh import SshTransport
 
     transport = session.transport
     if not isinstance(transport, SshTransport):
-        return False
+        return None
     try:
         send_from(transport.connection(), local, part, offset, size,
                   (lambda p: progress(p.sent, p.total)) if progress is not None else None)
     except (OSError, TransportError):
-        pass  # the chunks carry on from what the device holds
+        return False  # the chunks carry on from what the device holds
     return True

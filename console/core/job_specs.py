@@ -141,6 +141,22 @@ def default_shapes(report: ValidateReport, batch: int = 1) -> dict[str, list[int
     return shapes
 
 
+def sends_files(entry: DeviceEntry) -> bool:
+    """A file named on this computer must be sent to ``entry`` before a job there can read it."""
+    return entry.kind != "local"
+
+
+def local_input(entry: DeviceEntry, path: str | os.PathLike[str]) -> Path:
+    """A file on this computer that is to be sent to ``entry``; SpecError when it cannot be."""
+    local = Path(path).expanduser()
+    if local.is_dir():
+        raise SpecError("%s is a folder: send a single .npz/.npy file (or an archive) to %s"
+                        % (local, entry.display_name))
+    if not local.is_file():
+        raise SpecError("%s does not exist; check the path" % local)
+    return local
+
+
 def device_path(entry: DeviceEntry, path: str | os.PathLike[str], must_exist: bool = True,
                 session: DeviceSession | None = None) -> str:
     """The path a job on ``entry`` should use for a file the user named on this computer.
@@ -159,12 +175,7 @@ def device_path(entry: DeviceEntry, path: str | os.PathLike[str], must_exist: bo
         if session is None:
             raise SpecError("%s is reached over %s and %s must be sent to it first: run the job with "
                             "edgectl --device %s, which sends it" % (entry.display_name, entry.kind, local, entry.name))
-        if local.is_dir():
-            raise SpecError("%s is a folder: send a single .npz/.npy file (or an archive) to %s"
-                            % (local, entry.display_name))
-        if not local.is_file():
-            raise SpecError("%s does not exist; check the path" % local)
-        return stage_file(session, local)
+        return stage_file(session, local_input(entry, local))
     absolute = local.resolve() if local.exists() else Path(os.path.abspath(local))
     if must_exist and not absolute.exists():
         raise SpecError("%s does not exist; check the path" % absolute)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from console.core.package_gzip import CanonicalGzip, choose_level
 from device_runtime.store.errors import StoreError
 from device_runtime.store.manifest import (
     MANIFEST_FILE,
@@ -158,16 +159,20 @@ def _add(tar: tarfile.TarFile, arcname: str, data: bytes | None = None, path: Pa
 
 
 def write_package(out: Path, manifest_bytes: bytes, signature: bytes | None, files: dict[str, Path]) -> None:
-    """Write the archive atomically: manifest.json, manifest.sig, then the files in manifest order."""
+    """Write the archive atomically: manifest.json, manifest.sig, then the files in manifest order,
+    in a gzip stream with the device's fixed header, stored when the files do not compress."""
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".%s." % out.name, dir=out.parent)
     try:
-        with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
-            _add(tar, MANIFEST_FILE, manifest_bytes)
-            if signature is not None:
-                _add(tar, SIGNATURE_FILE, signature)
-            for arcname, path in files.items():
-                _add(tar, arcname, path=path)
+        with os.fdopen(fd, "wb") as raw:
+            stream = CanonicalGzip(raw, choose_level(files.values()))
+            with tarfile.open(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
+                _add(tar, MANIFEST_FILE, manifest_bytes)
+                if signature is not None:
+                    _add(tar, SIGNATURE_FILE, signature)
+                for arcname, path in files.items():
+                    _add(tar, arcname, path=path)
+            stream.close()
         os.replace(tmp, out)
     except BaseException:
         if os.path.exists(tmp):
@@ -191,9 +196,9 @@ def build_package(model_path: Path, out: Path, name: str, version: str, author: 
     return manifest
 
 
-def read_head(package: Path) -> tuple[bytes, bytes | None]:
+def read_head(package: Path, strict_header: bool = True) -> tuple[bytes, bytes | None]:
     try:
-        with PackageReader(str(package), INSPECT_LIMIT) as reader:
+        with PackageReader(str(package), INSPECT_LIMIT, strict_header=strict_header) as reader:
             return reader.head()
     except StoreError as exc:
         raise PackageError(exc.message) from None
@@ -220,7 +225,7 @@ def inspect_package(package: Path) -> PackageInfo:
 def sign_package(package: Path, key: Any, out: Path | None = None) -> Signature:
     """Add (or replace) ``manifest.sig``; the archive is rewritten atomically."""
     target = out or package
-    raw, _old = read_head(package)
+    raw, _old = read_head(package, strict_header=False)  # re-signing also rewrites an old gzip header
     try:
         manifest = parse_manifest_bytes(raw)
     except StoreError as exc:
@@ -228,7 +233,7 @@ def sign_package(package: Path, key: Any, out: Path | None = None) -> Signature:
     signature = sign(key, raw)
     with tempfile.TemporaryDirectory(prefix="eoc-sign-", dir=target.parent) as scratch:
         try:
-            with PackageReader(str(package), INSPECT_LIMIT) as reader:
+            with PackageReader(str(package), INSPECT_LIMIT, strict_header=False) as reader:
                 reader.head()
                 reader.extract(manifest, scratch)
         except StoreError as exc:

@@ -7,11 +7,12 @@ run on the connection's reader thread; the GUI marshals them onto its own thread
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from enum import Enum
 
 from console.core.backoff import Backoff, ReconnectLoop
-from console.core.client import DeviceConnection, DeviceError
+from console.core.client import ConnectionLost, DeviceConnection, DeviceError, RequestIds, process_ids
 from console.core.env import ConsoleEnv
 from console.core.settings import DeviceEntry
 from console.core.telemetry import TelemetryStore
@@ -22,6 +23,7 @@ from console.transport.ssh_config import ConfigContext, Route, resolve_route
 from console.transport.ssh_errors import SshError
 from device_runtime.protocol import (
     DEFAULT_RATE_HZ,
+    REPLAYED_METHODS,
     TOPIC_SAMPLE,
     Capabilities,
     Empty,
@@ -59,6 +61,15 @@ def make_transport(entry: DeviceEntry, env: ConsoleEnv) -> Transport:
     )
 
 
+# How long a state-changing request whose reply was lost waits for the link to come back before
+# it is sent again (the device keeps replies for 15 minutes), and how often it is sent again.
+REPLAY_WAIT_S = 300.0
+# Longest wait between reconnection attempts. Each attempt is only a TCP connect (a new SYN every
+# 2 s while the device is silent), so a short cap costs little and the console streams again
+# within a few seconds of the link coming back, however long it was gone.
+RECONNECT_MAX_WAIT_S = 2.0
+MAX_REPLAYS = 3
+
 StateListener = Callable[["State", str], None]
 SampleListener = Callable[[float, dict[str, float]], None]
 TableListener = Callable[[list[MetricSpec]], None]
@@ -83,6 +94,8 @@ class DeviceSession:
         self.event_listeners: dict[str, list[EventListener]] = {}
         self._conn: DeviceConnection | None = None
         self._lock = threading.Lock()
+        self._ids: RequestIds = process_ids()  # ids keep counting across reconnects
+        self._changed = threading.Condition()  # state or connection changed (a retry waits on it)
         # Reconnection (off unless enable_reconnect): what to restore once the link is back.
         self._reconnect: ReconnectLoop | None = None
         self._telemetry_on = False
@@ -96,6 +109,8 @@ class DeviceSession:
     def _set_state(self, state: State, message: str = "") -> None:
         self.state = state
         self.message = message
+        with self._changed:
+            self._changed.notify_all()
         for listener in list(self.state_listeners):
             listener(state, message)
 
@@ -105,7 +120,8 @@ class DeviceSession:
             if self._conn is not None and self.state is State.CONNECTED and self.capabilities:
                 return self.capabilities
             self._set_state(State.CONNECTING, "connecting to %s" % self.transport.describe())
-            conn = DeviceConnection(self.transport, on_event=self._on_event, on_closed=self._on_closed)
+            conn = DeviceConnection(self.transport, on_event=self._on_event, on_closed=self._on_closed,
+                                    ids=self._ids)
             try:
                 welcome = conn.connect(timeout)
             except (DeviceError, TransportError) as exc:
@@ -160,8 +176,44 @@ class DeviceSession:
             self._conn.request("telemetry.unsubscribe", Empty())
 
     def request(self, method: str, params: Record, timeout: float = 30.0) -> Record:
-        """Call a protocol method; the result is the method's typed record."""
-        return self._require().request(method, params, timeout=timeout)
+        """Call a protocol method; the result is the method's typed record.
+
+        A state-changing method (``REPLAYED_METHODS``) whose reply the link lost is sent again,
+        with the same id, once the session has reconnected: the device answers it with the reply
+        it kept, so it acts exactly once. That needs reconnection on and a device that replays.
+        """
+        conn = self._require()
+        if method not in REPLAYED_METHODS or self._reconnect is None:
+            return conn.request(method, params, timeout=timeout)
+        request_id = conn.new_id()
+        for attempt in range(MAX_REPLAYS + 1):
+            try:
+                return conn.request(method, params, timeout=timeout, request_id=request_id)
+            except ConnectionLost as exc:
+                if not conn.replays or attempt == MAX_REPLAYS:
+                    raise
+                lost = exc
+            conn = self._next_connection(conn, method, lost)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _next_connection(self, lost_conn: DeviceConnection, method: str, lost: ConnectionLost) -> DeviceConnection:
+        """Wait for the reconnect loop to replace ``lost_conn``; raises ConnectionLost when it gives up."""
+        deadline = time.monotonic() + REPLAY_WAIT_S
+        with self._changed:
+            while True:
+                conn = self._conn
+                if conn is not None and conn is not lost_conn and self.state is State.CONNECTED:
+                    break
+                if self.state in (State.FAILED, State.DISCONNECTED) or time.monotonic() > deadline:
+                    raise ConnectionLost("the link to %s dropped before it answered %s, and it is not back (%s); "
+                                         "check on the device whether it happened" % (self.name, method, lost),
+                                         lost.code)
+                self._changed.wait(min(1.0, max(0.0, deadline - time.monotonic())))
+        if not conn.replays:  # the runtime was replaced by one that would act twice
+            raise ConnectionLost("the link to %s dropped before it answered %s, and its runtime now cannot tell "
+                                 "a retry from a new request; check on the device whether it happened"
+                                 % (self.name, method), lost.code)
+        return conn
 
     def subscribe_events(self, topics: list[str]) -> None:
         self._require().request("events.subscribe", SubscribeEvents(list(topics)))
@@ -201,7 +253,8 @@ class DeviceSession:
     # -- reconnection ------------------------------------------------------------------------
     def enable_reconnect(self, backoff: Backoff | None = None) -> None:
         """After a dropped link, connect again with backoff and restore telemetry and event subscriptions."""
-        self._reconnect = ReconnectLoop(backoff or Backoff(), self._restore, self._on_retry_wait, self._on_give_up,
+        backoff = backoff or Backoff(max_s=RECONNECT_MAX_WAIT_S)
+        self._reconnect = ReconnectLoop(backoff, self._restore, self._on_retry_wait, self._on_give_up,
                                         lambda exc: isinstance(exc, SshError) and not exc.retryable,
                                         (DeviceError, TransportError, OSError))
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from console.core.client import DeviceError
-from console.core.files import send_over_sftp
+from console.core.files import sftp_send
 from console.core.session import DeviceSession
 from device_runtime.protocol import (
     STORE_ACTION_RUNNING,
@@ -68,7 +68,11 @@ class StoreClient:
         offset = state.offset
         if started is not None:
             started(offset, size)
-        if state.part and offset < size and send_over_sftp(self.session, path, state.part, offset, size, progress):
+        sent = sftp_send(self.session, path, state.part, offset, size, progress) if (
+            state.part and offset < size) else None
+        if sent:
+            offset = size  # all of it went across: finish checks the size and the sha256
+        elif sent is False:
             resumed = self.session.request("store.upload.begin", StoreUploadBegin(state.id, size, path.name))
             assert isinstance(resumed, StoreUploadState)
             offset = resumed.offset

@@ -68,23 +68,24 @@ class Authenticator:
         self.prompts = prompts
         self.environ = environ
 
-    def login(self, transport: paramiko.Transport, hop: Hop) -> None:
+    def login(self, transport: paramiko.Transport, hop: Hop) -> str:
+        """Log in; the method that worked: "none", "publickey" or "password"."""
         tried: list[str] = []
         try:
             transport.auth_none(hop.user)
-            return
+            return "none"
         except paramiko.BadAuthenticationType as exc:
             allowed = list(exc.allowed_types)
         except paramiko.SSHException as exc:
             raise SshError("%s dropped the login: %s" % (hop.describe(), exc)) from exc
         if "publickey" in allowed:
             if not hop.identities_only and self._agent_login(transport, hop, tried):
-                return
+                return "publickey"
             if self._key_login(transport, hop, tried):
-                return
+                return "publickey"
         if ("password" in allowed or "keyboard-interactive" in allowed) and self._password_login(
                 transport, hop, allowed, tried):
-            return
+            return "password"
         raise SshAuthError(
             "%s refused the login (server allows: %s; tried: %s). Add your public key to ~/.ssh/authorized_keys "
             "on the device, or check the user name and password." % (

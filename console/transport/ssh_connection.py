@@ -20,11 +20,13 @@ from console.transport.hostkeys import HostKeyChanged, HostKeyStore, UnknownHost
 from console.transport.ssh_auth import Authenticator
 from console.transport.ssh_config import Hop, Route
 from console.transport.ssh_errors import SshError
+from console.transport.ssh_keys import KeyInstallError, KeyOffer, find_public_key, install_public_key
 from console.transport.ssh_prompts import SshPrompts
 
 FAST_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
 KEEPALIVE_REQUEST = "keepalive@openssh.com"
 SFTP_WINDOW = 16 << 20  # paramiko's 2 MB default stalls pipelined writes on fast links
+DIAL_ATTEMPT_S = 2.0  # a new TCP connect this often while a device does not answer
 
 
 @dataclass
@@ -42,6 +44,20 @@ def _tune_socket(sock: socket.socket, dead_after_s: float) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, user_timeout, int(dead_after_s * 1000))
 
 
+def dial(host: str, port: int, timeout_s: float, attempt_s: float = DIAL_ATTEMPT_S) -> socket.socket:
+    """TCP connect within ``timeout_s``, with a fresh SYN every ``attempt_s``. The kernel's own
+    retransmissions back off (1, 3, 7, 15 s): a link that comes back during a long wait would be
+    noticed only seconds later, and the console must stream again within a few seconds of it."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            return socket.create_connection((host, port), timeout=max(0.05, min(attempt_s, left)))
+        except TimeoutError:
+            if deadline - time.monotonic() <= 0:
+                raise
+
+
 _Sock = socket.socket | paramiko.Channel | paramiko.ProxyCommand
 
 
@@ -53,6 +69,7 @@ class SshConnection:
         self.known_hosts = known_hosts
         self.prompts = prompts
         self.auth = Authenticator(prompts, environ)
+        self.environ = environ
         self.transports: list[paramiko.Transport] = []
         self.lost_reason: str | None = None
         self._stop = threading.Event()
@@ -62,14 +79,32 @@ class SshConnection:
     # -- connecting ------------------------------------------------------------------------
     def connect(self) -> None:
         via: paramiko.Transport | None = None
+        by_password: list[tuple[Hop, paramiko.Transport]] = []
         try:
             for hop in self.route.hops:
-                via = self._open_hop(hop, via)
+                via = self._open_hop(hop, via, by_password)
                 self.transports.append(via)
         except BaseException:
             self.close()
             raise
         self._start_watchdog()
+        for hop, transport in by_password:
+            self._offer_key(hop, transport)
+
+    def _offer_key(self, hop: Hop, transport: paramiko.Transport) -> None:
+        """A password got us in: offer to install the user's public key so the next login needs none."""
+        key = find_public_key(hop, self.environ)
+        if key is None:
+            return
+        offer = KeyOffer(hop, key)
+        if not self.prompts.offer_key_install(offer):
+            return
+        try:
+            added = install_public_key(transport, key)
+        except KeyInstallError as exc:
+            self.prompts.key_install_done(offer, False, str(exc))
+            return
+        self.prompts.key_install_done(offer, added, None)
 
     def _socket(self, hop: Hop, via: paramiko.Transport | None) -> _Sock:
         dead_after = hop.alive_interval_s * hop.alive_count
@@ -82,14 +117,15 @@ class SshConnection:
         if hop.proxy_command:
             return paramiko.ProxyCommand(hop.proxy_command)
         try:
-            sock = socket.create_connection((hop.hostname, hop.port), timeout=hop.connect_timeout_s)
+            sock = dial(hop.hostname, hop.port, hop.connect_timeout_s)
         except OSError as exc:
             raise SshError("cannot reach %s:%d (%s); is the device on and on the network?"
                            % (hop.hostname, hop.port, exc.strerror or exc)) from exc
         _tune_socket(sock, dead_after)
         return sock
 
-    def _open_hop(self, hop: Hop, via: paramiko.Transport | None) -> paramiko.Transport:
+    def _open_hop(self, hop: Hop, via: paramiko.Transport | None,
+                  by_password: list[tuple[Hop, paramiko.Transport]]) -> paramiko.Transport:
         transport = paramiko.Transport(self._socket(hop, via))
         try:
             store = HostKeyStore(self.known_hosts, [Path(p) for p in hop.known_hosts_files])
@@ -104,7 +140,8 @@ class SshConnection:
                 raise SshError("SSH handshake with %s failed: %s"
                                % (hop.describe(), exc or type(exc).__name__)) from exc
             self._verify(store, hop, transport.get_remote_server_key())
-            self.auth.login(transport, hop)
+            if self.auth.login(transport, hop) == "password":
+                by_password.append((hop, transport))
         except BaseException:
             transport.close()
             raise
@@ -133,20 +170,26 @@ class SshConnection:
         transport = self.transports[-1]
         interval = self.route.target.alive_interval_s
         while not self._stop.wait(interval) and transport.is_active():
-            transport.global_request(KEEPALIVE_REQUEST, wait=True)  # any answer, even "unsupported", is life
+            try:
+                transport.global_request(KEEPALIVE_REQUEST, wait=True)  # any answer, even "unsupported", is life
+            except (EOFError, OSError, paramiko.SSHException):
+                return  # the link died under the probe: the watchdog reports it
             if transport.is_active():
                 self._last_answer = time.monotonic()
 
     def _watch(self) -> None:
         target = self.route.target
+        # As OpenSSH: ServerAliveCountMax probes in a row unanswered end the connection, so a dead
+        # link is noticed interval * count seconds after the last answer (9 s by default), checked
+        # often enough not to add a second to that.
         limit = target.alive_interval_s * target.alive_count
-        while not self._stop.wait(min(1.0, target.alive_interval_s / 2)):
+        while not self._stop.wait(min(0.25, target.alive_interval_s / 4)):
             if not self.is_active():
                 if self.lost_reason is None:
                     self.lost_reason = "the SSH connection to %s was closed" % target.describe()
                 return
             silent = time.monotonic() - self._last_answer
-            if silent > limit + target.alive_interval_s:
+            if silent > limit:
                 self.lost_reason = "%s did not answer keepalives for %.0f s: the link is down" % (
                     target.describe(), silent)
                 self._close_transports()

@@ -7,7 +7,12 @@ question has an answer that does not hang.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from console.transport.hostkeys import HostKeyChanged, UnknownHostKey
+
+if TYPE_CHECKING:
+    from console.transport.ssh_keys import KeyOffer
 
 
 class SshPrompts:
@@ -27,3 +32,10 @@ class SshPrompts:
     def password(self, user: str, host: str, retry: bool) -> str | None:
         """The login password, or ``None`` to give up on password login."""
         return None
+
+    def offer_key_install(self, offer: KeyOffer) -> bool:
+        """After a password login: install the user's public key on the device? ``True`` installs it."""
+        return False
+
+    def key_install_done(self, offer: KeyOffer, added: bool, error: str | None) -> None:
+        """How the install went: ``added`` False with no error means the key was there already."""

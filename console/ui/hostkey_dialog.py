@@ -2,7 +2,8 @@
 
 The transport connects on a worker thread; :class:`DialogPrompts` carries each question to the GUI
 thread, shows the dialog there and hands the answer back (the worker waits). An unknown key offers
-Trust or Cancel (Cancel is the default); a changed key offers nothing but Close.
+Trust or Cancel (Cancel is the default); a changed key offers nothing but Close. After a password
+login it offers to install the user's public key (``key_install_dialog``).
 """
 
 from __future__ import annotations
@@ -12,15 +13,25 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from console.transport.hostkeys import HostKeyChanged, UnknownHostKey
+from console.transport.ssh_keys import KeyOffer
 from console.transport.ssh_prompts import SshPrompts
 from console.ui.chart import plain_label
 from console.ui.secret_dialog import SecretDialog
 
 
-def _fingerprint_label(text: str) -> QLabel:
+def fingerprint_label(text: str) -> QLabel:
     label = plain_label(text)
     font = QFont("monospace")
     font.setStyleHint(QFont.StyleHint.Monospace)
@@ -40,7 +51,7 @@ class UnknownHostKeyDialog(QDialog):
         intro.setWordWrap(True)
         form = QFormLayout()
         form.addRow("Key type", plain_label(unknown.key_type))
-        self.fingerprint = _fingerprint_label(unknown.fingerprint)
+        self.fingerprint = fingerprint_label(unknown.fingerprint)
         form.addRow("Fingerprint", self.fingerprint)
         if unknown.known_types:
             form.addRow("Already known", plain_label("keys of another type: %s" % ", ".join(unknown.known_types)))
@@ -69,8 +80,8 @@ class ChangedHostKeyDialog(QDialog):
         title.setObjectName("HostKeyWarning")
         title.setStyleSheet("font-weight: bold; color: #c0392b;")
         form = QFormLayout()
-        form.addRow("Was", _fingerprint_label(changed.old_fingerprint))
-        form.addRow("Now", _fingerprint_label("%s (%s)" % (changed.new_fingerprint, changed.key_type)))
+        form.addRow("Was", fingerprint_label(changed.old_fingerprint))
+        form.addRow("Now", fingerprint_label("%s (%s)" % (changed.new_fingerprint, changed.key_type)))
         self.advice = plain_label(str(changed)[0].upper() + str(changed)[1:])
         self.advice.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
@@ -90,6 +101,7 @@ class DialogPrompts(QObject, SshPrompts):
     def __init__(self, parent: QWidget) -> None:
         QObject.__init__(self, parent)
         self._window = parent
+        self.outcome: QMessageBox | None = None  # the last key install's result, while it is shown
         self._ask.connect(self._on_ask, Qt.ConnectionType.BlockingQueuedConnection)
 
     def _run(self, show: Callable[[], Any]) -> Any:
@@ -117,3 +129,23 @@ class DialogPrompts(QObject, SshPrompts):
     def password(self, user: str, host: str, retry: bool) -> str | None:
         answer = self._run(lambda: SecretDialog.password(user, host, retry, self._window).answer())
         return answer if isinstance(answer, str) else None
+
+    def offer_key_install(self, offer: KeyOffer) -> bool:
+        from console.ui.key_install_dialog import KeyInstallDialog
+
+        return bool(self._run(lambda: KeyInstallDialog(offer, self._window).ask()))
+
+    def key_install_done(self, offer: KeyOffer, added: bool, error: str | None) -> None:
+        """Shown without waiting: the connection goes on while the person reads it."""
+        from console.ui.key_install_dialog import install_outcome
+
+        def show() -> None:
+            icon = QMessageBox.Icon.Warning if error is not None else QMessageBox.Icon.Information
+            box = QMessageBox(icon, "SSH key", install_outcome(offer, added, error), QMessageBox.StandardButton.Ok,
+                              self._window)
+            box.setTextFormat(Qt.TextFormat.PlainText)
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            self.outcome = box
+            box.open()
+
+        self._run(show)

@@ -18,6 +18,7 @@ from console.core.benchmarks import BenchmarkBook
 from console.core.client import DeviceError
 from console.core.jobs import JobTracker
 from console.transport.base import TransportError
+from console.ui.file_sender import FileSender
 from console.ui.session_model import SessionModel
 from device_runtime.protocol import JobInfo, ProtocolError, Record
 
@@ -46,6 +47,7 @@ class JobsModel(QObject):
         self._pool: ThreadPoolExecutor | None = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="jobs-%s" % session_model.name)
         self._closed = False
+        self.files = FileSender(session_model, parent=self)  # files from this computer for the jobs
         self.tracker.job_listeners.append(self._on_job)
         self.tracker.log_listeners.append(self._on_log)
         self.tracker.reset_listeners.append(self._on_reset)
@@ -100,6 +102,7 @@ class JobsModel(QObject):
         if self._closed:
             return
         self._closed = True
+        self.files.close()
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)

@@ -4,6 +4,10 @@
 2 · Target: precision, backend, shapes of dynamic inputs, calibration data, output folder.
 3 · Run: the pipeline (baseline benchmark, quantize, build, benchmark, accuracy) with each
 step's state and progress, the running step's log, a summary at the end, and cancel.
+
+Files are picked on this computer. A device reached over SSH gets them sent first (the model
+before validating, calibration data before the pipeline), off the GUI thread, with the bytes,
+rate and time left shown under the step and a Stop button; its outputs are paths on the device.
 """
 
 from __future__ import annotations
@@ -25,15 +29,16 @@ from PySide6.QtWidgets import (
 )
 
 from console.core.job_report import validate_text
-from console.core.job_specs import SpecError, device_path, missing_shapes
+from console.core.job_specs import SpecError, device_path, local_input, missing_shapes, sends_files
 from console.core.jobs import is_final, typed_result
-from console.core.optimize_plan import pipeline_label, plan_pipeline
+from console.core.optimize_plan import OptimizeChoice, Step, pipeline_label, plan_pipeline
 from console.core.optimize_summary import pipeline_summary
 from console.ui.chart import plain_label
 from console.ui.job_table import JobTableModel
 from console.ui.jobs_model import JobsModel
 from console.ui.jobs_page import job_table_view, log_view
 from console.ui.optimize_form import TargetForm
+from console.ui.optimize_inputs import CALIBRATION, MODEL, OptimizeInputs
 from console.ui.session_model import SessionModel
 from device_runtime.protocol import ProtocolError, ValidateReport, ValidateSpec
 
@@ -54,6 +59,8 @@ class OptimizePage(QWidget):
         self.file_dialog: QFileDialog | None = None
         self.confirm_box: QMessageBox | None = None
         self._log_end = 0
+        self._device_model: str | None = None  # a model path that is on the device already (the demo)
+        self._waiting_choice: OptimizeChoice | None = None  # the run that waits for its calibration data
 
         self.path = QLineEdit()
         self.path.setPlaceholderText("ONNX file on this computer")
@@ -62,6 +69,9 @@ class OptimizePage(QWidget):
         self.demo.setToolTip("The small ONNX classifier every runtime builds for itself")
         self.model_status = plain_label("Pick an ONNX model to start.")
         self.model_status.setWordWrap(True)
+        self.inputs = OptimizeInputs(model.files, model.display_name, self)
+        self.model_transfer = self.inputs.rows[MODEL]
+        self.calibration_transfer = self.inputs.rows[CALIBRATION]
         self.form = TargetForm()
         self.start = QPushButton("Run pipeline")
         self.cancel = QPushButton("Cancel…")
@@ -86,6 +96,7 @@ class OptimizePage(QWidget):
         buttons.addWidget(self.cancel)
         buttons.addStretch(1)
         run_layout.addLayout(buttons)
+        run_layout.addWidget(self.calibration_transfer)
         run_layout.addWidget(self.run_status)
         self.run_box = self._group("3 · Run", run)
         column.addWidget(self.run_box)
@@ -118,6 +129,12 @@ class OptimizePage(QWidget):
         model.jobsReset.connect(self._on_reset)
         model.logAppended.connect(self._on_log)
         model.failed.connect(self.run_status.setText)
+        self.inputs.sent.connect(self._on_sent)
+        self.inputs.failed.connect(self._on_send_failed)
+        self.inputs.changed.connect(self._update_buttons)
+        if sends_files(session_model.session.entry):
+            self.path.setPlaceholderText("ONNX file on this computer: it is sent to %s" % model.display_name)
+            self.form.output_dir.setPlaceholderText("a folder on %s (absolute path)" % model.display_name)
         self._update_buttons()
 
     def ready(self) -> bool:
@@ -140,6 +157,7 @@ class OptimizePage(QWidget):
         row.addWidget(self.browse)
         row.addWidget(self.demo)
         layout.addLayout(row)
+        layout.addWidget(self.model_transfer)
         layout.addWidget(self.model_status)
         return box
 
@@ -165,26 +183,63 @@ class OptimizePage(QWidget):
             self.model_status.setText("The demo model is not ready on %s yet; try again in a moment."
                                       % self.model.display_name)
             return
-        self.choose_model(caps.demo_model)
+        self.choose_model(caps.demo_model, on_device=True)
 
-    def choose_model(self, path: str) -> None:
+    def choose_model(self, path: str, on_device: bool = False) -> None:
+        """Validate ``path``: a file on this computer, or with ``on_device`` one the device holds."""
+        self._device_model = path if on_device else None
         self.path.setText(path)
         self.validate()
 
     def validate(self) -> None:
+        if self.inputs.busy():
+            return
         self.report = None
         self.validate_job = None
         self.form.set_report(None, self.session_model.capabilities)
         self.report_view.clear()
+        text = self.path.text().strip()
+        entry = self.session_model.session.entry
         try:
-            target = device_path(self.session_model.session.entry, self.path.text().strip())
+            if not text:
+                raise SpecError("pick an ONNX model to start")
+            if text == self._device_model:
+                target = text
+            elif sends_files(entry):
+                local = local_input(entry, text)
+                self.model_status.setText("%s is validated on %s once it is there." % (local.name,
+                                                                                       self.model.display_name))
+                self.inputs.send(MODEL, local)
+                return
+            else:
+                target = device_path(entry, text)
         except SpecError as exc:
             self.model_status.setText(str(exc).capitalize() + ".")
             self._update_buttons()
             return
+        self._validate_on_device(target)
+
+    def _validate_on_device(self, target: str) -> None:
         self.model_status.setText("Validating %s…" % os.path.basename(target))
         self.model.submit("validate", ValidateSpec(target), "validate %s" % os.path.basename(target), VALIDATE_TAG)
         self._update_buttons()
+
+    # -- files sent to an SSH device ----------------------------------------------------------
+    def _on_sent(self, what: str, path: str) -> None:
+        if what == MODEL:
+            self._validate_on_device(path)
+            return
+        choice, self._waiting_choice = self._waiting_choice, None
+        if choice is not None:
+            choice.calibration = path
+            self._start_pipeline(choice)
+
+    def _on_send_failed(self, what: str, message: str) -> None:
+        if what == MODEL:
+            self.model_status.setText(message)
+        else:
+            self._waiting_choice = None
+            self.run_status.setText("Cannot start: %s" % message)
 
     def _show_validation(self) -> None:
         info = self.model.tracker.job(self.validate_job) if self.validate_job else None
@@ -214,20 +269,39 @@ class OptimizePage(QWidget):
 
     # -- step 3: run -------------------------------------------------------------------------
     def run_pipeline(self) -> None:
-        if self.report is None or not self.report.ok or self._running():
+        if self.report is None or not self.report.ok or self._running() or self.inputs.busy():
             return
         entry = self.session_model.session.entry
-        caps = self.session_model.capabilities
+        remote = sends_files(entry)
         try:
             choice = self.form.choice(self.report.model)
-            if choice.calibration:
+            calibration = local_input(entry, choice.calibration) if remote and choice.calibration else None
+            if choice.calibration and not remote:
                 choice.calibration = device_path(entry, choice.calibration)
-            if choice.output_dir:
-                choice.output_dir = device_path(entry, choice.output_dir)
+            if choice.output_dir:  # on an SSH device, a folder there
+                choice.output_dir = device_path(entry, choice.output_dir, must_exist=not remote)
             missing = missing_shapes(self.report, choice.shapes)
             if missing:
                 raise SpecError(missing)
-            steps = plan_pipeline(choice, caps.tensorrt if caps else None)
+            self._plan(choice)  # every check before anything is sent
+        except SpecError as exc:
+            self.run_status.setText("Cannot start: %s." % str(exc).rstrip("."))
+            return
+        if calibration is not None:
+            self._waiting_choice = choice
+            self.run_status.setText("Sending the calibration data %s to %s…" % (calibration.name,
+                                                                                 self.model.display_name))
+            self.inputs.send(CALIBRATION, calibration)
+            return
+        self._start_pipeline(choice)
+
+    def _plan(self, choice: OptimizeChoice) -> list[Step]:
+        caps = self.session_model.capabilities
+        return plan_pipeline(choice, caps.tensorrt if caps else None)
+
+    def _start_pipeline(self, choice: OptimizeChoice) -> None:
+        try:
+            steps = self._plan(choice)
         except SpecError as exc:
             self.run_status.setText("Cannot start: %s." % str(exc).rstrip("."))
             return
@@ -295,11 +369,13 @@ class OptimizePage(QWidget):
     def _update_buttons(self) -> None:
         ready = self.report is not None and self.report.ok
         running = self._running()
-        self.target_box.setEnabled(ready and not running)
-        self.start.setEnabled(ready and not running)
+        sending = self.inputs.busy()
+        self.target_box.setEnabled(ready and not running and not sending)
+        self.start.setEnabled(ready and not running and not sending)
         self.cancel.setEnabled(running)
-        self.browse.setEnabled(not running)
-        self.demo.setEnabled(not running)
+        self.browse.setEnabled(not running and not sending)
+        self.demo.setEnabled(not running and not sending)
+        self.path.setEnabled(not sending)
 
     def _on_cancel_clicked(self) -> None:
         jobs = [j for j in (self.model.tracker.job(i) for i in self.pipeline_ids) if j is not None]

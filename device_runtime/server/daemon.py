@@ -32,6 +32,7 @@ from device_runtime.prometheus import PrometheusService, parse_address
 from device_runtime.report import LATENCY_SOCKET_NAME
 from device_runtime.server.events import EventBus
 from device_runtime.server.files import FileService
+from device_runtime.server.replay import ReplyCache
 from device_runtime.server.service import Handler, Service
 from device_runtime.server.session import ClientSession
 from device_runtime.server.telemetry import TelemetryHub
@@ -164,6 +165,7 @@ class Daemon:
             self.handlers.update(service.handlers())
             self.hub.sample_listeners.append(service.on_sample)
         self.sessions: Dict[int, ClientSession] = {}
+        self.replies = ReplyCache()  # replies to state-changing requests, for retries after a lost reply
         self.dropped_frames = 0
         self._keys = itertools.count(1)
         self._loop: Optional[asyncio.AbstractEventLoop] = None
@@ -226,6 +228,7 @@ class Daemon:
             services=self.handlers,
             audit=self.audit,
             actor=conn.actor,
+            replies=self.replies,
         )
         self.sessions[key] = session
         return session

@@ -2,8 +2,10 @@
 under ``<root>/uploads/<sha256>/<name>``, resumable, hashed before use.
 
 The console appends to the partial file over SFTP when it reaches the device over SSH (the part
-is group-writable for operators in the runtime's group), or sends base64 chunks otherwise. A
-file sent twice is stored once. Uploads older than a week are removed at start-up.
+is group-writable for operators in the runtime's group), or sends base64 chunks otherwise; the
+receiving, hashing and renaming are the daemon's one upload mechanism
+(:mod:`device_runtime.partial_upload`), shared with the model store. A file sent twice is stored
+once. Uploads older than a week are removed at start-up.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import hashlib
 import logging
 import os
 import re
@@ -19,6 +20,8 @@ import shutil
 import time
 from typing import Dict, Tuple
 
+from device_runtime import partial_upload
+from device_runtime.partial_upload import PartialUploads, UploadProblem
 from device_runtime.protocol import (
     STORE_UPLOAD_CHUNK,
     ErrorCode,
@@ -29,6 +32,7 @@ from device_runtime.protocol import (
     StoreUploadChunk,
     StoreUploadState,
 )
+from device_runtime.server.deferred import Deferred
 from device_runtime.server.service import Handler, Service
 
 log = logging.getLogger("edge_runtime.files")
@@ -43,15 +47,25 @@ def _bad(message: str) -> ProtocolError:
     return ProtocolError(ErrorCode.BAD_FIELD, message)
 
 
+def _problem(problem: UploadProblem) -> ProtocolError:
+    if problem.kind in (partial_upload.OFFSET, partial_upload.TOO_LONG):
+        return _bad(problem.message)
+    return ProtocolError(ErrorCode.FAILED, problem.message)
+
+
 class FileService(Service):
     name = "files"
 
     def __init__(self, root: str) -> None:
         self.base = os.path.join(root, "uploads")
         self._names: Dict[str, str] = {}
+        self._sizes: Dict[str, int] = {}  # the size each upload announced
+        self.uploads = PartialUploads()
 
     def handlers(self) -> Dict[str, Handler]:
-        return {"files.begin": self._begin, "files.chunk": self._chunk, "files.finish": self._finish}
+        return {"files.begin": self._begin, "files.chunk": self._chunk,
+                # hashing a big file takes a while: off the event loop
+                "files.finish": lambda params: Deferred(lambda: self._finish(params), "files-finish")}
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._clean_old()
@@ -74,6 +88,7 @@ class FileService(Service):
             raise _bad("a file must be at most %d GB" % (MAX_FILE_BYTES >> 30))
         part, final = self._paths(params.sha256, params.filename)
         self._names[params.sha256] = params.filename
+        self._sizes[params.sha256] = params.size
         if os.path.exists(final):
             return StoreUploadState(params.sha256, params.size, params.size, path=final)
         folder = os.path.dirname(part)
@@ -84,8 +99,7 @@ class FileService(Service):
                 raise ProtocolError(ErrorCode.FAILED, "not enough disk space on the device for %s: it is %.1f MB and "
                                     "%.1f MB are free; free some space and send it again"
                                     % (params.filename, params.size / 1e6, free / 1e6))
-            os.close(os.open(part, os.O_WRONLY | os.O_CREAT, 0o660))
-        return StoreUploadState(params.sha256, os.path.getsize(part), params.size, part=part)
+        return StoreUploadState(params.sha256, self.uploads.create(part), params.size, part=part)
 
     def _name(self, sha256: str) -> str:
         name = self._names.get(sha256)
@@ -95,43 +109,32 @@ class FileService(Service):
 
     def _chunk(self, params: Record) -> Record:
         assert isinstance(params, StoreUploadChunk)
-        part, _ = self._paths(params.id, self._name(params.id))
+        name = self._name(params.id)
+        part, _ = self._paths(params.id, name)
         try:
             data = base64.b64decode(params.data, validate=True)
         except (binascii.Error, ValueError):
             raise _bad("a file chunk must be base64") from None
         if len(data) > STORE_UPLOAD_CHUNK:
             raise _bad("a file chunk holds at most %d bytes" % STORE_UPLOAD_CHUNK)
-        current = os.path.getsize(part)
-        if params.offset != current:
-            raise _bad("offset %d does not match the %d bytes received: resume from %d"
-                       % (params.offset, current, current))
-        fd = os.open(part, os.O_WRONLY | os.O_APPEND)
         try:
-            os.write(fd, data)
+            offset = self.uploads.append(part, params.offset, data, self._sizes.get(params.id, MAX_FILE_BYTES))
+        except UploadProblem as exc:
+            raise _problem(exc) from None
         except OSError as exc:
-            os.ftruncate(fd, current)
             raise ProtocolError(ErrorCode.FAILED, "the device could not store the file: %s" % exc.strerror) from None
-        finally:
-            os.close(fd)
-        return StoreUploadState(params.id, current + len(data), 0, part=part)
+        return StoreUploadState(params.id, offset, 0, part=part)
 
     def _finish(self, params: Record) -> Record:
         assert isinstance(params, StoreActionRef)
         name = self._name(params.id)
         part, final = self._paths(params.id, name)
-        if os.path.exists(final):
-            return StoreUploadState(params.id, os.path.getsize(final), os.path.getsize(final), path=final)
-        digest = hashlib.sha256()
-        with open(part, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        if digest.hexdigest() != params.id:
-            os.unlink(part)
-            raise ProtocolError(ErrorCode.FAILED, "%s arrived damaged (sha256 %s, not the %s announced); it was "
-                                "deleted: send it again" % (name, digest.hexdigest()[:16], params.id[:16]))
-        os.chmod(part, 0o640)
-        os.replace(part, final)
+        if not os.path.exists(final):
+            size = self.uploads.received(part)
+            try:
+                self.uploads.finish(part, final, params.id, self._sizes.get(params.id, size), name, mode=0o640)
+            except UploadProblem as exc:
+                raise _problem(exc) from None
         size = os.path.getsize(final)
         return StoreUploadState(params.id, size, size, path=final)
 

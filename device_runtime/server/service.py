@@ -7,11 +7,13 @@ sample, and publish events on the shared :class:`~device_runtime.server.events.E
 from __future__ import annotations
 
 import asyncio
-from typing import Callable, Dict
+from typing import Callable, Dict, Union
 
 from device_runtime.protocol import Record
+from device_runtime.server.deferred import Deferred
 
-Handler = Callable[[Record], Record]
+# A handler answers at once, or hands back a Deferred whose work runs off the event loop.
+Handler = Callable[[Record], Union[Record, Deferred]]
 
 
 class Service:

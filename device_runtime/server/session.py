@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from device_runtime import __version__
 from device_runtime.audit import AUDITED_METHODS, AuditLog, describe
 from device_runtime.protocol import (
     PROTOCOL_VERSION,
+    REPLAYED_METHODS,
     Capabilities,
     Empty,
     ErrorCode,
@@ -35,11 +36,14 @@ from device_runtime.protocol import (
     encode,
     parse_params,
 )
+from device_runtime.server.deferred import Deferred
 from device_runtime.server.events import EventBus
+from device_runtime.server.replay import ReplyCache, params_digest
+from device_runtime.server.service import Handler
 from device_runtime.server.telemetry import TelemetryHub
 
-Handler = Callable[[Record], Record]
 log = logging.getLogger("edge_runtime.session")
+MAX_INSTANCE_CHARS = 128
 
 
 class ClientSession:
@@ -58,6 +62,7 @@ class ClientSession:
         services: Optional[Mapping[str, Handler]] = None,
         audit: Optional[AuditLog] = None,
         actor: str = "unknown",
+        replies: Optional[ReplyCache] = None,
     ) -> None:
         self.key = key
         self.hub = hub
@@ -68,6 +73,8 @@ class ClientSession:
         self.bus = bus if bus is not None else EventBus()
         self.audit = audit
         self.actor = actor
+        self.replies = replies  # shared by the daemon's sessions: a retry comes on a new connection
+        self.instance: Optional[str] = None  # the console instance named in hello, if any
         self._decoder = FrameDecoder()
         self.ready = False
         self.closed = False
@@ -117,12 +124,49 @@ class ClientSession:
             self._close()
             return
         self.ready = True
+        self.instance = hello.instance if hello.instance and len(hello.instance) <= MAX_INSTANCE_CHARS else None
         self._emit(Welcome(hello.id, PROTOCOL_VERSION, __version__, self.capabilities))
 
     def _on_request(self, request: Request) -> None:
         if not self.ready:
             self._emit(ErrorReply(ErrorCode.NOT_READY, "send 'hello' before any request", request.id))
             return
+        key = self._replay_key(request)
+        if key is None:
+            self._dispatch(request, self._send)
+            return
+        assert self.replies is not None
+        try:
+            if not self.replies.begin(key, params_digest(request.method, request.params), self._send):
+                log.info("answered a retry of %s (id %d) from %s with the reply kept", request.method,
+                         request.id, self.actor)
+                return
+        except ProtocolError as exc:
+            self._reply_error(exc)
+            return
+        replies, replied = self.replies, []
+
+        def reply(frame: bytes) -> None:  # now, or later from a deferred handler's work
+            replied.append(True)
+            replies.finish(key, frame)
+            self._send(frame)
+
+        try:
+            self._dispatch(request, reply)
+        except BaseException:
+            if not replied:
+                reply(encode(ErrorReply(ErrorCode.INTERNAL, "%s failed" % request.method, request.id)))
+            raise
+
+    def _replay_key(self, request: Request) -> Optional[Tuple[str, str, int]]:
+        """Requests that change state, from a console that names itself, are answered once per id."""
+        if self.replies is None or self.instance is None or request.method not in REPLAYED_METHODS:
+            return None
+        return (self.actor, self.instance, request.id)
+
+    def _dispatch(self, request: Request, reply: Callable[[bytes], None]) -> None:
+        """Handle one request and hand its reply frame (a response or an error) to ``reply``: at
+        once, or on the event loop when the work a handler deferred is done."""
         params: Any = None
         try:
             params = parse_params(request)
@@ -132,17 +176,26 @@ class ClientSession:
                     ErrorCode.UNKNOWN_METHOD, "this runtime does not serve %r" % request.method, request.id
                 )
             result = handler(params)
-        except ProtocolError as exc:
-            exc.request_id = request.id
-            self._audit(request.method, params, exc.message)
-            self._reply_error(exc)
+        except Exception as exc:
+            reply(self._reply_frame(request, params, None, exc))
             return
-        except Exception as exc:  # a handler bug must not take the daemon down
-            self._audit(request.method, params, "internal error: %s" % exc)
-            self._emit(ErrorReply(ErrorCode.INTERNAL, "%s failed: %s" % (request.method, exc), request.id))
+        if isinstance(result, Deferred):
+            result.start(lambda record, error: reply(self._reply_frame(request, params, record, error)))
             return
+        reply(self._reply_frame(request, params, result, None))
+
+    def _reply_frame(self, request: Request, params: Any, result: Optional[Record],
+                     error: Optional[BaseException]) -> bytes:
+        if isinstance(error, ProtocolError):
+            error.request_id = request.id
+            self._audit(request.method, params, error.message)
+            self.errors += 1
+            return encode(ErrorReply(error.code, error.message, error.request_id))
+        if error is not None or result is None:  # a handler bug must not take the daemon down
+            self._audit(request.method, params, "internal error: %s" % error)
+            return encode(ErrorReply(ErrorCode.INTERNAL, "%s failed: %s" % (request.method, error), request.id))
         self._audit(request.method, params, "ok")
-        self._emit(Response(request.id, result.to_wire()))
+        return encode(Response(request.id, result.to_wire()))
 
     def _audit(self, method: str, params: Any, result: str) -> None:
         action = AUDITED_METHODS.get(method)

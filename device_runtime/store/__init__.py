@@ -6,7 +6,7 @@ Layout under the daemon's root (the **contract** in DESIGN.md)::
     active/<name>              symlink to the active version, swapped by rename
     history/<name>.jsonl       append-only, fsync'd activation log
     state/<name>.json          committed version, previous version, security floor, pins, trial
-    incoming/                  resumable uploads, hashed before import
+    incoming/                  resumable uploads, hashed before import; abandoned ones removed
     config/                    store.json (policy, retention, hooks) and trusted_keys/
 
 Nothing is ever half-deployed: every file is fsync'd before it is renamed into place and its

@@ -31,6 +31,7 @@ class StoreConfig:
     inhibit_wait_s: float = 60.0
     max_package_bytes: int = 8 << 30  # an archive may expand to at most this much
     space_margin_bytes: int = 64 << 20  # left free after an import
+    incoming_max_age_s: float = 86400.0  # an upload untouched this long is abandoned and removed
 
     def check(self) -> StoreConfig:
         if self.policy not in POLICIES:
@@ -40,6 +41,8 @@ class StoreConfig:
         for name in ("health_grace_s", "hook_timeout_s", "inhibit_wait_s"):
             if not 0 <= getattr(self, name) <= 3600:
                 raise StoreError(Code.BAD_REQUEST, "%s must be between 0 and 3600 seconds" % name)
+        if not 60 <= self.incoming_max_age_s <= 90 * 86400:
+            raise StoreError(Code.BAD_REQUEST, "incoming_max_age_s must be between 60 seconds and 90 days")
         for hook in (self.restart_hook, self.health_hook):
             if not isinstance(hook, list) or not all(isinstance(a, str) for a in hook):
                 raise StoreError(Code.BAD_REQUEST, "hooks are lists of strings (a command and its arguments)")

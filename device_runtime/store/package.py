@@ -14,7 +14,7 @@ import io
 import os
 import tarfile
 import zlib
-from typing import IO, Any, Callable, Dict, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Optional, Protocol, Set, Tuple
 
 from device_runtime.store import fsutil
 from device_runtime.store.errors import Code, StoreError
@@ -31,8 +31,20 @@ from device_runtime.store.signing import MAX_SIGNATURE_BYTES
 CHUNK = 1 << 20
 # Tar headers, padding and the end-of-archive records on top of the files' own bytes.
 TAR_OVERHEAD = 1 << 20
+# The only gzip header a package may have: deflate, no flags, no time, no extra flags, OS
+# unknown. zlib ignores the time, flags and OS bytes, so without this a changed header byte
+# would go unnoticed; a fixed header also makes the same files give the same archive.
+GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 
 Progress = Callable[[float, str], None]
+
+
+class ByteSource(Protocol):
+    """Where a package's bytes come from: a file, or an upload still arriving."""
+
+    def read(self, __size: int = ...) -> bytes: ...
+
+    def close(self) -> None: ...
 
 
 def _bad(message: str) -> StoreError:
@@ -40,30 +52,63 @@ def _bad(message: str) -> StoreError:
 
 
 class StrictGzip(io.RawIOBase):
-    """A gzip decompressor that counts output and refuses trailing or missing bytes."""
+    """A gzip decompressor that counts output and refuses trailing or missing bytes.
 
-    def __init__(self, raw: IO[bytes], limit: int) -> None:
+    Output is handed out in the decompressor's own blocks (``read`` slices at an offset), so
+    a 100 MB member is not copied again for every small read the tar layer makes."""
+
+    def __init__(self, raw: ByteSource, limit: int, strict_header: bool = True) -> None:
         super().__init__()
         self._raw = raw
+        self._strict_header = strict_header
         self._zlib = zlib.decompressobj(wbits=31)
         self._input = b""  # compressed bytes not yet fed (decompress output is bounded)
         self._buffer = b""
+        self._pos = 0  # bytes of _buffer already handed out
         self._eof = False
+        self._started = False  # the header is checked before the first byte is inflated
         self.limit = limit
         self.produced = 0
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, target: Any) -> int:
-        while not self._buffer and not self._eof:
+    def read(self, size: Optional[int] = -1) -> bytes:
+        while self._pos >= len(self._buffer) and not self._eof:
             self._fill()
-        count = min(len(target), len(self._buffer))
-        target[:count] = self._buffer[:count]
-        self._buffer = self._buffer[count:]
-        return count
+        left = len(self._buffer) - self._pos
+        if size is None or size < 0 or size >= left:
+            out = self._buffer[self._pos:] if self._pos else self._buffer
+            self._buffer, self._pos = b"", 0
+            return out
+        out = self._buffer[self._pos:self._pos + size]
+        self._pos += size
+        return out
+
+    def readinto(self, target: Any) -> int:
+        data = self.read(len(target))
+        target[:len(data)] = data
+        return len(data)
+
+    def _header(self) -> bytes:
+        head = b""
+        while len(head) < len(GZIP_HEADER):
+            more = self._raw.read(len(GZIP_HEADER) - len(head))
+            if not more:
+                break
+            head += more
+        if len(head) < len(GZIP_HEADER) or head[:3] != GZIP_HEADER[:3]:
+            return head  # zlib says what is wrong with it
+        if self._strict_header and head != GZIP_HEADER:
+            raise _bad("has a gzip header other than the one edgectl package build writes (bytes %s): it was "
+                       "changed, or made by another tool. Build it again with edgectl package build."
+                       % head.hex())
+        return head
 
     def _fill(self) -> None:
+        if not self._started:
+            self._started = True
+            self._input = self._header()
         if self._zlib.eof:
             if self._zlib.unused_data or self._input or self._raw.read(1):
                 raise _bad("has bytes after the end of its gzip stream (it was extended or joined)")
@@ -80,14 +125,14 @@ class StrictGzip(io.RawIOBase):
         self.produced += len(out)
         if self.produced > self.limit:
             raise _bad("expands beyond the %d MB limit" % (self.limit // 1_000_000))
-        self._buffer = out
+        self._buffer, self._pos = out, 0
 
     def finish(self) -> None:
         """After the tar end: only zero padding may remain, then the stream must end exactly."""
         while True:
-            if self._buffer.strip(b"\0"):
+            if self._buffer[self._pos:].strip(b"\0"):
                 raise _bad("has data after the end of its tar archive")
-            self._buffer = b""
+            self._buffer, self._pos = b"", 0
             if self._eof:
                 return
             self._fill()
@@ -118,16 +163,20 @@ def _member_path(member: tarfile.TarInfo) -> str:
 class PackageReader:
     """Reads one package in a single streaming pass: :meth:`head`, then :meth:`extract`."""
 
-    def __init__(self, path: str, max_bytes: int) -> None:
+    def __init__(self, path: str, max_bytes: int, source: Optional[ByteSource] = None,
+                 strict_header: bool = True) -> None:
+        """``source``: the package's bytes as they arrive (default: the file at ``path``).
+        ``strict_header`` False reads packages written by other gzip writers (to re-sign them)."""
         self.path = path
         self.max_bytes = max_bytes
         try:
-            self._file: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed in close()
+            self._file: ByteSource = source if source is not None else open(path, "rb")  # noqa: SIM115 - closed in close()
         except OSError as exc:
             raise StoreError(Code.NOT_FOUND, "cannot open the package %s: %s" % (path, exc.strerror)) from None
-        self._gzip = StrictGzip(self._file, max_bytes + TAR_OVERHEAD)
+        self._gzip = StrictGzip(self._file, max_bytes + TAR_OVERHEAD, strict_header)
         try:
-            self._tar = tarfile.open(fileobj=self._gzip, mode="r|")  # noqa: SIM115 - closed in close()
+            # Reads of a whole CHUNK at a time: the default 10 KB records cost a Python call each.
+            self._tar = tarfile.open(fileobj=self._gzip, mode="r|", bufsize=CHUNK)  # noqa: SIM115 - closed in close()
         except StoreError:
             self._file.close()
             raise
@@ -248,9 +297,7 @@ class PackageReader:
                 view = memoryview(block)
                 while view:
                     view = view[os.write(fd, view):]
-            if target is not None:
-                os.fsync(fd)
-        finally:
+        finally:  # the store fsyncs what it keeps before renaming it in (Staged.seal)
             os.close(fd)
         if written != member.size:
             raise _bad("is truncated inside %s" % name)

@@ -16,7 +16,8 @@ from typing import List
 
 from device_runtime.store import fsutil, history
 from device_runtime.store.activation import restore_link
-from device_runtime.store.store import STAGING_PREFIX, Store
+from device_runtime.store.staging import STAGING_PREFIX
+from device_runtime.store.store import Store
 
 
 def _lock_is_free(path: str) -> bool:

@@ -1,17 +1,18 @@
 """The daemon's model store service: ``store.*`` methods, one worker for long actions.
 
-Queries, pins, keys, policy and upload chunks answer on the loop (they are short). Imports,
+Queries, pins, keys, policy and upload chunks answer on the loop (they are short); an upload's
+finish hashes on a thread of its own (a :class:`Deferred` reply). Imports,
 activations and rollbacks are queued to one worker thread, answered at once with a
 :class:`StoreAction` and pushed on ``TOPIC_STORE`` at every step; imports run in a child
-process so signature checks and decompression never grow the daemon. Recovery runs before the
-daemon serves; the re-hash scrub runs in the background after.
+process so signature checks and decompression never grow the daemon; a big upload is already
+unpacked by then, as it arrived (``upload_handlers``), and its import only commits that. Recovery
+and the clean-up of abandoned uploads run before the daemon serves; the re-hash scrub runs in
+the background after.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import json
 import logging
 import os
@@ -29,7 +30,6 @@ from device_runtime.protocol import (
     STORE_ACTION_FAILED,
     STORE_ACTION_RUNNING,
     STORE_ACTION_SUCCEEDED,
-    STORE_UPLOAD_CHUNK,
     TOPIC_STORE,
     Capabilities,
     Empty,
@@ -55,10 +55,10 @@ from device_runtime.protocol import (
     StoreRollback,
     StoreUploadBegin,
     StoreUploadChunk,
-    StoreUploadState,
     StoreVersion,
     StoreVersions,
 )
+from device_runtime.server.deferred import Deferred
 from device_runtime.server.events import EventBus
 from device_runtime.server.service import Handler, Service
 from device_runtime.store import activation, history, recovery, scrub
@@ -67,7 +67,7 @@ from device_runtime.store.config import optional_policy
 from device_runtime.store.errors import Code, StoreError
 from device_runtime.store.manifest import check_name
 from device_runtime.store.store import Store
-from device_runtime.store.upload import Incoming
+from device_runtime.store.upload_handlers import UploadHandlers
 
 log = logging.getLogger("edge_runtime.store")
 KEEP_ACTIONS = 100
@@ -89,10 +89,11 @@ class StoreService(Service):
     def __init__(self, root: str, bus: EventBus, facts: StoreFacts, default_policy: str) -> None:
         self.store = Store(root, facts, default_policy)
         self.bus = bus
-        self.incoming = Incoming(self.store)
+        self._stop = threading.Event()
+        self.uploads = UploadHandlers(self.store, self._stop)
+        self.incoming = self.uploads.incoming
         self._actions: "OrderedDict[str, StoreAction]" = OrderedDict()  # noqa: UP037 - a string so Python 3.8 never evaluates it
         self._queue: "queue.Queue[Optional[Tuple[StoreAction, Callable[[StoreAction], None]]]]" = queue.Queue()  # noqa: UP037 - a string so Python 3.8 never evaluates it
-        self._stop = threading.Event()
         self._worker: Optional[threading.Thread] = None
         self._scrubber: Optional[threading.Thread] = None
 
@@ -113,12 +114,14 @@ class StoreService(Service):
             "store.policy.set": self._set_policy,
             "store.upload.begin": self._upload_begin,
             "store.upload.chunk": self._upload_chunk,
-            "store.upload.finish": self._upload_finish,
         }
-        return {method: self._guard(fn) for method, fn in table.items()}
+        handlers: Dict[str, Handler] = {method: self._guard(fn) for method, fn in table.items()}
+        finish = self._guard(self._upload_finish)  # hashes up to gigabytes: off the event loop
+        handlers["store.upload.finish"] = lambda params: Deferred(lambda: finish(params), "store-upload-finish")
+        return handlers
 
     @staticmethod
-    def _guard(fn: Callable[[Any], Record]) -> Handler:
+    def _guard(fn: Callable[[Any], Record]) -> Callable[[Any], Record]:
         def handler(params: Record) -> Record:
             try:
                 return fn(params)
@@ -133,6 +136,7 @@ class StoreService(Service):
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         for note in recovery.recover(self.store):
             log.warning("store recovery: %s", note)
+        self.uploads.start()
         self._worker = threading.Thread(target=self._work, name="store-worker", daemon=True)
         self._worker.start()
         self._scrubber = threading.Thread(target=self._scrub, name="store-scrub", daemon=True)
@@ -141,6 +145,7 @@ class StoreService(Service):
     def close(self) -> None:
         self._stop.set()
         self._queue.put(None)
+        self.uploads.close()
         for thread in (self._worker, self._scrubber):
             if thread is not None:
                 thread.join(timeout=5)
@@ -206,7 +211,7 @@ class StoreService(Service):
         action.previous = outcome.previous
         action.result = outcome.result
         action.message = outcome.message
-        action.notes = outcome.notes
+        action.notes = [*action.notes, *outcome.notes]  # the import's notes (signer, load) come first
         action.steps_s = outcome.steps_s
         if outcome.result in (history.COMMITTED, activation.UNCHANGED):
             action.state = STORE_ACTION_SUCCEEDED
@@ -215,13 +220,38 @@ class StoreService(Service):
             action.state, action.code = STORE_ACTION_FAILED, outcome.code or Code.IO
 
     def _run_import(self, action: StoreAction, params: StoreImport) -> Tuple[str, str]:
+        report = self._progress(action)
+        scale = 0.5 if params.activate else 1.0
+        received = self.uploads.commit_received(params.path, params.who, params.why)
+        if received is not None:
+            result: Dict[str, Any] = received["result"]
+            report(0.9 * scale, "unpacked and checked while it arrived")
+        else:
+            result = self._import_in_child(params, lambda f, stage: report(scale * f, stage))
+        name, version = str(result["name"]), str(result["version"])
+        directory = self.store.version_dir(name, version)
+        manifest = self.store.manifest(name, version)
+        self.store.verified.mark(name, version, directory, manifest)
+        action.name, action.version = name, version
+        action.notes.append("%s %s %s, %s" % (name, version, "was already stored" if result.get("already") else
+                                              "imported", "signed by key %s" % result["signer"]
+                                              if result.get("signer") else "unsigned"))
+        warm = received.get("warm") if received is not None else None
+        entry = manifest.file(manifest.entry)
+        if isinstance(warm, dict) and warm.get("ok") and entry is not None:
+            self.store.warm_ok[entry.sha256] = time.time()  # the activation's load check is done
+            action.notes.append("loaded with %s in %.2f s, warm-up inference %.1f ms, as it arrived" % (
+                warm.get("provider", "?"), float(warm.get("load_s", 0.0)), float(warm.get("infer_ms", 0.0))))
+        self.incoming.discard(params.path)
+        return name, version
+
+    def _import_in_child(self, params: StoreImport, report: Callable[[float, str], None]) -> Dict[str, Any]:
         facts = json.dumps(asdict(self.store.facts))
         proc = subprocess.Popen(
             [*python_command(), "-m", "device_runtime.store.child", "import", "--root", self.store.root, "--package",
              params.path, "--facts", facts, "--policy", self.store.default_policy, "--who", params.who, "--why",
              params.why], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert proc.stdout is not None
-        report = self._progress(action)
         final: Dict[str, Any] = {}
         for raw in proc.stdout:
             try:
@@ -229,8 +259,7 @@ class StoreService(Service):
             except ValueError:
                 continue
             if "progress" in line:
-                report(0.5 * float(line["progress"]) if params.activate else float(line["progress"]),
-                       str(line.get("stage", "")))
+                report(float(line["progress"]), str(line.get("stage", "")))
             else:
                 final = line
         _, err = proc.communicate()
@@ -240,15 +269,7 @@ class StoreService(Service):
         if not isinstance(result, dict):
             raise StoreError(Code.IO, "the import process failed (status %s): %s" % (
                 proc.returncode, err.decode("utf-8", "replace").strip()[-300:]))
-        name, version = str(result["name"]), str(result["version"])
-        directory = self.store.version_dir(name, version)
-        self.store.verified.mark(name, version, directory, self.store.manifest(name, version))
-        action.name, action.version = name, version
-        action.notes.append("%s %s %s, %s" % (name, version, "was already stored" if result.get("already") else
-                                              "imported", "signed by key %s" % result["signer"]
-                                              if result.get("signer") else "unsigned"))
-        self.incoming.discard(params.path)
-        return name, version
+        return result
 
     def _import(self, params: StoreImport) -> Record:
         if not os.path.isabs(params.path):
@@ -360,20 +381,10 @@ class StoreService(Service):
 
     # -- uploads ----------------------------------------------------------------------------
     def _upload_begin(self, params: StoreUploadBegin) -> Record:
-        offset = self.incoming.begin(params.sha256, params.size, params.filename)
-        return StoreUploadState(params.sha256, offset, params.size, part=self.incoming.part_path(params.sha256))
+        return self.uploads.begin(params)
 
     def _upload_chunk(self, params: StoreUploadChunk) -> Record:
-        try:
-            data = base64.b64decode(params.data, validate=True)
-        except (binascii.Error, ValueError):
-            raise StoreError(Code.BAD_REQUEST, "an upload chunk must be base64") from None
-        if len(data) > STORE_UPLOAD_CHUNK:
-            raise StoreError(Code.BAD_REQUEST, "an upload chunk holds at most %d bytes" % STORE_UPLOAD_CHUNK)
-        offset = self.incoming.append(params.id, params.offset, data)
-        return StoreUploadState(params.id, offset, 0)
+        return self.uploads.chunk(params)
 
     def _upload_finish(self, params: StoreActionRef) -> Record:
-        path = self.incoming.finish(params.id)
-        size = os.path.getsize(path)
-        return StoreUploadState(params.id, size, size, path)
+        return self.uploads.finish(params)

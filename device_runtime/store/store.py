@@ -8,13 +8,12 @@ mutations of one process.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from device_runtime.store import config as config_mod
 from device_runtime.store import fsutil, history
@@ -24,6 +23,7 @@ from device_runtime.store.manifest import MANIFEST_FILE, SIGNATURE_FILE, Manifes
 from device_runtime.store.package import PackageReader
 from device_runtime.store.semver import SemVer, is_semver
 from device_runtime.store.signing import PublicKey, Signature, TrustStore, parse_public_key
+from device_runtime.store.staging import Staged
 from device_runtime.store.state import ModelState, load_state, save_state
 from device_runtime.store.verify import Verified, read_manifest
 from device_runtime.store.warmup import run_warmup
@@ -31,7 +31,6 @@ from device_runtime.store.warmup import run_warmup
 FaultHook = Callable[[str], None]
 Progress = Callable[[float, str], None]
 Warmup = Callable[[str], Dict[str, Any]]
-STAGING_PREFIX = ".staging-"
 
 # Every mutating step, in the order an operation meets them (the crash tests walk this list).
 FAULT_POINTS = (
@@ -206,63 +205,91 @@ class Store:
                        progress: Progress = _no_progress) -> ImportOutcome:
         """Verify and unpack a package into ``models/<name>/<version>``, or refuse it untouched."""
         with self.lock:
-            cfg = self.config()
-            reader = PackageReader(package, cfg.max_package_bytes)
-            staging: Optional[str] = None
-            lock_fd: Optional[int] = None
-            lock_path = ""
-            model_dir = ""
-            created_model_dir = False
+            reader = PackageReader(package, self.config().max_package_bytes)
             try:
-                progress(0.0, "reading the manifest")
-                raw, sig_raw = reader.head()
-                manifest = parse_manifest_bytes(raw)
-                signature = Signature.parse(sig_raw) if sig_raw is not None else None
-                key = self.trust().check(signature, raw, cfg.policy == config_mod.REQUIRE_SIGNATURE)
-                signer = key.key_id if key is not None else None
-                progress(0.05, "signature %s" % ("by key %s verified" % signer if signer else "absent (allowed)"))
-                self.check_admissible(manifest)
-                existing = self.version_dir(manifest.name, manifest.version)
-                if os.path.isdir(existing):
-                    outcome = self._same_as_stored(manifest, raw, sig_raw, signer)
-                    reader.extract(manifest, None)  # the same manifest, but its files must still be sound
-                    return outcome
-                self._check_space(manifest, cfg)
-                staging = self.path("models", STAGING_PREFIX + uuid.uuid4().hex[:12])
-                lock_path = staging + ".lock"
-                lock_fd = _lock_file(lock_path)
-                os.mkdir(staging, 0o755)
-                reader.extract(manifest, staging, lambda f, s: progress(0.05 + 0.85 * f, s),
+                staged = self.stage(reader, progress)
+                if isinstance(staged, ImportOutcome):
+                    return staged
+                return self.commit_staged(staged, who, why, progress)
+            except OSError as exc:
+                raise fsutil.io_error("importing %s" % os.path.basename(package), exc, self.path("models")) from None
+            finally:
+                reader.close()
+
+    def _admit(self, raw: bytes, sig_raw: Optional[bytes],
+               cfg: config_mod.StoreConfig) -> Tuple[Manifest, Optional[str]]:
+        """The manifest and the key that signed it, or the refusal: signature, trust, policy."""
+        manifest = parse_manifest_bytes(raw)
+        signature = Signature.parse(sig_raw) if sig_raw is not None else None
+        key = self.trust().check(signature, raw, cfg.policy == config_mod.REQUIRE_SIGNATURE)
+        return manifest, key.key_id if key is not None else None
+
+    def stage(self, reader: PackageReader, progress: Progress = _no_progress,
+              unpacked: Optional[Callable[[Staged], None]] = None,
+              reserve: Callable[[], int] = lambda: 0) -> Union[Staged, ImportOutcome]:
+        """Check a package (manifest, signature, admission, space) and unpack it into a staging
+        folder, every file hashed and fsync'd; an ImportOutcome when this very version is stored
+        already. A refusal leaves nothing behind. ``unpacked`` hears of the staging folder once
+        every file in it matched its sha256, before the fsyncs (a warm-up may start then);
+        ``reserve`` is disk space others still need on top (the rest of an upload arriving)."""
+        with self.lock:
+            cfg = self.config()
+            progress(0.0, "reading the manifest")
+            raw, sig_raw = reader.head()
+            manifest, signer = self._admit(raw, sig_raw, cfg)
+            progress(0.05, "signature %s" % ("by key %s verified" % signer if signer else "absent (allowed)"))
+            self.check_admissible(manifest)
+            if os.path.isdir(self.version_dir(manifest.name, manifest.version)):
+                outcome = self._same_as_stored(manifest, raw, sig_raw, signer)
+                reader.extract(manifest, None)  # the same manifest, but its files must still be sound
+                return outcome
+            self._check_space(manifest, cfg, reserve())
+            staged = Staged.create(self.path("models"), manifest, raw, sig_raw, signer)
+            try:
+                reader.extract(manifest, staged.path, lambda f, s: progress(0.05 + 0.85 * f, s),
                                lambda _name: self.fault("import.unpack"))
+                if unpacked is not None:
+                    unpacked(staged)
                 self.fault("import.fsync")
-                _write_new(os.path.join(staging, MANIFEST_FILE), raw)
-                if sig_raw is not None:
-                    _write_new(os.path.join(staging, SIGNATURE_FILE), sig_raw)
-                _fsync_tree(staging)
-                model_dir = self.path("models", manifest.name)
+                staged.seal()
+            except BaseException:
+                staged.release(remove=True)
+                raise
+            return staged
+
+    def commit_staged(self, staged: Staged, who: str = "", why: str = "", progress: Progress = _no_progress,
+                      recheck: bool = False) -> ImportOutcome:
+        """Rename a staged version into the store and record it. ``recheck`` applies the trust and
+        admission checks again, for a version staged while its upload was still arriving."""
+        manifest = staged.manifest
+        existing = self.version_dir(manifest.name, manifest.version)
+        model_dir = self.path("models", manifest.name)
+        created_model_dir = False
+        renamed = False
+        with self.lock:
+            try:
+                if recheck:
+                    self._admit(staged.raw, staged.sig_raw, self.config())
+                    self.check_admissible(manifest)
+                    if os.path.isdir(existing):
+                        return self._same_as_stored(manifest, staged.raw, staged.sig_raw, staged.signer)
                 created_model_dir = not os.path.isdir(model_dir)
                 fsutil.make_dirs(model_dir)
                 self.fault("import.rename")
-                os.rename(staging, existing)
-                staging = None
+                os.rename(staged.path, existing)
+                renamed = True
                 fsutil.fsync_dir(model_dir)
                 fsutil.fsync_dir(self.path("models"))
                 created_model_dir = False
                 self.fault("import.history")
                 history.append(self.root, manifest.name, uuid.uuid4().hex[:12], "import", history.IMPORTED, who=who,
                                to_version=manifest.version, why=why,
-                               detail="signed by %s" % signer if signer else "unsigned")
+                               detail="signed by %s" % staged.signer if staged.signer else "unsigned")
                 self.verified.mark(manifest.name, manifest.version, existing, manifest)
                 progress(1.0, "imported %s %s" % (manifest.name, manifest.version))
-                return ImportOutcome(manifest, signer)
-            except OSError as exc:
-                raise fsutil.io_error("importing %s" % os.path.basename(package), exc, self.path("models")) from None
+                return ImportOutcome(manifest, staged.signer)
             finally:
-                reader.close()
-                if staging is not None:
-                    _remove_quietly(staging)
-                if lock_fd is not None:
-                    _unlink_lock(lock_fd, lock_path)
+                staged.release(remove=not renamed)
                 if created_model_dir:
                     try:
                         os.rmdir(model_dir)
@@ -296,8 +323,8 @@ class Store:
                              % (manifest.name, manifest.version))
         return ImportOutcome(manifest, signer or self.signer(manifest.name, manifest.version), already=True)
 
-    def _check_space(self, manifest: Manifest, cfg: config_mod.StoreConfig) -> None:
-        free = fsutil.free_bytes(self.path("models"))
+    def _check_space(self, manifest: Manifest, cfg: config_mod.StoreConfig, reserve: int = 0) -> None:
+        free = fsutil.free_bytes(self.path("models")) - reserve
         need = manifest.total_size + cfg.space_margin_bytes
         if free < need:
             raise StoreError(Code.NO_SPACE, "not enough disk space for %s %s: it needs %.1f MB (with a %.0f MB margin) "
@@ -329,43 +356,6 @@ def _valid_name(name: str) -> bool:
     except StoreError:
         return False
     return True
-
-
-def _write_new(path: str, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_tree(top: str) -> None:
-    for directory, _dirs, _files in sorted(os.walk(top), key=lambda item: -len(item[0])):
-        fsutil.fsync_dir(directory)
-
-
-def _lock_file(path: str) -> int:
-    """An flock held while a staging directory is in use: start-up cleanup skips held ones."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    return fd
-
-
-def _unlink_lock(fd: int, path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-    os.close(fd)
-
-
-def _remove_quietly(path: str) -> None:
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def now() -> float:

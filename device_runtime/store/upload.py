@@ -1,33 +1,45 @@
 """Resumable uploads into ``<root>/incoming/``, hashed before anything imports them.
 
-An upload is named by the sha256 the sender announces. Bytes are appended at the offset the
-device reports, so a dropped link resumes where it stopped; ``finish`` hashes the whole file
-and only then renames it to ``<sha256>.tar.gz``. A full disk truncates back to the last good
-offset and says how much room is missing.
+An upload is named by the sha256 the sender announces and received by the daemon's one upload
+mechanism (:mod:`device_runtime.partial_upload`): bytes are appended at the offset the device
+reports, so a dropped link resumes where it stopped; ``finish`` hashes what the running hash
+has not seen and only then renames the part to ``<sha256>.tar.gz``. A full disk truncates back
+to the last good offset and says how much room is missing.
+
+Uploads that nobody finishes or imports would hold disk space for ever: :meth:`Incoming.clean`
+removes those untouched for longer than the configured age (at start-up and on a schedule).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
+import threading
 import time
-from typing import Any, Dict, Tuple
+from typing import List, Optional, Tuple
 
+from device_runtime import partial_upload
+from device_runtime.partial_upload import PartialUploads, UploadProblem
 from device_runtime.store import fsutil
 from device_runtime.store.errors import Code, StoreError
 from device_runtime.store.store import Store
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-CHUNK = 1 << 20
+_ENTRY = re.compile(r"^([0-9a-f]{64})\.(part|json|tar\.gz)$")
+_CODES = {partial_upload.MISSING: Code.NOT_FOUND, partial_upload.DAMAGED: Code.HASH_MISMATCH}
+
+
+def _failure(problem: UploadProblem) -> StoreError:
+    return StoreError(_CODES.get(problem.kind, Code.BAD_REQUEST), problem.message)
 
 
 class Incoming:
     def __init__(self, store: Store) -> None:
         self.store = store
-        # upload id -> (bytes hashed, running sha256): finish need not re-read what arrived
-        self._running: Dict[str, Tuple[int, Any]] = {}
+        self.uploads = PartialUploads()
+        # begin and clean never interleave: a resumed partial is touched before it can look stale.
+        self._lock = threading.Lock()
 
     def _paths(self, upload_id: str) -> Tuple[str, str, str]:
         if not _SHA256.match(upload_id):
@@ -38,28 +50,34 @@ class Incoming:
     def part_path(self, upload_id: str) -> str:
         return self._paths(upload_id)[0]
 
+    def received(self, upload_id: str) -> int:
+        """Bytes the upload's part holds; -1 when there is none."""
+        return self.uploads.received(self._paths(upload_id)[0])
+
     def begin(self, sha256: str, size: int, filename: str = "") -> int:
         """Start or resume; returns the offset the sender must continue from."""
         part, meta, final = self._paths(sha256)
         cfg = self.store.config()
         if not 0 < size <= cfg.max_package_bytes:
             raise StoreError(Code.BAD_REQUEST, "a package must be 1 byte to %d MB" % (cfg.max_package_bytes // 10**6))
-        if os.path.exists(final):
-            return size
-        if os.path.exists(part):
-            return os.path.getsize(part)
-        free = fsutil.free_bytes(self.store.path("incoming"))
-        if free < size + cfg.space_margin_bytes:
-            raise StoreError(Code.NO_SPACE, "not enough disk space to receive %s: it is %.1f MB and %.1f MB are free "
-                                            "(%.0f MB are kept in reserve). Free space on the device and try again."
-                             % (filename or "the package", size / 1e6, free / 1e6, cfg.space_margin_bytes / 1e6))
-        record = {"sha256": sha256, "size": size, "filename": filename, "started": time.time()}
-        fsutil.write_atomic(meta, json.dumps(record).encode())
-        # Group-writable: an operator in the runtime's group may append to it over SFTP.
-        fd = os.open(part, os.O_WRONLY | os.O_CREAT, 0o660)
-        os.close(fd)
-        fsutil.fsync_dir(self.store.path("incoming"))
-        return 0
+        with self._lock:
+            if os.path.exists(final):
+                os.utime(final)  # wanted again: not abandoned
+                return size
+            if os.path.exists(part) and os.path.exists(meta):
+                os.utime(part)  # a resume: the age of a partial counts from its last use
+                return os.path.getsize(part)
+            free = fsutil.free_bytes(self.store.path("incoming"))
+            if free < size + cfg.space_margin_bytes:
+                raise StoreError(Code.NO_SPACE, "not enough disk space to receive %s: it is %.1f MB and %.1f MB are "
+                                                "free (%.0f MB are kept in reserve). Free space on the device and try "
+                                                "again." % (filename or "the package", size / 1e6, free / 1e6,
+                                                            cfg.space_margin_bytes / 1e6))
+            record = {"sha256": sha256, "size": size, "filename": filename, "started": time.time()}
+            fsutil.write_atomic(meta, json.dumps(record).encode())
+            offset = self.uploads.create(part)
+            fsutil.fsync_dir(self.store.path("incoming"))
+            return offset
 
     def _expected_size(self, meta: str) -> int:
         try:
@@ -71,68 +89,91 @@ class Incoming:
     def append(self, upload_id: str, offset: int, data: bytes) -> int:
         part, meta, _final = self._paths(upload_id)
         size = self._expected_size(meta)
-        current = os.path.getsize(part) if os.path.exists(part) else -1
-        if current < 0:
-            raise StoreError(Code.NOT_FOUND, "no upload in progress with that id: start it again")
-        if offset != current:
-            raise StoreError(Code.BAD_REQUEST, "upload offset %d does not match the %d bytes received: resume from %d"
-                             % (offset, current, current))
-        if offset + len(data) > size:
-            raise StoreError(Code.BAD_REQUEST, "the upload is longer than the %d bytes announced" % size)
-        self.store.fault("upload.append")
-        fd = os.open(part, os.O_WRONLY | os.O_APPEND)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            return self.uploads.append(part, offset, data, size, lambda: self.store.fault("upload.append"))
+        except UploadProblem as exc:
+            raise _failure(exc) from None
         except OSError as exc:
-            os.ftruncate(fd, offset)
             raise fsutil.io_error("receiving the upload (kept %.1f MB, it resumes from there)" % (offset / 1e6),
                                   exc, part) from None
-        finally:
-            os.close(fd)
-        hashed, digest = self._running.get(upload_id, (0, hashlib.sha256()))
-        if hashed == offset:
-            digest.update(data)
-            self._running[upload_id] = (offset + len(data), digest)
-        return offset + len(data)
 
-    def finish(self, upload_id: str) -> str:
-        """Hash what arrived; on a match the package is ready to import at the returned path."""
+    def finish(self, upload_id: str, hashed: Optional[str] = None) -> str:
+        """Hash what arrived; on a match the package is ready to import at the returned path.
+        Takes a while for a big package: the daemon calls it off its event loop. ``hashed`` is
+        the sha256 a reader computed as the bytes arrived, if any (see PartialUploads.finish)."""
         part, meta, final = self._paths(upload_id)
         if os.path.exists(final):
             return final
         size = self._expected_size(meta)
-        got = os.path.getsize(part)
-        if got != size:
-            raise StoreError(Code.BAD_REQUEST, "the upload has %d of %d bytes: resume from %d" % (got, size, got))
-        hashed, digest = self._running.pop(upload_id, (-1, None))
-        if hashed != size or digest is None:  # resumed after a restart: hash what is on disk
-            digest = hashlib.sha256()
-            with open(part, "rb") as handle:
-                for block in iter(lambda: handle.read(CHUNK), b""):
-                    digest.update(block)
-        if digest.hexdigest() != upload_id:
-            os.unlink(part)
-            os.unlink(meta)
-            raise StoreError(Code.HASH_MISMATCH, "the uploaded bytes have sha256 %s, not the %s announced: the copy "
-                                                 "was damaged on the way; upload again"
-                             % (digest.hexdigest()[:16], upload_id[:16]))
-        self.store.fault("upload.finish")
-        fd = os.open(part, os.O_RDONLY)
         try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(part, final)
-        fsutil.fsync_dir(self.store.path("incoming"))
+            self.uploads.finish(part, final, upload_id, size, "the upload",
+                                before_rename=lambda: self.store.fault("upload.finish"),
+                                hashed=hashed)
+        except UploadProblem as exc:
+            if exc.kind == partial_upload.DAMAGED:
+                _unlink(meta)
+            raise _failure(exc) from None
         os.unlink(meta)
         return final
+
+    def finished_id(self, path: str) -> Optional[str]:
+        """The upload id of a finished upload's path in incoming/, None for any other path."""
+        if os.path.dirname(os.path.abspath(path)) != self.store.path("incoming"):
+            return None
+        match = _ENTRY.match(os.path.basename(path))
+        if match is None or match.group(2) != "tar.gz" or not os.path.isfile(path):
+            return None
+        return match.group(1)
 
     def discard(self, path: str) -> None:
         """Remove an imported package from incoming/ (its contents now live in models/)."""
         if os.path.dirname(os.path.abspath(path)) == self.store.path("incoming"):
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
+            _unlink(path)
+
+    def clean(self, max_age_s: float, now: Optional[float] = None) -> List[str]:
+        """Remove abandoned uploads: partials (with their records) and received packages nobody
+        imported, untouched for ``max_age_s``, and temporary files of interrupted writes. An
+        upload being written or resumed is younger than that and stays. Returns what went, in words."""
+        now = time.time() if now is None else now
+        directory = self.store.path("incoming")
+        notes: List[str] = []
+        with self._lock:
+            for entry in sorted(os.listdir(directory)):
+                path = os.path.join(directory, entry)
+                try:
+                    st = os.lstat(path)
+                except FileNotFoundError:
+                    continue
+                age = now - st.st_mtime
+                if age < max_age_s:
+                    continue
+                match = _ENTRY.match(entry)
+                if match is None and not entry.startswith(fsutil.TMP_PREFIX):
+                    continue  # not ours: leave it to whoever put it there
+                if match is not None and match.group(2) == "json" and os.path.exists(path[:-5] + ".part"):
+                    continue  # the record goes with its partial
+                self.store.fault("cleanup.remove")
+                if match is not None and match.group(2) == "part":
+                    self.uploads.forget(path)
+                    _unlink(path[:-5] + ".json")
+                _unlink(path)
+                notes.append("removed %s from incoming/: %s, %.1f MB, untouched for %.1f h" % (
+                    entry, _kind(entry), st.st_size / 1e6, age / 3600))
+            if notes:
+                fsutil.fsync_dir(directory)
+        return notes
+
+
+def _kind(entry: str) -> str:
+    if entry.endswith(".part"):
+        return "an upload that never finished"
+    if entry.endswith(".tar.gz"):
+        return "a received package that was never imported"
+    return "a leftover record"
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

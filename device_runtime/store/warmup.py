@@ -67,9 +67,11 @@ def _warm_engine(path: str) -> Dict[str, Any]:
             "infer_ms": 0.0}
 
 
-def warm(version_dir: str) -> Dict[str, Any]:
-    with open(os.path.join(version_dir, MANIFEST_FILE), "rb") as handle:
-        manifest = parse_manifest_bytes(handle.read())
+def warm(version_dir: str, manifest: Optional[Manifest] = None) -> Dict[str, Any]:
+    """Load the version's entry file and run it once; ``manifest`` when it is not on disk yet."""
+    if manifest is None:
+        with open(os.path.join(version_dir, MANIFEST_FILE), "rb") as handle:
+            manifest = parse_manifest_bytes(handle.read())
     path = os.path.join(version_dir, manifest.entry)
     if manifest.backend == "tensorrt":
         return _warm_engine(path)

@@ -77,7 +77,8 @@ def test_store_memory_is_fixed() -> None:
 def test_client_protocol_pairs_replies_and_events() -> None:
     proto = ClientProtocol()
     hello_id, frame = proto.hello()
-    assert p.decode(frame) == p.Hello(hello_id, p.PROTOCOL_VERSION, "edge-console/0.1.0", p.MIN_PROTOCOL_VERSION)
+    assert p.decode(frame) == p.Hello(hello_id, p.PROTOCOL_VERSION, "edge-console/0.1.0", p.MIN_PROTOCOL_VERSION,
+                                      proto.ids.token)
     req_id, _ = proto.request("ping")
     stream = (p.encode(p.Event("telemetry.sample", {"t": 1.0, "seq": 1, "values": {}}))
               + p.encode(p.Response(req_id, {"t": 2.0})) + b"junk\n"

@@ -10,6 +10,7 @@ import sys
 
 from console.cli.main import ExitCode, main
 from console.core.env import ConsoleEnv
+from device_runtime.protocol import PROTOCOL_VERSION
 
 
 def _run(env: ConsoleEnv, *argv: str) -> tuple[int, str, str]:
@@ -22,10 +23,10 @@ def _run(env: ConsoleEnv, *argv: str) -> tuple[int, str, str]:
 def test_status_prints_the_handshake(console_env: ConsoleEnv) -> None:
     code, out, _ = _run(console_env, "status")
     assert code == ExitCode.OK
-    assert "runtime           0.1.0" in out and "protocol          1" in out and "backends" in out
+    assert "runtime           0.1.0" in out and "protocol          %d" % PROTOCOL_VERSION in out and "backends" in out
     code, out, _ = _run(console_env, "status", "--json")
     report = json.loads(out)
-    assert report["protocol"] == 1 and report["runtime_version"] == "0.1.0"
+    assert report["protocol"] == PROTOCOL_VERSION and report["runtime_version"] == "0.1.0"
     assert report["capabilities"]["cpu_count"] >= 1
 
 

@@ -141,7 +141,7 @@ def test_encoding_refuses_non_finite_numbers() -> None:
 
 @pytest.mark.parametrize(
     ("peer", "peer_min", "ok"),
-    [(1, 1, True), (0, 0, False), (2, 1, True), (5, 2, False)],
+    [(1, 1, True), (0, 0, False), (2, 1, True), (5, p.PROTOCOL_VERSION + 1, False)],
 )
 def test_version_negotiation(peer: int, peer_min: int, ok: bool) -> None:
     problem = p.check_compatible(peer, peer_min)

@@ -57,6 +57,8 @@ class SshServer:
     root: Path
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
+    address: str = "127.0.0.1"
+    launcher: list[str] = field(default_factory=list)  # runs sshd elsewhere, e.g. ["ip", "netns", "exec", NS]
     host_key: Path = field(init=False)
     authorized_keys: Path = field(init=False)
     remote_runtime_dir: Path = field(init=False)
@@ -89,7 +91,7 @@ class SshServer:
         return "\n".join([
             *self.extra,  # sshd keeps the first value of a keyword, so these override the defaults below
             "Port %d" % self.port,
-            "ListenAddress 127.0.0.1",
+            "ListenAddress %s" % self.address,
             "HostKey %s" % self.host_key,
             "PidFile none",
             "AuthorizedKeysFile %s" % self.authorized_keys,
@@ -118,7 +120,7 @@ class SshServer:
             self.port = self.port or free_port()
             cfg = self.root / "sshd_config"
             cfg.write_text(self.config())
-            self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(cfg)], stdin=subprocess.DEVNULL,
+            self.proc = subprocess.Popen([*self.launcher, SSHD, "-D", "-e", "-f", str(cfg)], stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             if self._wait_ready():
                 return
@@ -141,7 +143,7 @@ class SshServer:
             buffer += chunk
             *lines, buffer = buffer.split(b"\n")
             self.log.extend(line.decode("utf-8", "replace") for line in lines)
-            if any("Server listening on 127.0.0.1 port %d" % self.port in line for line in self.log):
+            if any("Server listening on %s port %d" % (self.address, self.port) in line for line in self.log):
                 os.set_blocking(fd, False)
                 return True
         return False
@@ -209,7 +211,7 @@ class SshWorld:
 
     def entry(self, name: str = "robot", server: SshServer | None = None, **kw: object) -> DeviceEntry:
         server = server or self.servers[0]
-        fields: dict[str, object] = {"host": "127.0.0.1", "port": server.port, "user": self.env.local_user,
+        fields: dict[str, object] = {"host": server.address, "port": server.port, "user": self.env.local_user,
                                      "key": str(self.client_key), "runtime": RUNTIME}
         fields.update(kw)
         return DeviceEntry(name=name, kind="ssh", **fields)  # type: ignore[arg-type]
@@ -219,7 +221,7 @@ class SshWorld:
         self.env.known_hosts_path.parent.mkdir(parents=True, exist_ok=True)
         kind, blob = server.host_key.with_suffix(".pub").read_text().split()[:2]
         with self.env.known_hosts_path.open("a") as handle:
-            handle.write("[127.0.0.1]:%d %s %s\n" % (server.port, kind, blob))
+            handle.write("[%s]:%d %s %s\n" % (server.address, server.port, kind, blob))
 
 
 def _start_server(root: Path, client_pub: Path) -> SshServer:

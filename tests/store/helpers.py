@@ -14,6 +14,7 @@ import onnx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from onnx import TensorProto, helper, numpy_helper
 
+from console.core.package_gzip import CanonicalGzip
 from console.core.packages import build_package
 from device_runtime.store.signing import PublicKey
 
@@ -61,14 +62,17 @@ def read_members(package: Path) -> list[tuple[tarfile.TarInfo, bytes]]:
 
 
 def write_members(out: Path, members: list[tuple[tarfile.TarInfo, bytes]]) -> Path:
-    with tarfile.open(out, "w:gz", format=tarfile.PAX_FORMAT) as tar:
-        for original, data in members:
-            info = _copy(original)
-            if info.isfile():
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
-            else:
-                tar.addfile(info)
+    with out.open("wb") as raw:
+        stream = CanonicalGzip(raw)
+        with tarfile.open(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
+            for original, data in members:
+                info = _copy(original)
+                if info.isfile():
+                    info.size = len(data)
+                    tar.addfile(info, io.BytesIO(data))
+                else:
+                    tar.addfile(info)
+        stream.close()
     return out
 
 

@@ -14,6 +14,7 @@ import pytest
 from device_runtime.store import activation
 from device_runtime.store.config import StoreConfig, save_config
 from device_runtime.store.errors import Code, StoreError
+from device_runtime.store.receiver import Receivers
 from device_runtime.store.store import Store
 from device_runtime.store.upload import Incoming
 from tests.store.helpers import make_package, public_line, snapshot
@@ -112,3 +113,35 @@ def test_too_little_space_is_refused_before_unpacking(small_disk: Path, tmp_path
         store.import_package(str(package))
     assert info.value.code == Code.NO_SPACE and "not enough disk space" in info.value.message
     assert snapshot(Path(store.root)) == before
+
+
+def test_receiving_a_package_leaves_room_for_the_rest_of_its_upload(small_disk: Path, tmp_path: Path) -> None:
+    """A receiving child (unpacking as the upload arrives) stands aside when the disk could not
+    also hold the rest of the upload: the upload completes, and the import refuses it cleanly."""
+    store = _store_with_active(small_disk, tmp_path)
+    package = make_package(tmp_path, version="1.1.0", padding_bytes=3 << 20)
+    data = package.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    free = os.statvfs(small_disk).f_bavail * os.statvfs(small_disk).f_frsize
+    (small_disk / "filler").write_bytes(b"\0" * (free - len(data) * 3 // 2))  # room for the upload only
+    incoming = Incoming(store)
+    incoming.begin(sha, len(data))
+    part = Path(incoming.part_path(sha))
+    part.write_bytes(data[:64 << 10])
+    receivers = Receivers(store, min_bytes=0)
+    receivers.start(sha, str(part), len(data))
+    receiver = receivers.take(sha)
+    assert receiver is not None
+    assert receiver.hashed(timeout=30) is None
+    assert receiver.proc.wait(timeout=30) == 1  # it refused and went, while the upload was still arriving
+    with part.open("ab") as handle:
+        handle.write(data[64 << 10:])
+    before = snapshot(Path(store.root))
+    with pytest.raises(StoreError) as info:
+        store.import_package(incoming.finish(sha))
+    assert info.value.code == Code.NO_SPACE and "not enough disk space" in info.value.message
+    assert store.active_version("detector") == "1.0.0"
+    assert not [p for p in os.listdir(store.path("models")) if p.startswith(".staging-")]
+    after = snapshot(Path(store.root))
+    assert {k: v for k, v in after.items() if not k.startswith("incoming")} == {
+        k: v for k, v in before.items() if not k.startswith("incoming")}

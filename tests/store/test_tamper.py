@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from device_runtime.store.errors import StoreError
+from device_runtime.store.package import GZIP_HEADER
 from device_runtime.store.store import Store
 from tests.store.helpers import make_package, public_line, read_members, snapshot, write_members
 
@@ -104,3 +105,16 @@ def test_added_removed_and_mixed_files_are_refused(packages: dict[str, Path], mo
     else:
         members = [*one, one[2]]
     _refused(module_store, write_members(tmp_path / "mixed.tar.gz", members))
+
+
+def test_every_change_to_the_gzip_header_is_refused(packages: dict[str, Path], module_store: Store,
+                                                    tmp_path: Path) -> None:
+    """zlib ignores the header's flags, time and OS bytes; the device takes only the fixed header."""
+    raw = packages["one"].read_bytes()
+    assert raw[:len(GZIP_HEADER)] == GZIP_HEADER
+    for pos in range(len(GZIP_HEADER)):
+        for flip in (0x01, 0x80):
+            changed = bytearray(raw)
+            changed[pos] ^= flip
+            (tmp_path / "header.tar.gz").write_bytes(bytes(changed))
+            _refused(module_store, tmp_path / "header.tar.gz")

@@ -1,0 +1,61 @@
+"""The gzip layer of model packages: the one header the device accepts, and a level that fits the data.
+
+The header is fixed (no name, no time; see ``device_runtime.store.package.GZIP_HEADER``), so the
+same files always give the same archive and a changed header byte is a refused package. Model
+weights are mostly incompressible (random-looking floats, or already-quantised bytes): deflate
+then spends seconds per 100 MB to save nothing, so a sample of the files picks the level, and
+data that does not shrink is stored (deflate's stored blocks: still a valid ``.tar.gz``).
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import BinaryIO
+
+from device_runtime.store.package import GZIP_HEADER
+
+COMPRESS_LEVEL = 6
+STORE_LEVEL = 0
+SAMPLE_BYTES = 256 << 10
+SAMPLES_PER_FILE = 4
+WORTH_IT = 0.95  # compress when a sample shrinks to at most this fraction
+
+
+class CanonicalGzip:
+    """A write-only gzip stream with the fixed header; :meth:`close` writes the trailer and
+    leaves the underlying file open."""
+
+    def __init__(self, raw: BinaryIO, level: int = COMPRESS_LEVEL) -> None:
+        self._raw = raw
+        self._deflate = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
+        self._crc = 0
+        self._size = 0
+        raw.write(GZIP_HEADER)
+
+    def write(self, data: bytes) -> int:
+        self._crc = zlib.crc32(data, self._crc)
+        self._size += len(data)
+        self._raw.write(self._deflate.compress(data))
+        return len(data)
+
+    def close(self) -> None:
+        self._raw.write(self._deflate.flush())
+        self._raw.write(struct.pack("<II", self._crc & 0xFFFFFFFF, self._size & 0xFFFFFFFF))
+
+
+def choose_level(paths: Iterable[Path]) -> int:
+    """Deflate's level for these files: stored when samples spread over them do not shrink."""
+    raw = packed = 0
+    for path in paths:
+        size = path.stat().st_size
+        step = max(size // SAMPLES_PER_FILE, SAMPLE_BYTES)
+        with open(path, "rb") as handle:
+            for offset in range(0, max(size, 1), step):
+                handle.seek(offset)
+                sample = handle.read(SAMPLE_BYTES)
+                raw += len(sample)
+                packed += len(zlib.compress(sample, 1))
+    return COMPRESS_LEVEL if raw and packed <= WORTH_IT * raw else STORE_LEVEL

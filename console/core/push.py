@@ -1,0 +1,272 @@
+"""Push a file into a device's store ``incoming/`` area, and keep at it through a bad link.
+
+Each attempt connects (if need be), asks the device how many bytes of the file it already holds
+(``store.upload.begin``, keyed by the file's sha256), appends the rest and has the device hash the
+whole file before it is accepted (``store.upload.finish``). The rest goes over SFTP with pipelined
+writes on an SSH device, straight into the partial file on this computer's own device, and in
+protocol chunks where neither may write it. A dropped link ends the attempt; the next one comes
+after a backoff delay and resumes from what the device holds, so nothing is sent twice. Attempts
+that make no progress and the total time are bounded; what arrived stays on the device, and a
+later push of the same file resumes it.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from console.core.backoff import Backoff
+from console.core.client import ConnectionLost, DeviceError, IncompatibleRuntime
+from console.core.push_progress import (
+    CONNECTING,
+    DONE,
+    HASHING,
+    RECONNECTING,
+    SENDING,
+    VERIFYING,
+    ProgressFn,
+    PushProgress,
+    RateMeter,
+    Ticker,
+)
+from console.core.session import DeviceSession, State
+from console.transport.base import TransportError
+from console.transport.local import LocalTransport
+from console.transport.sftp_upload import UploadError, file_sha256, send_from
+from console.transport.ssh import SshTransport
+from console.transport.ssh_errors import SshError
+from device_runtime.protocol import (
+    STORE_UPLOAD_CHUNK,
+    StoreActionRef,
+    StoreUploadBegin,
+    StoreUploadChunk,
+    StoreUploadState,
+)
+
+DEFAULT_ATTEMPTS = 10  # in a row without progress; an attempt that moves bytes starts the count again
+COPY_BLOCK = 1 << 20
+HASH_RATE_BPS = 20e6  # a slow device's disk, for how long the device may take to hash the file
+
+
+class PushFailed(Exception):
+    """The push stopped (cancelled, or the local file changed); the message says what to do.
+    A device that refuses the file raises the device's own DeviceError instead."""
+
+
+class PushGaveUp(PushFailed):
+    """The link stayed down for too long; what arrived is kept and a later push resumes it."""
+
+
+@dataclass(frozen=True)
+class PushResult:
+    path: str  # where the verified file is on the device
+    sha256: str
+    size: int
+    resumed_from: int  # bytes the device already held when this push began
+    attempts: int
+    seconds: float
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """A failure the link coming back may cure, as opposed to a refusal that stays one."""
+    if isinstance(exc, SshError):
+        return exc.retryable
+    if isinstance(exc, IncompatibleRuntime):
+        return False
+    if isinstance(exc, DeviceError):
+        return isinstance(exc, ConnectionLost) or exc.code == "timeout"
+    return isinstance(exc, (TransportError, OSError, EOFError))
+
+
+class Pusher:
+    """One push of one file. ``stop`` (an Event) cancels it between blocks and during waits."""
+
+    def __init__(self, session: DeviceSession, local: Path, progress: ProgressFn | None = None,
+                 attempts: int = DEFAULT_ATTEMPTS, deadline_s: float | None = None, backoff: Backoff | None = None,
+                 clock: Callable[[], float] = time.monotonic, tick_s: float = 0.2,
+                 stop: threading.Event | None = None) -> None:
+        if attempts < 1:
+            raise ValueError("a push needs at least one attempt")
+        self.session = session
+        self.local = local
+        self.attempts = attempts
+        self.deadline_s = deadline_s
+        self.backoff = backoff or Backoff(initial_s=0.5, max_s=10.0)
+        self.clock = clock
+        self.stop = stop or threading.Event()
+        self._progress = progress
+        self._tick_s = tick_s
+        self._lock = threading.Lock()
+        self._state = HASHING
+        self._message = ""
+        self._sent = 0
+        self._total = 0
+        self._attempt = 0
+        self._meter = RateMeter()
+        self._start = clock()
+        self._resumed_from: int | None = None  # what the device held when the first attempt asked
+        self._begun_at: int | None = None  # this attempt's starting offset, once the device said it
+
+    # -- what the listener sees ---------------------------------------------------------------
+    def snapshot(self) -> PushProgress:
+        now = self.clock()
+        with self._lock:
+            rate = self._meter.rate(now) if self._state == SENDING else 0.0
+            return PushProgress(self._state, self._sent, self._total, rate, now - self._start, self._attempt,
+                                self._message)
+
+    def _set(self, state: str, message: str = "", sent: int | None = None) -> None:
+        with self._lock:
+            self._state, self._message = state, message
+            if sent is not None:
+                self._sent = sent
+                self._meter.reset()
+                self._meter.add(self.clock(), sent)
+
+    def _moved(self, sent: int) -> None:
+        if self.stop.is_set():
+            raise PushFailed("the push of %s was cancelled" % self.local.name)
+        if self.deadline_s is not None and self.clock() - self._start > self.deadline_s:
+            raise PushGaveUp("gave up pushing %s to %s: not done within %.0f s; %.1f of %.1f MB were sent and what "
+                             "reached the device is kept: push the same file again to resume from there"
+                             % (self.local.name, self.session.name, self.deadline_s, sent / 1e6, self._total / 1e6))
+        with self._lock:
+            self._sent = sent
+            self._meter.add(self.clock(), sent)
+
+    # -- the loop -----------------------------------------------------------------------------
+    def run(self) -> PushResult:
+        ticker = Ticker(self.snapshot, self._progress, self._tick_s) if self._progress is not None else None
+        if ticker is not None:
+            ticker.start()
+        try:
+            return self._run()
+        finally:
+            if ticker is not None:
+                ticker.stop()
+
+    def _run(self) -> PushResult:
+        before = self.local.stat()
+        size = before.st_size
+        with self._lock:
+            self._total = size
+        digest = file_sha256(self.local)
+        failures = 0  # attempts in a row that moved no byte
+        while True:
+            self._attempt += 1
+            self._begun_at = None
+            try:
+                path = self._attempt_once(digest, size)
+            except Exception as exc:
+                if isinstance(exc, PushFailed) or not self._link_may_cure(exc):
+                    raise
+                self._check_unchanged(before)  # a local file that went away is not the link's fault
+                moved = self._begun_at is not None and self._sent > self._begun_at
+                failures = 0 if moved else failures + 1
+                self._wait_before_retry(exc, failures)
+                continue
+            self._set(DONE, sent=size)
+            return PushResult(path, digest, size, self._resumed_from or 0, self._attempt, self.clock() - self._start)
+
+    def _check_unchanged(self, before: os.stat_result) -> None:
+        try:
+            now = self.local.stat()
+        except OSError as exc:
+            raise PushFailed("cannot read %s any more: %s" % (self.local, exc.strerror or exc)) from exc
+        if (now.st_size, now.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+            raise PushFailed("%s changed while it was being pushed; push it again once it is complete" % self.local)
+
+    def _link_may_cure(self, exc: Exception) -> bool:
+        # A request made just after the link dropped is refused as "not connected" by the session
+        # itself, not by the device: that is the link too.
+        lost = isinstance(exc, DeviceError) and self.session.state is not State.CONNECTED
+        return lost or is_retryable(exc)
+
+    def _wait_before_retry(self, exc: BaseException, failures: int) -> None:
+        held = "%.1f of %.1f MB were sent and what reached the device is kept" % (self._sent / 1e6,
+                                                                                  self._total / 1e6)
+        resume = ": push the same file again to resume from there"
+        if failures >= self.attempts:
+            raise PushGaveUp("gave up pushing %s to %s after %d attempts in a row that got nothing across (last: "
+                             "%s); %s%s" % (self.local.name, self.session.name, failures, exc, held, resume)) from exc
+        delay = self.backoff.next_delay()
+        elapsed = self.clock() - self._start
+        if self.deadline_s is not None and elapsed + delay > self.deadline_s:
+            raise PushGaveUp("gave up pushing %s to %s: not done within %.0f s (last: %s); %s%s"
+                             % (self.local.name, self.session.name, self.deadline_s, exc, held, resume)) from exc
+        self._set(RECONNECTING, "%s; attempt %d in %.1f s" % (str(exc) or type(exc).__name__, self._attempt + 1,
+                                                              delay))
+        if self.stop.wait(delay):
+            raise PushFailed("the push of %s was cancelled; %s%s" % (self.local.name, held, resume))
+
+    def _attempt_once(self, digest: str, size: int) -> str:
+        self._set(CONNECTING, "" if self._attempt == 1 else "attempt %d" % self._attempt)
+        self.session.connect()
+        state = self.session.request("store.upload.begin", StoreUploadBegin(digest, size, self.local.name),
+                                     timeout=60)
+        assert isinstance(state, StoreUploadState)
+        if self._resumed_from is None:
+            self._resumed_from = state.offset
+        self._begun_at = state.offset
+        self._set(SENDING, sent=state.offset)
+        if state.offset < size:
+            self._send(digest, state, size)
+            self.backoff.reset()  # the link carried the whole file: a later drop starts from short delays
+        self._set(VERIFYING)
+        done = self.session.request("store.upload.finish", StoreActionRef(digest),
+                                    timeout=120 + size / HASH_RATE_BPS)
+        assert isinstance(done, StoreUploadState) and done.path
+        return done.path
+
+    # -- moving bytes -------------------------------------------------------------------------
+    def _send(self, digest: str, state: StoreUploadState, size: int) -> None:
+        transport = self.session.transport
+        if state.part and isinstance(transport, SshTransport):
+            conn = transport.connection()
+            try:
+                send_from(conn, self.local, state.part, state.offset, size, lambda p: self._moved(p.sent))
+                return
+            except UploadError:
+                if not conn.is_active():
+                    raise  # the link: the next attempt resumes over SFTP
+            # SFTP may not write the part (another user's runtime, no SFTP subsystem): chunks go on
+        elif state.part and isinstance(transport, LocalTransport):
+            try:
+                self._copy_into(state.part, state.offset, size)
+                return
+            except PermissionError:
+                pass
+        self._send_chunks(digest, size)
+
+    def _copy_into(self, part: str, offset: int, size: int) -> None:
+        """This computer's own device: append to its partial file directly."""
+        with self.local.open("rb") as source, open(part, "r+b") as target:
+            source.seek(offset)
+            target.seek(offset)
+            sent = offset
+            for block in iter(lambda: source.read(COPY_BLOCK), b""):
+                target.write(block)
+                sent += len(block)
+                self._moved(sent)
+
+    def _send_chunks(self, digest: str, size: int) -> None:
+        state = self.session.request("store.upload.begin", StoreUploadBegin(digest, size, self.local.name),
+                                     timeout=60)
+        assert isinstance(state, StoreUploadState)
+        offset = state.offset
+        self._set(SENDING, sent=offset)
+        with self.local.open("rb") as handle:
+            handle.seek(offset)
+            while offset < size:
+                chunk = handle.read(STORE_UPLOAD_CHUNK)
+                reply = self.session.request("store.upload.chunk", StoreUploadChunk(
+                    digest, offset, base64.b64encode(chunk).decode("ascii")), timeout=120)
+                assert isinstance(reply, StoreUploadState)
+                offset = reply.offset
+                self._moved(offset)
+

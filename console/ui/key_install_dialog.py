@@ -1,0 +1,59 @@
+"""After a password login: offer to put the user's public key on the device.
+
+It names the key (type, fingerprint, where it comes from) and the file it goes into; "Install key"
+is the default, "Not now" leaves the device as it is and the next login asks for the password again.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QPushButton, QVBoxLayout, QWidget
+
+from console.transport.ssh_keys import KeyOffer
+from console.ui.chart import plain_label
+from console.ui.hostkey_dialog import fingerprint_label
+
+
+class KeyInstallDialog(QDialog):
+    def __init__(self, offer: KeyOffer, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Log in without a password")
+        self.setMinimumWidth(520)
+        intro = plain_label("You logged in to %s with a password. Install your public key there, so the console "
+                            "logs in with the key next time and never needs the password again?"
+                            % offer.hop.describe())
+        intro.setWordWrap(True)
+        form = QFormLayout()
+        form.addRow("Key", plain_label(offer.key.key_type))
+        self.fingerprint = fingerprint_label(offer.key.fingerprint)
+        form.addRow("Fingerprint", self.fingerprint)
+        form.addRow("From", plain_label(offer.key.source))
+        self.where = plain_label(offer.where)
+        form.addRow("Into", self.where)
+        buttons = QDialogButtonBox()
+        self.install_button = QPushButton("Install key")
+        self.later_button = QPushButton("Not now")
+        for button in (self.install_button, self.later_button):
+            button.setMinimumHeight(32)
+        buttons.addButton(self.install_button, QDialogButtonBox.ButtonRole.AcceptRole)
+        buttons.addButton(self.later_button, QDialogButtonBox.ButtonRole.RejectRole)
+        self.install_button.setDefault(True)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+
+    def ask(self) -> bool:
+        return self.exec() == QDialog.DialogCode.Accepted
+
+
+def install_outcome(offer: KeyOffer, added: bool, error: str | None) -> str:
+    """The sentence shown after the install."""
+    if error is not None:
+        return "Your key was not installed on %s: %s. The next login asks for the password again." % (
+            offer.hop.describe(), error.rstrip("."))
+    if not added:
+        return "Your key %s was already in %s." % (offer.key.fingerprint, offer.where)
+    return "Installed your key %s in %s: the next login to %s needs no password." % (
+        offer.key.fingerprint, offer.where, offer.hop.hostname)

@@ -1,0 +1,234 @@
+"""After a password login the console offers to install the user's public key; accepted, the next
+login needs no password. Real sshd reading the account's own ``~/.ssh/authorized_keys``, a throwaway
+account with a password and a home (making it needs root; CI runs as root), the transport's own
+prompts, ``edgectl devices authorize-key`` and the GUI's offer dialog."""
+
+from __future__ import annotations
+
+import io
+import os
+import pwd
+import secrets
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+from PySide6.QtWidgets import QWidget
+from pytestqt.qtbot import QtBot
+
+from console.cli.cmd_devices import TerminalPrompts
+from console.core.session import make_transport
+from console.transport.ssh import SshTransport
+from console.transport.ssh_config import Hop
+from console.transport.ssh_keys import KeyInstallError, KeyOffer, _key_id, parse_public_key
+from console.transport.ssh_prompts import SshPrompts
+from console.ui.hostkey_dialog import DialogPrompts
+from console.ui.key_install_dialog import KeyInstallDialog
+from console.ui.secret_dialog import SecretDialog
+from tests.ssh.conftest import SshServer, SshWorld, fingerprint, keygen
+from tests.ssh.test_edgectl_ssh import Terminal, _run
+from tests.ssh.test_ssh_connect import Answers
+from tests.ssh.test_ssh_gui import Answerer
+
+
+@dataclass
+class Account:
+    name: str
+    password: str
+    home: Path
+
+    @property
+    def uid(self) -> int:
+        return pwd.getpwnam(self.name).pw_uid
+
+    @property
+    def authorized_keys(self) -> Path:
+        return self.home / ".ssh" / "authorized_keys"
+
+
+@pytest.fixture
+def account() -> Iterator[Account]:
+    """A login with a password and an empty home of its own, deleted afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("making a throwaway account for password login needs root")
+    base = Path(tempfile.mkdtemp(prefix="eoc-homes-"))
+    base.chmod(0o755)  # the account must reach its home
+    name = "eoc%s" % secrets.token_hex(4)
+    password = secrets.token_urlsafe(12)
+    subprocess.run(["useradd", "-m", "-d", str(base / name), "-s", "/bin/sh", name], check=True,
+                   capture_output=True, timeout=30)
+    try:
+        subprocess.run(["chpasswd"], input="%s:%s\n" % (name, password), text=True, check=True,
+                       capture_output=True, timeout=30)
+        yield Account(name, password, base / name)
+    finally:
+        uid = pwd.getpwnam(name).pw_uid
+        # The closed logins' sshd processes end on their own, shortly: wait for them to exit.
+        leftovers = [p for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real == uid]
+        psutil.wait_procs(leftovers, timeout=15)
+        subprocess.run(["userdel", "-f", name], check=True, capture_output=True, timeout=30)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def keyed_server(ssh_world: SshWorld, short_tmp: Path) -> SshServer:
+    """An sshd that reads each account's own authorized_keys, as a robot's does."""
+    server = SshServer(short_tmp / "sshd-home")
+    server.extra = ["AuthorizedKeysFile .ssh/authorized_keys"]
+    server.start()
+    ssh_world.servers.append(server)
+    ssh_world.trust(server)
+    return server
+
+
+@pytest.fixture
+def user_key(ssh_world: SshWorld) -> Path:
+    """The user's own ~/.ssh/id_ed25519, which no device knows yet."""
+    return keygen(ssh_world.ssh_dir / "id_ed25519")
+
+
+class KeyAnswers(Answers):
+    def __init__(self, passwords: list[str | None], offer: bool) -> None:
+        super().__init__(passwords=passwords)
+        self.offer = offer
+        self.outcomes: list[tuple[bool, str | None]] = []
+
+    def offer_key_install(self, offer: KeyOffer) -> bool:
+        self.asked.append(("offer", offer.key.fingerprint, offer.key.source, offer.where))
+        return self.offer
+
+    def key_install_done(self, offer: KeyOffer, added: bool, error: str | None) -> None:
+        self.outcomes.append((added, error))
+
+
+def _login(world: SshWorld, server: SshServer, account: Account, prompts: SshPrompts) -> str:
+    world.env.ssh_prompts = prompts
+    transport = make_transport(world.entry(server=server, user=account.name, key=None), world.env)
+    assert isinstance(transport, SshTransport)
+    try:
+        return transport.connection().run("id -un").stdout.decode().strip()
+    finally:
+        transport.close()
+
+
+def test_declined_then_accepted_offer_and_the_next_login_needs_no_password(
+        ssh_world: SshWorld, keyed_server: SshServer, account: Account, user_key: Path) -> None:
+    pub = user_key.with_suffix(".pub")
+    declined = KeyAnswers([account.password], offer=False)
+    assert _login(ssh_world, keyed_server, account, declined) == account.name
+    where = "~/.ssh/authorized_keys of %s on 127.0.0.1" % account.name
+    assert declined.asked[-1] == ("offer", fingerprint(pub), str(pub), where)
+    assert declined.outcomes == [] and not (account.home / ".ssh").exists()
+
+    accepted = KeyAnswers([account.password], offer=True)
+    assert _login(ssh_world, keyed_server, account, accepted) == account.name
+    assert accepted.outcomes == [(True, None)]
+    assert account.authorized_keys.read_text() == pub.read_text()
+    assert (account.home / ".ssh").stat().st_mode & 0o777 == 0o700
+    assert account.authorized_keys.stat().st_mode & 0o777 == 0o600
+    assert account.authorized_keys.stat().st_uid == account.uid  # written as the account, over its login
+
+    key_only = KeyAnswers([], offer=True)
+    assert _login(ssh_world, keyed_server, account, key_only) == account.name
+    assert key_only.asked == []  # no password asked, nothing offered
+    assert "Accepted publickey for %s" % account.name in keyed_server.read_log()
+
+
+def test_edgectl_authorize_key_appends_once_and_checks_the_key_login(
+        ssh_world: SshWorld, keyed_server: SshServer, account: Account, user_key: Path) -> None:
+    other = parse_public_key(Path(str(ssh_world.client_key) + ".pub").read_text(), "other")
+    (account.home / ".ssh").mkdir(mode=0o700)
+    account.authorized_keys.write_text("%s someone-else" % " ".join([other.key_type, other.blob]))  # no newline
+    os.chown(account.home / ".ssh", account.uid, -1)
+    os.chown(account.authorized_keys, account.uid, -1)
+    dest = "%s@127.0.0.1:%d" % (account.name, keyed_server.port)
+    before = account.authorized_keys.read_text()
+    line = user_key.with_suffix(".pub").read_text().strip()
+
+    ssh_world.env.ssh_prompts = answers = KeyAnswers([account.password], offer=True)
+    code, out, err = _run(ssh_world.env, "devices", "authorize-key", dest)
+    assert code == 0, err
+    assert "installed ssh-ed25519 %s" % fingerprint(user_key.with_suffix(".pub")) in out
+    assert "a login to %s without a password works now" % dest in out
+    assert [a[0] for a in answers.asked] == ["password"]  # the command's own login offers nothing more
+    assert account.authorized_keys.read_text() == before + "\n" + line + "\n"  # appended, nothing rewritten
+
+    ssh_world.env.ssh_prompts = answers = KeyAnswers([], offer=True)
+    code, out, err = _run(ssh_world.env, "devices", "authorize-key", dest)
+    assert code == 0, err
+    assert out.startswith("already in place: ssh-ed25519") and answers.asked == []
+    assert account.authorized_keys.read_text() == before + "\n" + line + "\n"
+
+    code, _, err = _run(ssh_world.env, "devices", "authorize-key", dest, "--key", str(ssh_world.home / "nope.pub"))
+    assert code != 0 and "cannot read" in err and "nope.pub" in err
+
+
+def test_gui_offer_dialog_installs_the_key(qtbot: QtBot, ssh_world: SshWorld, keyed_server: SshServer,
+                                          account: Account, user_key: Path) -> None:
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    prompts = DialogPrompts(parent)
+
+    def type_password(dialog: SecretDialog) -> None:
+        dialog.secret.setText(account.password)
+        dialog.accept()
+
+    def check_and_install(dialog: KeyInstallDialog) -> None:
+        assert dialog.fingerprint.text() == fingerprint(user_key.with_suffix(".pub"))
+        assert dialog.where.text() == "~/.ssh/authorized_keys of %s on 127.0.0.1" % account.name
+        assert dialog.install_button.isDefault()
+        dialog.install_button.click()
+
+    password = Answerer(SecretDialog, type_password)
+    offer = Answerer(KeyInstallDialog, check_and_install)
+    result: list[str] = []
+    worker = threading.Thread(target=lambda: result.append(_login(ssh_world, keyed_server, account, prompts)))
+    worker.start()
+    qtbot.waitUntil(lambda: bool(result), timeout=30000)
+    worker.join(timeout=5)
+    assert result == [account.name] and password.seen and offer.seen
+    outcome = prompts.outcome
+    assert outcome is not None and "Installed your key" in outcome.text() and "needs no password" in outcome.text()
+    outcome.accept()
+    assert account.authorized_keys.read_text() == user_key.with_suffix(".pub").read_text()
+    assert _login(ssh_world, keyed_server, account, SshPrompts()) == account.name  # refuses every question
+
+
+def test_public_key_lines_are_checked_and_matched_past_options(ssh_world: SshWorld) -> None:
+    key = parse_public_key(Path(str(ssh_world.client_key) + ".pub").read_text(), "k.pub")
+    assert key.key_type == "ssh-ed25519" and key.comment == "eoc-test"
+    assert key.fingerprint == fingerprint(Path(str(ssh_world.client_key) + ".pub"))
+    assert _key_id('from="10.0.0.0/8",no-pty %s' % key.line) == (key.key_type, key.blob)
+    assert _key_id("# a comment") is None
+    for bad in ("", "ssh-ed25519", "ssh-ed25519 not-base64!", "ssh-ed25519 AAAA"):
+        with pytest.raises(KeyInstallError):
+            parse_public_key(bad, "bad.pub")
+
+
+def test_no_offer_without_a_public_key(ssh_world: SshWorld, keyed_server: SshServer, account: Account) -> None:
+    answers = KeyAnswers([account.password], offer=True)  # ~/.ssh holds no key pair, and there is no agent
+    assert _login(ssh_world, keyed_server, account, answers) == account.name
+    assert [a[0] for a in answers.asked] == ["password"] and not (account.home / ".ssh").exists()
+
+
+def test_edgectl_asks_on_a_terminal_and_never_without_one(ssh_world: SshWorld) -> None:
+    key = parse_public_key(Path(str(ssh_world.client_key) + ".pub").read_text(), "/home/me/.ssh/id_ed25519.pub")
+    offer = KeyOffer(Hop("robot-07", "10.0.0.7", 22, "nvidia"), key)
+    env = ssh_world.env
+    for typed, expected in (("y\n", True), ("\n", False)):
+        env.stdin, env.stderr = Terminal(typed), io.StringIO()
+        assert TerminalPrompts(env).offer_key_install(offer) is expected
+        question = env.stderr.getvalue()
+        assert "You logged in to nvidia@10.0.0.7:22 with a password" in question and key.fingerprint in question
+        assert "~/.ssh/authorized_keys of nvidia on 10.0.0.7" in question and question.endswith("[y/N] ")
+    env.stdin, env.stderr = io.StringIO("y\n"), io.StringIO()  # a script: not a terminal
+    assert TerminalPrompts(env).offer_key_install(offer) is False and env.stderr.getvalue() == ""
+    env.stderr = io.StringIO()
+    TerminalPrompts(env).key_install_done(offer, False, "the device refused SFTP")
+    assert env.stderr.getvalue() == "edgectl: the key was not installed: the device refused SFTP\n"
