@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from console.core.session import make_transport
-from console.transport.sftp_upload import UploadCorrupted, UploadProgress, upload
+from console.transport.sftp_upload import WRITE_SIZE, UploadCorrupted, UploadProgress, upload, write_size
 from console.transport.ssh import SshTransport
 from console.transport.ssh_connection import SshConnection
 from tests.ssh.conftest import SshWorld
@@ -129,3 +129,11 @@ def test_bad_names_are_refused(conn: SshConnection, model: Path, short_tmp: Path
     for name in ("../escape", "a/b", ".."):
         with pytest.raises(Exception, match="not a plain file name"):
             upload(conn, model, str(short_tmp / "incoming"), name=name)
+
+
+def test_openssh_gets_large_writes(conn: SshConnection) -> None:
+    sftp = conn.sftp()
+    try:
+        assert write_size(sftp) == WRITE_SIZE > 32768  # the upload tests above ran with it and verified
+    finally:
+        sftp.close()
