@@ -52,7 +52,8 @@ def test_field_mode_shows_the_active_version_and_health_and_rolls_back(
     report = local_model.session.request("health.last", Empty())
     assert isinstance(report, HealthReport)
     word, level = health_words(report)
-    assert view.health.text() == "Health: %s" % word
+    # The view shows the device's health once its first report comes in (an event, or its poll).
+    qtbot.waitUntil(lambda: view.health.text() == "Health: %s" % word, timeout=20_000)
     assert word.split(" ", 1)[1] in ("Healthy", "Degraded", "Unhealthy")  # a word, never colour alone
     assert LEVEL_COLORS[level] in view.health.styleSheet()
     assert view.connection.text() == "connected"
