@@ -3,12 +3,16 @@
 Readings arrive at any rate (a robot may infer at 1 kHz); every second the service asks for
 the current windows. Memory is bounded: each (source, stage) keeps at most ``max_readings``
 values, and sources silent for longer than the window drop out.
+
+Times and durations sit in two parallel deques per (source, stage), so the once-a-second
+statistics are one sort of plain floats in C, not a Python loop over every reading (at 1 kHz
+that loop would cost the daemon milliseconds a second).
 """
 
 from __future__ import annotations
 
 import collections
-from typing import Callable, Deque, Dict, List, Optional, Tuple
+from typing import Callable, Deque, Dict, List, Optional, Sequence, Tuple
 
 from device_runtime.protocol import LatencyWindow
 
@@ -29,38 +33,54 @@ class LatencyAggregator:
         self.window_s = window_s
         self.max_readings = max_readings
         self.version_of = version_of
-        self._readings: Dict[Key, Deque[Tuple[float, float]]] = {}
+        self._readings: Dict[Key, Tuple[Deque[float], Deque[float]]] = {}  # (times, seconds)
         self._history: Deque[LatencyWindow] = collections.deque(maxlen=int(history_s) * 64)
         self._history_s = history_s
         self.rejected = 0
 
+    def _series(self, key: Key) -> Tuple[Deque[float], Deque[float]]:
+        series = self._readings.get(key)
+        if series is None:
+            series = self._readings[key] = (collections.deque(maxlen=self.max_readings),
+                                            collections.deque(maxlen=self.max_readings))
+        return series
+
     def add(self, source: str, t: float, stages: Dict[str, float]) -> None:
         for stage, seconds in stages.items():
-            key = (source, stage)
-            values = self._readings.get(key)
-            if values is None:
-                values = self._readings[key] = collections.deque(maxlen=self.max_readings)
-            values.append((t, seconds))
+            times, values = self._series((source, stage))
+            times.append(t)
+            values.append(seconds)
+
+    def add_many(self, source: str, t: Sequence[float], stages: Dict[str, Sequence[float]]) -> None:
+        """Readings in bulk: ``t[i]`` with ``stages[stage][i]``; every sequence as long as ``t``."""
+        for stage, seconds in stages.items():
+            if len(seconds) != len(t):
+                raise ValueError("stage %s has %d readings for %d times" % (stage, len(seconds), len(t)))
+        for stage, seconds in stages.items():
+            times, values = self._series((source, stage))
+            times.extend(t)
+            values.extend(seconds)
 
     def windows(self, now: float) -> List[LatencyWindow]:
         """Statistics of every source that reported within the window; recorded in the history."""
         cutoff = now - self.window_s
         out: List[LatencyWindow] = []
         for key in list(self._readings):
-            values = self._readings[key]
-            while values and values[0][0] < cutoff:
+            times, values = self._readings[key]
+            while times and times[0] < cutoff:
+                times.popleft()
                 values.popleft()
-            if not values:
+            if not times:
                 del self._readings[key]
                 continue
-            ms = sorted(v * 1000.0 for _, v in values)
+            ordered = sorted(values)
             source, stage = key
-            span = min(self.window_s, max(now - values[0][0], 1.0))
+            span = min(self.window_s, max(now - times[0], 1.0))
             out.append(LatencyWindow(
-                source=source, stage=stage, t=now, window_s=self.window_s, count=len(ms),
-                p50_ms=_percentile(ms, 50), p95_ms=_percentile(ms, 95), p99_ms=_percentile(ms, 99),
-                max_ms=ms[-1], rate_hz=len(ms) / span,
-                version=self.version_of(source) if self.version_of else None,
+                source=source, stage=stage, t=now, window_s=self.window_s, count=len(ordered),
+                p50_ms=_percentile(ordered, 50) * 1000.0, p95_ms=_percentile(ordered, 95) * 1000.0,
+                p99_ms=_percentile(ordered, 99) * 1000.0, max_ms=ordered[-1] * 1000.0,
+                rate_hz=len(ordered) / span, version=self.version_of(source) if self.version_of else None,
             ))
         self._history.extend(out)
         while self._history and self._history[0].t < now - self._history_s:

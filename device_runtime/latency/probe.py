@@ -77,7 +77,11 @@ class ProbeService(Service):
         self._paused_for: Optional[str] = None
         self._throttling = False
         self._manifests: Dict[Tuple[str, str], Manifest] = {}
+        # ((model, version), the settings' shapes object, what _planned returns)
+        self._plan_cache: Optional[Tuple[Tuple[str, Optional[str]], Dict[str, List[int]],
+                                         Tuple[str, Manifest, Dict[str, List[int]], str]]] = None
         bus.subscribe(BUS_KEY, [TOPIC_JOB], self._on_job_frame)  # before the job service can start any job
+        latency.feeders.append(self._drain)  # readings come in on the latency service's publish timer
 
     # -- protocol ---------------------------------------------------------------------------
     def handlers(self) -> Dict[str, Handler]:
@@ -154,7 +158,13 @@ class ProbeService(Service):
         if self._timer is not None:
             self._timer.cancel()
         self.bus.unsubscribe(BUS_KEY)
+        if self._drain in self.latency.feeders:
+            self.latency.feeders.remove(self._drain)
         self._stop()
+
+    def _drain(self) -> None:
+        if self.process is not None:
+            self.process.drain()
 
     def version_of_source(self, source: str) -> Optional[str]:
         """The version behind a ``probe:<model>`` source's readings (what the probe runs)."""
@@ -184,21 +194,20 @@ class ProbeService(Service):
                                       reason=problem or "the probe is off"))
             return
         try:
-            version, manifest, shapes = self._plan(model, self.settings.shapes)
+            version, manifest, shapes, shapes_key = self._planned(model)
         except ProbeRefused as exc:
             self._stop()
             self._publish(ProbeStatus(PROBE_FAILED, model, rate_hz=rate, reason=str(exc)))
             return
-        key = (model, version, json.dumps(shapes, sort_keys=True))
+        key = (model, version, shapes_key)
         if self._running is not None and self._running != (model, version):
             log.info("probe: %s changed from %s to %s; reloading", model, self._running[1], version)
             self._stop()
         reason = backoff_reason(list(self.gpu_jobs.values()), self.alerts())
-        base = ProbeStatus(PROBE_RUNNING, model, version, rate, source=PROBE_SOURCE_PREFIX + model,
-                           backend=manifest.backend, shapes=shapes)
         if self.process is None:
             if self._failed_for == key:
                 return
+            base = self._base(model, version, rate, manifest, shapes)
             if reason is not None:
                 self._publish(self._with(base, PROBE_PAUSED, reason))
                 return
@@ -210,8 +219,30 @@ class ProbeService(Service):
             self.process.send({"pause": reason is not None})
         if rate != self.status.rate_hz:
             self.process.send({"rate": rate})
-        loading = "" if self.status.provider else "loading %s %s" % (model, version)
-        self._publish(self._with(base, PROBE_PAUSED if reason else PROBE_RUNNING, reason or loading))
+        state = PROBE_PAUSED if reason else PROBE_RUNNING
+        why = reason or ("" if self.status.provider else "loading %s %s" % (model, version))
+        current = self.status
+        if (current.state, current.model, current.version, current.rate_hz, current.reason, current.backend,
+                current.shapes) == (state, model, version, rate, why, manifest.backend, shapes):
+            return  # the common tick: running as published, nothing to build or send
+        self._publish(self._with(self._base(model, version, rate, manifest, shapes), state, why))
+
+    def _planned(self, model: str) -> Tuple[str, Manifest, Dict[str, List[int]], str]:
+        """:meth:`_plan` for the current settings, and its shapes as a key. Worked out again only
+        when the active version or the settings changed: the tick asks every second."""
+        given = self.settings.shapes
+        cached = self._plan_cache
+        if cached is not None and cached[1] is given and cached[0] == (model, self.store.active_version(model)):
+            return cached[2]
+        version, manifest, shapes = self._plan(model, given)
+        planned = (version, manifest, shapes, json.dumps(shapes, sort_keys=True))
+        self._plan_cache = ((model, version), given, planned)
+        return planned
+
+    @staticmethod
+    def _base(model: str, version: str, rate: float, manifest: Manifest, shapes: Dict[str, List[int]]) -> ProbeStatus:
+        return ProbeStatus(PROBE_RUNNING, model, version, rate, source=PROBE_SOURCE_PREFIX + model,
+                           backend=manifest.backend, shapes=shapes)
 
     def _with(self, base: ProbeStatus, state: str, reason: str) -> ProbeStatus:
         current = self.status
@@ -232,7 +263,8 @@ class ProbeService(Service):
         }
         key = (model, version, json.dumps(shapes, sort_keys=True))
         process = ProbeProcess(self._loop, os.path.join(self.root, "latency", "probe.log"),
-                               lambda line: self._on_line(key, line), lambda code, tail: self._on_exit(key, code, tail))
+                               lambda line: self._on_line(key, line), lambda values: self._on_readings(key, values),
+                               lambda code, tail: self._on_exit(key, code, tail))
         process.start(request)
         self.process, self._running, self._paused_for = process, (model, version), None
         log.info("probe: running %s %s at %g Hz (pid %s)", model, version, self.settings.rate_hz, process.pid)
@@ -243,19 +275,23 @@ class ProbeService(Service):
         self.process, self._running, self._paused_for = None, None, None
 
     # -- the child's lines ------------------------------------------------------------------
+    def _on_readings(self, key: Tuple[str, str, str], values: List[float]) -> None:
+        """A batch: the offset to wall-clock time, then (end, infer, total) per inference.
+        Slices and maps, no Python loop per reading: this runs every second."""
+        readings = values[1:]
+        total = readings[2::3]
+        if not total or len(readings) != 3 * len(total):
+            return  # not a whole batch: nothing to count
+        t = list(map(values[0].__add__, readings[0::3]))
+        self.latency.add_probe_readings(PROBE_SOURCE_PREFIX + key[0], t, {"infer": readings[1::3], "total": total})
+        self.status.count += len(total)
+        self.status.busy_s += sum(total)
+        self.status.last_ms = total[-1] * 1000.0
+
     def _on_line(self, key: Tuple[str, str, str], line: Dict[str, Any]) -> None:
-        if "r" in line:
-            source = PROBE_SOURCE_PREFIX + key[0]
-            for reading in line["r"] if isinstance(line["r"], list) else []:
-                try:
-                    t, infer, total = (float(v) for v in reading)
-                except (TypeError, ValueError):
-                    continue
-                self.latency.add_probe_reading(source, t, {"infer": infer, "total": total})
-                self.status.count += 1
-                self.status.busy_s += total
-                self.status.last_ms = total * 1000.0
-        elif "ready" in line:
+        if "ready" in line:
+            if self.process is not None:
+                self.process.quiet()  # from now on its batches wait for the latency service's publish
             ready = line["ready"] if isinstance(line["ready"], dict) else {}
             self.status.provider = str(ready.get("provider", "")) or None
             if self.status.state == PROBE_RUNNING:

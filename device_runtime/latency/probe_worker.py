@@ -3,13 +3,19 @@
 The daemon never imports onnxruntime, numpy or tensorrt; this process does. Its first stdin
 line is the request (JSON: model file, backend, input dtypes and shapes, rate, paused); later
 lines are commands: ``{"rate": hz}`` and ``{"pause": true|false}``. End of stdin (the daemon
-closed the pipe or died) ends it. It answers on stdout, one JSON object a line:
-``{"ready": {...}}`` once the model answered a first inference, then ``{"r": [[t, infer_s,
-total_s], ...]}`` with the readings of the last second, or ``{"error": "..."}`` before it
-exits.
+closed the pipe or died) ends it. It answers on stdout, a line at a time:
+``{"ready": {...}}`` (JSON) once the model answered a first inference, then a line of
+readings about once a second, or ``{"error": "..."}`` (JSON) before it exits. A line of
+readings is plain numbers, ``R offset end infer_s total_s end infer_s total_s ...``: each
+inference's end on the monotonic clock, its time in the model and end to end, and the offset
+that turns the monotonic clock into wall-clock time. Numbers in a line, not JSON, because the
+daemon takes them in every second: parsing them is a split and a ``map(float)``.
 
 ONNX Runtime runs with one thread and no spin-waiting: at 1 to 30 Hz a spinning thread pool
-would burn a core between calls, and the probe must not take cores from the robot's process.
+would burn a core between calls (after each run its threads spin before they sleep, CPU that
+is neither inference nor idle), and the probe must not take cores from the robot's process.
+With one thread the inference runs in this process's main thread, so the time it measures
+around ``session.run`` is the inference and nothing else.
 """
 
 from __future__ import annotations
@@ -19,12 +25,15 @@ import os
 import select
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 Step = Callable[[], Tuple[float, float]]
-# Readings go out in batches: the daemon publishes windows once a second anyway, and one wake-up
-# of the daemon per batch instead of per inference keeps the probe's own cost near its inference time.
+# Readings go out in batches of a second's worth (the rate's count of inferences, so batches keep
+# in step with the daemon's once-a-second publish), or after FLUSH_MAX_S when inferences run
+# slower than the rate. One line a second instead of one per inference keeps the probe's cost
+# near its inference time.
 FLUSH_S = 1.0
+FLUSH_MAX_S = 2.0
 
 
 class ProbeWorkerError(RuntimeError):
@@ -44,6 +53,11 @@ def make_input(dtype: str, shape: Tuple[int, ...], seed: int = 0) -> Any:
 
 
 def onnx_runner(path: str, inputs: List[Dict[str, Any]]) -> Tuple[Step, str]:
+    # ONNX Runtime 1.29 and later run a telemetry uploader on Linux: a thread that wakes every few
+    # seconds and starts threads (about 40 us of CPU a second here, 1 % of the probe at 10 Hz),
+    # keeps a device id on disk and tries to reach the network. The probe only runs inferences,
+    # so it opts out before the runtime starts, unless the operator chose otherwise.
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -95,48 +109,94 @@ def _emit(data: Dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-class Pacer:
-    """Reads commands and decides when the next inference is due (no I/O of its own beyond stdin)."""
+class Commands:
+    """The daemon's commands on stdin (rate, pause), applied as they come."""
 
-    def __init__(self, rate_hz: float, paused: bool, on_pause: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, fd: int, rate_hz: float, paused: bool) -> None:
+        self.fd = fd
         self.rate_hz = rate_hz
         self.paused = paused
-        self.on_pause = on_pause
-        self.next_at = time.monotonic()
         self._buf = b""
 
-    def wait(self, fd: int) -> bool:
-        """Block until an inference is due (True) or stdin ended (False), applying commands meanwhile."""
-        while True:
-            idle = self.paused or self.rate_hz <= 0
-            timeout: Optional[float] = None if idle else max(0.0, self.next_at - time.monotonic())
-            ready, _, _ = select.select([fd], [], [], timeout)
-            if not ready:
-                return True
-            data = os.read(fd, 4096)
-            if not data:
-                return False
-            self._buf += data
-            while b"\n" in self._buf:
-                line, self._buf = self._buf.split(b"\n", 1)
-                self.apply(json.loads(line))
+    @property
+    def idle(self) -> bool:
+        return self.paused or self.rate_hz <= 0
+
+    def read(self) -> bool:
+        """Read what stdin holds and apply it; False once stdin ended."""
+        data = os.read(self.fd, 4096)
+        if not data:
+            return False
+        self._buf += data
+        while b"\n" in self._buf:
+            line, self._buf = self._buf.split(b"\n", 1)
+            self.apply(json.loads(line))
+        return True
 
     def apply(self, command: Dict[str, Any]) -> None:
         if "rate" in command:
             self.rate_hz = float(command["rate"])
         if "pause" in command:
-            was, self.paused = self.paused, bool(command["pause"])
-            if was and not self.paused:
-                self.next_at = time.monotonic()
-            elif self.paused and not was:
-                self.on_pause()
+            self.paused = bool(command["pause"])
 
-    def done(self) -> None:
-        """One inference happened: schedule the next on the rate's grid, never in a burst."""
-        now = time.monotonic()
-        self.next_at += 1.0 / self.rate_hz
-        if self.next_at < now:
-            self.next_at = now + 1.0 / self.rate_hz
+
+class Batch:
+    """Readings kept flat (end, infer, total per inference) on the monotonic clock and sent as
+    one line of numbers about once a second: one clock read per inference, one write a second."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.values: List[float] = []
+
+    def flush(self) -> None:
+        values = self.values
+        if values:
+            offset = time.time() - self.clock()  # monotonic to wall clock, fresh for every batch
+            sys.stdout.write("R %r %s\n" % (offset, " ".join(map(repr, values))))
+            sys.stdout.flush()
+            values.clear()
+
+
+def serve(fd: int, step: Step, commands: Commands, clock: Callable[[], float] = time.perf_counter) -> None:
+    """Run ``step`` at the commanded rate until stdin ends.
+
+    The loop is what the probe costs beyond its inferences, so it does the least per
+    inference: one wait, the step, one clock read, three appends. The schedule keeps to the
+    rate's grid (never a burst to catch up); a pause sends what was measured before it.
+    """
+    batch = Batch(clock)
+    append = batch.values.append
+    select_ = select.select
+    watched = [fd]
+    now = next_at = clock()
+    flush_at = now  # the first reading goes out at once: the daemon learns the probe runs
+    per_batch = 3  # values of one inference; a second's worth once the first reading went out
+    while True:
+        if commands.idle:
+            batch.flush()
+            if not commands.read():  # blocks until a command comes
+                return
+            now = next_at = clock()
+            continue
+        if next_at > now and select_(watched, [], [], next_at - now)[0]:
+            if not commands.read():
+                break
+            now = clock()
+            continue
+        infer, total = step()
+        now = clock()
+        append(now)
+        append(infer)
+        append(total)
+        period = 1.0 / commands.rate_hz
+        next_at += period
+        if next_at < now:
+            next_at = now + period
+        if len(batch.values) >= per_batch or now >= flush_at:
+            batch.flush()
+            flush_at = now + FLUSH_MAX_S
+            per_batch = 3 * max(1, round(commands.rate_hz * FLUSH_S))
+    batch.flush()
 
 
 def main() -> int:
@@ -165,24 +225,7 @@ def main() -> int:
         _emit({"error": str(exc) if isinstance(exc, ProbeWorkerError) else "%s: %s" % (type(exc).__name__, exc)})
         return 1
     _emit({"ready": {"provider": provider, "load_s": load_s}})
-    batch: List[List[float]] = []
-
-    def flush() -> None:
-        if batch:
-            _emit({"r": list(batch)})
-            batch.clear()
-
-    pacer = Pacer(float(request.get("rate_hz", 0.0)), bool(request.get("paused")), flush)
-    flush_at = 0.0  # the first reading goes out at once
-    while pacer.wait(fd):
-        infer, total = step()
-        batch.append([time.time(), infer, total])
-        pacer.done()
-        now = time.monotonic()
-        if now >= flush_at:
-            flush()
-            flush_at = now + FLUSH_S
-    flush()
+    serve(fd, step, Commands(fd, float(request.get("rate_hz", 0.0)), bool(request.get("paused"))))
     return 0
 
 

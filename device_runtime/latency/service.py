@@ -1,5 +1,11 @@
 """The daemon's latency service: a unix datagram socket for LatencyReporter, once-a-second
-statistics pushed on ``TOPIC_LATENCY``, and ``latency.recent`` for back-fill."""
+statistics pushed on ``TOPIC_LATENCY``, and ``latency.recent`` for back-fill.
+
+Feeders (the latency probe) hand over their readings at the start of each publish, on the
+timer that runs anyway, so they need no wake-up of the daemon of their own. A window is
+encoded for the event bus only while a client listens: the history behind
+``latency.recent`` and the health check is kept either way.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ import logging
 import os
 import socket
 import time
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 from device_runtime import latency_wire
 from device_runtime.latency.aggregate import LatencyAggregator
@@ -37,6 +43,7 @@ class LatencyService(Service):
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._timer: Optional[asyncio.TimerHandle] = None
         self._last_error = ""
+        self.feeders: List[Callable[[], None]] = []  # called before each publish, on the loop
 
     def handlers(self) -> Dict[str, Handler]:
         return {"latency.recent": self._recent}
@@ -90,13 +97,18 @@ class LatencyService(Service):
             self.received += 1
             self.aggregator.add(report.model, report.t, report.stages)
 
-    def add_probe_reading(self, source: str, t: float, stages: Dict[str, float]) -> None:
-        self.aggregator.add(source, t, stages)
+    def add_probe_readings(self, source: str, t: Sequence[float], stages: Dict[str, Sequence[float]]) -> None:
+        self.aggregator.add_many(source, t, stages)
 
     def _publish(self) -> None:
         assert self._loop is not None
+        for feed in self.feeders:
+            try:
+                feed()
+            except Exception:  # a broken feeder must not stop the statistics of the others
+                log.exception("a latency feeder failed")
         windows = self.aggregator.windows(self.clock())
-        if windows:
+        if windows and self.bus.subscribers(TOPIC_LATENCY):
             self.bus.publish(TOPIC_LATENCY, LatencyWindows(windows))
         self._timer = self._loop.call_later(PUBLISH_PERIOD_S, self._publish)
 
