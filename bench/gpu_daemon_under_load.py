@@ -31,6 +31,7 @@ import time
 from typing import Any
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from bench.nvml_under_load import load_gpu
 from device_runtime.protocol import (
     PROTOCOL_VERSION,
     TOPIC_ALERT,
@@ -44,17 +45,6 @@ from device_runtime.protocol import (
     decode,
     encode,
 )
-
-
-def load_gpu(stop: threading.Event) -> None:
-    import torch
-
-    a = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
-    b = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
-    while not stop.is_set():
-        for _ in range(20):
-            a @ b
-        torch.cuda.synchronize()
 
 
 class Link:

@@ -40,6 +40,21 @@ def fingerprint_label(text: str) -> QLabel:
     return label
 
 
+def answer_buttons(dialog: QDialog, accept: str, reject: str,
+                   default_accept: bool) -> tuple[QDialogButtonBox, QPushButton, QPushButton]:
+    """A yes/no pair wired to ``dialog``'s accept/reject; the default is the safe answer."""
+    buttons = QDialogButtonBox()
+    yes, no = QPushButton(accept), QPushButton(reject)
+    for button in (yes, no):
+        button.setMinimumHeight(32)
+    buttons.addButton(yes, QDialogButtonBox.ButtonRole.AcceptRole)
+    buttons.addButton(no, QDialogButtonBox.ButtonRole.RejectRole)
+    (yes if default_accept else no).setDefault(True)
+    buttons.accepted.connect(dialog.accept)
+    buttons.rejected.connect(dialog.reject)
+    return buttons, yes, no
+
+
 class UnknownHostKeyDialog(QDialog):
     def __init__(self, unknown: UnknownHostKey, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -55,16 +70,7 @@ class UnknownHostKeyDialog(QDialog):
         form.addRow("Fingerprint", self.fingerprint)
         if unknown.known_types:
             form.addRow("Already known", plain_label("keys of another type: %s" % ", ".join(unknown.known_types)))
-        buttons = QDialogButtonBox()
-        self.trust_button = QPushButton("Trust and connect")
-        self.cancel_button = QPushButton("Cancel")
-        for button in (self.trust_button, self.cancel_button):
-            button.setMinimumHeight(32)
-        buttons.addButton(self.trust_button, QDialogButtonBox.ButtonRole.AcceptRole)
-        buttons.addButton(self.cancel_button, QDialogButtonBox.ButtonRole.RejectRole)
-        self.cancel_button.setDefault(True)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
+        buttons, self.trust_button, self.cancel_button = answer_buttons(self, "Trust and connect", "Cancel", False)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addLayout(form)

@@ -6,11 +6,11 @@ is the default, "Not now" leaves the device as it is and the next login asks for
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QFormLayout, QVBoxLayout, QWidget
 
 from console.transport.ssh_keys import KeyOffer
 from console.ui.chart import plain_label
-from console.ui.hostkey_dialog import fingerprint_label
+from console.ui.hostkey_dialog import answer_buttons, fingerprint_label
 
 
 class KeyInstallDialog(QDialog):
@@ -29,16 +29,7 @@ class KeyInstallDialog(QDialog):
         form.addRow("From", plain_label(offer.key.source))
         self.where = plain_label(offer.where)
         form.addRow("Into", self.where)
-        buttons = QDialogButtonBox()
-        self.install_button = QPushButton("Install key")
-        self.later_button = QPushButton("Not now")
-        for button in (self.install_button, self.later_button):
-            button.setMinimumHeight(32)
-        buttons.addButton(self.install_button, QDialogButtonBox.ButtonRole.AcceptRole)
-        buttons.addButton(self.later_button, QDialogButtonBox.ButtonRole.RejectRole)
-        self.install_button.setDefault(True)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
+        buttons, self.install_button, self.later_button = answer_buttons(self, "Install key", "Not now", True)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addLayout(form)
