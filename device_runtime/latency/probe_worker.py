@@ -53,11 +53,7 @@ def make_input(dtype: str, shape: Tuple[int, ...], seed: int = 0) -> Any:
 
 
 def onnx_runner(path: str, inputs: List[Dict[str, Any]]) -> Tuple[Step, str]:
-    # ONNX Runtime 1.29 and later run a telemetry uploader on Linux: a thread that wakes every few
-    # seconds and starts threads (about 40 us of CPU a second here, 1 % of the probe at 10 Hz),
-    # keeps a device id on disk and tries to reach the network. The probe only runs inferences,
-    # so it opts out before the runtime starts, unless the operator chose otherwise.
-    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    # ONNX Runtime's telemetry uploader is switched off for every child by the daemon (cli serve).
     import onnxruntime as ort
 
     options = ort.SessionOptions()
