@@ -1613,7 +1613,8 @@ METHODS.update({
 
 # ---------------------------------------------------------------------------------------------
 # Latency probe: the active version of one stored model run at a low rate (device_runtime/latency/probe.py).
-# Its timings appear in the latency windows as source "probe:<model>" (stages "infer" and "total").
+# Its timings appear in the latency windows as source "probe:<model>": stage "total", and "infer" too
+# for a TensorRT engine (ONNX Runtime's outputs land in host memory, so its infer time is its total).
 
 TOPIC_PROBE = "probe"  # data: ProbeStatus, on every change of the probe's state, model, version or rate
 EVENT_TOPICS = (*EVENT_TOPICS, TOPIC_PROBE)

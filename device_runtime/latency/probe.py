@@ -1,12 +1,13 @@
 """The latency probe: the active version of one stored model, run at 1 to 30 Hz in a child process.
 
-Each inference's time reaches the :class:`LatencyService` as source ``probe:<model>`` (stages
-``infer`` and ``total``), so the probe shows up in the same windows, chart and health check as
-the robot's own reports. The service reconciles what should run with what runs once a second,
-on every job event and when a throttling alert starts: a deploy or rollback reloads the new
-version, a running GPU job or throttling pauses it (and says why), and the end of either
-resumes it. ``probe.set`` checks everything it can before it changes anything: a refused
-setting leaves the probe as it was.
+Each inference's time reaches the :class:`LatencyService` as source ``probe:<model>`` (stage
+``total``, and ``infer`` too for a TensorRT engine, whose total holds the copies), so the probe
+shows up in the same windows, chart and health check as the robot's own reports. The service
+reconciles what should run with what runs on every store action, job event and change of
+throttling, and every ``TICK_S`` besides (so a change made behind the daemon's back waits no
+longer): a deploy or rollback reloads the new version, a running GPU job or throttling pauses
+it (and says why), and the end of either resumes it. ``probe.set`` checks everything it can
+before it changes anything: a refused setting leaves the probe as it was.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from device_runtime.protocol import (
     PROBE_SOURCE_PREFIX,
     TOPIC_JOB,
     TOPIC_PROBE,
+    TOPIC_STORE,
     AlertEvent,
     ErrorCode,
     JobInfo,
@@ -48,8 +50,9 @@ from device_runtime.store.store import Store
 
 log = logging.getLogger("edge_runtime.probe")
 
-TICK_S = 1.0
+TICK_S = 10.0
 BUS_KEY = -7  # the probe's own subscription to job events; client sessions count up from 1
+STORE_BUS_KEY = -8  # and to store actions (a deploy or rollback changes the active version)
 
 
 class ProbeService(Service):
@@ -75,12 +78,14 @@ class ProbeService(Service):
         self._running: Optional[Tuple[str, str]] = None  # (model, version) the process runs
         self._failed_for: Optional[Tuple[str, str, str]] = None  # do not retry the same thing every second
         self._paused_for: Optional[str] = None
+        self._stages: Tuple[str, ...] = ("total",)  # what the running child's readings hold (its ready line)
         self._throttling = False
         self._manifests: Dict[Tuple[str, str], Manifest] = {}
         # ((model, version), the settings' shapes object, what _planned returns)
         self._plan_cache: Optional[Tuple[Tuple[str, Optional[str]], Dict[str, List[int]],
                                          Tuple[str, Manifest, Dict[str, List[int]], str]]] = None
         bus.subscribe(BUS_KEY, [TOPIC_JOB], self._on_job_frame)  # before the job service can start any job
+        bus.subscribe(STORE_BUS_KEY, [TOPIC_STORE], self._on_store_frame)
         latency.feeders.append(self._drain)  # readings come in on the latency service's publish timer
 
     # -- protocol ---------------------------------------------------------------------------
@@ -158,6 +163,7 @@ class ProbeService(Service):
         if self._timer is not None:
             self._timer.cancel()
         self.bus.unsubscribe(BUS_KEY)
+        self.bus.unsubscribe(STORE_BUS_KEY)
         if self._drain in self.latency.feeders:
             self.latency.feeders.remove(self._drain)
         self._stop()
@@ -182,6 +188,12 @@ class ProbeService(Service):
             self.gpu_jobs[job.id] = job
         elif self.gpu_jobs.pop(job.id, None) is None:
             return
+        if self._loop is not None:
+            self._reconcile()
+
+    def _on_store_frame(self, _frame: bytes) -> None:
+        """Any step of a store action may have moved the active version (an activation flips it
+        mid-action, a failed one flips it back): look again, at the cost of a readlink."""
         if self._loop is not None:
             self._reconcile()
 
@@ -229,7 +241,7 @@ class ProbeService(Service):
 
     def _planned(self, model: str) -> Tuple[str, Manifest, Dict[str, List[int]], str]:
         """:meth:`_plan` for the current settings, and its shapes as a key. Worked out again only
-        when the active version or the settings changed: the tick asks every second."""
+        when the active version or the settings changed."""
         given = self.settings.shapes
         cached = self._plan_cache
         if cached is not None and cached[1] is given and cached[0] == (model, self.store.active_version(model)):
@@ -267,6 +279,7 @@ class ProbeService(Service):
                                lambda code, tail: self._on_exit(key, code, tail))
         process.start(request)
         self.process, self._running, self._paused_for = process, (model, version), None
+        self._stages = ("total",)  # until its ready line names them
         log.info("probe: running %s %s at %g Hz (pid %s)", model, version, self.settings.rate_hz, process.pid)
 
     def _stop(self) -> None:
@@ -276,14 +289,18 @@ class ProbeService(Service):
 
     # -- the child's lines ------------------------------------------------------------------
     def _on_readings(self, key: Tuple[str, str, str], values: List[float]) -> None:
-        """A batch: the offset to wall-clock time, then (end, infer, total) per inference.
-        Slices and maps, no Python loop per reading: this runs every second."""
+        """A batch: the offset to wall-clock time, then the end and each stage's time per
+        inference, ``total`` last. Slices and maps, no Python loop per reading: this runs every
+        second."""
+        stages = self._stages
+        width = 1 + len(stages)
         readings = values[1:]
-        total = readings[2::3]
-        if not total or len(readings) != 3 * len(total):
+        total = readings[width - 1::width]
+        if not total or len(readings) != width * len(total):
             return  # not a whole batch: nothing to count
-        t = list(map(values[0].__add__, readings[0::3]))
-        self.latency.add_probe_readings(PROBE_SOURCE_PREFIX + key[0], t, {"infer": readings[1::3], "total": total})
+        t = list(map(values[0].__add__, readings[0::width]))
+        self.latency.add_probe_readings(PROBE_SOURCE_PREFIX + key[0], t,
+                                        {stage: readings[i::width] for i, stage in enumerate(stages, start=1)})
         self.status.count += len(total)
         self.status.busy_s += sum(total)
         self.status.last_ms = total[-1] * 1000.0
@@ -294,6 +311,10 @@ class ProbeService(Service):
                 self.process.quiet()  # from now on its batches wait for the latency service's publish
             ready = line["ready"] if isinstance(line["ready"], dict) else {}
             self.status.provider = str(ready.get("provider", "")) or None
+            stages = ready.get("stages")
+            if isinstance(stages, list) and stages and stages[-1] == "total" and all(
+                    isinstance(s, str) for s in stages):
+                self._stages = tuple(stages)
             if self.status.state == PROBE_RUNNING:
                 self.status.reason = ""
             self._publish(self.status, force=True)

@@ -4,12 +4,15 @@ The daemon never imports onnxruntime, numpy or tensorrt; this process does. Its 
 line is the request (JSON: model file, backend, input dtypes and shapes, rate, paused); later
 lines are commands: ``{"rate": hz}`` and ``{"pause": true|false}``. End of stdin (the daemon
 closed the pipe or died) ends it. It answers on stdout, a line at a time:
-``{"ready": {...}}`` (JSON) once the model answered a first inference, then a line of
-readings about once a second, or ``{"error": "..."}`` (JSON) before it exits. A line of
-readings is plain numbers, ``R offset end infer_s total_s end infer_s total_s ...``: each
-inference's end on the monotonic clock, its time in the model and end to end, and the offset
-that turns the monotonic clock into wall-clock time. Numbers in a line, not JSON, because the
-daemon takes them in every second: parsing them is a split and a ``map(float)``.
+``{"ready": {"provider": ..., "load_s": ..., "stages": [...]}}`` (JSON) once the model answered
+a first inference, then a line of readings about once a second, or ``{"error": "..."}`` (JSON)
+before it exits. A line of readings is plain numbers, ``R offset end s1 .. sN end s1 .. sN ...``:
+each inference's end on the monotonic clock, then its time in each of the stages ``ready``
+named, and first the offset that turns the monotonic clock into wall-clock time. Numbers in a
+line, not JSON, because the daemon takes them in every second: parsing them is a split and a
+``map(float)``. ONNX Runtime has one stage, ``total``: its outputs come back in host memory, so
+the model's time and the end-to-end time are the same figure and it is sent once. A TensorRT
+engine has two, ``infer`` (enqueue to synchronise) and ``total`` (with the copies).
 
 ONNX Runtime runs with one thread and no spin-waiting: at 1 to 30 Hz a spinning thread pool
 would burn a core between calls (after each run its threads spin before they sleep, CPU that
@@ -27,7 +30,9 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, Tuple
 
-Step = Callable[[], Tuple[float, float]]
+Step = Callable[[], Tuple[float, ...]]  # one value per stage of the runner, in seconds
+ONNX_STAGES: Tuple[str, ...] = ("total",)
+ENGINE_STAGES: Tuple[str, ...] = ("infer", "total")
 # Readings go out in batches of a second's worth (the rate's count of inferences, so batches keep
 # in step with the daemon's once-a-second publish), or after FLUSH_MAX_S when inferences run
 # slower than the rate. One line a second instead of one per inference keeps the probe's cost
@@ -76,11 +81,10 @@ def onnx_runner(path: str, inputs: List[Dict[str, Any]]) -> Tuple[Step, str]:
     feeds = {spec["name"]: make_input(spec["dtype"], tuple(spec["shape"])) for spec in inputs}
     run = session.run
 
-    def step() -> Tuple[float, float]:
+    def step() -> Tuple[float, ...]:
         t0 = time.perf_counter()
         run(None, feeds)
-        spent = time.perf_counter() - t0
-        return spent, spent  # outputs come back in host memory: end to end is the run
+        return (time.perf_counter() - t0,)  # outputs come back in host memory: end to end is the run
 
     return step, session.get_providers()[0]
 
@@ -137,8 +141,8 @@ class Commands:
 
 
 class Batch:
-    """Readings kept flat (end, infer, total per inference) on the monotonic clock and sent as
-    one line of numbers about once a second: one clock read per inference, one write a second."""
+    """Readings kept flat (end, then each stage, per inference) on the monotonic clock and sent
+    as one line of numbers about once a second: one clock read per inference, one write a second."""
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self.clock = clock
@@ -153,20 +157,23 @@ class Batch:
             values.clear()
 
 
-def serve(fd: int, step: Step, commands: Commands, clock: Callable[[], float] = time.perf_counter) -> None:
-    """Run ``step`` at the commanded rate until stdin ends.
+def serve(fd: int, step: Step, commands: Commands, clock: Callable[[], float] = time.perf_counter,
+          width: int = 2) -> None:
+    """Run ``step`` at the commanded rate until stdin ends; ``width`` is the values a reading
+    takes (its end and one per stage).
 
     The loop is what the probe costs beyond its inferences, so it does the least per
-    inference: one wait, the step, one clock read, three appends. The schedule keeps to the
-    rate's grid (never a burst to catch up); a pause sends what was measured before it.
+    inference: one wait, the step, one clock read, an append and an extend. The schedule keeps
+    to the rate's grid (never a burst to catch up); a pause sends what was measured before it.
     """
     batch = Batch(clock)
     append = batch.values.append
+    extend = batch.values.extend
     select_ = select.select
     watched = [fd]
     now = next_at = clock()
     flush_at = now  # the first reading goes out at once: the daemon learns the probe runs
-    per_batch = 3  # values of one inference; a second's worth once the first reading went out
+    per_batch = width  # one inference; a second's worth once the first reading went out
     while True:
         if commands.idle:
             batch.flush()
@@ -179,11 +186,10 @@ def serve(fd: int, step: Step, commands: Commands, clock: Callable[[], float] = 
                 break
             now = clock()
             continue
-        infer, total = step()
+        stages = step()
         now = clock()
         append(now)
-        append(infer)
-        append(total)
+        extend(stages)
         period = 1.0 / commands.rate_hz
         next_at += period
         if next_at < now:
@@ -191,7 +197,7 @@ def serve(fd: int, step: Step, commands: Commands, clock: Callable[[], float] = 
         if len(batch.values) >= per_batch or now >= flush_at:
             batch.flush()
             flush_at = now + FLUSH_MAX_S
-            per_batch = 3 * max(1, round(commands.rate_hz * FLUSH_S))
+            per_batch = width * max(1, round(commands.rate_hz * FLUSH_S))
     batch.flush()
 
 
@@ -208,8 +214,10 @@ def main() -> int:
         start = time.perf_counter()
         if request["backend"] == "tensorrt":
             step, provider = engine_runner(request["path"], request["inputs"], bool(request.get("version_compatible")))
+            stages = ENGINE_STAGES
         else:
             step, provider = onnx_runner(request["path"], request["inputs"])
+            stages = ONNX_STAGES
         load_s = time.perf_counter() - start
         try:
             step()
@@ -220,8 +228,9 @@ def main() -> int:
     except Exception as exc:
         _emit({"error": str(exc) if isinstance(exc, ProbeWorkerError) else "%s: %s" % (type(exc).__name__, exc)})
         return 1
-    _emit({"ready": {"provider": provider, "load_s": load_s}})
-    serve(fd, step, Commands(fd, float(request.get("rate_hz", 0.0)), bool(request.get("paused"))))
+    _emit({"ready": {"provider": provider, "load_s": load_s, "stages": list(stages)}})
+    commands = Commands(fd, float(request.get("rate_hz", 0.0)), bool(request.get("paused")))
+    serve(fd, step, commands, width=1 + len(stages))
     return 0
 
 

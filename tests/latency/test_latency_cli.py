@@ -47,7 +47,8 @@ def test_probe_and_latency_commands(console_env: ConsoleEnv, tmp_path: Path) -> 
     assert code == ExitCode.OK
     windows = [json.loads(line) for line in out.splitlines()]
     probe = [w for w in windows if w["source"] == "probe:" + DEMO_NAME]
-    assert {w["stage"] for w in probe} == {"infer", "total"} and all(w["version"] == "2.0.0" for w in probe)
+    # ONNX Runtime's outputs land in host memory: its model time is its total, reported once
+    assert {w["stage"] for w in probe} == {"total"} and all(w["version"] == "2.0.0" for w in probe)
     code, out, _ = _run(console_env, "latency")
     assert code == ExitCode.OK and out.splitlines()[0].split()[:6] == ["SOURCE", "STAGE", "P50", "P95", "P99", "MAX"]
     assert any(line.startswith("probe:%s" % DEMO_NAME) and line.rstrip().endswith("2.0.0") for line in out.splitlines())

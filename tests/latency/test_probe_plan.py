@@ -1,5 +1,6 @@
-"""The probe's pure decisions: input shapes from settings or manifest, when to back off, and its
-settings file (a damaged one is reported, never overwritten behind the user's back)."""
+"""The probe's pure decisions: input shapes from settings or manifest, when to back off, its
+settings file (a damaged one is reported, never overwritten behind the user's back), and how a
+child's batch of readings splits into stages."""
 
 from __future__ import annotations
 
@@ -7,10 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from device_runtime.latency.probe import ProbeService
 from device_runtime.latency.probe_config import config_path, load_settings, save_settings
 from device_runtime.latency.probe_plan import ProbeRefused, backoff_reason, resolve_shapes
+from device_runtime.latency.service import LatencyService
 from device_runtime.protocol import AlertEvent, JobInfo, ProbeSettings
+from device_runtime.server.events import EventBus
 from device_runtime.store.manifest import TensorSpec
+from device_runtime.store.store import Store
 
 
 def _alert(kind: str, source: str = "gpu0", end: float | None = None) -> AlertEvent:
@@ -61,3 +66,26 @@ def test_settings_round_trip_and_a_damaged_file_is_reported(tmp_path: Path) -> N
     settings, problem = load_settings(str(tmp_path))
     assert settings == ProbeSettings() and "are damaged (rate_hz must be a number)" in problem
     assert path.read_text() == '{"model": "det", "rate_hz": "fast"}'
+
+
+def test_readings_are_split_into_the_stages_the_child_named(tmp_path: Path) -> None:
+    """A TensorRT child names two stages (infer, then total with the copies); ONNX Runtime's
+    one. The daemon slices each batch by what the running child's ready line said."""
+    bus = EventBus()
+    latency = LatencyService(str(tmp_path / "latency.sock"), bus)
+    probe = ProbeService(str(tmp_path), bus, latency, Store(str(tmp_path / "store")), list, "10.3.0")
+    key = ("det", "1.0.0", "{}")
+    probe._on_line(key, {"ready": {"provider": "tensorrt 10.3.0", "stages": ["infer", "total"]}})
+    probe._on_readings(key, [1000.0, 1.0, 0.002, 0.003, 1.1, 0.004, 0.006])
+    windows = {w.stage: w for w in latency.aggregator.windows(1001.2)}
+    assert set(windows) == {"infer", "total"}
+    assert (windows["infer"].max_ms, windows["total"].max_ms) == (pytest.approx(4.0), pytest.approx(6.0))
+    assert probe.status.count == 2 and probe.status.busy_s == pytest.approx(0.009)
+
+    probe._on_line(key, {"ready": {"provider": "CPUExecutionProvider", "stages": ["total"]}})
+    probe._on_readings(key, [1000.0, 1.2, 0.005])
+    probe._on_readings(key, [1000.0, 1.3, 0.002, 0.003])  # not whole readings of one stage: dropped
+    assert probe.status.count == 3
+    assert [w.count for w in latency.aggregator.windows(1001.4) if w.stage == "total"] == [3]
+    probe.close()
+    latency.close()
