@@ -136,8 +136,9 @@ R = TypeVar("R", bound="Record")
 
 
 class Record:
-    """Base of every typed record. Subclasses are dataclasses with a ``KINDS`` map naming
-    each field's wire type in the small type language of :func:`_coerce`."""
+    """Base of every typed record. Subclasses are dataclasses registered with ``@_record``,
+    which derives their ``KINDS`` map from the field annotations: each field's wire type in the
+    small type language of :func:`_coerce`."""
 
     KINDS: ClassVar[Dict[str, str]] = {}
 
@@ -166,7 +167,29 @@ def _has_default(f: Any) -> bool:
 _RECORDS: Dict[str, Type[Record]] = {}
 
 
+_SCALAR_KINDS = ("str", "int", "float", "bool")
+_WRAPPERS = (("Optional[", "opt:"), ("List[", "list:"), ("Dict[str,", "map:"))
+
+
+def _wire_kind(annotation: Any) -> str:
+    """A field's wire kind from its annotation, which is a string here (this module postpones
+    annotations): ``Optional[X]`` is ``opt:X``, ``List[X]`` ``list:X``, ``Dict[str, X]``
+    ``map:X``, ``Any`` ``json``; str, int, float, bool and record names stand for themselves."""
+    if not isinstance(annotation, str):  # pragma: no cover - a programming error in this module
+        raise AssertionError("record fields need postponed annotations, got %r" % (annotation,))
+    text = annotation.replace(" ", "")
+    for prefix, tag in _WRAPPERS:
+        if text.startswith(prefix) and text.endswith("]"):
+            return tag + _wire_kind(text[len(prefix):-1])
+    if text == "Any":
+        return "json"
+    if text in _SCALAR_KINDS or text.isidentifier():
+        return text  # a record named here may be declared further down: _coerce looks it up when used
+    raise AssertionError("no wire kind for the annotation %r" % annotation)  # pragma: no cover
+
+
 def _record(cls: Type[R]) -> Type[R]:
+    cls.KINDS = {f.name: _wire_kind(f.type) for f in fields(cls)}  # type: ignore[arg-type]
     _RECORDS[cls.__name__] = cls
     return cls
 
@@ -183,13 +206,6 @@ class GpuInfo(Record):
     driver: Optional[str] = None
     memory_total_mb: Optional[float] = None
     compute_capability: Optional[str] = None
-    KINDS: ClassVar[Dict[str, str]] = {
-        "index": "int",
-        "name": "str",
-        "driver": "opt:str",
-        "memory_total_mb": "opt:float",
-        "compute_capability": "opt:str",
-    }
 
 
 @_record
@@ -215,26 +231,6 @@ class Capabilities(Record):
     power_mode: Optional[str] = None
     demo_model: Optional[str] = None
     serial: Optional[str] = None  # the board's serial number (device tree or DMI); None when unreadable
-    KINDS: ClassVar[Dict[str, str]] = {
-        "hostname": "str",
-        "model": "str",
-        "os": "str",
-        "arch": "str",
-        "python": "str",
-        "cpu_count": "int",
-        "memory_total_mb": "float",
-        "gpus": "list:GpuInfo",
-        "l4t": "opt:str",
-        "jetpack": "opt:str",
-        "cuda": "opt:str",
-        "tensorrt": "opt:str",
-        "onnxruntime": "opt:str",
-        "backends": "list:str",
-        "dla_cores": "int",
-        "power_mode": "opt:str",
-        "demo_model": "opt:str",
-        "serial": "opt:str",
-    }
 
 
 GAUGE = "gauge"
@@ -256,17 +252,6 @@ class MetricSpec(Record):
     min: Optional[float] = None
     max: Optional[float] = None
     description: str = ""
-    KINDS: ClassVar[Dict[str, str]] = {
-        "name": "str",
-        "label": "str",
-        "unit": "str",
-        "group": "str",
-        "chart": "str",
-        "kind": "str",
-        "min": "opt:float",
-        "max": "opt:float",
-        "description": "str",
-    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -301,8 +286,6 @@ class Hello(Message):
     # daemon can recognise a request sent again after its reply was lost. None from older consoles.
     instance: Optional[str] = None
     TYPE: ClassVar[str] = "hello"
-    KINDS: ClassVar[Dict[str, str]] = {"id": "int", "protocol": "int", "client": "str", "min_protocol": "int",
-                                       "instance": "opt:str"}
 
 
 @_message
@@ -315,12 +298,6 @@ class Welcome(Message):
     runtime_version: str
     capabilities: Capabilities
     TYPE: ClassVar[str] = "welcome"
-    KINDS: ClassVar[Dict[str, str]] = {
-        "id": "int",
-        "protocol": "int",
-        "runtime_version": "str",
-        "capabilities": "Capabilities",
-    }
 
 
 @_message
@@ -332,7 +309,6 @@ class Request(Message):
     method: str
     params: Dict[str, Any] = field(default_factory=dict)
     TYPE: ClassVar[str] = "request"
-    KINDS: ClassVar[Dict[str, str]] = {"id": "int", "method": "str", "params": "map:json"}
 
 
 @_message
@@ -341,7 +317,6 @@ class Response(Message):
     id: int
     result: Dict[str, Any] = field(default_factory=dict)
     TYPE: ClassVar[str] = "response"
-    KINDS: ClassVar[Dict[str, str]] = {"id": "int", "result": "map:json"}
 
 
 @_message
@@ -354,7 +329,6 @@ class ErrorReply(Message):
     id: Optional[int] = None
     detail: Optional[str] = None
     TYPE: ClassVar[str] = "error"
-    KINDS: ClassVar[Dict[str, str]] = {"code": "str", "message": "str", "id": "opt:int", "detail": "opt:str"}
 
 
 @_message
@@ -365,7 +339,6 @@ class Event(Message):
     topic: str
     data: Dict[str, Any] = field(default_factory=dict)
     TYPE: ClassVar[str] = "event"
-    KINDS: ClassVar[Dict[str, str]] = {"topic": "str", "data": "map:json"}
 
 
 AnyMessage = Union[Hello, Welcome, Request, Response, ErrorReply, Event]
@@ -378,7 +351,7 @@ AnyMessage = Union[Hello, Welcome, Request, Response, ErrorReply, Event]
 @_record
 @dataclass
 class Empty(Record):
-    KINDS: ClassVar[Dict[str, str]] = {}
+    """No parameters, or nothing to return."""
 
 
 @_record
@@ -388,7 +361,6 @@ class SubscribeTelemetry(Record):
 
     rate_hz: float = 2.0
     backfill_s: float = 0.0
-    KINDS: ClassVar[Dict[str, str]] = {"rate_hz": "float", "backfill_s": "float"}
 
 
 @_record
@@ -396,7 +368,6 @@ class SubscribeTelemetry(Record):
 class TelemetryTable(Record):
     metrics: List[MetricSpec]
     rate_hz: float = 2.0
-    KINDS: ClassVar[Dict[str, str]] = {"metrics": "list:MetricSpec", "rate_hz": "float"}
 
 
 @_record
@@ -408,14 +379,12 @@ class Sample(Record):
     t: float
     seq: int
     values: Dict[str, float]
-    KINDS: ClassVar[Dict[str, str]] = {"t": "float", "seq": "int", "values": "map:float"}
 
 
 @_record
 @dataclass
 class Pong(Record):
     t: float
-    KINDS: ClassVar[Dict[str, str]] = {"t": "float"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -433,7 +402,6 @@ EVENT_TOPICS: Tuple[str, ...] = (TOPIC_ALERT, TOPIC_JOB, TOPIC_JOB_LOG, TOPIC_LA
 @dataclass
 class SubscribeEvents(Record):
     topics: List[str] = field(default_factory=list)
-    KINDS: ClassVar[Dict[str, str]] = {"topics": "list:str"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -458,33 +426,18 @@ class LatencyWindow(Record):
     max_ms: float
     rate_hz: float  # inferences per second over the window
     version: Optional[str] = None  # the model's active version when known
-    KINDS: ClassVar[Dict[str, str]] = {
-        "source": "str",
-        "stage": "str",
-        "t": "float",
-        "window_s": "float",
-        "count": "int",
-        "p50_ms": "float",
-        "p95_ms": "float",
-        "p99_ms": "float",
-        "max_ms": "float",
-        "rate_hz": "float",
-        "version": "opt:str",
-    }
 
 
 @_record
 @dataclass
 class LatencyWindows(Record):
     windows: List[LatencyWindow] = field(default_factory=list)
-    KINDS: ClassVar[Dict[str, str]] = {"windows": "list:LatencyWindow"}
 
 
 @_record
 @dataclass
 class LatencyQuery(Record):
     seconds: float = 900.0  # how far back
-    KINDS: ClassVar[Dict[str, str]] = {"seconds": "float"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -507,14 +460,6 @@ class HealthCheck(Record):
     status: str  # HEALTH_PASS, HEALTH_FAIL or HEALTH_SKIP
     message: str  # what was found
     fix: str = ""  # what to do when it fails
-    KINDS: ClassVar[Dict[str, str]] = {
-        "name": "str",
-        "title": "str",
-        "severity": "str",
-        "status": "str",
-        "message": "str",
-        "fix": "str",
-    }
 
 
 @_record
@@ -523,21 +468,18 @@ class HealthReport(Record):
     t: float
     overall: str  # HEALTHY, DEGRADED or UNHEALTHY
     checks: List[HealthCheck] = field(default_factory=list)
-    KINDS: ClassVar[Dict[str, str]] = {"t": "float", "overall": "str", "checks": "list:HealthCheck"}
 
 
 @_record
 @dataclass
 class HealthHistory(Record):
     reports: List[HealthReport] = field(default_factory=list)
-    KINDS: ClassVar[Dict[str, str]] = {"reports": "list:HealthReport"}
 
 
 @_record
 @dataclass
 class HealthQuery(Record):
     seconds: float = 3600.0
-    KINDS: ClassVar[Dict[str, str]] = {"seconds": "float"}
 
 
 @_record
@@ -555,18 +497,6 @@ class HealthConfig(Record):
     max_temperature_c: float = 85.0
     max_telemetry_age_s: float = 10.0
     interval_s: float = 30.0  # periodic run
-    KINDS: ClassVar[Dict[str, str]] = {
-        "latency_budget_ms": "opt:float",
-        "expected_power_mode": "opt:str",
-        "expect_clocks_locked": "opt:bool",
-        "restart_service": "opt:str",
-        "expect_gpu": "bool",
-        "min_free_memory_mb": "float",
-        "min_free_disk_mb": "float",
-        "max_temperature_c": "float",
-        "max_telemetry_age_s": "float",
-        "interval_s": "float",
-    }
 
 
 @_record
@@ -577,27 +507,18 @@ class AuditEntry(Record):
     action: str  # "deploy", "rollback", "activate", "config", "cancel", ...
     detail: str  # what exactly, in words
     result: str = "ok"  # "ok" or what went wrong
-    KINDS: ClassVar[Dict[str, str]] = {
-        "t": "float",
-        "actor": "str",
-        "action": "str",
-        "detail": "str",
-        "result": "str",
-    }
 
 
 @_record
 @dataclass
 class AuditList(Record):
     entries: List[AuditEntry] = field(default_factory=list)
-    KINDS: ClassVar[Dict[str, str]] = {"entries": "list:AuditEntry"}
 
 
 @_record
 @dataclass
 class AuditQuery(Record):
     limit: int = 500
-    KINDS: ClassVar[Dict[str, str]] = {"limit": "int"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -623,32 +544,18 @@ class AlertEvent(Record):
     metric: Optional[str] = None  # the telemetry series it was detected on, when there is one
     value: Optional[float] = None  # the worst value seen while active
     threshold: Optional[float] = None
-    KINDS: ClassVar[Dict[str, str]] = {
-        "id": "str",
-        "kind": "str",
-        "severity": "str",
-        "source": "str",
-        "message": "str",
-        "start": "float",
-        "end": "opt:float",
-        "metric": "opt:str",
-        "value": "opt:float",
-        "threshold": "opt:float",
-    }
 
 
 @_record
 @dataclass
 class AlertQuery(Record):
     since: float = 0.0  # alerts active at or after this device time
-    KINDS: ClassVar[Dict[str, str]] = {"since": "float"}
 
 
 @_record
 @dataclass
 class AlertList(Record):
     alerts: List[AlertEvent] = field(default_factory=list)
-    KINDS: ClassVar[Dict[str, str]] = {"alerts": "list:AlertEvent"}
 
 
 @_record
@@ -662,14 +569,6 @@ class AlertThresholds(Record):
     clocks_below_max_pct: float = 90.0  # GPU clock under this % of its maximum while busy
     busy_load_pct: float = 50.0  # "busy" for the clocks check
     hold_s: float = 2.0  # a condition must hold this long before it starts (and clear this long to end)
-    KINDS: ClassVar[Dict[str, str]] = {
-        "temperature_warning_c": "float",
-        "temperature_critical_c": "float",
-        "zone_limits_c": "map:float",
-        "clocks_below_max_pct": "float",
-        "busy_load_pct": "float",
-        "hold_s": "float",
-    }
 
 
 @_record
@@ -678,7 +577,6 @@ class CollectorStatus(Record):
     name: str
     active: bool
     absent: Dict[str, str] = field(default_factory=dict)  # what it cannot read -> why
-    KINDS: ClassVar[Dict[str, str]] = {"name": "str", "active": "bool", "absent": "map:str"}
 
 
 @_record
@@ -689,11 +587,6 @@ class DeviceState(Record):
     power_mode: Optional[str] = None
     clocks_locked: Optional[bool] = None
     collectors: List[CollectorStatus] = field(default_factory=list)
-    KINDS: ClassVar[Dict[str, str]] = {
-        "power_mode": "opt:str",
-        "clocks_locked": "opt:bool",
-        "collectors": "list:CollectorStatus",
-    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -713,7 +606,6 @@ JOB_FINAL_STATES = (JOB_SUCCEEDED, JOB_FAILED, JOB_CANCELLED, JOB_INTERRUPTED)
 @dataclass
 class ValidateSpec(Record):
     model: str  # path on the device
-    KINDS: ClassVar[Dict[str, str]] = {"model": "str"}
 
 
 @_record
@@ -728,17 +620,6 @@ class QuantizeSpec(Record):
     per_channel: bool = True
     calibrate_method: str = "minmax"  # "minmax", "entropy" or "percentile"
     max_samples: int = 256
-    KINDS: ClassVar[Dict[str, str]] = {
-        "model": "str",
-        "output": "str",
-        "precision": "str",
-        "calibration": "opt:str",
-        "preprocess": "map:json",
-        "keep_fp32": "list:str",
-        "per_channel": "bool",
-        "calibrate_method": "str",
-        "max_samples": "int",
-    }
 
 
 @_record
@@ -755,19 +636,6 @@ class BuildSpec(Record):
     version_compatible: bool = False
     route: str = "api"  # "api" (TensorRT Python) or "trtexec"
     calibration: Optional[str] = None
-    KINDS: ClassVar[Dict[str, str]] = {
-        "model": "str",
-        "output": "str",
-        "precision": "list:str",
-        "shapes": "map:str",
-        "workspace_mb": "opt:int",
-        "opt_level": "opt:int",
-        "dla_core": "opt:int",
-        "gpu_fallback": "bool",
-        "version_compatible": "bool",
-        "route": "str",
-        "calibration": "opt:str",
-    }
 
 
 @_record
@@ -783,18 +651,6 @@ class BenchmarkSpec(Record):
     concurrency: List[int] = field(default_factory=list)  # streams for a sweep, e.g. [1, 2, 4]
     threads: Optional[int] = None
     label: str = ""  # e.g. the version and precision, for comparisons
-    KINDS: ClassVar[Dict[str, str]] = {
-        "model": "str",
-        "backend": "str",
-        "provider": "opt:str",
-        "shapes": "map:list:int",
-        "warmup_s": "float",
-        "seconds": "float",
-        "iterations": "int",
-        "concurrency": "list:int",
-        "threads": "opt:int",
-        "label": "str",
-    }
 
 
 @_record
@@ -809,17 +665,6 @@ class AccuracySpec(Record):
     rtol: Optional[float] = None
     precision: Optional[str] = None  # the candidate's precision when it cannot be read from the model
     ranges: Dict[str, List[float]] = field(default_factory=dict)  # input -> [low, high] for random data
-    KINDS: ClassVar[Dict[str, str]] = {
-        "candidate": "str",
-        "reference": "str",
-        "shapes": "map:list:int",
-        "data": "opt:str",
-        "samples": "int",
-        "atol": "opt:float",
-        "rtol": "opt:float",
-        "precision": "opt:str",
-        "ranges": "map:list:float",
-    }
 
 
 JOB_SPECS: Dict[str, Type[Record]] = {
@@ -837,7 +682,6 @@ class JobSubmit(Record):
     kind: str  # a key of JOB_SPECS
     spec: Dict[str, Any]  # the kind's spec record, wire form
     label: str = ""
-    KINDS: ClassVar[Dict[str, str]] = {"kind": "str", "spec": "map:json", "label": "str"}
 
 
 @_record
@@ -847,7 +691,6 @@ class PipelineSubmit(Record):
 
     steps: List[JobSubmit]
     label: str = ""
-    KINDS: ClassVar[Dict[str, str]] = {"steps": "list:JobSubmit", "label": "str"}
 
 
 @_record
@@ -869,31 +712,12 @@ class JobInfo(Record):
     pipeline: Optional[str] = None
     after: Optional[str] = None  # the job this one waits for
     gpu: bool = False
-    KINDS: ClassVar[Dict[str, str]] = {
-        "id": "str",
-        "kind": "str",
-        "state": "str",
-        "spec": "map:json",
-        "label": "str",
-        "progress": "float",
-        "stage": "str",
-        "created": "float",
-        "started": "opt:float",
-        "finished": "opt:float",
-        "eta_s": "opt:float",
-        "error": "opt:str",
-        "result": "opt:map:json",
-        "pipeline": "opt:str",
-        "after": "opt:str",
-        "gpu": "bool",
-    }
 
 
 @_record
 @dataclass
 class JobList(Record):
     jobs: List[JobInfo] = field(default_factory=list)
-    KINDS: ClassVar[Dict[str, str]] = {"jobs": "list:JobInfo"}
 
 
 @_record
@@ -901,14 +725,12 @@ class JobList(Record):
 class JobQuery(Record):
     limit: int = 200
     states: List[str] = field(default_factory=list)  # empty: every state
-    KINDS: ClassVar[Dict[str, str]] = {"limit": "int", "states": "list:str"}
 
 
 @_record
 @dataclass
 class JobRef(Record):
     id: str
-    KINDS: ClassVar[Dict[str, str]] = {"id": "str"}
 
 
 @_record
@@ -917,7 +739,6 @@ class JobLogQuery(Record):
     id: str
     offset: int = 0  # line number to start from
     limit: int = 1000
-    KINDS: ClassVar[Dict[str, str]] = {"id": "str", "offset": "int", "limit": "int"}
 
 
 @_record
@@ -927,7 +748,6 @@ class JobLog(Record):
     offset: int  # line number of lines[0]
     lines: List[str] = field(default_factory=list)
     done: bool = False  # the job is over and no more lines will come
-    KINDS: ClassVar[Dict[str, str]] = {"id": "str", "offset": "int", "lines": "list:str", "done": "bool"}
 
 
 # Job results, one record per kind; a finished job's ``result`` holds its wire form.
@@ -939,7 +759,6 @@ class TensorInfo(Record):
     name: str
     dtype: str  # numpy-style name: "float32", "float16", "int8", "int64", ...
     shape: List[Any] = field(default_factory=list)  # ints, or strings for symbolic dims (None: unknown)
-    KINDS: ClassVar[Dict[str, str]] = {"name": "str", "dtype": "str", "shape": "list:json"}
 
 
 @_record
@@ -949,12 +768,6 @@ class BackendSupport(Record):
     available: bool  # the backend exists on this device
     unsupported_ops: List[str] = field(default_factory=list)
     note: str = ""
-    KINDS: ClassVar[Dict[str, str]] = {
-        "backend": "str",
-        "available": "bool",
-        "unsupported_ops": "list:str",
-        "note": "str",
-    }
 
 
 @_record
@@ -976,24 +789,6 @@ class ValidateReport(Record):
     precision: str = "fp32"  # what the weights and ops say: fp32, fp16, int8 (QDQ), mixed
     backends: List[BackendSupport] = field(default_factory=list)
     warnings: List[str] = field(default_factory=list)
-    KINDS: ClassVar[Dict[str, str]] = {
-        "model": "str",
-        "ok": "bool",
-        "size_bytes": "int",
-        "checker_error": "opt:str",
-        "shape_inference_error": "opt:str",
-        "ir_version": "int",
-        "opsets": "map:int",
-        "producer": "str",
-        "inputs": "list:TensorInfo",
-        "outputs": "list:TensorInfo",
-        "operators": "map:int",
-        "parameters": "int",
-        "external_data": "bool",
-        "precision": "str",
-        "backends": "list:BackendSupport",
-        "warnings": "list:str",
-    }
 
 
 @_record
@@ -1007,16 +802,6 @@ class QuantizeResult(Record):
     calibration_samples: int = 0
     quantized_nodes: int = 0
     kept_fp32: List[str] = field(default_factory=list)
-    KINDS: ClassVar[Dict[str, str]] = {
-        "output": "str",
-        "precision": "str",
-        "size_bytes": "int",
-        "source_size_bytes": "int",
-        "method": "str",
-        "calibration_samples": "int",
-        "quantized_nodes": "int",
-        "kept_fp32": "list:str",
-    }
 
 
 @_record
@@ -1032,18 +817,6 @@ class BuildResult(Record):
     compute_capability: Optional[str] = None
     timing_cache: Optional[str] = None
     warnings: List[str] = field(default_factory=list)
-    KINDS: ClassVar[Dict[str, str]] = {
-        "output": "str",
-        "engine_bytes": "int",
-        "tensorrt": "str",
-        "route": "str",
-        "build_s": "float",
-        "precision": "list:str",
-        "dla_core": "opt:int",
-        "compute_capability": "opt:str",
-        "timing_cache": "opt:str",
-        "warnings": "list:str",
-    }
 
 
 @_record
@@ -1061,18 +834,6 @@ class LatencySummary(Record):
     max: float
     cov: float  # coefficient of variation (std / mean)
     unstable: bool  # cov above 2.5 %
-    KINDS: ClassVar[Dict[str, str]] = {
-        "count": "int",
-        "min": "float",
-        "mean": "float",
-        "median": "float",
-        "p90": "float",
-        "p95": "float",
-        "p99": "float",
-        "max": "float",
-        "cov": "float",
-        "unstable": "bool",
-    }
 
 
 @_record
@@ -1085,13 +846,6 @@ class RunConditions(Record):
     temperatures_c: Dict[str, float] = field(default_factory=dict)  # hottest seen per zone
     throttled: bool = False
     throttle_reasons: List[str] = field(default_factory=list)
-    KINDS: ClassVar[Dict[str, str]] = {
-        "power_mode": "opt:str",
-        "clocks_locked": "opt:bool",
-        "temperatures_c": "map:float",
-        "throttled": "bool",
-        "throttle_reasons": "list:str",
-    }
 
 
 @_record
@@ -1101,12 +855,6 @@ class ConcurrencyPoint(Record):
     throughput_qps: float
     p50_ms: float
     p99_ms: float
-    KINDS: ClassVar[Dict[str, str]] = {
-        "streams": "int",
-        "throughput_qps": "float",
-        "p50_ms": "float",
-        "p99_ms": "float",
-    }
 
 
 @_record
@@ -1131,27 +879,6 @@ class BenchmarkResult(Record):
     not_comparable: List[str] = field(default_factory=list)  # why not, in words
     sweep: List[ConcurrencyPoint] = field(default_factory=list)
     started: float = 0.0
-    KINDS: ClassVar[Dict[str, str]] = {
-        "model": "str",
-        "backend": "str",
-        "latency": "LatencySummary",
-        "throughput_qps": "float",
-        "duration_s": "float",
-        "provider": "opt:str",
-        "label": "str",
-        "precision": "opt:str",
-        "shapes": "map:list:int",
-        "gpu_compute": "opt:LatencySummary",
-        "samples_ms": "list:float",
-        "model_bytes": "int",
-        "session_memory_mb": "opt:float",
-        "peak_rss_mb": "opt:float",
-        "conditions": "RunConditions",
-        "comparable": "bool",
-        "not_comparable": "list:str",
-        "sweep": "list:ConcurrencyPoint",
-        "started": "float",
-    }
 
 
 @_record
@@ -1163,14 +890,6 @@ class OutputError(Record):
     mean_abs: float
     cosine: float
     passed: bool
-    KINDS: ClassVar[Dict[str, str]] = {
-        "name": "str",
-        "max_abs": "float",
-        "max_rel": "float",
-        "mean_abs": "float",
-        "cosine": "float",
-        "passed": "bool",
-    }
 
 
 @_record
@@ -1184,16 +903,6 @@ class AccuracyReport(Record):
     passed: bool
     precision: str = "fp32"
     outputs: List[OutputError] = field(default_factory=list)
-    KINDS: ClassVar[Dict[str, str]] = {
-        "candidate": "str",
-        "reference": "str",
-        "samples": "int",
-        "atol": "float",
-        "rtol": "float",
-        "passed": "bool",
-        "precision": "str",
-        "outputs": "list:OutputError",
-    }
 
 
 JOB_RESULTS: Dict[str, Type[Record]] = {
@@ -1256,7 +965,6 @@ STORE_UPLOAD_CHUNK = 512 * 1024
 @dataclass
 class StoreModelRef(Record):
     name: str
-    KINDS: ClassVar[Dict[str, str]] = {"name": "str"}
 
 
 @_record
@@ -1273,19 +981,6 @@ class StoreVersion(Record):
     signer: Optional[str] = None  # key id; None: unsigned
     security_counter: int = 0
     imported: float = 0.0
-    KINDS: ClassVar[Dict[str, str]] = {
-        "version": "str",
-        "status": "list:str",
-        "reason": "str",
-        "created": "str",
-        "author": "str",
-        "precision": "str",
-        "backend": "str",
-        "size_bytes": "int",
-        "signer": "opt:str",
-        "security_counter": "int",
-        "imported": "float",
-    }
 
 
 @_record
@@ -1302,17 +997,6 @@ class StoreModel(Record):
     # The active version's ONNX file as the device names it (through the active/ link), for jobs
     # that run the deployed model (commissioning's smoke test, thermal load).
     active_model_path: Optional[str] = None
-    KINDS: ClassVar[Dict[str, str]] = {
-        "name": "str",
-        "active": "opt:str",
-        "previous": "opt:str",
-        "floor": "int",
-        "versions": "int",
-        "pinned": "list:str",
-        "failed": "list:str",
-        "active_model_path": "opt:str",
-        "corrupt": "list:str",
-    }
 
 
 @_record
@@ -1320,7 +1004,6 @@ class StoreModel(Record):
 class StoreModels(Record):
     models: List[StoreModel] = field(default_factory=list)
     policy: str = ""
-    KINDS: ClassVar[Dict[str, str]] = {"models": "list:StoreModel", "policy": "str"}
 
 
 @_record
@@ -1331,13 +1014,6 @@ class StoreVersions(Record):
     active: Optional[str] = None
     previous: Optional[str] = None
     floor: int = 0
-    KINDS: ClassVar[Dict[str, str]] = {
-        "name": "str",
-        "versions": "list:StoreVersion",
-        "active": "opt:str",
-        "previous": "opt:str",
-        "floor": "int",
-    }
 
 
 @_record
@@ -1345,7 +1021,6 @@ class StoreVersions(Record):
 class StoreHistoryQuery(Record):
     name: str
     limit: int = 200
-    KINDS: ClassVar[Dict[str, str]] = {"name": "str", "limit": "int"}
 
 
 @_record
@@ -1360,17 +1035,6 @@ class StoreHistoryEntry(Record):
     to_version: Optional[str] = None
     why: str = ""
     detail: str = ""
-    KINDS: ClassVar[Dict[str, str]] = {
-        "t": "float",
-        "id": "str",
-        "action": "str",
-        "result": "str",
-        "who": "str",
-        "from_version": "opt:str",
-        "to_version": "opt:str",
-        "why": "str",
-        "detail": "str",
-    }
 
 
 @_record
@@ -1378,7 +1042,6 @@ class StoreHistoryEntry(Record):
 class StoreHistory(Record):
     name: str
     entries: List[StoreHistoryEntry] = field(default_factory=list)  # oldest first
-    KINDS: ClassVar[Dict[str, str]] = {"name": "str", "entries": "list:StoreHistoryEntry"}
 
 
 @_record
@@ -1393,15 +1056,6 @@ class StoreImport(Record):
     allow_downgrade: bool = False
     force: bool = False  # go past a held inhibit lock after the wait (audited)
     wait_s: Optional[float] = None
-    KINDS: ClassVar[Dict[str, str]] = {
-        "path": "str",
-        "activate": "bool",
-        "who": "str",
-        "why": "str",
-        "allow_downgrade": "bool",
-        "force": "bool",
-        "wait_s": "opt:float",
-    }
 
 
 @_record
@@ -1414,15 +1068,6 @@ class StoreActivate(Record):
     allow_downgrade: bool = False
     force: bool = False
     wait_s: Optional[float] = None
-    KINDS: ClassVar[Dict[str, str]] = {
-        "name": "str",
-        "version": "str",
-        "who": "str",
-        "why": "str",
-        "allow_downgrade": "bool",
-        "force": "bool",
-        "wait_s": "opt:float",
-    }
 
 
 @_record
@@ -1434,21 +1079,12 @@ class StoreRollback(Record):
     why: str = ""
     force: bool = False
     wait_s: Optional[float] = None
-    KINDS: ClassVar[Dict[str, str]] = {
-        "name": "str",
-        "to": "opt:str",
-        "who": "str",
-        "why": "str",
-        "force": "bool",
-        "wait_s": "opt:float",
-    }
 
 
 @_record
 @dataclass
 class StoreActionRef(Record):
     id: str
-    KINDS: ClassVar[Dict[str, str]] = {"id": "str"}
 
 
 @_record
@@ -1471,23 +1107,6 @@ class StoreAction(Record):
     steps_s: Dict[str, float] = field(default_factory=dict)
     started: float = 0.0
     finished: Optional[float] = None
-    KINDS: ClassVar[Dict[str, str]] = {
-        "id": "str",
-        "kind": "str",
-        "state": "str",
-        "stage": "str",
-        "progress": "float",
-        "name": "opt:str",
-        "version": "opt:str",
-        "previous": "opt:str",
-        "result": "opt:str",
-        "message": "str",
-        "code": "opt:str",
-        "notes": "list:str",
-        "steps_s": "map:float",
-        "started": "float",
-        "finished": "opt:float",
-    }
 
 
 @_record
@@ -1496,7 +1115,6 @@ class StorePin(Record):
     name: str
     version: str
     who: str = ""
-    KINDS: ClassVar[Dict[str, str]] = {"name": "str", "version": "str", "who": "str"}
 
 
 @_record
@@ -1504,7 +1122,6 @@ class StorePin(Record):
 class StoreKey(Record):
     public_key: str  # "ed25519 <base64> [comment]"
     who: str = ""
-    KINDS: ClassVar[Dict[str, str]] = {"public_key": "str", "who": "str"}
 
 
 @_record
@@ -1513,14 +1130,12 @@ class StoreKeyInfo(Record):
     key_id: str
     public_key: str
     comment: str = ""
-    KINDS: ClassVar[Dict[str, str]] = {"key_id": "str", "public_key": "str", "comment": "str"}
 
 
 @_record
 @dataclass
 class StoreKeys(Record):
     keys: List[StoreKeyInfo] = field(default_factory=list)
-    KINDS: ClassVar[Dict[str, str]] = {"keys": "list:StoreKeyInfo"}
 
 
 @_record
@@ -1535,15 +1150,6 @@ class StorePolicy(Record):
     health_grace_s: float = 30.0
     inhibit_path: str = ""
     inhibit_wait_s: float = 60.0
-    KINDS: ClassVar[Dict[str, str]] = {
-        "policy": "str",
-        "keep": "int",
-        "restart_hook": "list:str",
-        "health_hook": "list:str",
-        "health_grace_s": "float",
-        "inhibit_path": "str",
-        "inhibit_wait_s": "float",
-    }
 
 
 @_record
@@ -1552,7 +1158,6 @@ class StorePolicyUpdate(Record):
     policy: Optional[str] = None
     keep: Optional[int] = None
     who: str = ""
-    KINDS: ClassVar[Dict[str, str]] = {"policy": "opt:str", "keep": "opt:int", "who": "str"}
 
 
 @_record
@@ -1561,7 +1166,6 @@ class StoreUploadBegin(Record):
     sha256: str  # of the whole package; it names the upload, so a retry resumes it
     size: int
     filename: str = ""
-    KINDS: ClassVar[Dict[str, str]] = {"sha256": "str", "size": "int", "filename": "str"}
 
 
 @_record
@@ -1570,7 +1174,6 @@ class StoreUploadChunk(Record):
     id: str
     offset: int
     data: str  # base64, at most STORE_UPLOAD_CHUNK raw bytes
-    KINDS: ClassVar[Dict[str, str]] = {"id": "str", "offset": "int", "data": "str"}
 
 
 @_record
@@ -1583,8 +1186,6 @@ class StoreUploadState(Record):
     # The partial file on the device: a client with file access there (SFTP over the same SSH
     # login) may append to it directly instead of sending chunks; finish hashes it all the same.
     part: Optional[str] = None
-    KINDS: ClassVar[Dict[str, str]] = {"id": "str", "offset": "int", "size": "int", "path": "opt:str",
-                                       "part": "opt:str"}
 
 
 METHODS.update({
@@ -1636,7 +1237,6 @@ class ProbeSettings(Record):
     model: Optional[str] = None
     rate_hz: float = 0.0
     shapes: Dict[str, List[int]] = field(default_factory=dict)
-    KINDS: ClassVar[Dict[str, str]] = {"model": "opt:str", "rate_hz": "float", "shapes": "map:list:int"}
 
 
 @_record
@@ -1655,21 +1255,6 @@ class ProbeStatus(Record):
     busy_s: float = 0.0  # seconds those inferences took, summed (count / busy_s: the duty cycle)
     last_ms: Optional[float] = None
     since: float = 0.0  # device time of the last state change
-    KINDS: ClassVar[Dict[str, str]] = {
-        "state": "str",
-        "model": "opt:str",
-        "version": "opt:str",
-        "rate_hz": "float",
-        "reason": "str",
-        "source": "opt:str",
-        "backend": "opt:str",
-        "provider": "opt:str",
-        "shapes": "map:list:int",
-        "count": "int",
-        "busy_s": "float",
-        "last_ms": "opt:float",
-        "since": "float",
-    }
 
 
 METHODS.update({

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -148,3 +149,28 @@ def test_version_negotiation(peer: int, peer_min: int, ok: bool) -> None:
     assert (problem is None) is ok
     if problem:
         assert "update the" in problem
+
+
+def _leaf(kind: str) -> str:
+    while kind.split(":", 1)[0] in ("opt", "list", "map"):
+        kind = kind.split(":", 1)[1]
+    return kind
+
+
+def test_wire_kinds_come_from_the_annotations_and_name_only_known_types() -> None:
+    assert p.StoreAction.KINDS["previous"] == "opt:str"
+    assert p.StoreAction.KINDS["steps_s"] == "map:float" and p.StoreAction.KINDS["notes"] == "list:str"
+    assert p.Capabilities.KINDS["gpus"] == "list:GpuInfo"
+    for name, record in p._RECORDS.items():
+        assert set(record.KINDS) == {f.name for f in dataclasses.fields(record)}, name
+        for field_name, kind in record.KINDS.items():
+            leaf = _leaf(kind)
+            assert leaf in ("str", "int", "float", "bool", "json") or leaf in p._RECORDS, (name, field_name, kind)
+
+
+def test_a_field_the_wire_language_cannot_carry_is_refused_when_the_record_is_declared() -> None:
+    with pytest.raises(AssertionError, match="no wire kind"):
+        @p._record
+        @dataclasses.dataclass
+        class Odd(p.Record):
+            pair: tuple[int, int]  # a tuple has no wire kind
