@@ -74,6 +74,7 @@ class LatencyCard(QFrame):
         item.setMenuEnabled(False)
         item.hideButtons()
         item.getAxis("left").setLabel("ms", color=theme.muted)
+        item.getAxis("left").enableAutoSIPrefix(False)  # sub-millisecond values stay in ms, not "ms (x0.001)"
         item.getAxis("left").setWidth(56)
         item.addItem(pg.GridItem(pen=pg.mkPen(theme.grid), textPen=None), ignoreBounds=True)
         self.curves: dict[str, pg.PlotDataItem] = {}

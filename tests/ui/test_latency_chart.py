@@ -98,6 +98,10 @@ def test_reported_latency_draws_with_the_version_step_and_the_budget_line(
         assert y is not None and float(y[-1]) == pytest.approx(2.5, abs=0.01)
         hover = card.hover_text(float(_x[-1]))
         assert hover is not None and "p95  2.50 ms" in hover and "version 1.1.0" in hover
+        card.stage_box.setCurrentText("postprocess")  # 0.5 ms: the axis reads in ms, never "ms (x0.001)"
+        _redraw(board)
+        label = card.plot.getPlotItem().getAxis("left").labelString()
+        assert "ms" in label and "x0.001" not in label, label
 
         assert client.rollback("detector").result == "committed"
         qtbot.waitUntil(lambda: board.latency.store.latest("detector", "infer").version == "1.0.0",  # type: ignore[union-attr]
