@@ -28,7 +28,7 @@ from console.core.health import (
     overall_label,
     status_label,
 )
-from device_runtime.protocol import HEALTH_FAIL, HealthConfig, HealthReport
+from device_runtime.protocol import HEALTH_FAIL, HEALTH_SKIP, HealthConfig, HealthReport
 
 
 def register(sub: Any, commands: Commands) -> None:
@@ -57,8 +57,9 @@ def report_lines(report: HealthReport, device: str) -> list[str]:
     for check in report.checks:
         lines.append("%-4s  %-8s  %-34s  %s" % (status_label(check.status), check.severity, check.title,
                                                 check.message))
-        if check.status == HEALTH_FAIL and check.fix:
-            lines.append("%-4s  %-8s  %-34s  how to fix: %s" % ("", "", "", check.fix))
+        if check.fix and check.status in (HEALTH_FAIL, HEALTH_SKIP):
+            what = "how to fix" if check.status == HEALTH_FAIL else "to turn it on"
+            lines.append("%-4s  %-8s  %-34s  %s: %s" % ("", "", "", what, check.fix))
     failing = critical_failures(report)
     if failing:
         lines.append("critical checks failing: %s" % ", ".join(failing))

@@ -28,10 +28,11 @@ from console.ui.chart import plain_label
 from console.ui.health_model import HEALTH_COLORS, HealthModel, plain_tooltip
 from console.ui.health_settings_dialog import HealthSettingsDialog
 from console.ui.health_timeline import HealthTimeline
-from device_runtime.protocol import HEALTH_FAIL, HEALTH_PASS, SEVERITY_CRITICAL, HealthReport
+from device_runtime.protocol import HEALTH_FAIL, HEALTH_PASS, HEALTH_SKIP, SEVERITY_CRITICAL, HealthReport
 
 COLUMNS = ("Check", "Result", "Severity", "Found")
 FIX_PREFIX = "How to fix: "
+TURN_ON_PREFIX = "To turn it on: "
 VERDICT_STYLE = "font-size: 14pt; font-weight: bold;"
 
 
@@ -164,8 +165,9 @@ class HealthPage(QWidget):
             item.setToolTip(3, plain_tooltip(check.message))
             item.setData(0, Qt.ItemDataRole.UserRole, check.name)
             self.checks.addTopLevelItem(item)
-            if check.status == HEALTH_FAIL and check.fix:
-                fix = QTreeWidgetItem(["", "", "", FIX_PREFIX + check.fix])
+            if check.fix and check.status in (HEALTH_FAIL, HEALTH_SKIP):
+                prefix = FIX_PREFIX if check.status == HEALTH_FAIL else TURN_ON_PREFIX
+                fix = QTreeWidgetItem(["", "", "", prefix + check.fix])
                 fix.setToolTip(3, plain_tooltip(check.fix))
                 item.addChild(fix)
                 item.setExpanded(True)

@@ -1,8 +1,9 @@
 """The health checks, each a pure function of a :class:`Snapshot` of the device.
 
 A check that does not apply (nothing configured, no such hardware) says ``skip`` and why,
-never a silent pass. Severity decides the overall verdict: a failed critical check makes the
-device unhealthy, a failed warning makes it degraded.
+never a silent pass; where a setting would turn it on, its ``fix`` says which. Severity
+decides the overall verdict: a failed critical check makes the device unhealthy, a failed
+warning makes it degraded.
 """
 
 from __future__ import annotations
@@ -66,7 +67,12 @@ Check = Callable[[Snapshot], HealthCheck]
 
 
 def _c(name: str, title: str, severity: str, status: str, message: str, fix: str = "") -> HealthCheck:
-    return HealthCheck(name, title, severity, status, message, fix if status == HEALTH_FAIL else "")
+    """``fix``: for a failed check how to fix it, for a skipped one how to turn it on."""
+    return HealthCheck(name, title, severity, status, message, "" if status == HEALTH_PASS else fix)
+
+
+def _setting(example: str) -> str:
+    return "Settings… on the Health page, or edgectl health-config --set %s" % example
 
 
 def runtime(s: Snapshot) -> HealthCheck:
@@ -158,9 +164,12 @@ def latency(s: Snapshot) -> HealthCheck:
         if window.stage == "total" and s.now - window.t <= 15.0:
             totals[window.source] = window  # the newest per source wins (windows come in time order)
     if budget is None:
-        return _c("latency", title, SEVERITY_WARNING, HEALTH_SKIP, "no latency budget set")
+        return _c("latency", title, SEVERITY_WARNING, HEALTH_SKIP, "no latency budget set",
+                  "set a budget: " + _setting("latency_budget_ms=20"))
     if not totals:
-        return _c("latency", title, SEVERITY_WARNING, HEALTH_SKIP, "no inference latency reported in the last 15 s")
+        return _c("latency", title, SEVERITY_WARNING, HEALTH_SKIP, "no inference latency reported in the last 15 s",
+                  "turn the latency probe on (Dashboard, Inference latency; or edgectl probe), or report from the "
+                  "robot's process with LatencyReporter")
     over = ["%s p99 %.2f ms" % (src, w.p99_ms) for src, w in sorted(totals.items()) if w.p99_ms > budget]
     if over:
         text = "%s over the %.2f ms budget" % (", ".join(over), budget)
@@ -174,7 +183,8 @@ def latency(s: Snapshot) -> HealthCheck:
 def models(s: Snapshot) -> HealthCheck:
     title = "Model active"
     if not s.models:
-        return _c("model", title, SEVERITY_CRITICAL, HEALTH_SKIP, "no model is deployed on this device")
+        return _c("model", title, SEVERITY_CRITICAL, HEALTH_SKIP, "no model is deployed on this device",
+                  "deploy one: Models page, or edgectl deploy")
     missing = sorted(name for name, version in s.models.items() if version is None)
     if missing:
         return _c("model", title, SEVERITY_CRITICAL, HEALTH_FAIL, "no active version for %s" % ", ".join(missing),
@@ -187,7 +197,8 @@ def restart_service(s: Snapshot) -> HealthCheck:
     title = "Robot application running"
     unit = s.config.restart_service
     if not unit:
-        return _c("service", title, SEVERITY_CRITICAL, HEALTH_SKIP, "no restart-hook service configured")
+        return _c("service", title, SEVERITY_CRITICAL, HEALTH_SKIP, "no restart-hook service configured",
+                  "name the robot application's systemd unit: " + _setting("restart_service=robot-ai.service"))
     if s.service_state == "active":
         return _c("service", title, SEVERITY_CRITICAL, HEALTH_PASS, "%s is active" % unit)
     return _c("service", title, SEVERITY_CRITICAL, HEALTH_FAIL, "%s is %s" % (unit, s.service_state or "unknown"),
@@ -198,7 +209,8 @@ def clocks(s: Snapshot) -> HealthCheck:
     title = "Power mode and clocks as expected"
     cfg = s.config
     if cfg.expected_power_mode is None and cfg.expect_clocks_locked is None:
-        return _c("clocks", title, SEVERITY_WARNING, HEALTH_SKIP, "no expected power mode or clock setting configured")
+        return _c("clocks", title, SEVERITY_WARNING, HEALTH_SKIP, "no expected power mode or clock setting configured",
+                  "say what the robot should run at: " + _setting("expected_power_mode=MAXN expect_clocks_locked=on"))
     state = s.state or DeviceState()
     problems: List[str] = []
     found: List[str] = []

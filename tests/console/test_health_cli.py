@@ -24,7 +24,9 @@ def test_health_prints_each_check_and_exits_by_critical_failures(console_env: Co
     lines = out.splitlines()
     assert lines[0].startswith("This computer: HEALTHY (checked ") or lines[0].startswith("This computer: DEGRADED")
     assert any(line.startswith("PASS  critical  Runtime is up") for line in lines)
-    assert any(line.startswith("SKIP  critical  Robot application running") for line in lines)
+    skipped = next(i for i, line in enumerate(lines) if line.startswith("SKIP  critical  Robot application running"))
+    assert "to turn it on: name the robot application's systemd unit" in lines[skipped + 1]
+    assert "edgectl health-config --set restart_service=" in lines[skipped + 1]
 
     code, out, err = _run(console_env, "health-config", "--set", "restart_service=no-such-unit.service")
     assert code == ExitCode.OK, err

@@ -31,7 +31,13 @@ def test_a_quiet_device_is_healthy_and_unconfigured_checks_say_skip() -> None:
     checks = by_name(snap())
     assert overall(list(checks.values())) == p.HEALTHY
     assert {n for n, c in checks.items() if c.status == p.HEALTH_SKIP} == {"model", "service", "latency", "clocks"}
-    assert all(c.fix == "" for c in checks.values())
+    assert all(c.fix == "" for c in checks.values() if c.status == p.HEALTH_PASS)
+    # Each skip that a setting or an action would turn on says which; missing hardware has nothing to say.
+    assert "latency_budget_ms=" in checks["latency"].fix and "restart_service=" in checks["service"].fix
+    assert "expected_power_mode=" in checks["clocks"].fix and "deploy" in checks["model"].fix
+    assert by_name(snap(values={}, had_gpu=False))["gpu"].fix == ""
+    budgeted = by_name(snap(config=p.HealthConfig(latency_budget_ms=20.0)))["latency"]
+    assert budgeted.status == p.HEALTH_SKIP and "probe" in budgeted.fix and "LatencyReporter" in budgeted.fix
     assert len(CHECKS) == len(checks)
 
 

@@ -13,7 +13,7 @@ from pytestqt.qtbot import QtBot
 from console.core.app import ConsoleCore
 from console.core.session import State
 from console.ui.health_model import HEALTH_COLORS, HealthModel
-from console.ui.health_page import FIX_PREFIX, HealthPage
+from console.ui.health_page import FIX_PREFIX, TURN_ON_PREFIX, HealthPage
 from console.ui.main_window import MainWindow
 from console.ui.session_model import SessionModel
 from console.ui.theme import Theme
@@ -40,7 +40,10 @@ def page(qtbot: QtBot, core: ConsoleCore, local_model: SessionModel) -> Iterator
 def test_checks_show_their_result_in_words_and_run_now_adds_history(qtbot: QtBot, page: HealthPage) -> None:
     runtime = page.check_item("runtime")
     assert runtime is not None and runtime.text(1) == "PASS" and runtime.text(2) == "critical"
-    assert runtime.foreground(1).color().name() == HEALTH_COLORS["healthy"]
+    assert runtime.foreground(1).color().name() == HEALTH_COLORS["healthy"] and runtime.childCount() == 0
+    clocks = page.check_item("clocks")  # skipped until configured: it says how to turn it on
+    assert clocks is not None and clocks.text(1) == "SKIP" and clocks.isExpanded()
+    assert clocks.child(0).text(3).startswith(TURN_ON_PREFIX + "say what the robot should run at")
     assert page.verdict.text() in ("● HEALTHY", "● DEGRADED")
     assert page.checked.text().startswith("last checked ") and "every 30 s" in page.checked.text()
     before = len(page.timeline.reports)
