@@ -1,6 +1,7 @@
 """The daemon's health service: runs the checks every ``interval_s`` and on demand, keeps a
-history, publishes each report on the ``health`` topic, and gives the store's activation a
-health gate (the same checks, polled until they pass or the grace period ends)."""
+history (on disk too, so it outlives a restart), publishes each report on the ``health``
+topic, and gives the store's activation a health gate (the same checks, polled until they pass
+or the grace period ends)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import Callable, Deque, Dict, List, Mapping, Optional, Tuple
 
 from device_runtime import __version__
 from device_runtime.health.checks import Snapshot, overall, run_checks
+from device_runtime.health.history_log import HISTORY_FILE, HistoryLog
 from device_runtime.protocol import (
     HEALTH_FAIL,
     SEVERITY_CRITICAL,
@@ -89,8 +91,9 @@ class HealthService(Service):
         self._unit_state = unit_state or systemctl_is_active
         self.started = clock()
         self.config = self._load()
-        self.history: Deque[HealthReport] = collections.deque(maxlen=HISTORY_LEN)
-        self.last: Optional[HealthReport] = None
+        self._log = HistoryLog(os.path.join(root, HISTORY_FILE), HISTORY_LEN)
+        self.history: Deque[HealthReport] = collections.deque(self._log.load(), maxlen=HISTORY_LEN)
+        self.last: Optional[HealthReport] = None  # this run's: one from before a restart is stale
         self._values: Mapping[str, float] = {}
         self._last_sample_t: Optional[float] = None
         self._lock = threading.Lock()
@@ -176,6 +179,7 @@ class HealthService(Service):
             changed = self.last is None or self.last.overall != report.overall
             self.last = report
             self.history.append(report)
+            self._log.append(report, self.history)
         if changed:
             log.info("device is %s", report.overall)
         self.bus.publish(TOPIC_HEALTH, report)
