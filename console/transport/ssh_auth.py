@@ -6,36 +6,18 @@ agent is only asked to sign (agent forwarding is never requested).
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import cast
 
 import paramiko
 
+from console.transport.ssh_agent import SocketAgent
 from console.transport.ssh_config import Hop
 from console.transport.ssh_errors import SshAuthError, SshError
 from console.transport.ssh_prompts import SshPrompts
 
 MAX_SECRET_TRIES = 3
-
-
-class _SocketAgent(paramiko.agent.AgentSSH):
-    """An ssh-agent reached through the socket named in the console's environment (not ``os.environ``)."""
-
-    def __init__(self, path: str) -> None:
-        super().__init__()
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.connect(path)
-        except OSError:
-            sock.close()
-            raise
-        # paramiko's Agent only reads os.environ; its socket-taking hook is private (and unstubbed).
-        self._connect(sock)  # type: ignore[attr-defined]
-
-    def close(self) -> None:
-        self._close()  # type: ignore[attr-defined]
 
 
 class KeyLoadError(Exception):
@@ -105,7 +87,7 @@ class Authenticator:
         if not path:
             return False
         try:
-            agent = _SocketAgent(path)
+            agent = SocketAgent(path)
         except (OSError, paramiko.SSHException) as exc:
             tried.append("ssh-agent unreachable (%s)" % exc)
             return False

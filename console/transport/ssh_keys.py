@@ -19,7 +19,7 @@ from pathlib import Path
 
 import paramiko
 
-from console.transport.ssh_auth import _SocketAgent
+from console.transport.ssh_agent import SocketAgent
 from console.transport.ssh_config import Hop
 
 AUTHORIZED_KEYS = ".ssh/authorized_keys"  # relative: SFTP starts in the login user's home
@@ -97,7 +97,7 @@ def find_public_key(hop: Hop, environ: Mapping[str, str], identities: Sequence[s
     agent_path = environ.get("SSH_AUTH_SOCK")
     if agent_path and not hop.identities_only:
         try:
-            agent = _SocketAgent(agent_path)
+            agent = SocketAgent(agent_path)
         except (OSError, paramiko.SSHException):
             return None
         try:
