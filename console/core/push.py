@@ -31,9 +31,9 @@ from console.core.push_progress import (
     VERIFYING,
     ProgressFn,
     PushProgress,
-    RateMeter,
     Ticker,
 )
+from console.core.rate_meter import RateMeter
 from console.core.session import DeviceSession, State
 from console.transport.base import TransportError
 from console.transport.local import LocalTransport

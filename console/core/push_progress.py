@@ -1,15 +1,12 @@
 """What a push reports while it runs: bytes, a recent rate, time left, and why it is waiting.
 
-The rate is measured over the last few seconds, not since the start: a link that was down for a
-minute, or the burst that fills the socket buffers at the start, would otherwise make the rate
-and the time left wrong for a long time. :class:`Ticker` hands a fresh snapshot to the listener
-several times a second whatever the sender is doing, so a display stays alive through a slow
-link and a reconnection.
+The rate is measured over the last few seconds (``console.core.rate_meter``). :class:`Ticker`
+hands a fresh snapshot to the listener several times a second whatever the sender is doing, so
+a display stays alive through a slow link and a reconnection.
 """
 
 from __future__ import annotations
 
-import collections
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +18,6 @@ RECONNECTING = "reconnecting"  # the link dropped; waiting for the next attempt
 VERIFYING = "verifying"  # the device hashes what arrived
 DONE = "done"
 
-RATE_WINDOW_S = 3.0
 TICK_S = 0.2
 
 
@@ -47,32 +43,6 @@ class PushProgress:
 
 
 ProgressFn = Callable[[PushProgress], None]
-
-
-class RateMeter:
-    """Bytes per second over a sliding window of (time, bytes) points. No clock of its own."""
-
-    def __init__(self, window_s: float = RATE_WINDOW_S) -> None:
-        self.window_s = window_s
-        self._points: collections.deque[tuple[float, int]] = collections.deque()
-
-    def reset(self) -> None:
-        """The byte count jumped (a new attempt resumes from what the device holds)."""
-        self._points.clear()
-
-    def add(self, t: float, sent: int) -> None:
-        self._points.append((t, sent))
-        while len(self._points) > 2 and t - self._points[1][0] >= self.window_s:
-            self._points.popleft()
-
-    def rate(self, now: float) -> float:
-        if len(self._points) < 2:
-            return 0.0
-        (t0, b0), (t1, b1) = self._points[0], self._points[-1]
-        if now - t1 > self.window_s:  # nothing moved for a whole window
-            return 0.0
-        span = now - t0
-        return (b1 - b0) / span if span > 0 else 0.0
 
 
 class Ticker:

@@ -1,8 +1,9 @@
 """How far a file transfer has got, in words a person reads: bytes, rate and time left.
 
-Fed with the (sent, total) pairs an upload reports, it measures the rate of this run only (bytes
-a resumed upload found on the device do not count as fast progress) and says which phase it is
-in: the local hash before anything moves, the sending, and the device's own check at the end.
+Fed with the (sent, total) pairs an upload reports, it measures the rate over the last few
+seconds of this run (bytes a resumed upload found on the device do not count as fast progress,
+and a stall shows at once) and says which phase it is in: the local hash before anything moves,
+the sending, and the device's own check at the end.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from dataclasses import dataclass
 
 from console.core.job_report import duration
 from console.core.job_report import size as size_text
+from console.core.rate_meter import RateMeter
 
 CHECKING = "checking"  # hashing the local file
 SENDING = "sending"
 VERIFYING = "verifying"  # every byte is there; the device hashes it before it is used
+MIN_MEASURED_S = 0.2  # no rate from the first instants: one write filling a socket buffer is not speed
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ class TransferMeter:
         self.total = total
         self._clock = clock
         self.interval_s = interval_s
-        self._start: tuple[float, int] | None = None
+        self._meter = RateMeter()
         self._last_report = float("-inf")
 
     def checking(self) -> TransferStatus:
@@ -63,14 +66,11 @@ class TransferMeter:
     def update(self, sent: int, total: int) -> TransferStatus:
         now = self._clock()
         self.total = total
-        if self._start is None:
-            self._start = (now, sent)
-        start_t, start_bytes = self._start
-        elapsed = now - start_t
-        rate = (sent - start_bytes) / elapsed if elapsed > 0.2 and sent > start_bytes else None
-        eta = (total - sent) / rate if rate else None
+        self._meter.add(now, sent)
+        rate = self._meter.rate(now) if self._meter.measured_s(now) > MIN_MEASURED_S else 0.0
+        eta = (total - sent) / rate if rate > 0 else None
         phase = VERIFYING if sent >= total else SENDING
-        return TransferStatus(self.name, phase, sent, total, rate, eta)
+        return TransferStatus(self.name, phase, sent, total, rate if rate > 0 else None, eta)
 
     def due(self, status: TransferStatus) -> bool:
         """True when this status should be shown: not more often than ``interval_s``, and always the last."""

@@ -41,3 +41,19 @@ def test_reports_are_paced_but_the_last_one_always_goes_out() -> None:
     clock.t += 0.2
     assert meter.due(meter.update(3 * MB, 10 * MB))
     assert meter.due(meter.update(10 * MB, 10 * MB))  # verifying: shown at once
+
+
+def test_the_rate_follows_the_last_seconds_so_a_stall_shows_at_once() -> None:
+    clock = Clock()
+    meter = TransferMeter("m", 100 * MB, clock)
+    for second in range(11):  # 5 MB/s for 10 s
+        status = meter.update(second * 5 * MB, 100 * MB)
+        clock.t += 1.0
+    assert status.rate_bps == 5 * MB and status.eta_s == 10.0
+    clock.t += 10.0  # the link stalls: no rate and no time left, rather than an old average
+    stalled = meter.update(status.sent, 100 * MB)
+    assert stalled.rate_bps is None and stalled.eta_s is None
+    for second in range(1, 5):  # it moves again at 1 MB/s: the rate says so within the window
+        clock.t += 1.0
+        moving = meter.update(stalled.sent + second * MB, 100 * MB)
+    assert moving.rate_bps is not None and 0.9 * MB <= moving.rate_bps <= 1.1 * MB
