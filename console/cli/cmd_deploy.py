@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import socket
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -72,10 +71,6 @@ def _action_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the final action as JSON")
 
 
-def _who(env: ConsoleEnv) -> str:
-    return "%s@%s" % (env.environ.get("USER") or env.environ.get("LOGNAME") or "unknown", socket.gethostname())
-
-
 def _connect(core: ConsoleCore, args: argparse.Namespace) -> DeviceSession:
     session = core.session(args.device)
     session.connect()
@@ -85,7 +80,7 @@ def _connect(core: ConsoleCore, args: argparse.Namespace) -> DeviceSession:
 def _client(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> tuple[DeviceSession, StoreClient]:
     session = core.session(args.device)
     session.connect()
-    return session, StoreClient(session, _who(env))
+    return session, StoreClient(session, env.operator)
 
 
 def _printer(env: ConsoleEnv, quiet: bool) -> Any:
@@ -145,7 +140,7 @@ def _deploy(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int
                 version = args.version or _next_version(session, name)
                 key = KeyStore(env.config_dir / "keys").private_key(args.key) if args.key else None
                 package = Path(scratch) / ("%s-%s.tar.gz" % (name, version))
-                build_package(args.package, package, name, version, _who(env), key=key)
+                build_package(args.package, package, name, version, env.operator, key=key)
                 if not args.json:
                     env.stdout.write("packaged %s as %s %s (%s)\n" % (args.package.name, name, version,
                                                                       "signed" if key else "unsigned"))
@@ -222,7 +217,7 @@ def _history(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> in
 def _pin(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int:
     try:
         session = _connect(core, args)
-        session.request("store.%s" % args.command, StorePin(args.name, args.version, _who(env)))
+        session.request("store.%s" % args.command, StorePin(args.name, args.version, env.operator))
     except DeviceError as exc:
         return _refused(env, args, exc)
     env.stdout.write("%s %s %s on %s\n" % (args.name, args.version, "pinned" if args.command == "pin" else "unpinned",

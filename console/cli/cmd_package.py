@@ -59,10 +59,6 @@ def register(sub: Any, commands: Commands) -> None:
     commands["keys"] = _keys
 
 
-def _who(env: ConsoleEnv) -> str:
-    return env.environ.get("USER") or env.environ.get("LOGNAME") or "unknown"
-
-
 def _package(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int:
     store = KeyStore(env.config_dir / "keys")
     try:
@@ -99,7 +95,7 @@ def _build(args: argparse.Namespace, env: ConsoleEnv, store: KeyStore) -> int:
                              "dla%d" % args.dla if args.dla is not None else "gpu", args.l4t)
     key = store.private_key(args.key) if args.key else None
     manifest = build_package(args.model, args.output, args.name or default_name(args.model), args.version,
-                             args.author or _who(env), key=key, precision=args.precision,
+                             args.author or env.local_user, key=key, precision=args.precision,
                              security_counter=args.security_counter, extra=list(args.file), engine=engine)
     env.stdout.write("built %s: %s %s, %d file(s), %.1f MB%s\n" % (
         args.output, manifest.name, manifest.version, len(manifest.files), manifest.total_size / 1e6,
@@ -150,7 +146,7 @@ def _keys(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int:
                 text = Path(text).read_text()
             session = core.session(args.device)
             session.connect()
-            trusted = session.request("store.keys.trust", StoreKey(text.strip(), _who(env)))
+            trusted = session.request("store.keys.trust", StoreKey(text.strip(), env.operator))
             assert isinstance(trusted, StoreKeyInfo)
             env.stdout.write("%s now trusts key %s %s\n" % (args.device, trusted.key_id, trusted.comment))
     except DeviceError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -69,6 +70,11 @@ class ConsoleEnv:
         import pwd
 
         return self.environ.get("USER") or self.environ.get("LOGNAME") or pwd.getpwuid(os.getuid()).pw_name
+
+    @property
+    def operator(self) -> str:
+        """``user@laptop``: who the device's history records for actions from this console."""
+        return "%s@%s" % (self.local_user, socket.gethostname())
 
     @property
     def ssh_config_path(self) -> Path:

@@ -10,14 +10,12 @@ check the sentences an operator will read.
 from __future__ import annotations
 
 import datetime
-import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from console.core.client import DeviceError
-from console.core.env import ConsoleEnv
 from console.core.session import DeviceSession
 from console.core.store_client import ActionProgress, StoreClient, UploadProgress
 from device_runtime.protocol import (
@@ -257,11 +255,6 @@ def next_version(versions: StoreVersions | None) -> str:
         return "1.0.0"
     major, minor, patch = max(known).core
     return "%d.%d.%d" % (major, minor, patch + 1)
-
-
-def operator_name(env: ConsoleEnv) -> str:
-    """``user@laptop``: who the device's history records for actions from this console."""
-    return "%s@%s" % (env.local_user, socket.gethostname())
 
 
 @dataclass

@@ -9,7 +9,6 @@ from PySide6.QtWidgets import QMainWindow, QSplitter, QStackedWidget, QTabWidget
 from console.core.app import ConsoleCore
 from console.core.benchmarks import BenchmarkBook
 from console.core.latency import BudgetBook
-from console.core.models import operator_name
 from console.core.session import State
 from console.transport.base import TransportError
 from console.ui.add_device_dialog import AddDeviceDialog
@@ -177,7 +176,7 @@ class MainWindow(QMainWindow):
 
     def _add_models_page(self, name: str, tabs: QTabWidget, model: SessionModel) -> None:
         env = self.core.env
-        store = ModelsModel(model, operator_name(env), env.config_dir / "keys", parent=self)
+        store = ModelsModel(model, env.operator, env.config_dir / "keys", parent=self)
         self.store_models[name] = store
         page = ModelsPage(store, env.config_dir / "keys")
         self.page_widgets.setdefault(name, {})["models"] = page

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import pwd
+import socket
 from pathlib import Path
 
 from console.cli.main import ExitCode, main
@@ -47,6 +50,10 @@ def test_deploy_rollback_versions_history_on_the_local_device(console_env: Conso
     assert final == [("deploy", "committed", None, "1.0.0"), ("deploy", "committed", "1.0.0", "1.0.1"),
                      ("rollback", "committed", "1.0.1", "1.0.0")]
     assert entries[-1]["why"] == "false positives" and entries[-1]["detail"].startswith("load check skipped")
+    # Who did it, even where the shell sets neither USER nor LOGNAME (a service, cron, sudo -i)
+    assert "USER" not in console_env.environ and "LOGNAME" not in console_env.environ
+    who = "%s@%s" % (pwd.getpwuid(os.getuid()).pw_name, socket.gethostname())
+    assert {e["who"] for e in entries} == {who}
     code, out, _ = _run(console_env, "history", "front-camera")
     assert "rollback  committed    1.0.1 -> 1.0.0" in out
 
