@@ -32,11 +32,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from console.core.activations import Activation
 from console.core.alerts import kind_label, severity_label
 from console.core.export import ExportError
 from console.core.peak_cache import PeakCache
 from console.core.telemetry import TelemetryStore
-from console.ui.chart_markers import AlertMarkers
+from console.ui.chart_markers import ActivationMarkers, AlertMarkers
 from console.ui.clock_axis import ClockAxis
 from console.ui.dashboard_layout import NOT_AVAILABLE
 from console.ui.series_curve import Bounds, SeriesCurve
@@ -137,6 +138,7 @@ class ChartCard(QFrame):
         self._origin: float | None = None  # x = device time - origin (see ClockAxis)
         self._store: TelemetryStore | None = None
         self._alerts: list[AlertEvent] = []
+        self._activations: list[Activation] = []
         self.peak_points = 0  # how many drawn points were 10 s bucket peaks (older than the ring)
         self._peaks = PeakCache()  # the min/max bins of earlier frames that are still valid
         self._y_range: tuple[float, float] | None = None
@@ -162,6 +164,7 @@ class ChartCard(QFrame):
         self.plot.setFixedHeight(CHART_HEIGHT)
         self._setup_plot()
         self.markers = AlertMarkers(self.plot.getPlotItem(), theme)
+        self.activation_markers = ActivationMarkers(self.plot.getPlotItem())
 
         header = QHBoxLayout()
         header.setContentsMargins(4, 0, 0, 0)
@@ -270,6 +273,7 @@ class ChartCard(QFrame):
         self.values_label.setText(self._latest_text(store))
         self._show_absent(store, start, end)
         self.markers.update(self._alerts, self.origin, end)
+        self.activation_markers.update(self._activations, self.origin)
         # pyqtgraph applies a new range lazily, in the paint; its transform change then asks
         # for a second paint of the whole chart. Applying it now halves the painting per frame.
         self.plot.getPlotItem().vb.prepareForPaint()
@@ -284,6 +288,10 @@ class ChartCard(QFrame):
     def set_alerts(self, alerts: list[AlertEvent]) -> None:
         """The alerts to mark; drawn on the next redraw."""
         self._alerts = alerts
+
+    def set_activations(self, shown: list[Activation]) -> None:
+        """The model activations in view, oldest first; drawn on the next redraw."""
+        self._activations = shown
 
     def _show_absent(self, store: TelemetryStore, start: float, end: float) -> None:
         absent = store.received > 0 and not any(store.seen(n) for n in self.names)

@@ -1,17 +1,22 @@
-"""Alerts drawn on a chart: a shaded band from start to end (to now while ongoing) with a
-label naming the kind, coloured and worded by severity, so colour is never alone."""
+"""What is marked on a chart. Alerts: a shaded band from start to end (to now while ongoing)
+with a label naming the kind, coloured and worded by severity, so colour is never alone.
+Model activations: a dashed line with a label naming the model and its versions."""
 
 from __future__ import annotations
 
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
+from console.core.activations import Activation
 from console.core.alerts import kind_label
 from console.ui.theme import Theme
 from device_runtime.protocol import SEVERITY_CRITICAL, AlertEvent
 
 SEVERITY_COLORS = {"warning": "#d99a1c", SEVERITY_CRITICAL: "#d64545"}
 MAX_MARKERS = 40  # per chart: the newest ones in view
+ACTIVATION_COLOR = "#6a5acd"  # a model version took over (also the latency chart's version steps)
+ROLLED_BACK_COLOR = "#b0527a"  # it ran, failed its checks and was reverted
 
 
 class AlertMarkers:
@@ -67,3 +72,43 @@ class AlertMarkers:
 
     def labels(self) -> list[str]:
         return [label.toPlainText() for _r, label, _a in self.items.values()]
+
+
+class ActivationMarkers:
+    """A dashed line and a label per model activation (deploy, activate, rollback) in view.
+
+    Labels sit near the bottom of the plot, clear of the alert labels at the top, staggered
+    over three heights so activations close together stay readable, and on the side of the
+    line with room (left of it in the right half, where live data arrives). They name the
+    model only when more than one model changed in view.
+    """
+
+    def __init__(self, plot_item: pg.PlotItem) -> None:
+        self.plot_item = plot_item
+        self.lines: dict[str, pg.InfiniteLine] = {}
+
+    def update(self, shown: list[Activation], origin: float) -> None:
+        shown = shown[-MAX_MARKERS:]
+        wanted = {a.key for a in shown}
+        for key in [k for k in self.lines if k not in wanted]:
+            self.plot_item.removeItem(self.lines.pop(key))
+        (x0, x1), _ = self.plot_item.vb.viewRange()
+        several = len({a.model for a in shown}) > 1
+        for row, activation in enumerate(shown):
+            line = self.lines.get(activation.key)
+            if line is None:
+                color = ROLLED_BACK_COLOR if activation.result == "rolled_back" else ACTIVATION_COLOR
+                line = pg.InfiniteLine(angle=90, movable=False,
+                                       pen=pg.mkPen(color, width=2, style=Qt.PenStyle.DashLine),
+                                       label="", labelOpts={"color": color})
+                self.plot_item.addItem(line, ignoreBounds=True)
+                self.lines[activation.key] = line
+            x = activation.t - origin
+            line.setPos(x)
+            line.label.setText(activation.chart_label(several))  # plain text (a TextItem)
+            side = 1 if x > (x0 + x1) / 2 else 0
+            line.label.anchors = [(side, 1), (side, 1)]
+            line.label.setPosition(0.06 + 0.1 * (row % 3))  # also places it with the anchor above
+
+    def labels(self) -> list[str]:
+        return [line.label.toPlainText() for line in self.lines.values()]

@@ -1,5 +1,5 @@
-"""The Dashboard page: live charts generated from the device's metric table, alert markers and
-the event panel.
+"""The Dashboard page: live charts generated from the device's metric table, alert and model
+activation markers, and the event panel.
 
 Samples arrive at the device's rate; a frame timer (about 12 fps) redraws only when something
 new arrived, and only the charts that are on screen, so the sample rate, the number of charts
@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from console.core.activations import Activation
 from console.core.alerts import format_duration
 from console.core.export import ExportError, export_csv
 from console.core.latency import BudgetBook
@@ -104,6 +105,7 @@ class Dashboard(QWidget):
         self.latency = LatencyModel(model, budgets, self)
         self.latency_card: LatencyCard | None = None
         self.group_headers: list[QLabel] = []
+        self.activations: list[Activation] = []  # the device's model activations, oldest first
         self.frames_drawn = 0
         self._dirty = False
 
@@ -173,6 +175,7 @@ class Dashboard(QWidget):
         self.thresholds_action.triggered.connect(self.open_thresholds)
         self.scroll_area.verticalScrollBar().valueChanged.connect(self._mark_dirty)
         self.events.alertActivated.connect(self.show_alert)
+        self.events.activationActivated.connect(lambda a: self.show_moment(a.t))
         model.tableChanged.connect(self._on_table)
         model.sampleArrived.connect(self._on_sample)
         model.stateChanged.connect(self._on_state)
@@ -283,10 +286,12 @@ class Dashboard(QWidget):
         self._dirty = False
         start, end = shown
         alerts = self.alerts.log.between(start, end)
+        changes = [a for a in self.activations if start <= a.t <= end]
         for chart in self.charts:
             if chart.visibleRegion().isEmpty():
                 continue  # off screen: drawn when scrolled into view
             chart.set_alerts(alerts)
+            chart.set_activations(changes)
             chart.redraw(store, start, end)
         if self.latency_card is not None and not self.latency_card.visibleRegion().isEmpty():
             self.latency_card.redraw(start, end)
@@ -351,15 +356,31 @@ class Dashboard(QWidget):
 
     def show_alert(self, alert: AlertEvent) -> None:
         """Stop following now and show the alert's time, whole when it fits in a day."""
-        shown = self.view_range()
         store = self.model.store
-        if shown is None or store is None or store.last_t is None:
+        if store is None or store.last_t is None:
             return
         end = alert.end if alert.end is not None else store.last_t
-        self.span_s = min(MAX_SPAN_S, max(self.span_s, (end - alert.start) * 1.5, MIN_SPAN_S))
+        self._show_span(alert.start, end)
+
+    def show_moment(self, t: float) -> None:
+        """Stop following now and centre the charts on ``t`` (a deploy or a rollback)."""
+        self._show_span(t, t)
+
+    def _show_span(self, start: float, end: float) -> None:
+        store = self.model.store
+        if self.view_range() is None or store is None or store.last_t is None:
+            return
+        self.span_s = min(MAX_SPAN_S, max(self.span_s, (end - start) * 1.5, MIN_SPAN_S))
         self._show_zoom_span()
         self.set_live(False)
-        self.view_end = min(store.last_t, (alert.start + end) / 2 + self.span_s / 2)
+        self.view_end = min(store.last_t, (start + end) / 2 + self.span_s / 2)
+        self._dirty = True
+
+    def set_activations(self, found: list[Activation]) -> None:
+        """The device's model activations (from its store history), marked on every chart and
+        listed with the events."""
+        self.activations = found
+        self.events.show_activations(found)
         self._dirty = True
 
     def _show_zoom_span(self) -> None:

@@ -1,7 +1,9 @@
-"""The event panel under the charts: one row per alert, newest first.
+"""The event panel under the charts: one row per alert and per model activation, newest first.
 
 Severity is a word and a colour; an alert that ends updates its own row (end time and
-duration) instead of adding another. Activating a row asks the Dashboard to show that moment.
+duration) instead of adding another. A deploy, activation or rollback is a row of its own
+("Info", the model's versions and who did it). Activating a row asks the Dashboard to show
+that moment.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from console.core.activations import Activation
 from console.core.alerts import format_duration, kind_label, severity_label
 from console.ui.chart import plain_label
-from console.ui.chart_markers import SEVERITY_COLORS
+from console.ui.chart_markers import ACTIVATION_COLOR, ROLLED_BACK_COLOR, SEVERITY_COLORS
 from device_runtime.protocol import AlertEvent
 
 COLUMNS = ("Severity", "Kind", "Source", "Message", "Start", "End", "Duration")
@@ -38,8 +41,16 @@ def clock_text(t: float, now: float | None = None) -> str:
     return time.strftime("%H:%M:%S" if same_day else "%Y-%m-%d %H:%M:%S", time.localtime(t))
 
 
+Entry = AlertEvent | Activation
+
+
+def _start(entry: Entry) -> float:
+    return entry.start if isinstance(entry, AlertEvent) else entry.t
+
+
 class EventPanel(QWidget):
     alertActivated = Signal(object)  # AlertEvent
+    activationActivated = Signal(object)  # Activation
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -74,7 +85,7 @@ class EventPanel(QWidget):
         layout.addWidget(self.table, 1)
         self.notice.setVisible(False)
         self._ids: list[str] = []  # row order, newest first
-        self._alerts: dict[str, AlertEvent] = {}
+        self._entries: dict[str, Entry] = {}  # by alert id or activation key
         self.table.cellActivated.connect(self._on_activated)
         self.table.cellClicked.connect(self._on_activated)
         self._timer = QTimer(self)
@@ -88,28 +99,55 @@ class EventPanel(QWidget):
 
     def show_alert(self, alert: AlertEvent) -> None:
         """Add a row for a new alert or update the row of a known one."""
-        known = alert.id in self._alerts
-        self._alerts[alert.id] = alert
+        self._show(alert.id, alert)
+        self._count()
+
+    def show_activations(self, shown: list[Activation]) -> None:
+        """Add a row for each activation not listed yet (the device's history, re-read after
+        every store action, holds the old ones too)."""
+        for activation in shown:
+            if activation.key not in self._entries:
+                self._show(activation.key, activation)
+        self._count()
+
+    def _show(self, key: str, entry: Entry) -> None:
+        known = key in self._entries
+        self._entries[key] = entry
         if known:
-            row = self._ids.index(alert.id)
+            row = self._ids.index(key)
         else:
-            row = self._insert_position(alert)
-            self._ids.insert(row, alert.id)
+            row = self._insert_position(_start(entry))
+            self._ids.insert(row, key)
             self.table.insertRow(row)
             if len(self._ids) > MAX_ROWS:
                 dropped = self._ids.pop()
-                self._alerts.pop(dropped, None)
+                self._entries.pop(dropped, None)
                 self.table.removeRow(self.table.rowCount() - 1)
-        self._fill(row, alert)
-        ongoing = sum(1 for a in self._alerts.values() if a.end is None)
-        self.count_label.setText("%d alert%s, %d ongoing" % (len(self._alerts), "" if len(self._alerts) == 1
-                                                              else "s", ongoing))
+        if isinstance(entry, AlertEvent):
+            self._fill(row, entry)
+        else:
+            self._fill_activation(row, entry)
 
-    def _insert_position(self, alert: AlertEvent) -> int:
-        for row, alert_id in enumerate(self._ids):
-            if self._alerts[alert_id].start <= alert.start:
+    def _count(self) -> None:
+        alerts = [e for e in self._entries.values() if isinstance(e, AlertEvent)]
+        ongoing = sum(1 for a in alerts if a.end is None)
+        parts = ["%d alert%s, %d ongoing" % (len(alerts), "" if len(alerts) == 1 else "s", ongoing)]
+        changes = len(self._entries) - len(alerts)
+        if changes:
+            parts.append("%d model change%s" % (changes, "" if changes == 1 else "s"))
+        self.count_label.setText(" · ".join(parts))
+
+    def _insert_position(self, start: float) -> int:
+        for row, key in enumerate(self._ids):
+            if _start(self._entries[key]) <= start:
                 return row
         return len(self._ids)
+
+    def _fill_activation(self, row: int, activation: Activation) -> None:
+        message = activation.label + (" by %s" % activation.who if activation.who else "")
+        cells = ("Info", activation.verb, activation.model, message, clock_text(activation.t), "", "")
+        color = QColor(ROLLED_BACK_COLOR if activation.result == "rolled_back" else ACTIVATION_COLOR)
+        self._set_cells(row, cells, color, activation.key, message)
 
     def _fill(self, row: int, alert: AlertEvent, now: float | None = None) -> None:
         now = time.time() if now is None else now
@@ -124,6 +162,9 @@ class EventPanel(QWidget):
             format_duration(end - alert.start) + (" so far" if alert.end is None else ""),
         )
         color = QColor(SEVERITY_COLORS.get(alert.severity, SEVERITY_COLORS["warning"]))
+        self._set_cells(row, cells, color, alert.id, alert.message)
+
+    def _set_cells(self, row: int, cells: tuple[str, ...], color: QColor, key: str, message: str) -> None:
         for column, text in enumerate(cells):
             item = QTableWidgetItem(text)  # plain text: device strings are never markup
             if column == 0:
@@ -132,19 +173,23 @@ class EventPanel(QWidget):
                 item.setBackground(QBrush(fill))
                 item.setForeground(QBrush(color.darker(130)))
             if column == 3:
-                item.setToolTip(alert.message)
-            item.setData(Qt.ItemDataRole.UserRole, alert.id)
+                item.setToolTip(message)
+            item.setData(Qt.ItemDataRole.UserRole, key)
             self.table.setItem(row, column, item)
 
     def _refresh_ongoing(self) -> None:
-        for row, alert_id in enumerate(self._ids):
-            alert = self._alerts[alert_id]
-            if alert.end is None:
-                self._fill(row, alert)
+        for row, key in enumerate(self._ids):
+            entry = self._entries[key]
+            if isinstance(entry, AlertEvent) and entry.end is None:
+                self._fill(row, entry)
 
     def _on_activated(self, row: int, _column: int) -> None:
         if 0 <= row < len(self._ids):
-            self.alertActivated.emit(self._alerts[self._ids[row]])
+            entry = self._entries[self._ids[row]]
+            if isinstance(entry, AlertEvent):
+                self.alertActivated.emit(entry)
+            else:
+                self.activationActivated.emit(entry)
 
     def rows(self) -> list[list[str]]:
         """The table as text, top row first (what a person reads)."""

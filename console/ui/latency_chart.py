@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFrame, QHBoxLayout, QL
 
 from console.core.latency import STATS, LatencyError, format_ms
 from console.ui.chart import CHART_HEIGHT, plain_label
+from console.ui.chart_markers import ACTIVATION_COLOR
 from console.ui.clock_axis import ClockAxis
 from console.ui.dashboard_layout import NO_LATENCY_SOURCE
 from console.ui.latency_model import LatencyModel
@@ -29,7 +30,7 @@ from console.ui.time_view import TimeViewBox
 TITLE = "Inference latency"
 BUDGET_COLOR = "#d64545"
 DEVICE_BUDGET_COLOR = "#d99a1c"
-VERSION_COLOR = "#6a5acd"
+VERSION_COLOR = ACTIVATION_COLOR  # a version step is a model activation, marked alike on every chart
 MAX_VERSION_MARKERS = 20
 
 

@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QMainWindow, QSplitter, QStackedWidget, QTabWidget, QWidget
 
+from console.core.activations import activations
 from console.core.app import ConsoleCore
 from console.core.benchmarks import BenchmarkBook
 from console.core.latency import BudgetBook
@@ -178,6 +179,9 @@ class MainWindow(QMainWindow):
         env = self.core.env
         store = ModelsModel(model, env.operator, env.config_dir / "keys", parent=self)
         self.store_models[name] = store
+        dashboard = self.dashboards.get(name)
+        if dashboard is not None:  # deploys and rollbacks marked on its charts, from the store's history
+            store.changed.connect(lambda: dashboard.set_activations(activations(store.tracker.snapshot)))
         page = ModelsPage(store, env.config_dir / "keys")
         self.page_widgets.setdefault(name, {})["models"] = page
         tabs.insertTab(PAGES.index("models"), page, "Models")
