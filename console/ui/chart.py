@@ -52,6 +52,7 @@ MIN_BINS = 200
 PIXELS_PER_BIN = 3  # one min/max pair per 3 px: finer is invisible and costs paint time
 # Qt's raster engine draws 1 px lines about 5x faster than 2 px ones; dense curves use them.
 THIN_PEN_ABOVE = 200
+HOVER_REACH = 0.01  # of the time shown: how near the pointer an activation line counts as hovered
 
 
 def _swatch(color: str) -> QPixmap:
@@ -400,6 +401,11 @@ class ChartCard(QFrame):
         for alert in self._alerts:
             if alert.start <= t and (alert.end is None or t <= alert.end):
                 lines.append("%s: %s (%s)" % (severity_label(alert.severity), kind_label(alert.kind), alert.source))
+        (x0, x1), _ = self.plot.getPlotItem().vb.viewRange()
+        reach = (x1 - x0) * HOVER_REACH  # a line is a moment: within a few pixels of the pointer
+        for activation in self._activations:
+            if abs(activation.t - t) <= reach:
+                lines.append(activation.label + (" by %s" % activation.who if activation.who else ""))
         return "\n".join(lines)
 
     def _peak_text(self, x: float) -> list[str] | None:

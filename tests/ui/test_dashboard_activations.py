@@ -94,6 +94,8 @@ def test_deploys_and_a_rollback_are_marked_on_the_charts_and_listed(
     lines = {line.label.toPlainText(): line.value() for line in chart.activation_markers.lines.values()}
     rollback: Activation = dashboard.activations[-1]
     assert lines["Rollback to 1.0.0"] == pytest.approx(rollback.t - chart.origin)
+    hover = chart.hover_text(rollback.t - chart.origin)
+    assert hover is not None and "Rollback det 1.1.0 → 1.0.0 by tests@bench" in hover
 
     with qtbot.waitSignal(dashboard.events.activationActivated, timeout=5_000):
         dashboard.events.table.cellClicked.emit(0, 0)  # the rollback's row
