@@ -34,6 +34,7 @@ from console.core.alerts import format_duration
 from console.core.export import ExportError, export_csv
 from console.core.latency import BudgetBook
 from console.core.session import State
+from console.core.time_window import TimeWindow
 from console.ui.alerts_model import AlertsModel
 from console.ui.chart import ChartCard, plain_label
 from console.ui.dashboard_layout import LATENCY_GROUP, plan_sections
@@ -49,8 +50,6 @@ from device_runtime.protocol import AlertEvent, MetricSpec
 RATES_HZ = (1.0, 2.0, 5.0, 10.0, 20.0)
 WINDOWS_S = (("1 min", 60.0), ("5 min", 300.0), ("15 min", 900.0), ("1 h", 3600.0), ("6 h", 21600.0),
              ("24 h", 86400.0))
-MIN_SPAN_S = 10.0
-MAX_SPAN_S = 86400.0
 FRAME_MS = 80
 COLUMNS = 2
 ZOOM_ROLE = -1.0  # marks the window box's "zoomed" entry
@@ -94,9 +93,7 @@ class Dashboard(QWidget):
         self.theme = theme
         self.alerts = alerts if alerts is not None else AlertsModel(model, self)
         self.decimate = decimate
-        self.span_s = window_s
-        self.live = True
-        self.view_end: float | None = None  # device time of the right edge while not live
+        self.time = TimeWindow(window_s)
         self.ask_save_path: SavePathAsker = ask_save_path
         self.thresholds_dialog: ThresholdsDialog | None = None
         self.charts: list[ChartCard] = []
@@ -197,13 +194,21 @@ class Dashboard(QWidget):
     def set_live(self, live: bool) -> None:
         self.live_action.setChecked(live)
 
+    @property
+    def live(self) -> bool:
+        return self.time.live
+
+    @property
+    def span_s(self) -> float:
+        return self.time.span_s
+
+    def _newest(self) -> float | None:
+        store = self.model.store
+        return store.last_t if store is not None else None
+
     def view_range(self) -> tuple[float, float] | None:
         """The shown time range in device time, or None before the first sample."""
-        store = self.model.store
-        if store is None or store.last_t is None:
-            return None
-        end = store.last_t if self.live or self.view_end is None else self.view_end
-        return end - self.span_s, end
+        return self.time.range(self._newest())
 
     # -- building ----------------------------------------------------------------------------
     def _on_table(self, metrics: list[MetricSpec]) -> None:
@@ -316,42 +321,25 @@ class Dashboard(QWidget):
 
     # -- time range --------------------------------------------------------------------------
     def _on_live_toggled(self, live: bool) -> None:
-        shown = self.view_range()
-        self.live = live
-        if not live and shown is not None:
-            self.view_end = shown[1]
+        self.time.set_live(live, self._newest())
         self._dirty = True
 
     def zoom(self, factor: float, at: float) -> None:
         """Scale the shown span by ``factor`` around device time ``at`` (live: around now)."""
-        shown = self.view_range()
-        if shown is None:
-            return
-        start = shown[0]
-        span = min(MAX_SPAN_S, max(MIN_SPAN_S, self.span_s * factor))
-        if not self.live:
-            ratio = min(1.0, max(0.0, (at - start) / self.span_s))
-            new_start = at - ratio * span
-            store = self.model.store
-            newest = store.last_t if store is not None and store.last_t is not None else new_start + span
-            self.view_end = min(new_start + span, newest)
-        self.span_s = span
-        self._show_zoom_span()
-        self._dirty = True
+        if self.time.zoom(factor, at, self._newest()):
+            self._show_zoom_span()
+            self._dirty = True
 
     def pan(self, dx: float) -> None:
         """Move the shown range by ``dx`` seconds; reaching now resumes live."""
-        shown = self.view_range()
-        store = self.model.store
-        if shown is None or store is None or store.last_t is None:
+        if self.view_range() is None:
             return
-        end = shown[1] + dx
-        if end >= store.last_t:
+        end = self.time.pan_end(dx, self._newest())
+        if end is None:
             self.set_live(True)
             return
-        if self.live:
-            self.set_live(False)
-        self.view_end = end
+        self.set_live(False)
+        self.time.end = end
         self._dirty = True
 
     def show_alert(self, alert: AlertEvent) -> None:
@@ -367,14 +355,10 @@ class Dashboard(QWidget):
         self._show_span(t, t)
 
     def _show_span(self, start: float, end: float) -> None:
-        store = self.model.store
-        if self.view_range() is None or store is None or store.last_t is None:
-            return
-        self.span_s = min(MAX_SPAN_S, max(self.span_s, (end - start) * 1.5, MIN_SPAN_S))
-        self._show_zoom_span()
-        self.set_live(False)
-        self.view_end = min(store.last_t, (start + end) / 2 + self.span_s / 2)
-        self._dirty = True
+        if self.time.show(start, end, self._newest()):
+            self._show_zoom_span()
+            self.set_live(False)  # the action follows; the held range stays as shown
+            self._dirty = True
 
     def set_activations(self, found: list[Activation]) -> None:
         """The device's model activations (from its store history), marked on every chart and
@@ -445,11 +429,7 @@ class Dashboard(QWidget):
         self._select(self.rate_box, rate_hz, "%g Hz")
 
     def _on_window_selected(self, index: int) -> None:
-        seconds = float(self.window_box.itemData(index))
-        shown = self.view_range()
-        if not self.live and shown is not None:
-            self.view_end = shown[1]
-        self.span_s = seconds
+        self.time.set_span(float(self.window_box.itemData(index)), self._newest())
         self._dirty = True
 
     @staticmethod
