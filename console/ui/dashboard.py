@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QHideEvent, QKeySequence, QShowEvent
+from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -22,9 +22,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QLabel,
     QScrollArea,
-    QSizePolicy,
     QSplitter,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -38,6 +36,7 @@ from console.core.time_window import TimeWindow
 from console.ui.alerts_model import AlertsModel
 from console.ui.chart import ChartCard, plain_label
 from console.ui.dashboard_layout import LATENCY_GROUP, plan_sections
+from console.ui.dashboard_toolbar import DashboardToolbar
 from console.ui.event_panel import EventPanel
 from console.ui.latency_chart import TITLE as LATENCY_TITLE
 from console.ui.latency_chart import LatencyCard
@@ -47,9 +46,6 @@ from console.ui.theme import Theme
 from console.ui.thresholds_dialog import ThresholdsDialog
 from device_runtime.protocol import AlertEvent, MetricSpec
 
-RATES_HZ = (1.0, 2.0, 5.0, 10.0, 20.0)
-WINDOWS_S = (("1 min", 60.0), ("5 min", 300.0), ("15 min", 900.0), ("1 h", 3600.0), ("6 h", 21600.0),
-             ("24 h", 86400.0))
 FRAME_MS = 80
 COLUMNS = 2
 ZOOM_ROLE = -1.0  # marks the window box's "zoomed" entry
@@ -106,39 +102,11 @@ class Dashboard(QWidget):
         self.frames_drawn = 0
         self._dirty = False
 
-        self.toolbar = QToolBar(self)
-        self.live_action = QAction("Live", self)
-        self.live_action.setCheckable(True)
-        self.live_action.setChecked(True)
-        self.live_action.setShortcut(QKeySequence("Space"))
-        self.live_action.setToolTip("Follow the newest samples; off, the charts stay on the time shown (Space)")
-        self.toolbar.addAction(self.live_action)
-        self.toolbar.addSeparator()
-        self.toolbar.addWidget(QLabel("Rate"))
-        self.rate_box = QComboBox()
-        for hz in RATES_HZ:
-            self.rate_box.addItem("%g Hz" % hz, hz)
-        self.rate_box.setToolTip("Samples per second requested from the device")
-        self.toolbar.addWidget(self.rate_box)
-        self.toolbar.addWidget(QLabel("Window"))
-        self.window_box = QComboBox()
-        for text, seconds in WINDOWS_S:
-            self.window_box.addItem(text, seconds)
-        self.window_box.setToolTip("How much history the charts show (the wheel over a chart zooms)")
-        self.toolbar.addWidget(self.window_box)
-        self.toolbar.addSeparator()
-        self.csv_action = self.toolbar.addAction("Export CSV…")
-        self.csv_action.setToolTip("Save this session's telemetry as a CSV file")
-        self.thresholds_action = self.toolbar.addAction("Thresholds…")
-        self.thresholds_action.setToolTip("Alert thresholds of this device")
-        self.notice = plain_label("Connecting…")
-        self.notice.setObjectName("DashboardNotice")
-        self.notice.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        self.toolbar.addSeparator()
-        self.toolbar.addWidget(self.notice)
-        self.export_note = plain_label("")
-        self.export_note.setObjectName("DashboardNotice")
-        self.toolbar.addWidget(self.export_note)
+        self.toolbar = DashboardToolbar(self)
+        self.live_action, self.rate_box, self.window_box = (self.toolbar.live_action, self.toolbar.rate_box,
+                                                            self.toolbar.window_box)
+        self.csv_action, self.thresholds_action = self.toolbar.csv_action, self.toolbar.thresholds_action
+        self.notice, self.export_note = self.toolbar.notice, self.toolbar.export_note
 
         self._content = QWidget()
         self._content_layout = QVBoxLayout(self._content)

@@ -12,8 +12,9 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from console.core.session import State
-from console.ui.dashboard import WINDOWS_S, Dashboard
+from console.ui.dashboard import Dashboard
 from console.ui.dashboard_layout import NOT_AVAILABLE, plan_sections
+from console.ui.dashboard_toolbar import WINDOWS_S
 from console.ui.session_model import SessionModel
 from console.ui.theme import Theme
 from console.ui.units import format_value
