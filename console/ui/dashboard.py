@@ -41,6 +41,7 @@ from console.ui.event_panel import EventPanel
 from console.ui.latency_chart import TITLE as LATENCY_TITLE
 from console.ui.latency_chart import LatencyCard
 from console.ui.latency_model import LatencyModel
+from console.ui.placeholder_card import PlaceholderCard
 from console.ui.session_model import SessionModel
 from console.ui.theme import Theme
 from console.ui.thresholds_dialog import ThresholdsDialog
@@ -60,24 +61,6 @@ def ask_save_path(parent: QWidget, title: str, suggested: str, file_filter: str)
 
 def _file_stem(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in text).strip("-") or "chart"
-
-
-class PlaceholderCard(QFrame):
-    """A slot the device does not fill: says so in words instead of drawing zeros."""
-
-    def __init__(self, title: str, text: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("ChartCard")
-        self.title_label = plain_label(title)
-        self.title_label.setObjectName("ChartTitle")
-        self.text_label = plain_label(text)
-        self.text_label.setObjectName("ChartValues")
-        self.text_label.setWordWrap(True)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(10, 8, 10, 10)
-        layout.addWidget(self.title_label)
-        layout.addWidget(self.text_label)
-        layout.addStretch(1)
 
 
 class Dashboard(QWidget):

@@ -83,7 +83,7 @@ def test_reported_latency_draws_with_the_version_step_and_the_budget_line(
     reporter = Reporter(str(core.env.local_socket.parent / LATENCY_SOCKET_NAME))
     try:
         qtbot.waitUntil(lambda: board.latency.store.latest("detector", "total") is not None, timeout=20_000)
-        qtbot.waitUntil(lambda: card.source_box.currentText() == "detector", timeout=5_000)
+        qtbot.waitUntil(lambda: card.source_box.currentText() == "detector", timeout=20_000)
         assert [card.stage_box.itemText(i) for i in range(card.stage_box.count())] == [
             "total", "preprocess", "infer", "postprocess"]
         _redraw(board)
