@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-import select
+import queue
 import threading
 from typing import IO, Any, Callable, Dict, List, Optional
 
@@ -44,16 +44,36 @@ def _preload() -> None:
         return
 
 
-def _command(commands: IO[str], timeout_s: float) -> Optional[Dict[str, Any]]:
-    ready, _, _ = select.select([commands], [], [], timeout_s)
-    if not ready:
-        return None
-    line = commands.readline()
-    try:
-        data = json.loads(line) if line else None
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
+class Commands:
+    """The daemon's lines on stdin, read on a thread of their own. Their end (the daemon closed
+    the pipe, or died) sets ``ended`` at once, which also stops following an upload that no
+    longer grows: a daemon that stops is not kept waiting."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.ended = threading.Event()
+        self._lines: "queue.Queue[Optional[str]]" = queue.Queue()  # noqa: UP037 (3.8 has no Queue[...])
+        threading.Thread(target=self._read, args=(stream,), name="commands", daemon=True).start()
+
+    def _read(self, stream: IO[str]) -> None:
+        try:
+            for line in stream:
+                self._lines.put(line)
+        except (OSError, ValueError):
+            pass
+        self.ended.set()
+        self._lines.put(None)
+
+    def next(self, timeout_s: float) -> Optional[Dict[str, Any]]:
+        """The next command, or None at the end of the input or after ``timeout_s``."""
+        try:
+            line = self._lines.get(timeout=timeout_s)
+        except queue.Empty:
+            return None
+        try:
+            data = json.loads(line) if line else None
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) else None
 
 
 def receive(store: Store, part: str, sha256: str, size: int, emit: Emit, commands: IO[str],
@@ -63,7 +83,9 @@ def receive(store: Store, part: str, sha256: str, size: int, emit: Emit, command
     before that wait: the child gives memory back)."""
     loader = threading.Thread(target=_preload, name="preload", daemon=True)
     loader.start()
-    growing = GrowingFile(part, size, idle_s, on_complete=lambda digest: emit({"hashed": digest, "size": size}))
+    daemon_says = Commands(commands)
+    growing = GrowingFile(part, size, idle_s, on_complete=lambda digest: emit({"hashed": digest, "size": size}),
+                          cancel=daemon_says.ended)
     reader = PackageReader(part, store.config().max_package_bytes, source=growing)
     staged: Optional[Staged] = None
     warmer: List[threading.Thread] = []
@@ -91,7 +113,7 @@ def receive(store: Store, part: str, sha256: str, size: int, emit: Emit, command
         warmer[0].join()
         emit(warmed)
         idle()
-        command = _command(commands, commit_wait_s)
+        command = daemon_says.next(commit_wait_s)
         if command is None or "commit" not in command:
             return 1
         who, why = str(command["commit"].get("who", "")), str(command["commit"].get("why", ""))

@@ -125,6 +125,19 @@ def test_a_staged_version_nobody_imports_is_removed(store: Store, tmp_path: Path
     assert _staging_leftovers(store) == [] and store.stored_versions("detector") == []
 
 
+def test_the_daemon_closing_the_pipe_stops_the_following_of_a_stalled_upload(store: Store, tmp_path: Path,
+                                                                             upload_of) -> None:
+    data = make_package(tmp_path).read_bytes()
+    upload = upload_of(data)
+    upload.send(0, len(data) // 2)  # the sender stalls halfway
+    upload.receivers.start(upload.sha, upload.part, len(data))
+    receiver = upload.receivers.get(upload.sha)
+    assert receiver is not None and receiver.alive and receiver.proc.stdin is not None
+    receiver.proc.stdin.close()  # what a stopping daemon does: the child must not wait out its idle limit
+    assert receiver.proc.wait(timeout=10) == 1
+    assert _staging_leftovers(store) == []
+
+
 def test_a_growing_file_is_read_to_its_size_and_hashed(tmp_path: Path) -> None:
     data = os.urandom(3 * STEP + 123)
     path = tmp_path / "part"
