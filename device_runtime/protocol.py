@@ -1166,6 +1166,9 @@ class StoreUploadBegin(Record):
     sha256: str  # of the whole package; it names the upload, so a retry resumes it
     size: int
     filename: str = ""
+    # Unpack, check and load a big package while it arrives (a deploy). False for a file only
+    # pushed for later (edgectl push): nothing but the upload runs on the device.
+    stage: bool = True
 
 
 @_record

@@ -7,7 +7,8 @@ writes on an SSH device, straight into the partial file on this computer's own d
 protocol chunks where neither may write it. A dropped link ends the attempt; the next one comes
 after a backoff delay and resumes from what the device holds, so nothing is sent twice. Attempts
 that make no progress and the total time are bounded; what arrived stays on the device, and a
-later push of the same file resumes it.
+later push of the same file resumes it. A push only stores: the device does not start unpacking
+a package as it arrives, as it does for a deploy.
 """
 
 from __future__ import annotations
@@ -207,7 +208,7 @@ class Pusher:
     def _attempt_once(self, digest: str, size: int) -> str:
         self._set(CONNECTING, "" if self._attempt == 1 else "attempt %d" % self._attempt)
         self.session.connect()
-        state = self.session.request("store.upload.begin", StoreUploadBegin(digest, size, self.local.name),
+        state = self.session.request("store.upload.begin", StoreUploadBegin(digest, size, self.local.name, stage=False),
                                      timeout=60)
         assert isinstance(state, StoreUploadState)
         if self._resumed_from is None:
@@ -255,7 +256,7 @@ class Pusher:
                 self._moved(sent)
 
     def _send_chunks(self, digest: str, size: int) -> None:
-        state = self.session.request("store.upload.begin", StoreUploadBegin(digest, size, self.local.name),
+        state = self.session.request("store.upload.begin", StoreUploadBegin(digest, size, self.local.name, stage=False),
                                      timeout=60)
         assert isinstance(state, StoreUploadState)
         offset = state.offset

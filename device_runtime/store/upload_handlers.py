@@ -79,7 +79,7 @@ class UploadHandlers:
     def begin(self, params: StoreUploadBegin) -> StoreUploadState:
         offset = self.incoming.begin(params.sha256, params.size, params.filename)
         part = self.incoming.part_path(params.sha256)
-        if offset < params.size:
+        if offset < params.size and params.stage:
             self.receivers.start(params.sha256, part, params.size)
         return StoreUploadState(params.sha256, offset, params.size, part=part)
 

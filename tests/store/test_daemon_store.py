@@ -9,15 +9,19 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
+
 from console.core.packages import build_package
 from console.core.session import DeviceSession
 from console.core.settings import DeviceEntry
 from console.core.store_client import StoreClient
 from console.transport.local import LocalTransport
+from device_runtime import protocol as p
 from device_runtime.protocol import StoreImport, StoreModelRef, StorePolicyUpdate, StoreVersions
 from device_runtime.server.bridge import start_daemon
 from device_runtime.store.config import StoreConfig, save_config
-from tests.conftest import RunningDaemon
+from tests.conftest import RunningDaemon, stop_daemon
+from tests.runtime.wire import RawClient
 from tests.store.helpers import make_onnx
 
 
@@ -68,3 +72,27 @@ def test_sigkill_during_activation_then_restart(daemon: RunningDaemon, tmp_path:
         assert action.result == "committed", action.message
     finally:
         session.close()
+
+
+def test_a_deploy_upload_is_staged_as_it_arrives_and_a_push_only_stores(daemon: RunningDaemon) -> None:
+    """A big package announced for a deploy gets a receiving child at once; one announced by
+    ``edgectl push`` (stage false) gets none: nothing but the upload runs on the robot."""
+    client = RawClient(daemon.socket_path)
+    client.handshake()
+    proc = psutil.Process(daemon.pid)
+
+    def receivers() -> list[psutil.Process]:
+        return [c for c in proc.children() if "device_runtime.store.child" in " ".join(c.cmdline())]
+
+    size = 64 << 20
+    pushed = client.call("store.upload.begin", {"sha256": "ab" * 32, "size": size, "filename": "later.tar.gz",
+                                                "stage": False})
+    assert isinstance(pushed, p.Response) and pushed.result["offset"] == 0
+    assert receivers() == []
+    deployed = client.call("store.upload.begin", {"sha256": "cd" * 32, "size": size, "filename": "now.tar.gz"})
+    assert isinstance(deployed, p.Response)
+    (child,) = receivers()  # started before the reply: the deploy's default
+    client.close()
+    stop_daemon(daemon.socket_path)
+    _gone, alive = psutil.wait_procs([child], timeout=5)
+    assert alive == []  # the daemon ends its receivers when it stops
