@@ -20,6 +20,8 @@ import os
 import threading
 from typing import Any, Callable, Dict, Optional
 
+from device_runtime.store.fsutil import fsync_dir
+
 CHUNK = 1 << 20
 
 OFFSET = "offset"
@@ -47,14 +49,6 @@ class _Running:
         self.lock = threading.Lock()
         self.digest: Any = hashlib.sha256()
         self.hashed = 0
-
-
-def fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class PartialUploads:

@@ -16,10 +16,15 @@ import os
 from typing import Iterable, List, Optional
 
 from device_runtime.protocol import HealthReport, ProtocolError
+from device_runtime.store.fsutil import write_atomic
 
 log = logging.getLogger("edge_runtime.health")
 
 HISTORY_FILE = os.path.join("health", "history.jsonl")
+
+
+def _line(report: HealthReport) -> str:
+    return json.dumps(report.to_wire(), separators=(",", ":"), ensure_ascii=False) + "\n"
 
 
 class HistoryLog:
@@ -62,7 +67,7 @@ class HistoryLog:
     def append(self, report: HealthReport, history: Iterable[HealthReport]) -> None:
         """Add ``report``; ``history`` (the reports kept in memory, ``report`` last) is what a
         compaction writes."""
-        line = json.dumps(report.to_wire(), separators=(",", ":"), ensure_ascii=False) + "\n"
+        line = _line(report)
         try:
             if self._lines + 1 > 2 * self.keep:
                 self._rewrite(list(history)[-self.keep:])
@@ -82,20 +87,7 @@ class HistoryLog:
             self._failing = None
 
     def _rewrite(self, reports: List[HealthReport]) -> None:
-        """Replace the file with ``reports`` (written whole to a temporary file, then renamed)."""
+        """Replace the file with ``reports``, written whole and renamed into place."""
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        tmp = self.path + ".tmp"
-        try:
-            with open(tmp, "w", encoding="utf-8") as handle:
-                for report in reports:
-                    handle.write(json.dumps(report.to_wire(), separators=(",", ":"), ensure_ascii=False) + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except OSError:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        write_atomic(self.path, "".join(_line(r) for r in reports).encode("utf-8"))
         self._lines = len(reports)

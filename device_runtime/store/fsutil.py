@@ -17,12 +17,21 @@ from device_runtime.store.errors import Code, StoreError
 TMP_PREFIX = ".tmp-"
 
 
-def fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+def _fsync(path: str, flags: int) -> None:
+    fd = os.open(path, os.O_RDONLY | flags)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def fsync_dir(path: str) -> None:
+    _fsync(path, os.O_DIRECTORY)
+
+
+def fsync_file(path: str) -> None:
+    """fsync a file that is not open here (never through a symlink)."""
+    _fsync(path, os.O_NOFOLLOW)
 
 
 def make_dirs(path: str) -> None:

@@ -56,7 +56,7 @@ class Staged:
         tree = sorted(os.walk(self.path), key=lambda item: -len(item[0]))
         for directory, _dirs, files in tree:
             for name in files:
-                _fsync_file(os.path.join(directory, name))
+                fsutil.fsync_file(os.path.join(directory, name))
         for directory, _dirs, _files in tree:
             fsutil.fsync_dir(directory)
 
@@ -75,14 +75,6 @@ def _write_new(path: str, data: bytes) -> None:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_file(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    try:
         os.fsync(fd)
     finally:
         os.close(fd)
