@@ -15,9 +15,12 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
 
 from console.core.app import ConsoleCore
 from console.core.env import ConsoleEnv
+from console.core.session import State
+from console.ui.main_window import MainWindow
 from console.ui.session_model import SessionModel
 from console.ui.theme import Theme, apply_theme
 
@@ -62,3 +65,17 @@ def local_model(core: ConsoleCore) -> Iterator[SessionModel]:
     model = SessionModel(core.session("local"), rate_hz=20.0)
     yield model
     model.close()
+
+
+@pytest.fixture
+def window(qtbot: QtBot, core: ConsoleCore, theme: Theme) -> Iterator[MainWindow]:
+    """The main window on the built-in local device, connected."""
+    win = MainWindow(core, theme, "local", rate_hz=10.0)
+    qtbot.addWidget(win)
+    win.resize(1200, 800)
+    win.show()
+    model = win.model()
+    assert model is not None
+    qtbot.waitUntil(lambda: model.state is State.CONNECTED, timeout=20_000)
+    yield win
+    win.close()

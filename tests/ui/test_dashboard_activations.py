@@ -4,7 +4,6 @@ which version), and activating a row shows that moment."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,13 +11,10 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from console.core.activations import Activation, activations
-from console.core.app import ConsoleCore
 from console.core.models import ModelEntry, StoreSnapshot
 from console.core.packages import build_package
-from console.core.session import State
 from console.core.store_client import StoreClient
 from console.ui.main_window import MainWindow
-from console.ui.theme import Theme
 from device_runtime.protocol import StoreHistoryEntry, StoreModel, StoreVersions
 from tests.store.helpers import make_onnx
 
@@ -46,19 +42,6 @@ def test_activations_are_the_changes_of_the_running_version_oldest_first() -> No
     assert [a.chart_label(False) for a in found] == ["Deploy 1.0.0", "Activate 2.1.0", "Deploy 1.1.0 (rolled back)",
                                                      "Rollback to 1.0.0"]
     assert found[1].chart_label(True) == "Activate seg 2.1.0"
-
-
-@pytest.fixture
-def window(qtbot: QtBot, core: ConsoleCore, theme: Theme) -> Iterator[MainWindow]:
-    win = MainWindow(core, theme, "local", rate_hz=10.0)
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    model = win.model()
-    assert model is not None
-    qtbot.waitUntil(lambda: model.state is State.CONNECTED, timeout=20_000)
-    yield win
-    win.close()
 
 
 def test_deploys_and_a_rollback_are_marked_on_the_charts_and_listed(

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 
 import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from console.core.app import ConsoleCore
 from console.core.session import State
 from console.ui.chart import ChartCard
 from console.ui.main_window import MainWindow, status_line
@@ -19,19 +17,6 @@ from device_runtime.protocol import MetricSpec
 pytestmark = pytest.mark.gui
 
 EVIL = "<b>x</b><img src=file:///etc/passwd>"
-
-
-@pytest.fixture
-def window(qtbot: QtBot, core: ConsoleCore, theme: Theme) -> Iterator[MainWindow]:
-    win = MainWindow(core, theme, "local", rate_hz=10.0)
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    model = win.model()
-    assert model is not None
-    qtbot.waitUntil(lambda: model.state is State.CONNECTED, timeout=20_000)
-    yield win
-    win.close()
 
 
 def test_sidebar_and_status_bar_name_the_state_in_words(qtbot: QtBot, window: MainWindow) -> None:
