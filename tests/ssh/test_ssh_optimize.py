@@ -12,16 +12,15 @@ import numpy as np
 import pytest
 from pytestqt.qtbot import QtBot
 
-from console.core.benchmarks import BenchmarkBook
 from console.core.jobs import is_final
 from console.core.session import DeviceSession, make_transport
 from console.core.transfer import CHECKING, SENDING, VERIFYING, TransferStatus
-from console.ui.jobs_model import JobsModel
 from console.ui.optimize import OptimizePage
 from console.ui.optimize_inputs import MODEL
 from console.ui.session_model import SessionModel
 from device_runtime.demo_model import write_demo_model
 from tests.ssh.conftest import SshWorld
+from tests.ui.test_optimize_page import open_optimize_page
 
 pytestmark = pytest.mark.gui
 
@@ -32,15 +31,7 @@ def page(qtbot: QtBot, ssh_world: SshWorld, short_tmp: Path) -> Iterator[Optimiz
     entry = ssh_world.entry("robot")
     session = DeviceSession(entry, make_transport(entry, ssh_world.env), ssh_world.env.clock)
     model = SessionModel(session, 2.0)
-    jobs = JobsModel(model, BenchmarkBook(short_tmp / "bench.jsonl"))
-    widget = OptimizePage(jobs, model)
-    qtbot.addWidget(widget)
-    widget.resize(1300, 850)
-    widget.show()
-    model.connect_device()
-    qtbot.waitUntil(lambda: jobs.tracker.attached, timeout=30_000)
-    yield widget
-    jobs.close()
+    yield from open_optimize_page(qtbot, model, short_tmp / "bench.jsonl")
     model.close()
 
 

@@ -31,17 +31,22 @@ def model_file(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def page(qtbot: QtBot, local_model: SessionModel, tmp_path: Path) -> Iterator[OptimizePage]:
-    jobs = JobsModel(local_model, BenchmarkBook(tmp_path / "bench.jsonl"))
-    widget = OptimizePage(jobs, local_model)
+def open_optimize_page(qtbot: QtBot, model: SessionModel, book: Path) -> Iterator[OptimizePage]:
+    """The Optimize page over ``model``, connected and attached to the device's jobs (a fixture body)."""
+    jobs = JobsModel(model, BenchmarkBook(book))
+    widget = OptimizePage(jobs, model)
     qtbot.addWidget(widget)
     widget.resize(1300, 850)
     widget.show()
-    local_model.connect_device()
+    model.connect_device()
     qtbot.waitUntil(lambda: jobs.tracker.attached, timeout=30_000)
     yield widget
     jobs.close()
+
+
+@pytest.fixture
+def page(qtbot: QtBot, local_model: SessionModel, tmp_path: Path) -> Iterator[OptimizePage]:
+    yield from open_optimize_page(qtbot, local_model, tmp_path / "bench.jsonl")
 
 
 def _validated(qtbot: QtBot, page: OptimizePage, path: Path) -> None:
