@@ -86,12 +86,14 @@ class ActivationMarkers:
     def __init__(self, plot_item: pg.PlotItem) -> None:
         self.plot_item = plot_item
         self.lines: dict[str, pg.InfiniteLine] = {}
+        self._placed: dict[str, tuple[str, int, int]] = {}  # each label's text, side and height as drawn
 
     def update(self, shown: list[Activation], origin: float) -> None:
         shown = shown[-MAX_MARKERS:]
         wanted = {a.key for a in shown}
         for key in [k for k in self.lines if k not in wanted]:
             self.plot_item.removeItem(self.lines.pop(key))
+            self._placed.pop(key, None)
         (x0, x1), _ = self.plot_item.vb.viewRange()
         several = len({a.model for a in shown}) > 1
         for row, activation in enumerate(shown):
@@ -105,10 +107,14 @@ class ActivationMarkers:
                 self.lines[activation.key] = line
             x = activation.t - origin
             line.setPos(x)
-            line.label.setText(activation.chart_label(several))  # plain text (a TextItem)
+            text = activation.chart_label(several)
             side = 1 if x > (x0 + x1) / 2 else 0
-            line.label.anchors = [(side, 1), (side, 1)]
-            line.label.setPosition(0.06 + 0.1 * (row % 3))  # also places it with the anchor above
+            placed = (text, side, row % 3)
+            if self._placed.get(activation.key) != placed:  # laying text out is the costly part: on change only
+                self._placed[activation.key] = placed
+                line.label.setText(text)  # plain text (a TextItem)
+                line.label.anchors = [(side, 1), (side, 1)]
+                line.label.setPosition(0.06 + 0.1 * (row % 3))  # also places it with the anchor above
 
     def labels(self) -> list[str]:
         return [line.label.toPlainText() for line in self.lines.values()]
