@@ -9,12 +9,12 @@ is used, and a file it already holds is not sent again.
 from __future__ import annotations
 
 import base64
-import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from console.transport.base import TransportError
+from console.transport.sftp_upload import file_sha256
 from device_runtime.protocol import (
     STORE_UPLOAD_CHUNK,
     StoreActionRef,
@@ -29,18 +29,10 @@ if TYPE_CHECKING:
 Progress = Callable[[int, int], None]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def stage_file(session: DeviceSession, local: Path, progress: Progress | None = None) -> str:
     """The device path of ``local`` once the device holds a verified copy."""
     size = local.stat().st_size
-    digest = _sha256(local)
+    digest = file_sha256(local)
     state = session.request("files.begin", StoreUploadBegin(digest, size, local.name), timeout=60)
     assert isinstance(state, StoreUploadState)
     if state.path:
@@ -50,19 +42,28 @@ def stage_file(session: DeviceSession, local: Path, progress: Progress | None = 
         resumed = session.request("files.begin", StoreUploadBegin(digest, size, local.name), timeout=60)
         assert isinstance(resumed, StoreUploadState)
         offset = resumed.offset
+    send_chunks(session, "files.chunk", local, digest, offset, size, progress)
+    done = session.request("files.finish", StoreActionRef(digest), timeout=300)
+    assert isinstance(done, StoreUploadState) and done.path
+    return done.path
+
+
+def send_chunks(session: DeviceSession, method: str, local: Path, upload_id: str, offset: int, size: int,
+                progress: Progress | None) -> int:
+    """Send ``local[offset:size]`` in base64 protocol chunks (``files.chunk`` or
+    ``store.upload.chunk``), each at the offset the device last said it holds; returns where the
+    device stands at the end."""
     with local.open("rb") as handle:
         handle.seek(offset)
         while offset < size:
             chunk = handle.read(STORE_UPLOAD_CHUNK)
-            reply = session.request("files.chunk", StoreUploadChunk(digest, offset, base64.b64encode(chunk).decode()),
-                                    timeout=120)
+            encoded = base64.b64encode(chunk).decode("ascii")
+            reply = session.request(method, StoreUploadChunk(upload_id, offset, encoded), timeout=120)
             assert isinstance(reply, StoreUploadState)
             offset = reply.offset
             if progress is not None:
                 progress(offset, size)
-    done = session.request("files.finish", StoreActionRef(digest), timeout=300)
-    assert isinstance(done, StoreUploadState) and done.path
-    return done.path
+    return offset
 
 
 def send_over_sftp(session: DeviceSession, local: Path, part: str, offset: int, size: int,

@@ -13,7 +13,6 @@ a package as it arrives, as it does for a deploy.
 
 from __future__ import annotations
 
-import base64
 import os
 import threading
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from console.core.backoff import Backoff
 from console.core.client import ConnectionLost, DeviceError, IncompatibleRuntime
+from console.core.files import send_chunks
 from console.core.push_progress import (
     CONNECTING,
     DONE,
@@ -42,10 +42,8 @@ from console.transport.sftp_upload import UploadError, file_sha256, send_from
 from console.transport.ssh import SshTransport
 from console.transport.ssh_errors import SshError
 from device_runtime.protocol import (
-    STORE_UPLOAD_CHUNK,
     StoreActionRef,
     StoreUploadBegin,
-    StoreUploadChunk,
     StoreUploadState,
 )
 
@@ -259,15 +257,7 @@ class Pusher:
         state = self.session.request("store.upload.begin", StoreUploadBegin(digest, size, self.local.name, stage=False),
                                      timeout=60)
         assert isinstance(state, StoreUploadState)
-        offset = state.offset
-        self._set(SENDING, sent=offset)
-        with self.local.open("rb") as handle:
-            handle.seek(offset)
-            while offset < size:
-                chunk = handle.read(STORE_UPLOAD_CHUNK)
-                reply = self.session.request("store.upload.chunk", StoreUploadChunk(
-                    digest, offset, base64.b64encode(chunk).decode("ascii")), timeout=120)
-                assert isinstance(reply, StoreUploadState)
-                offset = reply.offset
-                self._moved(offset)
+        self._set(SENDING, sent=state.offset)
+        send_chunks(self.session, "store.upload.chunk", self.local, digest, state.offset, size,
+                    lambda sent, _total: self._moved(sent))
 

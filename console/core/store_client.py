@@ -7,18 +7,16 @@ an event be missed). Used by edgectl and the GUI alike.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import queue
 from collections.abc import Callable
 from pathlib import Path
 
 from console.core.client import DeviceError
-from console.core.files import sftp_send
+from console.core.files import send_chunks, sftp_send
 from console.core.session import DeviceSession
+from console.transport.sftp_upload import file_sha256
 from device_runtime.protocol import (
     STORE_ACTION_RUNNING,
-    STORE_UPLOAD_CHUNK,
     TOPIC_STORE,
     Event,
     ProtocolError,
@@ -28,7 +26,6 @@ from device_runtime.protocol import (
     StoreImport,
     StoreRollback,
     StoreUploadBegin,
-    StoreUploadChunk,
     StoreUploadState,
 )
 
@@ -58,12 +55,8 @@ class StoreClient:
     def upload(self, path: Path, progress: UploadProgress | None = None, started: UploadProgress | None = None) -> str:
         """Send a package to the device's incoming/ (resuming a partial one); returns its device path.
         ``started`` hears the offset the device resumes from, before the first chunk."""
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
         size = path.stat().st_size
-        state = self.session.request("store.upload.begin", StoreUploadBegin(digest.hexdigest(), size, path.name))
+        state = self.session.request("store.upload.begin", StoreUploadBegin(file_sha256(path), size, path.name))
         assert isinstance(state, StoreUploadState)
         offset = state.offset
         if started is not None:
@@ -76,16 +69,7 @@ class StoreClient:
             resumed = self.session.request("store.upload.begin", StoreUploadBegin(state.id, size, path.name))
             assert isinstance(resumed, StoreUploadState)
             offset = resumed.offset
-        with open(path, "rb") as handle:
-            handle.seek(offset)
-            while offset < size:
-                chunk = handle.read(STORE_UPLOAD_CHUNK)
-                reply = self.session.request("store.upload.chunk", StoreUploadChunk(
-                    state.id, offset, base64.b64encode(chunk).decode("ascii")), timeout=120)
-                assert isinstance(reply, StoreUploadState)
-                offset = reply.offset
-                if progress is not None:
-                    progress(offset, size)
+        send_chunks(self.session, "store.upload.chunk", path, state.id, offset, size, progress)
         done = self.session.request("store.upload.finish", StoreActionRef(state.id), timeout=300)
         assert isinstance(done, StoreUploadState) and done.path
         return done.path
