@@ -129,6 +129,9 @@ class EventPanel(QWidget):
             self._fill_activation(row, entry)
 
     def _count(self) -> None:
+        if not self._entries:
+            self.count_label.setText("none so far")
+            return
         alerts = [e for e in self._entries.values() if isinstance(e, AlertEvent)]
         ongoing = sum(1 for a in alerts if a.end is None)
         parts = ["%d alert%s, %d ongoing" % (len(alerts), "" if len(alerts) == 1 else "s", ongoing)]

@@ -14,6 +14,7 @@ from console.core.activations import Activation, activations
 from console.core.models import ModelEntry, StoreSnapshot
 from console.core.packages import build_package
 from console.core.store_client import StoreClient
+from console.ui.event_panel import EventPanel
 from console.ui.main_window import MainWindow
 from device_runtime.protocol import StoreHistoryEntry, StoreModel, StoreVersions
 from tests.store.helpers import make_onnx
@@ -84,3 +85,10 @@ def test_deploys_and_a_rollback_are_marked_on_the_charts_and_listed(
         dashboard.events.table.cellClicked.emit(0, 0)  # the rollback's row
     start, end = dashboard.view_range()  # type: ignore[misc]
     assert not dashboard.live and start <= rollback.t <= end
+
+
+def test_a_device_with_no_model_changes_keeps_the_empty_event_list_words(qtbot: QtBot) -> None:
+    panel = EventPanel()
+    qtbot.addWidget(panel)
+    panel.show_activations([])  # the store's history was read: nothing was ever deployed
+    assert panel.count_label.text() == "none so far" and panel.rows() == []
