@@ -42,6 +42,8 @@ def register(sub: Any, commands: Commands) -> None:
     config.add_argument("--set", nargs="+", metavar="KEY=VALUE", default=None,
                         help="change settings, e.g. latency_budget_ms=20 restart_service=robot-ai.service "
                              "(an empty value clears an optional setting)")
+    config.add_argument("--reset", action="store_true",
+                        help="write the default settings (also replaces a stored file the device set aside)")
     commands["health-config"] = _health_config
     audit = sub.add_parser("audit", help="the device's log of operator actions: deploys, rollbacks, settings")
     audit.add_argument("--json", action="store_true", help="one JSON object per entry and line")
@@ -91,9 +93,12 @@ def _health_config(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv)
     except HealthUnavailable as exc:
         env.stderr.write("edgectl: %s\n" % exc)
         return ExitCode.ERROR
-    if args.set:
+    if args.set and args.reset:
+        env.stderr.write("edgectl: give --reset or --set, not both. Nothing was changed.\n")
+        return ExitCode.USAGE
+    if args.set or args.reset:
         try:
-            wanted = apply_assignments(current, args.set)
+            wanted = HealthConfig() if args.reset else apply_assignments(current, args.set)
         except HealthConfigError as exc:
             env.stderr.write("edgectl: %s Nothing was changed.\n" % exc)
             return ExitCode.USAGE

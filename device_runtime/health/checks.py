@@ -46,6 +46,7 @@ class Snapshot:
         state: Optional[DeviceState],
         models: Mapping[str, Optional[str]],  # model name -> active version (None: none active)
         service_state: Optional[str],  # systemctl is-active of config.restart_service
+        config_problem: Optional[str] = None,  # why the stored health settings were set aside
     ) -> None:
         self.now = now
         self.config = config
@@ -61,6 +62,7 @@ class Snapshot:
         self.state = state
         self.models = models
         self.service_state = service_state
+        self.config_problem = config_problem
 
 
 Check = Callable[[Snapshot], HealthCheck]
@@ -230,9 +232,18 @@ def clocks(s: Snapshot) -> HealthCheck:
     return _c("clocks", title, SEVERITY_WARNING, HEALTH_PASS, ", ".join(found))
 
 
+def settings(s: Snapshot) -> HealthCheck:
+    """A warning, not critical: the defaults in use are safe, and a deploy must not fail on it."""
+    title = "Health settings readable"
+    if s.config_problem:
+        return _c("settings", title, SEVERITY_WARNING, HEALTH_FAIL, s.config_problem,
+                  "edgectl health-config --reset (or --set KEY=VALUE), or Settings… on the Health page")
+    return _c("settings", title, SEVERITY_WARNING, HEALTH_PASS, "stored settings in use (or the defaults)")
+
+
 # The checks in the order a person reads them.
 CHECKS: List[Check] = [runtime, telemetry, gpu, models, restart_service, memory, disk, temperature, throttling,
-                       latency, clocks]
+                       latency, clocks, settings]
 
 
 def overall(results: Sequence[HealthCheck]) -> str:

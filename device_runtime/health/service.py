@@ -90,6 +90,7 @@ class HealthService(Service):
         self._clock = clock
         self._unit_state = unit_state or systemctl_is_active
         self.started = clock()
+        self.config_problem: Optional[str] = None  # why the stored settings were set aside
         self.config = self._load()
         self._log = HistoryLog(os.path.join(root, HISTORY_FILE), HISTORY_LEN)
         self.history: Deque[HealthReport] = collections.deque(self._log.load(), maxlen=HISTORY_LEN)
@@ -106,15 +107,23 @@ class HealthService(Service):
         return os.path.join(self.root, CONFIG_FILE)
 
     def _load(self) -> HealthConfig:
+        """The stored settings; a file that cannot be used is moved aside (``health.json.bad``)
+        and reported by the ``settings`` check until new settings are set, so a bad file
+        neither stops the daemon nor fails every deploy's health gate."""
         try:
             with open(self.config_path, encoding="utf-8") as handle:
-                cfg = HealthConfig.from_wire(json.load(handle))
+                data = json.load(handle)
+            if not isinstance(data, dict):
+                raise ValueError("expected a JSON object")
+            cfg = HealthConfig.from_wire(data)
             check_config(cfg)
             return cfg
         except FileNotFoundError:
             return HealthConfig()
-        except (ValueError, ProtocolError) as exc:
-            log.error("ignoring %s (%s); using the default health settings", self.config_path, exc)
+        except (OSError, ValueError, ProtocolError) as exc:
+            reason = exc.message if isinstance(exc, ProtocolError) else str(exc)
+            self.config_problem = quarantine(self.config_path, reason)
+            log.error("%s", self.config_problem)
             return HealthConfig()
 
     def _save(self, cfg: HealthConfig) -> None:
@@ -169,6 +178,7 @@ class HealthService(Service):
             last_sample_t=self._last_sample_t, values=self._values, memory_total_mb=self.memory_total_mb,
             had_gpu=self.had_gpu, disk_free_mb=disk_free, alerts=self._alerts(), latency=self._latency(),
             state=self._state(), models=self._models(), service_state=service_state,
+            config_problem=self.config_problem,
         )
 
     def run(self) -> HealthReport:
@@ -208,13 +218,28 @@ class HealthService(Service):
         check_config(params)
         self._save(params)
         self.config = params
+        self.config_problem = None
         log.info("health settings changed: %s", params.to_wire())
         return params
+
+
+def quarantine(path: str, reason: str) -> str:
+    """Move an unusable settings file to ``<path>.bad`` (the newest bad one is kept) and say
+    what happened and what to do."""
+    bad = path + ".bad"
+    try:
+        os.replace(path, bad)
+        kept = "moved to %s" % bad
+    except OSError as exc:
+        kept = "left in place (%s)" % exc.strerror
+    return ("the health settings in %s could not be used (%s): the file was %s and the defaults are in use. "
+            "Set them again: edgectl health-config --reset, or --set KEY=VALUE, or Settings… on the Health page"
+            % (path, reason, kept))
 
 
 def systemctl_is_active(unit: str) -> str:
     try:
         out = subprocess.run(["systemctl", "is-active", unit], capture_output=True, text=True, timeout=5, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
+    except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
         return "unknown (systemctl: %s)" % exc
     return out.stdout.strip() or "unknown"

@@ -16,7 +16,7 @@ import threading
 from typing import List, Optional, Sequence, Tuple
 
 from device_runtime.jobs.states import advance
-from device_runtime.protocol import JOB_INTERRUPTED, JOB_RUNNING, JobInfo
+from device_runtime.protocol import JOB_INTERRUPTED, JOB_RUNNING, JobInfo, ProtocolError, repair_text
 
 SCHEMA_VERSION = 1
 # A runaway verbose log must not fill the device: lines past this are dropped with one note.
@@ -52,6 +52,16 @@ INTERRUPTED_ERROR = (
     "the device runtime stopped while this job was running, so it did not finish; "
     "its outputs were not written. Submit it again."
 )
+
+
+def _load_job(text: str) -> JobInfo:
+    """A stored row; one written before the protocol refused lone surrogates is read with "?"
+    in their place instead of failing ``jobs.list`` for every client."""
+    data = json.loads(text)
+    try:
+        return JobInfo.from_wire(data)
+    except ProtocolError:
+        return JobInfo.from_wire(repair_text(data))
 
 
 class JobStore:
@@ -90,7 +100,7 @@ class JobStore:
     def get(self, job_id: str) -> Optional[JobInfo]:
         with self._lock:
             row = self._db.execute("SELECT info FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return JobInfo.from_wire(json.loads(row[0])) if row else None
+        return _load_job(row[0]) if row else None
 
     def list(self, limit: int = 200, states: Sequence[str] = ()) -> List[JobInfo]:
         """Newest first."""
@@ -103,7 +113,7 @@ class JobStore:
         args.append(max(0, limit))
         with self._lock:
             rows = self._db.execute(query, args).fetchall()
-        return [JobInfo.from_wire(json.loads(row[0])) for row in rows]
+        return [_load_job(row[0]) for row in rows]
 
     def recover(self, now: float) -> List[JobInfo]:
         """Mark jobs left ``running`` by a previous daemon as interrupted; return them."""
@@ -128,7 +138,7 @@ class JobStore:
             room = MAX_LOG_LINES - start
             if room <= 0:
                 return start, []
-            kept = [line[:MAX_LINE_CHARS] for line in lines[:room]]
+            kept = [repair_text(line[:MAX_LINE_CHARS]) for line in lines[:room]]
             if len(lines) > room:
                 kept[-1] = "[log truncated: more than %d lines; later lines were dropped]" % MAX_LOG_LINES
             self._db.executemany(
