@@ -262,6 +262,7 @@ class Capabilities(Record):
     power_mode: Optional[str] = None
     demo_model: Optional[str] = None
     serial: Optional[str] = None  # the board's serial number (device tree or DMI); None when unreadable
+    board: Optional[str] = None  # the Jetson module derived from the device tree's compatible ("Jetson Orin NX 8GB")
 
 
 GAUGE = "gauge"
