@@ -37,6 +37,7 @@ class ErrorCode:
     UNKNOWN_METHOD = "unknown_method"
     FAILED = "failed"
     INTERNAL = "internal"
+    TOO_MANY_CONNECTIONS = "too_many_connections"  # a per-user or overall connection limit; says which
 
 
 class ProtocolError(Exception):
