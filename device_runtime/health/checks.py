@@ -183,16 +183,29 @@ def latency(s: Snapshot) -> HealthCheck:
 
 
 def models(s: Snapshot) -> HealthCheck:
+    """Active models pass; a model stored with no active version (a failed first deploy, an import
+    only) is information, never a failure: it must not block deploys and rollbacks of the others."""
     title = "Model active"
     if not s.models:
         return _c("model", title, SEVERITY_CRITICAL, HEALTH_SKIP, "no model is deployed on this device",
                   "deploy one: Models page, or edgectl deploy")
-    missing = sorted(name for name, version in s.models.items() if version is None)
-    if missing:
-        return _c("model", title, SEVERITY_CRITICAL, HEALTH_FAIL, "no active version for %s" % ", ".join(missing),
-                  "deploy or roll back to a kept version")
-    return _c("model", title, SEVERITY_CRITICAL, HEALTH_PASS,
-              ", ".join("%s %s" % (n, v) for n, v in sorted(s.models.items())))
+    active = ["%s %s" % (n, v) for n, v in sorted(s.models.items()) if v is not None]
+    stored = sorted(name for name, version in s.models.items() if version is None)
+    text = ", ".join(active)
+    if stored:
+        text += "%sstored, not active: %s" % ("; " if active else "", ", ".join(stored))
+    if not active:
+        return _c("model", title, SEVERITY_CRITICAL, HEALTH_SKIP, text,
+                  "activate a version (edgectl deploy, or rollback MODEL --to VERSION) or remove the model "
+                  "(edgectl remove MODEL)")
+    return _c("model", title, SEVERITY_CRITICAL, HEALTH_PASS, text)
+
+
+def model_gate(s: Snapshot, name: str) -> Optional[str]:
+    """Why the deploy or rollback of ``name`` must not commit, judged on that model alone."""
+    if s.models.get(name) is None:
+        return "%s has no active version after the switch" % name
+    return None
 
 
 def restart_service(s: Snapshot) -> HealthCheck:

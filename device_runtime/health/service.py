@@ -17,7 +17,7 @@ import time
 from typing import Callable, Deque, Dict, List, Mapping, Optional, Tuple
 
 from device_runtime import __version__
-from device_runtime.health.checks import Snapshot, overall, run_checks
+from device_runtime.health.checks import Snapshot, model_gate, overall, run_checks
 from device_runtime.health.history_log import HISTORY_FILE, HistoryLog
 from device_runtime.protocol import (
     HEALTH_FAIL,
@@ -181,8 +181,8 @@ class HealthService(Service):
             config_problem=self.config_problem,
         )
 
-    def run(self) -> HealthReport:
-        snap = self.snapshot()
+    def run(self, snap: Optional[Snapshot] = None) -> HealthReport:
+        snap = snap or self.snapshot()
         checks = run_checks(snap)
         report = HealthReport(snap.now, overall(checks), checks)
         with self._lock:
@@ -195,16 +195,24 @@ class HealthService(Service):
         self.bus.publish(TOPIC_HEALTH, report)
         return report
 
-    def gate(self, grace_s: float, poll_s: float = 1.0) -> Tuple[bool, str]:
-        """For the deploy: wait until no critical check fails, for at most ``grace_s``."""
+    def gate(self, grace_s: float, model: Optional[str] = None, poll_s: float = 1.0) -> Tuple[bool, str]:
+        """For a deploy or rollback of ``model``: wait until no device-wide critical check fails and
+        ``model`` itself is active, for at most ``grace_s``. Other models' state never counts: one
+        stored, inactive model must not block every later change."""
         deadline = time.monotonic() + grace_s
         while True:
-            report = self.run()
-            failed = [c for c in report.checks if c.status == HEALTH_FAIL and c.severity == SEVERITY_CRITICAL]
+            snap = self.snapshot()
+            report = self.run(snap)
+            failed = ["%s: %s" % (c.title, c.message) for c in report.checks
+                      if c.status == HEALTH_FAIL and c.severity == SEVERITY_CRITICAL and c.name != "model"]
+            if model is not None:
+                problem = model_gate(snap, model)
+                if problem is not None:
+                    failed.append("Model active: %s" % problem)
             if not failed:
                 return True, "healthy: %s" % report.overall
             if time.monotonic() + poll_s > deadline:
-                return False, "; ".join("%s: %s" % (c.title, c.message) for c in failed)
+                return False, "; ".join(failed)
             time.sleep(poll_s)  # runs on the store's worker thread, never on the daemon's loop
 
     def _history(self, params: Record) -> Record:

@@ -230,8 +230,8 @@ class Activation:
             if not ok:
                 raise StoreError(Code.HEALTH_FAILED, "the health check failed: %s" % detail)
         elif self.store.health_gate is not None:
-            # The daemon's own health checks: every critical one must pass within the grace period.
-            ok, detail = self.store.health_gate(cfg.health_grace_s)
+            # The daemon's own health checks: the device-wide critical ones and this model's.
+            ok, detail = self.store.health_gate(cfg.health_grace_s, self.name)
             if not ok:
                 raise StoreError(Code.HEALTH_FAILED, "the health check failed: %s" % detail)
         self._timed("health", start)

@@ -75,7 +75,7 @@ class Store:
         self.root = os.path.abspath(root)
         self.facts = facts or StoreFacts()
         # Set by the daemon: its health checks, polled until they pass or the grace period ends.
-        self.health_gate: Optional[Callable[[float], Tuple[bool, str]]] = None
+        self.health_gate: Optional[Callable[[float, str], Tuple[bool, str]]] = None  # (grace_s, model)
         self.default_policy = default_policy
         self.fault = fault
         self.warmup = warmup

@@ -50,7 +50,6 @@ def test_a_quiet_device_is_healthy_and_unconfigured_checks_say_skip() -> None:
         ({"disk_free_mb": 100.0}, "disk", p.SEVERITY_WARNING, "100 MB free"),
         ({"values": {"temp.gpu": 91.0, "gpu.0.util": 1.0}}, "temperature", p.SEVERITY_WARNING, "temp.gpu at 91.0"),
         ({"values": {}}, "gpu", p.SEVERITY_CRITICAL, "no longer answers"),
-        ({"models": {"detector": None}}, "model", p.SEVERITY_CRITICAL, "no active version for detector"),
         ({"config": p.HealthConfig(restart_service="robot-ai.service"), "service_state": "failed"},
          "service", p.SEVERITY_CRITICAL, "robot-ai.service is failed"),
         ({"alerts": [p.AlertEvent("a1", "power_cap", "warning", "gpu0", "software power cap", 990.0)]},
@@ -98,3 +97,16 @@ def test_a_broken_check_is_reported_not_raised() -> None:
 
 def test_current_user_is_known() -> None:  # the audit trail names real accounts
     assert pwd.getpwuid(os.getuid()).pw_name
+
+
+def test_a_stored_inactive_model_is_information_never_a_failure() -> None:
+    from device_runtime.health.checks import model_gate
+
+    mixed = snap(models={"detector": "1.0.0", "vad": None})
+    check = by_name(mixed)["model"]
+    assert check.status == p.HEALTH_PASS and check.message == "detector 1.0.0; stored, not active: vad"
+    alone = by_name(snap(models={"vad": None}))["model"]
+    assert alone.status == p.HEALTH_SKIP and "stored, not active: vad" in alone.message
+    assert "edgectl remove" in alone.fix
+    assert model_gate(mixed, "detector") is None
+    assert model_gate(mixed, "vad") == "vad has no active version after the switch"
