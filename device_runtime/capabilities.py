@@ -11,37 +11,12 @@ import platform
 import re
 import socket
 import sys
+from dataclasses import replace
 from typing import Dict, List, Optional
 
+from device_runtime.collectors.jetpack import jetpack_for_l4t, jetpack_label, read_l4t
+from device_runtime.collectors.jetson_identity import BoardIdentity, read_identity
 from device_runtime.protocol import Capabilities, GpuInfo
-
-# L4T release -> JetPack, from NVIDIA's JetPack archive (see REFERENCE in the docs).
-_L4T_TO_JETPACK = [
-    ("38.4", "7.1"),
-    ("38.2", "7.0"),
-    ("36.4", "6.2"),
-    ("36.3", "6.0"),
-    ("36.2", "6.0 DP"),
-    ("35.6", "5.1.4"),
-    ("35.5", "5.1.3"),
-    ("35.4", "5.1.2"),
-    ("35.3", "5.1.1"),
-    ("35.2", "5.1"),
-    ("35.1", "5.0.2"),
-    ("34.1", "5.0.1 DP"),
-    ("32.7", "4.6.x"),
-    ("32.6", "4.6"),
-]
-
-# DLA cores per module, by the board model string (Orin Nano and Thor have none).
-_DLA_CORES = [
-    ("orin nano", 0),
-    ("orin nx 8gb", 1),
-    ("orin nx", 2),
-    ("agx orin", 2),
-    ("xavier", 2),
-    ("thor", 0),
-]
 
 
 def _read(path: str) -> Optional[str]:
@@ -52,27 +27,15 @@ def _read(path: str) -> Optional[str]:
         return None
 
 
-def parse_nv_tegra_release(text: str) -> Optional[str]:
-    """``# R36 (release), REVISION: 4.3, ...`` -> ``36.4.3``."""
-    match = re.search(r"#\s*R(\d+)\s*\(release\),\s*REVISION:\s*([\d.]+)", text)
-    if not match:
-        return None
-    return "%s.%s" % (match.group(1), match.group(2))
-
-
-def jetpack_for_l4t(l4t: str) -> Optional[str]:
-    for prefix, jetpack in _L4T_TO_JETPACK:
-        if l4t == prefix or l4t.startswith(prefix + "."):
-            return jetpack
-    return None
-
-
-def dla_cores_for_model(model: str) -> int:
-    lowered = model.lower()
-    for key, cores in _DLA_CORES:
-        if key in lowered:
-            return cores
-    return 0
+def jetson_gpus(identity: BoardIdentity, gpus: List[GpuInfo]) -> List[GpuInfo]:
+    """NVML's GPUs with the compute capability filled in from the module table where NVML did
+    not say (Orin's "nvgpu" answers NotSupported); the integrated GPU itself when NVML lists none."""
+    cc = identity.compute_capability
+    if not cc:
+        return list(gpus)
+    if not gpus:
+        return [GpuInfo(0, "%s integrated GPU" % (identity.name or "Jetson"), None, None, cc)]
+    return [g if g.compute_capability else replace(g, compute_capability=cc) for g in gpus]
 
 
 # DMI placeholders vendors leave in unset serial fields: not a serial number.
@@ -140,14 +103,13 @@ def probe(
     """Describe the device. ``root`` lets tests point at a fixture tree."""
     proc = os.path.join(root, "proc")
     etc = os.path.join(root, "etc")
-    model = _read(os.path.join(proc, "device-tree", "model"))
+    identity = read_identity(proc)
+    model = identity.model
     if not model:
         product = _read(os.path.join(root, "sys", "class", "dmi", "id", "product_name"))
         model = product or platform.machine() + " computer"
-    l4t = None
-    release = _read(os.path.join(etc, "nv_tegra_release"))
-    if release:
-        l4t = parse_nv_tegra_release(release)
+    l4t = read_l4t(etc, os.path.join(root, "var", "lib", "dpkg", "status")).version
+    jetson = l4t is not None or identity.soc is not None
     mem_total_mb = 0.0
     meminfo = _read(os.path.join(proc, "meminfo")) or ""
     match = re.search(r"MemTotal:\s+(\d+) kB", meminfo)
@@ -161,17 +123,18 @@ def probe(
         python=platform.python_version(),
         cpu_count=os.cpu_count() or 1,
         memory_total_mb=mem_total_mb,
-        gpus=list(gpus or []),
+        gpus=jetson_gpus(identity, list(gpus or [])) if jetson else list(gpus or []),
         l4t=l4t,
         jetpack=jetpack_for_l4t(l4t) if l4t else None,
         cuda=_cuda_version(root),
         tensorrt=_dist_version("tensorrt", "tensorrt-cu12", "tensorrt-cu13"),
         onnxruntime=_dist_version("onnxruntime", "onnxruntime-gpu"),
         backends=backends_available(),
-        dla_cores=dla_cores_for_model(model) if l4t else 0,
+        dla_cores=(identity.dla_cores or 0) if jetson else 0,
         power_mode=power_mode,
         demo_model=demo_model,
         serial=read_serial(root),
+        board=identity.name if jetson else None,
     )
 
 
@@ -188,10 +151,14 @@ def summary(caps: Capabilities) -> Dict[str, str]:
     }
     for gpu in caps.gpus:
         out["gpu %d" % gpu.index] = "%s (driver %s)" % (gpu.name, gpu.driver or "?")
-    for key in ("serial", "l4t", "jetpack", "cuda", "tensorrt", "onnxruntime", "power_mode"):
+    for key in ("board", "serial", "l4t", "jetpack", "cuda", "tensorrt", "onnxruntime", "power_mode"):
         value = getattr(caps, key)
         if value:
             out[key] = value
+    if caps.l4t and not caps.jetpack:
+        out["jetpack"] = jetpack_label(caps.l4t)
+    if caps.board:
+        out["dla cores"] = str(caps.dla_cores)
     out["backends"] = ", ".join(caps.backends) or "none"
     return out
 

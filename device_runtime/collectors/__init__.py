@@ -26,7 +26,7 @@ def default_collectors(
         ThermalCollector(sys_root=sys_root),
         NvmlCollector(),
     ]
-    if is_jetson(proc_root, etc_root):
+    if is_jetson(proc_root, etc_root, os.path.join(var_root, "lib", "dpkg", "status")):
         tegra = TegraCollector(sys_root=sys_root, proc_root=proc_root, etc_root=etc_root, var_root=var_root)
         if tegra.readable():
             collectors.append(tegra)

@@ -67,7 +67,7 @@ class TegraCollector(Collector):
         self, sys_root: str = "/sys", proc_root: str = "/proc", etc_root: str = "/etc", var_root: str = "/var"
     ) -> None:
         self.sys_root, self.proc_root, self.etc_root, self.var_root = sys_root, proc_root, etc_root, var_root
-        self.board: BoardInfo = read_board(proc_root, etc_root)
+        self.board: BoardInfo = read_board(proc_root, etc_root, os.path.join(var_root, "lib", "dpkg", "status"))
         self._readers: List[Tuple[MetricSpec, Reader]] = []
         self._fast: List[Tuple[str, int, float]] = []  # plain scaled attributes, read in one loop
         self._products: List[Tuple[str, int, int, float]] = []  # INA3221 mV x mA
@@ -312,7 +312,7 @@ class TegraCollector(Collector):
 
     def state(self) -> Dict[str, str]:
         """Board identity, power mode and jetson_clocks as text, for the capabilities panel."""
-        out = {"board": self.board.model or "unknown"}
+        out = {"board": self.board.identity.name or self.board.model or "unknown", "model": self.board.model or ""}
         if self.board.l4t:
             out["l4t"] = self.board.l4t
         try:

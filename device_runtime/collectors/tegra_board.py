@@ -5,33 +5,34 @@ Pure readers of small text files; every root is a parameter so tests run on comm
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Dict, NamedTuple, Optional, Tuple
 
 from device_runtime.collectors.base import read_text
+from device_runtime.collectors.jetpack import DPKG_STATUS, parse_l4t, read_l4t
+from device_runtime.collectors.jetson_identity import BoardIdentity, read_identity
+
+__all__ = ["BoardInfo", "is_jetson", "parse_l4t", "parse_power_modes", "read_board", "read_power_mode_status",
+           "read_power_modes"]
 
 
 class BoardInfo(NamedTuple):
     model: Optional[str]  # /proc/device-tree/model, e.g. "NVIDIA Jetson AGX Orin Developer Kit"
-    l4t: Optional[str]  # from /etc/nv_tegra_release, e.g. "36.4.7"
+    l4t: Optional[str]  # e.g. "36.4.7", from /etc/nv_tegra_release or the nvidia-l4t-core package
+    identity: BoardIdentity
+    l4t_source: str = ""
 
 
-def parse_l4t(text: str) -> Optional[str]:
-    """``# R36 (release), REVISION: 4.7, ...`` -> ``36.4.7``."""
-    match = re.search(r"R(\d+)\s*\(\w+\),\s*REVISION:\s*(\d+)\.(\d+)", text)
-    return "{}.{}.{}".format(*match.groups()) if match else None
+def read_board(proc_root: str = "/proc", etc_root: str = "/etc", dpkg_status: str = DPKG_STATUS) -> BoardInfo:
+    release = read_l4t(etc_root, dpkg_status)
+    identity = read_identity(proc_root)
+    return BoardInfo(identity.model, release.version, identity, release.source)
 
 
-def read_board(proc_root: str = "/proc", etc_root: str = "/etc") -> BoardInfo:
-    release = read_text(os.path.join(etc_root, "nv_tegra_release"))
-    return BoardInfo(read_text(os.path.join(proc_root, "device-tree", "model")),
-                     parse_l4t(release) if release else None)
-
-
-def is_jetson(proc_root: str = "/proc", etc_root: str = "/etc") -> bool:
-    board = read_board(proc_root, etc_root)
-    return board.l4t is not None or "jetson" in (board.model or "").lower()
+def is_jetson(proc_root: str = "/proc", etc_root: str = "/etc", dpkg_status: str = DPKG_STATUS) -> bool:
+    board = read_board(proc_root, etc_root, dpkg_status)
+    return (board.l4t is not None or board.identity.soc is not None
+            or "jetson" in (board.model or "").lower())
 
 
 def parse_power_modes(text: str) -> Tuple[Dict[int, str], Optional[int]]:

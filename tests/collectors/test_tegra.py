@@ -10,7 +10,7 @@ from device_runtime.collectors.tegra import TegraCollector, parse_l4t, parse_pow
 from device_runtime.collectors.thermal import ThermalCollector
 
 BOARDS = Path(__file__).resolve().parents[1] / "fixtures" / "boards"
-ALL = sorted(p.name for p in BOARDS.iterdir() if p.is_dir())
+ALL = sorted(p.name for p in BOARDS.iterdir() if p.is_dir() and p.name != "identity")  # identity/: device tree only
 
 # Values each tree documents (see tests/fixtures/boards/README.md for where they come from).
 EXPECTED = {
@@ -32,11 +32,14 @@ EXPECTED = {
 STATE = {
     "orin-nano": {"power_mode": "MAXN_SUPER", "l4t": "36.4.7", "jetson_clocks": "off"},
     "orin-nx-16gb": {"power_mode": "MAXN", "l4t": "35.4.1"},
-    "agx-orin": {"power_mode": "MAXN", "board": "NVIDIA Jetson AGX Orin Developer Kit"},
+    "agx-orin": {"power_mode": "MAXN", "board": "Jetson AGX Orin 32GB (developer kit)",
+                 "model": "NVIDIA Jetson AGX Orin Developer Kit"},
     "agx-xavier": {"jetson_clocks": "on", "l4t": "35.1.0"},
     "thor": {"power_mode": "120W", "power_mode_id": "1", "l4t": "38.2.0",
-             "board": "NVIDIA Jetson AGX Thor Developer Kit"},
-    "jetson-nano": {"power_mode": "MAXN", "l4t": "32.7.1", "board": "NVIDIA Jetson Nano Developer Kit"},
+             "board": "Jetson AGX Thor",
+             "model": "NVIDIA Jetson AGX Thor Developer Kit"},
+    "jetson-nano": {"power_mode": "MAXN", "l4t": "32.7.1", "board": "Jetson Nano 4GB",
+                    "model": "NVIDIA Jetson Nano Developer Kit"},
 }
 
 
