@@ -106,6 +106,8 @@ if ! id edge-runtime >/dev/null 2>&1; then
         --shell /usr/sbin/nologin --comment "Edge Operator Console runtime" edge-runtime
 fi
 getent group video >/dev/null && usermod -aG video edge-runtime
+# jetson-stats' socket (/run/jtop.sock) is root:jtop 0660: the jtop collector needs the group.
+if getent group jtop >/dev/null; then usermod -aG jtop edge-runtime; fi
 if [ -n "$OPERATOR" ]; then
     usermod -aG edge-runtime "$OPERATOR"
     echo "$OPERATOR joined the edge-runtime group (it applies from the next login)"
@@ -132,7 +134,7 @@ else
     fi
     rm -f "$SOCKET"  # a stale one would read as ready below
     # setpriv execs the daemon itself (no process left waiting as root), in the groups the
-    # service user has (edge-runtime, video).
+    # service user has (edge-runtime, video, jtop).
     (umask 0007; setsid setpriv --reuid=edge-runtime --regid=edge-runtime --init-groups --reset-env \
         "$PREFIX/bin/edge-runtime" serve --socket "$SOCKET" --root "$STATE" \
         </dev/null >>"$STATE/daemon.log" 2>&1 &)
