@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import faulthandler
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,9 +13,44 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
 from console.core.env import ConsoleEnv
 from device_runtime.server.bridge import start_daemon
+
+# A run stopped from outside (CI's overall bound, .ci/run) writes where every thread was into
+# EOC_STACKS_FILE, then ends; pytest's own capture would swallow a dump to stderr.
+_STACKS_FILE = open(os.environ["EOC_STACKS_FILE"], "w") if os.environ.get("EOC_STACKS_FILE") else None  # noqa: SIM115
+if _STACKS_FILE is not None:
+    faulthandler.register(signal.SIGTERM, file=_STACKS_FILE, all_threads=True, chain=True)
+
+
+@pytest.fixture(autouse=True)
+def gui_thread_gc(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Qt objects live and die on the GUI thread, in the tests as in the console.
+
+    Tests that use Qt get the console's own GUI-thread cycle collector (automatic collection,
+    which would run on whichever worker thread allocates, stays off), and after each of them the
+    widgets it closed are deleted and its cycles collected here, before the next test starts.
+    """
+    if "qapp" not in request.fixturenames:
+        yield
+        if "PySide6" in sys.modules:  # collection is off once a Qt test ran: keep up with it
+            from PySide6.QtCore import QCoreApplication
+
+            from console.ui import gui_gc
+
+            collector = gui_gc.installed(QCoreApplication.instance())
+            if collector is not None:
+                collector.collect_due()
+        return
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    from console.ui import gui_gc
+
+    collector = gui_gc.install(request.getfixturevalue("qapp"))
+    yield
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    collector.collect_all()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 def stop_daemon(socket_path: Path) -> None:

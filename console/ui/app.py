@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None, env: ConsoleEnv | None = None) -> int:
 def _run_gui(core: ConsoleCore, env: ConsoleEnv, args: argparse.Namespace, device: str) -> int:
     from PySide6.QtWidgets import QApplication
 
+    from console.ui import gui_gc
     from console.ui.main_window import MainWindow
     from console.ui.screenshot import WhenDrawn
     from console.ui.theme import apply_theme
@@ -78,6 +79,7 @@ def _run_gui(core: ConsoleCore, env: ConsoleEnv, args: argparse.Namespace, devic
     app.setOrganizationName(ORG_NAME)
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("edge-console")
+    gui_gc.install(app)  # cycles are collected on this thread only: Qt objects die where they live
     theme = apply_theme(app, args.theme or core.registry.settings.theme)
     window = MainWindow(core, theme, device, rate_hz=args.rate, page=args.page,
                         field_mode=True if args.field_mode else None)

@@ -27,6 +27,7 @@ from console.core.models import Refusal, RollbackPlan, StoreTracker, explain_err
 from console.core.packages import PackageError, build_package
 from console.core.session import State
 from console.transport.base import TransportError
+from console.ui import gui_gc
 from console.ui.session_model import SessionModel, plain_error
 from device_runtime.protocol import STORE_ACTION_RUNNING, ProtocolError, StoreAction
 from device_runtime.store.errors import StoreError
@@ -154,8 +155,9 @@ class ModelsModel(QObject):
         pool, self._pool = self._pool, None
         if pool is not None:
             # No waiting: an activation on the device goes on without us, and the worker's wait for
-            # it ends as soon as the session closes.
-            pool.shutdown(wait=False, cancel_futures=True)
+            # it ends as soon as the session closes. This model stays referenced from the GUI
+            # thread until that worker ends, so it is never destroyed on the worker.
+            gui_gc.retire(pool, self)
         if self._scratch_dir is not None:
             shutil.rmtree(self._scratch_dir, ignore_errors=True)
 

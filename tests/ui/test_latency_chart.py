@@ -18,6 +18,7 @@ from console.core.packages import build_package
 from console.core.registry import DeviceRegistry
 from console.core.store_client import StoreClient
 from console.ui.dashboard import Dashboard
+from console.ui.latency_chart import LatencyCard
 from console.ui.session_model import SessionModel
 from console.ui.theme import Theme
 from device_runtime.report import LATENCY_SOCKET_NAME, LatencyReporter
@@ -68,6 +69,13 @@ def _redraw(board: Dashboard) -> None:
     QApplication.processEvents()
 
 
+def _curve_drawn(board: Dashboard, card: LatencyCard, curve: str) -> bool:
+    """Redraw, then say whether ``curve`` holds at least one point."""
+    _redraw(board)
+    x, _y = card.curves[curve].getOriginalDataset()
+    return x is not None and len(x) >= 1
+
+
 def test_reported_latency_draws_with_the_version_step_and_the_budget_line(
         qtbot: QtBot, board: Dashboard, core: ConsoleCore, tmp_path: Path) -> None:
     session = board.model.session
@@ -86,14 +94,15 @@ def test_reported_latency_draws_with_the_version_step_and_the_budget_line(
         qtbot.waitUntil(lambda: card.source_box.currentText() == "detector", timeout=20_000)
         assert [card.stage_box.itemText(i) for i in range(card.stage_box.count())] == [
             "total", "preprocess", "infer", "postprocess"]
-        _redraw(board)
+        # A window reaches the card a frame after the source box fills: wait for the curve itself.
+        qtbot.waitUntil(lambda: _curve_drawn(board, card, "p99"), timeout=20_000)
         text = card.text_label.text()
         assert "p50 " in text and "p99 " in text and " ms" in text and "version 1.1.0" in text
         x, y = card.curves["p99"].getOriginalDataset()
         assert x is not None and len(x) >= 1 and 3.9 <= float(y[-1]) <= 6.0
 
         card.stage_box.setCurrentText("infer")
-        _redraw(board)
+        qtbot.waitUntil(lambda: _curve_drawn(board, card, "p50"), timeout=20_000)
         _x, y = card.curves["p50"].getOriginalDataset()
         assert y is not None and float(y[-1]) == pytest.approx(2.5, abs=0.01)
         hover = card.hover_text(float(_x[-1]))

@@ -135,5 +135,7 @@ def test_cancel_the_pipeline_after_confirming(qtbot: QtBot, page: OptimizePage, 
                     timeout=30_000)
     states = [tracker.job(i).state for i in page.pipeline_ids]  # type: ignore[union-attr]
     assert states == ["cancelled"] * 4
-    assert page.run_status.text().startswith("Cancelled at ")
+    # The tracker learns the final states on the connection's reader thread; the page hears of
+    # them by queued signals a moment later: wait for the label the user reads, not the tracker.
+    qtbot.waitUntil(lambda: page.run_status.text().startswith("Cancelled at "), timeout=10_000)
     assert page.session_model.state is State.CONNECTED
