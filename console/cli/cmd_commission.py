@@ -51,8 +51,9 @@ def step_lines(step: StepResult, number: int, total: int) -> list[str]:
 def summary_line(report: CommissionReport) -> str:
     counts = {word: sum(1 for s in report.steps if s.status == key) for key, word in
               (("pass", "passed"), ("fail", "failed"), ("skip", "skipped"))}
-    return "commissioning of robot %s: %s (%s)" % (report.serial, report.overall.upper(),
+    line = "commissioning of robot %s: %s (%s)" % (report.serial, report.overall.upper(),
                                                     ", ".join("%d %s" % (n, w) for w, n in counts.items()))
+    return "%s\n%s" % (line, report.end_state) if report.end_state else line
 
 
 def _commission(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int:

@@ -83,6 +83,7 @@ class CommissionReport:
     facts: dict[str, str] = field(default_factory=dict)  # board, versions, model ...
     finished: float | None = None
     overall: str = FAILED
+    end_state: str = ""  # what the robot runs when the run ended, read from it: "robot-07 runs det 1.0.0, healthy"
     schema: int = SCHEMA
     console_version: str = console_version
 
@@ -93,6 +94,18 @@ class CommissionReport:
     def from_json(cls, data: dict[str, Any]) -> CommissionReport:
         steps = [StepResult(**s) for s in data["steps"]]
         return cls(**{**data, "steps": steps})
+
+
+def outcome_sentence(report: CommissionReport) -> str:
+    """The run in one sentence for the Health page: verdict, time, the failed steps and what the robot runs."""
+    when = time.strftime("%H:%M", time.localtime(report.finished or report.started))
+    text = "Commissioning of robot %s %s at %s" % (report.serial, report.overall.upper(), when)
+    failed = [s for s in report.steps if s.status == FAIL]
+    if failed:
+        text += ": " + "; ".join("%s: %s" % (s.title, s.reason.rstrip(".")) for s in failed)
+    if report.end_state:
+        text += ". Afterwards %s" % report.end_state.rstrip(".")
+    return text + "."
 
 
 def safe_serial(serial: str) -> str:
@@ -162,7 +175,7 @@ class Commissioning:
 
     # -- running ------------------------------------------------------------------------------
     def run(self) -> CommissionReport:
-        from console.core.commissioning_steps import StepContext, step_functions
+        from console.core.commissioning_steps import StepContext, robot_state, step_functions
 
         ctx = StepContext(self)
         functions = step_functions()
@@ -179,6 +192,7 @@ class Commissioning:
                 status, reason = FAIL, "the step could not run: %s" % (str(exc).strip() or type(exc).__name__)
                 step.details.append("".join(traceback.format_exception_only(type(exc), exc)).strip())
             self.update(step, status=status, reason=reason, progress="", finished=time.time())
+        self.report.end_state = robot_state(ctx)
         ctx.close()
         self.report.facts.update(ctx.facts)
         self.report.finished = time.time()

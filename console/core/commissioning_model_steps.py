@@ -4,12 +4,17 @@ store actions, health checked after each)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from console.core.client import DeviceError
 from console.core.commissioning import FAIL, PASS, SKIP, StepResult
 from console.core.commissioning_golden import GoldenError, load_cases, tolerances, write_case
 from console.core.commissioning_steps import LIVE_LATENCY_S, Outcome, StepContext, StepFailed, job_failure
 from console.core.health import critical_failures
 from console.core.job_specs import SpecError, device_path
+from console.core.rollback_record import newer, rolled_back_versions
 from console.core.store_client import StoreClient
+from console.transport.base import TransportError
 from device_runtime.protocol import (
     JOB_SUCCEEDED,
     STORE_ACTION_SUCCEEDED,
@@ -19,6 +24,7 @@ from device_runtime.protocol import (
     LatencyWindows,
     StoreAction,
     StoreActivate,
+    StoreHistoryEntry,
 )
 
 
@@ -86,7 +92,12 @@ def latency(ctx: StepContext, step: StepResult) -> Outcome:
         p99, "within" if verdict == PASS else "over", budget)
 
 
+DRILL = "commissioning rollback drill"
+
+
 def rollback(ctx: StepContext, step: StepResult) -> Outcome:
+    """Active -> the previous version kept good -> back to the starting version. The starting
+    version is put back whatever happens in between (a failure, an error, a cancel)."""
     if not ctx.options.rollback_drill:
         return SKIP, "left out by the operator"
     if ctx.model is None:
@@ -97,30 +108,85 @@ def rollback(ctx: StepContext, step: StepResult) -> Outcome:
     if original is None or previous is None:
         return SKIP, ("%s has no previous version on the device (active: %s): deploy a second version to drill a "
                       "rollback" % (name, original or "none"))
+    refusal = drill_refusal(name, original, previous, ctx.history())
+    if refusal:
+        return SKIP, refusal
     store = StoreClient(ctx.session, who=ctx.run.env.local_user)
+    try:
+        outcome = _drill(ctx, step, store, name, original, previous)
+    except BaseException:
+        _restore(ctx, step, store, name, original)
+        raise
+    problem = _restore(ctx, step, store, name, original)
+    return (FAIL, problem) if problem else outcome
 
+
+def drill_refusal(name: str, active: str, previous: str, history: list[StoreHistoryEntry]) -> str | None:
+    """Why the drill must not switch to ``previous`` (it was rolled back, or is newer); None: it may."""
+    left = rolled_back_versions(name, history).get(previous)
+    if left is not None:
+        return ("%s; the drill switches only to a version kept good, so %s stays on %s. Deploy a good second "
+                "version to drill a rollback" % (left.sentence(), name, active))
+    if newer(previous, active):
+        return ("the previous version %s is newer than the active %s (the robot was moved off it); the drill "
+                "switches only to an older version kept good, so %s stays on %s" % (previous, active, name, active))
+    return None
+
+
+def _drill(ctx: StepContext, step: StepResult, store: StoreClient, name: str, original: str,
+           previous: str) -> Outcome:
     def show(action: StoreAction) -> None:
         ctx.run.update(step, progress="%s: %s" % (action.kind, action.stage or action.state))
 
-    back = store.rollback(name, progress=show, why="commissioning rollback drill")
+    back = store.rollback(name, to=previous, progress=show, why=DRILL)
     step.details.append("rollback %s -> %s: %s" % (original, previous, _action_words(back)))
     if not _committed(back):
-        return FAIL, "rolling %s back to %s failed: %s; %s still runs %s" % (
-            name, previous, back.message or back.result, name, _active(ctx) or "no version")
+        return FAIL, "rolling %s back to %s failed: %s" % (name, previous, back.message or back.result)
     unhealthy = critical_failures(ctx.health.run())
     step.details.append("health on %s: %s" % (previous, ", ".join(unhealthy) or "no critical check failing"))
-    forward = store.run("store.activate", StoreActivate(name, original, ctx.run.env.local_user,
-                                                        "commissioning rollback drill: forward again"), show)
-    step.details.append("forward %s -> %s: %s" % (previous, original, _action_words(forward)))
+    ctx.run.check_cancelled()
+    forward = _activate(store, name, original, show)
+    step.details.append("back %s -> %s: %s" % (previous, original, _action_words(forward)))
     if not _committed(forward):
-        return FAIL, ("going forward to %s failed: %s. %s is left on %s: activate %s again"
-                      % (original, forward.message or forward.result, name, _active(ctx) or "no version", original))
+        return FAIL, "going back to %s failed: %s" % (original, forward.message or forward.result)
     unhealthy_after = critical_failures(ctx.health.run())
     step.details.append("health on %s: %s" % (original, ", ".join(unhealthy_after) or "no critical check failing"))
     if unhealthy or unhealthy_after:
         return FAIL, "critical checks failed after the %s: %s" % (
-            "rollback" if unhealthy else "roll-forward", ", ".join(unhealthy or unhealthy_after))
+            "rollback" if unhealthy else "return", ", ".join(unhealthy or unhealthy_after))
     return PASS, "rolled %s back from %s to %s and forward again; healthy after each" % (name, original, previous)
+
+
+def _activate(store: StoreClient, name: str, version: str, show: Callable[[StoreAction], None] | None) -> StoreAction:
+    # The starting version may be older than the one the drill switched to: going back is intended.
+    return store.run("store.activate", StoreActivate(name, version, store.who, DRILL + ": back to the starting version",
+                                                     allow_downgrade=True), show)
+
+
+def _restore(ctx: StepContext, step: StepResult, store: StoreClient, name: str, original: str) -> str | None:
+    """Put ``original`` back if the drill left anything else active; the problem in words, or None."""
+    try:
+        active = _active(ctx)
+        if active == original:
+            return None
+        again = _activate(store, name, original, None)
+        step.details.append("restoring %s -> %s: %s" % (active or "none", original, _action_words(again)))
+        if _committed(again):
+            return None
+        reason = again.message or again.result or again.state
+    except (DeviceError, TransportError, OSError) as exc:
+        reason = str(exc) or type(exc).__name__
+    return ("%s could not be put back on %s (%s): %s runs %s. Activate %s again on the Models page or with "
+            "edgectl --device %s rollback %s --to %s" % (
+                name, original, reason.rstrip("."), name, _active_or_unknown(ctx), original, ctx.session.name, name,
+                original))
+
+
+def _active_or_unknown(ctx: StepContext) -> str:
+    try:
+        return _active(ctx) or "no version"
+    except (DeviceError, TransportError, OSError):
+        return "an unknown version (the device does not answer)"
 
 
 def _committed(action: StoreAction) -> bool:

@@ -65,6 +65,7 @@ def report_html(report: CommissionReport) -> str:
 <p>Device %(device)s &middot; started %(started)s &middot; finished %(finished)s &middot; by %(operator)s</p>
 <p><span class="verdict" style="background:%(color)s">%(verdict)s</span>
 &nbsp; %(passed)d passed, %(failed)d failed, %(skipped)d skipped</p>
+<p><b>Afterwards:</b> %(end_state)s</p>
 <table><tr><th>#</th><th>Step</th><th>Result</th><th>Reason and findings</th></tr>
 %(rows)s
 </table>
@@ -75,7 +76,9 @@ def report_html(report: CommissionReport) -> str:
 """ % {"serial": e(report.serial), "css": CSS, "device": e(report.device), "started": _when(report.started),
        "finished": _when(report.finished), "operator": e(report.operator), "color": verdict_color,
        "verdict": e(report.overall.upper()), "passed": counts[PASS], "failed": counts[FAIL],
-       "skipped": counts[SKIP], "rows": "\n".join(rows), "facts": facts, "console": e(report.console_version),
+       "skipped": counts[SKIP],
+       "end_state": e(report.end_state or "not read"), "rows": "\n".join(rows), "facts": facts,
+       "console": e(report.console_version),
        "schema": report.schema}
 
 

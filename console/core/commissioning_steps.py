@@ -10,10 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from console.core.alerts import AlertFeed, kind_label
+from console.core.client import DeviceError
 from console.core.commissioning import FAIL, PASS, SKIP, CommissionError, Commissioning, StepResult
 from console.core.health import HealthMonitor
 from console.core.job_specs import SpecError, default_shapes, missing_shapes
 from console.core.jobs import JobTracker
+from console.transport.base import TransportError
 from device_runtime.protocol import (
     HEALTH_FAIL,
     HEALTH_SKIP,
@@ -26,6 +28,9 @@ from device_runtime.protocol import (
     HealthReport,
     JobInfo,
     Record,
+    StoreHistory,
+    StoreHistoryEntry,
+    StoreHistoryQuery,
     StoreModelRef,
     StoreModels,
     StoreVersions,
@@ -91,6 +96,12 @@ class StepContext:
         assert isinstance(reply, StoreVersions)
         return reply
 
+    def history(self) -> list[StoreHistoryEntry]:
+        assert self.model is not None
+        reply = self.session.request("store.history", StoreHistoryQuery(self.model, limit=1000))
+        assert isinstance(reply, StoreHistory)
+        return list(reply.entries)
+
     def model_file(self) -> str:
         """The device path of the active version's ONNX file (the store's layout, a contract)."""
         assert self.model is not None
@@ -143,6 +154,19 @@ class StepContext:
             self.run.cancel_hooks.remove(cancel)
         self.run.check_cancelled()
         return final
+
+
+def robot_state(ctx: StepContext) -> str:
+    """What the robot is left doing, read from it now: ``robot-07 runs detector 1.0.0, healthy``."""
+    device = ctx.session.entry.display_name
+    try:
+        running = "no deployed model" if ctx.model is None else "%s %s" % (
+            ctx.model, ctx.versions().active or "with no active version")
+        overall = ctx.health.run().overall
+    except (DeviceError, TransportError, OSError) as exc:
+        return "%s could not be read after commissioning (%s): check it on the Models and Health pages" % (
+            device, str(exc).rstrip(".") or type(exc).__name__)
+    return "%s runs %s, %s" % (device, running, overall)
 
 
 def job_failure(what: str, info: JobInfo) -> str:

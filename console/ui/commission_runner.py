@@ -13,11 +13,12 @@ from PySide6.QtGui import QPdfWriter, QTextDocument
 
 from console.core.client import DeviceError
 from console.core.commissioning import CommissionError, Commissioning, CommissionOptions, CommissionReport, StepResult
+from console.core.commissioning_model_steps import drill_refusal
 from console.core.commissioning_report import report_html
 from console.core.env import ConsoleEnv
 from console.transport.base import TransportError
 from console.ui.health_model import HealthModel
-from device_runtime.protocol import Empty, StoreModels
+from device_runtime.protocol import Empty, StoreHistory, StoreHistoryQuery, StoreModels
 
 
 def write_pdf(report: CommissionReport, path: Path) -> Path:
@@ -34,7 +35,7 @@ class CommissionRunner(QObject):
     stepChanged = Signal(object)  # a copy of the StepResult that changed
     finished = Signal(object, list)  # CommissionReport, [json path, html path]
     failed = Signal(str)  # could not start or could not save, in words
-    modelsLoaded = Signal(list)  # list[StoreModel]
+    modelsLoaded = Signal(list, dict)  # list[StoreModel]; {model name: why the drill will not switch}
 
     def __init__(self, health: HealthModel, env: ConsoleEnv, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -45,9 +46,18 @@ class CommissionRunner(QObject):
 
     def load_models(self) -> None:
         def job() -> None:
-            reply = self.health.model.session.request("store.models", Empty())
+            session = self.health.model.session
+            reply = session.request("store.models", Empty())
             assert isinstance(reply, StoreModels)
-            self.modelsLoaded.emit(list(reply.models))
+            refusals: dict[str, str] = {}
+            for m in reply.models:
+                if m.active is not None and m.previous is not None:
+                    history = session.request("store.history", StoreHistoryQuery(m.name, limit=1000))
+                    assert isinstance(history, StoreHistory)
+                    refusal = drill_refusal(m.name, m.active, m.previous, list(history.entries))
+                    if refusal:
+                        refusals[m.name] = refusal
+            self.modelsLoaded.emit(list(reply.models), refusals)
 
         self.health.model.run_blocking(job)
 

@@ -60,6 +60,7 @@ class CommissionWizard(QDialog):
         self.health = health
         self.env = env
         self.models: dict[str, StoreModel] = {}
+        self.refusals: dict[str, str] = {}  # model -> why the drill will not switch (its previous was rolled back)
         self.report: CommissionReport | None = None
         self.paths: list[Path] = []
         name = health.model.display_name
@@ -151,8 +152,9 @@ class CommissionWizard(QDialog):
         if chosen:
             edit.setText(chosen)
 
-    def _on_models(self, models: list[StoreModel]) -> None:
+    def _on_models(self, models: list[StoreModel], refusals: dict[str, str]) -> None:
         self.models = {m.name: m for m in models}
+        self.refusals = dict(refusals)
         self.model_box.clear()
         if not models:
             self.model_box.addItem("no model deployed", None)
@@ -167,15 +169,18 @@ class CommissionWizard(QDialog):
     def drill_question(self) -> str | None:
         """What the drill will do, in words, or None when it has nothing to do."""
         m = self.chosen_model()
-        if m is None or m.active is None or m.previous is None:
+        if m is None or m.active is None or m.previous is None or m.name in self.refusals:
             return None
-        return "Roll %s back from %s to %s on %s, then forward to %s again?" % (
+        return "Roll %s back from %s to %s on %s, then return to %s?" % (
             m.name, m.active, m.previous, self.health.model.display_name, m.active)
 
     def _update_drill_text(self) -> None:
         question = self.drill_question()
-        self.drill.setText("Rollback drill: %s" % (question.rstrip("?") if question else
-                                                    "skipped (the model has no previous version)"))
+        m = self.chosen_model()
+        refusal = self.refusals.get(m.name) if m is not None else None
+        skipped = "skipped (%s)" % (refusal or "the model has no previous version")
+        self.drill.setText("Rollback drill: %s" % (question.rstrip("?") if question else skipped))
+        self.drill.setToolTip(plain_tooltip(self.drill.text()))
 
     def confirm(self, text: str) -> bool:
         answer = QMessageBox.question(self, "Rollback drill", text)
@@ -256,8 +261,10 @@ class CommissionWizard(QDialog):
             self.paths.append(write_pdf(report, paths[1].with_suffix(".pdf")))
         except OSError as exc:
             self._show_error("The PDF could not be written: %s." % exc)
-        self._done("Robot %s: %s. Report saved:\n%s" % (report.serial, report.overall.upper(),
-                                                         "\n".join(str(p) for p in self.paths)))
+        self.health.set_commissioning(report)
+        self._done("Robot %s: %s. %s.\nReport saved:\n%s" % (
+            report.serial, report.overall.upper(), report.end_state.rstrip(".") or "Its state could not be read",
+            "\n".join(str(p) for p in self.paths)))
 
     def _on_failed(self, message: str) -> None:
         self._show_error(message)

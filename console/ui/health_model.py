@@ -12,6 +12,7 @@ import html
 from PySide6.QtCore import QObject, Signal
 
 from console.core.client import DeviceError
+from console.core.commissioning import CommissionReport
 from console.core.health import HealthConfigError, HealthMonitor, HealthUnavailable
 from console.core.session import State
 from console.transport.base import TransportError
@@ -36,6 +37,7 @@ class HealthModel(QObject):
     configLoaded = Signal(object)  # HealthConfig
     configSaved = Signal(object)  # HealthConfig, as the device now uses it
     configFailed = Signal(str)
+    commissioningChanged = Signal(object)  # CommissionReport: the last commissioning run in this console
 
     def __init__(self, model: SessionModel, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -45,6 +47,7 @@ class HealthModel(QObject):
         self.monitor.attach()
         self.notice = ""
         self.config: HealthConfig | None = None
+        self.commissioning: CommissionReport | None = None
         model.stateChanged.connect(self._on_state)
         if model.state is State.CONNECTED:
             self.start()
@@ -68,6 +71,11 @@ class HealthModel(QObject):
 
     def save_config(self, config: HealthConfig) -> None:
         self.model.run_blocking(lambda: self._save_job(config))
+
+    def set_commissioning(self, report: CommissionReport) -> None:
+        """A commissioning run ended: the Health page and the sidebar show its outcome."""
+        self.commissioning = report
+        self.commissioningChanged.emit(report)
 
     def close(self) -> None:
         self.monitor.detach()

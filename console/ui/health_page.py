@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from console.core.commissioning import FAILED, PASSED, CommissionReport, outcome_sentence
 from console.core.env import ConsoleEnv
 from console.core.health import overall_label, status_label
 from console.ui.audit_view import AuditView
@@ -59,6 +60,10 @@ class HealthPage(QWidget):
         self.notice = plain_label("")
         self.notice.setWordWrap(True)
         self.notice.setObjectName("DashboardNotice")
+        self.commissioning = plain_label("")
+        self.commissioning.setWordWrap(True)
+        self.commissioning.setObjectName("CommissioningOutcome")
+        self.commissioning.setVisible(False)
         self.run_button = self._button("Run now", "Run every health check on the device now", self._on_run)
         self.settings_button = self._button("Settings…", "What the checks expect on this device", self.open_settings)
         self.commission_button = self._button("Commission…", "Guided commissioning checklist for this robot",
@@ -96,6 +101,7 @@ class HealthPage(QWidget):
         layout.setContentsMargins(12, 8, 12, 8)
         layout.addLayout(top)
         layout.addWidget(self.notice)
+        layout.addWidget(self.commissioning)
         layout.addWidget(splitter, 1)
 
         self.dialog: HealthSettingsDialog | None = None
@@ -104,6 +110,9 @@ class HealthPage(QWidget):
         health.noticeChanged.connect(self._on_notice)
         health.runFailed.connect(self._on_notice)
         health.configSaved.connect(lambda _config: self.audit.refresh())
+        health.commissioningChanged.connect(self._on_commissioning)
+        if health.commissioning is not None:
+            self._on_commissioning(health.commissioning)
         self._on_notice(health.notice)
         if health.last is not None:
             self._on_report(health.last)
@@ -141,6 +150,14 @@ class HealthPage(QWidget):
     def _on_notice(self, text: str) -> None:
         self.notice.setText(text)
         self.notice.setVisible(bool(text))
+
+    def _on_commissioning(self, report: CommissionReport) -> None:
+        color = {PASSED: HEALTH_COLORS["healthy"], FAILED: HEALTH_COLORS["unhealthy"]}.get(
+            report.overall, HEALTH_COLORS["unknown"])
+        mark = {PASSED: "✓", FAILED: "✕"}.get(report.overall, "○")
+        self.commissioning.setText("%s %s" % (mark, outcome_sentence(report)))
+        self.commissioning.setStyleSheet("color: %s; font-weight: bold;" % color)
+        self.commissioning.setVisible(True)
 
     def _on_history(self) -> None:
         self.timeline.set_reports(self.health.monitor.history())

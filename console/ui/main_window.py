@@ -192,6 +192,7 @@ class MainWindow(QMainWindow):
         health = HealthModel(model, parent=self)
         self.health_models[name] = health
         health.reportChanged.connect(lambda report: self.sidebar.set_health(name, report.overall))
+        health.commissioningChanged.connect(lambda report: self.sidebar.set_commissioning(name, report.overall))
         page = HealthPage(health, self.core.env)
         self.page_widgets.setdefault(name, {})["health"] = page
         tabs.insertTab(PAGES.index("health"), page, "Health")

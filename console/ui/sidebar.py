@@ -55,6 +55,7 @@ class DeviceSidebar(QWidget):
         self._items: dict[str, QListWidgetItem] = {}
         self._shown: dict[str, tuple[str, str]] = {}  # name -> (display name, connection state)
         self._health: dict[str, str] = {}  # name -> overall health of its last report
+        self._commissioning: dict[str, str] = {}  # name -> outcome of its last commissioning run here
         for entry in devices:
             self.add_device(entry)
         self.add_button = QPushButton("+ Add")
@@ -87,6 +88,11 @@ class DeviceSidebar(QWidget):
         self._shown[name] = (display_name, state)
         health = self._health.get(name) if state == "connected" else None
         words = "%s · %s" % (state, health) if health else state
+        commissioning = self._commissioning.get(name)
+        if commissioning in ("failed", "cancelled"):
+            words += " · commissioning %s" % commissioning
+            if health == "healthy":
+                health = "degraded"  # not fit for the field until commissioning passes: never a green dot
         item.setText("%s\n%s" % (display_name, words))
         item.setIcon(state_icon(health or state))
         item.setToolTip("%s: %s" % (display_name, words))
@@ -94,6 +100,12 @@ class DeviceSidebar(QWidget):
     def set_health(self, name: str, overall: str) -> None:
         """Show a connected device's overall health (healthy, degraded, unhealthy) next to its state."""
         self._health[name] = overall
+        if name in self._shown:
+            self.set_state(name, *self._shown[name])
+
+    def set_commissioning(self, name: str, overall: str) -> None:
+        """Show a failed (or cancelled) commissioning run beside the device's state until one passes."""
+        self._commissioning[name] = overall
         if name in self._shown:
             self.set_state(name, *self._shown[name])
 

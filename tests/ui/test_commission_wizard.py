@@ -13,7 +13,9 @@ import onnxruntime as ort
 import pytest
 from pytestqt.qtbot import QtBot
 
+from console.core import commissioning_model_steps
 from console.core.app import ConsoleCore
+from console.core.client import DeviceError
 from console.core.commissioning import CANCELLED, STATUS_WORDS
 from console.core.session import State
 from console.core.store_client import StoreClient
@@ -21,6 +23,8 @@ from console.ui.commission_wizard import CommissionWizard
 from console.ui.health_model import HealthModel
 from console.ui.health_page import HealthPage
 from console.ui.session_model import SessionModel
+from console.ui.sidebar import DeviceSidebar
+from device_runtime.protocol import StoreModelRef, StoreVersions
 from tests.store.helpers import make_package
 
 pytestmark = pytest.mark.gui
@@ -63,7 +67,7 @@ def test_the_wizard_runs_the_checklist_live_and_saves_the_report(qtbot: QtBot, p
                                                                  tmp_path: Path) -> None:
     wizard = _open(qtbot, page)
     assert wizard.model_box.currentText() == "det (active 1.1.0)"
-    question = "Roll det back from 1.1.0 to 1.0.0 on This computer, then forward to 1.1.0 again?"
+    question = "Roll det back from 1.1.0 to 1.0.0 on This computer, then return to 1.1.0?"
     assert wizard.drill_question() == question and question.rstrip("?") in wizard.drill.text()
     asked: list[str] = []
     wizard.confirm = lambda text: asked.append(text) or True  # type: ignore[method-assign]
@@ -85,14 +89,16 @@ def test_the_wizard_runs_the_checklist_live_and_saves_the_report(qtbot: QtBot, p
     assert words["runtime"] == "PASS" and words["smoke"] == "PASS" and words["rollback"] == "PASS"
     assert words["power"] == "SKIPPED" and words["latency"] == "SKIPPED"
     assert wizard.items["smoke"].text(2) == "det matches the expected outputs on all 1 golden case(s)"
-    assert wizard.items["rollback"].childCount() == 4  # rollback, health, forward, health
+    assert wizard.items["rollback"].childCount() == 4  # rollback, health, back, health
     assert wizard.progress.value() == 6
     json_path, html_path, pdf_path = wizard.paths
     assert json_path.parent == tmp_path / "reports" / "RB-9"
     assert json.loads(json_path.read_text())["overall"] == "passed"
     assert "Rollback drill" in html_path.read_text()
     assert pdf_path.read_bytes().startswith(b"%PDF") and pdf_path.stat().st_size > 1000
-    assert "Robot RB-9: PASSED" in wizard.outcome.text() and str(pdf_path) in wizard.outcome.text()
+    assert "Robot RB-9: PASSED. This computer runs det 1.1.0, " in wizard.outcome.text()
+    assert str(pdf_path) in wizard.outcome.text()
+    assert page.commissioning.isVisible() and "Commissioning of robot RB-9 PASSED" in page.commissioning.text()
     assert wizard.start_button.text() == "Run again" and wizard.close_button.text() == "Close"
 
 
@@ -113,3 +119,73 @@ def test_cancel_stops_the_running_step_and_skips_the_rest(qtbot: QtBot, page: He
         assert wizard.items[key].text(1) == STATUS_WORDS["skip"]
         assert wizard.items[key].text(2) == "not run: commissioning was cancelled"
     assert "Robot RB-10: CANCELLED" in wizard.outcome.text()
+
+
+def _store(page: HealthPage) -> StoreClient:
+    return StoreClient(page.health.model.session, who="tests")
+
+
+def _active(page: HealthPage) -> str | None:
+    reply = page.health.model.session.request("store.versions", StoreModelRef("det"))
+    assert isinstance(reply, StoreVersions)
+    return reply.active
+
+
+def _run(qtbot: QtBot, wizard: CommissionWizard, serial: str, tmp_path: Path) -> None:
+    wizard.serial.setText(serial)
+    wizard.load.setValue(5)
+    wizard.out_dir.setText(str(tmp_path / "reports"))
+    wizard.confirm = lambda text: True  # type: ignore[method-assign]
+    wizard.start()
+    qtbot.waitUntil(lambda: not wizard.running, timeout=120_000)
+
+
+def test_the_drill_never_switches_to_a_version_rolled_back_for_a_failure(qtbot: QtBot, page: HealthPage,
+                                                                         tmp_path: Path) -> None:
+    back = _store(page).rollback("det", why="crashes at start")
+    assert back.result == "committed" and _active(page) == "1.0.0"  # previous is now the bad 1.1.0
+    wizard = _open(qtbot, page)
+    assert wizard.drill_question() is None
+    assert 'det 1.1.0 was rolled back to 1.0.0 on ' in wizard.drill.text() and "by tests" in wizard.drill.text()
+    assert '"crashes at start"' in wizard.drill.text() and wizard.drill.text().startswith("Rollback drill: skipped")
+    _run(qtbot, wizard, "RB-11", tmp_path)
+    assert wizard.items["rollback"].text(1) == STATUS_WORDS["skip"]
+    reason = wizard.items["rollback"].text(2)
+    assert '"crashes at start"' in reason and "switches only to a version kept good, so det stays on 1.0.0" in reason
+    assert _active(page) == "1.0.0"
+    report = wizard.report
+    assert report is not None and report.end_state.startswith("This computer runs det 1.0.0, ")
+    assert report.end_state in wizard.outcome.text()
+
+
+def test_the_drill_puts_the_starting_version_back_whatever_happens(qtbot: QtBot, page: HealthPage, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    def lost(_report: object) -> list[str]:
+        raise DeviceError("the device stopped answering", "io")
+
+    monkeypatch.setattr(commissioning_model_steps, "critical_failures", lost)  # fails mid-drill, on 1.0.0
+    wizard = _open(qtbot, page)
+    _run(qtbot, wizard, "RB-12", tmp_path)
+    assert wizard.items["rollback"].text(1) == STATUS_WORDS["fail"]
+    assert "the device stopped answering" in wizard.items["rollback"].text(2)
+    details = [wizard.items["rollback"].child(i).text(2) for i in range(wizard.items["rollback"].childCount())]
+    assert details[0].startswith("rollback 1.1.0 -> 1.0.0: committed")
+    assert details[1].startswith("restoring 1.0.0 -> 1.1.0: committed")
+    assert _active(page) == "1.1.0"
+    assert "Robot RB-12: FAILED. This computer runs det 1.1.0, " in wizard.outcome.text()
+    shown = page.commissioning.text()
+    assert page.commissioning.isVisible() and "Commissioning of robot RB-12 FAILED at " in shown
+    assert "Rollback drill: the step could not run: the device stopped answering" in shown
+    assert "Afterwards This computer runs det 1.1.0, " in shown
+
+
+def test_the_sidebar_shows_a_failed_commissioning_until_one_passes(qtbot: QtBot, core: ConsoleCore) -> None:
+    sidebar = DeviceSidebar(core.registry.devices())
+    qtbot.addWidget(sidebar)
+    sidebar.set_state("local", "This computer", "connected")
+    sidebar.set_health("local", "healthy")
+    assert sidebar.state_text("local") == "This computer\nconnected · healthy"
+    sidebar.set_commissioning("local", "failed")
+    assert sidebar.state_text("local") == "This computer\nconnected · healthy · commissioning failed"
+    sidebar.set_commissioning("local", "passed")
+    assert sidebar.state_text("local") == "This computer\nconnected · healthy"
