@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from console.cli.cmd_package import REFUSALS, default_name
+from console.cli.cmd_package import REFUSALS, add_warmup_options, default_name, warmup_options
 from console.cli.registry import Commands
 from console.core.app import ConsoleCore
 from console.core.client import DeviceError
@@ -39,6 +39,7 @@ def register(sub: Any, commands: Commands) -> None:
     deploy.add_argument("--version", help="for an ONNX model: the version (default: the next patch version)")
     deploy.add_argument("--key", help="for an ONNX model: sign the package with this key")
     deploy.add_argument("--import-only", action="store_true", help="store it without activating it")
+    add_warmup_options(deploy)
     _action_options(deploy)
     deploy.add_argument("--allow-downgrade", action="store_true", help="activate a version older than the active one")
     commands["deploy"] = _deploy
@@ -131,7 +132,12 @@ def _deploy(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int
     if not args.package.is_file():
         env.stderr.write("edgectl: %s is not a file\n" % args.package)
         return ExitCode.USAGE
+    if args.package.suffix != ".onnx" and (args.shape or args.sample):
+        env.stderr.write("edgectl: --shape and --sample apply to an .onnx model; a package carries its own "
+                         "(edgectl package build ... --shape/--sample)\n")
+        return ExitCode.USAGE
     try:
+        warmup = warmup_options(args)
         session, client = _client(core, args, env)
         with tempfile.TemporaryDirectory(prefix="eoc-deploy-") as scratch:
             package = args.package
@@ -140,7 +146,7 @@ def _deploy(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int
                 version = args.version or _next_version(session, name)
                 key = KeyStore(env.config_dir / "keys").private_key(args.key) if args.key else None
                 package = Path(scratch) / ("%s-%s.tar.gz" % (name, version))
-                build_package(args.package, package, name, version, env.operator, key=key)
+                build_package(args.package, package, name, version, env.operator, key=key, **warmup)
                 if not args.json:
                     env.stdout.write("packaged %s as %s %s (%s)\n" % (args.package.name, name, version,
                                                                       "signed" if key else "unsigned"))

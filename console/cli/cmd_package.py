@@ -12,9 +12,11 @@ from console.core.app import ConsoleCore
 from console.core.client import DeviceError
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
+from console.core.job_specs import SpecError, parse_shapes
 from console.core.keys import KeyError_, KeyStore
 from console.core.packages import EngineBuild, PackageError, build_package, inspect_package, sign_package
 from device_runtime.protocol import ErrorCode, StoreKey, StoreKeyInfo
+from device_runtime.store.tensors import spell
 
 # Error codes of requests the device understood and refused (anything else: it could not be reached).
 REFUSALS = (ErrorCode.FAILED, ErrorCode.BAD_FIELD, ErrorCode.UNKNOWN_METHOD)
@@ -39,6 +41,7 @@ def register(sub: Any, commands: Commands) -> None:
     build.add_argument("--l4t", help="L4T release the engine was built on")
     build.add_argument("--dla", type=int, help="DLA core the engine targets")
     build.add_argument("--key", help="sign with this key (name or .key file)")
+    add_warmup_options(build)
     inspect = actions.add_parser("inspect", help="show a package's manifest and check its files")
     inspect.add_argument("package", type=Path)
     inspect.add_argument("--json", action="store_true")
@@ -77,6 +80,24 @@ def _package(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> in
         return ExitCode.ERROR
 
 
+def add_warmup_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--shape", action="append", default=[], metavar="NAME:DxD",
+                        help="the warm-up's size for a dynamic input, e.g. images:1x3x640x640 (repeat per input)")
+    parser.add_argument("--sample", type=Path, metavar="FILE.npz",
+                        help="a real input for the warm-up (numpy.savez(FILE, INPUT=array, ...)), kept in the package")
+
+
+def warmup_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``shapes`` and ``sample`` for build_package; raises PackageError on a malformed ``--shape``."""
+    try:
+        shapes = parse_shapes(args.shape)
+    except SpecError as exc:
+        raise PackageError(str(exc)) from None
+    if args.sample is not None and not args.sample.is_file():
+        raise PackageError("--sample %s is not a file" % args.sample)
+    return {"shapes": shapes, "sample": args.sample}
+
+
 def default_name(model: Path) -> str:
     stem = "".join(c if c.isalnum() or c in "._-" else "-" for c in model.stem.lower()).strip(".-_")
     return stem[:64] or "model"
@@ -96,7 +117,8 @@ def _build(args: argparse.Namespace, env: ConsoleEnv, store: KeyStore) -> int:
     key = store.private_key(args.key) if args.key else None
     manifest = build_package(args.model, args.output, args.name or default_name(args.model), args.version,
                              args.author or env.local_user, key=key, precision=args.precision,
-                             security_counter=args.security_counter, extra=list(args.file), engine=engine)
+                             security_counter=args.security_counter, extra=list(args.file), engine=engine,
+                             **warmup_options(args))
     env.stdout.write("built %s: %s %s, %d file(s), %.1f MB%s\n" % (
         args.output, manifest.name, manifest.version, len(manifest.files), manifest.total_size / 1e6,
         ", signed" if key is not None else ", unsigned"))
@@ -119,13 +141,22 @@ def _inspect(args: argparse.Namespace, env: ConsoleEnv) -> int:
             m.engine.tensorrt, m.engine.compute_capability, m.engine.target,
             ", L4T %s" % m.engine.l4t if m.engine.l4t else ""))
     for t in m.inputs:
-        out.write("input  %-20s %-8s %s\n" % (t.name, t.dtype, t.shape))
+        out.write("input  %-20s %-8s %s\n" % (t.name, t.dtype, _dims(t.shape)))
     for t in m.outputs:
-        out.write("output %-20s %-8s %s\n" % (t.name, t.dtype, t.shape))
+        out.write("output %-20s %-8s %s\n" % (t.name, t.dtype, _dims(t.shape)))
+    if m.warmup is not None:
+        out.write("warm-up %s%s\n" % (", ".join("%s:%s" % (k, spell(v)) for k, v in m.warmup.shapes.items()),
+                                       " from %s" % m.warmup.sample if m.warmup.sample else ""))
     for f in m.files:
         out.write("file   %-20s %10d B  %s  %s\n" % (f.path, f.size, f.sha256[:16], f.role))
     out.write("files: %s\n" % ("all match their sha256" if info.verified else "; ".join(info.problems)))
     return ExitCode.OK if info.verified else ExitCode.ERROR
+
+
+def _dims(shape: list[Any]) -> str:
+    """A shape for people: sizes, names, ``?``; a computed expression is cut short (it is dynamic)."""
+    return "[%s]" % ", ".join("?" if d is None or d in (-1, "") else (
+        str(d) if len(str(d)) <= 24 else str(d)[:21] + "...") for d in shape)
 
 
 def _keys(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int:

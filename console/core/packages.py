@@ -14,6 +14,7 @@ import io
 import os
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from device_runtime.store.manifest import (
     FileEntry,
     Manifest,
     TensorSpec,
+    WarmupSpec,
     check_name,
     check_path,
     parse_manifest_bytes,
@@ -34,13 +36,14 @@ from device_runtime.store.manifest import (
 from device_runtime.store.package import PackageReader
 from device_runtime.store.semver import SemVer
 from device_runtime.store.signing import Signature, sign
+from device_runtime.store.tensors import spec_fields_from_value_info
+from device_runtime.store.warmup_plan import plan_shapes
 
-_ONNX_DTYPES = {1: "float32", 10: "float16", 16: "bfloat16", 11: "float64", 3: "int8", 2: "uint8", 5: "int16",
-                6: "int32", 7: "int64", 9: "bool"}
 _ROLES = {".json": "config", ".yaml": "config", ".txt": "labels", ".names": "labels", ".npy": "calibration",
           ".npz": "calibration", ".cache": "timing-cache", ".engine": "engine", ".plan": "engine",
           ".onnx": "onnx-source"}
 INSPECT_LIMIT = 8 << 30
+SAMPLE_FILE = "warmup.npz"  # the warm-up sample's name inside a package
 
 
 class PackageError(Exception):
@@ -78,16 +81,7 @@ def sha256_file(path: Path) -> str:
 
 
 def _tensor(value: Any) -> TensorSpec:
-    kind = value.type.tensor_type
-    dims: list[Any] = []
-    for dim in kind.shape.dim:
-        if dim.HasField("dim_value"):
-            dims.append(int(dim.dim_value))
-        elif dim.HasField("dim_param"):
-            dims.append(str(dim.dim_param))
-        else:
-            dims.append(None)
-    return TensorSpec(value.name, _ONNX_DTYPES.get(kind.elem_type, "float32"), dims)
+    return TensorSpec(*spec_fields_from_value_info(value))
 
 
 def _precision(model: Any) -> str:
@@ -101,8 +95,13 @@ def _precision(model: Any) -> str:
 
 def manifest_for_onnx(model_path: Path, name: str, version: str, author: str, precision: str | None = None,
                       security_counter: int = 0, extra: list[Path] | None = None,
-                      engine: EngineBuild | None = None, recipe: dict[str, Any] | None = None) -> Manifest:
-    """A manifest for an ONNX model (and an optional engine built from it), read from the model."""
+                      engine: EngineBuild | None = None, recipe: dict[str, Any] | None = None,
+                      shapes: dict[str, list[int]] | None = None, sample: Path | None = None) -> Manifest:
+    """A manifest for an ONNX model (and an optional engine built from it), read from the model.
+
+    ``shapes`` and ``sample`` give the warm-up its inputs; the shapes used are recorded. A model whose
+    dynamic inputs have no safe default, or whose external data is missing, is refused here, before a
+    byte is written or sent."""
     import onnx
 
     try:
@@ -120,6 +119,11 @@ def manifest_for_onnx(model_path: Path, name: str, version: str, author: str, pr
     onnx_sha = sha256_file(model_path)
     files = [FileEntry("model.onnx", model_path.stat().st_size, onnx_sha, "model" if engine is None
                        else "onnx-source")]
+    for arcname, path in external_data_files(model, model_path).items():
+        files.append(FileEntry(arcname, path.stat().st_size, sha256_file(path), "weights"))
+    warmup = _warmup(inputs, shapes or {}, sample)
+    if sample is not None:
+        files.append(FileEntry(SAMPLE_FILE, sample.stat().st_size, sha256_file(sample), "sample"))
     engine_info = None
     if engine is not None:
         files.insert(0, FileEntry("model.engine", engine.path.stat().st_size, sha256_file(engine.path), "engine"))
@@ -140,8 +144,75 @@ def manifest_for_onnx(model_path: Path, name: str, version: str, author: str, pr
         backend="tensorrt" if engine is not None else "onnxruntime",
         entry="model.engine" if engine is not None else "model.onnx", files=files, inputs=inputs,
         outputs=outputs, precision=precision or _precision(model), recipe=recipe or {},
-        source_onnx_sha256=onnx_sha, security_counter=security_counter, engine=engine_info,
+        source_onnx_sha256=onnx_sha, security_counter=security_counter, engine=engine_info, warmup=warmup,
     )
+
+
+def _warmup(inputs: list[TensorSpec], shapes: dict[str, list[int]], sample: Path | None) -> WarmupSpec:
+    info: dict[str, tuple[str, list[int]]] = {}
+    if sample is not None:
+        info = {name: (dtype, list(shape)) for name, (dtype, shape) in read_sample(sample).items()}
+    try:
+        chosen = plan_shapes(inputs, shapes, info)
+    except StoreError as exc:
+        raise PackageError(exc.message) from None
+    return WarmupSpec(chosen, SAMPLE_FILE if sample is not None else None)
+
+
+def read_sample(sample: Path) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """Each array of a warm-up sample (``.npz``): its dtype and shape."""
+    import numpy as np
+
+    try:
+        with np.load(sample, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+    except (OSError, ValueError) as exc:
+        raise PackageError("%s is not a NumPy .npz file of input arrays (%s): save one with "
+                           "numpy.savez(path, INPUT_NAME=array, ...)" % (sample, exc)) from None
+    return {name: (str(a.dtype), tuple(int(d) for d in a.shape)) for name, a in arrays.items()}
+
+
+def _tensors(graph: Any) -> Iterator[Any]:
+    """Every tensor of a graph that can hold weights: initializers and Constant values, subgraphs included."""
+    yield from graph.initializer
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.HasField("t"):
+                yield attribute.t
+            yield from attribute.tensors
+            if attribute.HasField("g"):
+                yield from _tensors(attribute.g)
+            for sub in attribute.graphs:
+                yield from _tensors(sub)
+
+
+def external_data_files(model: Any, model_path: Path) -> dict[str, Path]:
+    """The external data files an ONNX model names, each checked to lie beside it (or below)."""
+    found: dict[str, Path] = {}
+    base = model_path.resolve().parent
+    for tensor in _tensors(model.graph):
+        if tensor.data_location != 1:  # TensorProto.EXTERNAL
+            continue
+        location = {entry.key: entry.value for entry in tensor.external_data}.get("location", "")
+        if location in found:
+            continue
+        target = (base / location).resolve()
+        if not location or Path(location).is_absolute() or base not in target.parents:
+            raise PackageError("%s keeps tensor %r in %r, outside the model's folder: external data must lie "
+                               "beside the model (re-save it with onnx.save_model(..., location=FILE_NAME))"
+                               % (model_path.name, tensor.name, location))
+        try:
+            check_path(location)
+        except StoreError as exc:
+            raise PackageError(exc.message.replace("manifest.json: ", "")) from None
+        if location in ("model.onnx", "model.engine", SAMPLE_FILE):
+            raise PackageError("%s names its external data %r, a name the package uses itself: re-save it with "
+                               "another location" % (model_path.name, location))
+        if not target.is_file():
+            raise PackageError("%s keeps its weights in %s, which is missing: put %s beside %s" % (
+                model_path.name, location, location, model_path))
+        found[location] = target
+    return found
 
 
 def _add(tar: tarfile.TarFile, arcname: str, data: bytes | None = None, path: Path | None = None) -> None:
@@ -188,6 +259,9 @@ def build_package(model_path: Path, out: Path, name: str, version: str, author: 
     files = {"model.onnx": model_path}
     if engine is not None:
         files = {"model.engine": engine.path, "model.onnx": model_path}
+    files.update({f.path: model_path.resolve().parent / f.path for f in manifest.files if f.role == "weights"})
+    if options.get("sample") is not None:
+        files[SAMPLE_FILE] = options["sample"]
     for path in options.get("extra") or []:
         files[path.name] = path
     raw = manifest.canonical_bytes()

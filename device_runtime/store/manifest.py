@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Optional
 
 from device_runtime.store.errors import Code, StoreError
 from device_runtime.store.semver import SemVer
+from device_runtime.store.tensors import DTYPES, MAX_RANK, check_dim, is_fixed
 
 SCHEMA = 1
 MANIFEST_FILE = "manifest.json"
@@ -21,12 +22,12 @@ SIGNATURE_FILE = "manifest.sig"
 MAX_MANIFEST_BYTES = 256 * 1024
 MAX_FILES = 256
 BACKENDS = ("onnxruntime", "tensorrt")
-ROLES = ("model", "engine", "onnx-source", "calibration", "timing-cache", "labels", "config", "other")
+ROLES = ("model", "engine", "onnx-source", "weights", "sample", "calibration", "timing-cache", "labels", "config",
+         "other")  # weights: the model's external data files; sample: the warm-up input (.npz)
 ENGINE_TARGETS = ("gpu", "dla0", "dla1")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _PATH_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_DTYPES = ("float32", "float16", "bfloat16", "float64", "int8", "uint8", "int16", "int32", "int64", "bool")
 
 
 def _bad(message: str) -> StoreError:
@@ -73,19 +74,18 @@ def _only(data: Dict[str, Any], allowed: List[str], where: str) -> None:
 
 
 def _shape(value: Any, where: str) -> List[Any]:
-    if not isinstance(value, list) or len(value) > 16:
-        raise _bad("%s must be a list of at most 16 dimensions" % where)
+    if not isinstance(value, list) or len(value) > MAX_RANK:
+        raise _bad("%s must be a list of at most %d dimensions" % (where, MAX_RANK))
     for dim in value:
-        ok = (isinstance(dim, int) and not isinstance(dim, bool) and dim >= 0) or (
-            isinstance(dim, str) and 0 < len(dim) <= 64) or dim is None
-        if not ok:
-            raise _bad("%s has dimension %r: use a size >= 0, a symbolic name or null" % (where, dim))
+        if not check_dim(dim):
+            raise _bad("%s has dimension %r: use a size >= 0, a symbol (text), or null or -1 for a dynamic one"
+                       % (where, str(dim)[:80]))
     return list(value)
 
 
 def _int_shape(value: Any, where: str) -> List[int]:
     shape = _shape(value, where)
-    if not all(isinstance(d, int) for d in shape):
+    if not all(is_fixed(d) for d in shape):
         raise _bad("%s must hold sizes only" % where)
     return [int(d) for d in shape]
 
@@ -134,8 +134,8 @@ class TensorSpec:
         if not name or len(name) > 256:
             raise _bad("%s.name must be 1-256 characters" % where)
         dtype = _expect(data, "dtype", str, where)
-        if dtype not in _DTYPES:
-            raise _bad("%s.dtype %r is not one of %s" % (where, dtype, ", ".join(_DTYPES)))
+        if dtype not in DTYPES:
+            raise _bad("%s.dtype %r is not one of %s" % (where, dtype, ", ".join(DTYPES)))
         shape = _shape(_expect(data, "shape", list, where), where + ".shape")
         profile = _expect(data, "profile", dict, where, optional=True)
         if profile is not None:
@@ -146,6 +146,28 @@ class TensorSpec:
 
     def to_dict(self) -> Dict[str, Any]:
         return {"name": self.name, "dtype": self.dtype, "shape": self.shape, "profile": self.profile}
+
+
+@dataclass
+class WarmupSpec:
+    """What the warm-up feeds: a shape per input (the ones used, all fixed) and an optional sample file
+    (an ``.npz`` of real inputs in the package, whose arrays take precedence)."""
+
+    shapes: Dict[str, List[int]]
+    sample: Optional[str] = None
+
+    @classmethod
+    def parse(cls, data: Any) -> WarmupSpec:
+        if not isinstance(data, dict):
+            raise _bad("warmup must be an object")
+        _only(data, ["shapes", "sample"], "warmup")
+        raw = _expect(data, "shapes", dict, "warmup")
+        shapes = {str(k): _int_shape(v, "warmup.shapes[%r]" % k) for k, v in raw.items()}
+        sample = _expect(data, "sample", str, "warmup", optional=True)
+        return cls(shapes, sample)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"shapes": self.shapes, "sample": self.sample}
 
 
 @dataclass
@@ -199,6 +221,7 @@ class Manifest:
     source_onnx_sha256: Optional[str] = None
     security_counter: int = 0
     engine: Optional[EngineInfo] = None
+    warmup: Optional[WarmupSpec] = None  # absent in packages built before warm-up inputs could be given
     schema: int = SCHEMA
 
     @property
@@ -223,6 +246,12 @@ class Manifest:
         return None
 
     def to_dict(self) -> Dict[str, Any]:
+        data = self._fields()
+        if self.warmup is not None:
+            data["warmup"] = self.warmup.to_dict()
+        return data
+
+    def _fields(self) -> Dict[str, Any]:
         return {
             "schema": self.schema, "name": self.name, "version": self.version, "created": self.created,
             "author": self.author, "backend": self.backend, "entry": self.entry,
@@ -244,7 +273,7 @@ class Manifest:
             raise _bad("schema %d is not %d, the one this runtime reads: %s" % (
                 schema, SCHEMA, "update the runtime on the device" if schema > SCHEMA else "rebuild the package"))
         _only(data, ["schema", "name", "version", "created", "author", "backend", "entry", "files", "inputs",
-                     "outputs", "precision", "recipe", "source_onnx_sha256", "security_counter", "engine"],
+                     "outputs", "precision", "recipe", "source_onnx_sha256", "security_counter", "engine", "warmup"],
               "manifest")
         name = check_name(_expect(data, "name", str, "manifest"))
         version = _expect(data, "version", str, "manifest")
@@ -279,16 +308,37 @@ class Manifest:
         if backend == "onnxruntime" and engine is not None:
             raise _bad("an onnxruntime package has no 'engine' section")
         recipe = _expect(data, "recipe", dict, "manifest")
+        raw_inputs = _expect(data, "inputs", list, "manifest")
+        inputs = [TensorSpec.parse(t, "inputs[%d]" % i) for i, t in enumerate(raw_inputs)]
+        warmup = _warmup(data.get("warmup"), inputs, files)
         return cls(
             name=name, version=version, created=_expect(data, "created", str, "manifest"),
             author=_expect(data, "author", str, "manifest"), backend=backend, entry=entry, files=files,
-            inputs=[TensorSpec.parse(t, "inputs[%d]" % i) for i, t in enumerate(_expect(data, "inputs", list,
-                                                                                         "manifest"))],
+            inputs=inputs,
             outputs=[TensorSpec.parse(t, "outputs[%d]" % i) for i, t in enumerate(_expect(data, "outputs", list,
                                                                                            "manifest"))],
             precision=_expect(data, "precision", str, "manifest"), recipe=recipe, source_onnx_sha256=source,
-            security_counter=counter, engine=engine, schema=schema,
+            security_counter=counter, engine=engine, warmup=warmup, schema=schema,
         )
+
+
+def _warmup(data: Any, inputs: List[TensorSpec], files: List[FileEntry]) -> Optional[WarmupSpec]:
+    if data is None:
+        return None
+    spec = WarmupSpec.parse(data)
+    names = {t.name: t for t in inputs}
+    for name, shape in spec.shapes.items():
+        tensor = names.get(name)
+        if tensor is None:
+            raise _bad("warmup.shapes names %r, which is not an input (inputs: %s)" % (name, ", ".join(names)))
+        declared = tensor.shape
+        fits = len(shape) == len(declared) and all(
+            not is_fixed(declared[i]) or declared[i] == size for i, size in enumerate(shape))
+        if not fits:
+            raise _bad("warmup.shapes[%r] %s does not fit the input's shape %s" % (name, shape, tensor.shape))
+    if spec.sample is not None and not any(f.path == spec.sample and f.role == "sample" for f in files):
+        raise _bad("warmup.sample %r is not a listed file with role 'sample'" % spec.sample)
+    return spec
 
 
 def canonical(data: Dict[str, Any]) -> bytes:

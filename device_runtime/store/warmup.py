@@ -16,21 +16,49 @@ from typing import Any, Dict, List, Optional
 
 from device_runtime.process import python_command
 from device_runtime.store.errors import Code, StoreError
-from device_runtime.store.manifest import MANIFEST_FILE, Manifest, TensorSpec, parse_manifest_bytes
+from device_runtime.store.manifest import MANIFEST_FILE, Manifest, parse_manifest_bytes
+from device_runtime.store.warmup_plan import plan_shapes
 
 _NUMPY_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64",
                 "tensor(int8)": "int8", "tensor(uint8)": "uint8", "tensor(int32)": "int32",
-                "tensor(int64)": "int64", "tensor(bool)": "bool"}
+                "tensor(int64)": "int64", "tensor(bool)": "bool", "tensor(int16)": "int16",
+                "tensor(uint16)": "uint16", "tensor(uint32)": "uint32", "tensor(uint64)": "uint64"}
 
 
-def _dims(shape: List[Any], spec: Optional[TensorSpec]) -> List[int]:
-    if spec is not None and spec.profile:
-        return list(spec.profile["opt"])
-    return [d if isinstance(d, int) and d > 0 else 1 for d in shape]
+def _describe(name: str, array: Any, from_sample: bool) -> str:
+    """``sr int64[] = 0``: what one input got, for a warm-up failure's message."""
+    head = "%s %s[%s]" % (name, array.dtype, "x".join(str(d) for d in array.shape))
+    if array.size <= 8:
+        return "%s = %s" % (head, array.reshape(-1).tolist() if array.ndim else array.item())
+    return "%s %s" % (head, "from the sample" if from_sample else "zeros")
 
 
-def _warm_onnx(path: str, manifest: Manifest) -> Dict[str, Any]:
+def _feeds(manifest: Manifest, version_dir: str, session_inputs: List[Any]) -> Dict[str, Any]:
     import numpy as np
+
+    sample: Dict[str, Any] = {}
+    warmup = manifest.warmup
+    if warmup is not None and warmup.sample:
+        with np.load(os.path.join(version_dir, warmup.sample), allow_pickle=False) as data:
+            sample = {name: data[name] for name in data.files}
+    # no warmup section: a package built before warm-up inputs were recorded
+    shapes = dict(warmup.shapes) if warmup is not None else plan_shapes(manifest.inputs, {}, {})
+    feeds = {}
+    for item in session_inputs:
+        if item.name in sample:
+            feeds[item.name] = sample[item.name]
+            continue
+        dtype = _NUMPY_TYPES.get(item.type)
+        if dtype is None:
+            raise RuntimeError("input %s has type %s, which the warm-up cannot feed" % (item.name, item.type))
+        shape = shapes.get(item.name)
+        if shape is None:
+            shape = [d if isinstance(d, int) and d >= 0 else 1 for d in item.shape]
+        feeds[item.name] = np.zeros(shape, dtype=dtype)
+    return feeds
+
+
+def _warm_onnx(path: str, manifest: Manifest, version_dir: str) -> Dict[str, Any]:
     import onnxruntime as ort
 
     wanted = ["CUDAExecutionProvider", "CPUExecutionProvider"]
@@ -38,15 +66,15 @@ def _warm_onnx(path: str, manifest: Manifest) -> Dict[str, Any]:
     start = time.perf_counter()
     session = ort.InferenceSession(path, providers=providers)
     load_s = time.perf_counter() - start
-    specs = {t.name: t for t in manifest.inputs}
-    feeds = {}
-    for item in session.get_inputs():
-        dtype = _NUMPY_TYPES.get(item.type)
-        if dtype is None:
-            raise RuntimeError("input %s has type %s, which the warm-up cannot feed" % (item.name, item.type))
-        feeds[item.name] = np.zeros(_dims(list(item.shape), specs.get(item.name)), dtype=dtype)
+    feeds = _feeds(manifest, version_dir, session.get_inputs())
+    from_sample = bool(manifest.warmup and manifest.warmup.sample)
     start = time.perf_counter()
-    session.run(None, feeds)
+    try:
+        session.run(None, feeds)
+    except Exception as exc:
+        fed = "; ".join(_describe(name, array, from_sample) for name, array in feeds.items())
+        raise RuntimeError("the warm-up inference failed: %s. It fed %s. Give a real input with --sample FILE.npz "
+                           "(or sizes the model accepts with --shape NAME:DxD)" % (str(exc)[:300], fed)) from None
     return {"ok": True, "provider": session.get_providers()[0], "load_s": load_s,
             "infer_ms": (time.perf_counter() - start) * 1000}
 
@@ -75,7 +103,7 @@ def warm(version_dir: str, manifest: Optional[Manifest] = None) -> Dict[str, Any
     path = os.path.join(version_dir, manifest.entry)
     if manifest.backend == "tensorrt":
         return _warm_engine(path)
-    return _warm_onnx(path, manifest)
+    return _warm_onnx(path, manifest, version_dir)
 
 
 def run_warmup(version_dir: str, timeout_s: float = 600.0) -> Dict[str, Any]:
@@ -101,7 +129,7 @@ def main(argv: List[str]) -> int:
     try:
         result = warm(argv[0])
     except Exception as exc:
-        result = {"ok": False, "error": "%s: %s" % (type(exc).__name__, str(exc)[:500])}
+        result = {"ok": False, "error": "%s: %s" % (type(exc).__name__, str(exc)[:1500])}
     sys.stdout.write(json.dumps(result) + "\n")
     return 0 if result.get("ok") else 1
 
