@@ -99,16 +99,20 @@ def probe(
     gpus: Optional[List[GpuInfo]] = None,
     demo_model: Optional[str] = None,
     power_mode: Optional[str] = None,
+    proc_root: Optional[str] = None,
+    etc_root: Optional[str] = None,
+    var_root: Optional[str] = None,
 ) -> Capabilities:
-    """Describe the device. ``root`` lets tests point at a fixture tree."""
-    proc = os.path.join(root, "proc")
-    etc = os.path.join(root, "etc")
+    """Describe the device. ``root`` (or the separate roots) lets tests point at a fixture tree."""
+    proc = proc_root or os.path.join(root, "proc")
+    etc = etc_root or os.path.join(root, "etc")
+    var = var_root or os.path.join(root, "var")
     identity = read_identity(proc)
     model = identity.model
     if not model:
         product = _read(os.path.join(root, "sys", "class", "dmi", "id", "product_name"))
         model = product or platform.machine() + " computer"
-    l4t = read_l4t(etc, os.path.join(root, "var", "lib", "dpkg", "status")).version
+    l4t = read_l4t(etc, os.path.join(var, "lib", "dpkg", "status")).version
     jetson = l4t is not None or identity.soc is not None
     mem_total_mb = 0.0
     meminfo = _read(os.path.join(proc, "meminfo")) or ""

@@ -59,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     common(doctor)
     doctor.add_argument("--json", action="store_true")
     doctor.add_argument("--dev-root", default="/dev", help=argparse.SUPPRESS)
+    doctor.add_argument("--run-root", default="/run", help=argparse.SUPPRESS)
     _roots(doctor)
 
     tegrastats = sub.add_parser("parse-tegrastats", help="print what each line of a tegrastats log says")
@@ -212,6 +213,7 @@ def _doctor(args: argparse.Namespace, env: RuntimeEnv) -> int:
     from device_runtime import install_checks
     from device_runtime.capabilities import probe, summary
     from device_runtime.collectors import default_collectors
+    from device_runtime.collectors.identity_facts import identity_facts, one_line
     from device_runtime.collectors.nvml import NvmlCollector
     from device_runtime.collectors.report import check_collectors, format_text
 
@@ -225,11 +227,13 @@ def _doctor(args: argparse.Namespace, env: RuntimeEnv) -> int:
             c.close()
     socket_path, root = _socket_and_root(args, env)
     checks = install_checks.run_checks(root, socket_path, etc_root=args.etc_root, dev_root=args.dev_root,
-                                       gpu_count=gpus)
-    device = summary(probe())
+                                       gpu_count=gpus, run_root=args.run_root)
+    device = summary(probe(proc_root=args.proc_root, etc_root=args.etc_root, var_root=args.var_root))
+    facts = identity_facts(args.proc_root, args.etc_root, os.path.join(args.var_root, "lib", "dpkg", "status"))
     problems = sum(len(r.problems) for r in reports) + sum(1 for c in checks if c.status == install_checks.FAIL)
     if args.json:
         report = {"runtime": __version__, "device": device, "problems": problems,
+                  "identity": [f._asdict() for f in facts], "identity_line": one_line(facts),
                   "collectors": {r.name: r.to_json() for r in reports},
                   "install": [c.to_dict() for c in checks]}
         env.stdout.write(json.dumps(report, indent=2) + "\n")
@@ -237,6 +241,12 @@ def _doctor(args: argparse.Namespace, env: RuntimeEnv) -> int:
     env.stdout.write("edge-runtime %s\n" % __version__)
     for key, value in device.items():
         env.stdout.write("  %-12s %s\n" % (key, value))
+    env.stdout.write("identity (each fact and where it came from):\n")
+    for fact in facts:
+        env.stdout.write("  %-12s %s  [from %s]\n" % (fact.name, fact.value, fact.source))
+        if fact.note:
+            env.stdout.write("  %-12s note: %s\n" % ("", fact.note))
+    env.stdout.write("  one line: %s\n" % one_line(facts))
     env.stdout.write("\n".join(line for line in format_text(reports) if line != "no problems found") + "\n")
     env.stdout.write("install:\n")
     for check in checks:

@@ -140,6 +140,63 @@ def check_service(runner: Callable[[List[str]], subprocess.CompletedProcess[str]
                  "sudo systemctl enable --now edge-runtime; see journalctl -u edge-runtime")
 
 
+JTOP_SOCKET = "jtop.sock"
+SERVICE_USER = "edge-runtime"
+
+
+def _group_members(etc_root: str, group: str) -> Optional[List[str]]:
+    """Members of ``group`` in ``<etc_root>/group`` plus the users whose primary group it is;
+    None when there is no such group."""
+    try:
+        with open(os.path.join(etc_root, "group")) as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split(":")
+        if len(fields) >= 4 and fields[0] == group:
+            members = [m for m in fields[3].split(",") if m]
+            try:
+                with open(os.path.join(etc_root, "passwd")) as handle:
+                    for entry in handle.read().splitlines():
+                        parts = entry.split(":")
+                        if len(parts) >= 4 and parts[3] == fields[2]:
+                            members.append(parts[0])
+            except OSError:
+                pass
+            return members
+    return None
+
+
+def _user_exists(etc_root: str, user: str) -> bool:
+    try:
+        with open(os.path.join(etc_root, "passwd")) as handle:
+            return any(line.split(":", 1)[0] == user for line in handle.read().splitlines())
+    except OSError:
+        return False
+
+
+def check_jtop(etc_root: str = "/etc", run_root: str = "/run", jtop_installed: bool = False) -> Check:
+    """jetson-stats is optional; when it is here, the daemon must be able to reach its socket
+    (root:jtop 0660), or the jtop collector only ever reports it unavailable."""
+    socket_path = os.path.join(run_root, JTOP_SOCKET)
+    members = _group_members(etc_root, "jtop")
+    has_socket = os.path.exists(socket_path)
+    if not (jtop_installed or has_socket or members is not None):
+        return Check("jtop", OK, "jetson-stats (jtop) is not installed (optional: the sysfs collector reads the same)")
+    if members is not None and _user_exists(etc_root, SERVICE_USER) and SERVICE_USER not in members:
+        return Check("jtop", WARN, "jtop is installed but the %s user is not in the jtop group, so the daemon cannot "
+                     "reach %s (root:jtop 0660)" % (SERVICE_USER, socket_path),
+                     "sudo usermod -aG jtop %s && sudo systemctl restart edge-runtime" % SERVICE_USER)
+    if not has_socket:
+        return Check("jtop", WARN, "jetson-stats is installed but its service is not running (no %s)" % socket_path,
+                     "sudo systemctl enable --now jtop.service")
+    if not os.access(socket_path, os.R_OK | os.W_OK):
+        return Check("jtop", WARN, "this user cannot reach %s (root:jtop 0660)" % socket_path,
+                     "sudo usermod -aG jtop $USER, then log in again")
+    return Check("jtop", OK, "jtop service reachable at %s" % socket_path)
+
+
 def _run(argv: List[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
 
@@ -217,8 +274,13 @@ def check_ssh(etc_root: str = "/etc") -> List[Check]:
 
 def run_checks(root: str, socket_path: str, etc_root: str = "/etc", dev_root: str = "/dev",
                gpu_count: Optional[int] = None, systemd_dir: str = "/run/systemd/system",
-               runner: Callable[[List[str]], subprocess.CompletedProcess[str]] = _run) -> List[Check]:
+               runner: Callable[[List[str]], subprocess.CompletedProcess[str]] = _run,
+               run_root: str = "/run") -> List[Check]:
+    import importlib.util
+
+    jtop_installed = importlib.util.find_spec("jtop") is not None
     checks = [check_python(), check_state_dir(root), check_socket(socket_path), check_disk(root),
-              check_tensorrt(), check_gpu(dev_root, gpu_count), check_service(runner, systemd_dir)]
+              check_tensorrt(), check_gpu(dev_root, gpu_count), check_service(runner, systemd_dir),
+              check_jtop(etc_root, run_root, jtop_installed)]
     checks.extend(check_ssh(etc_root))
     return checks

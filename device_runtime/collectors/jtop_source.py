@@ -19,6 +19,16 @@ from device_runtime.protocol import MetricSpec
 Factory = Callable[[], Any]
 
 
+def _hint(exc: Exception) -> str:
+    """jtop words a refused socket as "I can't access jtop.service. Please logout or reboot": the
+    real cause for a service user is the socket's group."""
+    text = str(exc).lower()
+    if isinstance(exc, PermissionError) or "can't access" in text or "permission denied" in text:
+        return (" (its socket /run/jtop.sock is root:jtop 0660: sudo usermod -aG jtop edge-runtime, "
+                "then restart edge-runtime)")
+    return ""
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "x"
 
@@ -82,7 +92,7 @@ class JtopCollector(Collector):
             client = self._factory()
             client.start()  # raises JtopException when jtop.service is not running
         except Exception as exc:  # jtop raises its own exception types; none may reach the daemon
-            self._fail(f"jtop service unavailable: {exc}")
+            self._fail(f"jtop service unavailable: {' '.join(str(exc).split())}{_hint(exc)}")
             return False
         self._client, self._why, self._failed_at = client, None, None
         return True

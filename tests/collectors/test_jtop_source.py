@@ -102,3 +102,13 @@ def test_the_hub_keeps_sampling_the_board_when_the_jtop_service_dies(tmp_path: A
     assert not jtop_status.active and "lost the jtop service" in jtop_status.absent["jtop"]
     assert next(c for c in state.collectors if c.name == "tegra").active
     hub.close()
+
+
+def test_a_refused_socket_names_the_group_fix() -> None:
+    def factory() -> Any:
+        raise RuntimeError("I can't access jtop.service.\nPlease logout or reboot this board.")  # jtop's own words
+
+    collector = JtopCollector(factory=factory, clock=lambda: 0.0)
+    assert collector.absent() == {"jtop": "jtop service unavailable: I can't access jtop.service. Please logout or "
+                                          "reboot this board. (its socket /run/jtop.sock is root:jtop 0660: sudo "
+                                          "usermod -aG jtop edge-runtime, then restart edge-runtime)"}
