@@ -28,6 +28,7 @@ AUDITED_METHODS = {
     "store.rollback": "rollback",
     "store.pin": "pin",
     "store.unpin": "unpin",
+    "store.remove": "remove",
     "store.keys.trust": "trust key",
     "store.policy.set": "config",
     "store.upload.begin": "upload",

@@ -1126,7 +1126,7 @@ class StoreAction(Record):
     """A store action running on the device's store worker; pushed on TOPIC_STORE as it goes."""
 
     id: str
-    kind: str  # import, deploy, activate, rollback
+    kind: str  # import, deploy, activate, rollback, remove
     state: str  # running, succeeded, failed
     stage: str = ""
     progress: float = 0.0
@@ -1140,6 +1140,19 @@ class StoreAction(Record):
     steps_s: Dict[str, float] = field(default_factory=dict)
     started: float = 0.0
     finished: Optional[float] = None
+
+
+@_record
+@dataclass
+class StoreRemove(Record):
+    """Remove one stored version, or a whole model (``version`` None). Removing the active version
+    needs ``confirm_active`` set to it: the operator saw which version stops being active."""
+
+    name: str
+    version: Optional[str] = None
+    confirm_active: Optional[str] = None
+    who: str = ""
+    why: str = ""
 
 
 @_record
@@ -1234,6 +1247,7 @@ METHODS.update({
     "store.action": (StoreActionRef, StoreAction),
     "store.pin": (StorePin, StoreVersions),
     "store.unpin": (StorePin, StoreVersions),
+    "store.remove": (StoreRemove, StoreAction),  # result "removed"; message names what went
     "store.keys.list": (Empty, StoreKeys),
     "store.keys.trust": (StoreKey, StoreKeyInfo),
     "store.policy.get": (Empty, StorePolicy),
@@ -1306,8 +1320,8 @@ METHODS.update({
 REPLAYED_METHODS = frozenset({
     "jobs.submit", "jobs.pipeline", "jobs.cancel",
     "alerts.thresholds.set", "health.config.set", "health.run", "probe.set",
-    "store.import", "store.activate", "store.rollback", "store.pin", "store.unpin", "store.keys.trust",
-    "store.policy.set", "store.upload.begin", "store.upload.chunk", "store.upload.finish",
+    "store.import", "store.activate", "store.rollback", "store.pin", "store.unpin", "store.remove",
+    "store.keys.trust", "store.policy.set", "store.upload.begin", "store.upload.chunk", "store.upload.finish",
     "files.begin", "files.chunk", "files.finish",
 })
 
