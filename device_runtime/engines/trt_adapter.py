@@ -3,9 +3,12 @@
 It applies a :class:`~device_runtime.engines.trt_plan.BuildPlan` (all version decisions are made
 there) to a ``trt`` module object passed in, and enumerates / binds engine I/O. It is written
 against the documented APIs (NVIDIA/TensorRT ``python/src/infer/pyCore.cpp`` at 8.5.1, 8.6.1,
-10.0.0 and 11.1; REFERENCE.md section 1) and tested with recorded fake modules that mimic each
-generation's surface; it has not been run against a real TensorRT here. ``tensorrt`` is never
-imported by this module: callers do ``import tensorrt as trt`` lazily and pass it in.
+10.0.0 and 11.1; REFERENCE.md section 1). ``TRT_NAMES`` lists every TensorRT name used here and by
+the other modules that touch a ``trt`` module, with the versions that need it; the tests check
+each against the names the real bindings wheels of 8.6.1, 10.0.1, 10.13.3 and 11.1 register, and
+run this code on strict fakes built from those names. It has not been run against a real
+TensorRT here. ``tensorrt`` is never imported by this module: callers do ``import tensorrt as
+trt`` lazily and pass it in.
 """
 
 from __future__ import annotations
@@ -18,6 +21,37 @@ from device_runtime.engines.trt_plan import BuildPlan
 from device_runtime.engines.trt_version import TrtVersion, require_version
 
 Shape = Tuple[int, ...]
+Since = Tuple[int, int]
+ALWAYS: Tuple[Since, Since] = ((8, 5), (99, 0))
+
+# Every TensorRT attribute read or written through a ``trt`` module, mapped to the versions
+# [from, until) in which the code uses it (the code never touches it outside that range).
+TRT_NAMES: Dict[str, Tuple[Since, Since]] = {
+    name: ALWAYS for name in (
+        "__version__", "Logger", "ILogger", "WARNING", "Builder", "OnnxParser", "Runtime",
+        "NetworkDefinitionCreationFlag", "BuilderFlag", "MemoryPoolType", "WORKSPACE", "DeviceType", "DLA",
+        "TensorIOMode", "INPUT",
+        "create_network", "create_builder_config", "create_optimization_profile", "set_shape",
+        "add_optimization_profile", "parse_from_file", "num_errors", "get_error", "set_memory_pool_limit",
+        "set_flag", "builder_optimization_level", "default_device_type", "DLA_core", "create_timing_cache",
+        "set_timing_cache", "get_timing_cache", "serialize", "build_serialized_network", "deserialize_cuda_engine",
+        "engine_host_code_allowed", "num_io_tensors", "get_tensor_name", "get_tensor_mode", "get_tensor_shape",
+        "get_tensor_dtype", "create_execution_context", "set_input_shape", "set_tensor_address",
+        "execute_async_v3", "GPU_FALLBACK", "VERSION_COMPATIBLE", "ERROR", "log",
+    )
+}
+TRT_NAMES.update({name: ((7, 0), (8, 5)) for name in (
+    "num_bindings", "get_binding_name", "binding_is_input", "get_binding_shape", "get_binding_dtype",
+    "get_binding_index", "set_binding_shape", "execute_async_v2")})
+TRT_NAMES.update({
+    "EXPLICIT_BATCH": ((8, 5), (10, 0)),
+    "STRONGLY_TYPED": ((10, 0), (11, 0)),
+    "int8_calibrator": ((8, 5), (11, 0)),
+    # Before 8.4 (workspace) and 8.5 (binding-index I/O): JetPack 4/5 releases with no PyPI wheel to check.
+    "max_workspace_size": ((7, 0), (8, 4)),
+    "FP16": ((8, 5), (11, 0)),
+    "INT8": ((8, 5), (11, 0)),
+})
 
 
 class TrtBuildError(RuntimeError):
@@ -41,6 +75,24 @@ def _network_flags(trt: Any, names: Sequence[str]) -> int:
     for name in names:
         flags |= 1 << int(getattr(trt.NetworkDefinitionCreationFlag, name))
     return flags
+
+
+def _error_tap(trt: Any, logger: Any, sink: List[str]) -> Any:
+    """A logger that forwards everything to ``logger`` and keeps the builder's error lines for the message."""
+    base = getattr(trt, "ILogger", None)
+    if base is None:
+        return logger
+
+    class _Tap(base):  # type: ignore[misc, valid-type]
+        def __init__(self) -> None:
+            super().__init__()
+
+        def log(self, severity: Any, msg: str) -> None:
+            if int(severity) <= int(trt.Logger.ERROR):
+                sink.append(str(msg))
+            logger.log(severity, msg)
+
+    return _Tap()
 
 
 def _parse_onnx(trt: Any, network: Any, logger: Any, onnx_path: str) -> Any:
@@ -104,7 +156,8 @@ def build_engine(
     installed = module_version(trt)
     if (installed.major, installed.minor) != (plan.trt_version.major, plan.trt_version.minor):
         raise TrtBuildError("plan made for TensorRT %s but the module is %s" % (plan.trt_version, installed))
-    logger = logger if logger is not None else trt.Logger(trt.Logger.WARNING)
+    errors: List[str] = []
+    logger = _error_tap(trt, logger if logger is not None else trt.Logger(trt.Logger.WARNING), errors)
     builder = trt.Builder(logger)
     network = builder.create_network(_network_flags(trt, plan.network_flags))
     parser = _parse_onnx(trt, network, logger, onnx_path)
@@ -115,7 +168,7 @@ def build_engine(
         config.set_timing_cache(cache, ignore_mismatch=plan.timing_cache_ignore_mismatch)
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
-        raise TrtBuildError("TensorRT could not build the engine; see the builder log")
+        raise TrtBuildError("TensorRT could not build the engine: %s" % ("; ".join(errors) or "see the builder log"))
     if plan.timing_cache_path:
         _write_atomic(plan.timing_cache_path, bytes(config.get_timing_cache().serialize()))
     del parser

@@ -11,12 +11,23 @@ REFERENCE.md and the NVIDIA/TensorRT Python bindings (``python/src/infer/pyCore.
   such flag and every network is strongly typed.
 * 11.0 removed ``BuilderFlag.FP16/INT8/...`` and the INT8 calibrator; DLA is absent in 11.0-11.4.0
   and back in 11.4.1 (AGX Orin, JetPack 7.2.2+). Calibrators are deprecated from 10.1.
+* A network with a dynamic input builds only with an optimization profile for it ("Network has
+  dynamic or shape inputs, but no optimization profile has been defined"), so a build without a
+  shape for every dynamic input is refused here, naming them.
+* INT8 without a calibrator or Q/DQ nodes has no scales: the builder fails ("Calibration failure
+  occurred with no scaling factors detected") and trtexec ``--int8``/``--best`` silently uses
+  placeholder ranges, so such a build is refused rather than labelled int8.
+* A Q/DQ ONNX builds strongly typed on 10.x; 8.x has no strong typing, so its Q/DQ builds set
+  INT8 and also FP16, or every layer outside the Q/DQ pairs would run in FP32.
+* trtexec 10.x sets ``kFP16`` and ``kPREFER_PRECISION_CONSTRAINTS`` on every DLA build
+  (``samples/common/sampleEngines.cpp``, ``setupNetworkAndConfig``), which a strongly typed network
+  rejects: DLA with strong typing goes through the API route on 10.x.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple, Union
+from dataclasses import dataclass, field, replace
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from device_runtime.engines.trt_version import TrtVersion
 
@@ -50,6 +61,11 @@ class BuildRequest:
     # Implicit INT8 quantization with a calibrator (TensorRT <= 10.x only).
     use_calibrator: bool = False
     engine_path: Optional[str] = None
+    # The ONNX inputs' dims (a str or a non-positive int is dynamic); None when not read.
+    inputs: Optional[Dict[str, Sequence[Union[int, str]]]] = None
+    # The ONNX holds QuantizeLinear / DequantizeLinear nodes (its INT8 scales); None: not read yet.
+    has_qdq: Optional[bool] = False
+    route: str = "api"
 
 
 @dataclass
@@ -122,6 +138,30 @@ def _refuse(code: str, reason: str) -> Refusal:
     return Refusal(reason=reason, code=code)
 
 
+def _dynamic(dims: Sequence[Union[int, str]]) -> bool:
+    return any(not isinstance(d, int) or d <= 0 for d in dims)
+
+
+def _check_profiles(request: BuildRequest) -> Optional[Refusal]:
+    if request.inputs is None:
+        return None
+    unknown = sorted(p.input_name for p in request.profiles if p.input_name not in request.inputs)
+    if unknown:
+        return _refuse("profile", "the model has no input %s (its inputs: %s)" % (
+            ", ".join(unknown), ", ".join(sorted(request.inputs))))
+    shaped = {p.input_name for p in request.profiles}
+    missing = [(name, list(dims)) for name, dims in sorted(request.inputs.items())
+               if _dynamic(dims) and name not in shaped]
+    if not missing:
+        return None
+    name, dims = missing[0]
+    example = ",".join("x".join(str(d) if isinstance(d, int) and d > 0 else str(n) for d in dims) for n in (1, 4, 8))
+    return _refuse("profile", "the model's input%s %s %s dynamic dimensions, and TensorRT builds those only with an "
+                   "optimization profile: give a shape for %s as NAME:MIN,OPT,MAX (e.g. --shape %s:%s)" % (
+                       "s" if len(missing) > 1 else "", ", ".join("%s %s" % item for item in missing),
+                       "have" if len(missing) > 1 else "has", "each" if len(missing) > 1 else "it", name, example))
+
+
 def _check_request(request: BuildRequest, version: TrtVersion, facts: DeviceFacts) -> Optional[Refusal]:
     if request.precision not in PRECISIONS:
         return _refuse("precision", "unknown precision %r (use one of %s)" % (request.precision, ", ".join(PRECISIONS)))
@@ -135,6 +175,9 @@ def _check_request(request: BuildRequest, version: TrtVersion, facts: DeviceFact
     if request.version_compatible and not version.at_least(8, 6):
         reason = "version-compatible engines need TensorRT 8.6 or newer (device has %s)" % version
         return _refuse("version_compatible", reason)
+    refusal = _check_profiles(request)
+    if refusal is not None:
+        return refusal
     for profile in request.profiles:
         ranks = {len(profile.min), len(profile.opt), len(profile.max)}
         ordered = len(ranks) == 1 and all(
@@ -157,8 +200,10 @@ def _check_request(request: BuildRequest, version: TrtVersion, facts: DeviceFact
     if request.precision in ("fp16", "best") and not facts.has_fast_fp16 and weak:
         reason = "this GPU (compute capability %s) has no fast FP16; build FP32 or INT8" % facts.compute_capability
         return _refuse("fp16", reason)
-    if request.precision == "int8" and weak and not request.use_calibrator and not version.at_least(10):
-        return _refuse("int8", "INT8 on TensorRT 8.x needs a calibrator or an ONNX with Q/DQ nodes (quantize job)")
+    if request.precision in ("int8", "best") and weak and not request.use_calibrator and request.has_qdq is False:
+        return _refuse("int8", "%s needs INT8 scales and this ONNX has no Q/DQ nodes: quantize it first (quantize "
+                       "job, INT8 with calibration data) and build that; without scales TensorRT %s would fail or "
+                       "use placeholder ranges" % ("--best" if request.precision == "best" else "INT8", version))
     if request.use_calibrator and request.precision not in ("int8", "best"):
         return _refuse("calibrator", "a calibrator only applies to INT8 builds")
     return _check_dla(request, version, facts)
@@ -180,7 +225,17 @@ def _check_dla(request: BuildRequest, version: TrtVersion, facts: DeviceFacts) -
         return _refuse("dla", "TensorRT 10.7 was the last 10.x release with DLA (device has %s)" % version)
     if request.precision == "fp32" and not request.strongly_typed:
         return _refuse("dla", "DLA runs FP16 or INT8 only; choose fp16 or int8 for a DLA build")
+    if request.strongly_typed and version.major == 10 and request.route == "trtexec":
+        return _refuse("dla", "trtexec %s turns on FP16 and precision constraints for every DLA build, which a "
+                       "strongly typed network (this ONNX carries its precision) refuses: use the api route" % version)
     return None
+
+
+def _normalized(request: BuildRequest, version: TrtVersion) -> BuildRequest:
+    """A Q/DQ model asked for int8 or best builds strongly typed on 10.x: its Q/DQ nodes are the precision."""
+    if request.has_qdq is True and request.precision in ("int8", "best") and version.major >= 10:
+        return replace(request, strongly_typed=True)
+    return request
 
 
 def plan_build(request: BuildRequest, facts: DeviceFacts) -> Union[BuildPlan, Refusal]:
@@ -190,6 +245,7 @@ def plan_build(request: BuildRequest, facts: DeviceFacts) -> Union[BuildPlan, Re
     generation = generation_of(version)
     if generation is None:
         return _refuse("version", "TensorRT %s is not supported for builds (supported: %s)" % (version, SUPPORTED))
+    request = _normalized(request, version)
     refusal = _check_request(request, version, facts)
     if refusal is not None:
         return refusal
@@ -198,7 +254,10 @@ def plan_build(request: BuildRequest, facts: DeviceFacts) -> Union[BuildPlan, Re
     weak = request.precision != "fp32" and not (request.strongly_typed and version.major >= 10)
     if weak:
         flags.extend({"fp16": ["FP16"], "int8": ["INT8"], "best": ["FP16", "INT8"]}[request.precision])
-    if request.strongly_typed and version.major < 10:
+    if version.major == 8 and request.precision in ("int8", "best") and (request.has_qdq or request.strongly_typed):
+        flags = ["FP16", "INT8"]
+        notes.append("TensorRT 8.x Q/DQ build: INT8 where the Q/DQ nodes say, FP16 allowed for the other layers")
+    elif request.strongly_typed and version.major < 10:
         notes.append("TensorRT 8.x has no strongly typed networks: Q/DQ or Cast nodes are honoured with builder flags")
     if request.use_calibrator and version.at_least(10, 1):
         notes.append("INT8 calibrators are deprecated since TensorRT 10.1 and removed in 11.0: prefer a Q/DQ ONNX")

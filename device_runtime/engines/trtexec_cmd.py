@@ -9,7 +9,8 @@ tags 8.2.1, 8.4.1, 8.5.1, 8.6.1, 10.0.0, 10.3.0, 10.12.0, 11.0 and 11.1:
 * ``--skipInference`` from 8.6 (``--buildOnly`` before; removed in 10.0).
 * ``--builderOptimizationLevel`` and ``--versionCompatible`` from 8.6.
 * ``--stronglyTyped`` from 10.0 (a no-op in 11.x, so not emitted there).
-* ``--fp16/--int8/--best`` up to 10.x; 11.x builds take the precision from the ONNX.
+* ``--fp16/--int8/--best`` up to 10.x; 11.x builds take the precision from the ONNX. A Q/DQ
+  ONNX on 8.x gets ``--int8 --fp16`` (8.x has no strong typing).
 * 11.x benchmarks default to CUDA graphs, spin-wait, no data transfers and a separate profile
   run; ``--includeDataTransfers`` turns copies back on.
 """
@@ -52,7 +53,11 @@ def build_command(
         else:
             argv.append("--workspace=%d" % request.workspace_mib)
     weak = request.precision != "fp32" and not (request.strongly_typed and version.major >= 10)
-    if weak and version.major < 11:
+    qdq_on_8 = version.major == 8 and request.precision in ("int8", "best") and (
+        request.has_qdq or request.strongly_typed)
+    if qdq_on_8:
+        argv.extend(["--int8", "--fp16"])  # Q/DQ sets INT8; FP16 for the layers outside the pairs
+    elif weak and version.major < 11:
         argv.extend({"fp16": ["--fp16"], "int8": ["--int8"], "best": ["--best"]}[request.precision])
     if request.strongly_typed and version.major == 10:
         argv.append("--stronglyTyped")

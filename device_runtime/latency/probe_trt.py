@@ -18,7 +18,8 @@ from device_runtime.engines.trt_adapter import enqueue, list_io_tensors, load_en
 
 CUDART_NAMES = ("libcudart.so", "libcudart.so.13", "libcudart.so.12", "libcudart.so.11.0", "libcudart.so.10.2")
 H2D, D2H = 1, 2
-TRT_DTYPES = {"FLOAT": "float32", "HALF": "float16", "BF16": "bfloat16", "INT8": "int8", "UINT8": "uint8",
+# NumPy has no bfloat16: BF16 tensors live in uint16 buffers holding the bits (see ``to_bf16_bits``).
+TRT_DTYPES = {"FLOAT": "float32", "HALF": "float16", "BF16": "uint16", "INT8": "int8", "UINT8": "uint8",
               "INT32": "int32", "INT64": "int64", "BOOL": "bool"}
 
 
@@ -72,6 +73,21 @@ def _numpy_dtype(trt_dtype: str) -> str:
     return dtype
 
 
+def to_bf16_bits(values: Any) -> Any:
+    """float values -> the uint16 bit patterns of bfloat16, rounded to nearest even (what TensorRT reads)."""
+    import numpy as np
+
+    bits = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16
+    return rounded.astype(np.uint16)
+
+
+def _host_input(values: Any, trt_dtype: str) -> Any:
+    if trt_dtype.rsplit(".", 1)[-1].upper() == "BF16":
+        return to_bf16_bits(values)
+    return values.astype(_numpy_dtype(trt_dtype))
+
+
 MakeInput = Callable[[str, Tuple[int, ...]], Any]
 
 
@@ -100,8 +116,8 @@ def engine_runner(trt: Any, plan: bytes, shapes: Mapping[str, Sequence[int]], ma
         if any(d < 0 for d in shape):
             raise ProbeEngineError("output %s has an undetermined shape %s" % (tensor.name, list(shape)))
         dtype = _numpy_dtype(tensor.dtype)
-        hosts[tensor.name] = make_input(tensor.name, shape).astype(dtype) if tensor.is_input else np.empty(
-            shape, dtype=dtype)
+        hosts[tensor.name] = _host_input(make_input(tensor.name, shape), tensor.dtype) if tensor.is_input else (
+            np.empty(shape, dtype=dtype))
         addresses[tensor.name] = cuda.malloc(int(hosts[tensor.name].nbytes))
     stream = cuda.stream()
     inputs: List[str] = [t.name for t in tensors if t.is_input]

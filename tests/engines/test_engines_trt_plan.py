@@ -38,7 +38,7 @@ MATRIX = [
     ("agx_orin_jp51", req(precision="fp16", workspace_mib=1024), None),
     ("agx_orin_jp51", req(precision="fp16", opt_level=2), ("opt_level", "8.6")),
     ("agx_orin_jp51", req(version_compatible=True), ("version_compatible", "8.6")),
-    ("agx_orin_jp51", req(precision="int8"), ("int8", "calibrator")),
+    ("agx_orin_jp51", req(precision="int8"), ("int8", "no Q/DQ nodes: quantize it first")),
     ("agx_orin_jp51", req(precision="int8", use_calibrator=True), None),
     ("agx_orin_jp51", req(precision="fp16", dla_core=1), None),
     ("agx_orin_jp51", req(precision="fp16", dla_core=2), ("dla", "core 2 does not exist")),
@@ -46,7 +46,21 @@ MATRIX = [
     ("agx_orin_jp60", req(precision="fp16", opt_level=5, version_compatible=True), None),
     ("orin_nano_jp62", req(precision="fp16", dla_core=0), ("dla", "Jetson Orin Nano has no DLA cores")),
     ("orin_nano_jp62", req(precision="int8", strongly_typed=True), None),
-    ("orin_nano_jp62", req(precision="int8"), None),
+    ("orin_nano_jp62", req(precision="int8"), ("int8", "no Q/DQ nodes")),
+    ("orin_nano_jp62", req(precision="best"), ("int8", "--best needs INT8 scales")),
+    ("orin_nano_jp62", req(precision="int8", has_qdq=True), None),
+    ("rtx_trt1016", req(precision="best", has_qdq=True), None),
+    ("orin_nano_jp62", req(inputs={"images": ["N", 3, 640, 640], "scale": [1]}),
+     ("profile", "input images ['N', 3, 640, 640] has dynamic dimensions")),
+    ("orin_nano_jp62", req(inputs={"a": [0, 3], "b": ["B", 4]}), ("profile", "inputs a [0, 3], b ['B', 4] have")),
+    ("orin_nano_jp62", req(inputs={"images": [1, 3]}, profiles=[ShapeProfile("image", (1, 3), (1, 3), (1, 3))]),
+     ("profile", "no input image (its inputs: images)")),
+    ("orin_nano_jp62", req(inputs={"images": ["N", 3]}, profiles=[ShapeProfile("images", (1, 3), (2, 3), (4, 3))]),
+     None),
+    ("orin_nx8_jp62", req(precision="int8", has_qdq=True, dla_core=0, route="trtexec"),
+     ("dla", "use the api route")),
+    ("orin_nx8_jp62", req(precision="int8", has_qdq=True, dla_core=0), None),
+    ("agx_orin_jp60", req(precision="int8", has_qdq=True, dla_core=0, route="trtexec"), None),
     ("orin_nx8_jp62", req(precision="int8", use_calibrator=True, dla_core=0), None),
     ("orin_nx8_jp62", req(precision="fp16", dla_core=1), ("dla", "1 DLA core(s)")),
     ("thor_jp70", req(precision="fp16", dla_core=0), ("dla", "Jetson AGX Thor has no DLA cores")),
@@ -108,6 +122,17 @@ def test_trt10_plans() -> None:
     assert any("deprecated since TensorRT 10.1" in note for note in calib.notes)
     deprecated = _plan("rtx_trt1016", req(precision="fp16"))
     assert any("10.12" in note for note in deprecated.notes)
+
+
+def test_qdq_builds() -> None:
+    """10.x: strongly typed, no precision flags; 8.x (no strong typing): INT8 and FP16 for the other layers."""
+    typed = _plan("orin_nano_jp62", req(precision="int8", has_qdq=True))
+    assert typed.strongly_typed and typed.network_flags == ["STRONGLY_TYPED"] and typed.builder_flags == []
+    eight = _plan("agx_orin_jp60", req(precision="int8", has_qdq=True))
+    assert eight.builder_flags == ["FP16", "INT8"] and not eight.strongly_typed
+    assert any("FP16 allowed" in note for note in eight.notes)
+    from_model = _plan("agx_orin_jp60", req(precision="int8", strongly_typed=True))
+    assert from_model.builder_flags == ["FP16", "INT8"]
 
 
 def test_trt11_plan_has_no_precision_flags() -> None:

@@ -57,7 +57,12 @@ def test_qdq_model_builds_strongly_typed(trt10: Harness, tmp_path: Path, models_
     quant = trt10.wait_final(trt10.submit("quantize", {"model": str(models_dir / "demo.onnx"), "output": str(int8),
                                                        "precision": "int8", "calibration": str(tmp_path / "c.npy")}).id)
     assert quant.state == p.JOB_SUCCEEDED, quant.error
-    done = trt10.wait_final(trt10.submit("build", {"model": str(int8), "output": str(tmp_path / "q.plan")}).id)
+    unshaped = trt10.wait_final(trt10.submit("build", {"model": str(int8), "output": str(tmp_path / "q.plan")}).id)
+    assert unshaped.state == p.JOB_FAILED and "input image ['batch', 3, 64, 64] has dynamic dimensions" in (
+        unshaped.error or "") and "--shape image:1x3x64x64,4x3x64x64,8x3x64x64" in (unshaped.error or "")
+    assert not (tmp_path / "q.plan").exists()
+    done = trt10.wait_final(trt10.submit("build", {"model": str(int8), "output": str(tmp_path / "q.plan"),
+                                                   "shapes": {"image": "1x3x64x64,2x3x64x64,4x3x64x64"}}).id)
     assert done.state == p.JOB_SUCCEEDED, done.error
     meta = json.loads((tmp_path / "q.plan.meta.json").read_text())
     assert meta["strongly_typed"] is True and meta["precision"] == "int8" and meta["builder_flags"] == []
@@ -74,6 +79,8 @@ def test_trtexec_route_reports_phases_and_learns_an_eta(trt10: Harness, models_d
     fractions = [e.progress for e in trt10.events if e.id == first.id]
     assert fractions == sorted(fractions)
     assert "--skipInference" in trt10.log_text(first.id) and "Engine built in" in trt10.log_text(first.id)
+    warnings = p.BuildResult.from_wire(first.result or {}).warnings  # the replayed log is trtexec 10.16
+    assert any("trtexec runs TensorRT 10.16.1 but the Python bindings are TensorRT 10.3.0" in w for w in warnings)
     assert all(e.eta_s is None or e.eta_s >= 0 for e in trt10.events if e.id == first.id)
     second = trt10.submit("build", spec)
     trt10.wait_final(second.id)
@@ -92,6 +99,14 @@ def test_trtexec_failure_is_reported_and_leaves_no_engine(tmp_path: Path, models
         h.close()
     assert done.state == p.JOB_FAILED and "trtexec could not build the engine" in (done.error or "")
     assert sorted(x.name for x in tmp_path.iterdir()) == ["root"]
+
+
+def test_int8_without_qdq_is_refused_not_labelled(trt10: Harness, models_dir: Path, tmp_path: Path) -> None:
+    for route in ("api", "trtexec"):
+        done = trt10.wait_final(trt10.submit("build", {"model": str(models_dir / "demo_static.onnx"), "route": route,
+                                                       "output": str(tmp_path / "i.plan"), "precision": ["int8"]}).id)
+        assert done.state == p.JOB_FAILED and "this ONNX has no Q/DQ nodes: quantize it first" in (done.error or "")
+    assert not (tmp_path / "i.plan").exists()
 
 
 def test_timing_cache_goes_stale_when_tensorrt_changes(tmp_path: Path, models_dir: Path) -> None:

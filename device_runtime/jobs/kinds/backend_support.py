@@ -3,7 +3,12 @@
 ONNX Runtime: the model is loaded once per available execution provider; for providers other
 than CPU the CPU fallback is switched off, so a load failure means some node needs the CPU.
 Missing kernels are named in ORT's own error ("Could not find an implementation for Op(n)").
-TensorRT (when installed): the ONNX parser's errors name the failing nodes' operators.
+TensorRT (when installed): the ONNX parser's errors name the failing nodes. ``str(ParserError)`` is
+``In node N with name: NAME and operator: OP (func): CODE: desc`` from 10.0 and
+``In node N (func): CODE: desc`` in 8.x (``python/src/parsers/pyOnnx.cpp`` at v10.0.1 and v8.6.1):
+the operator is read from the first, and looked up by node index in the model for the second;
+``func`` is the parser's own function (``checkFallbackPluginImporter``...), never an operator, and
+node -1 is an error about the whole graph.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ from device_runtime.protocol import BackendSupport
 
 _ORT_MISSING = re.compile(r"Could not find an implementation for (\w+)\((\d+)\)")
 _ORT_UNREGISTERED = re.compile(r"(?:([\w.]+):)?(\w+)\(-?\d+\) is not a registered function/op")
-_TRT_OP = re.compile(r"\((\w+)\)")
+_TRT_10 = re.compile(r"In node (-?\d+) with name: .*? and operator: (\S*) \(")
+_TRT_8 = re.compile(r"In node (-?\d+) \(\w+\): ")
 # Providers that are not local accelerators and say nothing about this device.
 _SKIP = ("AzureExecutionProvider",)
 
@@ -78,5 +84,26 @@ def tensorrt_support(path: str, version: Optional[str], trt: Optional[Any] = Non
             note += "; builds need TensorRT 8.5, 8.6, 10.x or 11.x (this is %s)" % installed
         return BackendSupport("tensorrt", True, [], note)
     errors = [str(parser.get_error(index)) for index in range(parser.num_errors)]
-    ops = sorted({op for error in errors for op in _ops_in(error, _TRT_OP)})
+    ops = parser_error_operators(errors, _node_ops(path))
     return BackendSupport("tensorrt", True, ops, "ONNX parser: " + "; ".join(errors)[:400])
+
+
+def _node_ops(path: str) -> List[str]:
+    from device_runtime.jobs.kinds.onnx_io import load_model
+
+    return [node.op_type for node in load_model(path, load_external_data=False).graph.node]
+
+
+def parser_error_operators(errors: List[str], node_ops: List[str]) -> List[str]:
+    """The operators of the nodes TensorRT's ONNX parser rejected (``node_ops``: the graph's op types in order)."""
+    ops = set()
+    for error in errors:
+        named = _TRT_10.search(error)
+        if named:
+            if int(named.group(1)) >= 0 and named.group(2):
+                ops.add(named.group(2))
+            continue
+        indexed = _TRT_8.search(error)
+        if indexed and 0 <= int(indexed.group(1)) < len(node_ops):
+            ops.add(node_ops[int(indexed.group(1))])
+    return sorted(ops)

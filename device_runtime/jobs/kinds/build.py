@@ -15,8 +15,9 @@ generation, not with a real TensorRT.
 from __future__ import annotations
 
 import os
+import re
 import time
-from typing import Any, Optional
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from device_runtime.engines.device_facts import device_facts
 from device_runtime.engines.trt_plan import BuildPlan, BuildRequest, DeviceFacts, Refusal, ShapeProfile, plan_build
@@ -43,7 +44,24 @@ def parse_profile(name: str, text: str) -> ShapeProfile:
     return ShapeProfile(name, shapes[0], shapes[1], shapes[2])
 
 
-def make_request(spec: BuildSpec, model_precision: str = "fp32", cache: Optional[str] = None) -> BuildRequest:
+ModelInputs = Dict[str, Sequence[Union[int, str]]]
+_TRTEXEC_VERSION = re.compile(r"TensorRT version: (\S+)|\[TensorRT v(\d{4,6})\]")
+
+
+def model_inputs(path: str) -> Tuple[ModelInputs, bool]:
+    """The ONNX's graph inputs with their dims (dynamic ones as names or 0) and whether it has Q/DQ nodes."""
+    from device_runtime.jobs.kinds.onnx_io import dims_of, load_model
+
+    model = load_model(path, load_external_data=False)
+    initializers = {init.name for init in model.graph.initializer}
+    inputs: ModelInputs = {vi.name: [d if d is not None else 0 for d in dims_of(vi)]
+                           for vi in model.graph.input if vi.name not in initializers}
+    has_qdq = any(node.op_type in ("QuantizeLinear", "DequantizeLinear") for node in model.graph.node)
+    return inputs, has_qdq
+
+
+def make_request(spec: BuildSpec, model_precision: str = "fp32", cache: Optional[str] = None,
+                 inputs: Optional[ModelInputs] = None, has_qdq: Optional[bool] = None) -> BuildRequest:
     wanted = set(spec.precision)
     unknown = wanted - {"fp16", "int8", "best"}
     if unknown:
@@ -65,6 +83,9 @@ def make_request(spec: BuildSpec, model_precision: str = "fp32", cache: Optional
         timing_cache_path=cache,
         strongly_typed=strongly_typed,
         engine_path=spec.output,
+        inputs=inputs,
+        has_qdq=has_qdq,
+        route=spec.route,
     )
 
 
@@ -117,14 +138,20 @@ class BuildKind(JobKind):
         cache, notes = TimingCacheStore(ctx.root).prepare(facts.board_model, facts.trt_version)
         for note in notes:
             ctx.log(note)
+        inputs, has_qdq = model_inputs(spec.model)
+        request = make_request(spec, model_precision(spec.model), cache, inputs, has_qdq)
         try:
-            plan = _plan(make_request(spec, model_precision(spec.model), cache), facts)
+            plan = _plan(request, facts)
         except JobRefused as exc:
             raise JobFailed(str(exc)) from None
         for step in plan.steps():
             ctx.log("plan: %s" % step)
         started = time.monotonic()
-        size = _build_trtexec(spec, plan, ctx) if spec.route == "trtexec" else _build_api(spec, plan, ctx)
+        warnings: List[str] = []
+        if spec.route == "trtexec":
+            size = _build_trtexec(spec, request, plan, ctx, facts.trt_version, warnings)
+        else:
+            size = _build_api(spec, plan, ctx)
         meta = make_engine_meta(plan, facts, digest)
         ctx.write_output(spec.output + ".meta.json", lambda temp: _write_text(temp, meta.to_json()))
         ctx.progress(1.0, "done", force=True)
@@ -138,7 +165,7 @@ class BuildKind(JobKind):
             dla_core=plan.dla_core,
             compute_capability=facts.compute_capability,
             timing_cache=cache,
-            warnings=list(plan.notes) + notes,
+            warnings=list(plan.notes) + notes + warnings,
         )
 
 
@@ -155,11 +182,15 @@ class _Progress:
         self.fraction = 0.0
         self.tactics = 0
         self.failure: Optional[str] = None
+        self.tool_version: Optional[str] = None
 
     def line(self, text: str) -> None:
         from device_runtime.engines.trtexec_progress import classify_progress_line
 
         self.ctx.log(text)
+        version = _TRTEXEC_VERSION.search(text)
+        if version and self.tool_version is None:
+            self.tool_version = version.group(1) or version.group(2)
         progress = classify_progress_line(text)
         if progress is None:
             return
@@ -180,11 +211,23 @@ class _Progress:
                                                                          if progress.detail else ""))
 
 
-def _build_trtexec(spec: BuildSpec, plan: BuildPlan, ctx: WorkerContext) -> int:
+def version_mismatch(tool: Optional[str], python_trt: str) -> Optional[str]:
+    """A warning when trtexec's TensorRT is not the Python bindings' TensorRT (two installs side by side)."""
+    from device_runtime.engines.trt_version import TrtVersion
+
+    found, expected = TrtVersion.parse(tool or ""), TrtVersion.parse(python_trt)
+    if found is None or expected is None or found.short == expected.short:
+        return None
+    return ("trtexec runs TensorRT %s but the Python bindings are TensorRT %s: the engine is for %s, and the "
+            "runtime that loads it must match; put the matching trtexec first on PATH or use the api route"
+            % (found, expected, found))
+
+
+def _build_trtexec(spec: BuildSpec, request: BuildRequest, plan: BuildPlan, ctx: WorkerContext, python_trt: str,
+                   warnings: List[str]) -> int:
     from device_runtime.engines.trtexec_cmd import build_command
     from device_runtime.jobs.kinds.trtexec_run import find_trtexec, run_streaming
 
-    request = make_request(spec, "fp32", plan.timing_cache_path)
     request.precision, request.strongly_typed = plan.precision, plan.strongly_typed
     trtexec = find_trtexec(ctx.env)
     temp = ctx.temp_path(spec.output)
@@ -192,6 +235,10 @@ def _build_trtexec(spec: BuildSpec, plan: BuildPlan, ctx: WorkerContext) -> int:
     ctx.log("$ " + " ".join(argv))
     progress = _Progress(ctx)
     code = run_streaming(argv, progress.line, ctx.env)
+    mismatch = version_mismatch(progress.tool_version, python_trt)
+    if mismatch:
+        ctx.log("warning: " + mismatch)
+        warnings.append(mismatch)
     if code != 0 or progress.failure or not os.path.exists(temp):
         try:
             os.unlink(temp)

@@ -1,7 +1,9 @@
 """Replays a recorded trtexec log line by line and writes --saveEngine / --exportTimes files.
 
 FAKE_TRTEXEC_LOG names the fixture to replay (default: the TensorRT 10.16 H100 build log);
-the exit code is 1 when the log ends in ``&&&& FAILED``, as with the real tool.
+the exit code is 1 when the log ends in ``&&&& FAILED``, as with the real tool. Like the real
+trtexec it stops on an option its version does not parse (the TensorRT version of
+FAKE_TENSORRT_VERSION; option lists in tests/engines/trtexec_flags).
 """
 
 import os
@@ -12,7 +14,21 @@ from pathlib import Path
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "trtexec"
 
 
+def _unknown_options(argv: list) -> list:
+    from tests.engines.trt_record import record_for
+
+    flags = Path(__file__).resolve().parents[2] / "engines" / "trtexec_flags"
+    record = record_for(os.environ.get("FAKE_TENSORRT_VERSION", "10.3.0"))
+    known = set((flags / ("%s.txt" % record)).read_text().split())
+    return [arg for arg in argv if arg.split("=", 1)[0] not in known]
+
+
 def main() -> int:
+    unknown = _unknown_options(sys.argv[1:])
+    if unknown:
+        print("[E] Unknown option: %s" % unknown[0], flush=True)
+        print("&&&& FAILED TensorRT.trtexec # trtexec %s" % " ".join(sys.argv[1:]), flush=True)
+        return 1
     log = FIXTURES / os.environ.get("FAKE_TRTEXEC_LOG", "trt101601_h100_build.log")
     options = dict(arg[2:].split("=", 1) for arg in sys.argv[1:] if arg.startswith("--") and "=" in arg)
     text = log.read_text()
