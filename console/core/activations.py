@@ -12,11 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from console.core.models import StoreSnapshot
+from console.core.rollback_record import newer, rolled_back_versions
+from device_runtime.protocol import StoreHistoryEntry
 
 MARKED_ACTIONS = ("deploy", "activate", "rollback")
 # committed: the version changed; rolled_back: it ran until its checks failed and was reverted
 MARKED_RESULTS = ("committed", "rolled_back")
-VERBS = {"deploy": "Deploy", "activate": "Activate", "rollback": "Rollback"}
+VERBS = {"deploy": "Deploy", "activate": "Activate", "rollback": "Rollback", "reactivation": "Re-activation"}
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class Activation:
     from_version: str | None
     to_version: str | None
     who: str = ""
+    kind: str = ""  # what happened, for people: deploy, activate, rollback or reactivation (of a version left)
 
     @property
     def key(self) -> str:
@@ -35,7 +38,8 @@ class Activation:
 
     @property
     def verb(self) -> str:
-        return VERBS.get(self.action, self.action.capitalize())
+        kind = self.kind or self.action
+        return VERBS.get(kind, kind.capitalize())
 
     @property
     def label(self) -> str:
@@ -50,14 +54,29 @@ class Activation:
         """Short, for a chart: ``Deploy 1.4.0``, ``Rollback to 1.3.2`` (the model named when
         several changed in view); the event list has the whole :attr:`label`."""
         version = self.to_version or "?"
-        target = "to %s" % version if self.action == "rollback" else version
+        target = "to %s" % version if (self.kind or self.action) == "rollback" else version
         text = " ".join(part for part in (self.verb, self.model if with_model else "", target) if part)
         return text + " (rolled back)" if self.result == "rolled_back" else text
 
 
 def activations(snapshot: StoreSnapshot) -> list[Activation]:
     """Every marked activation of every model on the device, oldest first."""
-    found = [Activation(e.t, name, e.action, e.result, e.from_version, e.to_version, e.who)
-             for name, entry in snapshot.models.items() for e in entry.history
-             if e.action in MARKED_ACTIONS and e.result in MARKED_RESULTS]
+    found = []
+    for name, entry in snapshot.models.items():
+        for number, e in enumerate(entry.history):
+            if e.action in MARKED_ACTIONS and e.result in MARKED_RESULTS:
+                found.append(Activation(e.t, name, e.action, e.result, e.from_version, e.to_version, e.who,
+                                        kind_of(name, entry.history[:number], e)))
     return sorted(found, key=lambda a: a.t)
+
+
+def kind_of(name: str, before: list[StoreHistoryEntry], e: StoreHistoryEntry) -> str:
+    """A switch back onto a version that was rolled back, or forward onto one that ran before, is a
+    re-activation, whatever the command was called (the field mode's button used to say Rollback)."""
+    if e.action == "deploy" or not e.to_version:
+        return e.action
+    ran_before = any(b.result == "committed" and b.to_version == e.to_version for b in before)
+    if e.to_version in rolled_back_versions(name, before) or (
+            ran_before and e.from_version is not None and newer(e.to_version, e.from_version)):
+        return "reactivation"
+    return e.action

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QPushButton, QScrollArea, QVB
 
 from console.core.models import (
     ModelEntry,
+    RollbackPlan,
     health_problems,
     health_words,
     rollback_blocker,
@@ -16,12 +17,25 @@ from console.core.models import (
     timeline,
     when_text,
 )
+from console.core.rollback_record import last_rollback, newer, rolled_back_versions
 from console.core.session import State
 from console.ui.chart import plain_label
 from console.ui.models_model import ModelsModel
 from console.ui.rollback_dialog import RollbackDialog, big_button, coloured, sized
 from console.ui.session_model import SessionModel
 from device_runtime.protocol import StoreAction
+
+
+def field_refusal(entry: ModelEntry, plan: RollbackPlan) -> str | None:
+    """Why field mode offers no one-tap switch to ``plan.target``; None when it may."""
+    left = rolled_back_versions(plan.name, entry.history).get(plan.target)
+    if left is not None:
+        return ("%s was rolled back; re-activating it needs the full console (Models page) and a confirmation"
+                % plan.target)
+    if newer(plan.target, plan.active):
+        return ("%s is newer than the active %s: field mode only rolls back. Switch forward from the full console "
+                "(Models page)" % (plan.target, plan.active))
+    return None
 
 
 class ModelCard(QFrame):
@@ -38,16 +52,24 @@ class ModelCard(QFrame):
         self.active = sized(plain_label(
             "Active version %s" % versions.active if versions.active else "No active version"), 15)
         self.since = plain_label("since %s" % when_text(since) if since else "")
+        last = last_rollback(self.name, entry.history)
+        self.last_rollback = sized(plain_label("Last rollback: %s." % last.sentence() if last else ""), 12)
+        self.last_rollback.setVisible(last is not None)
         self.plan = rollback_plan(versions)
         blocker = rollback_blocker(versions, self.plan.target) if self.plan is not None else None
+        kept_out = field_refusal(entry, self.plan) if self.plan is not None else None
+        if kept_out is not None:
+            self.plan = None  # never one tap back onto a version that was rolled back, nor forward
         self.rollback_button = big_button(self.plan.button_text() if self.plan else "No earlier version to roll "
                                           "back to", 72, 16, primary=True)
+        self.refusal = sized(plain_label(kept_out or ""), 12)
+        self.refusal.setVisible(kept_out is not None)
         self.can_roll_back = self.plan is not None and blocker is None
         self.rollback_button.setEnabled(self.can_roll_back)
-        self.rollback_button.setToolTip(blocker or "")
+        self.rollback_button.setToolTip(blocker or kept_out or "")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 16)
-        for widget in (self.title, self.active, self.since, self.rollback_button):
+        for widget in (self.title, self.active, self.since, self.last_rollback, self.rollback_button, self.refusal):
             layout.addWidget(widget)
 
 

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from console.core.models import Refusal, RollbackPlan, explain_action, succeeded
+from console.core.rollback_record import rolled_back_versions
 from console.ui.chart import plain_label
 from console.ui.models_model import ModelsModel
 from device_runtime.protocol import StoreAction
@@ -116,16 +117,26 @@ class RollbackDialog(QDialog):
         self.plan = plan
         self.tag: str | None = None
         self.final: StoreAction | None = None
-        self.setWindowTitle(plan.button_text())
+        entry = models.tracker.snapshot.models.get(plan.name)
+        # A version that was rolled back is re-activated only on purpose: the question names that rollback.
+        self.rolled_back = rolled_back_versions(plan.name, entry.history if entry else []).get(plan.target)
+        self.verb = "Re-activate" if self.rolled_back is not None else plan.verb
+        self.setWindowTitle(plan.button_text() if self.rolled_back is None else "Re-activate %s %s" % (
+            plan.name, plan.target))
         self.setModal(True)
         size = 15 if large else 12
-        self.question = sized(plain_label(plan.question(models.display_name)), size, bold=True)
+        question = plan.question(models.display_name) if self.rolled_back is None else (
+            "Re-activate %s %s on %s (now %s)? %s." % (plan.name, plan.target, models.display_name, plan.active,
+                                                     self.rolled_back.sentence()))
+        self.question = sized(plain_label(question), size, bold=True)
         self.explain = plain_label(
             "%s %s is loaded and checked, switched in, then health-checked; if anything fails, %s stays active."
             % (plan.name, plan.target, plan.active))
         self.explain.setWordWrap(True)
-        self.intent = QCheckBox(plan.intent_text())
-        self.intent.setVisible(plan.downgrade)
+        self.needs_intent = plan.downgrade or self.rolled_back is not None
+        self.intent = QCheckBox(plan.intent_text() if self.rolled_back is None else (
+            "I mean to re-activate %s %s although it was rolled back" % (plan.name, plan.target)))
+        self.intent.setVisible(self.needs_intent)
         self.why = QLineEdit()
         self.why.setPlaceholderText("Reason (optional, kept in the device's history)")
         self.why.setMinimumHeight(32)
@@ -139,11 +150,11 @@ class RollbackDialog(QDialog):
         self.outcome.setVisible(False)
         self.refusal = RefusalView()
         self.refusal.setVisible(False)
-        self.confirm_button = big_button(plan.verb, 48 if large else 36, size - 1, primary=True)
+        self.confirm_button = big_button(self.verb, 48 if large else 36, size - 1, primary=True)
         self.cancel_button = big_button("Cancel", 48 if large else 36, size - 1)
         self.close_button = big_button("Close", 48 if large else 36, size - 1)
         self.close_button.setVisible(False)
-        self.override_button = big_button("%s anyway (recorded as an override)" % plan.verb, 48 if large else 36,
+        self.override_button = big_button("%s anyway (recorded as an override)" % self.verb, 48 if large else 36,
                                           size - 1)
         self.override_button.setVisible(False)
         buttons = QHBoxLayout()
@@ -158,7 +169,7 @@ class RollbackDialog(QDialog):
         layout.addLayout(buttons)
         self.setMinimumWidth(640 if large else 520)
 
-        self.confirm_button.setEnabled(not plan.downgrade)
+        self.confirm_button.setEnabled(not self.needs_intent)
         self.intent.toggled.connect(self.confirm_button.setEnabled)
         self.confirm_button.clicked.connect(self._on_confirm)
         self.cancel_button.clicked.connect(self.reject)
@@ -175,12 +186,12 @@ class RollbackDialog(QDialog):
 
     # -- user intent -------------------------------------------------------------------------
     def _on_confirm(self) -> None:
-        if self.plan.downgrade and not self.intent.isChecked():
+        if self.needs_intent and not self.intent.isChecked():
             return
         for widget in (self.confirm_button, self.cancel_button, self.intent, self.why, self.explain):
             widget.setVisible(False)
         self.progress.setVisible(True)
-        self.stage.setText("asking %s to %s…" % (self.models.display_name, self.plan.verb.lower()))
+        self.stage.setText("asking %s to %s…" % (self.models.display_name, self.verb.lower()))
         self.tag = self.models.rollback(self.plan, self.why.text().strip())
 
     def _on_override(self) -> None:
@@ -191,7 +202,7 @@ class RollbackDialog(QDialog):
         self.refusal.setVisible(False)
         self.progress.setVisible(True)
         self.stage.setText("asking %s to %s past the robot's lock…" % (self.models.display_name,
-                                                                       self.plan.verb.lower()))
+                                                                       self.verb.lower()))
         self.tag = self.models.rollback(self.plan, self.why.text().strip(), force=True)
 
     def reject(self) -> None:

@@ -13,13 +13,15 @@ from pytestqt.qtbot import QtBot
 
 from console.core.app import ConsoleCore
 from console.core.env import ConsoleEnv
-from console.core.models import health_words, succeeded
+from console.core.activations import activations
+from console.core.models import health_words, rollback_plan, succeeded
 from console.core.session import State
+from console.core.store_client import StoreClient
 from console.ui.field_mode import FieldModeView
 from console.ui.main_window import MainWindow
 from console.ui.models_model import ModelsModel
 from console.ui.models_page import ModelsPage
-from console.ui.rollback_dialog import LEVEL_COLORS
+from console.ui.rollback_dialog import LEVEL_COLORS, RollbackDialog
 from console.ui.session_model import SessionModel
 from console.ui.theme import Theme
 from device_runtime.protocol import Empty, HealthReport
@@ -70,6 +72,7 @@ def test_field_mode_shows_the_active_version_and_health_and_rolls_back(
     assert dialog is not None
     assert dialog.question.text() == "Roll back detector from 1.1.0 to 1.0.0 on This computer?"
     assert dialog.confirm_button.minimumHeight() >= 48
+    dialog.why.setText("camera feed froze")
     dialog.confirm_button.click()
     qtbot.waitUntil(lambda: dialog.final is not None, timeout=60_000)
     assert dialog.final is not None and succeeded(dialog.final)
@@ -77,8 +80,42 @@ def test_field_mode_shows_the_active_version_and_health_and_rolls_back(
     dialog.close_button.click()
     qtbot.waitUntil(lambda: "detector" in view.cards and view.cards["detector"].active.text()
                     == "Active version 1.0.0", timeout=10_000)
-    assert view.cards["detector"].rollback_button.text() == "Switch detector from 1.0.0 to 1.1.0"
+    card = view.cards["detector"]
+    # No one-tap way back onto the version just rolled back; the rollback is shown: version, when, who, why.
+    assert card.rollback_button.text() == "No earlier version to roll back to" and not card.rollback_button.isEnabled()
+    assert card.refusal.isVisibleTo(view) and card.refusal.text() == (
+        "1.1.0 was rolled back; re-activating it needs the full console (Models page) and a confirmation")
+    shown = card.last_rollback.text()
+    assert shown.startswith("Last rollback: detector 1.1.0 was rolled back to 1.0.0 on ")
+    assert shown.endswith(' by %s: "camera feed froze".' % WHO) and card.last_rollback.isVisibleTo(view)
+    assert view.rollback("detector") is None
     assert view.result.text() == "detector 1.0.0 is active and committed"
+
+
+def test_re_activating_a_rolled_back_version_names_the_rollback_and_is_an_event_of_its_own(
+        qtbot: QtBot, store: ModelsModel, local_model: SessionModel) -> None:
+    StoreClient(local_model.session, "ann@lab").rollback("detector", why="camera feed froze")
+    store.refresh()
+    qtbot.waitUntil(lambda: "detector" in store.tracker.snapshot.models and store.tracker.snapshot.models[
+        "detector"].versions.active == "1.0.0", timeout=20_000)
+    plan = rollback_plan(store.tracker.snapshot.models["detector"].versions)
+    assert plan is not None and plan.target == "1.1.0"
+    dialog = RollbackDialog(store, plan)
+    qtbot.addWidget(dialog)
+    question = dialog.question.text()
+    assert question.startswith("Re-activate detector 1.1.0 on This computer (now 1.0.0)? detector 1.1.0 was rolled "
+                               "back to 1.0.0 on ")
+    assert question.endswith(' by ann@lab: "camera feed froze".') and dialog.confirm_button.text() == "Re-activate"
+    assert not dialog.confirm_button.isEnabled()  # not one tap: the operator states the intent first
+    dialog.intent.setChecked(True)
+    dialog.confirm_button.click()
+    qtbot.waitUntil(lambda: dialog.final is not None, timeout=60_000)
+    assert dialog.final is not None and succeeded(dialog.final)
+    assert device_versions(local_model.session).active == "1.1.0"
+    store.refresh()
+    qtbot.waitUntil(lambda: len(activations(store.tracker.snapshot)) == 4, timeout=20_000)
+    assert [a.verb for a in activations(store.tracker.snapshot)] == ["Deploy", "Deploy", "Rollback", "Re-activation"]
+    assert activations(store.tracker.snapshot)[-1].label == "Re-activation detector 1.0.0 → 1.1.0"
 
 
 def _window(qtbot: QtBot, core: ConsoleCore, theme: Theme, page: str = "dashboard") -> MainWindow:
