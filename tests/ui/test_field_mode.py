@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
+from console.core.activations import activations
 from console.core.app import ConsoleCore
 from console.core.env import ConsoleEnv
-from console.core.activations import activations
 from console.core.models import health_words, rollback_plan, succeeded
 from console.core.session import State
 from console.core.store_client import StoreClient
