@@ -653,6 +653,8 @@ class QuantizeSpec(Record):
     per_channel: bool = True
     calibrate_method: str = "minmax"  # "minmax", "entropy" or "percentile"
     max_samples: int = 256
+    fp16_io: bool = False  # fp16: inputs and outputs become FP16 too (except keep_fp32); default FP32
+    block_ops: List[str] = field(default_factory=list)  # fp16: operator types kept in FP32 beyond the defaults
 
 
 @_record
@@ -822,6 +824,7 @@ class ValidateReport(Record):
     precision: str = "fp32"  # what the weights and ops say: fp32, fp16, int8 (QDQ), mixed
     backends: List[BackendSupport] = field(default_factory=list)
     warnings: List[str] = field(default_factory=list)
+    qdq_findings: List[str] = field(default_factory=list)  # TensorRT Q/DQ rules the model breaks
 
 
 @_record
@@ -835,6 +838,9 @@ class QuantizeResult(Record):
     calibration_samples: int = 0
     quantized_nodes: int = 0
     kept_fp32: List[str] = field(default_factory=list)
+    notes: List[str] = field(default_factory=list)  # what changed from the request (per-tensor, opset upgrade...)
+    proof: str = ""  # how the output was shown to load and run before the job succeeded
+    qdq_findings: List[str] = field(default_factory=list)  # TensorRT Q/DQ rules the output breaks (int8)
 
 
 @_record
