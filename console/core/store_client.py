@@ -24,10 +24,13 @@ from device_runtime.protocol import (
     StoreAction,
     StoreActionRef,
     StoreImport,
+    StoreRemove,
     StoreRollback,
     StoreUploadBegin,
     StoreUploadState,
+    StoreVersions,
 )
+from device_runtime.store.semver import SemVer
 
 ActionProgress = Callable[[StoreAction], None]
 UploadProgress = Callable[[int, int], None]
@@ -108,3 +111,18 @@ class StoreClient:
     def rollback(self, name: str, to: str | None = None, progress: ActionProgress | None = None,
                  force: bool = False, why: str = "", wait_s: float | None = None) -> StoreAction:
         return self.run("store.rollback", StoreRollback(name, to, self.who, why, force, wait_s), progress)
+
+    def remove(self, name: str, version: str | None = None, confirm_active: str | None = None,
+               progress: ActionProgress | None = None, why: str = "") -> StoreAction:
+        """Remove a stored version (or the whole model); the active one only with ``confirm_active`` naming it."""
+        return self.run("store.remove", StoreRemove(name, version, confirm_active, self.who, why), progress)
+
+
+KEPT_STATUS = ("active", "previous", "trial", "pinned")
+
+
+def prune_candidates(versions: StoreVersions, keep: int) -> list[str]:
+    """The versions ``prune --keep N`` removes: all but the newest ``keep``, never the active, previous,
+    a trial's or a pinned one."""
+    newest_first = sorted(versions.versions, key=lambda v: SemVer(v.version), reverse=True)
+    return [v.version for v in newest_first[max(0, keep):] if not set(v.status) & set(KEPT_STATUS)]

@@ -52,6 +52,7 @@ from device_runtime.protocol import (
     StorePin,
     StorePolicy,
     StorePolicyUpdate,
+    StoreRemove,
     StoreRollback,
     StoreUploadBegin,
     StoreUploadChunk,
@@ -61,7 +62,7 @@ from device_runtime.protocol import (
 from device_runtime.server.deferred import Deferred
 from device_runtime.server.events import EventBus
 from device_runtime.server.service import Handler, Service
-from device_runtime.store import activation, history, recovery, scrub
+from device_runtime.store import activation, history, recovery, removal, scrub
 from device_runtime.store.compat import StoreFacts
 from device_runtime.store.config import optional_policy
 from device_runtime.store.errors import Code, StoreError
@@ -108,6 +109,7 @@ class StoreService(Service):
             "store.action": self._action,
             "store.pin": lambda p: self._pin(p, True),
             "store.unpin": lambda p: self._pin(p, False),
+            "store.remove": self._remove,
             "store.keys.list": self._keys,
             "store.keys.trust": self._trust,
             "store.policy.get": self._policy,
@@ -307,6 +309,19 @@ class StoreService(Service):
         return self._submit("rollback", params.name, params.to, lambda action: self._apply(
             action, activation.rollback(self.store, params.name, params.to, params.who, params.why, params.force,
                                         params.wait_s, self._progress(action))))
+
+    def _remove(self, params: StoreRemove) -> Record:
+        """Checked at once (a refusal answers the request), done on the worker, after any activation."""
+        removal.plan_removal(self.store, params.name, params.version, params.confirm_active)
+
+        def body(action: StoreAction) -> None:
+            removed = removal.remove(self.store, params.name, params.version, params.confirm_active, params.who,
+                                     params.why)
+            action.result, action.progress = removal.REMOVED, 1.0
+            action.message = "removed %s %s from the device" % (
+                params.name, ", ".join(removed) if params.version is not None else "(the whole model: %s)" % (
+                    ", ".join(removed) or "no stored version"))
+        return self._submit("remove", params.name, params.version, body)
 
     def _action(self, params: StoreActionRef) -> Record:
         action = self._actions.get(params.id)

@@ -62,13 +62,23 @@ def state_path(root: str, name: str) -> str:
     return os.path.join(root, "state", name + ".json")
 
 
+def floor_path(root: str, name: str) -> str:
+    """Where a removed model's security floor is kept: removing a model must not let an older,
+    lower-counter package of the same name back in."""
+    return os.path.join(root, "state", ".floor-%s" % name)
+
+
 def load_state(root: str, name: str) -> ModelState:
     path = state_path(root, name)
     try:
         with open(path, "rb") as handle:
             raw = handle.read()
     except FileNotFoundError:
-        return ModelState(name)
+        try:
+            with open(floor_path(root, name), "rb") as handle:
+                return ModelState(name, floor=int(handle.read().decode("ascii").strip() or "0"))
+        except (FileNotFoundError, ValueError):
+            return ModelState(name)
     try:
         return ModelState.from_bytes(name, raw)
     except (ValueError, TypeError, UnicodeDecodeError) as exc:

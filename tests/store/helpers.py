@@ -97,3 +97,13 @@ def snapshot(root: Path) -> dict[str, str]:
             else:
                 found[rel] = "dir"
     return found
+
+
+def edgectl(env: Any, *argv: str) -> tuple[int, str, str]:
+    """Run ``edgectl ARGV`` in-process on ``env`` (a ConsoleEnv); returns (exit code, stdout, stderr)."""
+    from console.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    env.stdout, env.stderr = out, err
+    code = main(list(argv), env)
+    return code, out.getvalue(), err.getvalue()

@@ -3,35 +3,27 @@ import-only of a new name, made every later deploy and rollback of every model f
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from pathlib import Path
 
-from console.cli.main import ExitCode, main
+from console.cli.main import ExitCode
 from console.core.env import ConsoleEnv
-from tests.store.helpers import make_onnx
+from tests.store.helpers import edgectl, make_onnx
 from tests.zoo import BY_NAME
-
-
-def _run(env: ConsoleEnv, *argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    env.stdout, env.stderr = out, err
-    code = main(list(argv), env)
-    return code, out.getvalue(), err.getvalue()
 
 
 def test_failed_first_deploy_and_import_only_do_not_block_other_models(console_env: ConsoleEnv,
                                                                       tmp_path: Path) -> None:
     # A: a real model whose warm-up fails (ONNX's Range with delta 0), on its first deploy
-    code, _out, err = _run(console_env, "deploy", str(BY_NAME["onnx-range-int32"].path()), "--name", "model-a")
+    code, _out, err = edgectl(console_env, "deploy", str(BY_NAME["onnx-range-int32"].path()), "--name", "model-a")
     assert code == ExitCode.ERROR
     assert "does not load" in err and "delta" in err
-    code, out, _ = _run(console_env, "versions", "model-a", "--json")
+    code, out, _ = edgectl(console_env, "versions", "model-a", "--json")
     assert json.loads(out)["active"] is None
     # B: a new name, stored only
     model_b = make_onnx(tmp_path / "b.onnx", seed=1)
-    code, out, err = _run(console_env, "deploy", str(model_b), "--name", "model-b", "--import-only")
+    code, out, err = edgectl(console_env, "deploy", str(model_b), "--name", "model-b", "--import-only")
     assert code == ExitCode.OK, err
     # C: deploy, rollback and redeploy all succeed, without waiting out a health grace period
     model_c = make_onnx(tmp_path / "c.onnx", seed=2)
@@ -40,13 +32,13 @@ def test_failed_first_deploy_and_import_only_do_not_block_other_models(console_e
                  ("deploy", str(make_onnx(tmp_path / "c2.onnx", seed=3)), "--name", "model-c"),
                  ("rollback", "model-c"),
                  ("deploy", str(model_c), "--name", "model-c", "--version", "1.0.2")):
-        code, out, err = _run(console_env, *argv)
+        code, out, err = edgectl(console_env, *argv)
         assert code == ExitCode.OK, (argv, out, err)
         assert "is active and committed" in out
     assert time.monotonic() - started < 25.0  # the old gate waited the 30 s grace, then rolled back
-    code, out, _ = _run(console_env, "versions", "model-c", "--json")
+    code, out, _ = edgectl(console_env, "versions", "model-c", "--json")
     assert json.loads(out)["active"] == "1.0.2"
-    code, out, _ = _run(console_env, "health", "--json")
+    code, out, _ = edgectl(console_env, "health", "--json")
     checks = {c["name"]: c for c in json.loads(out)["checks"]}
     assert checks["model"]["status"] == "pass"
     assert checks["model"]["message"] == "model-c 1.0.2; stored, not active: model-a, model-b"
