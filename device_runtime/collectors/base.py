@@ -32,6 +32,10 @@ class Collector:
         """What is not a number (power mode, jetson_clocks, throttle reasons in words)."""
         return {}
 
+    def sources(self) -> Dict[str, str]:
+        """Where each metric is read from now (a file, an NVML function), for the doctor."""
+        return {}
+
     def close(self) -> None:
         """Release held files and libraries."""
 
