@@ -8,8 +8,10 @@ import fcntl
 import itertools
 import logging
 import os
+import resource
 import signal
 import socket
+import struct
 import subprocess
 import time
 from typing import IO, Any, Dict, List, Optional
@@ -29,9 +31,11 @@ from device_runtime.latency.service import LatencyService
 from device_runtime.paths import lock_path
 from device_runtime.process import python_command
 from device_runtime.prometheus import PrometheusService, parse_address
+from device_runtime.protocol import ErrorCode, ErrorReply, encode
 from device_runtime.report import LATENCY_SOCKET_NAME
 from device_runtime.server.events import EventBus
 from device_runtime.server.files import FileService
+from device_runtime.server.limits import MAX_BACKLOG, PAUSE_BACKLOG, TOTAL, ClientLimits, ClientState
 from device_runtime.server.replay import ReplyCache
 from device_runtime.server.service import Handler, Service
 from device_runtime.server.session import ClientSession
@@ -44,8 +48,10 @@ from device_runtime.store.service import facts_from as store_facts
 log = logging.getLogger("edge_runtime.daemon")
 
 # Telemetry frames are dropped for a client whose unsent output exceeds this (a stalled
-# link must not grow the daemon); replies are always queued.
+# link must not grow the daemon); replies and events are queued up to limits.MAX_BACKLOG.
 MAX_CLIENT_BACKLOG = 1 << 20
+SWEEP_S = 2.0  # how often connections are checked against the hello and half-frame timeouts
+FD_LIMIT = 65536  # the soft fd limit the daemon raises itself to (within the hard limit)
 
 
 class AlreadyRunning(Exception):
@@ -88,32 +94,104 @@ class DaemonLock:
             self._handle = None
 
 
+def peer_uid(sock: Any) -> int:
+    """The uid on the other end of a unix socket (SO_PEERCRED); -1 when unreadable."""
+    try:
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        return int(struct.unpack("3i", creds)[1])
+    except (OSError, AttributeError, struct.error):
+        return -1
+
+
+def raise_fd_limit(want: int = FD_LIMIT) -> int:
+    """Raise the soft fd limit towards ``want`` (systemd's default soft limit is 1024); returns it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (OSError, ValueError) as exc:
+            log.warning("could not raise the open-files limit from %d to %d: %s", soft, target, exc)
+    return int(soft) if soft != resource.RLIM_INFINITY else want
+
+
 class _Connection(asyncio.Protocol):
     def __init__(self, daemon: Daemon) -> None:
         self.daemon = daemon
         self.transport: Optional[asyncio.Transport] = None
         self.session: Optional[ClientSession] = None
+        self.state: Optional[ClientState] = None
         self.actor = "unknown"
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
-        self.actor = peer_user(transport.get_extra_info("socket"))
-        self.session = self.daemon.new_session(self)
+        sock = transport.get_extra_info("socket")
+        self.actor = peer_user(sock)
+        # Past this much unsent output, asyncio calls pause_writing: stop reading this client.
+        transport.set_write_buffer_limits(high=PAUSE_BACKLOG)
+        self.daemon.admit(self, peer_uid(sock))
 
     def data_received(self, data: bytes) -> None:
+        session, state = self.session, self.state
+        if session is None or state is None:
+            return
+        session.feed(data)
+        state.received(time.monotonic(), b"\n" in data, session.pending_bytes)
+        state.ready, state.subscribed = session.ready, session.subscribed
+
+    def pause_writing(self) -> None:
+        if self.transport is not None:
+            self.transport.pause_reading()
         if self.session is not None:
-            self.session.feed(data)
+            self.session.hold(True)  # what it already sent waits too
+        self.look(time.monotonic())
+
+    def resume_writing(self) -> None:
+        if self.session is not None:
+            self.session.hold(False)  # may fill the output again, and pause again
+        transport = self.transport
+        if transport is not None and not transport.is_closing() and not (self.session and self.session.held):
+            transport.resume_reading()
+        self.look(time.monotonic())
+
+    def look(self, now: float) -> None:
+        """Tell the limits how this client's output stands (reading paused, bytes unsent)."""
+        transport, state = self.transport, self.state
+        if transport is not None and state is not None:
+            state.output(now, not transport.is_reading(), transport.get_write_buffer_size())
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
         if self.session is not None:
             self.session.disconnect()
             self.daemon.sessions.pop(self.session.key, None)
+        if self.state is not None:
+            self.daemon.connections.pop(self.state.key, None)
         self.transport = None
 
     def send(self, frame: bytes) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(frame)
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        transport.write(frame)
+        if transport.get_write_buffer_size() > MAX_BACKLOG:
+            self.drop("it left %d MiB of replies unread" % (MAX_BACKLOG >> 20))
+
+    def drop(self, reason: str) -> None:
+        """Hang up on a client that broke a limit, saying why in the log; its unsent output is discarded."""
+        if self.transport is None or self.transport.is_closing():
+            return
+        log.warning("closed the connection of %s: %s", self.actor, reason)
+        if self.session is not None:
+            self.session.closed = True  # the rest of what it sent is not processed
+        self.transport.abort()
+
+    def refuse(self, reason: str) -> None:
+        log.warning("refused a connection of %s: %s", self.actor, reason)
+        if self.transport is not None:
+            self.transport.write(encode(ErrorReply(ErrorCode.TOO_MANY_CONNECTIONS, reason)))
+            self.transport.close()
 
     def send_telemetry(self, frame: bytes) -> None:
         transport = self.transport
@@ -165,6 +243,9 @@ class Daemon:
             self.handlers.update(service.handlers())
             self.hub.sample_listeners.append(service.on_sample)
         self.sessions: Dict[int, ClientSession] = {}
+        self.connections: Dict[int, _Connection] = {}
+        self.limits = ClientLimits()
+        self._sweeper: Optional[asyncio.TimerHandle] = None
         self.replies = ReplyCache()  # replies to state-changing requests, for retries after a lost reply
         self.dropped_frames = 0
         self._keys = itertools.count(1)
@@ -214,6 +295,35 @@ class Daemon:
         return services
 
     # -- sessions ---------------------------------------------------------------------------
+    def admit(self, conn: _Connection, uid: int) -> None:
+        """Serve ``conn`` within the limits (closing idle connections of its user to make room)
+        or refuse it, saying why."""
+        now = time.monotonic()
+        admitted, evict, reason = self.limits.admit(
+            uid, (c.state for c in self.connections.values() if c.state is not None), now)
+        if not admitted:
+            conn.refuse(reason)
+            return
+        for key in evict:
+            victim = self.connections.pop(key, None)
+            if victim is not None:
+                victim.drop(reason)
+        conn.session = self.new_session(conn)
+        conn.state = ClientState(conn.session.key, uid, now)
+        self.connections[conn.session.key] = conn
+
+    def _sweep(self) -> None:
+        assert self._loop is not None
+        now = time.monotonic()
+        for conn in self.connections.values():
+            conn.look(now)
+        states = [c.state for c in self.connections.values() if c.state is not None]
+        for key, reason in self.limits.expired(states, now).items():
+            expired = self.connections.get(key)
+            if expired is not None:
+                expired.drop(reason)
+        self._sweeper = self._loop.call_later(SWEEP_S, self._sweep)
+
     def new_session(self, conn: _Connection) -> ClientSession:
         key = next(self._keys)
         self.capabilities.demo_model = self._demo_path()
@@ -251,7 +361,7 @@ class Daemon:
         finally:
             os.umask(old_umask)
         os.chmod(self.socket_path, 0o660)
-        sock.listen(64)
+        sock.listen(512)
         sock.setblocking(False)
         return sock
 
@@ -298,6 +408,7 @@ class Daemon:
             loop.add_signal_handler(sig, self.stop)
         self._start_demo_build()
         self._schedule_tick(loop.time())
+        self._sweeper = loop.call_later(SWEEP_S, self._sweep)
         log.info("serving %s (pid %d)", self.socket_path, os.getpid())
         if ready is not None:
             ready()
@@ -309,6 +420,9 @@ class Daemon:
 
     def run(self, ready: Optional[Any] = None) -> None:
         os.makedirs(self.root, exist_ok=True)
+        fds = raise_fd_limit()
+        # Each connection costs one fd; the rest are the stores', jobs' and collectors' own.
+        self.limits.total = max(16, min(TOTAL, (fds - 256) // 2))
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         try:
@@ -324,8 +438,9 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self._demo_proc.kill()
                 self._demo_proc.wait()
-        if self._timer is not None:
-            self._timer.cancel()
+        for timer in (self._timer, self._sweeper):
+            if timer is not None:
+                timer.cancel()
         if self._server is not None:
             self._server.close()
             try:

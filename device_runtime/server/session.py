@@ -6,9 +6,10 @@ dispatched by method. Anything malformed gets an error reply and the session goe
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Set, Tuple, Union
 
 from device_runtime import __version__
 from device_runtime.audit import AUDITED_METHODS, AuditLog, describe
@@ -76,9 +77,12 @@ class ClientSession:
         self.replies = replies  # shared by the daemon's sessions: a retry comes on a new connection
         self.instance: Optional[str] = None  # the console instance named in hello, if any
         self._decoder = FrameDecoder()
+        self._frames: Optional[Iterator[Union[bytes, ProtocolError]]] = None  # received, not yet handled
+        self.held = False
         self.ready = False
         self.closed = False
         self.errors = 0
+        self._subscriptions: Set[str] = set()  # "telemetry", "events": such a client is never idle
         self._handlers: Dict[str, Handler] = {
             "ping": self._ping,
             "telemetry.describe": self._describe,
@@ -93,10 +97,23 @@ class ClientSession:
 
     # -- input ------------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
-        for item in self._decoder.feed(data):
-            if self.closed:
-                return
-            if isinstance(item, ProtocolError):
+        frames = self._decoder.feed(data)
+        self._frames = frames if self._frames is None else itertools.chain(self._frames, frames)
+        self._drain()
+
+    def hold(self, held: bool) -> None:
+        """While held (the client is not reading its replies), frames already received wait
+        instead of being answered into a backlog; releasing answers them."""
+        self.held = held
+        if not held:
+            self._drain()
+
+    def _drain(self) -> None:
+        while self._frames is not None and not self.held and not self.closed:
+            item = next(self._frames, None)
+            if item is None:
+                self._frames = None
+            elif isinstance(item, ProtocolError):
                 self._reply_error(item)
             else:
                 self._on_frame(item)
@@ -216,10 +233,12 @@ class ClientSession:
     def _subscribe(self, params: Any) -> Record:
         assert isinstance(params, SubscribeTelemetry)
         rate = self.hub.subscribe(self.key, self._send_telemetry, params.rate_hz, params.backfill_s)
+        self._subscriptions.add("telemetry")
         return TelemetryTable(self.hub.metrics, rate)
 
     def _unsubscribe(self, _: Any) -> Record:
         self.hub.unsubscribe(self.key)
+        self._subscriptions.discard("telemetry")
         return Empty()
 
     def _capabilities(self, _: Any) -> Record:
@@ -228,11 +247,14 @@ class ClientSession:
     def _subscribe_events(self, params: Any) -> Record:
         assert isinstance(params, SubscribeEvents)
         self.bus.subscribe(self.key, params.topics, self._send)
+        self._subscriptions.add("events")
         return Empty()
 
     def _unsubscribe_events(self, params: Any) -> Record:
         assert isinstance(params, SubscribeEvents)
         self.bus.unsubscribe(self.key, params.topics or None)
+        if not params.topics:
+            self._subscriptions.discard("events")
         return Empty()
 
     # -- output -----------------------------------------------------------------------------
@@ -247,6 +269,10 @@ class ClientSession:
         self.closed = True
         self.hub.unsubscribe(self.key)
         self.bus.unsubscribe(self.key)
+
+    @property
+    def subscribed(self) -> bool:
+        return bool(self._subscriptions)
 
     @property
     def pending_bytes(self) -> int:

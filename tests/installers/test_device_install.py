@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from device_runtime import protocol as p
-from tests.installers.conftest import DEVICE, exposure, handshake_through_bridge, system_daemons
+from tests.installers.conftest import DEVICE, exposure, handshake_through_bridge, system_daemons, system_install_slot
 
 # The rendered unit's exposure as `systemd-analyze security --offline=yes` rates it (0 best, 10
 # worst). Measured 1.5 ("OK"); raising this needs a reason in the commit.
@@ -51,6 +51,7 @@ def test_the_unit_names_every_hardening_the_issue_asks_for() -> None:
         "User=edge-runtime", "Group=edge-runtime", "NoNewPrivileges=yes", "ProtectSystem=strict",
         "ReadWritePaths=@STATE@", "ProtectHome=yes", "PrivateTmp=yes", "Restart=on-failure",
         "StartLimitBurst=", "WatchdogSec=", "Type=notify", "StandardOutput=journal",
+        "LimitNOFILE=65536", "TasksMax=", "MemoryMax=",
     ):
         assert line in text, line
 
@@ -113,8 +114,11 @@ needs_root = pytest.mark.skipif(
 
 @needs_root
 def test_deb_installs_starts_as_its_own_user_and_purges(wheelhouse: Path, tmp_path: Path) -> None:
-    if Path("/opt/edge-runtime").exists() or user_exists("edge-runtime"):
-        pytest.fail("an edge-runtime install already exists on this machine; remove it before running this test")
+    with system_install_slot():
+        _deb_installs_starts_as_its_own_user_and_purges(wheelhouse, tmp_path)
+
+
+def _deb_installs_starts_as_its_own_user_and_purges(wheelhouse: Path, tmp_path: Path) -> None:
     out = subprocess.run(
         ["bash", str(DEVICE / "build-deb.sh"), "--wheels", str(wheelhouse), "-o", str(tmp_path)],
         check=True, capture_output=True, text=True,

@@ -12,8 +12,10 @@ from device_runtime import protocol as p
 class RawClient:
     def __init__(self, socket_path: Path, timeout: float = 10.0) -> None:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
+        # Connect blocking, as the bridge does: with a timeout set, a unix connect to a full
+        # listen backlog fails at once (EAGAIN) instead of waiting for the daemon to accept.
         self.sock.connect(str(socket_path))
+        self.sock.settimeout(timeout)
         self.decoder = p.FrameDecoder()
         self.inbox: list[p.AnyMessage] = []
         self.next_id = 100
