@@ -110,7 +110,7 @@ def test_fp16_keeps_named_io_in_fp32(harness: Harness, models_dir: Path, tmp_pat
     try:
         done = h.wait_final(h.submit("quantize", {"model": str(models_dir / "demo.onnx"),
                                                   "output": str(tmp_path / "h.onnx"), "precision": "fp16",
-                                                  "keep_fp32": ["image"]}).id)
+                                                  "fp16_io": True, "keep_fp32": ["image"]}).id)
     finally:
         h.close()
     assert done.state == p.JOB_SUCCEEDED, done.error

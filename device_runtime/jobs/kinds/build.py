@@ -69,8 +69,8 @@ def make_request(spec: BuildSpec, model_precision: str = "fp32", cache: Optional
                          % ", ".join(sorted(unknown)))
     precision = "best" if "best" in wanted or {"fp16", "int8"} <= wanted else (wanted.pop() if wanted else "fp32")
     strongly_typed = False
-    if not spec.precision and model_precision in ("int8", "fp16", "mixed"):
-        precision = "int8" if model_precision == "int8" else "fp16"
+    if not spec.precision and (model_precision in ("int8", "fp16", "mixed") or has_qdq):
+        precision = "int8" if model_precision == "int8" or has_qdq else "fp16"
         strongly_typed = True
     return BuildRequest(
         onnx_path=spec.model,

@@ -3,8 +3,9 @@ images, checked against the model's inputs before any work starts.
 
 A ``.npy`` feeds a single-input model; a ``.npz`` holds one array per input name. An array may
 hold one sample (with or without the batch axis), many stacked along the batch axis, or many
-whole inputs stacked on a new first axis; they are split into batches the model accepts. Data
-of the wrong shape is refused with the input's name, its declared dimensions and the shape found.
+whole inputs stacked on a new first axis; they are split into batches the model accepts. A scalar
+input takes a 0-d array or a 1-D array of one value per sample. Data of the wrong shape is refused
+with the input's name, its declared dimensions and the shape found.
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ def _fixed(dim: Dim) -> bool:
 def split_batches(array: Any, name: str, dims: Sequence[Dim], dtype: str, source: str) -> List[Any]:
     """``array`` -> batches shaped for the input (see module docstring)."""
     shape = tuple(array.shape)
+    if not dims and array.ndim <= 1:  # a scalar input (int64 thresholds, counts): one value per sample
+        if array.dtype.kind not in "fiub":
+            raise JobFailed("data for input %r in %s has type %s; numbers are needed" % (name, source, array.dtype))
+        flat = array.astype(dtype).reshape(-1)
+        return [flat[i : i + 1].reshape(()) for i in range(flat.shape[0])]
     if dims and array.ndim == len(dims) + 1:  # one whole input per item of the first axis
         return [batch for item in array for batch in split_batches(item, name, dims, dtype, source)]
     if dims and array.ndim == len(dims) - 1:

@@ -1,24 +1,26 @@
 """quantize: FP16 conversion or INT8 static quantization to a Q/DQ model TensorRT can build.
 
-FP16 (onnxruntime.transformers.float16) keeps the named inputs and outputs in FP32, with Cast
-nodes at the boundary, so callers keep feeding FP32. INT8 uses ONNX Runtime's static
-quantization in QDQ format with symmetric INT8 activations and weights (zero point 0, as
-TensorRT requires), per-channel weights optionally, and the chosen calibration method
-(minmax, entropy or percentile) over the calibration data. The output is written under a
-temp name and renamed, so a failed or cancelled job leaves nothing at the output path.
+FP16: :mod:`quantize_fp16` (I/O FP32 unless asked, shape arithmetic and blocked operators FP32, a
+sorted graph). INT8: :mod:`quantize_int8` (ONNX Runtime QDQ in TensorRT's form, per-channel only at
+opset >= 13). Either way the job refuses a model that is already quantized, naming its operators,
+and succeeds only after the output passed ``onnx.checker`` and ran one real input in ONNX Runtime
+(:mod:`quantize_proof`); every INT8 output is also checked against TensorRT's Q/DQ rules
+(:mod:`qdq_rules`). The output is written under a temp name and renamed, so a failed or cancelled
+job leaves nothing at the output path.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Tuple
 
 from device_runtime.jobs.kinds.base import JobFailed, JobKind, JobRefused, WorkerContext
-from device_runtime.jobs.kinds.onnx_io import dims_of, load_model, require_file
+from device_runtime.jobs.kinds.onnx_io import Dim, dims_of, load_model, require_file
+from device_runtime.jobs.kinds.quantize_int8 import METHODS
 from device_runtime.protocol import Capabilities, QuantizeResult, QuantizeSpec, Record
 
-METHODS = {"minmax": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}
+InputDecl = Tuple[str, List[Dim], str]
 
 
 class QuantizeKind(JobKind):
@@ -54,116 +56,106 @@ def _io_names(model: Any) -> List[str]:
     return [vi.name for vi in model.graph.input if vi.name not in initializers] + [vi.name for vi in model.graph.output]
 
 
+def _inputs(model: Any) -> List[InputDecl]:
+    import onnx
+
+    initializers = {init.name for init in model.graph.initializer}
+    return [(vi.name, dims_of(vi), str(onnx.helper.tensor_dtype_to_np_dtype(vi.type.tensor_type.elem_type)))
+            for vi in model.graph.input if vi.name not in initializers]
+
+
+def _sample(spec: QuantizeSpec, inputs: List[InputDecl], ctx: WorkerContext) -> List[Dict[str, Any]]:
+    """Calibration samples when given; else one generated input (dynamic dims 1) to prove the output with."""
+    from device_runtime.jobs.kinds.calibration import load_samples
+    from device_runtime.jobs.kinds.onnx_io import random_inputs
+
+    if spec.calibration:
+        samples = load_samples(spec.calibration, inputs, spec.preprocess, spec.max_samples)
+        ctx.log("%d samples from %s" % (len(samples), spec.calibration))
+        return samples
+    shapes = {name: tuple(d if isinstance(d, int) and d > 0 else 1 for d in dims) for name, dims, _ in inputs}
+    return [random_inputs([(name, dtype) for name, _, dtype in inputs], shapes)]
+
+
 def _fp16(spec: QuantizeSpec, ctx: WorkerContext) -> QuantizeResult:
     import onnx
-    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    from device_runtime.jobs.kinds.quantize_fp16 import convert_fp16
+    from device_runtime.jobs.kinds.quantize_proof import prove_output, refuse_quantized
 
     ctx.progress(0.1, "reading the model", force=True)
     model = load_model(spec.model)
+    refuse_quantized(model, spec.model, "fp16")
     names = _io_names(model)
     unknown = [name for name in spec.keep_fp32 if name not in names]
     if unknown:
         raise JobFailed("keep_fp32 names %s, which are not inputs or outputs of the model (they are: %s)"
                         % (", ".join(unknown), ", ".join(names)))
+    samples = _sample(spec, _inputs(model), ctx)
     ctx.progress(0.3, "converting to FP16", force=True)
-    keep: Any = list(spec.keep_fp32) if spec.keep_fp32 else False
-    converted = convert_float_to_float16(model, keep_io_types=keep)
-    ctx.progress(0.8, "writing", force=True)
-    size = ctx.write_output(spec.output, lambda temp: onnx.save(converted, temp))
-    ctx.log("wrote %s (%d bytes)" % (spec.output, size))
-    return QuantizeResult(spec.output, "fp16", size, os.path.getsize(spec.model), kept_fp32=list(spec.keep_fp32))
+    converted = convert_fp16(model, names, spec.keep_fp32, spec.fp16_io, spec.block_ops)
+    notes = []
+    if converted["kept_shape_nodes"]:
+        notes.append("%d shape-computing nodes kept in FP32" % len(converted["kept_shape_nodes"]))
+    proof: List[str] = []
 
+    def write(temp: str) -> None:
+        onnx.save(converted["model"], temp)
+        ctx.progress(0.8, "checking the output", force=True)
+        proof.append(prove_output(temp, samples[0]))
 
-class _Reader:
-    """ONNX Runtime's CalibrationDataReader protocol over loaded samples, reporting progress."""
-
-    def __init__(self, samples: List[Dict[str, Any]], ctx: WorkerContext) -> None:
-        self.samples = samples
-        self.ctx = ctx
-        self.index = 0
-
-    def get_next(self) -> Optional[Dict[str, Any]]:
-        if self.index >= len(self.samples):
-            return None
-        sample = self.samples[self.index]
-        self.index += 1
-        self.ctx.progress(0.2 + 0.6 * self.index / len(self.samples),
-                          "calibrating: sample %d/%d" % (self.index, len(self.samples)))
-        return sample
-
-    def rewind(self) -> None:
-        self.index = 0
-
-
-def _count_quantized(path: str) -> int:
-    """Nodes fed by at least one DequantizeLinear: the operators that now run in INT8."""
-    import onnx
-
-    graph = onnx.load(path, load_external_data=False).graph
-    dq_outputs = {out for node in graph.node if node.op_type == "DequantizeLinear" for out in node.output}
-    return sum(1 for node in graph.node
-               if node.op_type not in ("QuantizeLinear", "DequantizeLinear") and dq_outputs.intersection(node.input))
+    size = ctx.write_output(spec.output, write)
+    ctx.log("wrote %s (%d bytes); %s" % (spec.output, size, proof[0]))
+    return QuantizeResult(spec.output, "fp16", size, os.path.getsize(spec.model), kept_fp32=converted["kept_io"],
+                          notes=notes, proof=proof[0])
 
 
 def _int8(spec: QuantizeSpec, ctx: WorkerContext) -> QuantizeResult:
-    import onnx
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from device_runtime.jobs.kinds.calibration import load_samples
+    from device_runtime.jobs.kinds.qdq_rules import check_qdq
+    from device_runtime.jobs.kinds.quantize_int8 import count_quantized, opset_for_per_channel, quantize_int8
+    from device_runtime.jobs.kinds.quantize_proof import prove_output, refuse_quantized
 
     ctx.progress(0.0, "reading the model", force=True)
     model = load_model(spec.model, load_external_data=False)
-    initializers = {init.name for init in model.graph.initializer}
-    inputs = []
-    for vi in model.graph.input:
-        if vi.name in initializers:
-            continue
-        dtype = onnx.helper.tensor_dtype_to_np_dtype(vi.type.tensor_type.elem_type)
-        inputs.append((vi.name, dims_of(vi), str(dtype)))
+    refuse_quantized(model, spec.model, "int8")
+    inputs = _inputs(model)
     del model
     ctx.progress(0.05, "loading calibration data", force=True)
-    assert spec.calibration is not None
-    samples = load_samples(spec.calibration, inputs, spec.preprocess, spec.max_samples)
-    ctx.log("%d calibration samples from %s" % (len(samples), spec.calibration))
+    samples = _sample(spec, inputs, ctx)
+    notes: List[str] = []
+    proof: List[str] = []
+    findings: List[str] = []
     with tempfile.TemporaryDirectory(prefix="edge-quant-") as scratch:
+        source, per_channel = spec.model, spec.per_channel
+        if per_channel:
+            source, per_channel, note = opset_for_per_channel(spec.model, scratch)
+            if note:
+                notes.append(note)
+                ctx.log(note)
         prepared = os.path.join(scratch, "prepared.onnx")
         ctx.progress(0.1, "preparing the model (shape inference, folding)", force=True)
         try:
-            quant_pre_process(spec.model, prepared, skip_symbolic_shape=True)
+            quant_pre_process(source, prepared, skip_symbolic_shape=True)
         except Exception as exc:
             ctx.log("pre-processing skipped (%s); quantizing the model as it is" % str(exc)[:300])
-            prepared = spec.model
+            prepared = source
 
         def write(temp: str) -> None:
-            try:
-                quantize_static(
-                    prepared,
-                    temp,
-                    _Reader(samples, ctx),
-                    quant_format=QuantFormat.QDQ,
-                    activation_type=QuantType.QInt8,
-                    weight_type=QuantType.QInt8,
-                    per_channel=spec.per_channel,
-                    calibrate_method=getattr(CalibrationMethod, METHODS[spec.calibrate_method]),
-                    extra_options={"ActivationSymmetric": True, "WeightSymmetric": True},
-                )
-            except (OSError, JobFailed):
-                raise
-            except Exception as exc:
-                raise JobFailed("INT8 quantization failed: %s. Check that the calibration data matches the "
-                                "model's inputs; the job log has details." % str(exc).strip()[:500]) from None
+            import onnx
+
+            quantize_int8(prepared, temp, samples, per_channel, spec.calibrate_method, ctx)
+            ctx.progress(0.85, "checking the output", force=True)
+            proof.append(prove_output(temp, samples[0]))
+            findings.extend(check_qdq(onnx.load(temp, load_external_data=False)))
+            if findings:
+                raise JobFailed("the INT8 model breaks TensorRT's Q/DQ rules, so TensorRT would not build it: %s"
+                                % "; ".join(findings[:5]))
 
         size = ctx.write_output(spec.output, write)
-    ctx.progress(0.95, "counting quantized nodes", force=True)
-    nodes = _count_quantized(spec.output)
-    ctx.log("wrote %s (%d bytes, %d quantized nodes)" % (spec.output, size, nodes))
-    return QuantizeResult(
-        spec.output,
-        "int8",
-        size,
-        os.path.getsize(spec.model),
-        method=spec.calibrate_method,
-        calibration_samples=len(samples),
-        quantized_nodes=nodes,
-    )
+    nodes = count_quantized(spec.output)
+    ctx.log("wrote %s (%d bytes, %d quantized nodes); %s" % (spec.output, size, nodes, proof[0]))
+    return QuantizeResult(spec.output, "int8", size, os.path.getsize(spec.model), method=spec.calibrate_method,
+                          calibration_samples=len(samples), quantized_nodes=nodes, notes=notes, proof=proof[0],
+                          qdq_findings=findings)

@@ -2,21 +2,24 @@
 
 Checks with the ONNX checker (by path, so models over 2 GB and external data work) and strict
 shape inference; reports IR and opset versions, inputs and outputs with their symbolic
-dimensions, an operator census (subgraphs included), the parameter count, external data, the
-precision the weights say, and which operators each backend on the device cannot run.
+dimensions, an operator census (subgraphs included), the parameter count (initializers and the
+tensors of ``Constant`` nodes, as PyTorch exports often carry their weights), external data, the
+precision (Q/DQ and integer operators, FP16 weights, mixes), which operators each backend on the
+device cannot run, and for a Q/DQ model what breaks TensorRT's Q/DQ rules (:mod:`qdq_rules`).
 Weights are never loaded into memory here: counts come from the tensors' declared dims.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Iterator
+from typing import Any, Dict, Iterator, Tuple
 
 from device_runtime.jobs.kinds.base import JobKind, WorkerContext
 from device_runtime.jobs.kinds.onnx_io import dims_of, is_dynamic, load_model
 from device_runtime.protocol import Record, TensorInfo, ValidateReport, ValidateSpec
 
 QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
+INTEGER_OPS = ("MatMulInteger", "ConvInteger", "DynamicQuantizeLinear", "QGemm", "QAttention")
 
 
 def _nodes(graph: Any) -> Iterator[Any]:
@@ -43,15 +46,43 @@ def _tensor_info(value_info: Any) -> TensorInfo:
     return TensorInfo(value_info.name, _dtype_name(value_info.type.tensor_type.elem_type), list(dims_of(value_info)))
 
 
+def _weight_tensors(graph: Any) -> Iterator[Any]:
+    """Initializers and the tensors of Constant nodes (subgraphs included)."""
+    yield from graph.initializer
+    for node in _nodes(graph):
+        if node.op_type == "Constant":
+            for attribute in node.attribute:
+                if attribute.name == "value":
+                    yield attribute.t
+
+
+def _weight_census(graph: Any) -> Tuple[int, Dict[str, int]]:
+    """(parameter count, elements per dtype name) of the weights, from declared dims only."""
+    total = 0
+    types: Dict[str, int] = {}
+    for tensor in _weight_tensors(graph):
+        count = 1
+        for dim in tensor.dims:
+            count *= int(dim)
+        total += count
+        dtype = _dtype_name(tensor.data_type)
+        types[dtype] = types.get(dtype, 0) + count
+    return total, types
+
+
 def _precision(weight_types: Dict[str, int], operators: Dict[str, int]) -> str:
-    if any(op in operators for op in QDQ_OPS):
+    """int8 (Q/DQ or integer operators: the coarsest precision decides), fp16, mixed (FP16 and FP32 weights)
+    or fp32."""
+    floats = {name for name, count in weight_types.items() if count and name.startswith(("float", "bfloat"))}
+    floats.discard("float64")
+    quantized = any(op in operators for op in QDQ_OPS + INTEGER_OPS) or any(op.startswith("QLinear")
+                                                                            for op in operators)
+    low = floats & {"float16", "bfloat16"}
+    if quantized:
         return "int8"
-    floats = {name: count for name, count in weight_types.items() if name.startswith(("float", "bfloat"))}
-    if not floats:
-        return "fp32"
-    if set(floats) == {"float16"}:
-        return "fp16"
-    return "mixed" if "float16" in floats else "fp32"
+    if low:
+        return "fp16" if floats <= {"float16", "bfloat16"} else "mixed"
+    return "fp32"
 
 
 class ValidateKind(JobKind):
@@ -80,15 +111,15 @@ class ValidateKind(JobKind):
         for node in _nodes(graph):
             key = node.op_type if node.domain in ("", "ai.onnx") else "%s.%s" % (node.domain, node.op_type)
             report.operators[key] = report.operators.get(key, 0) + 1
-        weight_types: Dict[str, int] = {}
-        for init in graph.initializer:
-            count = 1
-            for dim in init.dims:
-                count *= int(dim)
-            report.parameters += count
-            dtype = _dtype_name(init.data_type)
-            weight_types[dtype] = weight_types.get(dtype, 0) + count
+        report.parameters, weight_types = _weight_census(graph)
         report.precision = _precision(weight_types, report.operators)
+        if any(op in report.operators for op in QDQ_OPS):
+            from device_runtime.jobs.kinds.qdq_rules import check_qdq
+
+            report.qdq_findings = check_qdq(model)
+            if report.qdq_findings:
+                report.warnings.append("TensorRT would not build these Q/DQ nodes: %s" % "; ".join(
+                    report.qdq_findings[:3]))
         for info in report.inputs:
             if is_dynamic(info.shape):
                 report.warnings.append("input %r has dynamic dimensions %s: benchmark, accuracy and build need a "
@@ -124,8 +155,4 @@ def model_precision(path: str) -> str:
     """fp32, fp16, int8 (Q/DQ) or mixed, from the weights' types and the operators (no weights loaded)."""
     model = load_model(path, load_external_data=False)
     operators = {node.op_type: 1 for node in _nodes(model.graph)}
-    weight_types: Dict[str, int] = {}
-    for init in model.graph.initializer:
-        dtype = _dtype_name(init.data_type)
-        weight_types[dtype] = weight_types.get(dtype, 0) + 1
-    return _precision(weight_types, operators)
+    return _precision(_weight_census(model.graph)[1], operators)

@@ -1,0 +1,95 @@
+"""INT8 static quantization to the Q/DQ form TensorRT builds.
+
+ONNX Runtime's ``quantize_static`` in QDQ format, symmetric INT8 activations and weights (zero point
+0), with the options that make its output TensorRT's form (onnxruntime#17738, NVIDIA/TensorRT#3360
+and #4542 show the default form failing to build): ``QuantizeBias: False`` (no INT32 bias
+DequantizeLinear, which TensorRT's dequantize layer does not take), ``AddQDQPairToWeight: True``
+(float weights behind a Q/DQ pair) and ``DedicatedQDQPair: True`` (one pair per consumer).
+Per-channel weights need the ``axis`` attribute of Q/DQ, which exists from opset 13: an older model
+is converted to opset 13 when the ONNX version converter can, else it is quantized per tensor, and
+the result says which.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List, Optional, Tuple
+
+from device_runtime.jobs.kinds.base import JobFailed, WorkerContext
+
+METHODS = {"minmax": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}
+PER_CHANNEL_OPSET = 13
+TENSORRT_OPTIONS = {"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False,
+                    "AddQDQPairToWeight": True, "DedicatedQDQPair": True}
+
+
+class CalibrationReader:
+    """ONNX Runtime's CalibrationDataReader protocol over loaded samples, reporting progress."""
+
+    def __init__(self, samples: List[Dict[str, Any]], ctx: WorkerContext) -> None:
+        self.samples = samples
+        self.ctx = ctx
+        self.index = 0
+
+    def get_next(self) -> Optional[Dict[str, Any]]:
+        if self.index >= len(self.samples):
+            return None
+        sample = self.samples[self.index]
+        self.index += 1
+        self.ctx.progress(0.2 + 0.6 * self.index / len(self.samples),
+                          "calibrating: sample %d/%d" % (self.index, len(self.samples)))
+        return sample
+
+    def rewind(self) -> None:
+        self.index = 0
+
+
+def default_opset(model: Any) -> int:
+    return max((int(entry.version) for entry in model.opset_import if entry.domain in ("", "ai.onnx")), default=0)
+
+
+def opset_for_per_channel(source: str, scratch: str) -> Tuple[str, bool, Optional[str]]:
+    """(model path to quantize, per-channel possible, note): upgrades an opset < 13 when the converter can."""
+    import onnx
+    from onnx import version_converter
+
+    model = onnx.load(source)
+    opset = default_opset(model)
+    if opset >= PER_CHANNEL_OPSET:
+        return source, True, None
+    try:
+        upgraded = version_converter.convert_version(model, PER_CHANNEL_OPSET)
+        onnx.checker.check_model(upgraded)
+    except Exception as exc:
+        return source, False, ("per-tensor weights: the model is opset %d, per-channel needs opset %d and the ONNX "
+                               "version converter could not upgrade it (%s)" % (opset, PER_CHANNEL_OPSET,
+                                                                               str(exc).strip()[:160]))
+    path = os.path.join(scratch, "opset13.onnx")
+    onnx.save(upgraded, path)
+    return path, True, "opset upgraded from %d to %d for per-channel weights" % (opset, PER_CHANNEL_OPSET)
+
+
+def count_quantized(path: str) -> int:
+    """Nodes fed by at least one DequantizeLinear: the operators that now run in INT8."""
+    import onnx
+
+    graph = onnx.load(path, load_external_data=False).graph
+    dq_outputs = {out for node in graph.node if node.op_type == "DequantizeLinear" for out in node.output}
+    return sum(1 for node in graph.node
+               if node.op_type not in ("QuantizeLinear", "DequantizeLinear") and dq_outputs.intersection(node.input))
+
+
+def quantize_int8(source: str, temp: str, samples: List[Dict[str, Any]], per_channel: bool, method: str,
+                  ctx: WorkerContext) -> None:
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    try:
+        quantize_static(
+            source, temp, CalibrationReader(samples, ctx), quant_format=QuantFormat.QDQ,
+            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=per_channel,
+            calibrate_method=getattr(CalibrationMethod, METHODS[method]), extra_options=dict(TENSORRT_OPTIONS))
+    except (OSError, JobFailed):
+        raise
+    except Exception as exc:
+        raise JobFailed("ONNX Runtime's INT8 quantization failed on this model: %s. The calibration data was "
+                        "read and matches the inputs; the job log has details" % str(exc).strip()[:500]) from None
