@@ -686,6 +686,7 @@ class BenchmarkSpec(Record):
     concurrency: List[int] = field(default_factory=list)  # streams for a sweep, e.g. [1, 2, 4]
     threads: Optional[int] = None
     label: str = ""  # e.g. the version and precision, for comparisons
+    data: Optional[str] = None  # .npy / .npz inputs (the first sample is fed); None: generated inputs
 
 
 @_record
@@ -918,6 +919,12 @@ class BenchmarkResult(Record):
     not_comparable: List[str] = field(default_factory=list)  # why not, in words
     sweep: List[ConcurrencyPoint] = field(default_factory=list)
     started: float = 0.0
+    # Energy, on devices with power readings (Jetson input rail, NVML): the mean power over the
+    # measured window and the energy per inference it implies; why not, in words, when absent.
+    mean_power_w: Optional[float] = None
+    energy_mj_per_inference: Optional[float] = None
+    power_source: str = ""
+    energy_note: str = ""
 
 
 @_record
