@@ -23,11 +23,14 @@ class CollectorReport(NamedTuple):
     units: Dict[str, str]
     absent: Dict[str, str]
     problems: List[str]
+    sources: Dict[str, str]  # metric -> the file or call it is read from now
 
     def to_json(self) -> Dict[str, Any]:
         return {
             "metrics": len(self.units),
-            "reads": {k: {"value": v, "unit": self.units.get(k, "")} for k, v in self.reads.items()},
+            "reads": {k: dict({"value": v, "unit": self.units.get(k, "")},
+                              **({"source": self.sources[k]} if k in self.sources else {}))
+                      for k, v in self.reads.items()},
             "absent": dict(self.absent),
             "problems": list(self.problems),
         }
@@ -57,7 +60,7 @@ def check_collectors(collectors: Sequence[Collector], settle_s: float = SETTLE_S
         problems += ["%s is declared but could not be read now" % name for name in units if name not in values]
         if collector.name in failures:
             problems.append(failures[collector.name])
-        out.append(CollectorReport(collector.name, values, units, absent, problems))
+        out.append(CollectorReport(collector.name, values, units, absent, problems, collector.sources()))
     return out
 
 
@@ -71,8 +74,9 @@ def format_text(reports: Sequence[CollectorReport]) -> List[str]:
     for report in reports:
         lines.append("collector %s: %d metrics, %d read now" % (report.name, len(report.units), len(report.reads)))
         for name in sorted(report.reads):
-            lines.append("  reads          %-36s %s" % (name, format_value(report.reads[name],
-                                                                          report.units.get(name, ""))))
+            source = "  [from %s]" % report.sources[name] if name in report.sources else ""
+            lines.append("  reads          %-36s %s%s" % (name, format_value(report.reads[name],
+                                                                            report.units.get(name, "")), source))
         for what, why in sorted(report.absent.items()):
             lines.append("  not available  %s (%s)" % (what, why))
         for problem in report.problems:

@@ -8,12 +8,14 @@ the nvpmodel power mode and whether jetson_clocks pinned the clocks. Temperature
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import time
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from device_runtime.collectors.base import Collector, HeldFile, read_products, read_scaled, read_text
+from device_runtime.collectors.source_watch import WATCH_SLICES, MissCounter, changes, moved
 from device_runtime.collectors.tegra_board import (
     BoardInfo,
     is_jetson,
@@ -36,6 +38,8 @@ from device_runtime.collectors.tegra_devices import (
 from device_runtime.collectors.tegra_power import find_protection, rail_sources
 from device_runtime.collectors.tegra_power import slug as _slug
 from device_runtime.protocol import MetricSpec
+
+log = logging.getLogger(__name__)
 
 __all__ = ["BoardInfo", "TegraCollector", "is_jetson", "parse_l4t", "parse_power_modes", "rail_sources",
            "read_board"]
@@ -64,9 +68,11 @@ class TegraCollector(Collector):
     name = "tegra"
 
     def __init__(
-        self, sys_root: str = "/sys", proc_root: str = "/proc", etc_root: str = "/etc", var_root: str = "/var"
+        self, sys_root: str = "/sys", proc_root: str = "/proc", etc_root: str = "/etc", var_root: str = "/var",
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sys_root, self.proc_root, self.etc_root, self.var_root = sys_root, proc_root, etc_root, var_root
+        self._clock = clock
         self.board: BoardInfo = read_board(proc_root, etc_root, os.path.join(var_root, "lib", "dpkg", "status"))
         self._readers: List[Tuple[MetricSpec, Reader]] = []
         self._fast: List[Tuple[str, int, float]] = []  # plain scaled attributes, read in one loop
@@ -85,10 +91,32 @@ class TegraCollector(Collector):
         self._modes, self._default_mode = read_power_modes(os.path.join(etc_root, "nvpmodel.conf"))
         self._mode_status = os.path.join(var_root, "lib", "nvpmodel", "status")
         self._status_cache: Optional[Tuple[float, Optional[int]]] = None
+        self._sources: Dict[str, str] = {}
+        self._pending: List[str] = []  # paths held since the last metric was added
+        self._misses = MissCounter()
+        self._watch_at = 0
+        self.changes: List[str] = []  # what the last looks at the sources changed, newest last
+        self._discover()
+
+    def _discover(self) -> None:
         for step in (self._find_gpu, self._find_cpus, self._find_emc, self._find_shared_memory,
                      self._find_rails, self._find_protection, self._find_fans, self._find_engines,
                      self._find_modes):
             step()
+        self._pending = []
+
+    def _rediscover(self, why: str) -> bool:
+        """Look for every source again; say what changed (a node gone, a path that moved)."""
+        before = dict(self._sources)
+        self.close()
+        self._missing, self._sources, self._gpu_limits, self._cpu_limits = {}, {}, [], []
+        self._locked_cache = None
+        self._discover()
+        found = changes(before, self._sources, self._missing)
+        for line in found:
+            log.warning("tegra collector (%s): %s", why, line)
+        self.changes = (self.changes + found)[-20:]
+        return bool(found)
 
     # -- discovery -----------------------------------------------------------------------------
 
@@ -100,10 +128,17 @@ class TegraCollector(Collector):
             held.close()
             raise
         self._held.append(held)
+        self._pending.append(path)
         return held
 
-    def _add(self, spec: MetricSpec, read: Reader, periodic: bool = False) -> None:
+    def _add(self, spec: MetricSpec, read: Reader, periodic: bool = False, source: str = "") -> None:
         self._readers.append((spec, read))
+        if isinstance(read, Scaled):
+            source = source or read.held.path
+        elif isinstance(read, Product):
+            source = source or "%s x %s" % (read.first.path, read.second.path)
+        self._sources[spec.name] = source or " x ".join(self._pending) or "derived"
+        self._pending = []
         if periodic:
             self._periodic.append((spec.name, read))
         elif isinstance(read, Scaled):
@@ -250,19 +285,22 @@ class TegraCollector(Collector):
             spec = MetricSpec("jetson.clocks_locked", "jetson_clocks", "", "Clocks", "jetson_clocks",
                               min=0, max=1,
                               description="1 when every CPU and the GPU run with min clock == max clock")
-            self._add(spec, lambda: 1.0 if self._clocks_locked() else 0.0, periodic=True)
+            self._add(spec, lambda: 1.0 if self._clocks_locked() else 0.0, periodic=True,
+                      source="min_freq == max_freq of every cpufreq and the GPU devfreq node")
         if not self._modes:
             self._missing["jetson.power_mode"] = f"no nvpmodel.conf under {self.etc_root}"
             return
         self._add(MetricSpec("jetson.power_mode", "nvpmodel id", "", "Power", "Power mode", min=0),
-                  lambda: float(self._power_mode()[0]), periodic=True)
+                  lambda: float(self._power_mode()[0]), periodic=True,
+                  source="%s, else the default in %s" % (self._mode_status, os.path.join(self.etc_root,
+                                                                                          "nvpmodel.conf")))
 
     # -- reading -------------------------------------------------------------------------------
 
     def _clocks_locked(self) -> bool:
         """min clock == max clock everywhere; re-checked at most once a second (jetson_clocks is
         run by hand or at boot, and these are 2 reads per core)."""
-        now = time.monotonic()
+        now = self._clock()
         if self._locked_cache is None or now - self._locked_cache[0] >= 1.0:
             pairs = self._gpu_limits + self._cpu_limits
             self._locked_cache = (now, all(low.read_int() == high.read_int() for low, high in pairs))
@@ -271,7 +309,7 @@ class TegraCollector(Collector):
     def _power_mode(self) -> Tuple[int, str]:
         """The mode in nvpmodel's status file, re-read at most once a second: nvpmodel may
         replace the file, so it is opened each time, and modes change far less often than 10 Hz."""
-        now = time.monotonic()
+        now = self._clock()
         if self._status_cache is None or now - self._status_cache[0] >= 1.0:
             self._status_cache = (now, read_power_mode_status(self._mode_status))
         status = self._status_cache[1]
@@ -297,9 +335,16 @@ class TegraCollector(Collector):
                 out[name] = float(read())
             except (OSError, ValueError, IndexError):
                 continue  # unreadable this time: left out of this sample
-        now = time.monotonic()
+        now = self._clock()
         if now >= self._periodic_due:
             self._periodic_due = now + 1.0
+            gone = moved(self._held[self._watch_at::WATCH_SLICES])  # each file every WATCH_SLICES s
+            self._watch_at = (self._watch_at + 1) % WATCH_SLICES
+            if gone or self._misses.due({n for n, _, _ in self._fast} | {p[0] for p in self._products}, out):
+                self._misses.settle(self._rediscover("%s moved or vanished" % gone[0] if gone
+                                                     else "declared metrics unreadable"))
+                self._periodic_due = 0.0  # read the periodic states from the new sources too
+                return self.collect()
             values: Dict[str, float] = {}
             for name, read in self._periodic:
                 try:
@@ -309,6 +354,9 @@ class TegraCollector(Collector):
             self._periodic_values = values
         out.update(self._periodic_values)
         return out
+
+    def sources(self) -> Dict[str, str]:
+        return dict(self._sources)
 
     def state(self) -> Dict[str, str]:
         """Board identity, power mode and jetson_clocks as text, for the capabilities panel."""

@@ -7,7 +7,7 @@ collector owns every descriptor and closes them together.
 from __future__ import annotations
 
 import os
-from typing import Callable, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from device_runtime.collectors.base import HeldFile
 from device_runtime.protocol import MetricSpec
@@ -77,22 +77,62 @@ def listdir(path: str) -> List[str]:
         return []
 
 
-def find_fans(sys_root: str, hold: Hold) -> List[Entry]:
-    """PWM duty (0-255 -> %) and tachometer of every fan: hwmon ``pwm1``/``fan1_input``/``rpm``
-    (JetPack 5+) and ``/sys/devices/pwm-fan`` (JetPack 4)."""
+def _fan_files(base: str) -> Dict[str, str]:
+    """The first PWM and the first tachometer file of one hwmon (or pwm-fan) directory."""
+    found: Dict[str, str] = {}
+    for rel, kind in _FAN_FILES:
+        path = os.path.join(base, rel)
+        if kind not in found and os.path.isfile(path):
+            found[kind] = path
+    return found
+
+
+def fan_nodes(sys_root: str) -> List[Dict[str, str]]:
+    """One dict per fan: ``{"pwm": path, "rpm": path}`` (either may be missing).
+
+    On Orin and Thor the fan can be split over two hwmon nodes, ``pwmfan`` with ``pwm1`` only and
+    ``pwm_tach`` with ``rpm`` only (jetson-stats merges them too): a PWM-only node and a tach-only
+    node are one fan when they are the only ones of their kind, or when they share a device."""
     hwmon = os.path.join(sys_root, "class", "hwmon")
     candidates = [os.path.join(hwmon, d) for d in sorted(listdir(hwmon))]
     candidates.append(os.path.join(sys_root, "devices", "pwm-fan"))
+    fans = [files for files in (_fan_files(base) for base in candidates) if files]
+    pwm_only = [f for f in fans if "rpm" not in f]
+    tach_only = [f for f in fans if "pwm" not in f]
+    for pwm in list(pwm_only):
+        device = _device(pwm["pwm"])
+        same = [t for t in tach_only if device is not None and _device(t["rpm"]) == device]
+        if same:
+            pwm["rpm"] = same[0]["rpm"]
+            fans.remove(same[0])
+            tach_only.remove(same[0])
+            pwm_only.remove(pwm)
+    if len(pwm_only) == 1 and len(tach_only) == 1:
+        devices = (_device(pwm_only[0]["pwm"]), _device(tach_only[0]["rpm"]))
+        if None in devices:  # two known, different devices are two fans
+            pwm_only[0]["rpm"] = tach_only[0]["rpm"]
+            fans.remove(tach_only[0])
+    return fans
+
+
+def _device(attribute: str) -> Optional[str]:
+    """The device an hwmon node belongs to (its ``device`` link, resolved), when it has one."""
+    link = os.path.join(os.path.dirname(attribute), "device")
+    return os.path.realpath(link) if os.path.islink(link) else None
+
+
+def find_fans(sys_root: str, hold: Hold) -> List[Entry]:
+    """PWM duty (0-255 -> %) and tachometer of every fan: hwmon ``pwm1``/``fan1_input``/``rpm``
+    (JetPack 5+) and ``/sys/devices/pwm-fan`` (JetPack 4), split nodes merged (:func:`fan_nodes`)."""
     out: List[Entry] = []
     found = 0
-    for base in candidates:
-        kinds_here = set()
-        for rel, kind in _FAN_FILES:
-            path = os.path.join(base, rel)
-            if kind in kinds_here or not os.path.isfile(path):
+    for files in fan_nodes(sys_root):
+        kinds_here = 0
+        for kind in ("pwm", "rpm"):
+            if kind not in files:
                 continue
             try:
-                held = hold(path)
+                held = hold(files[kind])
             except OSError:
                 continue
             if kind == "pwm":
@@ -101,7 +141,7 @@ def find_fans(sys_root: str, hold: Hold) -> List[Entry]:
             else:
                 out.append((MetricSpec(f"fan.{found}.rpm", f"fan {found}", "rpm", "Fan", "Fan RPM", min=0),
                             scaled(held, 1.0)))
-            kinds_here.add(kind)
+            kinds_here += 1
         found += 1 if kinds_here else 0
     return out
 

@@ -19,7 +19,7 @@ EXPECTED = {
                   "cpu.core.5.freq_max": 1728.0, "jetson.oc.1.events": 1.0, "jetson.oc.2.events": 0.0,
                   "jetson.oc.3.events": 2.0, "jetson.current_alarm.vdd_in.crit": 0.0},
     "orin-nx-16gb": {"power.vdd_in": 30096.0, "cpu.core.5.freq": 1984.0, "cpu.core.0.freq": 1728.0,
-                     "jetson.gpu.load": 99.5, "fan.1.rpm": 4520.0},
+                     "jetson.gpu.load": 99.5, "fan.0.rpm": 4520.0},
     "agx-orin": {"power.vin_sys_5v0": 4025.0, "jetson.gpu.freq_max": 1300.5, "cpu.core.11.freq": 729.6,
                  "cpu.core.11.freq_max": 2201.6},
     "agx-xavier": {"power.soc": 19168 * 153 / 1000, "power.sys5v": 4960 * 666 / 1000, "jetson.clocks_locked": 1.0,

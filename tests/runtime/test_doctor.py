@@ -35,6 +35,8 @@ def test_orin_nano_report_names_values_with_units_and_reasons() -> None:
     assert "reads          power.vdd_in                         9250 mW" in text
     assert "reads          temp.tj-thermal                      47.5 °C" in text
     assert "not available  jetson.emc.freq (EMC clock is exposed only in debugfs" in text
+    load = BOARDS / "orin-nano/sys/devices/platform/bus@0/17000000.gpu/load"
+    assert f"reads          jetson.gpu.load                      0 %  [from {load}]" in text
     # Absent is never a fake zero: EMC is not among the readings at all.
     assert "reads          jetson.emc.freq" not in text
 
@@ -62,7 +64,8 @@ def test_json_report(tmp_path: Path) -> None:
     report = json.loads(text)
     assert code == 1 and report["problems"] == 1
     tegra = report["collectors"]["tegra"]
-    assert tegra["reads"]["power.vin"] == {"value": 28906.0, "unit": "mW"}
+    assert tegra["reads"]["power.vin"] == {"value": 28906.0, "unit": "mW", "source": str(
+        root / "sys/bus/i2c/drivers/ina238/2-0044/hwmon/hwmon5/power1_input")}
     assert "NVML" in tegra["absent"]["jetson.gpu.load"] and tegra["problems"] == []
     assert report["collectors"]["thermal"]["problems"][0].startswith("thermal.thermal_zone0: cannot read")
 
