@@ -61,7 +61,7 @@ STATUS_WORDS = {
 RESULT_WORDS = {
     "committed": ("✓ committed", "ok"), "rolled_back": ("↺ rolled back", "warn"), "failed": ("✕ failed", "bad"),
     "interrupted": ("✕ interrupted", "bad"), "imported": ("stored", "info"), "changed": ("changed", "info"),
-    "started": ("◐ started", "warn"),
+    "started": ("◐ started", "warn"), "unknown": ("? outcome unknown", "warn"),
 }
 POLICY_WORDS = {
     "require-signature": "require-signature: only packages signed by a trusted key are accepted",

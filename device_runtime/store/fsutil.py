@@ -69,15 +69,22 @@ def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
 
 
 def append_durable(path: str, data: bytes) -> None:
-    """Append ``data`` to ``path`` (created if missing) and fsync it before returning."""
+    """Append ``data`` to ``path`` (created if missing) and fsync it before returning: all of it
+    or nothing. A write cut short (a full disk) is truncated back, so the next append cannot
+    glue its line onto half of this one."""
     existed = os.path.exists(path)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
+        size = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        except BaseException:
+            _truncate_quietly(fd, size)
+            raise
     finally:
         os.close(fd)
     if not existed:
@@ -135,6 +142,14 @@ def io_error(what: str, exc: OSError, where: Optional[str] = None) -> StoreError
         return StoreError(Code.NO_SPACE, "%s: the device's disk is full%s. Free space on the device "
                                          "(remove old versions or logs) and try again." % (what, room))
     return StoreError(Code.IO, "%s: %s" % (what, exc.strerror or exc))
+
+
+def _truncate_quietly(fd: int, size: int) -> None:
+    try:
+        os.ftruncate(fd, size)
+        os.fsync(fd)
+    except OSError:
+        pass  # the start-up repair cuts what is left (store/history.repair_torn_lines)
 
 
 def _unlink_quietly(path: str) -> None:

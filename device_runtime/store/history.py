@@ -2,8 +2,9 @@
 
 One JSON object a line: ``t``, ``id`` (the action), ``action``, ``who``, ``from``, ``to``,
 ``why``, ``result`` and ``detail``. An action writes ``result: "started"`` first and one
-final line after; a crash in between is completed at start-up with ``"interrupted"``. A torn
-last line (the crash hit the append itself) is cut off at start-up.
+final line after; a crash in between is completed at start-up with ``"interrupted"`` (or
+``"unknown"`` where nothing proves what happened). A torn line (the crash or a full disk hit the
+append itself) is cut out at start-up, wherever it is, keeping any whole entry glued after it.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ COMMITTED = "committed"
 ROLLED_BACK = "rolled_back"
 FAILED = "failed"
 INTERRUPTED = "interrupted"
+UNKNOWN = "unknown"  # the final line was lost and nothing on the device proves the outcome
 IMPORTED = "imported"
 CHANGED = "changed"
-FINAL_RESULTS = (COMMITTED, ROLLED_BACK, FAILED, INTERRUPTED)
+FINAL_RESULTS = (COMMITTED, ROLLED_BACK, FAILED, INTERRUPTED, UNKNOWN)
 
 
 def history_path(root: str, name: str) -> str:
@@ -49,35 +51,55 @@ def read(root: str, name: str, limit: int = 0) -> List[Dict[str, Any]]:
         return []
     entries: List[Dict[str, Any]] = []
     for line in lines:
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            continue
-        if isinstance(entry, dict):
+        entry = _entry(line) if line.strip() else None
+        if entry is not None:
             entries.append(entry)
     return entries[-limit:] if limit > 0 else entries
 
 
-def repair_torn_tail(root: str, name: str) -> bool:
-    """Cut a partial last line left by a crash during an append; True when one was cut."""
+def _entry(line: bytes) -> Optional[Dict[str, Any]]:
+    try:
+        entry = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return entry if isinstance(entry, dict) else None
+
+
+def _salvage(line: bytes) -> Optional[bytes]:
+    """The whole entry at the end of a line whose start is torn (an append cut short, then the
+    next one written after it), or None."""
+    start = line.find(b'{"', 1)
+    while start > 0:
+        if _entry(line[start:]) is not None:
+            return line[start:]
+        start = line.find(b'{"', start + 1)
+    return None
+
+
+def repair_torn_lines(root: str, name: str) -> int:
+    """Cut every torn line out of the history (keeping a whole entry glued after one); returns
+    how many were cut. The file is rewritten atomically, and only when one was found."""
     path = history_path(root, name)
     try:
         with open(path, "rb") as handle:
             data = handle.read()
     except FileNotFoundError:
-        return False
-    if not data or data.endswith(b"\n"):
-        return False
-    keep = data.rfind(b"\n") + 1
-    fd = os.open(path, os.O_WRONLY)
-    try:
-        os.ftruncate(fd, keep)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return True
+        return 0
+    kept: List[bytes] = []
+    torn = 0
+    for line in data.split(b"\n"):
+        if not line.strip():
+            continue
+        if _entry(line) is not None:
+            kept.append(line)
+            continue
+        torn += 1
+        whole = _salvage(line)
+        if whole is not None:
+            kept.append(whole)
+    if torn or (data and not data.endswith(b"\n")):
+        fsutil.write_atomic(path, b"".join(line + b"\n" for line in kept))
+    return torn
 
 
 def open_actions(entries: List[Dict[str, Any]]) -> List[Dict[str, Any]]:

@@ -12,7 +12,7 @@ import errno
 import fcntl
 import os
 import shutil
-from typing import List
+from typing import Any, Dict, List, Tuple
 
 from device_runtime.store import fsutil, history
 from device_runtime.store.activation import restore_link
@@ -77,8 +77,9 @@ def cleanup_leftovers(store: Store) -> List[str]:
 
 def recover_model(store: Store, name: str) -> List[str]:
     notes: List[str] = []
-    if history.repair_torn_tail(store.root, name):
-        notes.append("%s: cut a torn last line from the history" % name)
+    torn = history.repair_torn_lines(store.root, name)
+    if torn:
+        notes.append("%s: cut %d torn line(s) from the history" % (name, torn))
     state = store.state(name)
     active = store.active_version(name)
     trial = state.trial
@@ -100,15 +101,7 @@ def recover_model(store: Store, name: str) -> List[str]:
         notes.append("%s: the active link said %s but %s is committed; restored" % (name, active, state.committed))
     entries = history.read(store.root, name)
     for entry in history.open_actions(entries):
-        done = entry.get("to") == state.committed and state.trial is None
-        result = history.COMMITTED if done else history.INTERRUPTED
-        target = str(entry.get("to"))
-        if not done and target not in state.failed and target != state.committed:
-            state.failed[target] = ("interrupted: the device stopped during the %s of %s, before the switch; back "
-                                    "on %s" % (entry.get("action"), target, state.committed or "no active version"))
-            store.fault("recover.record")
-            store.save_state(state)
-        why = "completed at start-up: the commit record exists" if done else state.failed.get(target, "interrupted")
+        result, why = _outcome(store, name, entries, entry)
         history.append(store.root, name, str(entry.get("id")), str(entry.get("action")), result,
                        who=str(entry.get("who", "")), from_version=entry.get("from"), to_version=entry.get("to"),
                        why=why)
@@ -118,6 +111,33 @@ def recover_model(store: Store, name: str) -> List[str]:
             history.append(store.root, name, "startup", "import", history.IMPORTED, to_version=version,
                            detail="recorded at start-up (the import finished just before the device stopped)")
     return notes
+
+
+def _outcome(store: Store, name: str, entries: List[Dict[str, Any]], entry: Dict[str, Any]) -> Tuple[str, str]:
+    """The final result of an action whose final line is missing, from what the device proves.
+
+    Only the last action started can be judged from the commit record (actions run one at a
+    time, so nothing else changed it since): committed when the record names its target and no
+    trial is open, interrupted otherwise. An earlier one was followed by other actions that may
+    have changed the record: its outcome is recorded as unknown, never guessed.
+    """
+    state = store.state(name)
+    target = str(entry.get("to"))
+    position = next(i for i, e in enumerate(entries) if e is entry)
+    later = [e for e in entries[position + 1:] if e.get("result") == history.STARTED and e.get("id") != entry.get("id")]
+    if later:
+        return history.UNKNOWN, ("unknown: its last history line was lost (the device stopped or its disk was "
+                                 "full) and later actions followed; %s is committed now" % (
+                                     state.committed or "no version"))
+    if target == state.committed and target != entry.get("from") and state.trial is None:
+        return history.COMMITTED, "completed by recovery: the commit record names %s" % target
+    if target != state.committed and target not in state.failed:
+        state.failed[target] = ("interrupted: the device stopped during the %s of %s, before the switch; back "
+                                "on %s" % (entry.get("action"), target, state.committed or "no active version"))
+        store.fault("recover.record")
+        store.save_state(state)
+    return history.INTERRUPTED, state.failed.get(target, "interrupted: back on %s" % (
+        state.committed or "no active version"))
 
 
 def recover(store: Store) -> List[str]:
