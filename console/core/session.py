@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import Enum
 
 from console.core.backoff import Backoff, ReconnectLoop
@@ -36,6 +37,29 @@ from device_runtime.protocol import (
     SubscribeTelemetry,
     TelemetryTable,
 )
+
+
+@dataclass
+class Outage:
+    """A time the device was out of reach, on the console's clock (``end`` None: still out)."""
+
+    start: float
+    reason: str
+    end: float | None = None
+    attempts: int = 0
+
+
+def outage_text(session: DeviceSession) -> str:
+    """``disconnected since 14:02 - reconnecting (attempt 3)``; "" while connected."""
+    if session.state is State.CONNECTED or session.down_since is None:
+        return ""
+    since = time.strftime("%H:%M", time.localtime(session.down_since))
+    if session.state is State.RECONNECTING:
+        return "disconnected since %s - reconnecting (attempt %d)" % (since, max(1, session.attempt))
+    if session.state is State.CONNECTING:
+        return "disconnected since %s - connecting" % since
+    reason = session.message.rstrip(".") if session.message else "no reason given"
+    return "disconnected since %s - not retrying: %s. Press Reconnect to try again" % (since, reason)
 
 
 class State(str, Enum):
@@ -101,6 +125,10 @@ class DeviceSession:
         self._telemetry_on = False
         self._topics: list[str] = []
         self.next_attempt_at: float | None = None
+        self.down_since: float | None = None  # console clock: when the link was lost (or first failed)
+        self.attempt = 0  # the reconnection attempt under way
+        self.outages: list[Outage] = []  # oldest first; the last one may be ongoing
+        self.outage_listeners: list[Callable[[Outage], None]] = []
 
     @property
     def name(self) -> str:
@@ -125,11 +153,13 @@ class DeviceSession:
             try:
                 welcome = conn.connect(timeout)
             except (DeviceError, TransportError) as exc:
+                self._went_down(str(exc))
                 if not (self._reconnect is not None and self._reconnect.running):
                     self._set_state(State.FAILED, str(exc))
                 raise
             self._conn = conn
             self.next_attempt_at = None
+            self._came_back()
             self.runtime_version = welcome.runtime_version
             self.capabilities = welcome.capabilities
             self._set_state(State.CONNECTED, "runtime %s" % welcome.runtime_version)
@@ -243,8 +273,42 @@ class DeviceSession:
         for listener in list(self.sample_listeners):
             listener(sample.t, sample.values)
 
+    def _went_down(self, reason: str) -> None:
+        if self.down_since is not None:
+            return
+        self.down_since = now = self.clock()
+        store = self.store
+        if store is not None and store.last_t is not None:
+            store.mark_gap(max(now, store.last_t + 1e-3))
+        self.outages.append(Outage(now, reason))
+        self._tell_outage()
+
+    def _came_back(self) -> None:
+        if self.down_since is None:
+            return
+        self.down_since = None
+        if self.outages and self.outages[-1].end is None:
+            self.outages[-1].end = self.clock()
+            self.outages[-1].attempts = self.attempt
+            self._tell_outage()
+        self.attempt = 0
+
+    def _tell_outage(self) -> None:
+        for listener in list(self.outage_listeners):
+            listener(self.outages[-1])
+
+    def can_retry(self, exc: BaseException) -> bool:
+        """Whether reconnection is on and ``exc`` is worth another attempt (not a refused key or host key)."""
+        return self._reconnect is not None and not (isinstance(exc, SshError) and not exc.retryable)
+
+    def retry_later(self, reason: str) -> None:
+        """The first connection failed: keep trying with backoff, as after a dropped link."""
+        if self._reconnect is not None:
+            self._reconnect.start(reason)
+
     def _on_closed(self, reason: str) -> None:
         self._conn = None
+        self._went_down(reason)
         if self._reconnect is None:
             self._set_state(State.FAILED, reason)
             return
@@ -260,6 +324,7 @@ class DeviceSession:
 
     def _on_retry_wait(self, delay_s: float, reason: str, attempt: int) -> None:
         self.next_attempt_at = self.clock() + delay_s
+        self.attempt = attempt
         self._set_state(State.RECONNECTING, "%s; attempt %d in %.1f s" % (reason, attempt, delay_s))
 
     def _on_give_up(self, exc: Exception) -> None:

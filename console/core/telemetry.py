@@ -223,6 +223,18 @@ class TelemetryStore:
             self.received += 1
         return True
 
+    def mark_gap(self, t: float) -> bool:
+        """A moment without data (the link dropped): chart lines break here instead of drawing a
+        straight line across the outage. Not counted as a sample; False if ``t`` is not newer."""
+        row = np.full(len(self.metrics), np.nan, dtype=np.float32)
+        with self._lock:
+            if self.last_t is None or t <= self.last_t:
+                return False
+            self.full.append(t, row)
+            self._bucket(t, row)
+            self.last_t = t
+        return True
+
     def _bucket(self, t: float, row: Float32Array) -> None:
         if self._bucket_t0 is not None and t - self._bucket_t0 >= self.decimate_s:
             self.peaks.append(self._bucket_t0, self._bucket_t1, self._low, self._high)

@@ -129,11 +129,15 @@ class Dashboard(QWidget):
         model.stateChanged.connect(self._on_state)
         model.rateChanged.connect(self._on_rate_changed)
         model.failed.connect(self._on_failed)
+        model.outageChanged.connect(self.events.show_outage)
         self.alerts.alertChanged.connect(self._on_alert)
         self.latency.windowsArrived.connect(self._on_sample_latency)
         self.alerts.noticeChanged.connect(self.events.set_notice)
         for alert in self.alerts.alerts():
             self.events.show_alert(alert)
+        self._live_before_outage = False
+        for outage in model.session.outages:
+            self.events.show_outage(outage)
         if model.store is not None:
             self._on_table(model.store.metrics)
         self._on_state(model.state.value, model.message)
@@ -260,12 +264,24 @@ class Dashboard(QWidget):
         self._dirty = True
 
     def _on_state(self, state: str, message: str) -> None:
-        if state == State.CONNECTING.value:
+        down = self.model.outage_text
+        if state in (State.RECONNECTING.value, State.FAILED.value) and self.live:
+            self._live_before_outage = True  # nothing new will come: Live goes off until the device is back
+            self.set_live(False)
+        if state == State.CONNECTED.value and self._live_before_outage:
+            self._live_before_outage = False
+            self.set_live(True)
+        if state == State.CONNECTING.value and not down:
             self.notice.setText("Connecting to %s…" % self.model.display_name)
+        elif state != State.CONNECTED.value and down:
+            self.notice.setText("%s %s" % (self.model.display_name, down))
         elif state == State.FAILED.value:
             self.notice.setText("Not connected: %s" % message if message else "Not connected.")
         elif state == State.CONNECTED.value and not self.frames_drawn:
             self.notice.setText("Waiting for data…")
+        elif state == State.CONNECTED.value and down == "" and self.notice.text().startswith(
+                self.model.display_name + " disconnected"):
+            self.notice.setText("")
 
     def _on_failed(self, message: str) -> None:
         self.notice.setText(message)

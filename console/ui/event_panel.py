@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from console.core.activations import Activation
 from console.core.alerts import format_duration, kind_label, severity_label
+from console.core.session import Outage
 from console.ui.chart import plain_label
 from console.ui.chart_markers import ACTIVATION_COLOR, ROLLED_BACK_COLOR, SEVERITY_COLORS
 from device_runtime.protocol import AlertEvent
@@ -41,11 +42,12 @@ def clock_text(t: float, now: float | None = None) -> str:
     return time.strftime("%H:%M:%S" if same_day else "%Y-%m-%d %H:%M:%S", time.localtime(t))
 
 
-Entry = AlertEvent | Activation
+Entry = AlertEvent | Activation | Outage
+OUTAGE_COLOR = "#d99a1c"
 
 
 def _start(entry: Entry) -> float:
-    return entry.start if isinstance(entry, AlertEvent) else entry.t
+    return entry.t if isinstance(entry, Activation) else entry.start
 
 
 class EventPanel(QWidget):
@@ -110,6 +112,11 @@ class EventPanel(QWidget):
                 self._show(activation.key, activation)
         self._count()
 
+    def show_outage(self, outage: Outage) -> None:
+        """A row for the time the device was out of reach (updated when it comes back)."""
+        self._show("outage|%r" % outage.start, outage)
+        self._count()
+
     def _show(self, key: str, entry: Entry) -> None:
         known = key in self._entries
         self._entries[key] = entry
@@ -125,6 +132,8 @@ class EventPanel(QWidget):
                 self.table.removeRow(self.table.rowCount() - 1)
         if isinstance(entry, AlertEvent):
             self._fill(row, entry)
+        elif isinstance(entry, Outage):
+            self._fill_outage(row, entry)
         else:
             self._fill_activation(row, entry)
 
@@ -135,7 +144,10 @@ class EventPanel(QWidget):
         alerts = [e for e in self._entries.values() if isinstance(e, AlertEvent)]
         ongoing = sum(1 for a in alerts if a.end is None)
         parts = ["%d alert%s, %d ongoing" % (len(alerts), "" if len(alerts) == 1 else "s", ongoing)]
-        changes = len(self._entries) - len(alerts)
+        outages = sum(1 for e in self._entries.values() if isinstance(e, Outage))
+        if outages:
+            parts.append("%d outage%s" % (outages, "" if outages == 1 else "s"))
+        changes = len(self._entries) - len(alerts) - outages
         if changes:
             parts.append("%d model change%s" % (changes, "" if changes == 1 else "s"))
         self.count_label.setText(" · ".join(parts))
@@ -151,6 +163,17 @@ class EventPanel(QWidget):
         cells = ("Info", activation.verb, activation.model, message, clock_text(activation.t), "", "")
         color = QColor(ROLLED_BACK_COLOR if activation.result == "rolled_back" else ACTIVATION_COLOR)
         self._set_cells(row, cells, color, activation.key, message)
+
+    def _fill_outage(self, row: int, outage: Outage, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        end = outage.end if outage.end is not None else now
+        message = "Device out of reach: %s" % outage.reason.rstrip(".")
+        if outage.end is not None:
+            message += "; back after %d attempt%s" % (outage.attempts, "" if outage.attempts == 1 else "s")
+        cells = ("Warning", "Disconnected", "link", message, clock_text(outage.start, now),
+                 ONGOING if outage.end is None else clock_text(outage.end, now),
+                 format_duration(end - outage.start) + (" so far" if outage.end is None else ""))
+        self._set_cells(row, cells, QColor(OUTAGE_COLOR), "outage|%r" % outage.start, message)
 
     def _fill(self, row: int, alert: AlertEvent, now: float | None = None) -> None:
         now = time.time() if now is None else now
@@ -185,13 +208,15 @@ class EventPanel(QWidget):
             entry = self._entries[key]
             if isinstance(entry, AlertEvent) and entry.end is None:
                 self._fill(row, entry)
+            elif isinstance(entry, Outage) and entry.end is None:
+                self._fill_outage(row, entry)
 
     def _on_activated(self, row: int, _column: int) -> None:
         if 0 <= row < len(self._ids):
             entry = self._entries[self._ids[row]]
             if isinstance(entry, AlertEvent):
                 self.alertActivated.emit(entry)
-            else:
+            elif isinstance(entry, Activation):
                 self.activationActivated.emit(entry)
 
     def rows(self) -> list[list[str]]:

@@ -20,6 +20,7 @@ from console.core.models import (
 from console.core.rollback_record import last_rollback, newer, rolled_back_versions
 from console.core.session import State
 from console.ui.chart import plain_label
+from console.ui.connection_banner import ConnectionBanner
 from console.ui.models_model import ModelsModel
 from console.ui.rollback_dialog import RollbackDialog, big_button, coloured, sized
 from console.ui.session_model import SessionModel
@@ -90,6 +91,7 @@ class FieldModeView(QWidget):
         self.exit_button = QPushButton("Full console")
         self.exit_button.setMinimumHeight(40)
         self.exit_button.setToolTip("Leave field mode (View > Field mode)")
+        self.banner = ConnectionBanner(session_model)
         self.health = sized(plain_label(), 22, True)
         self.problems = sized(plain_label(), 12)
         self.result = sized(plain_label(), 13, True)
@@ -106,6 +108,7 @@ class FieldModeView(QWidget):
         column.setContentsMargins(24, 16, 24, 24)
         column.setSpacing(12)
         column.addLayout(top)
+        column.addWidget(self.banner)
         column.addWidget(self.health)
         column.addWidget(self.problems)
         column.addWidget(self.result)
@@ -126,7 +129,6 @@ class FieldModeView(QWidget):
         models.failed.connect(self._on_failed)
         session_model.stateChanged.connect(self._on_state)
         self._on_state(session_model.state.value, session_model.message)
-        self._on_changed()
 
     def ready(self) -> bool:
         """Models and health are both shown (for --screenshot)."""
@@ -145,18 +147,24 @@ class FieldModeView(QWidget):
     # -- model -> view -------------------------------------------------------------------------
     def _on_state(self, state: str, message: str) -> None:
         connected = state == State.CONNECTED.value
-        self.connection.setText("connected" if connected else "%s%s" % (state, ": %s" % message if message else ""))
+        down = self.session_model.outage_text
+        self.connection.setText("connected" if connected else down or "%s%s" % (
+            state, ": %s" % message if message else ""))
         coloured(self.connection, "ok" if connected else "bad")
         if connected and not self._health_asked:
             self._health_asked = True
             self.models.load_health()
+        if not connected:
+            self._health_asked = False  # ask again once it is back
+        self._on_changed()
 
     def _on_changed(self) -> None:
         tracker = self.models.tracker
-        word, level = health_words(tracker.health)
+        connected = self.session_model.state is State.CONNECTED
+        word, level = health_words(tracker.health) if connected else ("unknown while disconnected", "muted")
         self.health.setText("Health: %s" % word)
         coloured(self.health, level, bold=True)
-        self.problems.setText("\n".join(health_problems(tracker.health)))
+        self.problems.setText("\n".join(health_problems(tracker.health)) if connected else "")
         self.problems.setVisible(bool(self.problems.text()))
         snapshot = tracker.snapshot
         self.empty.setVisible(snapshot.loaded and not snapshot.models)
@@ -167,15 +175,16 @@ class FieldModeView(QWidget):
         for name in sorted(snapshot.models):
             card = ModelCard(snapshot.models[name])
             card.rollback_button.clicked.connect(lambda _checked=False, n=name: self.rollback(n))
-            card.rollback_button.setEnabled(card.can_roll_back and not self.models.busy())
+            card.rollback_button.setEnabled(card.can_roll_back and connected and not self.models.busy())
             self.cards[name] = card
             self.card_box.addWidget(card)
         self._shown = snapshot.loaded and tracker.health is not None
 
     def _on_action(self, action: StoreAction) -> None:
         busy = self.models.busy()
+        connected = self.session_model.state is State.CONNECTED
         for card in self.cards.values():
-            card.rollback_button.setEnabled(card.can_roll_back and not busy)
+            card.rollback_button.setEnabled(card.can_roll_back and connected and not busy)
         if busy:
             running = self.models.tracker.running()
             assert running is not None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import QMainWindow, QSplitter, QStackedWidget, QTabWidget, QWidget
+from PySide6.QtWidgets import QMainWindow, QSplitter, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
 
 from console.core.activations import activations
 from console.core.app import ConsoleCore
@@ -15,6 +15,7 @@ from console.transport.base import TransportError
 from console.ui.add_device_dialog import AddDeviceDialog
 from console.ui.benchmarks_page import BenchmarksPage
 from console.ui.chart import plain_label
+from console.ui.connection_banner import ConnectionBanner
 from console.ui.dashboard import Dashboard
 from console.ui.field_mode import FieldModeView
 from console.ui.health_model import HealthModel
@@ -37,8 +38,8 @@ STATUS_REFRESH_MS = 1000
 
 def status_line(model: SessionModel) -> str:
     """``robot-07 · connected · runtime 0.4.1 · Orin NX · JetPack 6.2 · MAXN · 41°C``."""
-    parts = [model.display_name, model.state.value]
-    if model.state is State.FAILED and model.message:
+    parts = [model.display_name, model.outage_text or model.state.value]
+    if model.state is State.FAILED and model.message and not model.outage_text:
         parts.append(model.message)
     caps = model.capabilities
     if model.state is State.CONNECTED and caps is not None:
@@ -86,9 +87,16 @@ class MainWindow(QMainWindow):
 
         self.sidebar = DeviceSidebar(core.registry.devices())
         self.pages = QStackedWidget()
+        self.banner = ConnectionBanner()  # the current device's outage, above every page
+        right = QWidget()
+        column = QVBoxLayout(right)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.banner)
+        column.addWidget(self.pages, 1)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.sidebar)
-        splitter.addWidget(self.pages)
+        splitter.addWidget(right)
         splitter.setStretchFactor(1, 1)
         splitter.setCollapsible(0, False)
         splitter.setSizes([220, 1180])
@@ -132,6 +140,7 @@ class MainWindow(QMainWindow):
         if name not in self._tabs:
             self._open(name)
         self.pages.setCurrentWidget(self._tabs[name])
+        self.banner.set_model(self.models.get(name))
         entry = self.core.registry.get(name)
         self.setWindowTitle("%s — Edge Operator Console" % entry.display_name)
         self._refresh_status()
@@ -151,8 +160,7 @@ class MainWindow(QMainWindow):
             tabs.addTab(plain_label(self.open_errors[name]), "Dashboard")
             self.sidebar.set_state(name, entry.display_name, State.FAILED.value)
             return
-        if entry.kind == "ssh":
-            session.enable_reconnect()
+        session.enable_reconnect()  # every device, the built-in one too: its daemon may be restarted
         model = SessionModel(session, self.rate_hz, backfill_s=self.window_s, parent=self)
         self.models[name] = model
         dashboard = Dashboard(model, self.theme, self.window_s, budgets=BudgetBook(self.core.registry))
@@ -273,7 +281,15 @@ class MainWindow(QMainWindow):
     def _on_state_changed(self, _state: str, _message: str) -> None:
         for name, model in self.models.items():
             self.sidebar.set_state(name, model.display_name, model.state.value)
+            self._enable_device_actions(name, model.state is State.CONNECTED)
         self._refresh_status()
+
+    def _enable_device_actions(self, name: str, connected: bool) -> None:
+        """Pages that act on the device wait for it; the banner above them says why. The Dashboard
+        (its history stays readable) and Benchmarks (results kept in this console) stay usable."""
+        for key, page in self.page_widgets.get(name, {}).items():
+            if key not in ("dashboard", "benchmarks"):
+                page.setEnabled(connected)
 
     def _refresh_status(self) -> None:
         model = self.model()

@@ -7,13 +7,14 @@ one worker thread so the GUI never waits on the network.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from PySide6.QtCore import QObject, Signal
 
 from console.core.client import DeviceError
-from console.core.session import DeviceSession, State
+from console.core.session import DeviceSession, Outage, State, outage_text
 from console.core.telemetry import TelemetryStore
 from console.transport.base import TransportError
 from device_runtime.protocol import Capabilities
@@ -35,6 +36,7 @@ class SessionModel(QObject):
     sampleArrived = Signal(float)  # device time of the newest sample
     rateChanged = Signal(float)
     failed = Signal(str)  # a plain sentence
+    outageChanged = Signal(object)  # Outage: the link was lost, or came back (its end set)
 
     def __init__(self, session: DeviceSession, rate_hz: float | None = None,
                  backfill_s: float = 0.0, parent: QObject | None = None) -> None:
@@ -74,6 +76,11 @@ class SessionModel(QObject):
     @property
     def store(self) -> TelemetryStore | None:
         return self.session.store
+
+    @property
+    def outage_text(self) -> str:
+        """``disconnected since 14:02 - reconnecting (attempt 3)``; "" while connected."""
+        return outage_text(self.session)
 
     @property
     def rate_hz(self) -> float:
@@ -128,7 +135,13 @@ class SessionModel(QObject):
                 self.failed.emit(plain_error(self.display_name, exc))
 
     def _connect_job(self) -> None:
-        self.session.connect(CONNECT_TIMEOUT_S)
+        try:
+            self.session.connect(CONNECT_TIMEOUT_S)
+        except (DeviceError, TransportError, OSError) as exc:
+            if not self._closed and self.session.can_retry(exc):
+                self.session.retry_later(str(exc))  # keeps trying with backoff, shown as reconnecting
+                return
+            raise
         self._subscribe()
 
     def _reconnect_job(self) -> None:
@@ -155,13 +168,15 @@ class SessionModel(QObject):
         self._listeners_on = True
         self.session.state_listeners.append(self._on_state)
         self.session.sample_listeners.append(self._on_sample)
+        self.session.outage_listeners.append(self._on_outage)
 
     def _detach(self) -> None:
         if not self._listeners_on:
             return
         self._listeners_on = False
         for listeners, fn in ((self.session.state_listeners, self._on_state),
-                              (self.session.sample_listeners, self._on_sample)):
+                              (self.session.sample_listeners, self._on_sample),
+                              (self.session.outage_listeners, self._on_outage)):
             try:
                 listeners.remove(fn)  # type: ignore[arg-type]
             except ValueError:
@@ -169,6 +184,9 @@ class SessionModel(QObject):
 
     def _on_state(self, state: State, message: str) -> None:
         self.stateChanged.emit(state.value, message)
+
+    def _on_outage(self, outage: Outage) -> None:
+        self.outageChanged.emit(dataclasses.replace(outage))  # a copy: the session goes on changing its own
 
     def _on_sample(self, t: float, values: dict[str, float]) -> None:
         self.sampleArrived.emit(t)
