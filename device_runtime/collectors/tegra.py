@@ -12,7 +12,7 @@ import logging
 import os
 import re
 import time
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Set, Tuple
 
 from device_runtime.collectors.base import Collector, HeldFile, read_products, read_scaled, read_text
 from device_runtime.collectors.source_watch import WATCH_SLICES, MissCounter, changes, moved
@@ -94,6 +94,8 @@ class TegraCollector(Collector):
         self._sources: Dict[str, str] = {}
         self._pending: List[str] = []  # paths held since the last metric was added
         self._misses = MissCounter()
+        self._delivered: Set[str] = set()  # every metric that gave a number at least once
+        self._given_up: Dict[str, str] = {}  # metric -> why it is listed as not available
         self._watch_at = 0
         self.changes: List[str] = []  # what the last looks at the sources changed, newest last
         self._discover()
@@ -340,9 +342,16 @@ class TegraCollector(Collector):
             self._periodic_due = now + 1.0
             gone = moved(self._held[self._watch_at::WATCH_SLICES])  # each file every WATCH_SLICES s
             self._watch_at = (self._watch_at + 1) % WATCH_SLICES
-            if gone or self._misses.due({n for n, _, _ in self._fast} | {p[0] for p in self._products}, out):
-                self._misses.settle(self._rediscover("%s moved or vanished" % gone[0] if gone
-                                                     else "declared metrics unreadable"))
+            self._delivered.update(out)
+            for name in [n for n in self._given_up if n in out]:
+                del self._given_up[name]  # a retried source gives numbers now
+                log.warning("tegra collector: %s reads again from %s", name, self._sources.get(name))
+            declared = {n for n, _, _ in self._fast} | {p[0] for p in self._products}
+            if gone or self._misses.due(declared | set(self._given_up), out):
+                changed = self._rediscover("%s moved or vanished" % gone[0] if gone else "declared metrics unreadable")
+                self._misses.settle(changed)
+                if not gone and not changed:
+                    self._give_up(declared - self._delivered)
                 self._periodic_due = 0.0  # read the periodic states from the new sources too
                 return self.collect()
             values: Dict[str, float] = {}
@@ -356,7 +365,19 @@ class TegraCollector(Collector):
         return out
 
     def sources(self) -> Dict[str, str]:
-        return dict(self._sources)
+        return {name: source for name, source in self._sources.items() if name not in self._given_up}
+
+    def _give_up(self, names: Set[str]) -> None:
+        """Metrics whose file opened but never gave a number, looked for again in vain: listed
+        once as not available, with the file, instead of a gap in every sample. They are tried
+        again at each later look (every 6 s, doubling up to a minute)."""
+        for name in sorted(names):
+            if name not in self._given_up:
+                self._given_up[name] = "not available on this board: %s never gave a number" % self._sources.get(name)
+                log.warning("tegra collector: %s: %s", name, self._given_up[name])
+        self._readers = [(spec, read) for spec, read in self._readers if spec.name not in names]
+        self._fast = [entry for entry in self._fast if entry[0] not in names]
+        self._products = [entry for entry in self._products if entry[0] not in names]
 
     def state(self) -> Dict[str, str]:
         """Board identity, power mode and jetson_clocks as text, for the capabilities panel."""
@@ -376,7 +397,7 @@ class TegraCollector(Collector):
         return out
 
     def absent(self) -> Dict[str, str]:
-        return dict(self._missing)
+        return dict(self._missing, **self._given_up)
 
     def close(self) -> None:
         for held in self._held:

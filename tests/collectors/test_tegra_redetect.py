@@ -96,22 +96,6 @@ def test_a_vanished_node_selects_the_next_best_path(tmp_path: Path) -> None:
         collector.close()
 
 
-def test_unreadable_values_look_again_and_back_off(tmp_path: Path) -> None:
-    root = tmp_path / "agx-orin"
-    shutil.copytree(BOARDS / "agx-orin", root)
-    clock = Clock()
-    collector = TegraCollector(*(str(root / p) for p in ("sys", "proc", "etc", "var")), clock=clock)
-    try:
-        rail = root / "sys/bus/i2c/drivers/ina3221/1-0040/hwmon/hwmon1/curr2_input"
-        rail.write_text("not a number\n")  # same file, garbage inside: no inode change
-        run_checks(collector, clock, 3)
-        assert collector._misses.limit == 6  # a look that found nothing new waits longer next time
-        rail.write_text("1000\n")
-        assert "power.vdd_cpu_cv" in run_checks(collector, clock, 1)
-    finally:
-        collector.close()
-
-
 def test_split_pwm_and_tach_nodes_are_one_fan() -> None:
     # orin-nx-16gb: hwmon0 "pwmfan" has pwm1 only, hwmon1 "pwm_tach" has rpm only.
     hwmon = BOARDS / "orin-nx-16gb/sys/class/hwmon"
@@ -142,3 +126,30 @@ def test_two_split_fans_pair_by_device_and_ambiguous_ones_stay_apart(tmp_path: P
         {"pwm": str(hwmon / "hwmon1/pwm1"), "rpm": str(hwmon / "hwmon2/rpm")},
         {"rpm": str(hwmon / "hwmon3/rpm")},
     ]
+
+
+def test_a_metric_that_never_delivers_is_reported_once_as_not_available(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    root = tmp_path / "agx-orin"
+    shutil.copytree(BOARDS / "agx-orin", root)
+    rail = root / "sys/bus/i2c/drivers/ina3221/1-0040/hwmon/hwmon1/curr2_input"
+    rail.write_text("not a number\n")  # opens fine, never parses: a listed rail that never delivers
+    clock = Clock()
+    collector = TegraCollector(*(str(root / p) for p in ("sys", "proc", "etc", "var")), clock=clock)
+    try:
+        assert "power.vdd_cpu_cv" in {s.name for s in collector.metrics()}
+        with caplog.at_level(logging.WARNING, logger="device_runtime.collectors.tegra"):
+            run_checks(collector, clock, 3)  # 3 checks without it: look again, find the same file, give up
+            assert "power.vdd_cpu_cv" not in {s.name for s in collector.metrics()}
+            volts = rail.with_name("in2_input")
+            why = "not available on this board: %s x %s never gave a number" % (volts, rail)
+            assert collector.absent()["power.vdd_cpu_cv"] == why
+            assert "power.vdd_cpu_cv" not in collector.sources()
+            assert collector.collect()["power.vdd_gpu_soc"] > 0  # the other rails keep reading
+            run_checks(collector, clock, 6)  # the next look, 6 checks later, finds the same: said once only
+        assert caplog.text.count(why) == 1 and collector._misses.limit == 12
+        rail.write_text("1000\n")  # the driver answers again: the next look (12 checks later) takes it back
+        values = run_checks(collector, clock, 13)
+        assert values["power.vdd_cpu_cv"] > 0 and "power.vdd_cpu_cv" not in collector.absent()
+    finally:
+        collector.close()
