@@ -14,7 +14,7 @@ import re
 import time
 from typing import Callable, Dict, List, Optional, Set, Tuple
 
-from device_runtime.collectors.base import Collector, HeldFile, read_products, read_scaled, read_text
+from device_runtime.collectors.base import Collector, HeldFile, read_products, read_scaled
 from device_runtime.collectors.source_watch import WATCH_SLICES, MissCounter, changes, moved
 from device_runtime.collectors.tegra_board import (
     BoardInfo,
@@ -35,6 +35,7 @@ from device_runtime.collectors.tegra_devices import (
     product,
     scaled,
 )
+from device_runtime.collectors.tegra_gpu import find_gpu
 from device_runtime.collectors.tegra_power import find_protection, rail_sources
 from device_runtime.collectors.tegra_power import slug as _slug
 from device_runtime.protocol import MetricSpec
@@ -44,17 +45,6 @@ log = logging.getLogger(__name__)
 __all__ = ["BoardInfo", "TegraCollector", "is_jetson", "parse_l4t", "parse_power_modes", "rail_sources",
            "read_board"]
 
-# devfreq nodes whose of_node name marks the integrated GPU (TX2 gp10b, Xavier gv11b, Orin ga10b,
-# JetPack 6 Orin and Nano "gpu"); Thor names its GPC clock domain "gpu-gpc-N" instead.
-_GPU_OF_NAMES = ("gp10b", "gv11b", "ga10b", "gb10b", "gpu")
-# Where the per-mille GPU load lives when the devfreq node's "device" link is not followed.
-_GPU_LOAD_PATHS = (
-    "devices/platform/bus@0/17000000.gpu/load",  # Orin, JetPack 6
-    "devices/platform/17000000.ga10b/load",  # Orin, JetPack 5
-    "devices/platform/gpu.0/load",
-    "devices/gpu.0/load",  # Nano, TX2, Xavier (JetPack 4/5)
-    "devices/57000000.gpu/load",
-)
 _EMC_PATHS = (
     "class/devfreq/bwmgr/cur_freq",  # Thor: world-readable devfreq
     "kernel/debug/bpmp/debug/clk/emc/rate",  # Xavier, Orin: debugfs, root only
@@ -154,44 +144,10 @@ class TegraCollector(Collector):
         return os.path.join(self.sys_root, *parts)
 
     def _find_gpu(self) -> None:
-        devfreq = self._sys("class", "devfreq")
-        nodes = []
-        for entry in sorted(listdir(devfreq)):
-            of_name = read_text(os.path.join(devfreq, entry, "device", "of_node", "name")) or ""
-            if entry.startswith("gpu-gpc") or of_name in _GPU_OF_NAMES or entry.endswith((".gpu", ".ga10b")):
-                nodes.append(os.path.join(devfreq, entry))
-        load_paths = [os.path.join(node, "device", "load") for node in nodes]
-        load_paths += [self._sys(p) for p in _GPU_LOAD_PATHS]
-        for path in load_paths:
-            if os.path.isfile(path):
-                try:
-                    held = self._hold(path)
-                except OSError as exc:
-                    self._missing["jetson.gpu.load"] = f"cannot read {path}: {exc}"
-                    break
-                self._add(MetricSpec("jetson.gpu.load", "GPU", "%", "GPU", "GPU load", min=0, max=100,
-                                     description="Share of time the integrated GPU was busy"),
-                          scaled(held, 0.1))  # per-mille
-                break
-        else:
-            self._missing["jetson.gpu.load"] = (
-                "no GPU load file in sysfs (Thor reports GPU load through NVML only)"
-                if nodes else f"no integrated GPU found under {devfreq}")
-        if not nodes:
-            self._missing["jetson.gpu.freq"] = f"no GPU devfreq node under {devfreq}"
-            return
-        node = nodes[0]
-        try:
-            cur, low, high = (self._hold(os.path.join(node, f)) for f in ("cur_freq", "min_freq", "max_freq"))
-        except OSError as exc:
-            self._missing["jetson.gpu.freq"] = f"cannot read {node}: {exc}"
-            return
-        self._gpu_limits.append((low, high))
-        self._add(MetricSpec("jetson.gpu.freq", "current", "MHz", "GPU", "GPU frequency", min=0),
-                  scaled(cur, 1e-6))
-        self._add(MetricSpec("jetson.gpu.freq_max", "cap", "MHz", "GPU", "GPU frequency", min=0,
-                             description="Upper clock limit set by the power mode"),
-                  scaled(high, 1e-6))
+        entries, missing, self._gpu_limits = find_gpu(self.sys_root, self._hold)
+        for spec, read in entries:
+            self._add(spec, read)
+        self._missing.update(missing)
 
     def _find_cpus(self) -> None:
         base = self._sys("devices", "system", "cpu")
