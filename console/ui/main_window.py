@@ -18,7 +18,7 @@ from console.ui.chart import plain_label
 from console.ui.connection_banner import ConnectionBanner
 from console.ui.dashboard import Dashboard
 from console.ui.field_mode import FieldModeView
-from console.ui.health_model import HealthModel
+from console.ui.health_model import HEALTH_COLORS, HealthModel
 from console.ui.health_page import HealthPage
 from console.ui.hostkey_dialog import DialogPrompts
 from console.ui.install_dialog import attach_install_action
@@ -30,14 +30,17 @@ from console.ui.optimize import OptimizePage
 from console.ui.session_model import SessionModel
 from console.ui.sidebar import DeviceSidebar
 from console.ui.theme import Theme
+from device_runtime.protocol import SEVERITY_CRITICAL, SEVERITY_WARNING, AlertEvent
 
 # Tab order (UI.md: Dashboard | Models | Optimize | Jobs | Benchmarks | Health); Ctrl+1.. follow it.
+TEMPERATURE_KINDS = ("temperature", "thermal_throttle")
 PAGES = ("dashboard", "models", "optimize", "jobs", "benchmarks", "health")
 STATUS_REFRESH_MS = 1000
 
 
 def status_line(model: SessionModel) -> str:
-    """``robot-07 · connected · runtime 0.4.1 · Orin NX · JetPack 6.2 · MAXN · 41°C``."""
+    """``robot-07 · connected · runtime 0.4.1 · Orin NX · JetPack 6.2 · MAXN`` (the hottest
+    temperature has a label of its own, styled by the device's temperature alerts)."""
     parts = [model.display_name, model.outage_text or model.state.value]
     if model.state is State.FAILED and model.message and not model.outage_text:
         parts.append(model.message)
@@ -48,10 +51,21 @@ def status_line(model: SessionModel) -> str:
         parts.append("JetPack %s" % caps.jetpack if caps.jetpack else caps.os)
         if caps.power_mode:
             parts.append(caps.power_mode)
-        hottest = hottest_temperature(model)
-        if hottest is not None:
-            parts.append("%.0f°C" % hottest)
     return " · ".join(parts)
+
+
+def temperature_text(model: SessionModel, ongoing: list[AlertEvent]) -> tuple[str, str]:
+    """The hottest temperature, with the word and colour of the worst ongoing temperature alert."""
+    hottest = hottest_temperature(model) if model.state is State.CONNECTED else None
+    if hottest is None:
+        return "", ""
+    hot = [a for a in ongoing if a.kind in TEMPERATURE_KINDS]
+    severity = SEVERITY_CRITICAL if any(a.severity == SEVERITY_CRITICAL for a in hot) else (
+        SEVERITY_WARNING if hot else "")
+    if not severity:
+        return "%.0f°C" % hottest, ""
+    color = HEALTH_COLORS["unhealthy" if severity == SEVERITY_CRITICAL else "degraded"]
+    return "%.0f°C %s" % (hottest, severity), "color: %s; font-weight: bold;" % color
 
 
 def hottest_temperature(model: SessionModel) -> float | None:
@@ -112,6 +126,9 @@ class MainWindow(QMainWindow):
         self.menuBar().addMenu("&View").addAction(self.field_action)
         self.status_label = plain_label()
         self.statusBar().addWidget(self.status_label, 1)
+        self.temperature_label = plain_label()
+        self.temperature_label.setObjectName("StatusTemperature")
+        self.statusBar().addPermanentWidget(self.temperature_label)
         self.statusBar().setSizeGripEnabled(False)
 
         self._status_timer = QTimer(self)
@@ -165,6 +182,7 @@ class MainWindow(QMainWindow):
         self.models[name] = model
         dashboard = Dashboard(model, self.theme, self.window_s, budgets=BudgetBook(self.core.registry))
         self.dashboards[name] = dashboard
+        dashboard.alerts.alertChanged.connect(lambda _alert: self._on_alerts(name))
         tabs.addTab(dashboard, "Dashboard")
         self._add_job_pages(name, tabs, model)
         self._add_models_page(name, tabs, model)
@@ -291,10 +309,29 @@ class MainWindow(QMainWindow):
             if key not in ("dashboard", "benchmarks"):
                 page.setEnabled(connected)
 
+    def ongoing_alerts(self, name: str) -> list[AlertEvent]:
+        dashboard = self.dashboards.get(name)
+        return [a for a in dashboard.alerts.alerts() if a.end is None] if dashboard is not None else []
+
+    def _on_alerts(self, name: str) -> None:
+        """An alert started or ended: the sidebar and the status bar say so now, not at the next health run."""
+        self.sidebar.set_alerts(name, self.ongoing_alerts(name))
+        if name == self.current:
+            self._refresh_status()
+
     def _refresh_status(self) -> None:
         model = self.model()
         if model is not None:
-            self.status_label.setText(status_line(model))
+            ongoing = self.ongoing_alerts(self.current or "")
+            line = status_line(model)
+            if ongoing and model.state is State.CONNECTED:
+                critical = sum(1 for a in ongoing if a.severity == SEVERITY_CRITICAL)
+                line += " · %d alert%s%s" % (len(ongoing), "" if len(ongoing) == 1 else "s",
+                                            " (%d critical)" % critical if critical else "")
+            self.status_label.setText(line)
+            text, style = temperature_text(model, ongoing)
+            self.temperature_label.setText(text)
+            self.temperature_label.setStyleSheet(style)
         elif self.current is not None:
             entry = self.core.registry.get(self.current)
             reason = self.open_errors.get(self.current, "")

@@ -6,12 +6,15 @@ from PySide6.QtCore import QPointF, QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
+from console.core.alerts import kind_label
 from console.core.settings import DeviceEntry
 from console.ui.chart import plain_label
 from console.ui.health_model import HEALTH_COLORS
 from console.ui.theme import STATE_COLORS
+from device_runtime.protocol import SEVERITY_CRITICAL, AlertEvent
 
 NAME_ROLE = Qt.ItemDataRole.UserRole
+LEVELS = ("healthy", "degraded", "unhealthy")
 
 
 def state_icon(state: str, size: int = 14) -> QIcon:
@@ -56,6 +59,7 @@ class DeviceSidebar(QWidget):
         self._shown: dict[str, tuple[str, str]] = {}  # name -> (display name, connection state)
         self._health: dict[str, str] = {}  # name -> overall health of its last report
         self._commissioning: dict[str, str] = {}  # name -> outcome of its last commissioning run here
+        self._alerts: dict[str, tuple[str, str]] = {}  # name -> (level it implies, words) of its ongoing alerts
         for entry in devices:
             self.add_device(entry)
         self.add_button = QPushButton("+ Add")
@@ -87,7 +91,12 @@ class DeviceSidebar(QWidget):
             return
         self._shown[name] = (display_name, state)
         health = self._health.get(name) if state == "connected" else None
+        alert_level, alert_words = self._alerts.get(name, ("", "")) if state == "connected" else ("", "")
+        if alert_level and LEVELS.index(alert_level) > (LEVELS.index(health) if health in LEVELS else 0):
+            health = alert_level  # an ongoing alert is news now; the next health run may be a minute away
         words = "%s · %s" % (state, health) if health else state
+        if alert_words:
+            words += " · %s" % alert_words
         commissioning = self._commissioning.get(name)
         if commissioning in ("failed", "cancelled"):
             words += " · commissioning %s" % commissioning
@@ -100,6 +109,19 @@ class DeviceSidebar(QWidget):
     def set_health(self, name: str, overall: str) -> None:
         """Show a connected device's overall health (healthy, degraded, unhealthy) next to its state."""
         self._health[name] = overall
+        if name in self._shown:
+            self.set_state(name, *self._shown[name])
+
+    def set_alerts(self, name: str, ongoing: list[AlertEvent]) -> None:
+        """Show the device's ongoing alerts at once: a critical one turns the dot red, a warning amber."""
+        critical = [a for a in ongoing if a.severity == SEVERITY_CRITICAL]
+        shown = critical or ongoing
+        if not shown:
+            self._alerts.pop(name, None)
+        else:
+            kinds = ", ".join(sorted({kind_label(a.kind).lower() for a in shown}))
+            self._alerts[name] = ("unhealthy" if critical else "degraded", "%d %s alert%s (%s)" % (
+                len(shown), "critical" if critical else "warning", "" if len(shown) == 1 else "s", kinds))
         if name in self._shown:
             self.set_state(name, *self._shown[name])
 
