@@ -137,10 +137,3 @@ def read_identity(proc_root: str = "/proc") -> BoardIdentity:
         raw = ""
     return identify(raw, read_text(os.path.join(tree, "model")))
 
-
-def describe(identity: BoardIdentity) -> str:
-    """One line a user can paste into a bug report."""
-    dla = "unknown" if identity.dla_cores is None else str(identity.dla_cores)
-    return "%s: DLA cores %s, compute capability %s (from %s; compatible %s; model %r)" % (
-        identity.name or "not a known Jetson", dla, identity.compute_capability or "unknown", identity.how,
-        " | ".join(identity.compatible) or "absent", identity.model)
