@@ -142,6 +142,9 @@ def _serve(args: argparse.Namespace, env: RuntimeEnv) -> int:
     except AlreadyRunning as exc:
         env.stderr.write("edge-runtime: %s\n" % exc)
         return 3
+    except paths.UnsafePath as exc:
+        env.stderr.write("edge-runtime: refusing to serve %s: %s\n" % (socket_path, exc))
+        return 4
     except PermissionError as exc:
         env.stderr.write("edge-runtime: cannot create %s: %s. Run as the edge-runtime user or pass "
                          "--socket in a directory you own.\n" % (socket_path, exc.strerror))

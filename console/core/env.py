@@ -42,9 +42,16 @@ class ConsoleEnv:
     def from_os(cls, environ: Mapping[str, str] | None = None) -> ConsoleEnv:
         env = dict(os.environ if environ is None else environ)
         runtime = env.get("XDG_RUNTIME_DIR")
-        runtime_dir = Path(runtime) if runtime and os.path.isdir(runtime) else Path("/tmp") / (
-            "edge-console-%d" % os.getuid()
-        )
+        if runtime and os.path.isdir(runtime):
+            runtime_dir = Path(runtime)
+        else:  # no XDG_RUNTIME_DIR (an SSH login without PAM): a fixed name in the shared /tmp
+            runtime_dir = Path("/tmp") / ("edge-console-%d" % os.getuid())
+            # Created private; one that another user made first is refused, with the reason, by
+            # the bridge that checks the local daemon's socket and its directories before use.
+            try:
+                runtime_dir.mkdir(mode=0o700)
+            except OSError:
+                pass
         return cls(
             config_dir=_xdg(env, "XDG_CONFIG_HOME", ".config") / "edge-console",
             data_dir=_xdg(env, "XDG_DATA_HOME", ".local/share") / "edge-console",

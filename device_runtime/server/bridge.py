@@ -14,7 +14,7 @@ import subprocess
 import threading
 from typing import List, Optional
 
-from device_runtime.paths import read_pid
+from device_runtime.paths import UnsafePath, check_socket, peer_uid, private_dir, read_pid, trusted_owners
 from device_runtime.process import python_command
 
 READY_LINE = b"edge-runtime ready\n"
@@ -68,14 +68,36 @@ def start_daemon(socket_path: str, root: str, extra: List[str], timeout_s: float
     )
 
 
-def open_daemon(socket_path: str, root: str, autostart: bool, extra: List[str]) -> socket.socket:
+def connect_trusted(socket_path: str) -> Optional[socket.socket]:
+    """Connect only to a daemon this user can trust: the socket and its directories belong to
+    this user, root or the runtime's account, and so does the process that accepted."""
+    owners = trusted_owners(os.geteuid())
+    try:
+        check_socket(socket_path, owners)
+    except UnsafePath as exc:
+        raise BridgeError(str(exc)) from None
     sock = connect(socket_path)
+    if sock is not None:
+        uid = peer_uid(sock)
+        if uid not in owners:
+            sock.close()
+            raise BridgeError("the process serving %s runs as uid %d, not as this user or the runtime's account: "
+                              "it is not this device's runtime; remove the socket" % (socket_path, uid))
+    return sock
+
+
+def open_daemon(socket_path: str, root: str, autostart: bool, extra: List[str]) -> socket.socket:
+    sock = connect_trusted(socket_path)
     if sock is not None:
         return sock
     if not autostart:
         raise BridgeError("no edge-runtime daemon is listening on %s" % socket_path)
+    try:
+        private_dir(os.path.dirname(socket_path) or ".", os.geteuid())
+    except UnsafePath as exc:
+        raise BridgeError("cannot start a daemon: %s" % exc) from None
     start_daemon(socket_path, root, extra)
-    sock = connect(socket_path)
+    sock = connect_trusted(socket_path)
     if sock is None:
         raise BridgeError("the daemon started but %s does not accept connections" % socket_path)
     return sock

@@ -11,7 +11,6 @@ import os
 import resource
 import signal
 import socket
-import struct
 import subprocess
 import time
 from typing import IO, Any, Dict, List, Optional
@@ -28,7 +27,7 @@ from device_runtime.jobs.service import JobService
 from device_runtime.latency.aggregate import LatencyAggregator
 from device_runtime.latency.probe import ProbeService, SourceVersions
 from device_runtime.latency.service import LatencyService
-from device_runtime.paths import lock_path
+from device_runtime.paths import lock_path, open_nofollow, peer_uid, private_dir
 from device_runtime.process import python_command
 from device_runtime.prometheus import PrometheusService, parse_address
 from device_runtime.protocol import ErrorCode, ErrorReply, encode
@@ -68,7 +67,9 @@ class DaemonLock:
         self._handle: Optional[IO[str]] = None
 
     def acquire(self) -> None:
-        handle = open(self.path, "a+")  # noqa: SIM115 - held for the daemon's lifetime
+        # Never through a symlink: one planted here would have the daemon truncate its target.
+        fd = open_nofollow(self.path, os.O_RDWR | os.O_CREAT)
+        handle = os.fdopen(fd, "r+")  # held for the daemon's lifetime
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -92,15 +93,6 @@ class DaemonLock:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
-
-
-def peer_uid(sock: Any) -> int:
-    """The uid on the other end of a unix socket (SO_PEERCRED); -1 when unreadable."""
-    try:
-        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-        return int(struct.unpack("3i", creds)[1])
-    except (OSError, AttributeError, struct.error):
-        return -1
 
 
 def raise_fd_limit(want: int = FD_LIMIT) -> int:
@@ -349,8 +341,9 @@ class Daemon:
 
     # -- lifecycle --------------------------------------------------------------------------
     def _bind(self) -> socket.socket:
-        directory = os.path.dirname(self.socket_path)
-        os.makedirs(directory, mode=0o750, exist_ok=True)
+        # Created 0700 when missing (the system unit's RuntimeDirectory is 0750 for its group);
+        # refused when another user owns or can write it or a directory above it.
+        private_dir(os.path.dirname(self.socket_path) or ".", os.geteuid())
         self.lock.acquire()
         if os.path.exists(self.socket_path):
             os.unlink(self.socket_path)  # stale: the lock proves no daemon owns it
