@@ -140,7 +140,9 @@ class ProbeService(Service):
         if manifest.backend == "tensorrt" and not self.tensorrt:
             raise ProbeRefused("%s %s is a TensorRT engine and this device has no TensorRT, so the probe cannot run "
                                "it; deploy an ONNX Runtime package of it, or install TensorRT" % (model, version))
-        return version, manifest, resolve_shapes(model, manifest.inputs, shapes)
+        recorded = dict(manifest.warmup.shapes) if manifest.warmup is not None else {}  # the deploy's warm-up
+        recorded.update(shapes)
+        return version, manifest, resolve_shapes(model, manifest.inputs, recorded)
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -272,6 +274,9 @@ class ProbeService(Service):
                        for spec in manifest.inputs],
             "rate_hz": self.settings.rate_hz, "paused": False,
             "version_compatible": bool(manifest.engine and manifest.engine.version_compatible),
+            # the package's real input (deploy --sample): fed where its shape is the one probed
+            "sample": os.path.join(directory, manifest.warmup.sample) if manifest.warmup and manifest.warmup.sample
+            else None,
         }
         key = (model, version, json.dumps(shapes, sort_keys=True))
         process = ProbeProcess(self._loop, os.path.join(self.root, "latency", "probe.log"),

@@ -28,7 +28,7 @@ import os
 import select
 import sys
 import time
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 Step = Callable[[], Tuple[float, ...]]  # one value per stage of the runner, in seconds
 ONNX_STAGES: Tuple[str, ...] = ("total",)
@@ -51,13 +51,30 @@ def make_input(dtype: str, shape: Tuple[int, ...], seed: int = 0) -> Any:
 
     rng = np.random.default_rng(seed)
     if dtype == "bool":
-        return rng.random(shape) < 0.5
+        return np.asarray(rng.random(shape) < 0.5)  # an array even for a scalar: ONNX Runtime takes no np.bool_
     if dtype.startswith(("int", "uint")):
         return rng.integers(0, 10, size=shape).astype(dtype)
     return rng.random(shape, dtype="float32").astype(dtype)
 
 
-def onnx_runner(path: str, inputs: List[Dict[str, Any]]) -> Tuple[Step, str]:
+def _feeds(inputs: List[Dict[str, Any]], sample: Optional[str]) -> Dict[str, Any]:
+    """Each input's probe data: the package's sample array where it has the probed shape, else made up."""
+    import numpy as np
+
+    arrays: Dict[str, Any] = {}
+    if sample:
+        with np.load(sample, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+    feeds = {}
+    for spec in inputs:
+        array = arrays.get(spec["name"])
+        shape = tuple(spec["shape"])
+        fits = array is not None and tuple(array.shape) == shape and str(array.dtype) == spec["dtype"]
+        feeds[spec["name"]] = array if fits else make_input(spec["dtype"], shape)
+    return feeds
+
+
+def onnx_runner(path: str, inputs: List[Dict[str, Any]], sample: Optional[str] = None) -> Tuple[Step, str]:
     # ONNX Runtime's telemetry uploader is switched off for every child by the daemon (cli serve).
     import onnxruntime as ort
 
@@ -78,7 +95,7 @@ def onnx_runner(path: str, inputs: List[Dict[str, Any]]) -> Tuple[Step, str]:
     if declared != given:
         raise ProbeWorkerError("the model's inputs (%s) differ from its manifest's (%s): rebuild the package"
                                % (", ".join(sorted(declared)), ", ".join(sorted(given))))
-    feeds = {spec["name"]: make_input(spec["dtype"], tuple(spec["shape"])) for spec in inputs}
+    feeds = _feeds(inputs, sample)
     run = session.run
 
     def step() -> Tuple[float, ...]:
@@ -216,7 +233,7 @@ def main() -> int:
             step, provider = engine_runner(request["path"], request["inputs"], bool(request.get("version_compatible")))
             stages = ENGINE_STAGES
         else:
-            step, provider = onnx_runner(request["path"], request["inputs"])
+            step, provider = onnx_runner(request["path"], request["inputs"], request.get("sample"))
             stages = ONNX_STAGES
         load_s = time.perf_counter() - start
         try:

@@ -33,8 +33,8 @@ def test_probe_and_latency_commands(console_env: ConsoleEnv, tmp_path: Path) -> 
     finally:
         core.close()
 
-    code, out, err = _run(console_env, "probe", "--model", DEMO_NAME, "--rate", "10")
-    assert code == ExitCode.ERROR and "dynamic" in err and "--shape image:1x3x64x64" in err and out == ""
+    code, out, err = _run(console_env, "probe", "--model", DEMO_NAME, "--rate", "10", "--shape", "image:1x4x64x64")
+    assert code == ExitCode.ERROR and "fixed dimension 1 of 3" in err and out == ""
     code, out, err = _run(console_env, "probe", "--model", DEMO_NAME, "--rate", "50", "--shape", "image:1x3x64x64")
     assert code == ExitCode.ERROR and "rate 50 Hz is out of range" in err
     code, out, err = _run(console_env, "probe", "--shape", "image:1x3")
