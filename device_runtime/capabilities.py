@@ -154,7 +154,8 @@ def summary(caps: Capabilities) -> Dict[str, str]:
         "memory": "%.0f MB" % caps.memory_total_mb,
     }
     for gpu in caps.gpus:
-        out["gpu %d" % gpu.index] = "%s (driver %s)" % (gpu.name, gpu.driver or "?")
+        detail = "driver %s" % gpu.driver if gpu.driver else "compute capability %s" % (gpu.compute_capability or "?")
+        out["gpu %d" % gpu.index] = "%s (%s)" % (gpu.name, detail)
     for key in ("board", "serial", "l4t", "jetpack", "cuda", "tensorrt", "onnxruntime", "power_mode"):
         value = getattr(caps, key)
         if value:

@@ -52,6 +52,7 @@ def test_capabilities_carry_the_derived_identity(tree: str) -> None:
     assert caps.board == name and caps.dla_cores == dla
     assert [g.compute_capability for g in caps.gpus] == [cc]  # the integrated GPU, NVML or not
     assert summary(caps)["dla cores"] == str(dla)
+    assert summary(caps)["gpu 0"] == "%s integrated GPU (compute capability %s)" % (name, cc)
 
 
 def test_model_strings_that_misled_the_old_lookup() -> None:
