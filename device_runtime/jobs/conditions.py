@@ -11,7 +11,8 @@ import re
 from typing import Dict, List, Optional, Set
 
 from device_runtime.collectors.nvml import decode_throttle_reasons
-from device_runtime.protocol import RunConditions
+from device_runtime.jobs.energy import EnergyMeter
+from device_runtime.protocol import BenchmarkResult, RunConditions
 
 # NVML clocks-event reasons (as the NVML collector names them) that mean "slowed down": power
 # caps, thermal and hardware slowdowns. Idle, application-clock, sync-boost and display-clock
@@ -30,9 +31,12 @@ class ConditionsRecorder:
         self.reasons: Set[str] = set()
         self.clocks_seen: List[bool] = []
         self.samples = 0
+        self.energy = EnergyMeter()
 
-    def add(self, values: Dict[str, float]) -> None:
+    def add(self, values: Dict[str, float], t: Optional[float] = None) -> None:
         self.samples += 1
+        if t is not None:
+            self.energy.add(t, values)
         for name, value in values.items():
             zone = None
             if name.startswith("temp."):
@@ -65,6 +69,15 @@ class ConditionsRecorder:
             throttled=bool(self.reasons),
             throttle_reasons=sorted(self.reasons),
         )
+
+    def add_energy(self, result: BenchmarkResult, warmup_s: float) -> None:
+        """Mean power and mJ per inference over the measured window (after the warm-up) of ``result``."""
+        start = result.started + warmup_s
+        end = start + result.duration_s
+        inferences = round(result.throughput_qps * result.duration_s)
+        mean_w, energy, source, note = self.energy.per_inference(start, end, inferences)
+        result.mean_power_w, result.energy_mj_per_inference = mean_w, energy
+        result.power_source, result.energy_note = source, note
 
     def not_comparable(self) -> List[str]:
         """Why a run's numbers should not be compared with others; empty when they may be."""

@@ -156,7 +156,7 @@ class JobService(Service):
         with self._lock:
             for run in self._runs.values():
                 if run.recorder is not None:
-                    run.recorder.add(values)
+                    run.recorder.add(values, t)
 
     # -- requests -----------------------------------------------------------------------------
     def _db(self) -> JobStore:
@@ -418,4 +418,5 @@ class JobService(Service):
             record.conditions = run.recorder.conditions()
             record.not_comparable = why
             record.comparable = not why
+            run.recorder.add_energy(record, float(job.spec.get("warmup_s", 1.0)))
         return record.to_wire()
