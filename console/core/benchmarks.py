@@ -127,6 +127,9 @@ def compare(entries: Sequence[BenchmarkEntry]) -> list[CompareRow]:
     if any(r.gpu_compute is not None for r in results):
         rows += _latency_rows("GPU compute", [r.gpu_compute for r in results])
     rows.append(CompareRow("throughput", "inf/s", [r.throughput_qps for r in results], lower_is_better=False))
+    if any(r.energy_mj_per_inference is not None for r in results):
+        rows.append(CompareRow("mean power", "W", [r.mean_power_w for r in results]))
+        rows.append(CompareRow("energy per inference", "mJ", [r.energy_mj_per_inference for r in results]))
     rows.append(CompareRow("model size", "MB", [r.model_bytes / 1e6 if r.model_bytes else None for r in results]))
     rows.append(CompareRow("session memory", "MB", [r.session_memory_mb for r in results]))
     rows.append(CompareRow("peak RSS", "MB", [r.peak_rss_mb for r in results]))
@@ -207,6 +210,7 @@ CSV_COLUMNS = (
     "duration_s", "count", "min_ms", "mean_ms", "median_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms", "cov_pct",
     "unstable", "throughput_qps", "gpu_median_ms", "gpu_p99_ms", "model_bytes", "session_memory_mb",
     "peak_rss_mb", "power_mode", "clocks_locked", "throttled", "comparable", "not_comparable",
+    "mean_power_w", "energy_mj_per_inference", "power_source",
 )
 
 
@@ -231,6 +235,7 @@ def csv_row(entry: BenchmarkEntry) -> list[str]:
         lat.unstable, r.throughput_qps, gpu.median if gpu else None, gpu.p99 if gpu else None, r.model_bytes,
         r.session_memory_mb, r.peak_rss_mb, cond.power_mode, cond.clocks_locked, cond.throttled,
         r.comparable and not not_comparable_reasons(r), "; ".join(not_comparable_reasons(r)),
+        r.mean_power_w, r.energy_mj_per_inference, r.power_source,
     ]
     return [_cell(v) for v in values]
 

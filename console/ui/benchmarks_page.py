@@ -33,9 +33,10 @@ from console.ui.benchmark_plots import LatencyPlots
 from console.ui.chart import plain_label
 from console.ui.jobs_model import JobsModel
 from console.ui.theme import Theme
+from device_runtime.protocol import BenchmarkResult
 
 RESULT_COLUMNS = ("Result", "Device", "Backend", "Precision", "Shapes", "p50 ms", "p99 ms", "Mean ms", "CoV",
-                  "Inf/s", "Comparable")
+                  "Inf/s", "mJ/inf", "Comparable")
 BADGE_COLOR = "#b7791f"
 OK_COLOR = "#2e9e4f"
 
@@ -57,7 +58,17 @@ def _value(value: float | None, unit: str) -> str:
         return "%.2f ms" % value
     if unit == "%":
         return "%.1f %%" % value
+    if unit == "mJ":
+        return "%.3g mJ" % value
     return "%.1f %s" % (value, unit)
+
+
+def _energy_item(result: BenchmarkResult) -> QTableWidgetItem:
+    """mJ per inference, with the mean power and what was read in the tooltip (or why there is none)."""
+    if result.energy_mj_per_inference is None:
+        return _item("-", result.energy_note or "recorded by runtimes from this version on", align_right=True)
+    tooltip = "mean %.1f W over the measured run; %s" % (result.mean_power_w or 0.0, result.power_source)
+    return _item("%.3g" % result.energy_mj_per_inference, tooltip, align_right=True)
 
 
 class BenchmarksPage(QWidget):
@@ -163,7 +174,7 @@ class BenchmarksPage(QWidget):
             _item(shapes or "-"), _item("%.2f" % r.latency.median, align_right=True),
             _item("%.2f" % r.latency.p99, align_right=True), _item("%.2f" % r.latency.mean, align_right=True),
             _item("%.1f %%" % (r.latency.cov * 100), align_right=True),
-            _item("%.1f" % r.throughput_qps, align_right=True),
+            _item("%.1f" % r.throughput_qps, align_right=True), _energy_item(r),
             _item("⚠ not comparable" if reasons else "✓ comparable", "\n".join(reasons)),
         ]
         cells[-1].setForeground(QColor(BADGE_COLOR if reasons else OK_COLOR))

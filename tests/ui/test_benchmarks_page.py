@@ -101,3 +101,37 @@ def test_csv_export_through_the_file_dialog(qtbot: QtBot, jobs: JobsModel, theme
     assert not page.export_to(str(tmp_path / "gone" / "x.csv"))
     assert page.notice.text().startswith("Could not write %s" % (tmp_path / "gone" / "x.csv"))
     assert page.notice.text().endswith("Choose another folder.")
+
+
+def _finish_with_energy(jobs: JobsModel, job_id: str, label: str, created: float, watts: float | None,
+                        precision: str = "fp32") -> None:
+    result = benchmark_result(label, precision=precision)
+    if watts is None:
+        result.energy_note = "this device gives no power readings (no Jetson power rails, no NVML power)"
+    else:
+        result.mean_power_w = watts
+        result.energy_mj_per_inference = watts * 1000.0 / result.throughput_qps
+        result.power_source = "Jetson VDD_IN rail (whole module)"
+    info = finished_job(job_id, "benchmark", result, label=label, created=created)
+    jobs.tracker.handle_event(Event(TOPIC_JOB, info.to_wire()))
+
+
+def test_energy_per_inference_is_shown_and_compared(qtbot: QtBot, jobs: JobsModel, theme: Theme) -> None:
+    page = BenchmarksPage(jobs, theme)
+    qtbot.addWidget(page)
+    _finish_with_energy(jobs, "a1", "det fp32", 100.0, 9.25)
+    _finish_with_energy(jobs, "b2", "det fp16", 200.0, 6.0, precision="fp16")
+    _finish_with_energy(jobs, "c3", "det on a laptop", 300.0, None)
+    qtbot.waitUntil(lambda: page.results.rowCount() == 3, timeout=5_000)
+    column = RESULT_COLUMNS.index("mJ/inf")
+    assert _text(page, 2, "Result") == "det fp32" and _text(page, 2, "mJ/inf") == "18.5"  # 9.25 W at 500 inf/s
+    tooltip = page.results.item(2, column).toolTip()  # type: ignore[union-attr]
+    assert "mean 9.2 W over the measured run; Jetson VDD_IN rail" in tooltip
+    assert _text(page, 0, "mJ/inf") == "-"
+    assert "no power readings" in page.results.item(0, column).toolTip()  # type: ignore[union-attr]
+    page.select_jobs(["a1", "b2"])
+    labels = [page.comparison.verticalHeaderItem(r).text() for r in range(page.comparison.rowCount())]  # type: ignore[union-attr]
+    row = labels.index("energy per inference")
+    cell = page.comparison.item(row, 1)
+    assert cell is not None and cell.text() == "18.5 mJ  (x1.54)"  # fp32 against the fp16 baseline
+    assert page.comparison.item(labels.index("mean power"), 0).text() == "6.0 W"  # type: ignore[union-attr]
