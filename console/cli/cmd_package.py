@@ -14,12 +14,13 @@ from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
 from console.core.job_specs import SpecError, parse_shapes
 from console.core.keys import KeyError_, KeyStore
+from console.core.models import STORE_CODES
 from console.core.packages import EngineBuild, PackageError, build_package, inspect_package, sign_package
 from device_runtime.protocol import ErrorCode, StoreKey, StoreKeyInfo
 from device_runtime.store.tensors import spell
 
 # Error codes of requests the device understood and refused (anything else: it could not be reached).
-REFUSALS = (ErrorCode.FAILED, ErrorCode.BAD_FIELD, ErrorCode.UNKNOWN_METHOD)
+REFUSALS = frozenset({ErrorCode.FAILED, ErrorCode.BAD_FIELD, ErrorCode.UNKNOWN_METHOD, *STORE_CODES})
 
 
 def register(sub: Any, commands: Commands) -> None:

@@ -107,7 +107,11 @@ _REFUSALS: dict[str, tuple[str, str]] = {
     Code.HEALTH_FAILED: ("The health check failed after the switch; the previous version was put back.",
                          "See Details and the Health page for what failed."),
     Code.BUSY: ("The device's store is busy with another action.", "Wait for it to finish and try again."),
+    Code.IO: ("The device could not read or write its store.", "See Details; the previous version stays active."),
+    Code.BAD_REQUEST: ("The device refused the request as given.", "See Details for what it expects."),
 }
+# Every code the store sends: a request failing with one was understood and refused by the device.
+STORE_CODES = frozenset(_REFUSALS)
 
 
 @dataclass(frozen=True)
@@ -133,9 +137,9 @@ def explain_action(action: StoreAction, device_name: str) -> Refusal:
 def explain_error(exc: BaseException, what_failed: str, device: str) -> Refusal:
     """A request that failed before any action started (upload, packaging, an unreachable device)."""
     text = (getattr(exc, "message", None) or str(exc)).strip() or type(exc).__name__
-    if "not enough disk space" in text:
-        what, todo = _REFUSALS[Code.NO_SPACE]
-        return Refusal(what, todo, text)
+    if isinstance(exc, DeviceError) and exc.code in _REFUSALS:  # by its code, never by its words
+        what, todo = _REFUSALS[exc.code]
+        return Refusal(what, todo.replace("DEVICE", device), text)
     if isinstance(exc, DeviceError) and exc.code not in ("failed", "bad_field"):
         return Refusal("%s could not be reached." % device, "Check the connection and try again.", text)
     return Refusal("%s failed." % what_failed, "See Details; nothing on %s was changed." % device, text)
@@ -241,6 +245,31 @@ def rollback_blocker(versions: StoreVersions, target: str) -> str | None:
         if v.version == target and ("corrupt" in v.status):
             return "%s %s is damaged on the device and cannot be activated" % (versions.name, target)
     return None
+
+
+@dataclass
+class RemovalPlan:
+    """What a Remove asks the operator: the words naming what goes, and the active version it confirms."""
+
+    name: str
+    version: str | None  # None: the whole model
+    question: str
+    confirm_active: str | None  # the active version this removal takes away, named in the question
+
+
+def removal_plan(versions: StoreVersions, version: str | None) -> RemovalPlan:
+    active = versions.active
+    if version is None:
+        stored = ", ".join(v.version for v in versions.versions) or "no stored version"
+        question = "Remove the whole model %s from the device (%s)?" % (versions.name, stored)
+        takes_active = active is not None
+    else:
+        question = "Remove %s %s from the device?" % (versions.name, version)
+        takes_active = version == active
+    if takes_active:
+        question += (" %s is the ACTIVE version: %s will have no active version and stops running on the robot."
+                     % (active, versions.name))
+    return RemovalPlan(versions.name, version, question, active if takes_active else None)
 
 
 def default_model_name(model: Path) -> str:
@@ -351,6 +380,11 @@ class StoreTracker:
             entry.versions = result
             entry.model.pinned = [v.version for v in result.versions if "pinned" in v.status]
         self._changed()
+
+    def remove(self, plan: RemovalPlan, why: str = "", progress: ActionProgress | None = None) -> StoreAction:
+        """Remove what the question named, the active version only as confirmed there."""
+        return self.client.remove(plan.name, plan.version, plan.confirm_active, progress,
+                                  why or "removed from the console")
 
     def rollback(self, plan: RollbackPlan, why: str = "", progress: ActionProgress | None = None,
                  force: bool = False) -> StoreAction:

@@ -34,6 +34,8 @@ from device_runtime.protocol import (
 )
 from device_runtime.server.deferred import Deferred
 from device_runtime.server.service import Handler, Service
+from device_runtime.store.errors import Code
+from device_runtime.store.fsutil import io_error
 
 log = logging.getLogger("edge_runtime.files")
 
@@ -47,10 +49,13 @@ def _bad(message: str) -> ProtocolError:
     return ProtocolError(ErrorCode.BAD_FIELD, message)
 
 
+_CODES = {partial_upload.MISSING: Code.NOT_FOUND, partial_upload.DAMAGED: Code.HASH_MISMATCH}
+
+
 def _problem(problem: UploadProblem) -> ProtocolError:
     if problem.kind in (partial_upload.OFFSET, partial_upload.TOO_LONG):
         return _bad(problem.message)
-    return ProtocolError(ErrorCode.FAILED, problem.message)
+    return ProtocolError(_CODES.get(problem.kind, ErrorCode.FAILED), problem.message)
 
 
 class FileService(Service):
@@ -96,7 +101,7 @@ class FileService(Service):
         if not os.path.exists(part):
             free = shutil.disk_usage(folder).free
             if free < params.size + SPACE_MARGIN_BYTES:
-                raise ProtocolError(ErrorCode.FAILED, "not enough disk space on the device for %s: it is %.1f MB and "
+                raise ProtocolError(Code.NO_SPACE, "not enough disk space on the device for %s: it is %.1f MB and "
                                     "%.1f MB are free; free some space and send it again"
                                     % (params.filename, params.size / 1e6, free / 1e6))
         return StoreUploadState(params.sha256, self.uploads.create(part), params.size, part=part)
@@ -104,7 +109,7 @@ class FileService(Service):
     def _name(self, sha256: str) -> str:
         name = self._names.get(sha256)
         if name is None:
-            raise ProtocolError(ErrorCode.FAILED, "no file upload %s in progress: begin it again" % sha256[:16])
+            raise ProtocolError(Code.NOT_FOUND, "no file upload %s in progress: begin it again" % sha256[:16])
         return name
 
     def _chunk(self, params: Record) -> Record:
@@ -122,7 +127,8 @@ class FileService(Service):
         except UploadProblem as exc:
             raise _problem(exc) from None
         except OSError as exc:
-            raise ProtocolError(ErrorCode.FAILED, "the device could not store the file: %s" % exc.strerror) from None
+            failure = io_error("the device could not store the file", exc, part)
+            raise ProtocolError(failure.code, failure.message) from None
         return StoreUploadState(params.id, offset, 0, part=part)
 
     def _finish(self, params: Record) -> Record:

@@ -124,9 +124,8 @@ class Activation:
                     gate.release()
                 self._commit(manifest)
             except Exception as exc:
-                reason = exc.message if isinstance(exc, StoreError) else "%s: %s" % (type(exc).__name__, exc)
-                code = exc.code if isinstance(exc, StoreError) else Code.IO
-                return self._roll_back(reason, code)
+                failure = fsutil.as_store_error(exc, "the switch could not be finished", self.store.root)
+                return self._roll_back(failure.message, failure.code)
             self._finish_commit()
             return self._outcome(history.COMMITTED, "%s %s is active and committed" % (self.name, self.version))
 

@@ -16,8 +16,9 @@ import os
 import sys
 from typing import Any, Dict, List
 
+from device_runtime.store import fsutil
 from device_runtime.store.compat import StoreFacts
-from device_runtime.store.errors import Code, StoreError
+from device_runtime.store.errors import StoreError
 from device_runtime.store.receive import open_commands, receive
 from device_runtime.store.store import Store
 
@@ -89,7 +90,8 @@ def main(argv: List[str]) -> int:
         _emit({"error": {"code": exc.code, "message": exc.message}})
         return 1
     except Exception as exc:
-        _emit({"error": {"code": Code.IO, "message": "%s: %s" % (type(exc).__name__, exc)}})
+        failure = fsutil.as_store_error(exc, "the import stopped", args.root)
+        _emit({"error": {"code": failure.code, "message": failure.message}})
         return 1
     _emit({"result": {"name": outcome.manifest.name, "version": outcome.manifest.version, "signer": outcome.signer,
                       "already": outcome.already}})

@@ -30,7 +30,8 @@ class StoreConfig:
     inhibit_path: str = ""  # empty: <root>/run/inhibit.lock
     inhibit_wait_s: float = 60.0
     max_package_bytes: int = 8 << 30  # an archive may expand to at most this much
-    space_margin_bytes: int = 64 << 20  # left free after an import
+    # Left free after an import or upload; None: scaled to the disk (see reserve_bytes).
+    space_margin_bytes: Optional[int] = None
     incoming_max_age_s: float = 86400.0  # an upload untouched this long is abandoned and removed
 
     def check(self) -> StoreConfig:
@@ -41,12 +42,32 @@ class StoreConfig:
         for name in ("health_grace_s", "hook_timeout_s", "inhibit_wait_s"):
             if not 0 <= getattr(self, name) <= 3600:
                 raise StoreError(Code.BAD_REQUEST, "%s must be between 0 and 3600 seconds" % name)
+        if self.space_margin_bytes is not None and (
+                isinstance(self.space_margin_bytes, bool) or not isinstance(self.space_margin_bytes, int)
+                or self.space_margin_bytes < 0):
+            raise StoreError(Code.BAD_REQUEST, "space_margin_bytes must be a whole number of bytes, 0 or more "
+                                               "(or null: scaled to the disk)")
         if not 60 <= self.incoming_max_age_s <= 90 * 86400:
             raise StoreError(Code.BAD_REQUEST, "incoming_max_age_s must be between 60 seconds and 90 days")
         for hook in (self.restart_hook, self.health_hook):
             if not isinstance(hook, list) or not all(isinstance(a, str) for a in hook):
                 raise StoreError(Code.BAD_REQUEST, "hooks are lists of strings (a command and its arguments)")
         return self
+
+
+# The scaled reserve: this fraction of the disk, at least the floor and at most the ceiling, so
+# a store on a small disk can still deploy and one on a large disk keeps a fixed margin.
+RESERVE_FRACTION = 0.02
+RESERVE_FLOOR = 1 << 20
+RESERVE_CEILING = 64 << 20
+
+
+def reserve_bytes(cfg: StoreConfig, path: str) -> int:
+    """Bytes kept free on the file system holding ``path`` after an import or upload."""
+    if cfg.space_margin_bytes is not None:
+        return cfg.space_margin_bytes
+    total = fsutil.total_bytes(path)
+    return int(min(RESERVE_CEILING, max(RESERVE_FLOOR, total * RESERVE_FRACTION)))
 
 
 def config_path(root: str) -> str:

@@ -134,6 +134,15 @@ def free_bytes(path: str) -> int:
     return st.f_bavail * st.f_frsize
 
 
+def total_bytes(path: str) -> int:
+    """Size of the file system holding ``path`` (what an unprivileged user may fill)."""
+    probe = path
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe) or "/"
+    st = os.statvfs(probe)
+    return (st.f_blocks - st.f_bfree + st.f_bavail) * st.f_frsize
+
+
 def io_error(what: str, exc: OSError, where: Optional[str] = None) -> StoreError:
     """A StoreError for an OSError with advice for the common causes."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -142,6 +151,15 @@ def io_error(what: str, exc: OSError, where: Optional[str] = None) -> StoreError
         return StoreError(Code.NO_SPACE, "%s: the device's disk is full%s. Free space on the device "
                                          "(remove old versions or logs) and try again." % (what, room))
     return StoreError(Code.IO, "%s: %s" % (what, exc.strerror or exc))
+
+
+def as_store_error(exc: BaseException, what: str, where: Optional[str] = None) -> StoreError:
+    """Any failure as a StoreError with a code, so no raw ``OSError: [Errno 28]`` reaches a user."""
+    if isinstance(exc, StoreError):
+        return exc
+    if isinstance(exc, OSError):
+        return io_error(what, exc, where)
+    return StoreError(Code.IO, "%s: %s: %s" % (what, type(exc).__name__, exc))
 
 
 def _truncate_quietly(fd: int, size: int) -> None:

@@ -33,7 +33,6 @@ from device_runtime.protocol import (
     TOPIC_STORE,
     Capabilities,
     Empty,
-    ErrorCode,
     ProtocolError,
     Record,
     StoreAction,
@@ -62,7 +61,7 @@ from device_runtime.protocol import (
 from device_runtime.server.deferred import Deferred
 from device_runtime.server.events import EventBus
 from device_runtime.server.service import Handler, Service
-from device_runtime.store import activation, history, recovery, removal, scrub
+from device_runtime.store import activation, fsutil, history, recovery, removal, scrub
 from device_runtime.store.compat import StoreFacts
 from device_runtime.store.config import optional_policy
 from device_runtime.store.errors import Code, StoreError
@@ -81,7 +80,8 @@ def facts_from(caps: Capabilities) -> StoreFacts:
 
 
 def _failure(exc: StoreError) -> ProtocolError:
-    return ProtocolError(ErrorCode.FAILED, exc.message)
+    """The store's own code goes to the console (no_space, not_found, ...), which words it."""
+    return ProtocolError(exc.code, exc.message)
 
 
 class StoreService(Service):
@@ -130,8 +130,7 @@ class StoreService(Service):
             except StoreError as exc:
                 raise _failure(exc) from None
             except OSError as exc:
-                raise ProtocolError(ErrorCode.FAILED, "the store could not %s: %s" % (
-                    "write" if exc.errno else "read", exc.strerror or exc)) from None
+                raise _failure(fsutil.io_error("the store could not finish the request", exc)) from None
         return handler
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -188,10 +187,10 @@ class StoreService(Service):
                 body(action)
             except StoreError as exc:
                 action.state, action.message, action.code = STORE_ACTION_FAILED, exc.message, exc.code
-            except Exception as exc:  # a bug must fail the action, not the worker
+            except Exception as exc:  # a bug or the disk must fail the action, not the worker
                 log.exception("store action %s failed", action.id)
-                action.state, action.message, action.code = STORE_ACTION_FAILED, "%s: %s" % (
-                    type(exc).__name__, exc), Code.IO
+                failure = fsutil.as_store_error(exc, "the %s stopped" % action.kind, self.store.root)
+                action.state, action.message, action.code = STORE_ACTION_FAILED, failure.message, failure.code
                 self._heal(action.name)
             action.finished = time.time()
             if action.state == STORE_ACTION_RUNNING:

@@ -325,13 +325,13 @@ class Store:
 
     def _check_space(self, manifest: Manifest, cfg: config_mod.StoreConfig, reserve: int = 0) -> None:
         free = fsutil.free_bytes(self.path("models")) - reserve
-        need = manifest.total_size + cfg.space_margin_bytes
+        margin = config_mod.reserve_bytes(cfg, self.path("models"))
+        need = manifest.total_size + margin
         if free < need:
-            raise StoreError(Code.NO_SPACE, "not enough disk space for %s %s: it needs %.1f MB (with a %.0f MB margin) "
+            raise StoreError(Code.NO_SPACE, "not enough disk space for %s %s: it needs %.1f MB (with a %.1f MB margin) "
                                             "and %.1f MB are free. Remove old versions (retention keeps %d) or free "
                                             "space on the device." % (manifest.name, manifest.version, need / 1e6,
-                                                                       cfg.space_margin_bytes / 1e6, free / 1e6,
-                                                                       cfg.keep))
+                                                                       margin / 1e6, free / 1e6, cfg.keep))
 
     # -- pins -------------------------------------------------------------------------------
     def pin(self, name: str, version: str, pinned: bool, who: str = "") -> ModelState:

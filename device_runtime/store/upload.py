@@ -22,6 +22,7 @@ from typing import List, Optional, Tuple
 from device_runtime import partial_upload
 from device_runtime.partial_upload import PartialUploads, UploadProblem
 from device_runtime.store import fsutil
+from device_runtime.store.config import reserve_bytes
 from device_runtime.store.errors import Code, StoreError
 from device_runtime.store.store import Store
 
@@ -68,11 +69,12 @@ class Incoming:
                 os.utime(part)  # a resume: the age of a partial counts from its last use
                 return os.path.getsize(part)
             free = fsutil.free_bytes(self.store.path("incoming"))
-            if free < size + cfg.space_margin_bytes:
+            margin = reserve_bytes(cfg, self.store.path("incoming"))
+            if free < size + margin:
                 raise StoreError(Code.NO_SPACE, "not enough disk space to receive %s: it is %.1f MB and %.1f MB are "
-                                                "free (%.0f MB are kept in reserve). Free space on the device and try "
+                                                "free (%.1f MB are kept in reserve). Free space on the device and try "
                                                 "again." % (filename or "the package", size / 1e6, free / 1e6,
-                                                            cfg.space_margin_bytes / 1e6))
+                                                            margin / 1e6))
             record = {"sha256": sha256, "size": size, "filename": filename, "started": time.time()}
             fsutil.write_atomic(meta, json.dumps(record).encode())
             offset = self.uploads.create(part)

@@ -16,7 +16,7 @@ from tests.store.helpers import make_package
 from tests.store.test_full_disk import small_disk  # noqa: F401 - the fixture is used by name
 
 
-def _fill(path: Path) -> None:
+def fill_unbuffered(path: Path) -> None:
     """Write until the file system says ENOSPC (unbuffered: nothing is left to flush on close)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
     try:
@@ -37,7 +37,7 @@ def test_an_append_cut_short_by_a_full_disk_leaves_no_partial_line(small_disk: P
     history.append(root, "detector", "a1", "deploy", history.STARTED, to_version="1.0.0")
     path = Path(history.history_path(root, "detector"))
     before = path.read_bytes()
-    _fill(small_disk / "filler")
+    fill_unbuffered(small_disk / "filler")
     with pytest.raises(OSError) as info:  # a line longer than what is left of the file's last page
         history.append(root, "detector", "a1", "deploy", history.FAILED, to_version="1.0.0", detail="x" * 20000)
     assert info.value.errno == errno.ENOSPC

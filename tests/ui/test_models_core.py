@@ -93,7 +93,8 @@ def test_refusals_say_what_happened_and_what_to_do() -> None:
 
 
 def test_errors_before_an_action_starts() -> None:
-    space = explain_error(DeviceError("not enough disk space to receive x.tar.gz: ..."), "Deploying x", "robot-07")
+    space = explain_error(DeviceError("not enough disk space to receive x.tar.gz: ...", "no_space"), "Deploying x",
+                          "robot-07")
     assert space.what == "The device does not have enough free disk space for this package."
     lost = explain_error(DeviceError("connection lost", "timeout"), "Deploying x", "robot-07")
     assert lost.what == "robot-07 could not be reached."
