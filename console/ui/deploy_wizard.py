@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from console.core.job_report import size as size_text
+from console.core.job_specs import SpecError, parse_shapes
 from console.core.keys import KeyStore
 from console.core.models import (
     Refusal,
@@ -88,12 +89,18 @@ class DeployWizard(QDialog):
         for key in KeyStore(self.keys_dir).list() if self.keys_dir is not None else []:
             if key.private_path is not None:
                 self.key_combo.addItem(key.name)
+        self.shape_edit = QLineEdit()
+        self.shape_edit.setPlaceholderText("for dynamic inputs, e.g. images:1x3x640x640 state:2x1x128")
+        self.sample_edit = QLineEdit()
+        self.sample_edit.setPlaceholderText("optional: a .npz of real inputs (numpy.savez), kept in the package")
         self.onnx_form = QWidget()
         form = QFormLayout(self.onnx_form)
         form.setContentsMargins(0, 0, 0, 0)
         form.addRow("Model name", self.name_edit)
         form.addRow("Version", self.version_edit)
         form.addRow("Sign with", self.key_combo)
+        form.addRow("Warm-up sizes (--shape)", self.shape_edit)
+        form.addRow("Warm-up sample (--sample)", self.sample_edit)
         self.onnx_form.setVisible(False)
         self.why_edit = QLineEdit()
         self.why_edit.setPlaceholderText("Reason (optional, kept in the device's history)")
@@ -121,6 +128,8 @@ class DeployWizard(QDialog):
         self.file_edit.editingFinished.connect(lambda: self.set_file(Path(self.file_edit.text().strip())))
         self.name_edit.textChanged.connect(self._check_onnx)
         self.version_edit.textChanged.connect(self._check_onnx)
+        self.shape_edit.textChanged.connect(self._check_onnx)
+        self.sample_edit.textChanged.connect(self._check_onnx)
         self.deploy_button.clicked.connect(self.ask)
         cancel.clicked.connect(self.reject)
         return page
@@ -174,6 +183,8 @@ class DeployWizard(QDialog):
             SemVer(version)
         except StoreError as exc:
             problem = exc.message.replace("manifest.json: ", "")
+        if not problem:
+            problem = self._warmup_problem()
         entry = self.models.tracker.entry(name)
         if not problem and entry is not None and version in {v.version for v in entry.versions.versions}:
             problem = "%s %s is already on %s: give this build a new version (next free: %s)." % (
@@ -181,6 +192,21 @@ class DeployWizard(QDialog):
         self.problem.setText(problem)
         self.target = None if problem else (name, version)
         self.deploy_button.setEnabled(not problem)
+
+    def warmup(self) -> tuple[dict[str, list[int]], Path | None]:
+        """The warm-up's sizes and sample as typed (raises SpecError on a malformed size)."""
+        shapes = parse_shapes(self.shape_edit.text().replace(",", " ").split())
+        sample = self.sample_edit.text().strip()
+        return shapes, Path(sample) if sample else None
+
+    def _warmup_problem(self) -> str:
+        try:
+            _shapes, sample = self.warmup()
+        except SpecError as exc:
+            return "Warm-up sizes: %s." % str(exc).replace("--shape", "size")
+        if sample is not None and not sample.is_file():
+            return "Warm-up sample: %s is not a file." % sample
+        return ""
 
     def _on_browse(self) -> None:
         chosen, _ = QFileDialog.getOpenFileName(self, "Model to deploy", str(self.path.parent) if self.path else "",
@@ -264,7 +290,8 @@ class DeployWizard(QDialog):
         build = None
         if self.path.suffix.lower() == ".onnx":
             key = self.key_combo.currentText()
-            build = OnnxBuild(name, version, None if key == UNSIGNED else key)
+            shapes, sample = self.warmup()
+            build = OnnxBuild(name, version, None if key == UNSIGNED else key, shapes, sample)
         self.heading.setText("Deploying %s %s to %s" % (name, version, self.models.display_name))
         self.steps.setCurrentIndex(1)
         self.models.uploadStarted.connect(self._on_upload_started)

@@ -15,7 +15,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from PySide6.QtCore import QObject, Signal
 
 from console.core.client import DeviceError
 from console.core.keys import KeyError_, KeyStore
-from console.core.models import Refusal, RollbackPlan, StoreTracker, explain_error
+from console.core.models import Refusal, RemovalPlan, RollbackPlan, StoreTracker, explain_error
 from console.core.packages import PackageError, build_package
 from console.core.session import State
 from console.transport.base import TransportError
@@ -41,11 +41,14 @@ class UploadCancelled(Exception):
 
 @dataclass(frozen=True)
 class OnnxBuild:
-    """Package an ONNX model on the way: the name and version the operator gave, and a key."""
+    """Package an ONNX model on the way: the name and version the operator gave, a key, and the
+    warm-up's input sizes (``--shape``) or real sample (``--sample``)."""
 
     name: str
     version: str
     key_name: str | None = None
+    shapes: dict[str, list[int]] = field(default_factory=dict)
+    sample: Path | None = None
 
 
 class ModelsModel(QObject):
@@ -109,6 +112,12 @@ class ModelsModel(QObject):
                                                      force), "Activating %s %s" % (name, version))
         return tag
 
+    def remove(self, plan: RemovalPlan, why: str = "") -> str:
+        tag = uuid.uuid4().hex[:8]
+        what = "Removing %s%s" % (plan.name, " %s" % plan.version if plan.version else "")
+        self._act(tag, lambda: self.tracker.remove(plan, why, lambda a: self.actionProgress.emit(tag, a)), what)
+        return tag
+
     def deploy(self, source: Path, build: OnnxBuild | None = None, why: str = "") -> str:
         """Deploy a package, or an ONNX model packaged on the way; returns the tag of its signals."""
         tag = uuid.uuid4().hex[:8]
@@ -129,7 +138,8 @@ class ModelsModel(QObject):
                 folder = self._scratch() / tag
                 folder.mkdir()
                 package = folder / ("%s-%s.tar.gz" % (build.name, build.version))
-                build_package(source, package, build.name, build.version, self.tracker.client.who, key=key)
+                build_package(source, package, build.name, build.version, self.tracker.client.who, key=key,
+                              shapes=build.shapes, sample=build.sample)
                 self.packaged.emit(tag, str(package))
             self.stageChanged.emit(tag, "uploading %s" % package.name)
             action = self.tracker.deploy(package, why, lambda a: self.actionProgress.emit(tag, a), sent,

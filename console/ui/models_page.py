@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QSplitter,
@@ -32,6 +33,7 @@ from console.core.models import (
     created_text,
     move_text,
     policy_text,
+    removal_plan,
     result_words,
     rollback_blocker,
     rollback_plan,
@@ -117,7 +119,12 @@ class ModelsPage(QWidget):
         self.pin_button = QPushButton("Pin")
         self.unpin_button = QPushButton("Unpin")
         self.switch_button = QPushButton("Activate this version…")
-        for version_button in (self.pin_button, self.unpin_button, self.switch_button):
+        self.remove_button = QPushButton("Remove version…")
+        self.remove_model_button = QPushButton("Remove model…")
+        self.remove_model_button.setToolTip("Remove every stored version of this model and its state from the device")
+        self.remove_dialog: QMessageBox | None = None
+        for version_button in (self.pin_button, self.unpin_button, self.switch_button, self.remove_button,
+                               self.remove_model_button):
             version_button.setMinimumHeight(32)
             version_button.setEnabled(False)
         self.pin_button.setToolTip("Pinned versions are never removed by retention")
@@ -129,6 +136,8 @@ class ModelsPage(QWidget):
         for button in (self.pin_button, self.unpin_button, self.switch_button):
             version_bar.addWidget(button)
         version_bar.addStretch(1)
+        version_bar.addWidget(self.remove_button)
+        version_bar.addWidget(self.remove_model_button)
         detail = QWidget()
         right = QVBoxLayout(detail)
         right.setContentsMargins(8, 0, 0, 0)
@@ -151,6 +160,8 @@ class ModelsPage(QWidget):
         self.refresh_button.clicked.connect(self._on_refresh)
         self.rollback_button.clicked.connect(lambda: self.open_rollback(None))
         self.switch_button.clicked.connect(self._on_switch)
+        self.remove_button.clicked.connect(lambda: self.open_remove(self.selected_version()))
+        self.remove_model_button.clicked.connect(lambda: self.open_remove(None))
         self.pin_button.clicked.connect(lambda: self._on_pin(True))
         self.unpin_button.clicked.connect(lambda: self._on_pin(False))
         self.model_list.currentTextChanged.connect(self._on_model_chosen)
@@ -202,6 +213,22 @@ class ModelsPage(QWidget):
         self.rollback_dialog = dialog
         dialog.open()
         return dialog
+
+    def open_remove(self, version: str | None) -> QMessageBox | None:
+        """Ask, naming what goes (and the active version, if it is among it), then remove."""
+        entry = self.entry()
+        if entry is None or self.models.busy():
+            return None
+        plan = removal_plan(entry.versions, version)
+        box = QMessageBox(QMessageBox.Icon.Warning, "Remove from %s" % self.models.display_name, plan.question,
+                          QMessageBox.StandardButton.Cancel, self)
+        remove = box.addButton("Remove", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.buttonClicked.connect(lambda button: self.models.remove(plan) if button is remove else None)
+        box.finished.connect(lambda _code: setattr(self, "remove_dialog", None))
+        self.remove_dialog = box
+        box.open()
+        return box
 
     def _on_switch(self) -> None:
         version = self.selected_version()
@@ -306,6 +333,8 @@ class ModelsPage(QWidget):
         can_switch = (entry is not None and row is not None and row.version != entry.versions.active
                       and "corrupt" not in row.status and not busy)
         self.switch_button.setEnabled(can_switch)
+        self.remove_button.setEnabled(row is not None and "pinned" not in row.status and not busy)
+        self.remove_model_button.setEnabled(entry is not None and not busy)
 
     def _on_action(self, action: StoreAction) -> None:
         running = self.models.tracker.running()

@@ -238,3 +238,33 @@ def test_a_held_swap_lock_is_named_and_the_stored_version_can_be_activated_past_
     assert device_versions(local_model.session).active == "1.1.1"
     last = device_history(local_model.session).entries[-1]
     assert (last.action, last.result) == ("activate", "committed") and "override:" in last.detail
+
+
+def test_warm_up_sizes_for_a_dynamic_model_are_asked_for_and_recorded(qtbot: QtBot, wizard: DeployWizard,
+                                                                      local_model: SessionModel) -> None:
+    from tests.zoo import BY_NAME
+
+    wizard.set_file(BY_NAME["rapidocr-cls-v2"].path())
+    wizard.shape_edit.setText("x:1xQ")
+    assert wizard.problem.text() == ("Warm-up sizes: size 'x:1xQ': 'q' is not a positive whole number; dimensions "
+                                     "are joined by 'x', e.g. image:1x3x320x320.")
+    assert not wizard.deploy_button.isEnabled()
+    wizard.shape_edit.setText("")
+    assert wizard.deploy_button.isEnabled()
+    _confirm(qtbot, wizard)  # no sizes: refused on the laptop, before anything reaches the device
+    assert wizard.refusal is not None
+    words = wizard.refusal.text() + wizard.refusal.details
+    assert "input 'x' ?x3x?x?" in words and "--shape x:1x3xNxN" in words
+    name = wizard.name_edit.text()
+    assert device_versions(local_model.session, name).versions == []
+
+    wizard.close()
+    again = DeployWizard(wizard.models)
+    qtbot.addWidget(again)
+    again.show()
+    again.set_file(BY_NAME["rapidocr-cls-v2"].path())
+    again.shape_edit.setText("x:1x3x48x192")
+    assert again.deploy_button.isEnabled(), again.problem.text()
+    _confirm(qtbot, again)
+    assert again.final is not None and succeeded(again.final), again.refusal
+    assert device_versions(local_model.session, name).active == "1.0.0"

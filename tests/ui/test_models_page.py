@@ -248,3 +248,31 @@ def test_a_held_swap_lock_is_named_and_can_be_overridden_on_the_record(
     assert device_versions(local_model.session).active == "1.0.0"
     last = device_history(local_model.session).entries[-1]
     assert last.result == "committed" and "override: swapped while the robot held the inhibit lock" in last.detail
+
+
+def test_remove_asks_naming_what_goes_and_the_active_version(qtbot: QtBot, page: ModelsPage,
+                                                             local_model: SessionModel) -> None:
+    session = local_model.session
+    page.select_version("1.0.0")
+    assert page.remove_button.isEnabled()
+    box = page.open_remove(page.selected_version())
+    assert box is not None and box.text() == "Remove detector 1.0.0 from the device?"
+    box.button(box.StandardButton.Cancel).click()
+    qtbot.waitUntil(lambda: page.remove_dialog is None, timeout=5_000)
+    assert [v.version for v in device_versions(session).versions] == ["1.1.0", "1.0.0"]
+
+    page.remove_model_button.click()
+    box = page.remove_dialog
+    assert box is not None
+    assert box.text() == ("Remove the whole model detector from the device (1.1.0, 1.0.0)? 1.1.0 is the ACTIVE "
+                          "version: detector will have no active version and stops running on the robot.")
+    remove = next(b for b in box.buttons() if b.text() == "Remove")
+    finals: list[StoreAction] = []
+    page.models.finished.connect(lambda _tag, action: finals.append(action))
+    remove.click()
+    qtbot.waitUntil(lambda: bool(finals), timeout=30_000)
+    assert finals[0].message == "removed detector (the whole model: 1.0.0, 1.1.0) from the device"
+    assert device_versions(session).versions == [] and device_versions(session).active is None
+    last = device_history(session).entries[-1]
+    assert (last.action, last.result, last.from_version, last.who) == ("remove", "removed", "1.1.0", WHO)
+    assert last.why == "removed from the console"
