@@ -1275,6 +1275,47 @@ METHODS.update({
 })
 
 
+@_record
+@dataclass
+class StoreModelUsage(Record):
+    name: str
+    bytes: int  # every stored version of the model
+    versions: int
+
+
+@_record
+@dataclass
+class IncomingEntry(Record):
+    """An upload in incoming/: ``partial`` (resumable: send it again to go on) or ``received``
+    (whole, not imported yet, e.g. refused until its signer's key is trusted)."""
+
+    id: str  # the upload id (the package's sha256)
+    kind: str  # "partial" or "received"
+    bytes: int  # on disk now
+    size: int  # the whole upload's size (0: unknown)
+    age_s: float  # since it was last touched
+    filename: str = ""
+
+
+@_record
+@dataclass
+class StoreUsage(Record):
+    """``edgectl df``: the store's share of its disk."""
+
+    total_bytes: int  # the file system holding the store
+    free_bytes: int
+    reserve_bytes: int  # kept free after an import or upload
+    models: List[StoreModelUsage] = field(default_factory=list)
+    incoming: List[IncomingEntry] = field(default_factory=list)
+    incoming_max_age_s: float = 0.0  # an upload untouched this long is removed
+
+
+METHODS.update({
+    "store.df": (Empty, StoreUsage),
+    "store.incoming.remove": (StoreActionRef, StoreUsage),  # id: an upload in incoming/
+})
+
+
 # ---------------------------------------------------------------------------------------------
 # Latency probe: the active version of one stored model run at a low rate (device_runtime/latency/probe.py).
 # Its timings appear in the latency windows as source "probe:<model>": stage "total", and "infer" too
@@ -1334,7 +1375,8 @@ REPLAYED_METHODS = frozenset({
     "jobs.submit", "jobs.pipeline", "jobs.cancel",
     "alerts.thresholds.set", "health.config.set", "health.run", "probe.set",
     "store.import", "store.activate", "store.rollback", "store.pin", "store.unpin", "store.remove",
-    "store.keys.trust", "store.policy.set", "store.upload.begin", "store.upload.chunk", "store.upload.finish",
+    "store.keys.trust", "store.policy.set", "store.incoming.remove", "store.upload.begin", "store.upload.chunk",
+    "store.upload.finish",
     "files.begin", "files.chunk", "files.finish",
 })
 
