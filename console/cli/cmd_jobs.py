@@ -24,6 +24,7 @@ from console.core.job_specs import (
     SpecError,
     device_path,
     parse_concurrency,
+    parse_preprocess,
     parse_profiles,
     parse_shapes,
 )
@@ -68,6 +69,16 @@ def register(sub: Any, commands: Commands) -> None:
     p.add_argument("--method", choices=["minmax", "entropy", "percentile"], default="minmax")
     p.add_argument("--keep-fp32", nargs="+", default=[], metavar="NAME", help="inputs/outputs kept in FP32")
     p.add_argument("--max-samples", type=int, default=256, help="calibration samples to use at most")
+    images = p.add_argument_group("calibration images", "how images become inputs (recorded in the output)")
+    images.add_argument("--size", metavar="HxW", help="resize to this height and width (needed for dynamic H/W)")
+    images.add_argument("--layout", choices=["NCHW", "NHWC"], type=str.upper, help="default: from the input")
+    images.add_argument("--channels", choices=["RGB", "BGR"], type=str.upper, help="channel order (default RGB)")
+    images.add_argument("--scale", help="multiply pixels by this first (default 1/255; 1 keeps 0-255)")
+    images.add_argument("--mean", help="subtract after scaling: one value or R,G,B")
+    images.add_argument("--std", help="divide by after the mean: one value or R,G,B")
+    p.add_argument("--fp16-io", action="store_true", help="FP16 inputs and outputs too (default: they stay FP32)")
+    p.add_argument("--block-op", action="append", default=[], metavar="OP",
+                   help="operator type kept in FP32 by --fp16 (besides shape arithmetic and the defaults)")
     p.add_argument("-o", "--output", required=True, help="where to write the quantized ONNX")
     _common(p)
     commands["quantize"] = _job_command("quantize", _quantize_spec)
@@ -97,6 +108,7 @@ def register(sub: Any, commands: Commands) -> None:
     p.add_argument("--iterations", type=int, default=0, help="minimum iterations on top of --seconds")
     p.add_argument("--concurrency", metavar="N,N,...", help="streams for a sweep, e.g. 1,2,4")
     p.add_argument("--threads", type=int)
+    p.add_argument("--data", help="input as .npy / .npz (its first sample; default: generated inputs)")
     _common(p)
     commands["bench"] = _job_command("benchmark", _bench_spec)
 
@@ -150,8 +162,11 @@ def _quantize_spec(entry: DeviceEntry, args: argparse.Namespace) -> Record:
         raise SpecError("--max-samples must be at least 1")
     return QuantizeSpec(_path(entry, args, args.model), _path(entry, args, args.output, must_exist=False),
                         args.precision, _path(entry, args, args.calib) if args.calib else None,
+                        preprocess=parse_preprocess(args.size, args.layout, args.channels, args.scale, args.mean,
+                                                    args.std),
                         keep_fp32=list(args.keep_fp32), per_channel=args.per_channel,
-                        calibrate_method=args.method, max_samples=args.max_samples)
+                        calibrate_method=args.method, max_samples=args.max_samples, fp16_io=args.fp16_io,
+                        block_ops=list(args.block_op))
 
 
 def _build_spec(entry: DeviceEntry, args: argparse.Namespace) -> Record:
@@ -174,7 +189,8 @@ def _bench_spec(entry: DeviceEntry, args: argparse.Namespace) -> Record:
         raise SpecError("--provider picks an ONNX Runtime execution provider; it needs --backend ort")
     return BenchmarkSpec(_path(entry, args, args.model), backend, args.provider, parse_shapes(args.shape),
                          warmup_s=args.warmup, seconds=args.seconds, iterations=max(0, args.iterations),
-                         concurrency=parse_concurrency(args.concurrency), threads=args.threads, label=args.label)
+                         concurrency=parse_concurrency(args.concurrency), threads=args.threads, label=args.label,
+                         data=_path(entry, args, args.data) if args.data else None)
 
 
 def _accuracy_spec(entry: DeviceEntry, args: argparse.Namespace) -> Record:

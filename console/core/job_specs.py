@@ -91,6 +91,51 @@ def parse_profiles(texts: list[str] | None) -> dict[str, str]:
     return profiles
 
 
+def _numbers(text: str, what: str) -> list[float]:
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise SpecError("%s %r: give one number or one per channel separated by commas, e.g. 0.485,0.456,0.406"
+                        % (what, text)) from None
+    if len(values) not in (1, 3):
+        raise SpecError("%s %r: give one number or three (one per channel), not %d" % (what, text, len(values)))
+    return values
+
+
+def parse_preprocess(size: str | None = None, layout: str | None = None, channels: str | None = None,
+                     scale: str | None = None, mean: str | None = None, std: str | None = None) -> dict[str, object]:
+    """Image preprocessing for calibration: ``size`` "HxW", ``layout`` NCHW/NHWC, ``channels`` RGB/BGR,
+    ``scale`` (pixels are multiplied by it first: 1/255 when not given, 1 for 0-255 models), then per-channel
+    ``mean`` and ``std``. Only what is given goes into the spec (the device's defaults do the rest)."""
+    out: dict[str, object] = {}
+    if size:
+        dims = _dims(size, "--size %r" % size)
+        if len(dims) != 2:
+            raise SpecError("--size %r: give the image height and width as HxW, e.g. 640x640" % size)
+        out["size"] = dims
+    if layout:
+        if layout.upper() not in ("NCHW", "NHWC"):
+            raise SpecError("--layout %r: NCHW (channels first, PyTorch exports) or NHWC (TensorFlow)" % layout)
+        out["layout"] = layout.upper()
+    if channels:
+        if channels.upper() not in ("RGB", "BGR"):
+            raise SpecError("--channels %r: RGB, or BGR for models trained on OpenCV-loaded images" % channels)
+        out["channels"] = channels.upper()
+    if scale:
+        value = _numbers(scale, "--scale")
+        if len(value) != 1 or value[0] <= 0:
+            raise SpecError("--scale %r: one positive number, e.g. 0.00392157 (1/255) or 1" % scale)
+        out["scale"] = value[0]
+    if mean:
+        out["mean"] = _numbers(mean, "--mean")
+    if std:
+        values = _numbers(std, "--std")
+        if any(v <= 0 for v in values):
+            raise SpecError("--std %r: standard deviations must be positive" % std)
+        out["std"] = values
+    return out
+
+
 def parse_concurrency(text: str | None) -> list[int]:
     """``1,2,4`` -> [1, 2, 4] (sorted, without repeats)."""
     if not text:

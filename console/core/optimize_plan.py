@@ -28,6 +28,7 @@ class OptimizeChoice:
     calibration: str | None = None
     calibrate_method: str = "minmax"
     seconds: float = 5.0
+    preprocess: dict[str, object] = field(default_factory=dict)  # calibration images: size, layout, scale...
     baseline: bool = True  # benchmark the FP32 model too, for the comparison
 
 
@@ -65,6 +66,7 @@ def plan_pipeline(choice: OptimizeChoice, tensorrt: str | None) -> list[Step]:
     if quantize:
         output = os.path.join(folder, "%s.%s.onnx" % (base, choice.precision))
         steps.append(("quantize", QuantizeSpec(choice.model, output, choice.precision, choice.calibration,
+                                               preprocess=dict(choice.preprocess),
                                                calibrate_method=choice.calibrate_method),
                       ""))
         candidate = output

@@ -1,4 +1,5 @@
-"""The Optimize page's "Target" step: precision, backend, input shapes, calibration data, output.
+"""The Optimize page's "Target" step: precision, backend, input shapes, calibration data (with how
+images become inputs: size, layout, channel order, scale, mean, std), output.
 
 Filled from the model's validate report: backends come from what the device said it can run
 (unavailable ones are listed, disabled, with the reason), dynamic inputs get a shape field each.
@@ -21,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console.core.job_specs import SpecError, default_shapes, dynamic_inputs, parse_shape
+from console.core.job_specs import SpecError, default_shapes, dynamic_inputs, parse_preprocess, parse_shape
 from console.core.optimize_plan import OptimizeChoice
 from device_runtime.protocol import Capabilities, ValidateReport
 
@@ -64,6 +65,22 @@ class TargetForm(QWidget):
         self.method = QComboBox()
         for method in ("minmax", "entropy", "percentile"):
             self.method.addItem(method, method)
+        self.image_size = QLineEdit()
+        self.image_size.setPlaceholderText("HxW, e.g. 640x640 (default: the input's own)")
+        self.image_layout = QComboBox()
+        for text, value in (("from the input", ""), ("NCHW", "NCHW"), ("NHWC", "NHWC")):
+            self.image_layout.addItem(text, value)
+        self.channels = QComboBox()
+        for text in ("RGB", "BGR"):
+            self.channels.addItem(text, text)
+        self.pixel_scale = QLineEdit()
+        self.pixel_scale.setPlaceholderText("1/255 when empty; 1 keeps 0-255 pixels")
+        self.mean = QLineEdit()
+        self.mean.setPlaceholderText("after scaling: one value or R,G,B (e.g. 0.485,0.456,0.406)")
+        self.std = QLineEdit()
+        self.std.setPlaceholderText("one value or R,G,B (e.g. 0.229,0.224,0.225)")
+        self.preprocess_widgets: tuple[QWidget, ...] = (self.image_size, self.image_layout, self.channels,
+                                                        self.pixel_scale, self.mean, self.std)
         self.output_dir = QLineEdit()
         self.output_dir.setPlaceholderText("the model's folder")
         self.seconds = QDoubleSpinBox()
@@ -81,6 +98,12 @@ class TargetForm(QWidget):
         self.form.addRow("Backend", self.backend)
         self.form.addRow("Calibration data", calibration_row)
         self.form.addRow("Calibration method", self.method)
+        self.form.addRow("Image size", self.image_size)
+        self.form.addRow("Image layout", self.image_layout)
+        self.form.addRow("Channel order", self.channels)
+        self.form.addRow("Pixel scale", self.pixel_scale)
+        self.form.addRow("Mean", self.mean)
+        self.form.addRow("Std", self.std)
         self.form.addRow("Output folder", self.output_dir)
         self.form.addRow("Benchmark for", self.seconds)
         for widget in (self.precision, self.backend, self.method):
@@ -123,7 +146,7 @@ class TargetForm(QWidget):
 
     def _on_changed(self) -> None:
         int8 = self.precision.currentData() == "int8"
-        for widget in (self.calibration, self.calibration_browse, self.method):
+        for widget in (self.calibration, self.calibration_browse, self.method, *self.preprocess_widgets):
             widget.setEnabled(int8)
         self.changed.emit()
 
@@ -139,7 +162,10 @@ class TargetForm(QWidget):
                 raise SpecError("give a shape for %s (e.g. 1x3x320x320)" % name)
             shapes[name] = parse_shape("%s:%s" % (name, edit.text().strip()), "shape of")[1]
         calibration = self.calibration.text().strip() or None
+        int8 = self.precision.currentData() == "int8"
+        preprocess = parse_preprocess(self.image_size.text().strip(), self.image_layout.currentData(),
+                                      self.channels.currentData(), self.pixel_scale.text().strip(),
+                                      self.mean.text().strip(), self.std.text().strip()) if int8 else {}
         return OptimizeChoice(model, self.precision.currentData(), backend, provider or None,
-                              self.output_dir.text().strip(), shapes,
-                              calibration if self.precision.currentData() == "int8" else None,
-                              self.method.currentData(), self.seconds.value())
+                              self.output_dir.text().strip(), shapes, calibration if int8 else None,
+                              self.method.currentData(), self.seconds.value(), preprocess=preprocess)

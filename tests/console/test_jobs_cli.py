@@ -89,6 +89,8 @@ def test_dynamic_model_without_shape_names_its_inputs(console_env: ConsoleEnv, m
     (["bench", "{model}", "--concurrency", "1,zero"], "--concurrency: 'zero' is not a stream count"),
     (["validate", "{dir}/nothing.onnx"], "nothing.onnx does not exist; check the path"),
     (["quantize", "{model}", "--int8", "-o", "{dir}/q.onnx"], "--int8 needs calibration data"),
+    (["quantize", "{model}", "--int8", "--calib", "{model}", "--size", "640", "-o", "{dir}/q.onnx"],
+     "--size '640': give the image height and width as HxW"),
     (["quantize", "{model}", "--fp16", "-o", "{dir}/no/such/q.onnx"], "create it or choose another output path"),
     (["bench", "{model}", "--backend", "trt", "--provider", "CUDAExecutionProvider"], "it needs --backend ort"),
 ])
@@ -134,8 +136,8 @@ def test_jobs_show_logs_and_unknown_ids(console_env: ConsoleEnv, model: Path) ->
 
 def test_quantize_result_is_typed(console_env: ConsoleEnv, model: Path) -> None:
     out_path = model.parent / "demo.f16.onnx"
-    code, out, err = run(console_env, "quantize", str(model), "--fp16", "--keep-fp32", "image", "-o", str(out_path),
-                         "--json")
+    code, out, err = run(console_env, "quantize", str(model), "--fp16", "--fp16-io", "--keep-fp32", "image", "-o",
+                         str(out_path), "--json")
     assert code == ExitCode.OK, err
     result = QuantizeResult.from_wire(json.loads(out))
     assert result.precision == "fp16" and result.output == str(out_path) and result.kept_fp32 == ["image"]

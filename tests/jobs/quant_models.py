@@ -83,3 +83,14 @@ def prequantized(path: Path) -> None:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.save(model, str(path))
+
+
+def token_embedding(path: Path, vocab: int = 4) -> None:
+    """Token ids (int64, dynamic length) into a Gather on a [vocab, 8] table: ids >= vocab are rejected."""
+    nodes = [helper.make_node("Gather", ["table", "ids"], ["emb"]), helper.make_node("Relu", ["emb"], ["y"])]
+    graph = helper.make_graph(nodes, "emb", [helper.make_tensor_value_info("ids", TensorProto.INT64, [1, "T"])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, "T", 8])],
+                              [_weights("table", (vocab, 8))])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))

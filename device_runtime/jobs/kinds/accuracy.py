@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Tuple
 from device_runtime.jobs.kinds.base import JobFailed, JobKind, JobRefused, WorkerContext
 from device_runtime.jobs.kinds.onnx_io import (
     best_providers,
+    integer_ranges,
     open_session,
     random_inputs,
     require_file,
@@ -103,7 +104,8 @@ class AccuracyKind(JobKind):
         else:
             shapes = resolve_shapes([(name, dims) for name, dims, _ in inputs], spec.shapes)
             decl = [(name, dtype) for name, _, dtype in inputs]
-            feeds = [random_inputs(decl, shapes, seed=i, ranges=spec.ranges) for i in range(spec.samples)]
+            ranges = {**integer_ranges(spec.reference), **spec.ranges}
+            feeds = [random_inputs(decl, shapes, seed=i, ranges=ranges) for i in range(spec.samples)]
         refs: Dict[str, List[Any]] = {name: [] for name in ref_outputs}
         cands: Dict[str, List[Any]] = {name: [] for name in ref_outputs}
         for index, feed in enumerate(feeds):

@@ -22,6 +22,7 @@ from typing import Any, Dict, List
 from device_runtime.jobs.kinds.base import JobFailed, JobKind, JobRefused, WorkerContext
 from device_runtime.jobs.kinds.onnx_io import (
     best_providers,
+    integer_ranges,
     open_session,
     random_inputs,
     require_file,
@@ -117,8 +118,16 @@ def run_ort_benchmark(spec: BenchmarkSpec, ctx: WorkerContext) -> BenchmarkResul
     session = open_session(spec.model, providers, spec.threads)
     session_mb = max(_rss_mb() - before, 0.0)
     inputs = session_inputs(session)
-    shapes = resolve_shapes([(name, dims) for name, dims, _ in inputs], spec.shapes)
-    feeds = random_inputs([(name, dtype) for name, _, dtype in inputs], shapes)
+    if spec.data:
+        from device_runtime.jobs.kinds.calibration import load_samples
+
+        feeds = load_samples(spec.data, inputs, {}, 1)[0]
+        shapes = {name: tuple(int(d) for d in feeds[name].shape) for name, _, _ in inputs}
+        ctx.log("inputs from %s (its first sample)" % spec.data)
+    else:
+        shapes = resolve_shapes([(name, dims) for name, dims, _ in inputs], spec.shapes)
+        feeds = random_inputs([(name, dtype) for name, _, dtype in inputs], shapes,
+                              ranges=integer_ranges(spec.model))
     run = functools.partial(session.run, None, feeds)
     try:
         run()

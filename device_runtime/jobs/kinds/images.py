@@ -169,7 +169,8 @@ def preprocess_image(image: Any, dims: Sequence[Any], options: Mapping[str, Any]
     elif isinstance(h_dim, int) and isinstance(w_dim, int) and h_dim > 0 and w_dim > 0:
         size = (h_dim, w_dim)
     if size is None:
-        raise JobFailed("the input's height and width are dynamic: give preprocess size [H, W]")
+        raise JobFailed("the input's height and width are dynamic, so the images' size is unknown: give it "
+                        "(edgectl quantize --size HxW, e.g. --size 640x640; on the Optimize page: Image size)")
     channels = c_dim if isinstance(c_dim, int) and c_dim > 0 else 3
     if image.shape[2] == 4:
         image = image[:, :, :3]

@@ -146,6 +146,30 @@ def random_inputs(
     return feeds
 
 
+def integer_ranges(path: str) -> Dict[str, Tuple[int, int]]:
+    """[low, high) for integer inputs the model would reject random values for: an input used as the
+    indices of a Gather on a constant table (token ids into an embedding) stays below the table's size
+    on that axis; a scalar integer input (a count, a top-k) is at least 1. Others keep the default."""
+    model = load_model(path, load_external_data=False)
+    graph = model.graph
+    tables = {init.name: list(init.dims) for init in graph.initializer}
+    initializers = set(tables)
+    inputs = {vi.name: vi for vi in graph.input if vi.name not in initializers}
+    ranges: Dict[str, Tuple[int, int]] = {}
+    for name, vi in inputs.items():
+        if vi.type.tensor_type.elem_type in (6, 7) and vi.type.tensor_type.HasField("shape") and not dims_of(vi):
+            ranges[name] = (1, DEFAULT_INT_RANGE[1])  # int32 / int64 scalars
+    for node in graph.node:
+        if node.op_type == "Gather" and len(node.input) > 1 and node.input[1] in inputs and node.input[0] in tables:
+            axis = next((int(a.i) for a in node.attribute if a.name == "axis"), 0)
+            dims = tables[node.input[0]]
+            size = int(dims[axis]) if -len(dims) <= axis < len(dims) else 0
+            if size > 0:
+                low, high = ranges.get(node.input[1], (0, size))
+                ranges[node.input[1]] = (low, min(high, size))
+    return ranges
+
+
 def session_inputs(session: Any) -> List[Tuple[str, List[Dim], str]]:
     """(name, dims, numpy dtype) of an ONNX Runtime session's inputs."""
     out = []

@@ -67,14 +67,28 @@ def _inputs(model: Any) -> List[InputDecl]:
 def _sample(spec: QuantizeSpec, inputs: List[InputDecl], ctx: WorkerContext) -> List[Dict[str, Any]]:
     """Calibration samples when given; else one generated input (dynamic dims 1) to prove the output with."""
     from device_runtime.jobs.kinds.calibration import load_samples
-    from device_runtime.jobs.kinds.onnx_io import random_inputs
+    from device_runtime.jobs.kinds.onnx_io import integer_ranges, random_inputs
 
     if spec.calibration:
         samples = load_samples(spec.calibration, inputs, spec.preprocess, spec.max_samples)
         ctx.log("%d samples from %s" % (len(samples), spec.calibration))
         return samples
     shapes = {name: tuple(d if isinstance(d, int) and d > 0 else 1 for d in dims) for name, dims, _ in inputs}
-    return [random_inputs([(name, dtype) for name, _, dtype in inputs], shapes)]
+    return [random_inputs([(name, dtype) for name, _, dtype in inputs], shapes, ranges=integer_ranges(spec.model))]
+
+
+METADATA_KEY = "edge.quantize"
+
+
+def stamp(model: Any, record: Dict[str, Any]) -> None:
+    """Record how the model was made in its metadata (``edge.quantize``, JSON), for packages and people."""
+    import json
+
+    for prop in list(model.metadata_props):
+        if prop.key == METADATA_KEY:
+            model.metadata_props.remove(prop)
+    entry = model.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, json.dumps(record, sort_keys=True)
 
 
 def _fp16(spec: QuantizeSpec, ctx: WorkerContext) -> QuantizeResult:
@@ -98,6 +112,9 @@ def _fp16(spec: QuantizeSpec, ctx: WorkerContext) -> QuantizeResult:
     if converted["kept_shape_nodes"]:
         notes.append("%d shape-computing nodes kept in FP32" % len(converted["kept_shape_nodes"]))
     proof: List[str] = []
+
+    stamp(converted["model"], {"precision": "fp16", "fp16_io": spec.fp16_io, "kept_fp32": converted["kept_io"],
+                               "block_ops": list(spec.block_ops), "source": os.path.basename(spec.model)})
 
     def write(temp: str) -> None:
         onnx.save(converted["model"], temp)
@@ -146,6 +163,11 @@ def _int8(spec: QuantizeSpec, ctx: WorkerContext) -> QuantizeResult:
             import onnx
 
             quantize_int8(prepared, temp, samples, per_channel, spec.calibrate_method, ctx)
+            written = onnx.load(temp)
+            stamp(written, {"precision": "int8", "calibration": os.path.basename(spec.calibration or ""),
+                            "samples": len(samples), "method": spec.calibrate_method, "per_channel": per_channel,
+                            "preprocess": dict(spec.preprocess), "source": os.path.basename(spec.model)})
+            onnx.save(written, temp)
             ctx.progress(0.85, "checking the output", force=True)
             proof.append(prove_output(temp, samples[0]))
             findings.extend(check_qdq(onnx.load(temp, load_external_data=False)))
