@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QMainWindow, QSplitter, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
@@ -9,8 +12,13 @@ from PySide6.QtWidgets import QMainWindow, QSplitter, QStackedWidget, QTabWidget
 from console.core.activations import activations
 from console.core.app import ConsoleCore
 from console.core.benchmarks import BenchmarkBook
+from console.core.client import DeviceError
+from console.core.env import ConsoleEnv
+from console.core.first_launch import FirstLaunchError, demo_model_file, needs_demo, set_up_demo
+from console.core.keys import KeyError_
 from console.core.latency import BudgetBook
-from console.core.session import State
+from console.core.session import DeviceSession, State
+from console.core.settings import LOCAL_DEVICE
 from console.transport.base import TransportError
 from console.ui.add_device_dialog import AddDeviceDialog
 from console.ui.benchmarks_page import BenchmarksPage
@@ -68,6 +76,16 @@ def temperature_text(model: SessionModel, ongoing: list[AlertEvent]) -> tuple[st
     return "%.0f°C %s" % (hottest, severity), "color: %s; font-weight: bold;" % color
 
 
+def first_launch_job(session: DeviceSession, env: ConsoleEnv, tell: Callable[[str], None]) -> None:
+    """On the device's worker: the demo model and the probe for a newcomer; a failure is told in words."""
+    try:
+        if needs_demo(session):
+            set_up_demo(session, env)
+    except (FirstLaunchError, DeviceError, TransportError, OSError, KeyError_) as exc:
+        tell("The demo model was not set up on %s: %s. Deploy a model from the Models page instead."
+             % (session.entry.display_name, str(exc).rstrip(".") or type(exc).__name__))
+
+
 def hottest_temperature(model: SessionModel) -> float | None:
     store = model.store
     if store is None:
@@ -79,7 +97,8 @@ def hottest_temperature(model: SessionModel) -> float | None:
 
 class MainWindow(QMainWindow):
     def __init__(self, core: ConsoleCore, theme: Theme, device: str, rate_hz: float | None = None,
-                 page: str = "dashboard", parent: QWidget | None = None, field_mode: bool | None = None) -> None:
+                 page: str = "dashboard", parent: QWidget | None = None, field_mode: bool | None = None,
+                 first_launch: bool = True) -> None:
         super().__init__(parent)
         self.core = core
         self.theme = theme
@@ -96,6 +115,8 @@ class MainWindow(QMainWindow):
         self.benchmark_book = BenchmarkBook(core.env.data_dir / "benchmarks.jsonl")
         self.open_errors: dict[str, str] = {}
         self._tabs: dict[str, QTabWidget] = {}
+        # The built-in device gets the demo model and the probe on its first connection (once per store).
+        self._first_launch = {LOCAL_DEVICE} if first_launch else set()
         self.current: str | None = None
         self.setWindowTitle("Edge Operator Console")
 
@@ -193,7 +214,8 @@ class MainWindow(QMainWindow):
     def _add_job_pages(self, name: str, tabs: QTabWidget, model: SessionModel) -> None:
         jobs = JobsModel(model, self.benchmark_book, parent=self)
         self.jobs_models[name] = jobs
-        pages: dict[str, QWidget] = {"dashboard": self.dashboards[name], "optimize": OptimizePage(jobs, model),
+        pages: dict[str, QWidget] = {"dashboard": self.dashboards[name], "optimize": OptimizePage(
+                                         jobs, model, demo_file=demo_model_file(self.core.env)),
                                      "jobs": JobsPage(jobs), "benchmarks": BenchmarksPage(jobs, self.theme)}
         self.page_widgets[name] = pages
         for key, title in (("optimize", "Optimize"), ("jobs", "Jobs"), ("benchmarks", "Benchmarks")):
@@ -300,6 +322,10 @@ class MainWindow(QMainWindow):
         for name, model in self.models.items():
             self.sidebar.set_state(name, model.display_name, model.state.value)
             self._enable_device_actions(name, model.state is State.CONNECTED)
+            if name in self._first_launch and model.state is State.CONNECTED:
+                self._first_launch.discard(name)
+                model.run_blocking(functools.partial(first_launch_job, model.session, self.core.env,
+                                                     model.failed.emit))
         self._refresh_status()
 
     def _enable_device_actions(self, name: str, connected: bool) -> None:

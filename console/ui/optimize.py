@@ -13,6 +13,7 @@ rate and time left shown under the step and a Stop button; its outputs are paths
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -33,6 +34,7 @@ from console.core.job_specs import SpecError, device_path, local_input, missing_
 from console.core.jobs import is_final, typed_result
 from console.core.optimize_plan import OptimizeChoice, Step, pipeline_label, plan_pipeline
 from console.core.optimize_summary import pipeline_summary
+from console.core.session import State
 from console.ui.chart import plain_label
 from console.ui.job_table import JobTableModel
 from console.ui.jobs_model import JobsModel
@@ -47,10 +49,12 @@ PIPELINE_TAG = "optimize.pipeline"
 
 
 class OptimizePage(QWidget):
-    def __init__(self, model: JobsModel, session_model: SessionModel, parent: QWidget | None = None) -> None:
+    def __init__(self, model: JobsModel, session_model: SessionModel, parent: QWidget | None = None,
+                 demo_file: Path | None = None) -> None:
         super().__init__(parent)
         self.model = model
         self.session_model = session_model
+        self.demo_file = demo_file  # this computer's copy of the demo model, sent to a device without one
         self.validate_job: str | None = None
         self.report: ValidateReport | None = None
         self.pipeline_ids: list[str] = []
@@ -178,12 +182,20 @@ class OptimizePage(QWidget):
                           self.form.calibration.setText)
 
     def _on_demo(self) -> None:
+        """The device's own demo model, else this computer's copy sent there, else why neither."""
         caps = self.session_model.capabilities
-        if caps is None or not caps.demo_model:
-            self.model_status.setText("The demo model is not ready on %s yet; try again in a moment."
+        if caps is not None and caps.demo_model:
+            self.choose_model(caps.demo_model, on_device=True)
+        elif self.demo_file is not None and self.demo_file.is_file():
+            self.choose_model(str(self.demo_file))
+        elif self.session_model.state is not State.CONNECTED:
+            self.model_status.setText("%s is not connected; the demo model can be used once it is back."
                                       % self.model.display_name)
-            return
-        self.choose_model(caps.demo_model, on_device=True)
+        else:
+            self.model_status.setText(
+                "%s's runtime does not provide the demo model (an installed runtime runs without it) and this "
+                "computer has no copy yet. Open This computer once (it writes one), or choose an ONNX file."
+                % self.model.display_name)
 
     def choose_model(self, path: str, on_device: bool = False) -> None:
         """Validate ``path``: a file on this computer, or with ``on_device`` one the device holds."""

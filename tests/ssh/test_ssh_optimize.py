@@ -1,6 +1,6 @@
 """The Optimize page on an SSH device (a real sshd and runtime): files picked on this computer are
 sent to the device first, with progress in the page, a Stop that keeps what arrived and a resume;
-then the jobs run on the device's copies."""
+then the jobs run on the device's copies; the Demo model action on a robot whose runtime has none."""
 
 from __future__ import annotations
 
@@ -123,3 +123,21 @@ def test_sending_shows_progress_can_be_stopped_and_resumes(qtbot: QtBot, page: O
     # What the row said while sending (rate and time left appear once 0.2 s of sending is behind
     # it, which a fast loopback may not give: the meter's wording is tested on its own clock).
     assert any(t.startswith("Sending big.onnx to ") and " MB of 100.7 MB" in t for t in texts), texts
+
+
+@pytest.mark.timeout(300)
+def test_the_demo_action_on_a_robot_without_one_sends_this_computers_copy_or_says_why_not(
+        qtbot: QtBot, page: OptimizePage, short_tmp: Path) -> None:
+    caps = page.session_model.capabilities
+    assert caps is not None and not caps.demo_model  # an installed runtime runs without the demo
+    page.demo_file = short_tmp / "laptop" / "edge-demo-classifier.onnx"
+    page.demo.click()
+    assert page.model_status.text() == (
+        "robot's runtime does not provide the demo model (an installed runtime runs without it) and this "
+        "computer has no copy yet. Open This computer once (it writes one), or choose an ONNX file.")
+    page.demo_file.parent.mkdir(parents=True)
+    write_demo_model(str(page.demo_file))
+    page.demo.click()
+    assert page.model_status.text() == "edge-demo-classifier.onnx is validated on robot once it is there."
+    qtbot.waitUntil(lambda: page.report is not None, timeout=120_000)
+    assert page.report is not None and page.report.ok and "/uploads/" in page.report.model

@@ -11,13 +11,15 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from console.core.activations import Activation, activations
+from console.core.app import ConsoleCore
 from console.core.models import ModelEntry, StoreSnapshot
 from console.core.packages import build_package
 from console.core.store_client import StoreClient
 from console.ui.event_panel import EventPanel
-from console.ui.main_window import MainWindow
+from console.ui.theme import Theme
 from device_runtime.protocol import StoreHistoryEntry, StoreModel, StoreVersions
 from tests.store.helpers import make_onnx
+from tests.ui.windows import quiet_window
 
 pytestmark = pytest.mark.gui
 
@@ -46,7 +48,8 @@ def test_activations_are_the_changes_of_the_running_version_oldest_first() -> No
 
 
 def test_deploys_and_a_rollback_are_marked_on_the_charts_and_listed(
-        qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
+        qtbot: QtBot, core: ConsoleCore, theme: Theme, tmp_path: Path) -> None:
+    window = quiet_window(qtbot, core, theme)  # only this test's deploys in the store
     dashboard, model = window.dashboard(), window.model()
     assert dashboard is not None and model is not None
     client = StoreClient(model.session, "tests@bench")

@@ -15,7 +15,6 @@ from console.core.activations import activations
 from console.core.app import ConsoleCore
 from console.core.env import ConsoleEnv
 from console.core.models import health_words, rollback_plan, succeeded
-from console.core.session import State
 from console.core.store_client import StoreClient
 from console.ui.field_mode import FieldModeView
 from console.ui.main_window import MainWindow
@@ -28,6 +27,7 @@ from device_runtime.protocol import Empty, HealthReport
 from tests.ui.conftest import stop_daemon
 from tests.ui.test_app import PNG_SIGNATURE, _run
 from tests.ui.test_models_page import WHO, deploy_versions, device_versions
+from tests.ui.windows import quiet_window
 
 pytestmark = pytest.mark.gui
 
@@ -120,13 +120,7 @@ def test_re_activating_a_rolled_back_version_names_the_rollback_and_is_an_event_
 
 
 def _window(qtbot: QtBot, core: ConsoleCore, theme: Theme, page: str = "dashboard") -> MainWindow:
-    window = MainWindow(core, theme, "local", rate_hz=5.0, page=page)
-    qtbot.addWidget(window)
-    window.show()
-    model = window.model()
-    assert model is not None
-    qtbot.waitUntil(lambda: model.state is State.CONNECTED, timeout=20_000)
-    return window
+    return quiet_window(qtbot, core, theme, page=page, rate_hz=5.0)  # an empty store: "No models" is shown
 
 
 def test_the_window_toggles_field_mode_and_remembers_it(qtbot: QtBot, core: ConsoleCore, theme: Theme,
