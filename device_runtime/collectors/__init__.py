@@ -27,15 +27,15 @@ def default_collectors(
         NvmlCollector(),
     ]
     if is_jetson(proc_root, etc_root, os.path.join(var_root, "lib", "dpkg", "status")):
-        tegra = TegraCollector(sys_root=sys_root, proc_root=proc_root, etc_root=etc_root, var_root=var_root)
-        if tegra.readable():
-            collectors.append(tegra)
-        else:  # sysfs hidden (container, hardened image): fall back to the tegrastats process
-            tegra.close()
-            if os.access(tegrastats_path, os.X_OK):
-                from device_runtime.collectors.tegrastats_source import TegrastatsCollector
+        # sysfs, else tegrastats, else procfs: chosen again while running (jetson_source.py)
+        from device_runtime.collectors.jetson_source import JetsonCollector
+        from device_runtime.collectors.tegrastats_source import TegrastatsCollector
 
-                collectors.append(TegrastatsCollector(path=tegrastats_path))
+        def start_tegrastats(first_line_timeout: float) -> TegrastatsCollector:
+            return TegrastatsCollector(path=tegrastats_path, first_line_timeout=first_line_timeout)
+
+        sysfs = TegraCollector(sys_root=sys_root, proc_root=proc_root, etc_root=etc_root, var_root=var_root)
+        collectors.append(JetsonCollector(sysfs, start_tegrastats))
     if importlib.util.find_spec("jtop") is not None:  # jetson-stats installed; imported lazily inside
         from device_runtime.collectors.jtop_source import JtopCollector
 

@@ -110,6 +110,13 @@ class TegraCollector(Collector):
         self.changes = (self.changes + found)[-20:]
         return bool(found)
 
+    def look_again(self, why: str) -> bool:
+        """Look for every source now, for a caller that stopped reading this collector's values
+        (``JetsonCollector`` on a fallback, asking whether sysfs came back). True when a source changed."""
+        changed = self._rediscover(why)
+        self._periodic_due = 0.0
+        return changed
+
     # -- discovery -----------------------------------------------------------------------------
 
     def _hold(self, path: str) -> HeldFile:
@@ -277,9 +284,11 @@ class TegraCollector(Collector):
         return mode, self._modes.get(mode, str(mode))
 
     def readable(self) -> bool:
-        """Whether sysfs gave us the Jetson essentials (GPU clock or power rails); when not,
-        ``default_collectors`` falls back to tegrastats."""
-        return any(spec.name.startswith(("jetson.gpu.", "power.")) for spec, _ in self._readers)
+        """Whether sysfs gives the Jetson essentials (GPU load or clock, or power rails; nvmap's
+        memory is read from procfs and does not count); when not, ``JetsonCollector`` falls back
+        to tegrastats, then procfs."""
+        essentials = ("jetson.gpu.load", "jetson.gpu.freq", "power.")
+        return any(spec.name.startswith(essentials) for spec, _ in self._readers)
 
     def metrics(self) -> List[MetricSpec]:
         return [spec for spec, _ in self._readers]

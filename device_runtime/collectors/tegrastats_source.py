@@ -65,8 +65,9 @@ class TegrastatsCollector(Collector):
     """Runs ``tegrastats --interval N`` and serves the newest parsed line.
 
     The constructor waits (up to ``first_line_timeout`` seconds) for the first line, because the
-    metrics a board prints are only known from it. ``popen`` and ``clock`` are injectable so
-    tests feed recorded lines through a stand-in process.
+    metrics a board prints are only known from it; with 0 it returns at once and the metrics are
+    declared when the first line comes (a fallback chosen while the daemon samples must not stall
+    it). ``popen`` and ``clock`` are injectable so tests feed recorded lines through a stand-in process.
     """
 
     name = "tegrastats"
@@ -74,6 +75,7 @@ class TegrastatsCollector(Collector):
     def __init__(self, path: str = "/usr/bin/tegrastats", interval_ms: int = 1000,
                  popen: Popen = subprocess.Popen, clock: Callable[[], float] = time.monotonic,
                  first_line_timeout: float = 5.0) -> None:
+        self.path = path
         self._clock = clock
         self._stale_after = max(3.0 * interval_ms / 1000.0, 2.0)
         self._lock = threading.Lock()
@@ -92,7 +94,7 @@ class TegrastatsCollector(Collector):
         self._thread = threading.Thread(target=self._pump, args=(self._proc.stdout,), name="tegrastats",
                                         daemon=True)
         self._thread.start()
-        if not self._first.wait(first_line_timeout):
+        if first_line_timeout > 0 and not self._first.wait(first_line_timeout):
             self._why = f"{path} printed nothing within {first_line_timeout:g} s"
         with self._lock:
             if self._latest is not None:
@@ -115,8 +117,21 @@ class TegrastatsCollector(Collector):
         with self._lock:
             return self._latest[1] if self._latest else None
 
+    def failure(self) -> Optional[str]:
+        """Why this source gives nothing for good (it cannot run, exited, or printed nothing in
+        time), or None while it runs."""
+        with self._lock:
+            return self._why
+
     def metrics(self) -> List[MetricSpec]:
-        return list(self._specs)
+        with self._lock:
+            if not self._specs and self._latest is not None:
+                self._specs = sample_specs(self._latest[1])
+            return list(self._specs)
+
+    def sources(self) -> Dict[str, str]:
+        latest = self.latest()
+        return {name: "tegrastats (%s)" % self.path for name in sample_values(latest)} if latest else {}
 
     def collect(self) -> Dict[str, float]:
         with self._lock:
