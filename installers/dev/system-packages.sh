@@ -5,11 +5,15 @@
 # and the .deb run on it), systemd's systemd-analyze (it checks the unit; nothing is started), and
 # iproute2 and iptables, with which the bad-network tests put a device behind a faulty veth link,
 # and sudo, as a robot's admin account uses it for the system install.
+# With "console" (what quickstart.sh asks) only the console's own needs: Qt's libraries, python3-venv
+# and the SSH client tools; no SSH server is installed (it would start one on the laptop).
 set -euo pipefail
 PACKAGES=(libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libglib2.0-0
           libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0
-          libxcb-render-util0 libxcb-image0 fonts-dejavu-core openssh-server openssh-client
-          python3-venv python3-pip systemd iproute2 iptables sudo)
+          libxcb-render-util0 libxcb-image0 fonts-dejavu-core openssh-client python3-venv)
+if [ "${1:-all}" != "console" ]; then
+    PACKAGES+=(openssh-server python3-pip systemd iproute2 iptables sudo)
+fi
 if ! command -v apt-get >/dev/null 2>&1; then
     echo "not a Debian-like system: install Qt 6's runtime libraries (EGL, xkbcommon, fontconfig) and OpenSSH" \
          "(sshd, ssh-keygen, ssh-agent) yourself" >&2
