@@ -17,15 +17,16 @@ import time
 from typing import Callable, Dict, List, Optional
 
 from device_runtime.collectors.base import Collector
+from device_runtime.collectors.source_watch import RETRY_S
 from device_runtime.collectors.tegra import TegraCollector
 from device_runtime.collectors.tegrastats_source import TegrastatsCollector
 from device_runtime.protocol import MetricSpec
 
 log = logging.getLogger(__name__)
 
+__all__ = ["PROCFS", "RETRY_S", "SYSFS", "TEGRASTATS", "JetsonCollector"]
+
 SYSFS, TEGRASTATS, PROCFS = "sysfs", "tegrastats", "procfs"
-# How often a fallback looks whether sysfs reads again: a new look re-opens a few dozen files.
-RETRY_S = 10.0
 # At start the first tegrastats line is waited for (it declares the metrics); while the daemon
 # samples, a switch never waits.
 FIRST_LINE_AT_START_S = 5.0

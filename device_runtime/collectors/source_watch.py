@@ -18,6 +18,9 @@ from device_runtime.collectors.base import HeldFile
 WATCH_SLICES = 5
 # Consecutive checks with declared metrics unreadable before the collector looks again.
 MISSES_BEFORE_REDETECT = 3
+# How often a collector that lost a source looks whether it came back: a new look re-opens a few
+# dozen files.
+RETRY_S = 10.0
 
 
 def moved(held: Iterable[HeldFile]) -> List[str]:

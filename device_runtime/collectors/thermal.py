@@ -1,13 +1,25 @@
-"""Temperatures from sysfs thermal zones and hwmon sensors, files held open between reads."""
+"""Temperatures from sysfs thermal zones and hwmon sensors, files held open between reads.
+
+A held file keeps reading its old inode when a zone goes away or is renumbered (a driver rebind, a
+JetPack upgrade, a container's new /sys), so the collector checks every few seconds that each path
+is still the file it holds, as the Jetson sysfs collector does, and looks for its zones again when
+one moved or vanished, saying what changed. A sensor lost that way is looked for every ``RETRY_S``
+seconds until it is back.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
-from typing import Dict, List, Tuple
+import time
+from typing import Callable, Dict, List, Set, Tuple
 
 from device_runtime.collectors.base import Collector, HeldFile
+from device_runtime.collectors.source_watch import RETRY_S, WATCH_SLICES, changes, moved
 from device_runtime.protocol import MetricSpec
+
+log = logging.getLogger(__name__)
 
 
 def _read_text(path: str) -> str:
@@ -25,13 +37,31 @@ class ThermalCollector(Collector):
 
     name = "thermal"
 
-    def __init__(self, sys_root: str = "/sys") -> None:
+    def __init__(self, sys_root: str = "/sys", clock: Callable[[], float] = time.monotonic) -> None:
         self.sys_root = sys_root
+        self._clock = clock
         self._sensors: List[Tuple[MetricSpec, HeldFile]] = []
         self._reads: List[Tuple[str, int]] = []  # (metric, fd): what a sample reads, in one flat list
         self._missing: Dict[str, str] = {}
         self._trips: Dict[str, Dict[str, float]] = {}
+        self._watch_due = self._retry_due = 0.0
+        self._watch_at = 0
+        self.changes: List[str] = []  # what the last looks at the zones changed, newest last
         self._discover()
+        self._known: Set[str] = set(self.sources())  # every sensor read since start
+
+    def _rediscover(self, why: str) -> None:
+        """Look for every zone and sensor again; say what changed."""
+        before = self.sources()
+        self.close()
+        self._missing, self._trips = {}, {}
+        self._discover()
+        found = changes(before, self.sources(), self._missing)
+        for line in found:
+            log.warning("thermal collector (%s): %s", why, line)
+        self.changes = (self.changes + found)[-20:]
+        self._known.update(self.sources())
+        self._retry_due = self._clock() + RETRY_S
 
     def _discover(self) -> None:
         seen: Dict[str, int] = {}
@@ -100,14 +130,26 @@ class ThermalCollector(Collector):
         return [spec for spec, _ in self._sensors]
 
     def collect(self) -> Dict[str, float]:
+        now = self._clock()
+        if now >= self._watch_due:  # each held file is checked every WATCH_SLICES seconds
+            self._watch_due = now + 1.0
+            gone = moved([held for _, held in self._sensors][self._watch_at::WATCH_SLICES])
+            self._watch_at = (self._watch_at + 1) % WATCH_SLICES
+            if gone:
+                self._rediscover("%s moved or vanished" % gone[0])
+            elif now >= self._retry_due and self._known.difference(name for name, _ in self._reads):
+                self._rediscover("looking for lost sensors")
         out: Dict[str, float] = {}
         pread = os.pread
         for name, fd in self._reads:
             try:
                 out[name] = int(pread(fd, 64, 0)) / 1000.0
             except (OSError, ValueError):
-                continue  # a zone that fails this time is absent from this sample
+                continue  # a zone that fails this time (a power-gated GPU's) is absent from this sample
         return out
+
+    def sources(self) -> Dict[str, str]:
+        return {spec.name: held.path for spec, held in self._sensors}
 
     def absent(self) -> Dict[str, str]:
         return dict(self._missing)

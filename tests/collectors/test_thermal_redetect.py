@@ -1,0 +1,101 @@
+"""The thermal collector looks for its zones again when their files move or vanish under it: board
+trees swapped behind a symlink, as a driver rebind that renumbers zones or a container's new /sys would.
+
+The collector's clock is a plain number here: a check runs once per second of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from device_runtime.collectors.source_watch import RETRY_S, WATCH_SLICES
+from device_runtime.collectors.thermal import ThermalCollector
+
+BOARDS = Path(__file__).resolve().parents[1] / "fixtures" / "boards"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def checks(collector: ThermalCollector, clock: Clock, seconds: int = WATCH_SLICES) -> dict[str, float]:
+    """Sample once per clock second, long enough for every held file to have been checked."""
+    values: dict[str, float] = {}
+    for _ in range(seconds):
+        clock.now += 1.0
+        values = collector.collect()
+    return values
+
+
+def point(link: Path, target: Path) -> None:
+    tmp = link.with_name(link.name + ".new")
+    tmp.symlink_to(target)
+    os.replace(tmp, link)
+
+
+def test_renumbered_and_vanished_zones_are_found_again(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    before, after = tmp_path / "before", tmp_path / "after"
+    shutil.copytree(BOARDS / "agx-orin" / "sys", before)
+    shutil.copytree(BOARDS / "agx-orin" / "sys", after)
+    zones = after / "class" / "thermal"
+    # After a rebind the cpu and gpu zones swapped numbers, the cpu reads a new value and tj is gone.
+    os.rename(zones / "thermal_zone0", zones / "swap")
+    os.rename(zones / "thermal_zone1", zones / "thermal_zone0")
+    os.rename(zones / "swap", zones / "thermal_zone1")
+    (zones / "thermal_zone1" / "temp").write_text("52000\n")
+    shutil.rmtree(zones / "thermal_zone6")
+    link = tmp_path / "sys"
+    link.symlink_to(before)
+    clock = Clock()
+    collector = ThermalCollector(str(link), clock=clock)
+    try:
+        values = checks(collector, clock)
+        assert values["temp.cpu-thermal"] == 44.562 and values["temp.tj-thermal"] == 44.343
+        assert collector.changes == []  # nothing moved: no new look
+        old = str(link / "class/thermal/thermal_zone0/temp")
+        assert collector.sources()["temp.cpu-thermal"] == old
+        point(link, after)
+        with caplog.at_level(logging.WARNING, logger="device_runtime.collectors.thermal"):
+            values = checks(collector, clock)
+        new = str(link / "class/thermal/thermal_zone1/temp")
+        assert values["temp.cpu-thermal"] == 52.0 and values["temp.gpu-thermal"] == 41.0
+        assert collector.sources()["temp.cpu-thermal"] == new
+        assert "temp.tj-thermal" not in values and "temp.tj-thermal" not in collector.sources()
+        moved = "temp.cpu-thermal: now read from %s (was %s)" % (new, old)
+        gone = "temp.tj-thermal: %s is gone; no other source found" % (link / "class/thermal/thermal_zone6/temp")
+        assert moved in collector.changes and gone in collector.changes
+        assert moved in caplog.text and gone in caplog.text
+        assert "temp.cpu-thermal" in collector.trips()  # the trip points follow the zone
+    finally:
+        collector.close()
+
+
+def test_zones_that_vanished_come_back(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    link = tmp_path / "sys"
+    link.symlink_to(BOARDS / "agx-orin" / "sys")
+    clock = Clock()
+    collector = ThermalCollector(str(link), clock=clock)
+    try:
+        point(link, tmp_path / "empty")
+        assert checks(collector, clock) == {}
+        assert collector.metrics() == [] and "no readable thermal zones" in collector.absent()["thermal"]
+        point(link, BOARDS / "agx-orin" / "sys")
+        assert checks(collector, clock, 1) == {}  # looked for again only RETRY_S after the last look
+        clock.now += RETRY_S
+        values = collector.collect()
+        assert values["temp.cpu-thermal"] == 44.562 and len(values) == 7
+        assert collector.changes[-1] == "temp.tj-thermal: now read from %s" % (
+            link / "class/thermal/thermal_zone6/temp")
+        assert "thermal" not in collector.absent()
+    finally:
+        collector.close()
