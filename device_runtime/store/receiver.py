@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import subprocess
 import threading
 from dataclasses import asdict
 from typing import Any, Dict, List, Optional
 
 from device_runtime.process import python_command
+from device_runtime.store.errors import Code, StoreError
+from device_runtime.store.recovery import remove_free_stagings
 from device_runtime.store.store import Store
 
 log = logging.getLogger("edge_runtime.store")
@@ -27,8 +30,25 @@ HASH_WAIT_S = 30.0  # how long a finish waits for a child still catching up with
 WARM_WAIT_S = 600.0
 
 
+def killed_child(what: str, returncode: int, store: Store) -> StoreError:
+    """A child ended by a signal: remove the staging it left at once and say which signal."""
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:
+        name = "signal %d" % -returncode
+    try:
+        removed = len(remove_free_stagings(store))
+    except OSError as exc:
+        log.error("store: removing what the killed %s child staged failed (start-up does it): %s", what, exc)
+        removed = 0
+    return StoreError(Code.IO, "the %s process was killed by %s; %s. Nothing was stored: send or deploy the "
+                               "package again" % (what, name, "what it had unpacked was removed" if removed
+                                                  else "it had unpacked nothing"))
+
+
 class Receiver:
     def __init__(self, store: Store, upload_id: str, part: str, size: int) -> None:
+        self.store = store
         self.upload_id = upload_id
         self.size = size
         self.proc = subprocess.Popen(
@@ -53,6 +73,8 @@ class Receiver:
                     self._lines.update(line)
                     self._cond.notify_all()
         self.proc.wait()
+        if self.proc.returncode < 0:  # killed: what it staged goes now, not at the next start
+            log.warning("store: %s", killed_child("receiving", self.proc.returncode, self.store).message)
         with self._cond:
             self._ended = True
             self._cond.notify_all()

@@ -45,18 +45,30 @@ def _remove(store: Store, path: str, notes: List[str]) -> None:
     notes.append("removed leftover %s" % os.path.relpath(path, store.root))
 
 
-def cleanup_leftovers(store: Store) -> List[str]:
+def remove_free_stagings(store: Store) -> List[str]:
+    """Remove the staging folders no import holds (its child ended, or was killed): at start-up,
+    and at once when the daemon sees an import or receiving child die."""
     notes: List[str] = []
+    models = store.path("models")
+    for entry in sorted(os.listdir(models)):
+        path = os.path.join(models, entry)
+        staging = entry.startswith(STAGING_PREFIX) and not entry.endswith(".lock") and os.path.lexists(path)
+        if staging and _lock_is_free(path + ".lock"):  # an import still running holds it
+            _remove(store, path, notes)
+            if os.path.exists(path + ".lock"):
+                _remove(store, path + ".lock", notes)
+    return notes
+
+
+def cleanup_leftovers(store: Store) -> List[str]:
+    notes = remove_free_stagings(store)
     models = store.path("models")
     for entry in sorted(os.listdir(models)):
         path = os.path.join(models, entry)
         if not os.path.lexists(path):  # a staging lock removed with its folder
             continue
         if entry.startswith(STAGING_PREFIX) and not entry.endswith(".lock"):
-            if _lock_is_free(path + ".lock"):  # an import still running holds it
-                _remove(store, path, notes)
-                if os.path.exists(path + ".lock"):
-                    _remove(store, path + ".lock", notes)
+            continue  # held by a running import
         elif entry.startswith((".trash-", fsutil.TMP_PREFIX)) or (
                 entry.startswith(STAGING_PREFIX) and not os.path.exists(path[:-5]) and _lock_is_free(path)):
             _remove(store, path, notes)

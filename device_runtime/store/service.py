@@ -61,11 +61,12 @@ from device_runtime.protocol import (
 from device_runtime.server.deferred import Deferred
 from device_runtime.server.events import EventBus
 from device_runtime.server.service import Handler, Service
-from device_runtime.store import activation, fsutil, history, recovery, removal, scrub
+from device_runtime.store import activation, fsutil, history, recovery, removal, scrub, usage
 from device_runtime.store.compat import StoreFacts
 from device_runtime.store.config import optional_policy
 from device_runtime.store.errors import Code, StoreError
 from device_runtime.store.manifest import check_name
+from device_runtime.store.receiver import killed_child
 from device_runtime.store.store import Store
 from device_runtime.store.upload_handlers import UploadHandlers
 
@@ -116,6 +117,8 @@ class StoreService(Service):
             "store.policy.set": self._set_policy,
             "store.upload.begin": self._upload_begin,
             "store.upload.chunk": self._upload_chunk,
+            "store.df": lambda _: usage.usage(self.store, self.incoming),
+            "store.incoming.remove": self._incoming_remove,
         }
         handlers: Dict[str, Handler] = {method: self._guard(fn) for method, fn in table.items()}
         finish = self._guard(self._upload_finish)  # hashes up to gigabytes: off the event loop
@@ -228,7 +231,13 @@ class StoreService(Service):
             result: Dict[str, Any] = received["result"]
             report(0.9 * scale, "unpacked and checked while it arrived")
         else:
-            result = self._import_in_child(params, lambda f, stage: report(scale * f, stage))
+            try:
+                result = self._import_in_child(params, lambda f, stage: report(scale * f, stage))
+            except StoreError as exc:
+                if exc.code in usage.PERMANENT_REFUSALS and self.incoming.finished_id(params.path) is not None:
+                    self.incoming.discard(params.path)  # these bytes can never be imported: free their space
+                    exc.message += " (the refused upload was removed from the device)"
+                raise
         name, version = str(result["name"]), str(result["version"])
         directory = self.store.version_dir(name, version)
         manifest = self.store.manifest(name, version)
@@ -264,6 +273,8 @@ class StoreService(Service):
             else:
                 final = line
         _, err = proc.communicate()
+        if proc.returncode < 0:
+            raise killed_child("import", proc.returncode, self.store)
         if "error" in final:
             raise StoreError(str(final["error"].get("code", Code.IO)), str(final["error"].get("message", "")))
         result = final.get("result")
@@ -308,6 +319,11 @@ class StoreService(Service):
         return self._submit("rollback", params.name, params.to, lambda action: self._apply(
             action, activation.rollback(self.store, params.name, params.to, params.who, params.why, params.force,
                                         params.wait_s, self._progress(action))))
+
+    def _incoming_remove(self, params: StoreActionRef) -> Record:
+        freed = self.uploads.remove(params.id)
+        log.info("store: removed upload %s from incoming/ (%.1f MB)", params.id[:16], freed / 1e6)
+        return usage.usage(self.store, self.incoming)
 
     def _remove(self, params: StoreRemove) -> Record:
         """Checked at once (a refusal answers the request), done on the worker, after any activation."""

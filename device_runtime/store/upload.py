@@ -17,10 +17,11 @@ import os
 import re
 import threading
 import time
-from typing import List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from device_runtime import partial_upload
 from device_runtime.partial_upload import PartialUploads, UploadProblem
+from device_runtime.protocol import IncomingEntry
 from device_runtime.store import fsutil
 from device_runtime.store.config import reserve_bytes
 from device_runtime.store.errors import Code, StoreError
@@ -115,8 +116,7 @@ class Incoming:
             if exc.kind == partial_upload.DAMAGED:
                 _unlink(meta)
             raise _failure(exc) from None
-        os.unlink(meta)
-        return final
+        return final  # its record stays with it: edgectl df names what it is
 
     def finished_id(self, path: str) -> Optional[str]:
         """The upload id of a finished upload's path in incoming/, None for any other path."""
@@ -127,10 +127,51 @@ class Incoming:
             return None
         return match.group(1)
 
+    def entries(self, now: Optional[float] = None) -> List[IncomingEntry]:
+        """The uploads in incoming/: partials (resumable) and received packages not imported yet."""
+        now = time.time() if now is None else now
+        directory = self.store.path("incoming")
+        found: List[IncomingEntry] = []
+        with self._lock:
+            for entry in sorted(os.listdir(directory)):
+                match = _ENTRY.match(entry)
+                if match is None or match.group(2) == "json":
+                    continue
+                path = os.path.join(directory, entry)
+                try:
+                    st = os.lstat(path)
+                except FileNotFoundError:
+                    continue
+                record = _record(os.path.join(directory, match.group(1) + ".json"))
+                found.append(IncomingEntry(
+                    match.group(1), "partial" if match.group(2) == "part" else "received", st.st_size,
+                    int(record.get("size") or st.st_size), max(0.0, now - st.st_mtime),
+                    str(record.get("filename") or "")))
+        return found
+
+    def remove(self, upload_id: str) -> int:
+        """Take one upload (partial or received) out of incoming/; returns the bytes freed."""
+        part, meta, final = self._paths(upload_id)
+        freed = 0
+        with self._lock:
+            self.uploads.forget(part)
+            for path in (part, meta, final):
+                try:
+                    freed += os.lstat(path).st_size
+                    os.unlink(path)
+                except FileNotFoundError:
+                    continue
+            fsutil.fsync_dir(self.store.path("incoming"))
+        if not freed and not os.path.exists(meta):
+            raise StoreError(Code.NOT_FOUND, "no upload %s in incoming/: see edgectl df" % upload_id[:16])
+        return freed
+
     def discard(self, path: str) -> None:
         """Remove an imported package from incoming/ (its contents now live in models/)."""
-        if os.path.dirname(os.path.abspath(path)) == self.store.path("incoming"):
+        upload_id = self.finished_id(path)
+        if upload_id is not None:
             _unlink(path)
+            _unlink(self.store.path("incoming", upload_id + ".json"))
 
     def clean(self, max_age_s: float, now: Optional[float] = None) -> List[str]:
         """Remove abandoned uploads: partials (with their records) and received packages nobody
@@ -152,12 +193,14 @@ class Incoming:
                 match = _ENTRY.match(entry)
                 if match is None and not entry.startswith(fsutil.TMP_PREFIX):
                     continue  # not ours: leave it to whoever put it there
-                if match is not None and match.group(2) == "json" and os.path.exists(path[:-5] + ".part"):
-                    continue  # the record goes with its partial
+                if match is not None and match.group(2) == "json" and (
+                        os.path.exists(path[:-5] + ".part") or os.path.exists(path[:-5] + ".tar.gz")):
+                    continue  # the record goes with its upload
                 self.store.fault("cleanup.remove")
-                if match is not None and match.group(2) == "part":
-                    self.uploads.forget(path)
-                    _unlink(path[:-5] + ".json")
+                if match is not None and match.group(2) != "json":
+                    if match.group(2) == "part":
+                        self.uploads.forget(path)
+                    _unlink(os.path.join(directory, match.group(1) + ".json"))
                 _unlink(path)
                 notes.append("removed %s from incoming/: %s, %.1f MB, untouched for %.1f h" % (
                     entry, _kind(entry), st.st_size / 1e6, age / 3600))
@@ -172,6 +215,15 @@ def _kind(entry: str) -> str:
     if entry.endswith(".tar.gz"):
         return "a received package that was never imported"
     return "a leftover record"
+
+
+def _record(meta: str) -> Dict[str, Any]:
+    try:
+        with open(meta, "rb") as handle:
+            data = json.loads(handle.read().decode("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _unlink(path: str) -> None:

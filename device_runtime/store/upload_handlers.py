@@ -92,6 +92,13 @@ class UploadHandlers:
             raise StoreError(Code.BAD_REQUEST, "an upload chunk holds at most %d bytes" % STORE_UPLOAD_CHUNK)
         return StoreUploadState(params.id, self.incoming.append(params.id, params.offset, data), 0)
 
+    def remove(self, upload_id: str) -> int:
+        """Take an upload out of incoming/ (a child following it is stopped first); bytes freed."""
+        receiver = self.receivers.take(upload_id)
+        if receiver is not None:
+            receiver.stop()
+        return self.incoming.remove(upload_id)
+
     def finish(self, params: StoreActionRef) -> StoreUploadState:
         """Runs off the event loop: hashing 100 MB takes a while (unless a receiver did it)."""
         receiver = self.receivers.get(params.id)
