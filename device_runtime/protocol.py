@@ -38,6 +38,7 @@ class ErrorCode:
     FAILED = "failed"
     INTERNAL = "internal"
     TOO_MANY_CONNECTIONS = "too_many_connections"  # a per-user or overall connection limit; says which
+    NOT_ALLOWED = "not_allowed"  # the method needs the admin role (see README: who can do what)
 
 
 class ProtocolError(Exception):
