@@ -14,6 +14,7 @@ import sys
 from dataclasses import replace
 from typing import Dict, List, Optional
 
+from device_runtime.collectors.identity_facts import DlaCount, checked_dla_cores
 from device_runtime.collectors.jetpack import jetpack_for_l4t, jetpack_label, read_l4t
 from device_runtime.collectors.jetson_identity import BoardIdentity, read_identity
 from device_runtime.protocol import Capabilities, GpuInfo
@@ -102,8 +103,11 @@ def probe(
     proc_root: Optional[str] = None,
     etc_root: Optional[str] = None,
     var_root: Optional[str] = None,
+    tensorrt_dla: Optional[DlaCount] = None,
 ) -> Capabilities:
-    """Describe the device. ``root`` (or the separate roots) lets tests point at a fixture tree."""
+    """Describe the device. ``root`` (or the separate roots) lets tests point at a fixture tree.
+    On a Jetson the DLA count is cross-checked with TensorRT's where TensorRT is importable
+    (``tensorrt_dla`` asks it; by default a child process does)."""
     proc = proc_root or os.path.join(root, "proc")
     etc = etc_root or os.path.join(root, "etc")
     var = var_root or os.path.join(root, "var")
@@ -134,7 +138,7 @@ def probe(
         tensorrt=_dist_version("tensorrt", "tensorrt-cu12", "tensorrt-cu13"),
         onnxruntime=_dist_version("onnxruntime", "onnxruntime-gpu"),
         backends=backends_available(),
-        dla_cores=(identity.dla_cores or 0) if jetson else 0,
+        dla_cores=checked_dla_cores(identity, tensorrt_dla) if jetson else 0,
         power_mode=power_mode,
         demo_model=demo_model,
         serial=read_serial(root),

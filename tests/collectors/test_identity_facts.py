@@ -1,12 +1,11 @@
 """The doctor's identity facts, and the DLA count cross-checked with TensorRT's own.
 
-TensorRT cannot be installed on CI machines: the stand-in below exposes only names the real bindings
-register (checked against the recorded wheels' name lists in tests/engines/trt_names).
+TensorRT cannot be installed on CI machines: the strict engine fakes stand in, with the DLA count
+added (tests/collectors/trt_dla.py; every name checked against the recorded bindings wheels).
 """
 
 from __future__ import annotations
 
-import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,39 +13,9 @@ from typing import Any
 import pytest
 
 from device_runtime.collectors.identity_facts import identity_facts, one_line, tensorrt_dla_cores
-from tests.engines.trt_record import RECORDED, names
+from tests.collectors.trt_dla import importer_of, tensorrt_with_dla
 
 BOARDS = Path(__file__).resolve().parents[1] / "fixtures" / "boards"
-
-
-def fake_tensorrt(version: str, dla_cores: int) -> types.SimpleNamespace:
-    used = {"num_DLA_cores", "WARNING"}
-    for record in RECORDED:
-        missing = used - names(record)
-        assert not missing, "TensorRT %s registers no %s" % (record, missing)
-
-    class Logger:
-        WARNING = 2
-
-        def __init__(self, severity: int) -> None:
-            self.severity = severity
-
-    class Builder:
-        def __init__(self, logger: Logger) -> None:
-            self.logger = logger
-
-        @property
-        def num_DLA_cores(self) -> int:  # the binding's own name
-            return dla_cores
-
-    return types.SimpleNamespace(__version__=version, Logger=Logger, Builder=Builder)
-
-
-def importer_of(module: Any) -> Callable[[str], Any]:
-    def importer(name: str) -> Any:
-        assert name == "tensorrt"
-        return module
-    return importer
 
 
 def no_tensorrt(name: str) -> Any:
@@ -60,16 +29,17 @@ def facts_of(tree: str, importer: Callable[[str], Any]) -> dict[str, Any]:
 
 
 def test_tensorrt_agrees() -> None:
-    facts = facts_of("identity/orin-nx-8gb", importer_of(fake_tensorrt("10.3.0", 1)))
+    facts = facts_of("identity/orin-nx-8gb", importer_of(tensorrt_with_dla("10.3.0", 1)))
     dla = facts["dla cores"]
     assert dla.value == "1" and dla.note == ""
     assert dla.source == "module table (p3767-0001); tensorrt 10.3.0 Builder.num_DLA_cores agrees"
 
 
 def test_tensorrt_disagrees_and_the_doctor_says_so() -> None:
-    facts = facts_of("identity/orin-nx-8gb", importer_of(fake_tensorrt("10.3.0", 2)))
+    facts = facts_of("identity/orin-nx-8gb", importer_of(tensorrt_with_dla("10.3.0", 2)))
     dla = facts["dla cores"]
-    assert dla.value == "1" and dla.note.startswith("tensorrt 10.3.0 Builder.num_DLA_cores says 2: DLA builds follow")
+    assert dla.value == "2" and dla.source == "tensorrt 10.3.0 Builder.num_DLA_cores"
+    assert dla.note.startswith("the module table (p3767-0001) says 1: DLA builds follow TensorRT's count")
 
 
 def test_an_unknown_sku_takes_tensorrts_count(tmp_path: Path) -> None:
@@ -77,11 +47,11 @@ def test_an_unknown_sku_takes_tensorrts_count(tmp_path: Path) -> None:
     tree.mkdir(parents=True)
     (tree / "compatible").write_bytes(b"nvidia,p3768-0000+p3767-0099\0nvidia,p3767-0099\0nvidia,tegra234\0")
     facts = identity_facts(str(tmp_path / "proc"), str(tmp_path), str(tmp_path / "status"),
-                           importer_of(fake_tensorrt("8.5.2", 1)))
+                           importer_of(tensorrt_with_dla("8.6.1", 1)))
     by_name = {f.name: f for f in facts}
     assert by_name["board"].value == "Jetson Orin family"
     assert by_name["dla cores"].value == "1"
-    assert by_name["dla cores"].source == ("tensorrt 8.5.2 Builder.num_DLA_cores (the module table does not "
+    assert by_name["dla cores"].source == ("tensorrt 8.6.1 Builder.num_DLA_cores (the module table does not "
                                            "know this SKU)")
     assert by_name["l4t"].value == "unknown" and "no installed nvidia-l4t-core" in by_name["l4t"].source
 
@@ -93,7 +63,7 @@ def test_without_tensorrt_the_table_stands_alone() -> None:
 
 
 def test_a_failing_builder_is_named() -> None:
-    broken = fake_tensorrt("10.3.0", 0)
+    broken = tensorrt_with_dla("10.3.0", 0)
 
     def no_gpu(logger: Any) -> Any:
         raise RuntimeError("CUDA initialization failure with error: 35")

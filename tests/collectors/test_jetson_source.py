@@ -10,7 +10,6 @@ number; tegrastats' lines are timed by the real clock.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import threading
 import time
@@ -24,19 +23,12 @@ from device_runtime.collectors.jetson_source import PROCFS, RETRY_S, SYSFS, TEGR
 from device_runtime.collectors.source_watch import WATCH_SLICES
 from device_runtime.collectors.tegra import TegraCollector
 from device_runtime.collectors.tegrastats_source import TegrastatsCollector
+from tests.collectors.tree_swap import Clock, point
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 LINE = FIXTURES / "tegrastats" / "agx-orin-jp5.txt"
 LOGGER = "device_runtime.collectors.jetson_source"
 Start = Callable[[float], TegrastatsCollector]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def stand_in_tegrastats(tmp_path: Path, forever: bool = True) -> Path:
@@ -63,12 +55,6 @@ def until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> No
     while not condition():
         assert time.monotonic() < deadline, "timed out waiting for " + what
         pause.wait(0.02)
-
-
-def point(link: Path, target: Path) -> None:
-    tmp = link.with_name(link.name + ".new")
-    tmp.symlink_to(target)
-    os.replace(tmp, link)
 
 
 def board(tmp_path: Path) -> tuple[Path, Path]:

@@ -7,7 +7,6 @@ The collector's clock is a plain number here: a check runs once per second of it
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 from pathlib import Path
 
@@ -16,16 +15,9 @@ import pytest
 from device_runtime.collectors.source_watch import WATCH_SLICES
 from device_runtime.collectors.tegra import TegraCollector
 from device_runtime.collectors.tegra_devices import fan_nodes
+from tests.collectors.tree_swap import Clock, point
 
 BOARDS = Path(__file__).resolve().parents[1] / "fixtures" / "boards"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def run_checks(collector: TegraCollector, clock: Clock, seconds: int = WATCH_SLICES) -> dict[str, float]:
@@ -35,13 +27,6 @@ def run_checks(collector: TegraCollector, clock: Clock, seconds: int = WATCH_SLI
         clock.now += 1.0
         values = collector.collect()
     return values
-
-
-def point(link: Path, target: Path) -> None:
-    """Swap a symlink atomically, as a bind mount or a package upgrade replaces a tree."""
-    tmp = link.with_name(link.name + ".new")
-    tmp.symlink_to(target)
-    os.replace(tmp, link)
 
 
 def test_swapped_tree_jetpack5_to_jetpack6_layout(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -15,16 +15,9 @@ import pytest
 
 from device_runtime.collectors.source_watch import RETRY_S, WATCH_SLICES
 from device_runtime.collectors.thermal import ThermalCollector
+from tests.collectors.tree_swap import Clock, point
 
 BOARDS = Path(__file__).resolve().parents[1] / "fixtures" / "boards"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def checks(collector: ThermalCollector, clock: Clock, seconds: int = WATCH_SLICES) -> dict[str, float]:
@@ -34,12 +27,6 @@ def checks(collector: ThermalCollector, clock: Clock, seconds: int = WATCH_SLICE
         clock.now += 1.0
         values = collector.collect()
     return values
-
-
-def point(link: Path, target: Path) -> None:
-    tmp = link.with_name(link.name + ".new")
-    tmp.symlink_to(target)
-    os.replace(tmp, link)
 
 
 def test_renumbered_and_vanished_zones_are_found_again(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
