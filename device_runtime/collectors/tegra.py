@@ -50,6 +50,8 @@ _EMC_PATHS = (
     "kernel/debug/bpmp/debug/clk/emc/rate",  # Xavier, Orin: debugfs, root only
     "kernel/debug/clk/override.emc/clk_rate",  # Nano, TX1: debugfs, root only
 )
+# What makes sysfs worth reading on a Jetson; nvmap's memory is read from procfs and does not count.
+_ESSENTIALS = ("jetson.gpu.load", "jetson.gpu.freq", "power.")
 
 
 class TegraCollector(Collector):
@@ -88,6 +90,7 @@ class TegraCollector(Collector):
         self._given_up: Dict[str, str] = {}  # metric -> why it is listed as not available
         self._watch_at = 0
         self.changes: List[str] = []  # what the last looks at the sources changed, newest last
+        self._readable = False
         self._discover()
 
     def _discover(self) -> None:
@@ -96,6 +99,7 @@ class TegraCollector(Collector):
                      self._find_modes):
             step()
         self._pending = []
+        self._readable = any(spec.name.startswith(_ESSENTIALS) for spec, _ in self._readers)
 
     def _rediscover(self, why: str) -> bool:
         """Look for every source again; say what changed (a node gone, a path that moved)."""
@@ -284,11 +288,10 @@ class TegraCollector(Collector):
         return mode, self._modes.get(mode, str(mode))
 
     def readable(self) -> bool:
-        """Whether sysfs gives the Jetson essentials (GPU load or clock, or power rails; nvmap's
-        memory is read from procfs and does not count); when not, ``JetsonCollector`` falls back
-        to tegrastats, then procfs."""
-        essentials = ("jetson.gpu.load", "jetson.gpu.freq", "power.")
-        return any(spec.name.startswith(essentials) for spec, _ in self._readers)
+        """Whether sysfs gives the Jetson essentials (GPU load or clock, or power rails), as of the
+        last look; when not, ``JetsonCollector`` falls back to tegrastats, then procfs. Asked every
+        sample, so kept as a flag."""
+        return self._readable
 
     def metrics(self) -> List[MetricSpec]:
         return [spec for spec, _ in self._readers]
@@ -343,6 +346,7 @@ class TegraCollector(Collector):
         self._readers = [(spec, read) for spec, read in self._readers if spec.name not in names]
         self._fast = [entry for entry in self._fast if entry[0] not in names]
         self._products = [entry for entry in self._products if entry[0] not in names]
+        self._readable = any(spec.name.startswith(_ESSENTIALS) for spec, _ in self._readers)
 
     def state(self) -> Dict[str, str]:
         """Board identity, power mode and jetson_clocks as text, for the capabilities panel."""
@@ -368,6 +372,7 @@ class TegraCollector(Collector):
         for held in self._held:
             held.close()
         self._held, self._readers, self._fast, self._products, self._slow = [], [], [], [], []
+        self._readable = False
         self._periodic, self._periodic_values = [], {}
 
 
