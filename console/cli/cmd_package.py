@@ -20,7 +20,8 @@ from device_runtime.protocol import ErrorCode, StoreKey, StoreKeyInfo
 from device_runtime.store.tensors import spell
 
 # Error codes of requests the device understood and refused (anything else: it could not be reached).
-REFUSALS = frozenset({ErrorCode.FAILED, ErrorCode.BAD_FIELD, ErrorCode.UNKNOWN_METHOD, *STORE_CODES})
+REFUSALS = frozenset({ErrorCode.FAILED, ErrorCode.BAD_FIELD, ErrorCode.UNKNOWN_METHOD, ErrorCode.NOT_ALLOWED,
+                      *STORE_CODES})
 
 
 def register(sub: Any, commands: Commands) -> None:

@@ -32,6 +32,7 @@ from device_runtime.process import python_command
 from device_runtime.prometheus import PrometheusService, parse_address
 from device_runtime.protocol import ErrorCode, ErrorReply, encode
 from device_runtime.report import LATENCY_SOCKET_NAME
+from device_runtime.server import roles
 from device_runtime.server.events import EventBus
 from device_runtime.server.files import FileService
 from device_runtime.server.limits import MAX_BACKLOG, PAUSE_BACKLOG, TOTAL, ClientLimits, ClientState
@@ -115,6 +116,7 @@ class _Connection(asyncio.Protocol):
         self.session: Optional[ClientSession] = None
         self.state: Optional[ClientState] = None
         self.actor = "unknown"
+        self.admin = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -123,7 +125,9 @@ class _Connection(asyncio.Protocol):
         self.actor = peer_user(sock)
         # Past this much unsent output, asyncio calls pause_writing: stop reading this client.
         transport.set_write_buffer_limits(high=PAUSE_BACKLOG)
-        self.daemon.admit(self, peer_uid(sock))
+        uid = peer_uid(sock)
+        self.admin = roles.is_admin(uid, roles.peer_groups(sock, uid), os.geteuid(), roles.admin_gid())
+        self.daemon.admit(self, uid)
 
     def data_received(self, data: bytes) -> None:
         session, state = self.session, self.state
@@ -331,6 +335,7 @@ class Daemon:
             audit=self.audit,
             actor=conn.actor,
             replies=self.replies,
+            admin=conn.admin,
         )
         self.sessions[key] = session
         return session

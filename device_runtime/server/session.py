@@ -37,6 +37,7 @@ from device_runtime.protocol import (
     encode,
     parse_params,
 )
+from device_runtime.server import roles
 from device_runtime.server.deferred import Deferred
 from device_runtime.server.events import EventBus
 from device_runtime.server.replay import ReplyCache, params_digest
@@ -64,6 +65,7 @@ class ClientSession:
         audit: Optional[AuditLog] = None,
         actor: str = "unknown",
         replies: Optional[ReplyCache] = None,
+        admin: bool = True,
     ) -> None:
         self.key = key
         self.hub = hub
@@ -75,6 +77,7 @@ class ClientSession:
         self.audit = audit
         self.actor = actor
         self.replies = replies  # shared by the daemon's sessions: a retry comes on a new connection
+        self.admin = admin  # may change what the device trusts (server/roles.py)
         self.instance: Optional[str] = None  # the console instance named in hello, if any
         self._decoder = FrameDecoder()
         self._frames: Optional[Iterator[Union[bytes, ProtocolError]]] = None  # received, not yet handled
@@ -188,6 +191,8 @@ class ClientSession:
         try:
             params = parse_params(request)
             handler = self._handlers.get(request.method)
+            if request.method in roles.ADMIN_METHODS and not self.admin:
+                raise ProtocolError(ErrorCode.NOT_ALLOWED, roles.refusal(request.method, self.actor), request.id)
             if handler is None:
                 raise ProtocolError(
                     ErrorCode.UNKNOWN_METHOD, "this runtime does not serve %r" % request.method, request.id

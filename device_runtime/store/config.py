@@ -97,6 +97,16 @@ def load_config(root: str, default_policy: str = REQUIRE_SIGNATURE) -> StoreConf
         raise StoreError(Code.BAD_REQUEST, "%s: %s" % (path, exc)) from None
 
 
+def policy_is_set(root: str) -> bool:
+    """Whether store.json names a policy (else the daemon's default applies)."""
+    try:
+        with open(config_path(root), "rb") as handle:
+            data: Any = json.loads(handle.read().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(data, dict) and "policy" in data
+
+
 def save_config(root: str, config: StoreConfig) -> None:
     config.check()
     path = config_path(root)

@@ -97,7 +97,13 @@ class Store:
 
     # -- settings ---------------------------------------------------------------------------
     def config(self) -> config_mod.StoreConfig:
-        return config_mod.load_config(self.root, self.default_policy)
+        cfg = config_mod.load_config(self.root, self.default_policy)
+        if (self.default_policy == config_mod.ALLOW_UNSIGNED and not config_mod.policy_is_set(self.root)
+                and self.trust().all_keys()):
+            # The local demo device accepts unsigned packages only until a key is trusted (or
+            # store.json says allow-unsigned): trusting a key must mean something there too.
+            cfg.policy = config_mod.REQUIRE_SIGNATURE
+        return cfg
 
     def save_config(self, cfg: config_mod.StoreConfig, who: str = "") -> None:
         with self.lock:
