@@ -28,7 +28,7 @@ from console.core.install_runtime import INSTALLED, UPGRADED, InstallOptions, Ru
 from console.core.session import DeviceSession, make_transport
 from device_runtime.paths import SYSTEM_ROOT, SYSTEM_SOCKET
 from device_runtime.protocol import Empty, TelemetryTable
-from tests.installers.conftest import system_daemons
+from tests.installers.conftest import remove_system_install, system_daemons, system_install_slot
 from tests.ssh.conftest import SshServer, SshWorld
 from tests.ssh.test_install_runtime import _handshake, wheelhouse  # noqa: F401  (a session fixture)
 from tests.ssh.test_preflight import SYSTEM_PYTHON, Robot, start_robot
@@ -52,22 +52,10 @@ def _uninstall() -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=120, check=False)
 
 
-def _needs_a_clean_root() -> None:
-    if os.geteuid() != 0:
-        pytest.skip("a system install makes the edge-runtime service user and writes /opt: it needs root")
-    if PREFIX.exists() or Path(SYSTEM_ROOT).exists() or _exists("edge-runtime", pwd):
-        pytest.skip("this machine already has a system edge-runtime; the test would replace it")
-
-
 @pytest.fixture
 def system_robot(ssh_world: SshWorld, short_tmp: Path) -> Iterator[Robot]:
-    _needs_a_clean_root()
-    robot = start_robot(ssh_world, short_tmp)
-    try:
-        yield robot
-    finally:
-        _uninstall()
-        psutil.wait_procs(system_daemons(), timeout=20)
+    with system_install_slot():
+        yield start_robot(ssh_world, short_tmp)
 
 
 def test_system_install_runs_the_daemon_as_its_own_user_and_upgrades_and_uninstalls(
@@ -116,7 +104,11 @@ def test_system_install_runs_the_daemon_as_its_own_user_and_upgrades_and_uninsta
 @pytest.fixture
 def admin(ssh_world: SshWorld, short_tmp: Path) -> Iterator[tuple[str, SshServer]]:
     """A fresh account with its own home and passwordless sudo, reached by key over its own sshd."""
-    _needs_a_clean_root()
+    with system_install_slot():
+        yield from _admin(ssh_world, short_tmp)
+
+
+def _admin(ssh_world: SshWorld, short_tmp: Path) -> Iterator[tuple[str, SshServer]]:
     name = "eoc%s" % secrets.token_hex(4)
     sudoers = Path("/etc/sudoers.d/%s" % name)
     # "*": no password works, yet the account is not locked (sshd refuses locked ones even by key).
@@ -137,8 +129,7 @@ def admin(ssh_world: SshWorld, short_tmp: Path) -> Iterator[tuple[str, SshServer
         ssh_world.trust(server)
         yield name, server
     finally:
-        _uninstall()
-        psutil.wait_procs(system_daemons(), timeout=20)
+        remove_system_install()
         uid = pwd.getpwnam(name).pw_uid
         psutil.wait_procs([p for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real == uid],
                           timeout=15)
