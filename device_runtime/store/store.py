@@ -27,6 +27,7 @@ from device_runtime.store.staging import Staged
 from device_runtime.store.state import ModelState, load_state, save_state
 from device_runtime.store.verify import Verified, read_manifest
 from device_runtime.store.warmup import run_warmup
+from device_runtime.store.warmup_plan import plan_shapes
 
 FaultHook = Callable[[str], None]
 Progress = Callable[[float, str], None]
@@ -245,6 +246,7 @@ class Store:
             manifest, signer = self._admit(raw, sig_raw, cfg)
             progress(0.05, "signature %s" % ("by key %s verified" % signer if signer else "absent (allowed)"))
             self.check_admissible(manifest)
+            check_warmup(manifest)
             if os.path.isdir(self.version_dir(manifest.name, manifest.version)):
                 outcome = self._same_as_stored(manifest, raw, sig_raw, signer)
                 reader.extract(manifest, None)  # the same manifest, but its files must still be sound
@@ -354,6 +356,20 @@ class Store:
             history.append(self.root, name, uuid.uuid4().hex[:12], "pin" if pinned else "unpin", history.CHANGED,
                            who=who, to_version=version)
             return state
+
+
+def check_warmup(manifest: Manifest) -> None:
+    """A package that records no warm-up inputs (built by an older console or another tool) must still
+    have inputs the warm-up can feed safely; refused here, before anything is stored."""
+    if manifest.backend != "onnxruntime" or manifest.warmup is not None:
+        return
+    try:
+        plan_shapes(manifest.inputs, {}, {})
+    except StoreError as exc:
+        raise StoreError(Code.BAD_MANIFEST, "%s %s records no warm-up inputs and %s. Rebuild the package with "
+                                            "edgectl package build ... --shape NAME:DxD or --sample FILE.npz"
+                         % (manifest.name, manifest.version, exc.message.replace("add --shape", "it needs --shape")
+                            )) from None
 
 
 def _valid_name(name: str) -> bool:

@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional
 from device_runtime.process import python_command
 from device_runtime.store.errors import Code, StoreError
 from device_runtime.store.manifest import MANIFEST_FILE, Manifest, parse_manifest_bytes
-from device_runtime.store.warmup_plan import plan_shapes
+from device_runtime.store.tensors import is_fixed
 
 _NUMPY_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64",
                 "tensor(int8)": "int8", "tensor(uint8)": "uint8", "tensor(int32)": "int32",
@@ -41,8 +41,9 @@ def _feeds(manifest: Manifest, version_dir: str, session_inputs: List[Any]) -> D
     if warmup is not None and warmup.sample:
         with np.load(os.path.join(version_dir, warmup.sample), allow_pickle=False) as data:
             sample = {name: data[name] for name in data.files}
-    # no warmup section: a package built before warm-up inputs were recorded
-    shapes = dict(warmup.shapes) if warmup is not None else plan_shapes(manifest.inputs, {}, {})
+    # no warmup section: a version stored before warm-up inputs were recorded, warmed up as it was then
+    shapes = dict(warmup.shapes) if warmup is not None else {
+        t.name: [d if is_fixed(d) and d > 0 else 1 for d in t.shape] for t in manifest.inputs}
     feeds = {}
     for item in session_inputs:
         if item.name in sample:

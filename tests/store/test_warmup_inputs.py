@@ -1,0 +1,93 @@
+"""The warm-up on real inputs: integer and scalar inputs fed from a sample, failures that say what they fed,
+and packages that record no warm-up inputs refused before anything is stored when they need some."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from console.core.packages import build_package, manifest_for_onnx, write_package
+from device_runtime.store import activation
+from device_runtime.store.errors import StoreError
+from device_runtime.store.signing import sign
+from device_runtime.store.store import Store
+from tests.store.helpers import SIGN_KEY, snapshot
+from tests.zoo import BY_NAME
+
+
+def _old_style_package(model: Path, out: Path, name: str, shapes: dict[str, list[int]]) -> Path:
+    """A package as a console from before warm-up inputs were recorded wrote it: no ``warmup`` section."""
+    manifest = manifest_for_onnx(model, name, "1.0.0", "tests", shapes=shapes)
+    manifest.warmup = None
+    raw = manifest.canonical_bytes()
+    write_package(out, raw, sign(SIGN_KEY, raw).to_bytes(), {"model.onnx": model})
+    return out
+
+
+def _model(path: Path, dims: list[object]) -> Path:
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, dims)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, dims)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_an_old_package_that_needs_warm_up_sizes_is_refused_before_anything_is_stored(
+        store: Store, tmp_path: Path) -> None:
+    package = _old_style_package(_model(tmp_path / "det.onnx", ["n", 3, "h", "w"]), tmp_path / "det.tar.gz", "det",
+                                 {"x": [1, 3, 8, 8]})
+    before = snapshot(Path(store.root))
+    with pytest.raises(StoreError, match=r"det 1.0.0 records no warm-up inputs and the warm-up cannot choose sizes "
+                                         r"for the dynamic dimensions of input 'x' \?x3x\?x\?: it needs --shape "
+                                         r"x:1x3xNxN") as caught:
+        store.import_package(str(package))
+    assert caught.value.code == "bad_manifest"
+    assert snapshot(Path(store.root)) == before
+
+
+def test_an_old_package_with_only_a_dynamic_batch_still_deploys(store: Store, tmp_path: Path) -> None:
+    package = _old_style_package(_model(tmp_path / "cls.onnx", ["n", 4]), tmp_path / "cls.tar.gz", "cls",
+                                 {"x": [1, 4]})
+    store.import_package(str(package))
+    assert activation.activate(store, activation.Plan("cls", "1.0.0")).result == "committed"
+
+
+def test_integer_scalars_come_from_the_sample_and_a_failure_says_what_it_fed(store: Store, tmp_path: Path) -> None:
+    model = BY_NAME["onnx-range-int32"].path()
+    build_package(model, tmp_path / "zeros.tar.gz", "ranger", "1.0.0", "tests", key=SIGN_KEY)
+    store.import_package(str(tmp_path / "zeros.tar.gz"))
+    failed = activation.activate(store, activation.Plan("ranger", "1.0.0"))
+    assert failed.result == "failed" and failed.code == "load_failed"
+    assert "delta in Range operator can not be zero" in failed.message
+    assert "It fed start int32[] = 0; limit int32[] = 0; delta int32[] = 0" in failed.message
+    assert "--sample FILE.npz" in failed.message
+
+    sample = tmp_path / "sample.npz"
+    np.savez(sample, start=np.int32(10), limit=np.int32(4), delta=np.int32(-3))
+    manifest = build_package(model, tmp_path / "real.tar.gz", "ranger", "1.0.1", "tests", sample=sample,
+                             key=SIGN_KEY)
+    assert manifest.warmup is not None and manifest.warmup.sample == "warmup.npz"
+    assert manifest.warmup.shapes == {"start": [], "limit": [], "delta": []}
+    store.import_package(str(tmp_path / "real.tar.gz"))
+    assert activation.activate(store, activation.Plan("ranger", "1.0.1")).result == "committed"
+
+
+def test_a_sample_that_does_not_fit_is_refused_on_the_laptop(tmp_path: Path) -> None:
+    from console.core.packages import PackageError
+
+    sample = tmp_path / "sample.npz"
+    np.savez(sample, start=np.int64(10), limit=np.int32(4), delta=np.int32(-3))
+    with pytest.raises(PackageError, match="the sample's 'start' is int64, the input is int32: save it as int32"):
+        build_package(BY_NAME["onnx-range-int32"].path(), tmp_path / "p.tar.gz", "r", "1.0.0", "tests",
+                      sample=sample)
+    np.savez(sample, begin=np.int32(1))
+    with pytest.raises(PackageError, match=r"'begin' is not an input of the model \(its inputs: start, limit, "):
+        build_package(BY_NAME["onnx-range-int32"].path(), tmp_path / "p.tar.gz", "r", "1.0.0", "tests",
+                      sample=sample)
+    assert not (tmp_path / "p.tar.gz").exists()
