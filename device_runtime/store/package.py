@@ -31,6 +31,9 @@ from device_runtime.store.signing import MAX_SIGNATURE_BYTES
 CHUNK = 1 << 20
 # Tar headers, padding and the end-of-archive records on top of the files' own bytes.
 TAR_OVERHEAD = 1 << 20
+# Zero padding allowed after the tar archive's end (tar pads to a 10 KB record); inflating more
+# is work an attacker chooses, so it stops here.
+MAX_TRAILER = 1 << 20
 # The only gzip header a package may have: deflate, no flags, no time, no extra flags, OS
 # unknown. zlib ignores the time, flags and OS bytes, so without this a changed header byte
 # would go unnoticed; a fixed header also makes the same files give the same archive.
@@ -128,10 +131,17 @@ class StrictGzip(io.RawIOBase):
         self._buffer, self._pos = out, 0
 
     def finish(self) -> None:
-        """After the tar end: only zero padding may remain, then the stream must end exactly."""
+        """After the tar end: only zero padding may remain (at most MAX_TRAILER bytes, so a
+        stream of gigabytes of zeros costs no more than that), then the stream must end exactly."""
+        trailer = 0
         while True:
-            if self._buffer[self._pos:].strip(b"\0"):
+            rest = self._buffer[self._pos:]
+            if rest.strip(b"\0"):
                 raise _bad("has data after the end of its tar archive")
+            trailer += len(rest)
+            if trailer > MAX_TRAILER:
+                raise _bad("has more than %d KB of padding after the end of its tar archive (a tar record "
+                           "needs %d bytes at most): it was extended" % (MAX_TRAILER >> 10, tarfile.RECORDSIZE))
             self._buffer, self._pos = b"", 0
             if self._eof:
                 return

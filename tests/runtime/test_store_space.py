@@ -4,9 +4,11 @@ gone at once, its error naming the signal."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
+import tarfile
 import threading
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import psutil
 
 from console.cli.main import ExitCode
 from console.core.env import ConsoleEnv
+from console.core.package_gzip import CanonicalGzip
 from device_runtime import protocol as p
 from tests.store.helpers import edgectl, make_package, public_line, read_members, write_members
 
@@ -85,4 +88,39 @@ def test_a_killed_import_child_leaves_no_staging_and_names_the_signal(daemon, tm
     assert action.state == p.STORE_ACTION_FAILED, action
     assert "killed by SIGKILL" in action.message and "what it had unpacked was removed" in action.message
     assert [e.name for e in models.iterdir() if e.name.startswith(".staging-")] == []  # now, not at a restart
+    client.close()
+
+
+def _with_zero_trailer(package: Path, out: Path, megabytes: int) -> Path:
+    """The package's tar, then ``megabytes`` of zeros inside the same gzip stream."""
+    members = read_members(package)
+    with out.open("wb") as raw:
+        stream = CanonicalGzip(raw)
+        with tarfile.open(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
+            for info, data in members:
+                tar.addfile(info, io.BytesIO(data))
+        zeros = b"\0" * (1 << 20)
+        for _ in range(megabytes):
+            stream.write(zeros)
+        stream.close()
+    return out
+
+
+def test_a_gzip_trailer_of_zeros_is_refused_after_bounded_work(daemon, tmp_path: Path) -> None:
+    package = _with_zero_trailer(make_package(tmp_path, version="1.0.0"), tmp_path / "trailer.tar.gz", 256)
+    assert package.stat().st_size < 2 << 20  # 256 MB of zeros compress to almost nothing
+    client = RawClient(daemon.socket_path, timeout=120)
+    client.handshake()
+    assert isinstance(client.call("store.keys.trust", {"public_key": public_line()}), p.Response)
+    assert isinstance(client.call("events.subscribe", {"topics": [p.TOPIC_STORE]}), p.Response)
+    reply = client.call("store.import", {"path": str(package)})
+    assert isinstance(reply, p.Response)
+    event = client.recv_until(lambda m: isinstance(m, p.Event) and m.topic == p.TOPIC_STORE
+                              and m.data["id"] == reply.result["id"] and m.data["state"] != p.STORE_ACTION_RUNNING)
+    assert isinstance(event, p.Event)
+    action = p.StoreAction.from_wire(event.data)
+    assert action.state == p.STORE_ACTION_FAILED and action.code == "bad_package", action
+    assert "padding after the end of its tar archive" in action.message
+    models = client.call("store.models")
+    assert isinstance(models, p.Response) and models.result["models"] == []
     client.close()
