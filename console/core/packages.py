@@ -235,8 +235,9 @@ def write_package(out: Path, manifest_bytes: bytes, signature: bytes | None, fil
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".%s." % out.name, dir=out.parent)
     try:
-        with os.fdopen(fd, "wb") as raw:
-            stream = CanonicalGzip(raw, choose_level(files.values()))
+        with os.fdopen(fd, "wb") as handle:
+            raw = _Hashing(handle)
+            stream = CanonicalGzip(raw, choose_level(files.values()))  # type: ignore[arg-type]
             with tarfile.open(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
                 _add(tar, MANIFEST_FILE, manifest_bytes)
                 if signature is not None:
@@ -245,10 +246,40 @@ def write_package(out: Path, manifest_bytes: bytes, signature: bytes | None, fil
                     _add(tar, arcname, path=path)
             stream.close()
         os.replace(tmp, out)
+        _WRITTEN[_identity(out)] = raw.digest.hexdigest()
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+class _Hashing:
+    """A write-only file that hashes what goes through it: the archive's sha256 without reading it again."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        self.digest = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        written: int = self.handle.write(data)
+        return written
+
+
+_WRITTEN: dict[tuple[int, int, int, int], str] = {}  # (device, inode, size, mtime_ns) -> sha256
+
+
+def _identity(path: Path) -> tuple[int, int, int, int]:
+    info = path.stat()
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
+
+
+def known_sha256(path: Path) -> str | None:
+    """The sha256 of a package this process wrote, while the file is unchanged; None otherwise."""
+    try:
+        return _WRITTEN.get(_identity(path))
+    except OSError:
+        return None
 
 
 def build_package(model_path: Path, out: Path, name: str, version: str, author: str, key: Any = None,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from console.core.client import DeviceError
 from console.core.files import send_chunks, sftp_send
+from console.core.packages import known_sha256
 from console.core.session import DeviceSession
 from console.transport.local import LocalTransport
 from console.transport.sftp_upload import file_sha256
@@ -60,7 +61,8 @@ class StoreClient:
         """Send a package to the device's incoming/ (resuming a partial one); returns its device path.
         ``started`` hears the offset the device resumes from, before the first chunk."""
         size = path.stat().st_size
-        state = self.session.request("store.upload.begin", StoreUploadBegin(file_sha256(path), size, path.name))
+        state = self.session.request("store.upload.begin", StoreUploadBegin(known_sha256(path) or file_sha256(path),
+                                                                         size, path.name))
         assert isinstance(state, StoreUploadState)
         offset = state.offset
         if started is not None:

@@ -71,3 +71,15 @@ def test_an_archive_from_another_gzip_writer_is_refused_and_re_signing_mends_it(
     sign_package(legacy, SIGN_KEY)
     assert legacy.read_bytes()[:len(GZIP_HEADER)] == GZIP_HEADER
     assert store.import_package(str(legacy)).manifest.version == "1.0.0"
+
+
+def test_the_archive_is_hashed_as_it_is_written_and_only_trusted_while_unchanged(tmp_path: Path) -> None:
+    import hashlib
+
+    from console.core.packages import known_sha256
+
+    package = make_package(tmp_path)
+    assert known_sha256(package) == hashlib.sha256(package.read_bytes()).hexdigest()
+    with package.open("ab") as handle:
+        handle.write(b"\0")
+    assert known_sha256(package) is None
