@@ -16,7 +16,9 @@ from typing import Dict, Iterable, List, Optional, Tuple
 # Reading from a client pauses while this much of its output is unsent ...
 PAUSE_BACKLOG = 256 << 10
 # ... and the client is dropped (with a logged reason) once this much is, or once it has read
-# nothing of it for READ_STALL_S (a slow link still drains some).
+# nothing of it for READ_STALL_S (a slow link still drains some). A subscriber is spared the
+# second rule: a console behind a stalled link loses telemetry frames (MAX_CLIENT_BACKLOG in
+# the daemon) but keeps its connection, and costs no more than MAX_BACKLOG meanwhile.
 MAX_BACKLOG = 8 << 20
 READ_STALL_S = 20.0
 PER_UID = 64
@@ -99,7 +101,8 @@ class ClientLimits:
         for c in clients:
             if not c.ready and now - c.opened > self.hello_timeout_s:
                 out[c.key] = "no hello within %.0f s" % self.hello_timeout_s
-            elif c.draining_since is not None and now - c.draining_since > self.read_stall_s:
+            elif (c.draining_since is not None and not c.subscribed
+                  and now - c.draining_since > self.read_stall_s):
                 out[c.key] = "it read none of its %d KiB of replies for %.0f s" % (c.backlog >> 10, self.read_stall_s)
             elif c.stalled_since is not None and now - c.stalled_since > self.partial_frame_timeout_s:
                 out[c.key] = "half a frame and no more bytes for %.0f s" % self.partial_frame_timeout_s

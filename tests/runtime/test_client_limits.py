@@ -136,6 +136,8 @@ def test_limit_rules() -> None:
     b.output(15.0, paused=True, backlog=500 << 10)
     assert limits.expired([b], 30.0) == {}
     b.output(30.0, paused=True, backlog=500 << 10)
+    assert limits.expired([b], 36.0) == {}  # a subscriber behind a stalled link keeps its connection
+    b.subscribed = False
     assert "read none of its 500 KiB of replies for 20 s" in limits.expired([b], 36.0)[2]
     b.output(37.0, paused=False, backlog=0)
     assert limits.expired([b], 100.0) == {}
