@@ -126,12 +126,19 @@ def register(sub: Any, commands: Commands) -> None:
     actions = devices.add_subparsers(dest="devices_action", metavar="ACTION")
     add = actions.add_parser("add", help="register an SSH device")
     add.add_argument("name")
-    add.add_argument("--host", required=True, help="host name, address or ~/.ssh/config alias")
+    reach = add.add_mutually_exclusive_group(required=True)
+    reach.add_argument("--host", help="host name, address or ~/.ssh/config alias")
+    reach.add_argument("--socket", help="a runtime daemon on this computer: its unix socket path")
     add.add_argument("--user", help="login user (default: from the SSH config, else yours)")
     add.add_argument("--port", type=int, help="SSH port (default: from the SSH config, else 22)")
     add.add_argument("--key", help="private key file")
     add.add_argument("--runtime", help="edge-runtime's path on the device (default: searched)")
     add.add_argument("--label", help="name shown in the console")
+    add.add_argument("--tag", action="append", default=[], help="a tag the fleet commands select by (repeat)")
+    tag = actions.add_parser("tag", help="add or remove a device's tags")
+    tag.add_argument("name")
+    tag.add_argument("--add", action="append", default=[], metavar="TAG", help="add this tag (repeat)")
+    tag.add_argument("--remove", action="append", default=[], metavar="TAG", help="remove this tag (repeat)")
     remove = actions.add_parser("remove", help="forget a device (its host keys stay trusted)")
     remove.add_argument("name")
     trust = actions.add_parser("trust", help="check and save a device's host keys (every hop)")
@@ -154,6 +161,8 @@ def _devices(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> in
         return ExitCode.OK
     if action == "trust":
         return _trust(core, args, env)
+    if action == "tag":
+        return _tag(core, args, env)
     if action == "authorize-key":
         return authorize_key.run(core, args, env, _NoKeyOffer(env.ssh_prompts), _NoKeyOffer(env.ssh_prompts, False))
     return _list(core, args, env)
@@ -162,17 +171,34 @@ def _devices(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> in
 def _list(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int:
     devices = core.registry.devices()
     if args.json:
-        rows = [{"name": d.name, "kind": d.kind, "label": d.display_name, "host": d.host} for d in devices]
+        rows = [{"name": d.name, "kind": d.kind, "label": d.display_name, "host": d.host, "tags": d.tags}
+                for d in devices]
         env.stdout.write(json.dumps(rows) + "\n")
         return ExitCode.OK
     for d in devices:
-        env.stdout.write("%-16s %-6s %s\n" % (d.name, d.kind, where(d)))
+        tags = "  [%s]" % ", ".join(d.tags) if d.tags else ""
+        env.stdout.write("%-16s %-6s %s%s\n" % (d.name, d.kind, where(d), tags))
+    return ExitCode.OK
+
+
+def _tag(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int:
+    if not args.add and not args.remove:
+        env.stderr.write("edgectl: say what to change: --add TAG and/or --remove TAG\n")
+        return ExitCode.USAGE
+    try:
+        entry = core.registry.set_tags(args.name, args.add, args.remove)
+    except ValueError as exc:
+        env.stderr.write("edgectl: %s; nothing was changed\n" % exc)
+        return ExitCode.USAGE
+    env.stdout.write("%s: %s\n" % (entry.name, ", ".join(entry.tags) or "no tags"))
     return ExitCode.OK
 
 
 def where(entry: DeviceEntry) -> str:
     if entry.kind == "local":
         return "this computer"
+    if entry.kind == "socket":
+        return "socket %s" % entry.socket
     user = "%s@" % entry.user if entry.user else ""
     port = ":%d" % entry.port if entry.port else ""
     return "%s%s%s" % (user, entry.host or entry.name, port)
@@ -180,8 +206,10 @@ def where(entry: DeviceEntry) -> str:
 
 def _add(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int:
     key = str(Path(args.key).expanduser().resolve()) if args.key else None
-    entry = DeviceEntry(name=args.name, kind="ssh", host=args.host, user=args.user, port=args.port, key=key,
-                        runtime=args.runtime, label=args.label)
+    socket = str(Path(args.socket).expanduser().absolute()) if args.socket else None
+    entry = DeviceEntry(name=args.name, kind="socket" if args.socket else "ssh", host=args.host, user=args.user,
+                        port=args.port, key=key, runtime=args.runtime, label=args.label,
+                        tags=sorted(set(args.tag)), socket=socket)
     problems = core.registry.problems(entry)
     if problems:
         for problem in problems:

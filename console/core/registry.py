@@ -21,6 +21,7 @@ class UnknownDevice(Exception):
 
 LOCAL_ENTRY = DeviceEntry(name=LOCAL_DEVICE, kind="local", label="This computer")
 DEVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+TAG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,39}$")
 
 
 class DeviceRegistry:
@@ -65,6 +66,12 @@ class DeviceRegistry:
             out.append("%r is not a usable device name (letters, digits, '.', '_', '-'; not 'local')" % entry.name)
         elif self.is_registered(entry.name):
             out.append("a device named %r already exists (remove it first)" % entry.name)
+        out.extend("tag %r is not usable (lower-case letters, digits, '.', '_', '-'; at most 40)" % t
+                   for t in entry.tags if not TAG.match(t))
+        if entry.kind == "socket":
+            if not entry.socket or not Path(entry.socket).is_absolute():
+                out.append("socket %r is not an absolute path to a runtime's unix socket" % (entry.socket or ""))
+            return out
         host = entry.host or ""
         if not host.strip() or any(c.isspace() for c in host):
             out.append("host %r is not a host name or SSH config alias" % host)
@@ -89,11 +96,32 @@ class DeviceRegistry:
             raise UnknownDevice("no device named %r" % name)
         self.save()
 
-    def remember_page(self, name: str, page: str) -> None:
+    def set_tags(self, name: str, add: list[str], remove: list[str]) -> DeviceEntry:
+        """Add and remove tags on a registered device; a bad tag raises ValueError and changes nothing."""
+        bad = [t for t in add if not TAG.match(t)]
+        if bad:
+            raise ValueError("tag %r is not usable (lower-case letters, digits, '.', '_', '-'; at most 40)" % bad[0])
+        if not self.is_registered(name):
+            raise UnknownDevice("no registered device named %r (tags are kept on registered devices)" % name)
+        entry = self._saved(name)
+        entry.tags = sorted((set(entry.tags) | set(add)) - set(remove))
+        self.save()
+        return entry
+
+    def tagged(self, tags: list[str]) -> list[DeviceEntry]:
+        """Registered devices that carry every one of ``tags`` (all of them when ``tags`` is empty)."""
+        return [d for d in self.devices() if set(tags) <= set(d.tags)]
+
+    def _saved(self, name: str) -> DeviceEntry:
+        """The settings' own entry for ``name``; the built-in device gets one on its first change."""
         entry = self.get(name)
         if entry is LOCAL_ENTRY:
             entry = DeviceEntry(**vars(LOCAL_ENTRY))
             self.settings.devices.insert(0, entry)
+        return entry
+
+    def remember_page(self, name: str, page: str) -> None:
+        entry = self._saved(name)
         entry.last_page = page
         self.save()
 

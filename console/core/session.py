@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 
 from console.core.backoff import Backoff, ReconnectLoop
 from console.core.client import ConnectionLost, DeviceConnection, DeviceError, RequestIds, process_ids
@@ -73,6 +74,9 @@ class State(str, Enum):
 def make_transport(entry: DeviceEntry, env: ConsoleEnv) -> Transport:
     if entry.kind == "local":
         return LocalTransport(env.python, env.local_socket, env.local_root)
+    if entry.kind == "socket" and entry.socket:
+        socket_path = Path(entry.socket)
+        return LocalTransport(env.python, socket_path, socket_path.parent, demo=False, start=False)
     if entry.kind == "ssh":
         def route() -> Route:
             context = ConfigContext(env.ssh_config_path, env.home, env.local_user)

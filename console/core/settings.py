@@ -19,7 +19,8 @@ class SettingsError(Exception):
 
 @dataclass
 class DeviceEntry:
-    """A device the console knows. ``kind`` is ``local`` or ``ssh``."""
+    """A device the console knows. ``kind`` is ``local``, ``ssh``, or ``socket`` (a runtime daemon on this
+    computer reached at its unix socket: one in a container, or a lab of daemons)."""
 
     name: str
     kind: str = "ssh"
@@ -35,6 +36,9 @@ class DeviceEntry:
     last_page: str | None = None
     # the inference latency budget the Dashboard draws for this device (ms); None: not set
     latency_budget_ms: float | None = None
+    # Labels the fleet commands select by (``lab-a``, ``orin-nx``), sorted, each once.
+    tags: list[str] = field(default_factory=list)
+    socket: str | None = None  # a ``socket`` device's daemon socket path
 
     @property
     def display_name(self) -> str:
@@ -73,6 +77,9 @@ class Settings:
             if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float)) or budget <= 0):
                 raise SettingsError("device %r has latency_budget_ms %r; it must be a positive number of ms or null"
                                     % (raw["name"], budget))
+            tags = raw.get("tags", [])
+            if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+                raise SettingsError("device %r has tags %r; they must be a list of words" % (raw["name"], tags))
             devices.append(DeviceEntry(**{k: v for k, v in raw.items() if k in known}))
         settings = cls(devices=devices)
         for key in ("telemetry_rate_hz", "window_s"):

@@ -74,17 +74,20 @@ class LocalTransport(Transport):
 
     name = "local"
 
-    def __init__(self, python: str, socket_path: Path, root: Path, demo: bool = True) -> None:
+    def __init__(self, python: str, socket_path: Path, root: Path, demo: bool = True, start: bool = True) -> None:
         self.python = python
         self.socket_path = socket_path
         self.root = root
         self.demo = demo
+        self.start = start  # False: a daemon someone else runs; none listening is an error, not a start
 
     def command(self) -> list[str]:
         cmd = [self.python, "-m", "device_runtime", "bridge", "--socket", str(self.socket_path),
                "--root", str(self.root)]
         if self.demo:
             cmd.append("--demo")
+        if not self.start:
+            cmd.append("--no-start")
         return cmd
 
     def open(self) -> Stream:
