@@ -89,7 +89,7 @@ def installers_dir() -> Path:
 
 
 class RuntimeInstaller:
-    """Installs on one SSH device. ``registry`` saves the runtime path when the device is registered."""
+    """Installs on one SSH device. ``registry`` keeps the runtime's path, registered device or not."""
 
     def __init__(self, env: ConsoleEnv, entry: DeviceEntry, registry: DeviceRegistry | None = None,
                  progress: ProgressFn | None = None) -> None:
@@ -186,8 +186,8 @@ class RuntimeInstaller:
     def _point_and_handshake(self, runtime: str) -> str:
         """Save the runtime path on the entry, then connect afresh (a new login picks up new groups)."""
         self.entry.runtime = runtime
-        if self.registry is not None and self.registry.is_registered(self.entry.name):
-            self.registry.save()
+        if self.registry is not None:  # an alias or user@host too: the next connection must find it
+            self.registry.remember_runtime(self.entry)
         self.transport.close()
         self._say("handshake", "connecting through %s bridge" % runtime)
         session = DeviceSession(self.entry, make_transport(self.entry, self.env), self.env.clock)

@@ -49,12 +49,24 @@ class DeviceRegistry:
     def _adhoc(self, name: str) -> DeviceEntry | None:
         if looks_like_destination(name):
             dest = parse_destination(name)
-            return DeviceEntry(name=name, kind="ssh", host=dest.host, user=dest.user, port=dest.port)
+            return DeviceEntry(name=name, kind="ssh", host=dest.host, user=dest.user, port=dest.port,
+                               runtime=self.settings.runtimes.get(name))
         try:
             aliases = config_aliases(self.env.ssh_config_path)
         except SshConfigError as exc:
             raise UnknownDevice("no device named %r, and %s" % (name, exc)) from None
-        return DeviceEntry(name=name, kind="ssh", host=name) if name in aliases else None
+        return DeviceEntry(name=name, kind="ssh", host=name, runtime=self.settings.runtimes.get(name)) if (
+            name in aliases) else None
+
+    def remember_runtime(self, entry: DeviceEntry) -> None:
+        """Keep where the runtime was installed: on a registered device's entry, else by its name."""
+        if self.is_registered(entry.name):
+            for device in self.settings.devices:
+                if device.name == entry.name:
+                    device.runtime = entry.runtime
+        elif entry.runtime:
+            self.settings.runtimes[entry.name] = entry.runtime
+        self.save()
 
     def is_registered(self, name: str) -> bool:
         return any(d.name == name for d in self.devices())

@@ -55,7 +55,7 @@ def outage_text(session: DeviceSession) -> str:
     if session.state is State.CONNECTED or session.down_since is None:
         return ""
     since = time.strftime("%H:%M", time.localtime(session.down_since))
-    if session.state is State.RECONNECTING:
+    if session.state is State.RECONNECTING or (session.state is State.CONNECTING and session.attempt):
         return "disconnected since %s - reconnecting (attempt %d)" % (since, max(1, session.attempt))
     if session.state is State.CONNECTING:
         return "disconnected since %s - connecting" % since
@@ -133,6 +133,7 @@ class DeviceSession:
         self.attempt = 0  # the reconnection attempt under way
         self.outages: list[Outage] = []  # oldest first; the last one may be ongoing
         self.outage_listeners: list[Callable[[Outage], None]] = []
+        self._epoch = 0  # counts close() calls: a link closed by one is not a dropped link
 
     @property
     def name(self) -> str:
@@ -152,7 +153,9 @@ class DeviceSession:
             if self._conn is not None and self.state is State.CONNECTED and self.capabilities:
                 return self.capabilities
             self._set_state(State.CONNECTING, "connecting to %s" % self.transport.describe())
-            conn = DeviceConnection(self.transport, on_event=self._on_event, on_closed=self._on_closed,
+            epoch = self._epoch
+            conn = DeviceConnection(self.transport, on_event=self._on_event,
+                                    on_closed=lambda reason: self._on_closed(reason, epoch),
                                     ids=self._ids)
             try:
                 welcome = conn.connect(timeout)
@@ -310,7 +313,9 @@ class DeviceSession:
         if self._reconnect is not None:
             self._reconnect.start(reason)
 
-    def _on_closed(self, reason: str) -> None:
+    def _on_closed(self, reason: str, epoch: int = -1) -> None:
+        if epoch != self._epoch:
+            return  # a link this session closed on purpose (close, Reconnect): nothing to reconnect
         self._conn = None
         self._went_down(reason)
         if self._reconnect is None:
@@ -346,6 +351,7 @@ class DeviceSession:
             self.start_telemetry(self.rate_hz, backfill_s=max(0.0, min(gap, 3600.0)))
 
     def close(self) -> None:
+        self._epoch += 1
         if self._reconnect is not None:
             self._reconnect.stop()
         with self._lock:

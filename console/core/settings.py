@@ -54,6 +54,9 @@ class Settings:
     theme: str = "system"
     last_device: str = LOCAL_DEVICE
     field_mode: bool = False  # the simplified one-device view for field staff
+    # Where "Install runtime" put edge-runtime on a device that is not registered (an SSH config alias
+    # or user@host): destination -> path, so the next connection to that name finds it.
+    runtimes: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,6 +93,12 @@ class Settings:
                 setattr(settings, key, data[key])
         if isinstance(data.get("field_mode"), bool):
             settings.field_mode = data["field_mode"]
+        runtimes = data.get("runtimes", {})
+        if not isinstance(runtimes, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                     for k, v in runtimes.items()):
+            raise SettingsError("'runtimes' must map device names to runtime paths (got %r); fix or remove it"
+                                % (runtimes,))
+        settings.runtimes = dict(runtimes)
         return settings
 
 

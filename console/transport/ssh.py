@@ -19,8 +19,10 @@ from console.transport.ssh_config import Route
 from console.transport.ssh_connection import SshConnection
 from console.transport.ssh_prompts import SshPrompts
 
-# Where an installed runtime lives, in the order they are tried when the device names none.
-RUNTIME_SEARCH = ("$HOME/.local/bin/edge-runtime", "/opt/edge-runtime/bin/edge-runtime")
+# Where an installed runtime lives, in the order they are tried when the device names none: the user
+# install's default prefix (as the installer's preflight computes it), the system prefix, then a link.
+RUNTIME_SEARCH = ("${XDG_DATA_HOME:-$HOME/.local/share}/edge-runtime/bin/edge-runtime",
+                  "/opt/edge-runtime/bin/edge-runtime", "$HOME/.local/bin/edge-runtime")
 NOT_INSTALLED_CODE = 127
 
 

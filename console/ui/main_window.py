@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import QMainWindow, QSplitter, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
 
 from console.core.activations import activations
 from console.core.app import ConsoleCore
 from console.core.benchmarks import BenchmarkBook
-from console.core.client import DeviceError
-from console.core.env import ConsoleEnv
-from console.core.first_launch import FirstLaunchError, demo_model_file, needs_demo, set_up_demo
-from console.core.keys import KeyError_
+from console.core.first_launch import demo_model_file
 from console.core.latency import BudgetBook
-from console.core.session import DeviceSession, State
+from console.core.local_runtime import LocalRuntimeError, stop_local_runtime
+from console.core.session import State
 from console.core.settings import LOCAL_DEVICE
 from console.transport.base import TransportError
 from console.ui.add_device_dialog import AddDeviceDialog
@@ -26,7 +23,7 @@ from console.ui.chart import plain_label
 from console.ui.connection_banner import ConnectionBanner
 from console.ui.dashboard import Dashboard
 from console.ui.field_mode import FieldModeView
-from console.ui.health_model import HEALTH_COLORS, HealthModel
+from console.ui.health_model import HealthModel
 from console.ui.health_page import HealthPage
 from console.ui.hostkey_dialog import DialogPrompts
 from console.ui.install_dialog import attach_install_action
@@ -37,62 +34,13 @@ from console.ui.models_page import ModelsPage
 from console.ui.optimize import OptimizePage
 from console.ui.session_model import SessionModel
 from console.ui.sidebar import DeviceSidebar
+from console.ui.status_bar import first_launch_job, status_line, temperature_text
 from console.ui.theme import Theme
-from device_runtime.protocol import SEVERITY_CRITICAL, SEVERITY_WARNING, AlertEvent
+from device_runtime.protocol import SEVERITY_CRITICAL, AlertEvent
 
 # Tab order (UI.md: Dashboard | Models | Optimize | Jobs | Benchmarks | Health); Ctrl+1.. follow it.
-TEMPERATURE_KINDS = ("temperature", "thermal_throttle")
 PAGES = ("dashboard", "models", "optimize", "jobs", "benchmarks", "health")
 STATUS_REFRESH_MS = 1000
-
-
-def status_line(model: SessionModel) -> str:
-    """``robot-07 · connected · runtime 0.4.1 · Orin NX · JetPack 6.2 · MAXN`` (the hottest
-    temperature has a label of its own, styled by the device's temperature alerts)."""
-    parts = [model.display_name, model.outage_text or model.state.value]
-    if model.state is State.FAILED and model.message and not model.outage_text:
-        parts.append(model.message)
-    caps = model.capabilities
-    if model.state is State.CONNECTED and caps is not None:
-        parts.append("runtime %s" % model.runtime_version)
-        parts.append(caps.model)
-        parts.append("JetPack %s" % caps.jetpack if caps.jetpack else caps.os)
-        if caps.power_mode:
-            parts.append(caps.power_mode)
-    return " · ".join(parts)
-
-
-def temperature_text(model: SessionModel, ongoing: list[AlertEvent]) -> tuple[str, str]:
-    """The hottest temperature, with the word and colour of the worst ongoing temperature alert."""
-    hottest = hottest_temperature(model) if model.state is State.CONNECTED else None
-    if hottest is None:
-        return "", ""
-    hot = [a for a in ongoing if a.kind in TEMPERATURE_KINDS]
-    severity = SEVERITY_CRITICAL if any(a.severity == SEVERITY_CRITICAL for a in hot) else (
-        SEVERITY_WARNING if hot else "")
-    if not severity:
-        return "%.0f°C" % hottest, ""
-    color = HEALTH_COLORS["unhealthy" if severity == SEVERITY_CRITICAL else "degraded"]
-    return "%.0f°C %s" % (hottest, severity), "color: %s; font-weight: bold;" % color
-
-
-def first_launch_job(session: DeviceSession, env: ConsoleEnv, tell: Callable[[str], None]) -> None:
-    """On the device's worker: the demo model and the probe for a newcomer; a failure is told in words."""
-    try:
-        if needs_demo(session):
-            set_up_demo(session, env)
-    except (FirstLaunchError, DeviceError, TransportError, OSError, KeyError_) as exc:
-        tell("The demo model was not set up on %s: %s. Deploy a model from the Models page instead."
-             % (session.entry.display_name, str(exc).rstrip(".") or type(exc).__name__))
-
-
-def hottest_temperature(model: SessionModel) -> float | None:
-    store = model.store
-    if store is None:
-        return None
-    temps = [store.latest(m.name) for m in store.metrics if m.unit == "°C"]
-    known = [t for t in temps if t is not None]
-    return max(known) if known else None
 
 
 class MainWindow(QMainWindow):
@@ -145,6 +93,11 @@ class MainWindow(QMainWindow):
         self.field_action.setShortcut(QKeySequence("Ctrl+Shift+F"))
         self.field_action.setToolTip("One device, its models, health and a big Rollback button")
         self.menuBar().addMenu("&View").addAction(self.field_action)
+        self.stop_local_action = QAction("&Stop this computer's runtime", self)
+        self.stop_local_action.setToolTip("The built-in device's daemon keeps running after the window closes; "
+                                          "this stops it (Reconnect or F5 starts it again)")
+        self.stop_local_action.triggered.connect(self.stop_local_runtime)
+        self.menuBar().addMenu("&Device").addAction(self.stop_local_action)
         self.status_label = plain_label()
         self.statusBar().addWidget(self.status_label, 1)
         self.temperature_label = plain_label()
@@ -209,6 +162,7 @@ class MainWindow(QMainWindow):
         self._add_models_page(name, tabs, model)
         self._add_health_page(name, tabs, model)
         model.stateChanged.connect(self._on_state_changed)
+        model.noticed.connect(lambda text: self.statusBar().showMessage(text, 15_000))
         model.connect_device()
 
     def _add_job_pages(self, name: str, tabs: QTabWidget, model: SessionModel) -> None:
@@ -372,6 +326,28 @@ class MainWindow(QMainWindow):
         model = self.model()
         if model is not None:
             model.reconnect()
+
+    def confirm(self, title: str, text: str) -> bool:
+        return QMessageBox.question(self, title, text) == QMessageBox.StandardButton.Yes
+
+    def stop_local_runtime(self) -> None:
+        """Stop the built-in device's daemon, after saying what stops with it."""
+        model = self.models.get(LOCAL_DEVICE)
+        env = self.core.env
+        if not self.confirm("Stop this computer's runtime", "Stop the runtime of This computer? Its running jobs "
+                            "and latency probe stop; Reconnect (F5) starts it again."):
+            return
+
+        def stop() -> str:
+            try:
+                return "This computer's runtime: %s." % stop_local_runtime(env).rstrip(".")
+            except LocalRuntimeError as exc:
+                return "This computer's runtime could not be stopped: %s." % str(exc).rstrip(".")
+
+        if model is None:
+            self.statusBar().showMessage(stop(), 15_000)
+            return
+        model.close_link(stop)
 
     def _on_devices_key(self) -> None:
         self.sidebar.list.setFocus(Qt.FocusReason.ShortcutFocusReason)

@@ -36,6 +36,7 @@ class SessionModel(QObject):
     sampleArrived = Signal(float)  # device time of the newest sample
     rateChanged = Signal(float)
     failed = Signal(str)  # a plain sentence
+    noticed = Signal(str)  # a sentence about the device for the status bar (not an error)
     outageChanged = Signal(object)  # Outage: the link was lost, or came back (its end set)
 
     def __init__(self, session: DeviceSession, rate_hz: float | None = None,
@@ -95,6 +96,16 @@ class SessionModel(QObject):
     def reconnect(self) -> Future[None]:
         self._attach()
         return self._submit(self._reconnect_job)
+
+    def close_link(self, then: Callable[[], str] | None = None) -> Future[None]:
+        """Close the link (no reconnecting) on the worker thread, then run ``then`` there; what it
+        returns arrives as ``noticed``."""
+        def job() -> None:
+            self.session.close()
+            if then is not None:
+                self.noticed.emit(then())
+
+        return self._submit(job)
 
     def set_rate(self, rate_hz: float) -> Future[None]:
         self._wanted_rate = rate_hz

@@ -257,3 +257,22 @@ def test_install_dialog_keeps_install_off_when_the_preflight_fails(qtbot: QtBot,
              if dialog.checks.item(i).text().startswith("FAIL")]
     assert fails == ["FAIL  Python: /usr/bin/python2.1 is not on the device: install python3 (3.8 or newer)"]
     dialog.close_button.click()
+
+
+def test_an_install_to_an_ssh_config_alias_is_found_afterwards(robot: Robot, wheelhouse: Path) -> None:
+    env, server = robot.world.env, robot.server
+    robot.world.write_ssh_config("Host lab-robot\n    HostName %s\n    Port %d\n    User %s\n    IdentityFile %s\n"
+                                 % (server.address, server.port, env.local_user, robot.world.client_key))
+    shutil.copytree(wheelhouse, env.data_dir / "wheelhouses" / _system_target().key)
+    code, out, err = _edgectl(env, "--device", "lab-robot", "install", "--user-install", "--python", SYSTEM_PYTHON)
+    assert code == ExitCode.OK, out + err
+    runtime = str(robot.data_home / "edge-runtime" / "bin" / "edge-runtime")
+    # Not a registered device, yet the install location is kept for that name...
+    settings = json.loads(env.settings_path.read_text())
+    assert settings["devices"] == [] and settings["runtimes"] == {"lab-robot": runtime}
+    code, out, err = _edgectl(env, "--device", "lab-robot", "status", "--json")
+    assert code == ExitCode.OK and json.loads(out)["runtime_version"] == console_version, err
+    # ...and a console that never installed there finds the default user install by searching.
+    env.settings_path.unlink()
+    code, out, err = _edgectl(env, "--device", "lab-robot", "status", "--json")
+    assert code == ExitCode.OK and json.loads(out)["runtime_version"] == console_version, err

@@ -17,6 +17,7 @@ from console.core.session import State
 from console.transport.local import LocalTransport
 from console.ui.field_mode import FieldModeView
 from console.ui.main_window import MainWindow
+from device_runtime.server.bridge import connect
 from tests.ui.conftest import stop_daemon
 
 pytestmark = pytest.mark.gui
@@ -81,3 +82,20 @@ def test_an_outage_is_shown_everywhere_and_the_local_device_reconnects_by_itself
     assert before.any() and not math.isnan(values[before][-1])
     assert math.isnan(values[after][0]) and not math.isnan(values[after][-1])  # a break, not a line across
     assert "disconnected" not in window.status_label.text()
+
+
+def test_device_menu_stops_this_computers_runtime_and_reconnect_starts_it_again(
+        qtbot: QtBot, window: MainWindow) -> None:
+    model = window.model()
+    assert model is not None
+    asked: list[str] = []
+    window.confirm = lambda title, text: asked.append(text) or True  # type: ignore[method-assign]
+    window.stop_local_action.trigger()
+    assert asked and "Its running jobs and latency probe stop" in asked[0]
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith("This computer's runtime: stopped "
+                                                                          "edge-runtime daemon (pid "), timeout=30_000)
+    assert model.state is State.DISCONNECTED
+    assert connect(str(window.core.env.local_socket)) is None  # nothing answers on its socket any more
+    window.banner.set_model(model)
+    window.banner.reconnect_button.click()
+    qtbot.waitUntil(lambda: model.state is State.CONNECTED, timeout=30_000)
