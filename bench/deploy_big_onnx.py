@@ -6,7 +6,11 @@ a bare ONNX Runtime session load of the file.
 Target (issue 16): at most 1.5 times the floor. Weights do not compress, so the package stores them;
 each phase is printed so the figure can be read.
 
-    python bench/deploy_big_onnx.py [--mb 300] [--rounds 3]
+Over SSH (``--ssh``: a loopback sshd, as bench/deploy_ssh.py), the same steps the console takes for an
+ONNX model (package, upload over the SSH login, the rest on the device) against ``scp`` of the model to
+the same sshd plus the bare load.
+
+    python bench/deploy_big_onnx.py [--mb 300] [--rounds 3] [--ssh]
 """
 
 from __future__ import annotations
@@ -70,11 +74,68 @@ def floor_s(model: Path, dest: Path) -> tuple[float, float, float]:
     return copied, loaded, copied + loaded
 
 
+def over_ssh(mb: int, rounds: int) -> int:
+    from bench.ssh_link import loopback_device, openssh_args, timed
+    from console.core.keys import KeyStore
+    from console.core.session import DeviceSession, make_transport
+    from console.core.store_client import StoreClient
+    from device_runtime.protocol import StoreKey
+
+    lines: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="eoc-bench-") as raw:
+        tmp = Path(raw)
+        server, env, entry, key, user = loopback_device(tmp)
+        session = DeviceSession(entry, make_transport(entry, env), time.time)
+        try:
+            models = [big_model(tmp / ("big%d.onnx" % i), mb, i) for i in range(rounds)]
+            size_mb = models[0].stat().st_size / 1e6
+            dest = tmp / "scp-dest"
+            dest.mkdir()
+            scp = ["scp", *openssh_args(tmp, key, env.known_hosts_path), "-P", str(server.port)]
+            floors = []
+            for model in models:
+                copied = timed([*scp, str(model), "%s@127.0.0.1:%s/" % (user, dest)])
+                _copy, loaded, _both = floor_s(dest / model.name, tmp / "copy.onnx")
+                floors.append(copied + loaded)
+            keys = KeyStore(env.config_dir / "keys")
+            keys.new("bench")
+            signer = keys.private_key("bench")
+            session.connect()
+            session.request("store.keys.trust", StoreKey(keys.export("bench"), "bench"))
+            client = StoreClient(session, "bench")
+            deploys = []
+            for i, model in enumerate(models):
+                start = time.perf_counter()
+                package = tmp / ("big-1.0.%d.tar.gz" % i)
+                build_package(model, package, "big", "1.0.%d" % i, "bench", key=signer, shapes={"x": [1, WIDTH]})
+                built = time.perf_counter() - start
+                action = client.deploy(package)
+                deploys.append(time.perf_counter() - start)
+                assert action.result == "committed", action.message
+                package.unlink()
+                lines.append("deploy %d   %.2f s (package build %.2f s)  floor %.2f s" % (
+                    i + 1, deploys[-1], built, floors[i]))
+        finally:
+            session.close()
+            stop_daemon(server.remote_socket)
+            server.stop()
+    best, floor = min(deploys), min(floors)
+    print("model %.1f MB of float32 weights, loopback sshd, %d CPU cores" % (size_mb, os.cpu_count() or 0))
+    print("\n".join(lines))
+    print("floor (scp + ONNX Runtime load)   %.2f s (best of %d)" % (floor, len(floors)))
+    print("deploy of the ONNX over SSH       %.2f s (best of %d)" % (best, len(deploys)))
+    print("deploy / floor                    %.2fx  [target <= 1.5: %s]" % (best / floor, verdict(best / floor <= 1.5)))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mb", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--ssh", action="store_true", help="to a loopback sshd instead of the built-in local device")
     args = parser.parse_args()
+    if args.ssh:
+        return over_ssh(args.mb, args.rounds)
     lines: list[str] = []
     with tempfile.TemporaryDirectory(prefix="eoc-bench-") as raw:
         tmp = Path(raw)
