@@ -17,6 +17,7 @@ from console.cli import (
     cmd_deploy,
     cmd_devices,
     cmd_df,
+    cmd_fleet,
     cmd_health,
     cmd_install,
     cmd_jobs,
@@ -39,7 +40,7 @@ from console.transport.ssh_prompts import SshPrompts
 # Command modules, in the order their commands appear in --help.
 COMMAND_MODULES: list[ModuleType] = [cmd_devices, cmd_basic, cmd_jobs, cmd_alerts, cmd_latency, cmd_package,
                                      cmd_deploy, cmd_remove, cmd_push, cmd_df, cmd_health, cmd_commission,
-                                     cmd_install]
+                                     cmd_install, cmd_fleet]
 
 
 def _parser() -> tuple[argparse.ArgumentParser, Commands]:

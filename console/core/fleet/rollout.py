@@ -1,0 +1,175 @@
+"""A staged rollout over many devices, and a fleet-wide rollback.
+
+Deploy: upload and import the package on every target in parallel first (each device verifies it; nothing
+is active yet), then activate it in waves. Each activation is the device's own: swap, restart hook, health
+gate within the grace period, commit or roll back by itself, as a single deploy is. After each wave the
+failures are counted; past ``max_failures`` the rollout stops, the devices not yet reached keep their version
+(the package stays stored on them), and with ``rollback_failed_wave`` the wave's committed devices go back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from console.core.fleet.records import RolloutLog, RolloutRecord, new_id
+from console.core.fleet.runner import (
+    DEFAULT_PARALLEL,
+    SKIPPED,
+    DeviceFailed,
+    DeviceOutcome,
+    run_each,
+)
+from console.core.fleet.waves import WaveSize, plan_waves
+from console.core.models import explain_action
+from console.core.session import DeviceSession
+from console.core.store_client import StoreClient
+from device_runtime.protocol import STORE_ACTION_SUCCEEDED, StoreAction, StoreActivate, StoreImport
+
+
+@dataclass
+class FleetProgress:
+    """Where a fleet action is: ``stage`` hears a sentence per step, ``outcome`` each device's result."""
+
+    stage: Callable[[str], None] = lambda text: None
+    outcome: Callable[[str, DeviceOutcome], None] = lambda phase, outcome: None
+
+
+@dataclass
+class DeployPlan:
+    package: Path
+    devices: list[str]
+    waves: list[WaveSize]
+    canary: int = 1
+    max_failures: int = 0
+    rollback_failed_wave: bool = False
+    why: str = ""
+    selector: dict[str, Any] = field(default_factory=dict)
+
+
+def _held(action: StoreAction, device: str) -> dict[str, Any]:
+    """A store action's outcome as a device's detail; a failed or rolled-back one raises DeviceFailed."""
+    detail = {"model": action.name, "version": action.version, "previous": action.previous, "result": action.result,
+              "steps_s": action.steps_s}
+    if action.state != STORE_ACTION_SUCCEEDED or action.result == "rolled_back":
+        refusal = explain_action(action, device)
+        raise DeviceFailed("%s %s" % (refusal.details or refusal.what, refusal.todo), detail)
+    return detail
+
+
+class Fleet:
+    """Fleet actions over sessions made beforehand (one per device, not yet connected)."""
+
+    def __init__(self, sessions: Mapping[str, DeviceSession], who: str, log: RolloutLog,
+                 parallel: int = DEFAULT_PARALLEL, progress: FleetProgress | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.sessions = sessions
+        self.who = who
+        self.log = log
+        self.parallel = parallel
+        self.progress = progress or FleetProgress()
+        self.clock = clock
+
+    def _client(self, device: str) -> StoreClient:
+        session = self.sessions[device]
+        session.connect()
+        return StoreClient(session, self.who)
+
+    def _phase(self, record: RolloutRecord, phase: str, wave: int | None, devices: list[str],
+               work: Callable[[str], dict[str, Any]], what: str) -> list[DeviceOutcome]:
+        outcomes = run_each(devices, work, what, self.parallel, lambda o: self.progress.outcome(phase, o), self.clock)
+        record.add(phase, wave, outcomes)
+        self.log.save(record)
+        return outcomes
+
+    def deploy(self, plan: DeployPlan) -> RolloutRecord:
+        waves = plan_waves(plan.devices, plan.canary, plan.waves)  # a bad plan raises before anything moves
+        now = self.clock()
+        record = RolloutRecord(new_id("deploy", plan.package.stem.replace(".tar", ""), now), "deploy", self.who, now,
+                               {"package": str(plan.package)}, list(plan.devices), plan.selector,
+                               {"canary": plan.canary, "waves": [str(w) for w in plan.waves],
+                                "max_failures": plan.max_failures, "rollback_failed_wave": plan.rollback_failed_wave,
+                                "planned": waves})
+        self.log.save(record)
+        why = plan.why or "fleet rollout %s" % record.id
+
+        def upload(device: str) -> dict[str, Any]:
+            client = self._client(device)
+            remote = client.upload(plan.package)
+            return _held(client.run("store.import", StoreImport(remote, False, self.who, why)), device)
+
+        self.progress.stage("uploading %s to %d devices (%d at a time); each verifies and stores it"
+                            % (plan.package.name, len(plan.devices), self.parallel))
+        uploaded = {o.device: o for o in self._phase(record, "upload", None, plan.devices, upload, "The upload")}
+        stored = next((o.detail for o in uploaded.values() if o.ok), None)
+        if stored is not None:
+            record.what.update(model=stored["model"], version=stored["version"])
+        failures = sum(not o.ok for o in uploaded.values())
+        if failures > plan.max_failures:
+            return self._stop(record, [d for d in plan.devices if uploaded[d].ok], None,
+                              "%d of %d uploads failed (more than --max-failures %d): nothing was activated"
+                              % (failures, len(plan.devices), plan.max_failures))
+
+        def activate(device: str) -> dict[str, Any]:
+            detail = uploaded[device].detail
+            return _held(self._client(device).run(
+                "store.activate", StoreActivate(detail["model"], detail["version"], self.who, why)), device)
+
+        for number, wave in enumerate(waves, 1):
+            ready = [d for d in wave if uploaded[d].ok]
+            self.progress.stage("wave %d of %d: activating on %s" % (number, len(waves), ", ".join(ready) or "nobody"))
+            outcomes = self._phase(record, "activate", number, ready, activate, "The activation")
+            failures += sum(not o.ok for o in outcomes)
+            if failures > plan.max_failures:
+                if plan.rollback_failed_wave:
+                    self._roll_back_wave(record, number, outcomes, why)
+                left = [d for w in waves[number:] for d in w if uploaded[d].ok]
+                return self._stop(record, left, number, "%d device%s failed by wave %d (more than --max-failures %d)"
+                                  % (failures, "" if failures == 1 else "s", number, plan.max_failures))
+        record.finished = self.clock()
+        self.log.save(record)
+        self.progress.stage("rollout %s done" % record.id)
+        return record
+
+    def _roll_back_wave(self, record: RolloutRecord, number: int, outcomes: list[DeviceOutcome], why: str) -> None:
+        done = {o.device: o.detail for o in outcomes if o.ok}
+        if not done:
+            return
+
+        def back(device: str) -> dict[str, Any]:
+            detail = done[device]
+            return _held(self._client(device).rollback(detail["model"], detail["previous"],
+                                                       why="rolled back with its failed wave: %s" % why), device)
+
+        self.progress.stage("wave %d failed: rolling back %s" % (number, ", ".join(done)))
+        self._phase(record, "rollback", number, list(done), back, "The rollback")
+
+    def _stop(self, record: RolloutRecord, left: list[str], wave: int | None, why: str) -> RolloutRecord:
+        reason = "the rollout stopped: %s" % why
+        record.add("activate", wave, [DeviceOutcome(d, SKIPPED, "not activated: %s; the package stays stored"
+                                                    % reason) for d in left])
+        record.stopped = why
+        record.finished = self.clock()
+        self.log.save(record)
+        self.progress.stage(reason)
+        return record
+
+    def rollback(self, model: str, devices: list[str], to: str | None = None, why: str = "",
+                 selector: dict[str, Any] | None = None) -> RolloutRecord:
+        """Roll ``model`` back on every device at once (to its previous version, or ``to``)."""
+        now = self.clock()
+        record = RolloutRecord(new_id("rollback", model, now), "rollback", self.who, now, {"model": model, "to": to},
+                               list(devices), selector or {})
+        reason = why or "fleet rollback %s" % record.id
+
+        def back(device: str) -> dict[str, Any]:
+            return _held(self._client(device).rollback(model, to, why=reason), device)
+
+        self.progress.stage("rolling %s back on %d devices" % (model, len(devices)))
+        self._phase(record, "rollback", None, list(devices), back, "The rollback")
+        record.finished = self.clock()
+        self.log.save(record)
+        return record

@@ -1,0 +1,106 @@
+"""Run one device's work on many devices in parallel, with a bound, and keep each device's outcome."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from console.core.client import ConnectionLost, DeviceError, IncompatibleRuntime
+from console.core.models import explain_error
+from console.transport.base import TransportError
+
+OK = "ok"
+FAILED = "failed"  # the device answered: it refused, or the change did not hold (rolled back)
+UNREACHABLE = "unreachable"  # the console could not talk to it
+SKIPPED = "skipped"  # not attempted, the reason says why (the rollout stopped first)
+DEFAULT_PARALLEL = 8
+
+
+class DeviceFailed(Exception):
+    """A device's work ended in a failure the device reported; the message says what and what to do."""
+
+    def __init__(self, why: str, detail: dict[str, Any] | None = None) -> None:
+        super().__init__(why)
+        self.why = why
+        self.detail = detail or {}
+
+
+@dataclass
+class DeviceOutcome:
+    device: str
+    status: str  # OK, FAILED, UNREACHABLE or SKIPPED
+    why: str = ""
+    started: float = 0.0  # wall clock
+    seconds: float = 0.0
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK
+
+    def to_json(self) -> dict[str, Any]:
+        return {"device": self.device, "status": self.status, "why": self.why, "started": self.started,
+                "seconds": round(self.seconds, 3), "detail": self.detail}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DeviceOutcome:
+        return cls(str(data["device"]), str(data["status"]), str(data.get("why", "")),
+                   float(data.get("started", 0.0)), float(data.get("seconds", 0.0)), dict(data.get("detail", {})))
+
+
+def unreachable_why(exc: BaseException) -> str | None:
+    """Why the console could not talk to a device, or None when the failure is the device's own answer."""
+    if isinstance(exc, IncompatibleRuntime):
+        return "its runtime speaks another protocol: %s" % exc
+    if isinstance(exc, ConnectionLost) or (isinstance(exc, DeviceError) and exc.code == "timeout"):
+        return str(exc).strip() or type(exc).__name__
+    if isinstance(exc, (TransportError, OSError, EOFError)):
+        return str(exc).strip() or type(exc).__name__
+    return None
+
+
+def failure_text(exc: BaseException, what: str, device: str) -> str:
+    """What happened, the device's own words, and what to do, on one line (the store's table of codes)."""
+    refusal = explain_error(exc, what, device)
+    todo = refusal.todo.replace("See Details; ", "").replace("(see Details)", "")
+    return "%s (%s) %s" % (refusal.what, refusal.details, todo[:1].upper() + todo[1:])
+
+
+Work = Callable[[str], dict[str, Any]]
+Listener = Callable[[DeviceOutcome], None]
+
+
+def run_each(devices: Sequence[str], work: Work, what: str, parallel: int = DEFAULT_PARALLEL,
+             on_done: Listener | None = None, clock: Callable[[], float] = time.time) -> list[DeviceOutcome]:
+    """``work(device)`` on every device, at most ``parallel`` at a time; outcomes in ``devices``' order.
+    ``what`` names the work in failure text ("the upload"); ``on_done`` hears each outcome as it comes,
+    on the worker's thread, one at a time."""
+    if not devices:
+        return []
+    lock = threading.Lock()
+
+    def one(device: str) -> DeviceOutcome:
+        started, t0 = clock(), time.monotonic()
+        try:
+            outcome = DeviceOutcome(device, OK, detail=work(device))
+        except DeviceFailed as exc:
+            outcome = DeviceOutcome(device, FAILED, exc.why, detail=exc.detail)
+        except Exception as exc:  # one device's failure, whatever it is, must not stop the others
+            why = unreachable_why(exc)
+            if why is not None:
+                outcome = DeviceOutcome(device, UNREACHABLE, "%s. Check that it is on and its runtime is up: "
+                                        "edgectl --device %s status" % (why.rstrip("."), device))
+            else:
+                outcome = DeviceOutcome(device, FAILED, failure_text(exc, what, device))
+        outcome.started, outcome.seconds = started, time.monotonic() - t0
+        if on_done is not None:
+            with lock:
+                on_done(outcome)
+        return outcome
+
+    with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(devices))), thread_name_prefix="fleet") as pool:
+        return list(pool.map(one, devices))
