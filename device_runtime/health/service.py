@@ -240,7 +240,7 @@ def quarantine(path: str, reason: str) -> str:
         kept = "moved to %s" % bad
     except OSError as exc:
         kept = "left in place (%s)" % exc.strerror
-    return ("the health settings in %s could not be used (%s): the file was %s and the defaults are in use. "
+    return ("the health settings in %s could not be used (%s): the file was %s, using the default health settings. "
             "Set them again: edgectl health-config --reset, or --set KEY=VALUE, or Settings… on the Health page"
             % (path, reason, kept))
 
