@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from console.core.client import DeviceError
+from console.core.packages import PackageError
 from console.core.session import DeviceSession
 from console.core.store_client import ActionProgress, StoreClient, UploadProgress
 from device_runtime.protocol import (
@@ -142,6 +143,10 @@ def explain_error(exc: BaseException, what_failed: str, device: str) -> Refusal:
         return Refusal(what, todo.replace("DEVICE", device), text)
     if isinstance(exc, DeviceError) and exc.code not in ("failed", "bad_field"):
         return Refusal("%s could not be reached." % device, "Check the connection and try again.", text)
+    if isinstance(exc, PackageError):  # refused on this computer, before a byte was sent
+        return Refusal("%s was refused here: %s." % (what_failed, text.rstrip(".")),
+                       "Nothing was sent to %s; change what it says (in the wizard: Warm-up sizes or sample), then "
+                       "deploy again." % device, text)
     return Refusal("%s failed." % what_failed, "See Details; nothing on %s was changed." % device, text)
 
 

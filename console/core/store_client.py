@@ -19,6 +19,7 @@ from console.transport.local import LocalTransport
 from console.transport.sftp_upload import file_sha256
 from device_runtime.protocol import (
     STORE_ACTION_RUNNING,
+    STORE_UPLOAD_CHUNK,
     TOPIC_STORE,
     Event,
     ProtocolError,
@@ -124,8 +125,6 @@ class StoreClient:
         return self.run("store.remove", StoreRemove(name, version, confirm_active, self.who, why), progress)
 
 
-LOCAL_BLOCK = 4 << 20
-
 
 def local_append(session: DeviceSession, local: Path, part: str, offset: int, size: int,
                  progress: UploadProgress | None) -> bool | None:
@@ -140,7 +139,7 @@ def local_append(session: DeviceSession, local: Path, part: str, offset: int, si
             source.seek(offset)
             target.seek(offset)
             while offset < size:
-                block = source.read(min(LOCAL_BLOCK, size - offset))
+                block = source.read(min(STORE_UPLOAD_CHUNK, size - offset))  # progress (and a stop) per chunk
                 if not block:
                     return False
                 target.write(block)

@@ -253,8 +253,9 @@ def test_warm_up_sizes_for_a_dynamic_model_are_asked_for_and_recorded(qtbot: QtB
     assert wizard.deploy_button.isEnabled()
     _confirm(qtbot, wizard)  # no sizes: refused on the laptop, before anything reaches the device
     assert wizard.refusal is not None
-    words = wizard.refusal.text() + wizard.refusal.details
-    assert "input 'x' ?x3x?x?" in words and "--shape x:1x3xNxN" in words
+    assert "was refused here: the warm-up cannot choose sizes" in wizard.refusal.what
+    assert "input 'x' ?x3x?x?" in wizard.refusal.what and "--shape x:1x3xNxN" in wizard.refusal.what
+    assert wizard.refusal.todo.startswith("Nothing was sent to This computer")
     name = wizard.name_edit.text()
     assert device_versions(local_model.session, name).versions == []
 
