@@ -4,12 +4,15 @@ gone at once, its error naming the signal."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import json
 import os
 import signal
 import tarfile
 import threading
+import time
 from pathlib import Path
 
 import psutil
@@ -123,4 +126,37 @@ def test_a_gzip_trailer_of_zeros_is_refused_after_bounded_work(daemon, tmp_path:
     assert "padding after the end of its tar archive" in action.message
     models = client.call("store.models")
     assert isinstance(models, p.Response) and models.result["models"] == []
+    client.close()
+
+
+def test_a_killed_receiving_child_leaves_no_staging(daemon, tmp_path: Path) -> None:
+    package = make_package(tmp_path, version="1.0.0", padding_bytes=24 << 20)
+    data = package.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    client = RawClient(daemon.socket_path, timeout=120)
+    client.handshake()
+    assert isinstance(client.call("store.keys.trust", {"public_key": public_line()}), p.Response)
+    assert isinstance(client.call("store.upload.begin", {"sha256": sha, "size": len(data)}), p.Response)
+    models = Path(daemon.root) / "models"
+    offset, chunk = 0, p.STORE_UPLOAD_CHUNK
+
+    def staging() -> list[str]:
+        return [e.name for e in models.iterdir() if e.name.startswith(".staging-") and not e.name.endswith(".lock")]
+
+    receiver = None
+    while receiver is None or not staging():  # send until the receiving child has begun staging
+        assert offset < len(data), "the receiving child never staged anything"
+        sent = client.call("store.upload.chunk", {"id": sha, "offset": offset,
+                                                  "data": base64.b64encode(data[offset:offset + chunk]).decode()})
+        assert isinstance(sent, p.Response), sent
+        offset = sent.result["offset"]
+        children = [c for c in psutil.Process(daemon.pid).children() if "receive" in c.cmdline()]
+        receiver = children[0] if children else None
+    receiver.kill()
+    log = Path(daemon.root) / "logs" / "daemon.log"
+    said = "the receiving process was killed by SIGKILL; what it had unpacked was removed"
+    deadline = time.monotonic() + 30  # a deadline on a condition, not a wait for time to pass
+    while (staging() or said not in log.read_text()) and time.monotonic() < deadline:
+        psutil.wait_procs([receiver], timeout=0.2)
+    assert staging() == [] and said in log.read_text()  # while the daemon runs, not at its next start
     client.close()
