@@ -13,9 +13,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QHideEvent, QShowEvent
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtGui import QHideEvent, QShowEvent, QWheelEvent
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QFileDialog,
     QFrame,
@@ -37,7 +38,7 @@ from console.ui.alerts_model import AlertsModel
 from console.ui.chart import ChartCard, plain_label
 from console.ui.dashboard_layout import LATENCY_GROUP, plan_sections
 from console.ui.dashboard_toolbar import DashboardToolbar
-from console.ui.event_panel import EventPanel
+from console.ui.event_panel import EventPanel, clock_text
 from console.ui.latency_chart import TITLE as LATENCY_TITLE
 from console.ui.latency_chart import LatencyCard
 from console.ui.latency_model import LatencyModel
@@ -45,6 +46,7 @@ from console.ui.placeholder_card import PlaceholderCard
 from console.ui.session_model import SessionModel
 from console.ui.theme import Theme
 from console.ui.thresholds_dialog import ThresholdsDialog
+from console.ui.time_view import ZOOM_MODIFIERS
 from device_runtime.protocol import AlertEvent, MetricSpec
 
 FRAME_MS = 80
@@ -61,6 +63,21 @@ def ask_save_path(parent: QWidget, title: str, suggested: str, file_filter: str)
 
 def _file_stem(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in text).strip("-") or "chart"
+
+
+class PageWheel(QObject):
+    """A plain wheel over a chart scrolls the page; with Ctrl (or another modifier) the chart zooms."""
+
+    def __init__(self, scroll: QScrollArea) -> None:
+        super().__init__(scroll)
+        self.scroll = scroll
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Wheel and isinstance(event, QWheelEvent) and not (
+                event.modifiers() & ZOOM_MODIFIERS):
+            QApplication.sendEvent(self.scroll.verticalScrollBar(), event)
+            return True
+        return False
 
 
 class Dashboard(QWidget):
@@ -86,6 +103,11 @@ class Dashboard(QWidget):
         self._dirty = False
 
         self.toolbar = DashboardToolbar(self)
+        self.paused = plain_label("")  # a held view says so in words, not only by the Live button's colour
+        self.paused.setObjectName("PausedNotice")
+        self.paused.setStyleSheet("QLabel#PausedNotice { background: #d99a1c; color: #1f1300; font-weight: bold;"
+                                  " padding: 3px 8px; border-radius: 3px; }")
+        self.paused.setVisible(False)
         self.live_action, self.rate_box, self.window_box = (self.toolbar.live_action, self.toolbar.rate_box,
                                                             self.toolbar.window_box)
         self.csv_action, self.thresholds_action = self.toolbar.csv_action, self.toolbar.thresholds_action
@@ -98,6 +120,7 @@ class Dashboard(QWidget):
         self.scroll_area = QScrollArea()
         self.scroll_area.setWidgetResizable(True)
         self.scroll_area.setWidget(self._content)
+        self._page_wheel = PageWheel(self.scroll_area)
         self.events = EventPanel()
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(self.scroll_area)
@@ -108,6 +131,7 @@ class Dashboard(QWidget):
         layout.setContentsMargins(8, 4, 8, 0)
         layout.setSpacing(0)
         layout.addWidget(self.toolbar)
+        layout.addWidget(self.paused)
         layout.addWidget(self.splitter, 1)
 
         self._timer = QTimer(self)
@@ -182,6 +206,7 @@ class Dashboard(QWidget):
                 if plan.metrics:
                     chart = ChartCard(plan.title, plan.metrics, self.theme, decimate=self.decimate)
                     chart.view_box.zoomRequested.connect(lambda f, x, c=chart: self.zoom(f, x + c.origin))
+                    chart.plot.viewport().installEventFilter(self._page_wheel)
                     chart.view_box.panRequested.connect(self.pan)
                     chart.pngRequested.connect(lambda c=chart: self.export_chart_png(c))
                     chart.csvRequested.connect(self.export_session_csv)
@@ -191,6 +216,7 @@ class Dashboard(QWidget):
                 elif section.group == LATENCY_GROUP and plan.title == LATENCY_TITLE:
                     latency = LatencyCard(self.latency, self.theme)
                     latency.view_box.zoomRequested.connect(lambda f, x, c=latency: self.zoom(f, x + (c.origin or 0)))
+                    latency.plot.viewport().installEventFilter(self._page_wheel)
                     latency.view_box.panRequested.connect(self.pan)
                     self.latency_card = latency
                     self.placeholders.append(latency)
@@ -290,6 +316,10 @@ class Dashboard(QWidget):
     def _on_live_toggled(self, live: bool) -> None:
         self.time.set_live(live, self._newest())
         self._dirty = True
+        shown = self.view_range()
+        self.paused.setText("Paused: the charts hold %s; Live (Space) follows now again" % (
+            "%s - %s" % (clock_text(shown[0]), clock_text(shown[1])) if shown else "the time shown"))
+        self.paused.setVisible(not live)
 
     def zoom(self, factor: float, at: float) -> None:
         """Scale the shown span by ``factor`` around device time ``at`` (live: around now)."""

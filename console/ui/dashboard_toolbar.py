@@ -33,7 +33,7 @@ class DashboardToolbar(QToolBar):
         self.window_box = QComboBox()
         for text, seconds in WINDOWS_S:
             self.window_box.addItem(text, seconds)
-        self.window_box.setToolTip("How much history the charts show (the wheel over a chart zooms)")
+        self.window_box.setToolTip("How much history the charts show (Ctrl + wheel over a chart zooms)")
         self.addWidget(self.window_box)
         self.addSeparator()
         self.csv_action = self.addAction("Export CSV…")

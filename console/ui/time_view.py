@@ -1,4 +1,5 @@
-"""The plot area of a chart: the wheel zooms time and a drag pans it, nothing else.
+"""The plot area of a chart: the wheel with Ctrl (or any modifier) zooms time and a drag pans it,
+nothing else; a plain wheel scrolls the page, so a long Dashboard can be scrolled over its charts.
 
 The charts of a Dashboard share one time range, so the view box does not change its own range:
 it reports what the user asked for and the Dashboard applies it to every chart. The y axis
@@ -12,6 +13,8 @@ from typing import Any
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 
+ZOOM_MODIFIERS = (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+                  | Qt.KeyboardModifier.AltModifier | Qt.KeyboardModifier.MetaModifier)
 WHEEL_BASE = 1.02  # per 1/8 degree of wheel travel, as pyqtgraph's own wheel zoom
 
 
@@ -24,8 +27,8 @@ class TimeViewBox(pg.ViewBox):  # type: ignore[misc]
         self.setMouseEnabled(x=False, y=False)
 
     def wheelEvent(self, ev: Any, axis: int | None = None) -> None:
-        if axis == 1 or not ev.delta():
-            ev.ignore()
+        if axis == 1 or not ev.delta() or not ev.modifiers() & ZOOM_MODIFIERS:
+            ev.ignore()  # the page scrolls
             return
         factor = WHEEL_BASE ** (-ev.delta() / 8.0)
         x = float(self.mapSceneToView(ev.scenePos()).x())

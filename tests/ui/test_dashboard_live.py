@@ -81,6 +81,7 @@ def test_live_off_freezes_the_view_and_live_on_snaps_back_to_now(qtbot: QtBot, d
     store = dashboard.model.store
     assert store is not None
     frozen = dashboard.view_range()
+    dashboard._on_frame()  # the frozen range drawn once (samples up to the moment Live went off)
     frozen_points = dashboard.points_drawn()
     received = store.received
     qtbot.waitUntil(lambda: store.received >= received + 5, timeout=10_000)
@@ -141,13 +142,34 @@ def test_hover_names_the_time_and_every_value_with_its_unit(qtbot: QtBot, dashbo
     assert chart._hover_text.isVisible() and chart._hover_text.toPlainText() == text
 
 
-def _wheel(widget: object, pos: QPointF, notches: int) -> None:
+def _wheel(widget: object, pos: QPointF, notches: int,
+           modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.ControlModifier) -> None:
     from PySide6.QtWidgets import QWidget
 
     assert isinstance(widget, QWidget)
     event = QWheelEvent(pos, QPointF(widget.mapToGlobal(pos.toPoint())), QPoint(0, 0), QPoint(0, 120 * notches),
-                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+                        Qt.MouseButton.NoButton, modifiers, Qt.ScrollPhase.NoScrollPhase, False)
     QApplication.sendEvent(widget, event)
+
+
+def test_a_plain_wheel_over_a_chart_scrolls_the_page_and_a_paused_chart_says_so(
+        qtbot: QtBot, dashboard: Dashboard) -> None:
+    qtbot.waitUntil(lambda: dashboard.points_drawn() >= 5, timeout=10_000)
+    dashboard.resize(900, 400)  # shorter than the charts: the page can scroll
+    qtbot.waitUntil(lambda: dashboard.scroll_area.verticalScrollBar().maximum() > 0, timeout=10_000)
+    span = dashboard.span_s
+    bar = dashboard.scroll_area.verticalScrollBar()
+    chart = next(c for c in dashboard.charts if not c.visibleRegion().isEmpty())
+    viewport = chart.plot.viewport()
+    _wheel(viewport, QPointF(viewport.width() / 2, viewport.height() / 2), -2, Qt.KeyboardModifier.NoModifier)
+    assert bar.value() > 0 and dashboard.span_s == span and dashboard.live  # scrolled, not zoomed
+    assert not dashboard.paused.isVisible()
+    dashboard.set_live(False)
+    paused = dashboard.paused
+    assert paused.isVisible() and paused.text().startswith("Paused: the charts hold ")
+    assert "Live (Space)" in paused.text()
+    dashboard.set_live(True)
+    assert not paused.isVisible()
 
 
 def test_scroll_zooms_time_on_every_chart_and_live_snaps_back(qtbot: QtBot, dashboard: Dashboard) -> None:
