@@ -27,6 +27,7 @@ from device_runtime.protocol import (
     TOPIC_HEALTH,
     TOPIC_STORE,
     Empty,
+    ErrorCode,
     Event,
     HealthReport,
     ProtocolError,
@@ -110,8 +111,14 @@ _REFUSALS: dict[str, tuple[str, str]] = {
     Code.BUSY: ("The device's store is busy with another action.", "Wait for it to finish and try again."),
     Code.IO: ("The device could not read or write its store.", "See Details; the previous version stays active."),
     Code.BAD_REQUEST: ("The device refused the request as given.", "See Details for what it expects."),
+    ErrorCode.NOT_ALLOWED: ("This needs the device's admin role; you are an operator there.",
+                            "Ask an admin (root, or the edge-runtime-admin group) to do it, or to add you to "
+                            "that group (see Details)."),
+    ErrorCode.TOO_MANY_CONNECTIONS: ("The device has too many connections open for this user.",
+                                     "Close consoles or edgectl commands still connected to it, then try again."),
 }
-# Every code the store sends: a request failing with one was understood and refused by the device.
+# Every code the store (or the daemon's roles and limits) sends: a request failing with one was
+# understood and refused by the device.
 STORE_CODES = frozenset(_REFUSALS)
 
 

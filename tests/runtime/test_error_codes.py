@@ -86,3 +86,11 @@ def test_the_reserve_scales_with_the_disk(small_disk: Path, tmp_path: Path) -> N
     big = total_bytes(str(tmp_path))
     assert reserve_bytes(StoreConfig(), str(tmp_path)) == int(min(RESERVE_CEILING, max(RESERVE_FLOOR, big * 0.02)))
     assert reserve_bytes(StoreConfig(space_margin_bytes=5), str(small_disk)) == 5  # a setting wins
+
+
+def test_role_and_limit_refusals_are_worded_as_refusals() -> None:
+    refused = explain_error(DeviceError("trusting a key needs the admin role", p.ErrorCode.NOT_ALLOWED), "Trust",
+                            "robot-07")
+    assert refused.what.startswith("This needs the device's admin role") and "edge-runtime-admin" in refused.todo
+    busy = explain_error(DeviceError("64 connections", p.ErrorCode.TOO_MANY_CONNECTIONS), "Deploy", "robot-07")
+    assert busy.what == "The device has too many connections open for this user."
