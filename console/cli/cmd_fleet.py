@@ -111,7 +111,7 @@ def _fleet(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int:
         env.stdout.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
     else:
         _show_record(env, record, log)
-    final = list(record.final().values())
+    final = [p.outcome for p in record.final().values()]
     return ExitCode.ERROR if record.stopped else _exit(final)
 
 
@@ -185,8 +185,9 @@ def _show_record(env: ConsoleEnv, record: RolloutRecord, log: RolloutLog) -> Non
     what = record.what
     out.write("%s %s: %s by %s, %s\n" % (record.kind, record.id, what.get("package") or what.get("model"),
                                          record.who, _when(record.started)))
-    for device, outcome in record.final().items():
-        out.write("  %-16s %-11s %s\n" % (device, outcome.status, outcome.why or _brief(outcome.detail)))
+    for device, last in record.final().items():
+        o = last.outcome
+        out.write("  %-16s %-11s %-9s %s\n" % (device, o.status, last.phase, o.why or _brief(o.detail)))
     counts = ", ".join("%d %s" % (n, s) for s, n in sorted(record.counts().items()))
     out.write("%s%s. Record: %s\n" % ("stopped: %s; " % record.stopped if record.stopped else "", counts,
                                       log.path(record.id)))

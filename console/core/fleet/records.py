@@ -56,22 +56,23 @@ class RolloutRecord:
     def add(self, phase: str, wave: int | None, outcomes: list[DeviceOutcome]) -> None:
         self.phases.extend(PhaseOutcome(phase, wave, o) for o in outcomes)
 
-    def final(self) -> dict[str, DeviceOutcome]:
-        """Each device's last outcome (a device the rollout never reached is skipped)."""
-        last = {p.outcome.device: p.outcome for p in self.phases}
-        return {d: last.get(d, DeviceOutcome(d, "skipped", "not reached")) for d in self.devices}
+    def final(self) -> dict[str, PhaseOutcome]:
+        """Each device's last phase and its outcome (a device the rollout never reached is skipped)."""
+        last = {p.outcome.device: p for p in self.phases}
+        return {d: last.get(d, PhaseOutcome("none", None, DeviceOutcome(d, "skipped", "not reached")))
+                for d in self.devices}
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
-        for outcome in self.final().values():
-            out[outcome.status] = out.get(outcome.status, 0) + 1
+        for phase in self.final().values():
+            out[phase.outcome.status] = out.get(phase.outcome.status, 0) + 1
         return out
 
     def to_json(self) -> dict[str, Any]:
         return {"version": RECORD_VERSION, "id": self.id, "kind": self.kind, "who": self.who, "started": self.started,
                 "finished": self.finished, "what": self.what, "devices": self.devices, "selector": self.selector,
                 "plan": self.plan, "stopped": self.stopped, "phases": [p.to_json() for p in self.phases],
-                "final": {d: o.to_json() for d, o in self.final().items()}}
+                "final": {d: p.to_json() for d, p in self.final().items()}}
 
     @classmethod
     def from_json(cls, data: Any) -> RolloutRecord:

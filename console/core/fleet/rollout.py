@@ -21,6 +21,7 @@ from console.core.fleet.runner import (
     SKIPPED,
     DeviceFailed,
     DeviceOutcome,
+    one_line,
     run_each,
 )
 from console.core.fleet.waves import WaveSize, plan_waves
@@ -55,8 +56,7 @@ def _held(action: StoreAction, device: str) -> dict[str, Any]:
     detail = {"model": action.name, "version": action.version, "previous": action.previous, "result": action.result,
               "steps_s": action.steps_s}
     if action.state != STORE_ACTION_SUCCEEDED or action.result == "rolled_back":
-        refusal = explain_action(action, device)
-        raise DeviceFailed("%s %s" % (refusal.details or refusal.what, refusal.todo), detail)
+        raise DeviceFailed(one_line(explain_action(action, device), action.code, device), detail)
     return detail
 
 
@@ -95,6 +95,7 @@ class Fleet:
                                 "planned": waves})
         self.log.save(record)
         why = plan.why or "fleet rollout %s" % record.id
+        wave_of = {d: number for number, wave in enumerate(waves, 1) for d in wave}
 
         def upload(device: str) -> dict[str, Any]:
             client = self._client(device)
@@ -109,7 +110,7 @@ class Fleet:
             record.what.update(model=stored["model"], version=stored["version"])
         failures = sum(not o.ok for o in uploaded.values())
         if failures > plan.max_failures:
-            return self._stop(record, [d for d in plan.devices if uploaded[d].ok], None,
+            return self._stop(record, [d for d in plan.devices if uploaded[d].ok], wave_of,
                               "%d of %d uploads failed (more than --max-failures %d): nothing was activated"
                               % (failures, len(plan.devices), plan.max_failures))
 
@@ -127,7 +128,7 @@ class Fleet:
                 if plan.rollback_failed_wave:
                     self._roll_back_wave(record, number, outcomes, why)
                 left = [d for w in waves[number:] for d in w if uploaded[d].ok]
-                return self._stop(record, left, number, "%d device%s failed by wave %d (more than --max-failures %d)"
+                return self._stop(record, left, wave_of, "%d device%s failed by wave %d (more than --max-failures %d)"
                                   % (failures, "" if failures == 1 else "s", number, plan.max_failures))
         record.finished = self.clock()
         self.log.save(record)
@@ -147,10 +148,12 @@ class Fleet:
         self.progress.stage("wave %d failed: rolling back %s" % (number, ", ".join(done)))
         self._phase(record, "rollback", number, list(done), back, "The rollback")
 
-    def _stop(self, record: RolloutRecord, left: list[str], wave: int | None, why: str) -> RolloutRecord:
+    def _stop(self, record: RolloutRecord, left: list[str], wave_of: dict[str, int], why: str) -> RolloutRecord:
+        """``left``: the devices that were to activate later, each skipped in its planned wave."""
         reason = "the rollout stopped: %s" % why
-        record.add("activate", wave, [DeviceOutcome(d, SKIPPED, "not activated: %s; the package stays stored"
-                                                    % reason) for d in left])
+        for device in left:
+            record.add("activate", wave_of[device], [DeviceOutcome(
+                device, SKIPPED, "not activated: %s; the package stays stored" % reason)])
         record.stopped = why
         record.finished = self.clock()
         self.log.save(record)

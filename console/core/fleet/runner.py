@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from console.core.client import ConnectionLost, DeviceError, IncompatibleRuntime
-from console.core.models import explain_error
+from console.core.models import Refusal, explain_error
 from console.transport.base import TransportError
+from device_runtime.store.errors import Code
 
 OK = "ok"
 FAILED = "failed"  # the device answered: it refused, or the change did not hold (rolled back)
@@ -63,11 +64,21 @@ def unreachable_why(exc: BaseException) -> str | None:
     return None
 
 
+# What to do, on the command line, where the console's words point at its own pages.
+_CLI_TODO = {Code.HEALTH_FAILED: "Run edgectl --device {device} health: it shows each check and how to fix it."}
+
+
+def one_line(refusal: Refusal, code: str | None, device: str) -> str:
+    """A refusal as one line for a terminal: the device's own words, then what to do there."""
+    todo = _CLI_TODO.get(code or "", refusal.todo.replace("See Details; ", "").replace(" (see Details)", ""))
+    details = "; ".join(line.strip() for line in refusal.details.splitlines() if line.strip())
+    return "%s %s" % ((details or refusal.what).rstrip(".") + ".", todo[:1].upper() + todo[1:].format(device=device))
+
+
 def failure_text(exc: BaseException, what: str, device: str) -> str:
-    """What happened, the device's own words, and what to do, on one line (the store's table of codes)."""
+    """What happened, in the device's words when it gave any, and what to do (the store's table of codes)."""
     refusal = explain_error(exc, what, device)
-    todo = refusal.todo.replace("See Details; ", "").replace("(see Details)", "")
-    return "%s (%s) %s" % (refusal.what, refusal.details, todo[:1].upper() + todo[1:])
+    return "%s %s" % (refusal.what, one_line(refusal, getattr(exc, "code", None), device))
 
 
 Work = Callable[[str], dict[str, Any]]

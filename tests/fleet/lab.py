@@ -1,0 +1,35 @@
+"""The lab the fleet tests drive: a temp console whose registered devices are real daemons on this machine."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from console.cli.main import main
+from console.core.env import ConsoleEnv
+
+
+@dataclass
+class Lab:
+    env: ConsoleEnv
+    sockets: dict[str, Path]
+    packages: dict[str, Path]  # version -> an unsigned package of the model "detector"
+
+    def run(self, *argv: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        self.env.stdout, self.env.stderr = out, err
+        code = main(list(argv), self.env)
+        return code, out.getvalue(), err.getvalue()
+
+    def json(self, *argv: str) -> tuple[int, Any]:
+        code, out, err = self.run(*argv)
+        assert out, err
+        return code, json.loads(out)
+
+    def active(self) -> dict[str, str | None]:
+        """Each robot's active version of the model, from its own store (through fleet status)."""
+        _, status = self.json("fleet", "status", "--tag", "lab", "--json")
+        return {row["device"]: row["models"].get("detector") for row in status["devices"]}
