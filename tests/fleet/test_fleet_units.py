@@ -1,0 +1,85 @@
+"""The fleet's pure parts: wave plans, the bound on parallel work, and how an outcome is classed."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from console.core.client import ConnectionLost, DeviceError
+from console.core.fleet.runner import FAILED, OK, UNREACHABLE, DeviceFailed, run_each
+from console.core.fleet.waves import parse_waves, plan_waves
+from console.transport.base import TransportError
+
+ROBOTS = ["r%d" % i for i in range(1, 9)]
+
+
+@pytest.mark.parametrize(("canary", "waves", "plan"), [
+    (1, "25%,100%", [["r1"], ["r2"], ["r3", "r4", "r5", "r6", "r7", "r8"]]),
+    (1, "100%", [["r1"], ROBOTS[1:]]),
+    (0, "100%", [ROBOTS]),
+    (2, "25%,50%,100%", [["r1", "r2"], ["r3", "r4"], ROBOTS[4:]]),  # 25% ends where the canary did: dropped
+    (1, "3,8", [["r1"], ["r2", "r3"], ROBOTS[3:]]),
+    (9, "100%", [ROBOTS]),
+])
+def test_waves_end_at_their_share_of_the_targets(canary: int, waves: str, plan: list[list[str]]) -> None:
+    assert plan_waves(ROBOTS, canary, parse_waves(waves)) == [w for w in plan if w]
+
+
+@pytest.mark.parametrize(("waves", "words"), [
+    ("25%,50%", "the waves end at 4 of 8 devices; end them with 100%"),
+    ("half", "wave 'half' is neither a percentage (25%) nor a number of devices (2)"),
+    ("0%,100%", "wave 0% is out of range"),
+    ("150%", "wave 150% is out of range"),
+])
+def test_a_plan_that_cannot_be_followed_is_refused_by_name(waves: str, words: str) -> None:
+    with pytest.raises(ValueError, match="^" + words.replace("(", r"\(").replace(")", r"\)")):
+        plan_waves(ROBOTS, 1, parse_waves(waves))
+
+
+@pytest.mark.parametrize("parallel", [1, 3])
+def test_run_each_runs_exactly_parallel_devices_at_once(parallel: int) -> None:
+    together = threading.Barrier(parallel, timeout=30)  # breaks unless `parallel` devices run at once
+    lock = threading.Lock()
+    running, most = [0], [0]
+
+    def work(device: str) -> dict[str, object]:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        if device in ROBOTS[:parallel]:
+            together.wait()
+        with lock:
+            running[0] -= 1
+        return {"seen": device}
+
+    outcomes = run_each(ROBOTS, work, "The work", parallel)
+    assert [o.device for o in outcomes] == ROBOTS and all(o.status == OK for o in outcomes)
+    assert most[0] == parallel and not together.broken
+
+
+def test_each_failure_is_classed_and_kept_with_its_device() -> None:
+    raised: dict[str, BaseException] = {
+        "r1": DeviceFailed("rolled back: the health check failed", {"version": "1.1.0"}),
+        "r2": TransportError("ssh: connect to host 10.0.0.2 port 22: No route to host"),
+        "r3": ConnectionLost("the device closed the connection"),
+        "r4": DeviceError("no space left for the package", "no_space"),
+        "r5": KeyError("version"),
+    }
+
+    def work(device: str) -> dict[str, object]:
+        if device in raised:
+            raise raised[device]
+        return {}
+
+    heard: list[str] = []
+    outcomes = {o.device: o for o in run_each(ROBOTS[:6], work, "The upload", 4, lambda o: heard.append(o.device))}
+    assert sorted(heard) == ROBOTS[:6]
+    assert (outcomes["r1"].status, outcomes["r1"].detail) == (FAILED, {"version": "1.1.0"})
+    assert outcomes["r2"].status == UNREACHABLE and outcomes["r2"].why.startswith("ssh: connect to host 10.0.0.2")
+    assert outcomes["r2"].why.endswith("Check that it is on and its runtime is up: edgectl --device r2 status")
+    assert outcomes["r3"].status == UNREACHABLE
+    assert outcomes["r4"].status == FAILED and outcomes["r4"].why.startswith(
+        "The device does not have enough free disk space for this package. no space left for the package.")
+    assert outcomes["r5"].status == FAILED and outcomes["r5"].why.startswith("The upload failed.")
+    assert outcomes["r6"].status == OK and outcomes["r6"].seconds >= 0
