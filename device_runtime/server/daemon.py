@@ -193,7 +193,9 @@ class _Connection(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        if transport.get_write_buffer_size() > MAX_CLIENT_BACKLOG:
+        # While its output is over the pause mark (reading from it paused), samples are dropped
+        # so the backlog can drain and its requests be read again, on a slow link too.
+        if not transport.is_reading() or transport.get_write_buffer_size() > MAX_CLIENT_BACKLOG:
             self.daemon.dropped_frames += 1
             return
         transport.write(frame)
