@@ -56,7 +56,8 @@ def test_watch_refuses_a_rate_out_of_range(console_env: ConsoleEnv) -> None:
 def test_devices_always_lists_local(console_env: ConsoleEnv) -> None:
     code, out, _ = _run(console_env, "devices", "--json")
     assert code == ExitCode.OK
-    assert json.loads(out)[0] == {"name": "local", "kind": "local", "label": "This computer", "host": None}
+    assert json.loads(out)[0] == {"name": "local", "kind": "local", "label": "This computer", "host": None,
+                                  "tags": []}
 
 
 def test_unknown_device_exit_code(console_env: ConsoleEnv) -> None:
