@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import signal
 import sys
@@ -10,22 +11,6 @@ import threading
 from types import ModuleType
 
 from console import __version__
-from console.cli import (
-    cmd_alerts,
-    cmd_basic,
-    cmd_commission,
-    cmd_deploy,
-    cmd_devices,
-    cmd_df,
-    cmd_fleet,
-    cmd_health,
-    cmd_install,
-    cmd_jobs,
-    cmd_latency,
-    cmd_package,
-    cmd_push,
-    cmd_remove,
-)
 from console.cli.registry import Commands
 from console.core.app import ConsoleCore
 from console.core.client import DeviceError, IncompatibleRuntime
@@ -37,19 +22,57 @@ from console.transport.base import TransportError
 from console.transport.hostkeys import UnknownHostKey
 from console.transport.ssh_prompts import SshPrompts
 
-# Command modules, in the order their commands appear in --help.
-COMMAND_MODULES: list[ModuleType] = [cmd_devices, cmd_basic, cmd_jobs, cmd_alerts, cmd_latency, cmd_package,
-                                     cmd_deploy, cmd_remove, cmd_push, cmd_df, cmd_health, cmd_commission,
-                                     cmd_install, cmd_fleet]
+# Every command and the module under console/cli that registers it, in --help order. Only the running
+# command's module is imported: the others would cost import time on every call, and scripts (a fleet's
+# Ansible run) call edgectl often. tests/console/test_cli_commands.py checks this table against the modules.
+COMMANDS: dict[str, str] = {
+    "devices": "cmd_devices",
+    "status": "cmd_basic", "watch": "cmd_basic",
+    "validate": "cmd_jobs", "quantize": "cmd_jobs", "build": "cmd_jobs", "bench": "cmd_jobs",
+    "accuracy": "cmd_jobs", "jobs": "cmd_jobs", "job": "cmd_jobs",
+    "alerts": "cmd_alerts", "thresholds": "cmd_alerts",
+    "latency": "cmd_latency", "probe": "cmd_latency",
+    "package": "cmd_package", "keys": "cmd_package",
+    "deploy": "cmd_deploy", "rollback": "cmd_deploy", "versions": "cmd_deploy", "history": "cmd_deploy",
+    "pin": "cmd_deploy", "unpin": "cmd_deploy",
+    "remove": "cmd_remove", "prune": "cmd_remove",
+    "push": "cmd_push",
+    "df": "cmd_df",
+    "health": "cmd_health", "health-config": "cmd_health", "audit": "cmd_health",
+    "commission": "cmd_commission",
+    "preflight": "cmd_install", "install": "cmd_install",
+    "fleet": "cmd_fleet",
+}
 
 
-def _parser() -> tuple[argparse.ArgumentParser, Commands]:
+def command_modules(command: str | None = None) -> list[ModuleType]:
+    """The module that registers ``command``; every module when it is None or unknown (help, a typo)."""
+    names = [COMMANDS[command]] if command in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
+    return [importlib.import_module("console.cli." + name) for name in names]
+
+
+def command_word(argv: list[str]) -> str | None:
+    """The command in ``argv``, past edgectl's own options; None where help is asked for or none is given."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("-h", "--help"):
+            return None
+        elif arg in ("--device", "-d"):
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def _parser(command: str | None = None) -> tuple[argparse.ArgumentParser, Commands]:
     parser = argparse.ArgumentParser(prog="edgectl", description="Edge Operator Console, headless")
     parser.add_argument("--version", action="version", version="edgectl %s" % __version__)
     parser.add_argument("--device", "-d", default=LOCAL_DEVICE, help="device name (default: local)")
     sub = parser.add_subparsers(dest="command")
     commands: Commands = {}
-    for module in COMMAND_MODULES:
+    for module in command_modules(command):
         module.register(sub, commands)
     return parser, commands
 
@@ -61,9 +84,12 @@ def main(argv: list[str] | None = None, env: ConsoleEnv | None = None) -> int:
         # with SIGINT ignored, as a script's background command is.
         signal.signal(signal.SIGINT, signal.default_int_handler)
     if type(env.ssh_prompts) is SshPrompts:  # nobody chose how to ask: ask on the terminal, if there is one
-        env.ssh_prompts = cmd_devices.TerminalPrompts(env)
-    parser, commands = _parser()
-    args = parser.parse_args(argv)
+        from console.cli.cmd_devices import TerminalPrompts
+
+        env.ssh_prompts = TerminalPrompts(env)
+    words = sys.argv[1:] if argv is None else argv
+    parser, commands = _parser(command_word(words))
+    args = parser.parse_args(words)
     if args.command is None:
         parser.print_help(env.stdout)
         return ExitCode.USAGE

@@ -2,7 +2,7 @@
 
 Each module under ``console/cli/`` named ``cmd_*.py`` has ``register(sub, commands)``: it adds
 its subparsers to ``sub`` and maps each command name to ``handler(core, args, env) -> exit code``.
-``main.COMMAND_MODULES`` lists them.
+``main.COMMANDS`` names the module of each command, so only the running one is imported.
 """
 
 from __future__ import annotations
