@@ -38,11 +38,21 @@ MAX_SAMPLES = 10000
 _REL_FLOOR = 1e-6
 
 
+def as_numbers(value: Any) -> Any:
+    """An output as a flat float64 array; a sequence of maps (ONNX-ML ZipMap: class -> score) by its values
+    in key order, so classic-ML models compare too."""
+    import numpy as np
+
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        return np.array([[float(item[key]) for key in sorted(item)] for item in value], dtype=np.float64).ravel()
+    return np.asarray(value, dtype=np.float64).ravel()
+
+
 def compare(name: str, refs: List[Any], cands: List[Any], atol: float, rtol: float) -> OutputError:
     import numpy as np
 
-    ref = np.concatenate([np.asarray(r, dtype=np.float64).ravel() for r in refs])
-    cand = np.concatenate([np.asarray(c, dtype=np.float64).ravel() for c in cands])
+    ref = np.concatenate([as_numbers(r) for r in refs])
+    cand = np.concatenate([as_numbers(c) for c in cands])
     if not np.all(np.isfinite(cand)):
         return OutputError(name, float("inf"), float("inf"), float("inf"), 0.0, False)
     diff = np.abs(cand - ref)

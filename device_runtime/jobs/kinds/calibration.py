@@ -25,7 +25,8 @@ def _fixed(dim: Dim) -> bool:
     return isinstance(dim, int) and dim > 0
 
 
-def split_batches(array: Any, name: str, dims: Sequence[Dim], dtype: str, source: str) -> List[Any]:
+def split_batches(array: Any, name: str, dims: Sequence[Dim], dtype: str, source: str,
+                  whole: bool = False) -> List[Any]:
     """``array`` -> batches shaped for the input (see module docstring)."""
     shape = tuple(array.shape)
     if not dims and array.ndim <= 1:  # a scalar input (int64 thresholds, counts): one value per sample
@@ -34,7 +35,11 @@ def split_batches(array: Any, name: str, dims: Sequence[Dim], dtype: str, source
         flat = array.astype(dtype).reshape(-1)
         return [flat[i : i + 1].reshape(()) for i in range(flat.shape[0])]
     if dims and array.ndim == len(dims) + 1:  # one whole input per item of the first axis
-        return [batch for item in array for batch in split_batches(item, name, dims, dtype, source)]
+        first = dims[0]
+        if isinstance(first, int) and first > 0:
+            return [batch for item in array for batch in split_batches(item, name, dims, dtype, source)]
+        # A dynamic first dimension may be a sequence, not a batch: each item is one sample as it is.
+        return [split_batches(item, name, dims, dtype, source, whole=True)[0] for item in array]
     if dims and array.ndim == len(dims) - 1:
         array = array[None]
     bad = dims and (array.ndim != len(dims) or any(
@@ -46,6 +51,8 @@ def split_batches(array: Any, name: str, dims: Sequence[Dim], dtype: str, source
     if array.dtype.kind not in "fiub":
         raise JobFailed("data for input %r in %s has type %s; numbers are needed" % (name, source, array.dtype))
     array = array.astype(dtype)
+    if whole:
+        return [array]
     first = dims[0] if dims else None
     step = first if isinstance(first, int) and first > 0 else 1
     if array.shape[0] % step:

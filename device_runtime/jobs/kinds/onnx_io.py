@@ -7,7 +7,7 @@ what to do: a corrupt model, a dynamic dimension without a shape, data of the wr
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from device_runtime.jobs.kinds.base import JobFailed
 
@@ -54,6 +54,17 @@ def load_model(path: str, load_external_data: bool = True) -> Any:
     if not model.graph.node and not model.graph.output:
         raise JobFailed("%s holds no ONNX graph (empty or not an ONNX file): re-export the model" % path)
     return model
+
+
+def all_nodes(graph: Any) -> Iterator[Any]:
+    """Every node, including those inside If / Loop / Scan bodies."""
+    for node in graph.node:
+        yield node
+        for attribute in node.attribute:
+            if attribute.HasField("g"):
+                yield from all_nodes(attribute.g)
+            for sub in attribute.graphs:
+                yield from all_nodes(sub)
 
 
 def dims_of(value_info: Any) -> List[Dim]:

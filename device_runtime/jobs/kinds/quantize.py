@@ -95,11 +95,12 @@ def _fp16(spec: QuantizeSpec, ctx: WorkerContext) -> QuantizeResult:
     import onnx
 
     from device_runtime.jobs.kinds.quantize_fp16 import convert_fp16
-    from device_runtime.jobs.kinds.quantize_proof import prove_output, refuse_quantized
+    from device_runtime.jobs.kinds.quantize_proof import prove_output, refuse_nothing_to_gain, refuse_quantized
 
     ctx.progress(0.1, "reading the model", force=True)
     model = load_model(spec.model)
     refuse_quantized(model, spec.model, "fp16")
+    refuse_nothing_to_gain(model, spec.model, "fp16")
     names = _io_names(model)
     unknown = [name for name in spec.keep_fp32 if name not in names]
     if unknown:
@@ -131,19 +132,21 @@ def _int8(spec: QuantizeSpec, ctx: WorkerContext) -> QuantizeResult:
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     from device_runtime.jobs.kinds.qdq_rules import check_qdq
-    from device_runtime.jobs.kinds.quantize_int8 import count_quantized, opset_for_per_channel, quantize_int8
-    from device_runtime.jobs.kinds.quantize_proof import prove_output, refuse_quantized
+    from device_runtime.jobs.kinds.quantize_fp16 import topological_sort
+    from device_runtime.jobs.kinds.quantize_int8 import opset_for_per_channel, quantize_int8, require_quantized
+    from device_runtime.jobs.kinds.quantize_proof import prove_output, refuse_nothing_to_gain, refuse_quantized
 
     ctx.progress(0.0, "reading the model", force=True)
     model = load_model(spec.model, load_external_data=False)
     refuse_quantized(model, spec.model, "int8")
+    refuse_nothing_to_gain(model, spec.model, "int8")
     inputs = _inputs(model)
-    del model
     ctx.progress(0.05, "loading calibration data", force=True)
     samples = _sample(spec, inputs, ctx)
     notes: List[str] = []
     proof: List[str] = []
     findings: List[str] = []
+    nodes: List[int] = []
     with tempfile.TemporaryDirectory(prefix="edge-quant-") as scratch:
         source, per_channel = spec.model, spec.per_channel
         if per_channel:
@@ -164,6 +167,8 @@ def _int8(spec: QuantizeSpec, ctx: WorkerContext) -> QuantizeResult:
 
             quantize_int8(prepared, temp, samples, per_channel, spec.calibrate_method, ctx)
             written = onnx.load(temp)
+            nodes.append(require_quantized(written, model))
+            topological_sort(written.graph)  # the quantizer can leave If-bearing graphs out of order
             stamp(written, {"precision": "int8", "calibration": os.path.basename(spec.calibration or ""),
                             "samples": len(samples), "method": spec.calibrate_method, "per_channel": per_channel,
                             "preprocess": dict(spec.preprocess), "source": os.path.basename(spec.model)})
@@ -176,8 +181,7 @@ def _int8(spec: QuantizeSpec, ctx: WorkerContext) -> QuantizeResult:
                                 % "; ".join(findings[:5]))
 
         size = ctx.write_output(spec.output, write)
-    nodes = count_quantized(spec.output)
-    ctx.log("wrote %s (%d bytes, %d quantized nodes); %s" % (spec.output, size, nodes, proof[0]))
+    ctx.log("wrote %s (%d bytes, %d quantized nodes); %s" % (spec.output, size, nodes[0], proof[0]))
     return QuantizeResult(spec.output, "int8", size, os.path.getsize(spec.model), method=spec.calibrate_method,
-                          calibration_samples=len(samples), quantized_nodes=nodes, notes=notes, proof=proof[0],
+                          calibration_samples=len(samples), quantized_nodes=nodes[0], notes=notes, proof=proof[0],
                           qdq_findings=findings)

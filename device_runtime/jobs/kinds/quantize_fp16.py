@@ -85,16 +85,32 @@ def name_nodes(graph: Any) -> None:
             used.add(candidate)
 
 
+def _implicit_inputs(node: Any) -> Set[str]:
+    """Names an If / Loop / Scan body reads from the enclosing graph (they are dependencies of the node)."""
+    names: Set[str] = set()
+    for attribute in node.attribute:
+        for sub in ([attribute.g] if attribute.HasField("g") else []) + list(attribute.graphs):
+            local = {vi.name for vi in sub.input} | {init.name for init in sub.initializer}
+            local |= {out for inner in sub.node for out in inner.output}
+            for inner in sub.node:
+                names.update(name for name in inner.input if name not in local)
+                names.update(_implicit_inputs(inner) - local)
+            names.update(vi.name for vi in sub.output if vi.name not in local)
+    return names
+
+
 def topological_sort(graph: Any, outer: Sequence[str] = ()) -> None:
-    """Reorder ``graph.node`` so every node follows its inputs' producers (stable otherwise)."""
+    """Reorder ``graph.node`` so every node follows its inputs' producers, those its subgraphs read from
+    this graph included (stable otherwise)."""
     available = set(outer) | {vi.name for vi in graph.input} | {init.name for init in graph.initializer} | {""}
     produced = {out for node in graph.node for out in node.output}
     pending = list(graph.node)
+    needs = {id(node): set(node.input) | _implicit_inputs(node) for node in pending}
     ordered: List[Any] = []
     while pending:
         remaining = []
         for node in pending:
-            if all(name in available or name not in produced for name in node.input):
+            if all(name in available or name not in produced for name in needs[id(node)]):
                 ordered.append(node)
                 available.update(node.output)
             else:
@@ -123,12 +139,25 @@ def _copy(node: Any) -> Any:
     return clone
 
 
+def _weights_not_inputs(model: Any) -> None:
+    """Before IR 4 every initializer had to be a graph input too (some exporters wrote IR 3 files that break
+    that rule); the converter treats such inputs as I/O. As IR 4 constants they convert like any weight."""
+    if int(model.ir_version) >= 4 or not model.graph.initializer:
+        return
+    weights = {init.name for init in model.graph.initializer}
+    kept = [vi for vi in model.graph.input if vi.name not in weights]
+    del model.graph.input[:]
+    model.graph.input.extend(kept)
+    model.ir_version = 4
+
+
 def convert_fp16(model: Any, io_names: Sequence[str], keep_fp32: Sequence[str], fp16_io: bool,
                  block_ops: Sequence[str]) -> Dict[str, Any]:
     """The converted model, the I/O names kept FP32 and the nodes kept FP32 for shapes."""
     from onnxruntime.transformers.float16 import DEFAULT_OP_BLOCK_LIST, convert_float_to_float16
 
     name_nodes(model.graph)
+    _weights_not_inputs(model)
     kept_shape = sorted(shape_nodes(model.graph, _ranks(model)))
     keep_io: Any = list(keep_fp32) if fp16_io else True
     if fp16_io and not keep_fp32:

@@ -19,6 +19,7 @@ from device_runtime.jobs.kinds.base import JobFailed, WorkerContext
 
 METHODS = {"minmax": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}
 PER_CHANNEL_OPSET = 13
+WORTHY = ("Conv", "ConvTranspose", "MatMul", "Gemm")
 TENSORRT_OPTIONS = {"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False,
                     "AddQDQPairToWeight": True, "DedicatedQDQPair": True}
 
@@ -69,14 +70,30 @@ def opset_for_per_channel(source: str, scratch: str) -> Tuple[str, bool, Optiona
     return path, True, "opset upgraded from %d to %d for per-channel weights" % (opset, PER_CHANNEL_OPSET)
 
 
-def count_quantized(path: str) -> int:
-    """Nodes fed by at least one DequantizeLinear: the operators that now run in INT8."""
-    import onnx
+def count_quantized(model: Any) -> int:
+    """Nodes (subgraphs included) fed by at least one DequantizeLinear: the operators that now run in INT8."""
+    from device_runtime.jobs.kinds.onnx_io import all_nodes
 
-    graph = onnx.load(path, load_external_data=False).graph
-    dq_outputs = {out for node in graph.node if node.op_type == "DequantizeLinear" for out in node.output}
-    return sum(1 for node in graph.node
+    nodes = list(all_nodes(model.graph))
+    dq_outputs = {out for node in nodes if node.op_type == "DequantizeLinear" for out in node.output}
+    return sum(1 for node in nodes
                if node.op_type not in ("QuantizeLinear", "DequantizeLinear") and dq_outputs.intersection(node.input))
+
+
+def require_quantized(model: Any, source: Any) -> int:
+    """The count of INT8 operators; a JobFailed saying why when the quantizer changed nothing."""
+    from device_runtime.jobs.kinds.onnx_io import all_nodes
+
+    count = count_quantized(model)
+    if count:
+        return count
+    top = {node.op_type for node in source.graph.node}
+    nested = sorted({node.op_type for node in all_nodes(source.graph)} - top & set(WORTHY))
+    where = (" Its %s sit inside If / Loop bodies, which ONNX Runtime's quantizer does not reach."
+             % ", ".join(nested)) if nested else ""
+    raise JobFailed("ONNX Runtime's quantizer quantized no operator of this model, so an INT8 copy would be the "
+                    "FP32 model under another name; nothing was kept.%s Use FP16, or quantize with a tool that "
+                    "handles subgraphs (NVIDIA ModelOpt)" % where)
 
 
 def quantize_int8(source: str, temp: str, samples: List[Dict[str, Any]], per_channel: bool, method: str,

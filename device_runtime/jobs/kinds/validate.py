@@ -15,22 +15,11 @@ import os
 from typing import Any, Dict, Iterator, Tuple
 
 from device_runtime.jobs.kinds.base import JobKind, WorkerContext
-from device_runtime.jobs.kinds.onnx_io import dims_of, is_dynamic, load_model
+from device_runtime.jobs.kinds.onnx_io import all_nodes, dims_of, is_dynamic, load_model
 from device_runtime.protocol import Record, TensorInfo, ValidateReport, ValidateSpec
 
 QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
 INTEGER_OPS = ("MatMulInteger", "ConvInteger", "DynamicQuantizeLinear", "QGemm", "QAttention")
-
-
-def _nodes(graph: Any) -> Iterator[Any]:
-    """Every node, including those inside If / Loop / Scan bodies."""
-    for node in graph.node:
-        yield node
-        for attribute in node.attribute:
-            if attribute.HasField("g"):
-                yield from _nodes(attribute.g)
-            for sub in attribute.graphs:
-                yield from _nodes(sub)
 
 
 def _dtype_name(elem_type: int) -> str:
@@ -49,7 +38,7 @@ def _tensor_info(value_info: Any) -> TensorInfo:
 def _weight_tensors(graph: Any) -> Iterator[Any]:
     """Initializers and the tensors of Constant nodes (subgraphs included)."""
     yield from graph.initializer
-    for node in _nodes(graph):
+    for node in all_nodes(graph):
         if node.op_type == "Constant":
             for attribute in node.attribute:
                 if attribute.name == "value":
@@ -108,7 +97,7 @@ class ValidateKind(JobKind):
         report.producer = " ".join(p for p in (model.producer_name, model.producer_version) if p)
         report.inputs = [_tensor_info(vi) for vi in graph.input if vi.name not in initializers]
         report.outputs = [_tensor_info(vi) for vi in graph.output]
-        for node in _nodes(graph):
+        for node in all_nodes(graph):
             key = node.op_type if node.domain in ("", "ai.onnx") else "%s.%s" % (node.domain, node.op_type)
             report.operators[key] = report.operators.get(key, 0) + 1
         report.parameters, weight_types = _weight_census(graph)
@@ -154,5 +143,5 @@ class ValidateKind(JobKind):
 def model_precision(path: str) -> str:
     """fp32, fp16, int8 (Q/DQ) or mixed, from the weights' types and the operators (no weights loaded)."""
     model = load_model(path, load_external_data=False)
-    operators = {node.op_type: 1 for node in _nodes(model.graph)}
+    operators = {node.op_type: 1 for node in all_nodes(model.graph)}
     return _precision(_weight_census(model.graph)[1], operators)
