@@ -86,6 +86,8 @@ def _run_verbs(env: ConsoleEnv, model_name: str, scratch: Path) -> dict[str, tup
     got["validate"] = _outcome(*edgectl(env, "validate", str(path)))
     got["package"] = _outcome(*edgectl(env, "package", "build", str(path), "--name", name, "-o",
                                        str(scratch / "plain.tar.gz")))
+    if got["package"][0] == "refused":
+        assert not (scratch / "plain.tar.gz").exists(), "a refused build left a package behind"
     got["deploy"] = _outcome(*edgectl(env, "deploy", str(path), "--name", name, "--version", "1.0.0", *flags))
     if got["deploy"][0] == "works":
         again = edgectl(env, "deploy", str(path), "--name", name, "--version", "1.0.1", *flags)
@@ -95,6 +97,7 @@ def _run_verbs(env: ConsoleEnv, model_name: str, scratch: Path) -> dict[str, tup
         active = json.loads(edgectl(env, "versions", name, "--json")[1])["active"]
         got["remove"] = _outcome(*edgectl(env, "remove", name, "--confirm-active", active))
     else:
+        assert json.loads(edgectl(env, "versions", name, "--json")[1])["active"] is None
         got["remove"] = _outcome(*edgectl(env, "remove", name))
     return got
 
