@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush, QColor, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -193,11 +193,11 @@ class EventPanel(QWidget):
     def _set_cells(self, row: int, cells: tuple[str, ...], color: QColor, key: str, message: str) -> None:
         for column, text in enumerate(cells):
             item = QTableWidgetItem(text)  # plain text: device strings are never markup
-            if column == 0:
+            if column == 0:  # a tint of the kind's colour under the theme's own text: readable in both themes
                 fill = QColor(color)
                 fill.setAlpha(60)
                 item.setBackground(QBrush(fill))
-                item.setForeground(QBrush(color.darker(130)))
+                item.setForeground(QBrush(self.table.palette().color(QPalette.ColorRole.Text)))
             if column == 3:
                 item.setToolTip(message)
             item.setData(Qt.ItemDataRole.UserRole, key)

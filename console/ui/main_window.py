@@ -33,6 +33,7 @@ from console.ui.models_model import ModelsModel
 from console.ui.models_page import ModelsPage
 from console.ui.optimize import OptimizePage
 from console.ui.session_model import SessionModel
+from console.ui.shortcuts_dialog import ShortcutsDialog
 from console.ui.sidebar import DeviceSidebar
 from console.ui.status_bar import first_launch_job, status_line, temperature_text
 from console.ui.theme import Theme
@@ -98,6 +99,11 @@ class MainWindow(QMainWindow):
                                           "this stops it (Reconnect or F5 starts it again)")
         self.stop_local_action.triggered.connect(self.stop_local_runtime)
         self.menuBar().addMenu("&Device").addAction(self.stop_local_action)
+        self.shortcuts_action = QAction("&Keyboard shortcuts", self)
+        self.shortcuts_action.setShortcut(QKeySequence("F1"))
+        self.shortcuts_action.triggered.connect(self.show_shortcuts)
+        self.menuBar().addMenu("&Help").addAction(self.shortcuts_action)
+        self.shortcuts_dialog: ShortcutsDialog | None = None
         self.status_label = plain_label()
         self.statusBar().addWidget(self.status_label, 1)
         self.temperature_label = plain_label()
@@ -326,6 +332,13 @@ class MainWindow(QMainWindow):
         model = self.model()
         if model is not None:
             model.reconnect()
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        if self.shortcuts_dialog is None:
+            self.shortcuts_dialog = ShortcutsDialog(self)
+        self.shortcuts_dialog.show()
+        self.shortcuts_dialog.raise_()
+        return self.shortcuts_dialog
 
     def confirm(self, title: str, text: str) -> bool:
         return QMessageBox.question(self, title, text) == QMessageBox.StandardButton.Yes

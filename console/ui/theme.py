@@ -58,6 +58,24 @@ def pick_theme(choice: str) -> Theme:
     return DARK if system_prefers_dark() else LIGHT
 
 
+def contrast_ratio(first: QColor, second: QColor) -> float:
+    """WCAG's contrast ratio of two opaque colours (1 to 21; body text wants 4.5 or more)."""
+    def luminance(color: QColor) -> float:
+        def channel(value: float) -> float:
+            return value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4
+        return 0.2126 * channel(color.redF()) + 0.7152 * channel(color.greenF()) + 0.0722 * channel(color.blueF())
+
+    high, low = sorted((luminance(first), luminance(second)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def blend(top: QColor, bottom: QColor) -> QColor:
+    """``top`` (with its alpha) painted over the opaque ``bottom``."""
+    a = top.alphaF()
+    return QColor.fromRgbF(top.redF() * a + bottom.redF() * (1 - a), top.greenF() * a + bottom.greenF() * (1 - a),
+                           top.blueF() * a + bottom.blueF() * (1 - a))
+
+
 def _palette(theme: Theme) -> QPalette:
     pal = QPalette()
     roles = {
@@ -98,6 +116,9 @@ def _stylesheet(t: Theme) -> str:
     #DashboardNotice {{ color: {t.muted}; padding: 4px 2px; }}
     QToolBar {{ border: none; spacing: 8px; padding: 4px 2px; }}
     QToolButton, QComboBox {{ min-height: 28px; padding: 2px 10px; }}
+    QPushButton {{ padding: 7px 12px; }}
+    QAbstractSpinBox, QLineEdit {{ padding: 7px 4px; }}
+    QAbstractSpinBox QLineEdit {{ padding: 0px; }}
     QToolBar QToolButton {{ border: 1px solid {t.border}; border-radius: 6px; background: {t.panel};
                             min-width: 64px; }}
     QToolBar QToolButton:checked {{ background: {t.accent}; color: #ffffff; }}
