@@ -32,6 +32,7 @@ AUDITED_METHODS = {
     "store.keys.trust": "trust key",
     "store.policy.set": "config",
     "store.upload.begin": "upload",
+    "store.incoming.remove": "remove upload",
 }
 MAX_DETAIL = 400
 

@@ -58,6 +58,9 @@ def test_a_refused_upload_is_removed_and_df_lists_and_removes_the_rest(console_e
     code, out, err = edgectl(console_env, "df", "--remove-upload", entry.id[:10])
     assert code == ExitCode.OK and "removed %s (weights.bin, 0.3 MB)" % entry.id[:16] in out, err
     assert _df(console_env).incoming == []
+    code, out, _ = edgectl(console_env, "audit", "--json")
+    removals = [json.loads(line) for line in out.splitlines() if json.loads(line)["action"] == "remove upload"]
+    assert len(removals) == 1 and entry.id in removals[0]["detail"] and removals[0]["result"] == "ok"
 
 
 def test_a_killed_import_child_leaves_no_staging_and_names_the_signal(daemon, tmp_path: Path) -> None:
