@@ -125,8 +125,9 @@ def _read_onnx(path: str, network: FakeNetwork) -> str | None:
     return None
 
 
-def make_trt(version: str, parse_errors: Sequence[str] = ()) -> types.SimpleNamespace:
-    """The fake of ``version``; ``parse_errors``: real parser error texts the parser reports instead."""
+def make_trt(version: str, parse_errors: Sequence[str] = (), io_dtype: str = "FLOAT") -> types.SimpleNamespace:
+    """The fake of ``version``; ``parse_errors``: real parser error texts the parser reports instead;
+    ``io_dtype``: the ``DataType`` member of the engines' I/O tensors (``BF16`` exists from 10.0)."""
     record = record_for(version)
     major = int(record.split(".", maxsplit=1)[0])
     calls: list[tuple[Any, ...]] = []
@@ -271,9 +272,14 @@ def make_trt(version: str, parse_errors: Sequence[str] = ()) -> types.SimpleName
         def get_error(self, index: int) -> FakeParserError:
             return FakeParserError(self.errors[index])
 
+    tensor_dtype = getattr(trt.DataType, io_dtype)  # AttributeError where the version lacks the type
+
     class ICudaEngine(NameEngine):
         def create_execution_context(self) -> IExecutionContext:
             return IExecutionContext(self, major)
+
+        def get_tensor_dtype(self, name: str) -> str:
+            return str(tensor_dtype)
 
     class Runtime(_Recorder):
         _allowed = ("engine_host_code_allowed",)
