@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -72,15 +72,44 @@ def plain_label(text: str = "", parent: QWidget | None = None) -> QLabel:
     return label
 
 
-def save_widget_png(widget: QWidget, path: Path) -> tuple[int, int]:
-    """Render ``widget`` to a PNG file; returns its pixel size. Raises :class:`ExportError`."""
+EXPORT_WIDTH = 1920  # px: a chart saved for a report or a ticket, not a screen grab
+
+
+def save_plot_png(plot: pg.PlotItem, path: Path, lines: Sequence[str], theme: Theme,
+                  width: int = EXPORT_WIDTH) -> tuple[int, int]:
+    """The plot rendered afresh at ``width`` px under a header of ``lines`` (title, then what and
+    when), which also go into the PNG's Title and Description. Raises :class:`ExportError`."""
+    from pyqtgraph.exporters import ImageExporter
+
     if not path.parent.is_dir():
         raise ExportError("Cannot write %s: the folder %s does not exist. Choose an existing folder."
                           % (path, path.parent))
-    pixmap = widget.grab()
-    if not pixmap.save(str(path), "PNG"):
+    exporter = ImageExporter(plot)
+    exporter.parameters()["width"] = width
+    exporter.parameters()["background"] = QColor(theme.chart_background)
+    drawn = exporter.export(toBytes=True)
+    assert isinstance(drawn, QImage)
+    line_height = max(24, width // 60)
+    header = line_height * len(lines) + line_height // 2
+    image = QImage(drawn.width(), drawn.height() + header, QImage.Format.Format_ARGB32)
+    image.fill(QColor(theme.chart_background))
+    painter = QPainter(image)
+    try:
+        for number, text in enumerate(lines):
+            font = QFont()
+            font.setPixelSize(int(line_height * (0.75 if number == 0 else 0.55)))
+            font.setBold(number == 0)
+            painter.setFont(font)
+            painter.setPen(QColor(theme.text if number == 0 else theme.muted))
+            painter.drawText(line_height // 2, line_height * (number + 1), text)
+        painter.drawImage(0, header, drawn)
+    finally:
+        painter.end()
+    image.setText("Title", lines[0] if lines else "")
+    image.setText("Description", " · ".join(lines[1:]))
+    if not image.save(str(path), "PNG"):  # type: ignore[call-overload]
         raise ExportError("Cannot write %s. Choose a folder you can write to." % path)
-    return pixmap.width(), pixmap.height()
+    return image.width(), image.height()
 
 
 def _extremes(values: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float32],
@@ -351,10 +380,13 @@ class ChartCard(QFrame):
             lengths.append(0 if x is None else len(x))
         return max(lengths)
 
-    def save_png(self, path: Path) -> tuple[int, int]:
-        """The whole card (title, latest values, legend, plot) as a PNG file."""
+    def save_png(self, path: Path, about: str = "") -> tuple[int, int]:
+        """The chart at full resolution as a PNG: its title, ``about`` (device and time range), the
+        series with their units, and the plot."""
         self._hide_hover()
-        return save_widget_png(self, path)
+        series = " · ".join("%s (%s)" % (m.label, m.unit) if m.unit else m.label for m in self.metrics)
+        return save_plot_png(self.plot.getPlotItem(), path, [self.title, *(t for t in (about, series) if t)],
+                             self._theme)
 
     # -- hover -------------------------------------------------------------------------------
     def _hide_hover(self) -> None:

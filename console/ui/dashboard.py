@@ -405,8 +405,12 @@ class Dashboard(QWidget):
         shown, store = self.view_range(), self.model.store
         if shown is not None and store is not None:  # it may be off screen and not drawn lately
             chart.redraw(store, *shown)
+        about = self.model.display_name
+        if shown is not None:
+            about += " · %s to %s" % (time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(shown[0])),
+                                      time.strftime("%H:%M:%S", time.localtime(shown[1])))
         try:
-            width, height = chart.save_png(Path(path))
+            width, height = chart.save_png(Path(path), about)
         except ExportError as exc:
             self.export_note.setText(str(exc))
             return

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import csv
 import struct
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtGui import QImage
 from pytestqt.qtbot import QtBot
 
+from console.ui.chart import EXPORT_WIDTH
 from console.ui.dashboard import Dashboard
 from console.ui.session_model import SessionModel
 from console.ui.theme import Theme
@@ -82,9 +85,17 @@ def test_png_export_from_a_card_menu(dashboard: Dashboard, tmp_path: Path) -> No
     data = target.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", data[16:24])  # the IHDR chunk
-    assert (width, height) == (chart.width() * chart.devicePixelRatio(), chart.height() * chart.devicePixelRatio())
-    assert width >= 300 and height >= 200
+    assert width == EXPORT_WIDTH and height >= 600  # rendered afresh at full size, not a 554 px screen grab
     assert dashboard.export_note.text() == "Saved %s (%d x %d px)" % (target, width, height)
+    image = QImage(str(target))
+    assert image.text("Title") == chart.title
+    shown = dashboard.view_range()
+    assert shown is not None
+    about = image.text("Description")
+    start, end = (time.strftime(f, time.localtime(t)) for f, t in (("%Y-%m-%d %H:%M:%S", shown[0]),
+                                                                     ("%H:%M:%S", shown[1])))
+    assert about.startswith("This computer · %s to %s · " % (start, end))
+    assert chart.metrics[0].label in about
     suggested = answers.asked[0][1]
     assert suggested.startswith("local-CPU-load-") and suggested.endswith(".png")
 
