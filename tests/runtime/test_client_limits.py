@@ -88,6 +88,33 @@ def test_a_connection_that_never_says_hello_is_closed(daemon) -> None:
     assert "no hello within" in _log(daemon)
 
 
+def test_half_a_frame_then_silence_is_closed_but_a_slow_sender_is_not(daemon) -> None:
+    stalled = RawClient(daemon.socket_path, timeout=120)
+    stalled.handshake()
+    stalled.send_raw(b'{"type":"request","id":5,"method":"pi')  # and never the rest
+    slow = RawClient(daemon.socket_path, timeout=120)
+    slow.handshake()
+    slow.send_raw(b'{"type":"request","id":6,"method":"ping","params":{}')
+    closed = threading.Event()
+
+    def trickle() -> None:  # a slow link: one byte a second, for longer than the timeout
+        while not closed.wait(1.0):  # the pace of the link, not a wait for readiness
+            slow.send_raw(b" ")
+
+    thread = threading.Thread(target=trickle)
+    thread.start()
+    try:
+        assert stalled.sock.recv(1) == b""  # closed by the daemon (after PARTIAL_FRAME_TIMEOUT_S)
+    finally:
+        closed.set()
+        thread.join()
+    slow.send_raw(b"}\n")
+    assert isinstance(slow.recv(), p.Response)  # the slow sender's frame is still answered
+    assert "half a frame and no more bytes for 30 s" in _log(daemon)
+    stalled.close()
+    slow.close()
+
+
 def test_a_user_at_the_limit_with_every_connection_busy_is_refused_with_the_reason(daemon) -> None:
     busy = []
     try:
