@@ -101,6 +101,26 @@ def test_trtexec_failure_is_reported_and_leaves_no_engine(tmp_path: Path, models
     assert sorted(x.name for x in tmp_path.iterdir()) == ["root"]
 
 
+def test_a_package_manifest_gives_the_profile(trt10: Harness, models_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from console.core.packages import manifest_for_onnx
+
+    folder = tmp_path / "detector" / "1.0.0"  # as a stored version or an unpacked package lays it out
+    folder.mkdir(parents=True)
+    shutil.copy(models_dir / "demo.onnx", folder / "model.onnx")
+    manifest = manifest_for_onnx(folder / "model.onnx", "detector", "1.0.0", "tests",
+                                 shapes={"image": [2, 3, 64, 64]})
+    (folder / "manifest.json").write_bytes(manifest.canonical_bytes())
+    done = trt10.wait_final(trt10.submit("build", {"model": str(folder / "model.onnx"),
+                                                   "output": str(tmp_path / "m.plan")}).id)
+    assert done.state == p.JOB_SUCCEEDED, done.error
+    result = p.BuildResult.from_wire(done.result or {})
+    assert any("warm-up shapes of package detector 1.0.0: image 2x3x64x64" in w for w in result.warnings)
+    meta = json.loads((tmp_path / "m.plan.meta.json").read_text())
+    assert meta["profiles"] == {"image": {"min": [2, 3, 64, 64], "opt": [2, 3, 64, 64], "max": [2, 3, 64, 64]}}
+
+
 def test_int8_without_qdq_is_refused_not_labelled(trt10: Harness, models_dir: Path, tmp_path: Path) -> None:
     for route in ("api", "trtexec"):
         done = trt10.wait_final(trt10.submit("build", {"model": str(models_dir / "demo_static.onnx"), "route": route,

@@ -3,13 +3,15 @@
 All version decisions come from ``trt_plan.plan_build``; requests the device cannot honour
 (no TensorRT, DLA on a board without it, precision flags on TensorRT 11, FP16 without fast
 FP16, ...) are refused at submit time, before anything starts. An ONNX that already carries its
-precision (Q/DQ from the quantize job, or FP16 weights) is built strongly typed. Progress is
+precision (Q/DQ from the quantize job, or FP16 weights) is built strongly typed. A dynamic input
+needs an optimization profile: from ``--shape``, else the warm-up shapes of the package manifest
+beside the model (fixed), else the build is refused naming the input. Progress is
 phase-level (parsing, building, tactic timing, calibration, serializing) from TensorRT's log
 lines; the daemon adds an ETA from earlier builds of the same model on this device. The timing
 cache lives per board and TensorRT version (see ``engines.timing_cache``); the engine and its
 identity record (``<engine>.meta.json``) are written under temp names and renamed.
-TensorRT is imported here only, lazily; this path is tested with recorded fakes of each API
-generation, not with a real TensorRT.
+TensorRT is imported here only, lazily; this path is tested with strict fakes built from the real
+bindings' names (tests/engines/trt_names), not with a real TensorRT.
 """
 
 from __future__ import annotations
@@ -58,6 +60,44 @@ def model_inputs(path: str) -> Tuple[ModelInputs, bool]:
                            for vi in model.graph.input if vi.name not in initializers}
     has_qdq = any(node.op_type in ("QuantizeLinear", "DequantizeLinear") for node in model.graph.node)
     return inputs, has_qdq
+
+
+def manifest_shapes(model_path: str) -> Tuple[Dict[str, List[int]], str]:
+    """The warm-up shapes of the package whose manifest sits beside the model (a stored version, or an
+    unpacked package) when the model is its ONNX; ({}, "") otherwise."""
+    from device_runtime.store.manifest import MANIFEST_FILE
+    from device_runtime.store.verify import read_manifest
+
+    folder = os.path.dirname(os.path.abspath(model_path))
+    if not os.path.isfile(os.path.join(folder, MANIFEST_FILE)):
+        return {}, ""
+    try:
+        manifest = read_manifest(folder)
+    except Exception:  # an unreadable manifest is the store's to report; the build asks for --shape
+        return {}, ""
+    onnx_files = {entry.path for entry in manifest.files if entry.path.endswith(".onnx")}
+    if os.path.basename(model_path) not in onnx_files or manifest.warmup is None:
+        return {}, ""
+    return dict(manifest.warmup.shapes), "%s %s" % (manifest.name, manifest.version)
+
+
+def with_manifest_shapes(spec: BuildSpec, inputs: ModelInputs) -> Tuple[BuildSpec, List[str]]:
+    """``spec`` with a fixed profile from the package manifest for each dynamic input --shape left out."""
+    from dataclasses import replace
+
+    missing = [name for name, dims in inputs.items()
+               if name not in spec.shapes and any(not isinstance(d, int) or d <= 0 for d in dims)]
+    if not missing:
+        return spec, []
+    shapes, package = manifest_shapes(spec.model)
+    found = {name: shapes[name] for name in missing if name in shapes}
+    if not found:
+        return spec, []
+    profiles = dict(spec.shapes)
+    profiles.update({name: "x".join(str(d) for d in dims) for name, dims in found.items()})
+    note = ("profile from the warm-up shapes of package %s: %s (fixed; give --shape MIN,OPT,MAX for a range)"
+            % (package, ", ".join("%s %s" % (n, "x".join(map(str, d))) for n, d in sorted(found.items()))))
+    return replace(spec, shapes=profiles), [note]
 
 
 def make_request(spec: BuildSpec, model_precision: str = "fp32", cache: Optional[str] = None,
@@ -139,6 +179,10 @@ class BuildKind(JobKind):
         for note in notes:
             ctx.log(note)
         inputs, has_qdq = model_inputs(spec.model)
+        spec, manifest_notes = with_manifest_shapes(spec, inputs)
+        notes.extend(manifest_notes)
+        for note in manifest_notes:
+            ctx.log(note)
         request = make_request(spec, model_precision(spec.model), cache, inputs, has_qdq)
         try:
             plan = _plan(request, facts)
