@@ -13,6 +13,7 @@ from console.core.app import ConsoleCore
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
 from console.core.fleet.facts import device_facts, run_health
+from console.core.fleet.prompts import OneAtATime
 from console.core.fleet.records import RolloutLog, RolloutRecord
 from console.core.fleet.rollout import DeployPlan, Fleet, FleetProgress
 from console.core.fleet.runner import DEFAULT_PARALLEL, OK, UNREACHABLE, DeviceOutcome, run_each
@@ -67,6 +68,7 @@ def _fleet(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int:
     if args.parallel < 1:
         env.stderr.write("edgectl: --parallel must be 1 or more\n")
         return ExitCode.USAGE
+    env.ssh_prompts = OneAtATime(env.ssh_prompts)  # devices connect at once; their questions come one by one
     sessions = {d: core.session(d) for d in devices}
     done = [0]
 

@@ -1,13 +1,19 @@
-"""The fleet's pure parts: wave plans, the bound on parallel work, and how an outcome is classed."""
+"""The fleet's parts without daemons: wave plans, the bound on parallel work, how an outcome is classed,
+and the rollout records."""
 
 from __future__ import annotations
 
+import io
 import threading
 
 import pytest
 
+from console.cli.main import main
 from console.core.client import ConnectionLost, DeviceError
-from console.core.fleet.runner import FAILED, OK, UNREACHABLE, DeviceFailed, run_each
+from console.core.env import ConsoleEnv
+from console.core.exit_codes import ExitCode
+from console.core.fleet.records import RolloutLog, RolloutRecord, new_id
+from console.core.fleet.runner import FAILED, OK, UNREACHABLE, DeviceFailed, DeviceOutcome, run_each
 from console.core.fleet.waves import parse_waves, plan_waves
 from console.transport.base import TransportError
 
@@ -83,3 +89,23 @@ def test_each_failure_is_classed_and_kept_with_its_device() -> None:
         "The device does not have enough free disk space for this package. no space left for the package.")
     assert outcomes["r5"].status == FAILED and outcomes["r5"].why.startswith("The upload failed.")
     assert outcomes["r6"].status == OK and outcomes["r6"].seconds >= 0
+
+
+def test_rollouts_name_a_damaged_record_and_an_unknown_id(console_env: ConsoleEnv) -> None:
+    log = RolloutLog(console_env.data_dir / "rollouts")
+    record = RolloutRecord(new_id("rollback", "detector", 1.0e9), "rollback", "ana@laptop", 1.0e9,
+                           {"model": "detector"}, ["r1", "r2"])
+    record.add("rollback", None, [DeviceOutcome("r1", OK, seconds=0.4, detail={"model": "detector",
+                                                                                "version": "1.0.0"})])
+    log.save(record)
+    (log.directory / "20261207-000000-deploy-x-0000.json").write_text("{not json", encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    console_env.stdout, console_env.stderr = out, err
+    assert main(["fleet", "rollouts"], console_env) == ExitCode.ERROR
+    assert "20261207-000000-deploy-x-0000.json cannot be read" in err.getvalue()
+    assert "move it away or remove it" in err.getvalue()
+    line, = out.getvalue().splitlines()
+    assert line.startswith(record.id) and "ana@laptop" in line and "1 ok, 1 skipped" in line
+    assert log.load(record.id).final()["r2"].outcome.why == "not reached"
+    assert main(["fleet", "rollouts", "no-such-rollout"], console_env) == ExitCode.ERROR
+    assert "no readable rollout 'no-such-rollout'" in err.getvalue()

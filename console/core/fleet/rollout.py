@@ -72,15 +72,31 @@ class Fleet:
         self.parallel = parallel
         self.progress = progress or FleetProgress()
         self.clock = clock
+        self._clients: dict[str, StoreClient] = {}  # one per device: each follows the store's events once
 
     def _client(self, device: str) -> StoreClient:
+        """Connected (again, should the link have dropped since the last phase); only ``device``'s worker
+        calls this for ``device``, so the dict needs no lock."""
         session = self.sessions[device]
         session.connect()
-        return StoreClient(session, self.who)
+        client = self._clients.get(device)
+        if client is None:
+            client = self._clients[device] = StoreClient(session, self.who)
+        return client
 
     def _phase(self, record: RolloutRecord, phase: str, wave: int | None, devices: list[str],
                work: Callable[[str], dict[str, Any]], what: str) -> list[DeviceOutcome]:
-        outcomes = run_each(devices, work, what, self.parallel, lambda o: self.progress.outcome(phase, o), self.clock)
+        try:
+            outcomes = run_each(devices, work, what, self.parallel, lambda o: self.progress.outcome(phase, o),
+                                self.clock)
+        except KeyboardInterrupt:
+            record.stopped = ("interrupted during the %s%s: the devices under way finished that step by themselves, "
+                              "the others were not touched; edgectl fleet status shows where each one is"
+                              % (phase, " of wave %d" % wave if wave else ""))
+            record.finished = self.clock()
+            self.log.save(record)
+            self.progress.stage("the rollout was %s" % record.stopped)
+            raise
         record.add(phase, wave, outcomes)
         self.log.save(record)
         return outcomes

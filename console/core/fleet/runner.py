@@ -113,5 +113,11 @@ def run_each(devices: Sequence[str], work: Work, what: str, parallel: int = DEFA
                 on_done(outcome)
         return outcome
 
-    with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(devices))), thread_name_prefix="fleet") as pool:
-        return list(pool.map(one, devices))
+    pool = ThreadPoolExecutor(max_workers=max(1, min(parallel, len(devices))), thread_name_prefix="fleet")
+    try:
+        futures = [pool.submit(one, device) for device in devices]
+        return [future.result() for future in futures]
+    finally:
+        # Ctrl-C: the devices under way finish their step (each device's store sees it through), the
+        # devices not started yet are not touched.
+        pool.shutdown(wait=True, cancel_futures=True)
