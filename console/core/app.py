@@ -23,6 +23,12 @@ class ConsoleCore:
         self._sessions[name] = session
         return session
 
+    def forget(self, name: str) -> None:
+        """Close and drop a device's session (its entry changed or it was removed)."""
+        session = self._sessions.pop(name, None)
+        if session is not None:
+            session.close()
+
     def close(self) -> None:
         for session in self._sessions.values():
             session.close()

@@ -71,13 +71,16 @@ class DeviceRegistry:
     def is_registered(self, name: str) -> bool:
         return any(d.name == name for d in self.devices())
 
-    def problems(self, entry: DeviceEntry) -> list[str]:
-        """Why ``entry`` cannot be added, one sentence each; empty when it can (the GUI and edgectl agree)."""
+    def problems(self, entry: DeviceEntry, replacing: bool = False) -> list[str]:
+        """Why ``entry`` cannot be added (or, ``replacing``, saved over the device of its name), one
+        sentence each; empty when it can (the GUI and edgectl agree)."""
         out = []
         if not DEVICE_NAME.match(entry.name) or entry.name == LOCAL_DEVICE:
             out.append("%r is not a usable device name (letters, digits, '.', '_', '-'; not 'local')" % entry.name)
-        elif self.is_registered(entry.name):
+        elif self.is_registered(entry.name) and not replacing:
             out.append("a device named %r already exists (remove it first)" % entry.name)
+        elif replacing and not self.is_registered(entry.name):
+            out.append("there is no device named %r to change" % entry.name)
         out.extend("tag %r is not usable (lower-case letters, digits, '.', '_', '-'; at most 40)" % t
                    for t in entry.tags if not TAG.match(t))
         if entry.kind == "socket":
@@ -98,6 +101,15 @@ class DeviceRegistry:
             raise ValueError("a device named %r already exists" % entry.name)
         self.settings.devices.append(entry)
         self.save()
+
+    def replace(self, entry: DeviceEntry) -> None:
+        """Save ``entry`` over the registered device of the same name."""
+        for index, device in enumerate(self.settings.devices):
+            if device.name == entry.name:
+                self.settings.devices[index] = entry
+                self.save()
+                return
+        raise UnknownDevice("no device named %r" % entry.name)
 
     def remove(self, name: str) -> None:
         if name == LOCAL_DEVICE:

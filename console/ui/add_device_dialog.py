@@ -25,10 +25,14 @@ from console.ui.chart import plain_label
 
 
 class AddDeviceDialog(QDialog):
-    def __init__(self, registry: DeviceRegistry, parent: QWidget | None = None) -> None:
+    """Add a device, or with ``editing`` change a registered one (its name stays: it keys its pages)."""
+
+    def __init__(self, registry: DeviceRegistry, parent: QWidget | None = None,
+                 editing: DeviceEntry | None = None) -> None:
         super().__init__(parent)
         self.registry = registry
-        self.setWindowTitle("Add device")
+        self.editing = editing
+        self.setWindowTitle("Add device" if editing is None else "Edit %s" % editing.display_name)
         self.setMinimumWidth(480)
         self.name = self._line("robot-07", "How the console names the device")
         self.host = self._line("SSH config alias, host name or address",
@@ -61,7 +65,7 @@ class AddDeviceDialog(QDialog):
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         assert ok is not None
-        ok.setText("Add")
+        ok.setText("Add" if editing is None else "Save")
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -69,6 +73,14 @@ class AddDeviceDialog(QDialog):
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)
         self.added: DeviceEntry | None = None
+        if editing is not None:
+            self.name.setText(editing.name)
+            self.name.setReadOnly(True)
+            self.name.setToolTip("A device keeps its name; remove it and add it again to rename it")
+            for edit, value in ((self.host, editing.host), (self.user, editing.user), (self.key, editing.key),
+                                (self.runtime, editing.runtime)):
+                edit.setText(value or "")
+            self.port.setValue(editing.port or 0)
 
     @staticmethod
     def _line(placeholder: str, tip: str) -> QLineEdit:
@@ -94,12 +106,18 @@ class AddDeviceDialog(QDialog):
 
     def submit(self) -> None:
         entry = self.entry()
-        problems = self.registry.problems(entry)
+        if self.editing is not None:  # the same name, the rest as typed; what the device kept stays
+            entry.label, entry.python = self.editing.label, self.editing.python
+            entry.last_page, entry.latency_budget_ms = self.editing.last_page, self.editing.latency_budget_ms
+        problems = self.registry.problems(entry, replacing=self.editing is not None)
         if problems:
             self.error.setText("\n".join("• %s" % p for p in problems))
             self.error.setVisible(True)
             return
-        self.registry.add(entry)
+        if self.editing is not None:
+            self.registry.replace(entry)
+        else:
+            self.registry.add(entry)
         self.added = entry
         self.accept()
 

@@ -123,6 +123,8 @@ class MainWindow(QMainWindow):
             shortcut.activated.connect(lambda key=page_key: self.show_page(key))
         self.sidebar.deviceChosen.connect(self._on_device_chosen)
         self.sidebar.addRequested.connect(self._on_add_device)
+        self.sidebar.editRequested.connect(self.edit_device)
+        self.sidebar.removeRequested.connect(self.remove_device)
         attach_install_action(self.sidebar, core.env, core.registry, self)  # "Install runtime…" on SSH devices
         core.env.ssh_prompts = DialogPrompts(self)  # host keys and secrets are asked in dialogs
         self.show_device(device)
@@ -277,6 +279,46 @@ class MainWindow(QMainWindow):
         if entry is not None:
             self.sidebar.add_device(entry)
             self._on_device_chosen(entry.name)
+
+    def edit_device(self, name: str) -> AddDeviceDialog:
+        """Change how a registered device is reached; its pages reconnect with the saved entry."""
+        dialog = AddDeviceDialog(self.core.registry, self, editing=self.core.registry.get(name))
+        dialog.accepted.connect(lambda: self._reopen(name))
+        dialog.open()
+        return dialog
+
+    def remove_device(self, name: str) -> None:
+        entry = self.core.registry.get(name)
+        if not self.confirm("Remove device", "Remove %s from this console? Nothing changes on the device; its "
+                            "pages close and you can add it again." % entry.display_name):
+            return
+        self.core.registry.remove(name)
+        self._forget(name)
+        self.sidebar.remove_device(name)
+        self._on_device_chosen(LOCAL_DEVICE)
+
+    def _reopen(self, name: str) -> None:
+        self._forget(name)
+        self.current = None
+        self.show_device(name)
+
+    def _forget(self, name: str) -> None:
+        """Close a device's pages and its connection (its entry changed or it was removed)."""
+        dashboard = self.dashboards.pop(name, None)
+        if dashboard is not None:
+            dashboard.hide()
+        for book in (self.jobs_models, self.store_models, self.health_models, self.models):
+            adapter = book.pop(name, None)
+            if adapter is not None:
+                adapter.close()
+        self.core.forget(name)
+        for stack, widget in ((self.pages, self._tabs.pop(name, None)),
+                              (self.field_stack, self.field_views.pop(name, None))):
+            if widget is not None:
+                stack.removeWidget(widget)
+                widget.deleteLater()
+        self.page_widgets.pop(name, None)
+        self.open_errors.pop(name, None)
 
     def _on_state_changed(self, _state: str, _message: str) -> None:
         for name, model in self.models.items():

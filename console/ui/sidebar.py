@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
 from console.core.alerts import kind_label
 from console.core.settings import DeviceEntry
@@ -14,6 +14,7 @@ from console.ui.theme import STATE_COLORS
 from device_runtime.protocol import SEVERITY_CRITICAL, AlertEvent
 
 NAME_ROLE = Qt.ItemDataRole.UserRole
+EDITABLE_ROLE = Qt.ItemDataRole.UserRole + 1
 LEVELS = ("healthy", "degraded", "unhealthy")
 
 
@@ -44,6 +45,8 @@ class DeviceSidebar(QWidget):
 
     deviceChosen = Signal(str)
     addRequested = Signal()
+    editRequested = Signal(str)  # a registered SSH device's name
+    removeRequested = Signal(str)
 
     def __init__(self, devices: list[DeviceEntry], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -66,6 +69,14 @@ class DeviceSidebar(QWidget):
         self.add_button.setToolTip("Add a device reached over SSH")
         self.add_button.setMinimumHeight(32)
         self.add_button.clicked.connect(self.addRequested)
+        self.edit_button = QPushButton("Edit…")
+        self.edit_button.setToolTip("Change how the selected device is reached")
+        self.remove_button = QPushButton("Remove…")
+        self.remove_button.setToolTip("Remove the selected device from this console (nothing changes on it)")
+        for button, signal in ((self.edit_button, self.editRequested), (self.remove_button, self.removeRequested)):
+            button.setMinimumHeight(32)
+            button.setEnabled(False)
+            button.clicked.connect(lambda _checked=False, s=signal: self._emit_for_current(s))
         title = plain_label("DEVICES")
         title.setObjectName("SidebarTitle")
         layout = QVBoxLayout(self)
@@ -74,12 +85,28 @@ class DeviceSidebar(QWidget):
         layout.addWidget(title)
         layout.addWidget(self.list, 1)
         layout.addWidget(self.add_button)
+        row = QHBoxLayout()
+        row.addWidget(self.edit_button)
+        row.addWidget(self.remove_button)
+        layout.addLayout(row)
         self.list.currentItemChanged.connect(self._on_current_changed)
+
+    def _emit_for_current(self, signal: Signal) -> None:
+        item = self.list.currentItem()
+        if item is not None:
+            signal.emit(str(item.data(NAME_ROLE)))  # type: ignore[attr-defined]
+
+    def remove_device(self, name: str) -> None:
+        item = self._items.pop(name, None)
+        self._shown.pop(name, None)
+        if item is not None:
+            self.list.takeItem(self.list.row(item))
 
     def add_device(self, entry: DeviceEntry) -> None:
         # QListWidgetItem text is never interpreted as markup.
         item = QListWidgetItem()
         item.setData(NAME_ROLE, entry.name)
+        item.setData(EDITABLE_ROLE, entry.kind == "ssh")
         item.setSizeHint(QSize(0, 52))
         self.list.addItem(item)
         self._items[entry.name] = item
@@ -140,7 +167,14 @@ class DeviceSidebar(QWidget):
             self.list.blockSignals(True)
             self.list.setCurrentItem(item)
             self.list.blockSignals(False)
+            self._enable_buttons(item)
+
+    def _enable_buttons(self, item: QListWidgetItem | None) -> None:
+        editable = item is not None and bool(item.data(EDITABLE_ROLE))  # the built-in device is not edited
+        self.edit_button.setEnabled(editable)
+        self.remove_button.setEnabled(editable)
 
     def _on_current_changed(self, current: QListWidgetItem | None, _previous: QListWidgetItem | None) -> None:
+        self._enable_buttons(current)
         if current is not None:
             self.deviceChosen.emit(str(current.data(NAME_ROLE)))

@@ -167,3 +167,36 @@ def test_secret_dialog_answers_a_worker_thread(qtbot: QtBot, action: str, expect
     qtbot.waitUntil(lambda: bool(result), timeout=10000)
     worker.join(timeout=5)
     assert result == [expected] and len(answerer.seen) == 1
+
+
+def test_a_device_is_edited_and_removed_from_the_sidebar(qtbot: QtBot, ssh_world: SshWorld,
+                                                         gui_core: ConsoleCore, theme: Theme) -> None:
+    server = ssh_world.servers[0]
+    ssh_world.trust(server)
+    gui_core.registry.replace(ssh_world.entry("robot", port=1))  # a wrong port: it cannot be reached
+    win = MainWindow(gui_core, theme, "robot", rate_hz=10.0, first_launch=False)
+    qtbot.addWidget(win)
+    win.show()
+    model = win.model()
+    assert model is not None
+    qtbot.waitUntil(lambda: model.state in (State.RECONNECTING, State.FAILED), timeout=20_000)
+    assert win.sidebar.edit_button.isEnabled() and win.sidebar.remove_button.isEnabled()
+    win.sidebar.edit_button.click()
+    dialog = win.findChild(AddDeviceDialog)
+    assert dialog is not None and dialog.windowTitle() == "Edit robot" and dialog.name.isReadOnly()
+    assert dialog.port.value() == 1
+    dialog.port.setValue(server.port)
+    dialog.submit()
+    assert gui_core.registry.get("robot").port == server.port
+    fresh = win.model()
+    assert fresh is not None and fresh is not model
+    qtbot.waitUntil(lambda: fresh.state is State.CONNECTED, timeout=20_000)  # reconnected with the saved entry
+    asked: list[str] = []
+    win.confirm = lambda title, text: asked.append(text) or True  # type: ignore[method-assign]
+    win.sidebar.remove_button.click()
+    assert asked == ["Remove robot from this console? Nothing changes on the device; its pages close and you "
+                     "can add it again."]
+    assert not gui_core.registry.is_registered("robot") and win.current == "local"
+    assert "robot" not in win.models and win.sidebar.list.count() == 1
+    assert not win.sidebar.edit_button.isEnabled()  # the built-in device is neither edited nor removed
+    win.shutdown()
