@@ -14,6 +14,9 @@ def test_rollout_stops_at_the_robot_that_fails_its_health_gate(lab: Lab) -> None
     assert record["plan"]["planned"] == [["robot-1"], ["robot-2"], ["robot-3", "robot-4"]]
     assert {d: o["status"] for d, o in record["final"].items()} == dict.fromkeys(lab.sockets, "ok")
     assert lab.active() == dict.fromkeys(lab.sockets, "1.0.0")
+    code, record = lab.json("fleet", "deploy", str(lab.packages["1.0.0"]), "--tag", "lab", "--json")
+    assert code == ExitCode.OK, record  # again: every robot already runs it, and says so
+    assert {d: o["detail"]["result"] for d, o in record["final"].items()} == dict.fromkeys(lab.sockets, "unchanged")
 
     # robot-3's health now names a robot application that does not exist: its health gate fails
     code, _, err = lab.run("--device", "robot-3", "health-config", "--set", "restart_service=no-such-robot.service")
@@ -37,7 +40,7 @@ def test_rollout_stops_at_the_robot_that_fails_its_health_gate(lab: Lab) -> None
     assert {v["version"] for v in versions["versions"]} == {"1.0.0", "1.1.0"}  # stored, never activated
 
     code, listing = lab.json("fleet", "rollouts", "--json")
-    assert code == ExitCode.OK and [r["kind"] for r in listing] == ["deploy", "deploy"]
+    assert code == ExitCode.OK and [r["kind"] for r in listing] == ["deploy", "deploy", "deploy"]
     stopped = listing[-1]
     assert stopped["stopped"].startswith("1 device failed by wave 2") and stopped["who"] == lab.env.operator
     assert stopped["what"] == {"package": str(lab.packages["1.1.0"]), "model": "detector", "version": "1.1.0"}
