@@ -88,3 +88,26 @@ def test_integer_ids_stay_inside_the_table_and_bench_takes_npz(harness: Harness,
     bad = harness.wait_final(harness.submit("benchmark", {"model": str(source), "seconds": 0.3,
                                                           "data": str(tmp_path / "bad.npz")}).id)
     assert bad.state == p.JOB_FAILED and "ONNX Runtime refused these inputs" in (bad.error or "")
+
+
+@pytest.mark.slow
+def test_bench_and_accuracy_feed_the_package_sample(harness: Harness, tmp_path: Path) -> None:
+    from console.core.packages import SAMPLE_FILE, manifest_for_onnx
+
+    folder = tmp_path / "tokens" / "1.0.0"  # as a stored version or an unpacked package lays it out
+    folder.mkdir(parents=True)
+    quant_models.token_embedding(folder / "model.onnx", vocab=4)
+    np.savez(folder / SAMPLE_FILE, ids=np.array([[3, 1]], dtype=np.int64))
+    manifest = manifest_for_onnx(folder / "model.onnx", "tokens", "1.0.0", "tests", sample=folder / SAMPLE_FILE)
+    (folder / "manifest.json").write_bytes(manifest.canonical_bytes())
+    model = str(folder / "model.onnx")
+    bench = harness.wait_final(harness.submit("benchmark", {"model": model, "seconds": 0.2, "warmup_s": 0.05}).id)
+    assert bench.state == p.JOB_SUCCEEDED, bench.error
+    assert p.BenchmarkResult.from_wire(bench.result or {}).shapes == {"ids": [1, 2]}
+    assert "using the sample of package tokens 1.0.0" in harness.log_text(bench.id)
+    acc = harness.wait_final(harness.submit("accuracy", {"candidate": model, "reference": model, "samples": 1}).id)
+    assert acc.state == p.JOB_SUCCEEDED, acc.error
+    loose = tmp_path / "loose.onnx"  # the same model outside a package: its dynamic length needs a shape
+    quant_models.token_embedding(loose, vocab=4)
+    alone = harness.wait_final(harness.submit("benchmark", {"model": str(loose), "seconds": 0.2}).id)
+    assert alone.state == p.JOB_FAILED and "ids:1x1" in (alone.error or "")

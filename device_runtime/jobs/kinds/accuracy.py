@@ -107,10 +107,13 @@ class AccuracyKind(JobKind):
         lacking = [name for name in ref_outputs if name not in cand_outputs]
         if lacking:
             raise JobFailed("the candidate has no output named %s: compare versions of one model" % ", ".join(lacking))
-        if spec.data:
+        from device_runtime.jobs.kinds.benchmark import package_sample
+
+        data = spec.data or package_sample(spec.reference, bool(spec.shapes), ctx)
+        if data:
             from device_runtime.jobs.kinds.calibration import load_samples
 
-            feeds = load_samples(spec.data, inputs, {}, spec.samples)
+            feeds = load_samples(data, inputs, {}, spec.samples)
         else:
             shapes = resolve_shapes([(name, dims) for name, dims, _ in inputs], spec.shapes)
             decl = [(name, dtype) for name, _, dtype in inputs]

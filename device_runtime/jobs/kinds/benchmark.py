@@ -17,7 +17,7 @@ import os
 import resource
 import threading
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from device_runtime.jobs.kinds.base import JobFailed, JobKind, JobRefused, WorkerContext
 from device_runtime.jobs.kinds.onnx_io import (
@@ -108,6 +108,17 @@ class BenchmarkKind(JobKind):
         return run_ort_benchmark(spec, ctx)
 
 
+def package_sample(model: str, shapes_given: bool, ctx: WorkerContext) -> Optional[str]:
+    """The package's warm-up sample when the model is a package's ONNX and no shapes were given."""
+    from device_runtime.jobs.kinds.package_inputs import package_inputs
+
+    recorded = None if shapes_given else package_inputs(model)
+    if recorded is None or recorded.sample is None:
+        return None
+    ctx.log("no data or shapes given: using the sample of package %s" % recorded.package)
+    return recorded.sample
+
+
 def run_ort_benchmark(spec: BenchmarkSpec, ctx: WorkerContext) -> BenchmarkResult:
     from device_runtime.jobs.kinds.validate import model_precision
 
@@ -118,12 +129,13 @@ def run_ort_benchmark(spec: BenchmarkSpec, ctx: WorkerContext) -> BenchmarkResul
     session = open_session(spec.model, providers, spec.threads)
     session_mb = max(_rss_mb() - before, 0.0)
     inputs = session_inputs(session)
-    if spec.data:
+    data = spec.data or package_sample(spec.model, bool(spec.shapes), ctx)
+    if data:
         from device_runtime.jobs.kinds.calibration import load_samples
 
-        feeds = load_samples(spec.data, inputs, {}, 1)[0]
+        feeds = load_samples(data, inputs, {}, 1)[0]
         shapes = {name: tuple(int(d) for d in feeds[name].shape) for name, _, _ in inputs}
-        ctx.log("inputs from %s (its first sample)" % spec.data)
+        ctx.log("inputs from %s (its first sample)" % data)
     else:
         shapes = resolve_shapes([(name, dims) for name, dims, _ in inputs], spec.shapes)
         feeds = random_inputs([(name, dtype) for name, _, dtype in inputs], shapes,

@@ -62,25 +62,6 @@ def model_inputs(path: str) -> Tuple[ModelInputs, bool]:
     return inputs, has_qdq
 
 
-def manifest_shapes(model_path: str) -> Tuple[Dict[str, List[int]], str]:
-    """The warm-up shapes of the package whose manifest sits beside the model (a stored version, or an
-    unpacked package) when the model is its ONNX; ({}, "") otherwise."""
-    from device_runtime.store.manifest import MANIFEST_FILE
-    from device_runtime.store.verify import read_manifest
-
-    folder = os.path.dirname(os.path.abspath(model_path))
-    if not os.path.isfile(os.path.join(folder, MANIFEST_FILE)):
-        return {}, ""
-    try:
-        manifest = read_manifest(folder)
-    except Exception:  # an unreadable manifest is the store's to report; the build asks for --shape
-        return {}, ""
-    onnx_files = {entry.path for entry in manifest.files if entry.path.endswith(".onnx")}
-    if os.path.basename(model_path) not in onnx_files or manifest.warmup is None:
-        return {}, ""
-    return dict(manifest.warmup.shapes), "%s %s" % (manifest.name, manifest.version)
-
-
 def with_manifest_shapes(spec: BuildSpec, inputs: ModelInputs) -> Tuple[BuildSpec, List[str]]:
     """``spec`` with a fixed profile from the package manifest for each dynamic input --shape left out."""
     from dataclasses import replace
@@ -89,14 +70,16 @@ def with_manifest_shapes(spec: BuildSpec, inputs: ModelInputs) -> Tuple[BuildSpe
                if name not in spec.shapes and any(not isinstance(d, int) or d <= 0 for d in dims)]
     if not missing:
         return spec, []
-    shapes, package = manifest_shapes(spec.model)
-    found = {name: shapes[name] for name in missing if name in shapes}
-    if not found:
+    from device_runtime.jobs.kinds.package_inputs import package_inputs
+
+    recorded = package_inputs(spec.model)
+    found = {name: recorded.shapes[name] for name in missing if recorded and name in recorded.shapes}
+    if recorded is None or not found:
         return spec, []
     profiles = dict(spec.shapes)
     profiles.update({name: "x".join(str(d) for d in dims) for name, dims in found.items()})
     note = ("profile from the warm-up shapes of package %s: %s (fixed; give --shape MIN,OPT,MAX for a range)"
-            % (package, ", ".join("%s %s" % (n, "x".join(map(str, d))) for n, d in sorted(found.items()))))
+            % (recorded.package, ", ".join("%s %s" % (n, "x".join(map(str, d))) for n, d in sorted(found.items()))))
     return replace(spec, shapes=profiles), [note]
 
 
