@@ -166,6 +166,9 @@ def quantize_text(r: QuantizeResult) -> str:
         out.append("%d nodes quantized" % r.quantized_nodes)
     if r.kept_fp32:
         out.append("kept in FP32: %s" % ", ".join(r.kept_fp32))
+    out += ["note: %s" % note for note in r.notes]
+    if r.proof:
+        out.append("checked: %s" % r.proof)
     return "\n".join(out)
 
 
@@ -203,6 +206,11 @@ def benchmark_text(r: BenchmarkResult) -> str:
     out += ["", table(["LATENCY ms", "N", "MIN", "MEAN", "P50", "P90", "P95", "P99", "MAX", "COV"], rows,
                       right=tuple(range(1, 10))), ""]
     out.append("throughput %.1f inferences/s over %s" % (r.throughput_qps, duration(r.duration_s)))
+    if r.energy_mj_per_inference is not None:
+        out.append("energy %.3g mJ per inference at a mean %.1f W (%s)" % (
+            r.energy_mj_per_inference, r.mean_power_w or 0.0, r.power_source))
+    elif r.energy_note:
+        out.append("energy: %s" % r.energy_note)
     memory = ["model %s" % size(r.model_bytes) if r.model_bytes else "",
               "session %.0f MB" % r.session_memory_mb if r.session_memory_mb is not None else "",
               "peak RSS %.0f MB" % r.peak_rss_mb if r.peak_rss_mb is not None else ""]

@@ -110,6 +110,13 @@ def test_benchmark_text_shows_percentiles_and_the_badge() -> None:
     assert header.split() == ["LATENCY", "ms", "N", "MIN", "MEAN", "P50", "P90", "P95", "P99", "MAX", "COV"]
     assert "throughput 500.0 inferences/s over 5.0s" in text
     assert "STREAMS" in text and "power mode 15W" in text
+    assert "energy" not in text
+    measured = _entries()[1].result
+    measured.mean_power_w, measured.energy_mj_per_inference = 9.25, 18.5
+    measured.power_source = "Jetson VDD_IN rail (whole module)"
+    assert "energy 18.5 mJ per inference at a mean 9.2 W (Jetson VDD_IN rail (whole module))" in result_text(measured)
+    measured.energy_mj_per_inference, measured.energy_note = None, "this device gives no power readings"
+    assert "energy: this device gives no power readings" in result_text(measured)
 
 
 def test_other_results_as_text() -> None:
@@ -124,6 +131,9 @@ def test_other_results_as_text() -> None:
     assert "[batch, 3, 64, 64]" in text and "not on this device (TensorRT is not installed)" in text
     quant = result_text(QuantizeResult("/m/det.int8.onnx", "int8", 500_000, 2_000_000, "minmax", 64, 12))
     assert "INT8 model written to /m/det.int8.onnx" in quant and "(25% of 2.0 MB)" in quant
+    proven = result_text(QuantizeResult("/m/old.int8.onnx", "int8", 1, 2, notes=["opset upgraded from 11 to 13"],
+                                        proof="onnx.checker passed; ONNX Runtime 1.32.0 ran one sample"))
+    assert "note: opset upgraded from 11 to 13" in proven and "checked: onnx.checker passed" in proven
     build = result_text(BuildResult("/m/det.engine", 3_000_000, "10.3.0", "api", 125.0, ["fp16"]))
     assert "build time    2m05s" in build and "precision     fp16" in build
 
