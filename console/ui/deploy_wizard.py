@@ -72,6 +72,20 @@ class DeployWizard(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.steps)
 
+    # -- signing -----------------------------------------------------------------------------
+    def _on_key_chosen(self, _index: int) -> None:
+        self._key_chosen = True
+
+    def _on_trusted_keys(self, key_ids: list[str]) -> None:
+        """Sign with a key the device trusts by default: a device that trusts any key refuses an
+        unsigned package, so "Unsigned" would only fail after the upload."""
+        if self._key_chosen or self.key_combo.currentText() != UNSIGNED:
+            return
+        for index in range(1, self.key_combo.count()):
+            if self.key_combo.itemData(index) in key_ids:
+                self.key_combo.setCurrentIndex(index)
+                return
+
     # -- step 1: what to deploy --------------------------------------------------------------
     def _choose_step(self) -> QWidget:
         page = QWidget()
@@ -88,7 +102,12 @@ class DeployWizard(QDialog):
         self.key_combo.addItem(UNSIGNED)
         for key in KeyStore(self.keys_dir).list() if self.keys_dir is not None else []:
             if key.private_path is not None:
-                self.key_combo.addItem(key.name)
+                self.key_combo.addItem(key.name, key.key_id)
+        self._key_chosen = False  # once the operator picks a key, the device's trust no longer picks one
+        self.key_combo.activated.connect(self._on_key_chosen)
+        self.models.trustedKeys.connect(self._on_trusted_keys)
+        if self.key_combo.count() > 1:
+            self.models.load_trusted_keys()
         self.shape_edit = QLineEdit()
         self.shape_edit.setPlaceholderText("for dynamic inputs, e.g. images:1x3x640x640 state:2x1x128")
         self.sample_edit = QLineEdit()

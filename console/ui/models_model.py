@@ -29,7 +29,7 @@ from console.core.session import State
 from console.transport.base import TransportError
 from console.ui import gui_gc
 from console.ui.session_model import SessionModel, plain_error
-from device_runtime.protocol import STORE_ACTION_RUNNING, ProtocolError, StoreAction
+from device_runtime.protocol import STORE_ACTION_RUNNING, Empty, ProtocolError, StoreAction, StoreKeys
 from device_runtime.store.errors import StoreError
 
 _ERRORS = (DeviceError, TransportError, ProtocolError, OSError, PackageError, KeyError_, StoreError)
@@ -62,6 +62,7 @@ class ModelsModel(QObject):
     finished = Signal(str, object)  # tag, the final StoreAction
     refused = Signal(str, object)  # tag, Refusal: it could not start or went wrong on the way
     failed = Signal(str)  # a plain sentence about a query
+    trustedKeys = Signal(list)  # key ids the device trusts (store.keys.list)
 
     def __init__(self, session_model: SessionModel, who: str, keys_dir: Path | None = None,
                  parent: QObject | None = None) -> None:
@@ -93,6 +94,18 @@ class ModelsModel(QObject):
 
     def load_health(self) -> Future[None]:
         return self._query(self.tracker.load_health, "Reading the health of %s" % self.display_name)
+
+    def load_trusted_keys(self) -> Future[None]:
+        """Ask which signing keys the device trusts; the ids arrive as ``trustedKeys``."""
+        session = self.session_model.session
+        trusted = self.trustedKeys
+
+        def job() -> None:
+            reply = session.request("store.keys.list", Empty())
+            if isinstance(reply, StoreKeys) and not self._closed:
+                trusted.emit([k.key_id for k in reply.keys])
+
+        return self._query(job, "Reading the keys %s trusts" % self.display_name)
 
     def pin(self, name: str, version: str, pinned: bool) -> Future[None]:
         verb = "Pinning" if pinned else "Unpinning"

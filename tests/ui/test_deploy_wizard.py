@@ -154,12 +154,27 @@ def test_signing_keys_are_offered_and_used(qtbot: QtBot, store: ModelsModel, loc
     qtbot.addWidget(wizard)
     wizard.show()
     assert [wizard.key_combo.itemText(i) for i in range(wizard.key_combo.count())] == ["Unsigned", "release"]
+    # The device trusts "release", so it is chosen for the operator: it would refuse an unsigned package.
+    qtbot.waitUntil(lambda: wizard.key_combo.currentText() == "release", timeout=20_000)
     wizard.set_file(make_onnx(tmp_path / "detector.onnx", seed=11))
-    wizard.key_combo.setCurrentText("release")
     _confirm(qtbot, wizard)
     assert wizard.final is not None and succeeded(wizard.final), wizard.refusal
     newest = device_versions(local_model.session).versions[0]
     assert (newest.version, newest.signer) == ("1.1.1", info.key_id)
+
+
+def test_a_key_the_device_does_not_trust_is_offered_but_not_chosen(
+        qtbot: QtBot, store: ModelsModel, tmp_path: Path) -> None:
+    KeyStore(tmp_path / "keys").new("laptop")
+    answers: list[list[str]] = []
+    store.trustedKeys.connect(answers.append)  # before the wizard asks: its answer is not missed
+    wizard = DeployWizard(store, tmp_path / "keys")
+    qtbot.addWidget(wizard)
+    wizard.show()
+    qtbot.waitUntil(lambda: bool(answers), timeout=20_000)
+    assert answers == [[]]
+    assert [wizard.key_combo.itemText(i) for i in range(wizard.key_combo.count())] == ["Unsigned", "laptop"]
+    assert wizard.key_combo.currentText() == "Unsigned"
 
 
 def test_a_stopped_upload_resumes_where_it_stopped(qtbot: QtBot, wizard: DeployWizard, local_model: SessionModel,
