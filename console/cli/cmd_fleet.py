@@ -15,7 +15,7 @@ from console.core.exit_codes import ExitCode
 from console.core.fleet.facts import device_facts, run_health
 from console.core.fleet.prompts import OneAtATime
 from console.core.fleet.records import RolloutLog, RolloutRecord
-from console.core.fleet.rollout import DeployPlan, Fleet, FleetProgress
+from console.core.fleet.rollout import DeployPlan, Fleet, FleetProgress, resume_plan
 from console.core.fleet.runner import DEFAULT_PARALLEL, OK, UNREACHABLE, DeviceOutcome, run_each
 from console.core.fleet.waves import parse_waves
 
@@ -45,6 +45,13 @@ def register(sub: Any, commands: Commands) -> None:
     health = actions.add_parser("run-health", help="run the health checks on every selected device now")
     _select(health, required=True)
     health.add_argument("--json", action="store_true")
+    resume = actions.add_parser("resume", help="take a stopped or cut-off deploy to the end, on the devices left")
+    resume.add_argument("id")
+    resume.add_argument("--max-failures", type=int, help="a new threshold (default: the rollout's own)")
+    resume.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL, help="devices at a time (default 8)")
+    resume.add_argument("--json", action="store_true")
+    abandon = actions.add_parser("abandon", help="close a stopped or cut-off rollout as it stands")
+    abandon.add_argument("id")
     rollouts = actions.add_parser("rollouts", help="the rollouts this laptop ran, or one of them in full")
     rollouts.add_argument("id", nargs="?")
     rollouts.add_argument("--json", action="store_true")
@@ -62,7 +69,21 @@ def _fleet(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int:
     log = RolloutLog(env.data_dir / "rollouts")
     if args.fleet_action == "rollouts":
         return _rollouts(log, args, env)
-    devices = _targets(core, args, env)
+    old, resumed = None, None
+    if args.fleet_action in ("resume", "abandon"):
+        old = _load(log, args.id, env)
+        if old is None:
+            return ExitCode.ERROR
+        if args.fleet_action == "abandon":
+            return _abandon(Fleet({}, env.operator, log), old, env)
+        try:
+            resumed = resume_plan(old, args.max_failures)
+        except ValueError as exc:
+            env.stderr.write("edgectl: %s\n" % exc)
+            return ExitCode.ERROR
+        devices: list[str] | None = resumed.devices
+    else:
+        devices = _targets(core, args, env)
     if devices is None:
         return ExitCode.USAGE
     if args.parallel < 1:
@@ -70,10 +91,8 @@ def _fleet(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int:
         return ExitCode.USAGE
     env.ssh_prompts = OneAtATime(env.ssh_prompts)  # devices connect at once; their questions come one by one
     sessions = {d: core.session(d) for d in devices}
-    done = [0]
 
     def show(phase: str, outcome: DeviceOutcome) -> None:
-        done[0] += 1
         env.stderr.write("%-9s %-16s %-11s %5.1f s  %s\n" % (phase, outcome.device, outcome.status, outcome.seconds,
                                                               outcome.why or _brief(outcome.detail)))
         env.stderr.flush()
@@ -95,12 +114,18 @@ def _fleet(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int:
             _outcome_table(env, outcomes)
         return _exit(outcomes)
     fleet = Fleet(sessions, env.operator, log, args.parallel, FleetProgress(stage, show), env.clock)
-    selector = {"tags": args.tag, "devices": [d for d in args.devices.split(",") if d]}
+    selector = {"tags": args.tag, "devices": [d for d in args.devices.split(",") if d]} if old is None else {}
     if args.fleet_action == "rollback":
         record = fleet.rollback(args.model, devices, args.to, args.why, selector)
+    elif old is not None and resumed is not None:
+        record = fleet.resume(old, resumed)
     else:
         if not args.package.is_file():
             env.stderr.write("edgectl: %s is not a file\n" % args.package)
+            return ExitCode.USAGE
+        if args.package.suffix == ".onnx":
+            env.stderr.write("edgectl: fleet deploy sends a package, so every robot gets the same bytes: build one "
+                             "first (edgectl package build %s --name NAME --version V --key KEY)\n" % args.package)
             return ExitCode.USAGE
         try:
             plan = DeployPlan(args.package, devices, parse_waves(args.waves), args.canary, args.max_failures,
@@ -193,15 +218,37 @@ def _show_record(env: ConsoleEnv, record: RolloutRecord, log: RolloutLog) -> Non
     counts = ", ".join("%d %s" % (n, s) for s, n in sorted(record.counts().items()))
     out.write("%s%s. Record: %s\n" % ("stopped: %s; " % record.stopped if record.stopped else "", counts,
                                       log.path(record.id)))
+    if record.open:
+        out.write("To go on with the devices left: edgectl fleet resume %s (or close it: edgectl fleet abandon %s)\n"
+                  % (record.id, record.id))
+    elif record.closed:
+        out.write("%s\n" % record.closed)
+
+
+def _load(log: RolloutLog, record_id: str, env: ConsoleEnv) -> RolloutRecord | None:
+    try:
+        return log.load(record_id)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        env.stderr.write("edgectl: no readable rollout %r (%s); edgectl fleet rollouts lists them\n"
+                         % (record_id, exc))
+        return None
+
+
+def _abandon(fleet: Fleet, old: RolloutRecord, env: ConsoleEnv) -> int:
+    try:
+        fleet.abandon(old)
+    except ValueError as exc:
+        env.stderr.write("edgectl: %s\n" % exc)
+        return ExitCode.ERROR
+    env.stdout.write("rollout %s %s; each device keeps what it runs now (edgectl fleet status shows it)\n"
+                     % (old.id, old.closed))
+    return ExitCode.OK
 
 
 def _rollouts(log: RolloutLog, args: argparse.Namespace, env: ConsoleEnv) -> int:
     if args.id:
-        try:
-            record = log.load(args.id)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            env.stderr.write("edgectl: no readable rollout %r (%s); edgectl fleet rollouts lists them\n"
-                             % (args.id, exc))
+        record = _load(log, args.id, env)
+        if record is None:
             return ExitCode.ERROR
         if args.json:
             env.stdout.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
@@ -221,6 +268,5 @@ def _rollouts(log: RolloutLog, args: argparse.Namespace, env: ConsoleEnv) -> int
         env.stdout.write("no rollouts yet (edgectl fleet deploy PKG --tag TAG starts one)\n")
     for r in records if not args.json else []:
         counts = ", ".join("%d %s" % (n, s) for s, n in sorted(r.counts().items()))
-        env.stdout.write("%-44s %-19s %-20s %s%s\n" % (r.id, _when(r.started), r.who,
-                                                       counts, "  STOPPED: %s" % r.stopped if r.stopped else ""))
+        env.stdout.write("%-44s %-19s %-20s %s  %s\n" % (r.id, _when(r.started), r.who, counts, r.state()))
     return ExitCode.ERROR if problems else ExitCode.OK

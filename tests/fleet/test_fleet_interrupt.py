@@ -1,5 +1,5 @@
 """Ctrl-C in the middle of a rollout: the devices under way finish their step, the others are not
-touched, and the record says where it stopped."""
+touched, and the record says where it stopped; ``fleet resume`` takes it to the end."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from console.core.fleet.waves import parse_waves
 from tests.fleet.lab import Lab
 
 
-def test_ctrl_c_during_the_upload_leaves_the_devices_not_reached_untouched(lab: Lab) -> None:
+def test_ctrl_c_leaves_the_devices_not_reached_untouched_and_resume_finishes(lab: Lab) -> None:
     def interrupt(phase: str, outcome: DeviceOutcome) -> None:
         raise KeyboardInterrupt  # the operator presses Ctrl-C as the first device's upload is reported
 
@@ -38,3 +38,14 @@ def test_ctrl_c_during_the_upload_leaves_the_devices_not_reached_untouched(lab: 
         stored[device] = [v["version"] for v in versions["versions"]]
     # the first device's upload had finished: the package is stored there; the last two were never started
     assert stored == {"robot-1": ["1.0.0"], "robot-3": [], "robot-4": []}
+
+    code, record = lab.json("fleet", "resume", records[0].id, "--json")
+    assert code == ExitCode.OK, record
+    assert record["selector"] == {"resumes": records[0].id} and record["devices"] == list(lab.sockets)
+    assert {d: p["status"] for d, p in record["final"].items()} == dict.fromkeys(lab.sockets, "ok")
+    assert lab.active() == dict.fromkeys(lab.sockets, "1.0.0")
+    assert log.load(records[0].id).closed == "resumed by %s" % record["id"]
+    code, _, err = lab.run("fleet", "resume", records[0].id)
+    assert code == ExitCode.ERROR and "is resumed by %s: there is nothing to resume" % record["id"] in err
+    code, _, err = lab.run("fleet", "abandon", record["id"])
+    assert code == ExitCode.ERROR and "is done: there is nothing to abandon" in err

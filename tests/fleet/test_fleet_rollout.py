@@ -26,15 +26,16 @@ def test_rollout_stops_at_the_robot_that_fails_its_health_gate(lab: Lab) -> None
     assert code == ExitCode.ERROR, out + err
     assert "wave 2 of 3: activating on robot-2, robot-3" in err
     assert "the rollout stopped: 1 device failed by wave 2 (more than --max-failures 0)" in err
-    lines = {line.split()[0]: line for line in out.splitlines()[1:-1]}
+    lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("  robot-")}
     assert lines["robot-1"].split()[1:4] == ["ok", "activate", "detector"] and "1.1.0 (committed)" in lines["robot-1"]
     assert lines["robot-2"].split()[1:4] == ["ok", "rollback", "detector"] and "1.0.0 (committed)" in lines["robot-2"]
     assert lines["robot-3"].split()[1:3] == ["failed", "activate"]
     assert "the health check failed: Robot application running: no-such-robot.service" in lines["robot-3"]
     assert lines["robot-3"].endswith(". Run edgectl --device robot-3 health: it shows each check and how to fix it.")
     assert lines["robot-4"].split()[1:3] == ["skipped", "activate"] and "the package stays stored" in lines["robot-4"]
-    assert out.splitlines()[-1].startswith("stopped: 1 device failed by wave 2 (more than --max-failures 0); "
+    assert out.splitlines()[-2].startswith("stopped: 1 device failed by wave 2 (more than --max-failures 0); "
                                            "1 failed, 2 ok, 1 skipped. Record: ")
+    assert out.splitlines()[-1].startswith("To go on with the devices left: edgectl fleet resume ")
     assert lab.active() == {"robot-1": "1.1.0", "robot-2": "1.0.0", "robot-3": "1.0.0", "robot-4": "1.0.0"}
     code, versions, = lab.json("--device", "robot-4", "versions", "detector", "--json")
     assert {v["version"] for v in versions["versions"]} == {"1.0.0", "1.1.0"}  # stored, never activated
@@ -51,7 +52,8 @@ def test_rollout_stops_at_the_robot_that_fails_its_health_gate(lab: Lab) -> None
                           ("activate", 3, "robot-4", "skipped")]
     assert all(p["seconds"] > 0 for p in stopped["phases"][:-1])
     code, out, _ = lab.run("fleet", "rollouts")
-    assert code == ExitCode.OK and "STOPPED: 1 device failed by wave 2" in out.splitlines()[-1]
+    assert code == ExitCode.OK and out.splitlines()[-1].endswith("stopped: 1 device failed by wave 2 (more than "
+                                                                 "--max-failures 0)")
     code, out, _ = lab.run("fleet", "rollouts", stopped["id"])
     assert code == ExitCode.OK and "rollback 2     robot-2" in out
 

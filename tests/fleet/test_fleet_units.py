@@ -109,3 +109,24 @@ def test_rollouts_name_a_damaged_record_and_an_unknown_id(console_env: ConsoleEn
     assert log.load(record.id).final()["r2"].outcome.why == "not reached"
     assert main(["fleet", "rollouts", "no-such-rollout"], console_env) == ExitCode.ERROR
     assert "no readable rollout 'no-such-rollout'" in err.getvalue()
+
+
+def test_a_cut_off_rollout_is_listed_as_such_and_can_be_abandoned(console_env: ConsoleEnv) -> None:
+    log = RolloutLog(console_env.data_dir / "rollouts")
+    record = RolloutRecord("20261207-101500-deploy-detector-1.1.0-aaaa", "deploy", "ana@laptop", 1.0e9,
+                           {"package": "/nowhere/detector-1.1.0.tar.gz"}, ["r1", "r2"],
+                           plan={"canary": 1, "waves": ["100%"], "max_failures": 0, "rollback_failed_wave": False})
+    record.add("upload", None, [DeviceOutcome("r1", OK), DeviceOutcome("r2", OK)])
+    record.add("activate", 1, [DeviceOutcome("r1", OK)])
+    log.save(record)  # as a console killed during wave 2 leaves it: no end recorded
+    assert record.open and record.unfinished() == ["r2"]
+    out, err = io.StringIO(), io.StringIO()
+    console_env.stdout, console_env.stderr = out, err
+    assert main(["fleet", "rollouts"], console_env) == ExitCode.OK
+    assert out.getvalue().rstrip().endswith("cut off: no end was recorded (the console stopped); resume or abandon it")
+    assert main(["fleet", "resume", record.id], console_env) == ExitCode.ERROR
+    assert "deployed /nowhere/detector-1.1.0.tar.gz, which is no longer there" in err.getvalue()
+    assert main(["fleet", "abandon", record.id], console_env) == ExitCode.OK
+    assert "abandoned by %s" % console_env.operator in out.getvalue()
+    closed = log.load(record.id)
+    assert not closed.open and closed.finished is not None and closed.state().startswith("abandoned by ")

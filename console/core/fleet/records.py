@@ -52,6 +52,24 @@ class RolloutRecord:
     phases: list[PhaseOutcome] = field(default_factory=list)
     finished: float | None = None
     stopped: str = ""  # why the rollout stopped before the end; "" when it ran to the end
+    closed: str = ""  # what became of a stopped rollout: "resumed by ID", "abandoned by WHO"
+
+    @property
+    def open(self) -> bool:
+        """Stopped, or cut off with the console (no end recorded), and neither resumed nor abandoned."""
+        return (self.finished is None or bool(self.stopped)) and not self.closed
+
+    def state(self) -> str:
+        if self.closed:
+            return self.closed
+        if self.finished is None:
+            return "cut off: no end was recorded (the console stopped); resume or abandon it"
+        return "stopped: %s" % self.stopped if self.stopped else "done"
+
+    def unfinished(self) -> list[str]:
+        """The devices a resumed deploy still has to take to the end: all but those whose last step was a
+        committed activation."""
+        return [d for d, p in self.final().items() if not (p.phase == "activate" and p.outcome.ok)]
 
     def add(self, phase: str, wave: int | None, outcomes: list[DeviceOutcome]) -> None:
         self.phases.extend(PhaseOutcome(phase, wave, o) for o in outcomes)
@@ -71,7 +89,8 @@ class RolloutRecord:
     def to_json(self) -> dict[str, Any]:
         return {"version": RECORD_VERSION, "id": self.id, "kind": self.kind, "who": self.who, "started": self.started,
                 "finished": self.finished, "what": self.what, "devices": self.devices, "selector": self.selector,
-                "plan": self.plan, "stopped": self.stopped, "phases": [p.to_json() for p in self.phases],
+                "plan": self.plan, "stopped": self.stopped, "closed": self.closed, "state": self.state(),
+                "phases": [p.to_json() for p in self.phases],
                 "final": {d: p.to_json() for d, p in self.final().items()}}
 
     @classmethod
@@ -81,7 +100,7 @@ class RolloutRecord:
         return cls(str(data["id"]), str(data["kind"]), str(data["who"]), float(data["started"]), dict(data["what"]),
                    [str(d) for d in data["devices"]], dict(data.get("selector", {})), dict(data.get("plan", {})),
                    [PhaseOutcome.from_json(p) for p in data.get("phases", [])],
-                   data.get("finished"), str(data.get("stopped", "")))
+                   data.get("finished"), str(data.get("stopped", "")), str(data.get("closed", "")))
 
 
 def new_id(kind: str, subject: str, now: float) -> str:

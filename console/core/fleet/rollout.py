@@ -24,7 +24,7 @@ from console.core.fleet.runner import (
     one_line,
     run_each,
 )
-from console.core.fleet.waves import WaveSize, plan_waves
+from console.core.fleet.waves import WaveSize, parse_waves, plan_waves
 from console.core.models import explain_action
 from console.core.session import DeviceSession
 from console.core.store_client import StoreClient
@@ -58,6 +58,22 @@ def _held(action: StoreAction, device: str) -> dict[str, Any]:
     if action.state != STORE_ACTION_SUCCEEDED or action.result == "rolled_back":
         raise DeviceFailed(one_line(explain_action(action, device), action.code, device), detail)
     return detail
+
+
+def resume_plan(old: RolloutRecord, max_failures: int | None = None) -> DeployPlan:
+    """An open deploy's plan again, over the devices it did not finish (a device that holds the package
+    already resumes its upload from there, or finds it stored); ValueError says why there is none."""
+    if old.kind != "deploy" or not old.open:
+        raise ValueError("rollout %s is %s: there is nothing to resume" % (old.id, old.state()))
+    package = Path(old.what["package"])
+    if not package.is_file():
+        raise ValueError("rollout %s deployed %s, which is no longer there" % (old.id, package))
+    devices = old.unfinished()
+    if not devices:
+        raise ValueError("rollout %s has no device left to finish" % old.id)
+    return DeployPlan(package, devices, parse_waves(",".join(old.plan["waves"])), old.plan["canary"],
+                      old.plan["max_failures"] if max_failures is None else max_failures,
+                      old.plan["rollback_failed_wave"], selector={**old.selector, "resumes": old.id})
 
 
 class Fleet:
@@ -101,10 +117,11 @@ class Fleet:
         self.log.save(record)
         return outcomes
 
-    def deploy(self, plan: DeployPlan) -> RolloutRecord:
+    def deploy(self, plan: DeployPlan, record_id: str | None = None) -> RolloutRecord:
         waves = plan_waves(plan.devices, plan.canary, plan.waves)  # a bad plan raises before anything moves
         now = self.clock()
-        record = RolloutRecord(new_id("deploy", plan.package.stem.replace(".tar", ""), now), "deploy", self.who, now,
+        record_id = record_id or new_id("deploy", plan.package.stem.replace(".tar", ""), now)
+        record = RolloutRecord(record_id, "deploy", self.who, now,
                                {"package": str(plan.package)}, list(plan.devices), plan.selector,
                                {"canary": plan.canary, "waves": [str(w) for w in plan.waves],
                                 "max_failures": plan.max_failures, "rollback_failed_wave": plan.rollback_failed_wave,
@@ -150,6 +167,25 @@ class Fleet:
         self.log.save(record)
         self.progress.stage("rollout %s done" % record.id)
         return record
+
+    def resume(self, old: RolloutRecord, plan: DeployPlan) -> RolloutRecord:
+        """Take an open deploy to the end with ``plan`` (from :func:`resume_plan`); the old record is closed,
+        naming the new one, before anything moves."""
+        plan_waves(plan.devices, plan.canary, plan.waves)
+        record_id = new_id("deploy", plan.package.stem.replace(".tar", ""), self.clock())
+        old.closed = "resumed by %s" % record_id
+        self.log.save(old)
+        return self.deploy(plan, record_id)
+
+    def abandon(self, old: RolloutRecord) -> RolloutRecord:
+        """Close an open rollout as it stands: each device keeps what its own store has."""
+        if not old.open:
+            raise ValueError("rollout %s is %s: there is nothing to abandon" % (old.id, old.state()))
+        old.closed = "abandoned by %s" % self.who
+        if old.finished is None:
+            old.finished = self.clock()
+        self.log.save(old)
+        return old
 
     def _roll_back_wave(self, record: RolloutRecord, number: int, outcomes: list[DeviceOutcome], why: str) -> None:
         done = {o.device: o.detail for o in outcomes if o.ok}
