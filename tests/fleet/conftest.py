@@ -17,12 +17,14 @@ from tests.fleet.lab import Lab
 from tests.store.helpers import make_onnx
 
 ROBOTS = 4
+# robot-4 reads its hardware from a real Orin NX's sysfs tree: hot thermal zones, a GPU, power rails
+HOT_BOARD = Path(__file__).resolve().parents[1] / "fixtures" / "boards" / "orin-nx-16gb" / "sys"
 GRACE_S = 3.0  # how long each device's health gate waits before it rolls a failing activation back
 
 
 @pytest.fixture
 def lab(short_tmp: Path, tmp_path: Path) -> Iterator[Lab]:
-    """``robot-1`` .. ``robot-4``, all tagged ``lab``; ``robot-1`` also ``canary``."""
+    """``robot-1`` .. ``robot-4``, all tagged ``lab``; ``robot-1`` also ``canary``; ``robot-4`` on a fixture board."""
     env = ConsoleEnv(config_dir=short_tmp / "cfg", data_dir=short_tmp / "data", runtime_dir=short_tmp / "run",
                      environ={"HOME": str(short_tmp)})
     packages = {}
@@ -36,7 +38,8 @@ def lab(short_tmp: Path, tmp_path: Path) -> Iterator[Lab]:
             root = short_tmp / name / "root"  # short_tmp: unix socket paths are limited to ~107 bytes
             save_config(str(root), StoreConfig(policy="allow-unsigned", health_grace_s=GRACE_S))
             sockets[name] = short_tmp / name / "rt.sock"
-            start_daemon(str(sockets[name]), str(root), ["--rate", "5"])
+            start_daemon(str(sockets[name]), str(root),
+                         ["--rate", "5"] + (["--sys-root", str(HOT_BOARD)] if number == ROBOTS else []))
         lab = Lab(env, sockets, packages)
         for name, socket in sockets.items():
             tags = ["--tag", "lab"] + (["--tag", "canary"] if name == "robot-1" else [])
