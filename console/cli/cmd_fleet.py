@@ -34,6 +34,8 @@ def register(sub: Any, commands: Commands) -> None:
     deploy.add_argument("--max-failures", type=int, default=0, help="stop once more devices than this failed")
     deploy.add_argument("--rollback-failed-wave", action="store_true",
                         help="when the rollout stops, roll back the devices of the failed wave that took it")
+    deploy.add_argument("--limit-rate", type=float, metavar="MB/S",
+                        help="cap all uploads together at this many megabytes per second (default: no cap)")
     deploy.add_argument("--why", default="", help="a reason, kept in each device's history and the record")
     deploy.add_argument("--json", action="store_true", help="print the rollout record as JSON")
     rollback = actions.add_parser("rollback", help="return a model to its previous version on every device")
@@ -127,9 +129,13 @@ def _fleet(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int:
             env.stderr.write("edgectl: fleet deploy sends a package, so every robot gets the same bytes: build one "
                              "first (edgectl package build %s --name NAME --version V --key KEY)\n" % args.package)
             return ExitCode.USAGE
+        if args.limit_rate is not None and args.limit_rate <= 0:
+            env.stderr.write("edgectl: --limit-rate must be more than 0 MB/s\n")
+            return ExitCode.USAGE
         try:
             plan = DeployPlan(args.package, devices, parse_waves(args.waves), args.canary, args.max_failures,
-                              args.rollback_failed_wave, args.why, selector)
+                              args.rollback_failed_wave, args.why, selector,
+                              args.limit_rate * 1e6 if args.limit_rate else None)
             record = fleet.deploy(plan)
         except ValueError as exc:
             env.stderr.write("edgectl: %s; nothing was sent\n" % exc)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from console.core.fleet.bandwidth import SharedRate
 from console.core.fleet.records import RolloutLog, RolloutRecord, new_id
 from console.core.fleet.runner import (
     DEFAULT_PARALLEL,
@@ -49,6 +50,7 @@ class DeployPlan:
     rollback_failed_wave: bool = False
     why: str = ""
     selector: dict[str, Any] = field(default_factory=dict)
+    limit_bytes_per_s: float | None = None  # all uploads together
 
 
 def _held(action: StoreAction, device: str) -> dict[str, Any]:
@@ -73,7 +75,8 @@ def resume_plan(old: RolloutRecord, max_failures: int | None = None) -> DeployPl
         raise ValueError("rollout %s has no device left to finish" % old.id)
     return DeployPlan(package, devices, parse_waves(",".join(old.plan["waves"])), old.plan["canary"],
                       old.plan["max_failures"] if max_failures is None else max_failures,
-                      old.plan["rollback_failed_wave"], selector={**old.selector, "resumes": old.id})
+                      old.plan["rollback_failed_wave"], selector={**old.selector, "resumes": old.id},
+                      limit_bytes_per_s=old.plan.get("limit_bytes_per_s"))
 
 
 class Fleet:
@@ -125,18 +128,23 @@ class Fleet:
                                {"package": str(plan.package)}, list(plan.devices), plan.selector,
                                {"canary": plan.canary, "waves": [str(w) for w in plan.waves],
                                 "max_failures": plan.max_failures, "rollback_failed_wave": plan.rollback_failed_wave,
+                                "limit_bytes_per_s": plan.limit_bytes_per_s,
                                 "planned": waves})
         self.log.save(record)
         why = plan.why or "fleet rollout %s" % record.id
         wave_of = {d: number for number, wave in enumerate(waves, 1) for d in wave}
 
+        cap = SharedRate(plan.limit_bytes_per_s) if plan.limit_bytes_per_s else None
+
         def upload(device: str) -> dict[str, Any]:
             client = self._client(device)
-            remote = client.upload(plan.package)
+            progress, started = cap.follow() if cap is not None else (None, None)
+            remote = client.upload(plan.package, progress, started)
             return _held(client.run("store.import", StoreImport(remote, False, self.who, why)), device)
 
-        self.progress.stage("uploading %s to %d devices (%d at a time); each verifies and stores it"
-                            % (plan.package.name, len(plan.devices), self.parallel))
+        self.progress.stage("uploading %s to %d devices (%d at a time%s); each verifies and stores it"
+                            % (plan.package.name, len(plan.devices), self.parallel,
+                               ", %.1f MB/s in all" % (plan.limit_bytes_per_s / 1e6) if plan.limit_bytes_per_s else ""))
         uploaded = {o.device: o for o in self._phase(record, "upload", None, plan.devices, upload, "The upload")}
         stored = next((o.detail for o in uploaded.values() if o.ok), None)
         if stored is not None:
