@@ -196,7 +196,10 @@ class Fleet:
         return old
 
     def _roll_back_wave(self, record: RolloutRecord, number: int, outcomes: list[DeviceOutcome], why: str) -> None:
-        done = {o.device: o.detail for o in outcomes if o.ok}
+        # Only a device this wave moved goes back: one that already ran the version (unchanged), or had no
+        # version before it, keeps what it has.
+        done = {o.device: o.detail for o in outcomes
+                if o.ok and o.detail.get("result") == "committed" and o.detail.get("previous")}
         if not done:
             return
 
