@@ -66,7 +66,9 @@ def set_up_demo(session: DeviceSession, env: ConsoleEnv, clock: Callable[[], flo
                 pause: Callable[[float], None] = time.sleep) -> str:
     """Deploy the demo model and turn the probe on; returns what was done, in a sentence.
     Raises FirstLaunchError; the device's own errors pass as DeviceError."""
-    model = demo_model_file(env)
+    caps = session.capabilities
+    # Where the daemon that answered writes it (a daemon started for another data folder has its own).
+    model = Path(caps.demo_model) if caps is not None and caps.demo_model else demo_model_file(env)
     deadline = clock() + DEMO_WAIT_S
     while not model.is_file():  # the runtime is still writing it: a file, so nothing to be told by
         if clock() > deadline:
