@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import io
+import json
 import os
 import tarfile
 import tempfile
@@ -93,6 +94,22 @@ def _precision(model: Any) -> str:
     return "fp32"
 
 
+QUANTIZE_METADATA = "edge.quantize"  # written by the quantize job: precision, calibration, preprocessing
+
+
+def quantize_recipe(model: Any) -> dict[str, Any]:
+    """How a quantized model was made (its precision, calibration and image preprocessing), from the
+    metadata the quantize job stamps into it; empty for any other model or unreadable metadata."""
+    for prop in model.metadata_props:
+        if prop.key == QUANTIZE_METADATA:
+            try:
+                record = json.loads(prop.value)
+            except ValueError:
+                return {}
+            return record if isinstance(record, dict) else {}
+    return {}
+
+
 def manifest_for_onnx(model_path: Path, name: str, version: str, author: str, precision: str | None = None,
                       security_counter: int = 0, extra: list[Path] | None = None,
                       engine: EngineBuild | None = None, recipe: dict[str, Any] | None = None,
@@ -143,7 +160,7 @@ def manifest_for_onnx(model_path: Path, name: str, version: str, author: str, pr
         name=name, version=version, created=created, author=author,
         backend="tensorrt" if engine is not None else "onnxruntime",
         entry="model.engine" if engine is not None else "model.onnx", files=files, inputs=inputs,
-        outputs=outputs, precision=precision or _precision(model), recipe=recipe or {},
+        outputs=outputs, precision=precision or _precision(model), recipe=recipe or quantize_recipe(model),
         source_onnx_sha256=onnx_sha, security_counter=security_counter, engine=engine_info, warmup=warmup,
     )
 

@@ -12,6 +12,7 @@ import onnx
 import pytest
 
 from console.core.job_specs import SpecError, parse_preprocess
+from console.core.packages import build_package, inspect_package
 from device_runtime import protocol as p
 from tests.jobs import quant_models
 from tests.jobs.harness import Harness, capabilities
@@ -67,6 +68,12 @@ def test_images_with_dynamic_size_need_the_size_flag_and_it_is_recorded(harness:
     assert record["preprocess"] == {"size": [16, 16], "channels": "BGR", "scale": 1.0, "mean": [128.0],
                                     "std": [64.0]}
     assert record["samples"] == 3 and record["method"] == "minmax" and record["calibration"] == "images"
+    # ... and a package of the output carries it in its manifest, for the device and for people.
+    package = tmp_path / "resize-1.0.0.tar.gz"
+    first = onnx.load(str(tmp_path / "q.onnx")).graph.input[0].name
+    build_package(tmp_path / "q.onnx", package, "resize", "1.0.0", "tests", shapes={first: [1, 3, 16, 16]})
+    recipe = inspect_package(package).manifest.recipe
+    assert recipe["preprocess"] == record["preprocess"] and recipe["calibration"] == "images"
 
 
 @pytest.mark.slow
