@@ -61,3 +61,9 @@ def test_rollout_stops_at_the_robot_that_fails_its_health_gate(lab: Lab) -> None
     assert code == ExitCode.OK, record
     assert record["final"]["robot-1"]["detail"]["version"] == "1.0.0"
     assert lab.active() == dict.fromkeys(lab.sockets, "1.0.0")
+    code, out, err = lab.run("fleet", "rollback", "no-such-model", "--devices", "robot-1,robot-2")
+    assert code == ExitCode.ERROR
+    refused = [line for line in out.splitlines() if line.startswith("  robot-")]
+    assert len(refused) == 2 and all(line.split()[1:3] == ["failed", "rollback"] for line in refused)
+    assert refused[0].endswith("no-such-model has no previous version to roll back to (active: none); name one with "
+                               "--to. edgectl --device robot-1 versions MODEL lists what it holds."), refused

@@ -65,14 +65,24 @@ def unreachable_why(exc: BaseException) -> str | None:
 
 
 # What to do, on the command line, where the console's words point at its own pages.
-_CLI_TODO = {Code.HEALTH_FAILED: "Run edgectl --device {device} health: it shows each check and how to fix it."}
+_CLI_TODO = {
+    Code.HEALTH_FAILED: "Run edgectl --device {device} health: it shows each check and how to fix it.",
+    Code.NOT_FOUND: "edgectl --device {device} versions MODEL lists what it holds.",
+    Code.DOWNGRADE: "To go back on purpose: edgectl fleet rollback MODEL --to VERSION.",
+    Code.LOAD_FAILED: "Check the model with edgectl validate MODEL.onnx; the previous version stays active.",
+}
 
 
 def one_line(refusal: Refusal, code: str | None, device: str) -> str:
     """A refusal as one line for a terminal: the device's own words, then what to do there."""
-    todo = _CLI_TODO.get(code or "", refusal.todo.replace("See Details; ", "").replace(" (see Details)", ""))
+    todo = _CLI_TODO.get(code or "", "").format(device=device)
+    if not todo:  # the console's words, less their pointers to its own windows
+        todo = refusal.todo.replace(" (see Details)", "")
+        if todo.startswith("See Details; "):
+            todo = todo[len("See Details; "):]
+            todo = todo[:1].upper() + todo[1:]
     details = "; ".join(line.strip() for line in refusal.details.splitlines() if line.strip())
-    return "%s %s" % ((details or refusal.what).rstrip(".") + ".", todo[:1].upper() + todo[1:].format(device=device))
+    return "%s %s" % ((details or refusal.what).rstrip(".") + ".", todo)
 
 
 def failure_text(exc: BaseException, what: str, device: str) -> str:
