@@ -192,6 +192,9 @@ class MainWindow(QMainWindow):
         dashboard = self.dashboards.get(name)
         if dashboard is not None:  # deploys and rollbacks marked on its charts, from the store's history
             store.changed.connect(lambda: dashboard.set_activations(activations(store.tracker.snapshot)))
+        optimize = self.page_widgets.get(name, {}).get("optimize")
+        if isinstance(optimize, OptimizePage):  # its "Deploy this result" deploys through this store
+            optimize.deploy_result.set_store(store, env.config_dir / "keys")
         page = ModelsPage(store, env.config_dir / "keys")
         self.page_widgets.setdefault(name, {})["models"] = page
         tabs.insertTab(PAGES.index("models"), page, "Models")

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from console.core.deploy_result import result_onnx
 from console.core.job_report import validate_text
 from console.core.job_specs import SpecError, device_path, local_input, missing_shapes, sends_files
 from console.core.jobs import is_final, typed_result
@@ -36,6 +37,7 @@ from console.core.optimize_plan import OptimizeChoice, Step, pipeline_label, pla
 from console.core.optimize_summary import pipeline_summary
 from console.core.session import State
 from console.ui.chart import plain_label
+from console.ui.deploy_result import DeployResultRow
 from console.ui.job_table import JobTableModel
 from console.ui.jobs_model import JobsModel
 from console.ui.jobs_page import job_table_view, log_view
@@ -59,6 +61,7 @@ class OptimizePage(QWidget):
         self.report: ValidateReport | None = None
         self.pipeline_ids: list[str] = []
         self.pipeline_name = ""
+        self.pipeline_result: str | None = None  # the ONNX file the pipeline ends with, on the device
         self.followed: str | None = None
         self.file_dialog: QFileDialog | None = None
         self.confirm_box: QMessageBox | None = None
@@ -102,6 +105,8 @@ class OptimizePage(QWidget):
         run_layout.addLayout(buttons)
         run_layout.addWidget(self.calibration_transfer)
         run_layout.addWidget(self.run_status)
+        self.deploy_result = DeployResultRow()  # shown once a pipeline has succeeded
+        run_layout.addWidget(self.deploy_result)
         self.run_box = self._group("3 · Run", run)
         column.addWidget(self.run_box)
         column.addStretch(1)
@@ -319,6 +324,8 @@ class OptimizePage(QWidget):
             return
         self.run_status.setText("Starting %d steps: %s…" % (len(steps), " → ".join(kind for kind, _, _ in steps)))
         self.pipeline_name = pipeline_label(choice)
+        self.pipeline_result = result_onnx(steps, choice.model)
+        self.deploy_result.setVisible(False)
         self.model.pipeline(steps, self.pipeline_name, PIPELINE_TAG)
 
     def _running(self) -> bool:
@@ -358,6 +365,9 @@ class OptimizePage(QWidget):
             self.model.load_logs(running.id)
         if jobs and all(is_final(j) for j in jobs):
             self.run_status.setText(pipeline_summary(jobs))
+            if all(j.state == "succeeded" for j in jobs) and not self.deploy_result.isVisibleTo(self):
+                self.deploy_result.offer(self.pipeline_result, not sends_files(self.session_model.session.entry),
+                                         self.model.display_name)
         elif running is not None:
             step = self.pipeline_ids.index(running.id) + 1
             self.run_status.setText("Step %d of %d: %s · %.0f%% %s" % (
