@@ -12,6 +12,7 @@ from typing import Any
 from console.core.client import ConnectionLost, DeviceError, IncompatibleRuntime
 from console.core.models import Refusal, explain_error
 from console.transport.base import TransportError
+from console.transport.hostkeys import UnknownHostKey
 from device_runtime.store.errors import Code
 
 OK = "ok"
@@ -112,7 +113,10 @@ def run_each(devices: Sequence[str], work: Work, what: str, parallel: int = DEFA
             outcome = DeviceOutcome(device, FAILED, exc.why, detail=exc.detail)
         except Exception as exc:  # one device's failure, whatever it is, must not stop the others
             why = unreachable_why(exc)
-            if why is not None:
+            if isinstance(exc, UnknownHostKey):  # a script's fleet run never trusts a key by itself
+                outcome = DeviceOutcome(device, UNREACHABLE, "%s Once the fingerprint is confirmed: edgectl devices "
+                                        "trust %s --fingerprint %s" % (why, device, exc.fingerprint))
+            elif why is not None:
                 outcome = DeviceOutcome(device, UNREACHABLE, "%s. Check that it is on and its runtime is up: "
                                         "edgectl --device %s status" % (why.rstrip("."), device))
             else:
