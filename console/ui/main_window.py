@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import functools
+import math
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
 
 from console.core.activations import activations
@@ -409,6 +410,18 @@ class MainWindow(QMainWindow):
 
     def _on_devices_key(self) -> None:
         self.sidebar.list.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Never open larger than the screen (a fixed size at 150 % scaling ran off a 1600x1000 laptop)."""
+        screen = self.screen()
+        if screen is not None and not self.isMaximized():
+            room, ratio = screen.availableGeometry(), screen.devicePixelRatio()
+            # whole device pixels: at 150 % a 1600 px screen is 1066 logical pixels, not 1067
+            width, height = (math.floor(round(side * ratio) / ratio) for side in (room.width(), room.height()))
+            if self.width() > width or self.height() > height:
+                self.resize(min(self.width(), width), min(self.height(), height))
+                self.move(room.topLeft())
+        super().showEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()

@@ -1,10 +1,16 @@
 """Details a person notices: every control on the device pages is a 32 px touch target, the event
 list's kind cell reads at 4.5:1 or more in both themes, and Help > Keyboard shortcuts lists keys
-the window really answers to."""
+the window really answers to; at 150 % scaling the window opens inside the screen."""
 
 from __future__ import annotations
 
+import json
+import os
+import struct
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from PySide6.QtGui import QKeySequence, QPalette, QShortcut
@@ -17,6 +23,7 @@ from console.core.session import Outage
 from console.ui.event_panel import EventPanel
 from console.ui.theme import Theme, apply_theme, blend, contrast_ratio
 from device_runtime.protocol import AlertEvent
+from tests.ui.conftest import stop_daemon
 from tests.ui.windows import quiet_window
 
 pytestmark = pytest.mark.gui
@@ -74,3 +81,25 @@ def test_help_lists_the_keyboard_shortcuts_the_window_answers_to(qtbot: QtBot, c
     for keys in ("Ctrl+K", "F5", "Ctrl+Shift+F", "Space", "F1"):
         assert keys in listed and QKeySequence(keys).toString() in bound, keys
     assert {"Ctrl+%d" % n for n in range(1, 7)} <= bound and "Ctrl+1 … Ctrl+6" in listed
+
+
+def test_at_150_percent_the_window_opens_inside_a_1600_by_1000_screen(tmp_path: Path,
+                                                                      short_runtime_dir: Path) -> None:
+    screen = tmp_path / "screen.json"
+    screen.write_text(json.dumps({"synchronousWindowSystem": True, "windowFrameMargins": False, "screens": [
+        {"name": "laptop", "x": 0, "y": 0, "width": 1600, "height": 1000, "logicalDpi": 96, "logicalBaseDpi": 96,
+         "dpr": 1}]}))
+    shot = tmp_path / "scaled.png"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
+    env.update(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"),
+               XDG_RUNTIME_DIR=str(short_runtime_dir), QT_SCALE_FACTOR="1.5",
+               QT_QPA_PLATFORM="offscreen:configfile=%s" % screen)
+    code = "import sys; from console.ui.app import main; sys.exit(main(sys.argv[1:]))"
+    try:
+        done = subprocess.run([sys.executable, "-c", code, "--page", "health", "--screenshot", str(shot)], env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+    finally:
+        stop_daemon(short_runtime_dir / "edge-runtime" / "edge-runtime.sock")
+    assert done.returncode == 0, done.stderr
+    width, height = struct.unpack(">II", shot.read_bytes()[16:24])  # device pixels (1400 x 900 at 1.5 is 2100 x 1350)
+    assert 1400 <= width <= 1600 and 800 <= height <= 1000
