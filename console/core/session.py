@@ -12,12 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from console.core.backoff import Backoff, ReconnectLoop
 from console.core.client import ConnectionLost, DeviceConnection, DeviceError, RequestIds, process_ids
 from console.core.env import ConsoleEnv
 from console.core.settings import DeviceEntry
-from console.core.telemetry import TelemetryStore
 from console.transport.base import Transport, TransportError
 from console.transport.local import LocalTransport
 from console.transport.ssh import SshTransport
@@ -38,6 +38,9 @@ from device_runtime.protocol import (
     SubscribeTelemetry,
     TelemetryTable,
 )
+
+if TYPE_CHECKING:
+    from console.core.telemetry import TelemetryStore  # numpy: imported once a stream starts (status needs none)
 
 
 @dataclass
@@ -203,6 +206,8 @@ class DeviceSession:
     def _ensure_store(self, metrics: list[MetricSpec]) -> None:
         names = [m.name for m in metrics]
         if self.store is None or [m.name for m in self.store.metrics] != names:
+            from console.core.telemetry import TelemetryStore
+
             self.store = TelemetryStore(metrics)
             for listener in list(self.table_listeners):
                 listener(metrics)
