@@ -109,6 +109,7 @@ class AddDeviceDialog(QDialog):
         if self.editing is not None:  # the same name, the rest as typed; what the device kept stays
             entry.label, entry.python = self.editing.label, self.editing.python
             entry.last_page, entry.latency_budget_ms = self.editing.last_page, self.editing.latency_budget_ms
+            entry.tags = list(self.editing.tags)
         problems = self.registry.problems(entry, replacing=self.editing is not None)
         if problems:
             self.error.setText("\n".join("• %s" % p for p in problems))

@@ -173,7 +173,7 @@ def test_a_device_is_edited_and_removed_from_the_sidebar(qtbot: QtBot, ssh_world
                                                          gui_core: ConsoleCore, theme: Theme) -> None:
     server = ssh_world.servers[0]
     ssh_world.trust(server)
-    gui_core.registry.replace(ssh_world.entry("robot", port=1))  # a wrong port: it cannot be reached
+    gui_core.registry.replace(ssh_world.entry("robot", port=1, tags=["lab-a"]))  # a wrong port: unreachable
     win = MainWindow(gui_core, theme, "robot", rate_hz=10.0, first_launch=False)
     qtbot.addWidget(win)
     win.show()
@@ -188,6 +188,7 @@ def test_a_device_is_edited_and_removed_from_the_sidebar(qtbot: QtBot, ssh_world
     dialog.port.setValue(server.port)
     dialog.submit()
     assert gui_core.registry.get("robot").port == server.port
+    assert gui_core.registry.get("robot").tags == ["lab-a"]  # what the form does not show stays
     fresh = win.model()
     assert fresh is not None and fresh is not model
     qtbot.waitUntil(lambda: fresh.state is State.CONNECTED, timeout=20_000)  # reconnected with the saved entry
