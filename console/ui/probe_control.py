@@ -28,6 +28,8 @@ class ProbeControl(QWidget):
         self.rate_box.setToolTip("How often the probe runs one inference")
         self.shapes_edit = QLineEdit()
         self.shapes_edit.setPlaceholderText("shapes for dynamic inputs, e.g. image:1x3x64x64")
+        for box in (self.model_box, self.rate_box, self.shapes_edit):
+            box.setMinimumHeight(32)  # a touch target even where the card is short of room
         self.apply_button = QPushButton("Apply")
         self.apply_button.setMinimumHeight(32)
         self.status_label = plain_label(probe_words(model.probe))

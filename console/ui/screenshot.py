@@ -6,13 +6,14 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, QSize, QTimer
 from PySide6.QtWidgets import QApplication
 
 from console.core.exit_codes import ExitCode
 from console.core.session import State
 from console.ui.main_window import MainWindow
 
+SHOT_SIZE = QSize(1400, 900)
 MIN_POINTS = 5
 CONNECT_WAIT_S = 20.0
 DATA_WAIT_S = 20.0
@@ -24,6 +25,7 @@ class WhenDrawn(QObject):
     def __init__(self, window: MainWindow, path: Path, stderr: TextIO) -> None:
         super().__init__(window)
         self.window = window
+        window.resize(SHOT_SIZE)  # the same picture on any screen (a shown window fits its screen)
         self.path = path
         self.stderr = stderr
         self.code = ExitCode.ERROR

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 import subprocess
 import sys
 import time
@@ -42,8 +41,8 @@ def test_every_control_on_the_device_pages_is_a_touch_target(qtbot: QtBot, core:
             for widget in page.findChildren(kind):
                 assert isinstance(widget, QWidget)
                 if widget.isVisibleTo(page) and not widget.objectName().startswith("qt_") and widget.height() < 32:
-                    small.append("%s: %s %r %d px" % (key, type(widget).__name__, getattr(widget, "text", str)(),
-                                                      widget.height()))
+                    small.append("%s: %s %r %d px %s" % (key, type(widget).__name__, getattr(widget, "text", str)(),
+                                                      widget.height(), type(widget.parent()).__name__))
     assert small == []
 
 
@@ -83,23 +82,42 @@ def test_help_lists_the_keyboard_shortcuts_the_window_answers_to(qtbot: QtBot, c
     assert {"Ctrl+%d" % n for n in range(1, 7)} <= bound and "Ctrl+1 … Ctrl+6" in listed
 
 
+OPEN_WINDOW = """
+import sys
+from PySide6.QtWidgets import QApplication
+from console.core.app import ConsoleCore
+from console.core.env import ConsoleEnv
+from console.ui.main_window import MainWindow
+from console.ui.theme import apply_theme
+app = QApplication([])
+core = ConsoleCore(ConsoleEnv.from_os())
+window = MainWindow(core, apply_theme(app, "light"), "local", first_launch=False)
+window.resize(1400, 900)  # what edge-console asks for
+window.show()
+app.processEvents()
+ratio = window.devicePixelRatio()
+print(*(round(v * ratio) for v in (window.width(), window.height(), window.x(), window.y())))
+window.shutdown()
+core.close()
+"""
+
+
 def test_at_150_percent_the_window_opens_inside_a_1600_by_1000_screen(tmp_path: Path,
                                                                       short_runtime_dir: Path) -> None:
     screen = tmp_path / "screen.json"
     screen.write_text(json.dumps({"synchronousWindowSystem": True, "windowFrameMargins": False, "screens": [
         {"name": "laptop", "x": 0, "y": 0, "width": 1600, "height": 1000, "logicalDpi": 96, "logicalBaseDpi": 96,
          "dpr": 1}]}))
-    shot = tmp_path / "scaled.png"
     env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
     env.update(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"),
                XDG_RUNTIME_DIR=str(short_runtime_dir), QT_SCALE_FACTOR="1.5",
                QT_QPA_PLATFORM="offscreen:configfile=%s" % screen)
-    code = "import sys; from console.ui.app import main; sys.exit(main(sys.argv[1:]))"
     try:
-        done = subprocess.run([sys.executable, "-c", code, "--page", "health", "--screenshot", str(shot)], env=env,
-                              capture_output=True, text=True, timeout=120, check=False)
+        done = subprocess.run([sys.executable, "-c", OPEN_WINDOW], env=env, capture_output=True, text=True,
+                              timeout=120, check=False)
     finally:
         stop_daemon(short_runtime_dir / "edge-runtime" / "edge-runtime.sock")
     assert done.returncode == 0, done.stderr
-    width, height = struct.unpack(">II", shot.read_bytes()[16:24])  # device pixels (1400 x 900 at 1.5 is 2100 x 1350)
-    assert 1400 <= width <= 1600 and 800 <= height <= 1000
+    width, height, x, y = (int(v) for v in done.stdout.split())  # device pixels (1400 x 900 at 1.5: 2100 x 1350)
+    assert x >= 0 and y >= 0 and x + width <= 1600 and y + height <= 1000
+    assert width >= 1400 and height >= 800  # fitted, not shrunk to nothing
