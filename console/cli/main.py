@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None, env: ConsoleEnv | None = None) -> int:
         # with SIGINT ignored, as a script's background command is.
         signal.signal(signal.SIGINT, signal.default_int_handler)
     if type(env.ssh_prompts) is SshPrompts:  # nobody chose how to ask: ask on the terminal, if there is one
-        from console.cli.cmd_devices import TerminalPrompts
+        from console.cli.terminal_prompts import TerminalPrompts
 
         env.ssh_prompts = TerminalPrompts(env)
     words = sys.argv[1:] if argv is None else argv

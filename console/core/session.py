@@ -20,7 +20,6 @@ from console.core.env import ConsoleEnv
 from console.core.settings import DeviceEntry
 from console.transport.base import Transport, TransportError
 from console.transport.local import LocalTransport
-from console.transport.ssh import SshTransport
 from console.transport.ssh_config import ConfigContext, Route, resolve_route
 from console.transport.ssh_errors import SshError
 from device_runtime.protocol import (
@@ -85,6 +84,8 @@ def make_transport(entry: DeviceEntry, env: ConsoleEnv) -> Transport:
             context = ConfigContext(env.ssh_config_path, env.home, env.local_user)
             return resolve_route(entry.host or entry.name, context, entry.user, entry.port,
                                  [entry.key] if entry.key else [])
+
+        from console.transport.ssh import SshTransport  # paramiko: only a session with an SSH device pays for it
 
         return SshTransport(route, env.known_hosts_path, env.ssh_prompts, env.environ, entry.runtime)
     raise TransportError(
@@ -363,6 +364,5 @@ class DeviceSession:
             conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
-        if isinstance(self.transport, SshTransport):
-            self.transport.close()  # the SSH link outlives a stream that failed its handshake
+        self.transport.close()  # an SSH link outlives a stream that failed its handshake
         self._set_state(State.DISCONNECTED, "")

@@ -33,5 +33,9 @@ class Transport(abc.ABC):
     @abc.abstractmethod
     def open(self) -> Stream: ...
 
+    def close(self) -> None:
+        """Let go of what outlives a stream (an SSH transport's link); most transports hold nothing."""
+        return
+
     def describe(self) -> str:
         return self.name

@@ -11,10 +11,12 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import paramiko
+from typing import TYPE_CHECKING
 
 from console.transport.ssh_errors import SshError
+
+if TYPE_CHECKING:  # paramiko is imported where a key is read: a command that reaches no SSH device never pays for it
+    import paramiko
 
 # Host key algorithms paramiko can negotiate, by the key type that known_hosts files record.
 _ALGORITHMS_BY_TYPE = {
@@ -98,6 +100,8 @@ class HostKeyStore:
 
     def known(self, host: str) -> dict[str, list[KnownKey]]:
         """Key type -> the keys on record for ``host`` (a :func:`host_id`), across all files."""
+        import paramiko
+
         found: dict[str, list[KnownKey]] = {}
         for path in self._files():
             keys = paramiko.HostKeys()
@@ -162,6 +166,8 @@ class HostKeyStore:
 
 
 def _line_matches(line: str, host: str) -> bool:
+    import paramiko
+
     if not line.strip() or line.lstrip().startswith("#"):
         return False
     entry = paramiko.hostkeys.HostKeyEntry.from_line(line)

@@ -11,11 +11,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import paramiko
+from typing import TYPE_CHECKING
 
 from console.transport.hostkeys import host_id
 from console.transport.ssh_errors import SshConfigError
+
+if TYPE_CHECKING:  # imported where a config is read: naming a registered device needs no paramiko
+    import paramiko
 
 DEFAULT_PORT = 22
 DEFAULT_ALIVE_INTERVAL_S = 3.0  # with 3 unanswered probes a dead link is noticed within 10 s
@@ -112,6 +114,8 @@ class ConfigContext:
 
 
 def load_config(path: Path) -> paramiko.SSHConfig:
+    import paramiko
+
     if not path.exists():
         return paramiko.SSHConfig()
     try:

@@ -33,22 +33,24 @@ def test_the_command_word_is_found_past_edgectls_own_options(argv: list[str], wo
     assert command_word(argv) == word
 
 
-def test_status_imports_only_its_command_module_and_no_numpy(short_tmp: Path, daemon: RunningDaemon) -> None:
-    """What ``edgectl status`` pays on every call: its own module, and no telemetry arrays (numpy comes in
-    with the first stream)."""
-    script = ("import json, sys\nfrom console.cli.main import main\nfrom console.core.env import ConsoleEnv\n"
-              "env = ConsoleEnv.from_os()\n"
-              "added = main(['devices', 'add', 'robot', '--socket', sys.argv[1]], env)\n"
-              "code = main(['--device', 'robot', 'status', '--json'], env)\n"
-              "print(json.dumps([added, code, sorted(m for m in sys.modules if m.startswith('console.cli.cmd_')),"
-              " 'numpy' in sys.modules]))")
+def test_status_imports_only_its_command_module_and_no_numpy_or_paramiko(short_tmp: Path,
+                                                                         daemon: RunningDaemon) -> None:
+    """What ``edgectl status`` pays on every call: its own module; no telemetry arrays (numpy comes in with
+    the first stream) and no SSH (paramiko comes in with the first SSH device)."""
     environ = {"HOME": str(short_tmp), "XDG_CONFIG_HOME": str(short_tmp / "cfg"),
                "XDG_DATA_HOME": str(short_tmp / "data"), "XDG_RUNTIME_DIR": str(short_tmp), "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run([sys.executable, "-c", script, str(daemon.socket_path)], capture_output=True, text=True,
-                          timeout=60, env=environ, cwd=str(Path(__file__).resolve().parents[2]), check=False)
-    assert proc.returncode == 0, proc.stderr
-    *_, last = proc.stdout.splitlines()
-    added, code, loaded, numpy = json.loads(last)
-    assert (added, code) == (0, 0), proc.stdout
-    assert loaded == ["console.cli.cmd_basic", "console.cli.cmd_devices"]  # devices: the terminal's SSH prompts
-    assert numpy is False
+
+    def edgectl(*argv: str) -> list[object]:
+        script = ("import json, sys\nfrom console.cli.main import main\nfrom console.core.env import ConsoleEnv\n"
+                  "code = main(sys.argv[1:], ConsoleEnv.from_os())\n"
+                  "print(json.dumps([code, sorted(m for m in sys.modules if m.startswith('console.cli.cmd_')),"
+                  " [m for m in ('numpy', 'paramiko') if m in sys.modules]]))")
+        proc = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=60,
+                              env=environ, cwd=str(Path(__file__).resolve().parents[2]), check=False)
+        assert proc.returncode == 0, proc.stderr
+        result: list[object] = json.loads(proc.stdout.splitlines()[-1])
+        return result
+
+    added = edgectl("devices", "add", "robot", "--socket", str(daemon.socket_path))
+    assert added[:2] == [0, ["console.cli.cmd_devices"]]  # devices also trusts host keys: it needs paramiko
+    assert edgectl("--device", "robot", "status", "--json") == [0, ["console.cli.cmd_basic"], []]
