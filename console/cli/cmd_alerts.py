@@ -33,6 +33,8 @@ def register(sub: Any, commands: Commands) -> None:
     thresholds.add_argument("--set", nargs="+", metavar="KEY=VALUE", default=None,
                             help="change thresholds, e.g. temperature_warning_c=80 zone.GPU=75 "
                                  "(an empty zone value removes that zone's limit)")
+    thresholds.add_argument("--reset", action="store_true",
+                            help="write the default thresholds (also replaces a stored file the device set aside)")
     commands["thresholds"] = _thresholds
 
 
@@ -90,9 +92,12 @@ def _thresholds(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) ->
     session = core.session(args.device)
     session.connect()
     current = get_thresholds(session)
-    if args.set:
+    if args.set and args.reset:
+        env.stderr.write("edgectl: give --reset or --set, not both. Nothing was changed.\n")
+        return ExitCode.USAGE
+    if args.set or args.reset:
         try:
-            wanted = apply_assignments(current, args.set)
+            wanted = AlertThresholds() if args.reset else apply_assignments(current, args.set)
         except ThresholdError as exc:
             env.stderr.write("edgectl: %s Nothing was changed.\n" % exc)
             return ExitCode.USAGE

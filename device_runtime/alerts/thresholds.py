@@ -1,23 +1,23 @@
 """Per-device alert thresholds: validated, kept under the daemon root, written atomically.
 
-A corrupt or invalid file never stops the daemon: it logs what is wrong, runs on the defaults,
-and keeps the bad file (moved aside as ``alerts.json.bad`` when new thresholds are saved), so
-nothing a person wrote is lost.
+A corrupt or invalid file never stops the daemon: it is moved aside as ``alerts.json.bad`` (so
+nothing a person wrote is lost), the daemon runs on the defaults, and the health ``settings``
+check names it and ``edgectl thresholds --reset`` until new thresholds are saved.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import tempfile
-from typing import List
+from typing import Any, Dict, List, Optional
 
+from device_runtime import config_file
+from device_runtime.config_file import ConfigProblem
 from device_runtime.protocol import AlertThresholds, ErrorCode, ProtocolError
 
-log = logging.getLogger("edge_runtime.alerts")
-
 FORMAT_VERSION = 1
+RESET = "edgectl thresholds --reset (or --set KEY=VALUE)"
 MIN_C, MAX_C = -40.0, 150.0
 MAX_HOLD_S = 3600.0
 
@@ -61,34 +61,16 @@ class ThresholdStore:
 
     def __init__(self, root: str) -> None:
         self.path = os.path.join(root, "config", "alerts.json")
-        self._bad_file = False
+        self.problem: Optional[ConfigProblem] = None  # why the stored file was set aside
 
     def load(self) -> AlertThresholds:
-        try:
-            with open(self.path, encoding="utf-8") as handle:
-                data = json.load(handle)
-            if not isinstance(data, dict) or not isinstance(data.get("thresholds"), dict):
-                raise ValueError('expected {"version": 1, "thresholds": {...}}')
-            thresholds = AlertThresholds.from_wire(data["thresholds"])
-            found = problems(thresholds)
-            if found:
-                raise ValueError("; ".join(found))
-        except FileNotFoundError:
-            return AlertThresholds()
-        except (OSError, ValueError, ProtocolError) as exc:
-            self._bad_file = True
-            log.error("alert thresholds in %s cannot be used (%s); running on the defaults. Set new thresholds "
-                      "from the console (the bad file will be kept as alerts.json.bad) or fix the file and "
-                      "restart.", self.path, exc)
-            return AlertThresholds()
-        return thresholds
+        thresholds, self.problem = config_file.load(self.path, "alert thresholds", RESET, _parse)
+        return AlertThresholds() if thresholds is None else thresholds
 
     def save(self, thresholds: AlertThresholds) -> None:
         check(thresholds)
         directory = os.path.dirname(self.path)
         os.makedirs(directory, exist_ok=True)
-        if self._bad_file and os.path.exists(self.path):
-            os.replace(self.path, self.path + ".bad")
         fd, tmp = tempfile.mkstemp(prefix=".alerts-", suffix=".json", dir=directory)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -101,9 +83,19 @@ class ThresholdStore:
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
-        self._bad_file = False
+        self.problem = None
         dir_fd = os.open(directory, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _parse(data: Dict[str, Any]) -> AlertThresholds:
+    if not isinstance(data.get("thresholds"), dict):
+        raise ValueError('expected {"version": 1, "thresholds": {...}}')
+    thresholds = AlertThresholds.from_wire(data["thresholds"])
+    found = problems(thresholds)
+    if found:
+        raise ValueError("; ".join(found))
+    return thresholds

@@ -8,8 +8,10 @@ warning makes it degraded.
 
 from __future__ import annotations
 
+import os
 from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
+from device_runtime.config_file import ConfigProblem
 from device_runtime.protocol import (
     DEGRADED,
     HEALTH_FAIL,
@@ -46,7 +48,7 @@ class Snapshot:
         state: Optional[DeviceState],
         models: Mapping[str, Optional[str]],  # model name -> active version (None: none active)
         service_state: Optional[str],  # systemctl is-active of config.restart_service
-        config_problem: Optional[str] = None,  # why the stored health settings were set aside
+        config_problems: Sequence[ConfigProblem] = (),  # stored settings files that cannot be used
     ) -> None:
         self.now = now
         self.config = config
@@ -62,7 +64,7 @@ class Snapshot:
         self.state = state
         self.models = models
         self.service_state = service_state
-        self.config_problem = config_problem
+        self.config_problems = config_problems
 
 
 Check = Callable[[Snapshot], HealthCheck]
@@ -246,12 +248,16 @@ def clocks(s: Snapshot) -> HealthCheck:
 
 
 def settings(s: Snapshot) -> HealthCheck:
-    """A warning, not critical: the defaults in use are safe, and a deploy must not fail on it."""
-    title = "Health settings readable"
-    if s.config_problem:
-        return _c("settings", title, SEVERITY_WARNING, HEALTH_FAIL, s.config_problem,
-                  "edgectl health-config --reset (or --set KEY=VALUE), or Settings… on the Health page")
-    return _c("settings", title, SEVERITY_WARNING, HEALTH_PASS, "stored settings in use (or the defaults)")
+    """Names every stored settings file the daemon set aside or cannot use, and the command that
+    sets each again. A warning while the defaults in use are safe (a deploy must not fail on
+    it); critical when deploys stay refused until a file is fixed (store.json's hooks)."""
+    title = "Stored settings readable"
+    problems = s.config_problems
+    if not problems:
+        return _c("settings", title, SEVERITY_WARNING, HEALTH_PASS, "stored settings in use (or the defaults)")
+    severity = SEVERITY_CRITICAL if any(p.blocking for p in problems) else SEVERITY_WARNING
+    fix = "; ".join("%s: %s" % (os.path.basename(p.path), p.fix) for p in problems)
+    return _c("settings", title, severity, HEALTH_FAIL, "; ".join(p.message for p in problems), fix)
 
 
 # The checks in the order a person reads them.

@@ -14,9 +14,10 @@ import shutil
 import subprocess
 import threading
 import time
-from typing import Callable, Deque, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from device_runtime import __version__
+from device_runtime import __version__, config_file
+from device_runtime.config_file import ConfigProblem
 from device_runtime.health.checks import Snapshot, model_gate, overall, run_checks
 from device_runtime.health.history_log import HISTORY_FILE, HistoryLog
 from device_runtime.protocol import (
@@ -40,6 +41,7 @@ from device_runtime.server.service import Handler, Service
 log = logging.getLogger("edge_runtime.health")
 
 CONFIG_FILE = os.path.join("config", "health.json")
+RESET = "edgectl health-config --reset (or --set KEY=VALUE), or Settings… on the Health page"
 HISTORY_LEN = 2880  # a day of reports at the default 30 s
 
 
@@ -78,6 +80,7 @@ class HealthService(Service):
         models: Callable[[], Mapping[str, Optional[str]]] = dict,
         clock: Callable[[], float] = time.time,
         unit_state: Optional[Callable[[str], str]] = None,
+        settings: Callable[[], Sequence[ConfigProblem]] = list,
     ) -> None:
         self.root = root
         self.bus = bus
@@ -89,8 +92,9 @@ class HealthService(Service):
         self._models = models
         self._clock = clock
         self._unit_state = unit_state or systemctl_is_active
+        self._settings = settings  # the other stored settings files' problems
         self.started = clock()
-        self.config_problem: Optional[str] = None  # why the stored settings were set aside
+        self.config_problem: Optional[ConfigProblem] = None  # why the stored settings were set aside
         self.config = self._load()
         self._log = HistoryLog(os.path.join(root, HISTORY_FILE), HISTORY_LEN)
         self.history: Deque[HealthReport] = collections.deque(self._log.load(), maxlen=HISTORY_LEN)
@@ -110,21 +114,8 @@ class HealthService(Service):
         """The stored settings; a file that cannot be used is moved aside (``health.json.bad``)
         and reported by the ``settings`` check until new settings are set, so a bad file
         neither stops the daemon nor fails every deploy's health gate."""
-        try:
-            with open(self.config_path, encoding="utf-8") as handle:
-                data = json.load(handle)
-            if not isinstance(data, dict):
-                raise ValueError("expected a JSON object")
-            cfg = HealthConfig.from_wire(data)
-            check_config(cfg)
-            return cfg
-        except FileNotFoundError:
-            return HealthConfig()
-        except (OSError, ValueError, ProtocolError) as exc:
-            reason = exc.message if isinstance(exc, ProtocolError) else str(exc)
-            self.config_problem = quarantine(self.config_path, reason)
-            log.error("%s", self.config_problem)
-            return HealthConfig()
+        cfg, self.config_problem = config_file.load(self.config_path, "health settings", RESET, _parse)
+        return HealthConfig() if cfg is None else cfg
 
     def _save(self, cfg: HealthConfig) -> None:
         os.makedirs(os.path.dirname(self.config_path), exist_ok=True)
@@ -178,8 +169,12 @@ class HealthService(Service):
             last_sample_t=self._last_sample_t, values=self._values, memory_total_mb=self.memory_total_mb,
             had_gpu=self.had_gpu, disk_free_mb=disk_free, alerts=self._alerts(), latency=self._latency(),
             state=self._state(), models=self._models(), service_state=service_state,
-            config_problem=self.config_problem,
+            config_problems=self.config_problems(),
         )
+
+    def config_problems(self) -> List[ConfigProblem]:
+        own = [self.config_problem] if self.config_problem is not None else []
+        return own + list(self._settings())
 
     def run(self, snap: Optional[Snapshot] = None) -> HealthReport:
         snap = snap or self.snapshot()
@@ -231,18 +226,10 @@ class HealthService(Service):
         return params
 
 
-def quarantine(path: str, reason: str) -> str:
-    """Move an unusable settings file to ``<path>.bad`` (the newest bad one is kept) and say
-    what happened and what to do."""
-    bad = path + ".bad"
-    try:
-        os.replace(path, bad)
-        kept = "moved to %s" % bad
-    except OSError as exc:
-        kept = "left in place (%s)" % exc.strerror
-    return ("the health settings in %s could not be used (%s): the file was %s, using the default health settings. "
-            "Set them again: edgectl health-config --reset, or --set KEY=VALUE, or Settings… on the Health page"
-            % (path, reason, kept))
+def _parse(data: Dict[str, Any]) -> HealthConfig:
+    cfg = HealthConfig.from_wire(data)
+    check_config(cfg)
+    return cfg
 
 
 def systemctl_is_active(unit: str) -> str:

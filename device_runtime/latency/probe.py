@@ -68,9 +68,9 @@ class ProbeService(Service):
         self.alerts = alerts
         self.tensorrt = tensorrt
         self.clock = clock
-        self.settings, problem = load_settings(root)
-        self._config_problem = problem
-        self.status = ProbeStatus(PROBE_FAILED if problem else PROBE_OFF, reason=problem, since=clock())
+        self.settings, self.config_problem = load_settings(root)
+        self.status = ProbeStatus(PROBE_FAILED if self.config_problem else PROBE_OFF,
+                                  reason=self._problem_words(), since=clock())
         self.gpu_jobs: Dict[str, JobInfo] = {}
         self.process: Optional[ProbeProcess] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
@@ -111,7 +111,7 @@ class ProbeService(Service):
         self.settings = ProbeSettings(model, rate, dict(params.shapes))
         save_settings(self.root, self.settings)
         log.info("probe set to %s at %g Hz", model or "no model", rate)
-        self._failed_for, self._config_problem = None, ""
+        self._failed_for, self.config_problem = None, None
         if self.process is not None and (before.model != model or before.shapes != self.settings.shapes):
             self._stop()  # another model or other inputs: load again
         self._reconcile()
@@ -199,13 +199,16 @@ class ProbeService(Service):
         if self._loop is not None:
             self._reconcile()
 
+    def _problem_words(self) -> str:
+        problem = self.config_problem
+        return "" if problem is None else "%s; set the probe again: %s" % (problem.message, problem.fix)
+
     def _reconcile(self) -> None:
         model, rate = self.settings.model, self.settings.rate_hz
         if not model or rate <= 0:
             self._stop()
-            problem = self._config_problem
-            self._publish(ProbeStatus(PROBE_FAILED if problem else PROBE_OFF, model,
-                                      reason=problem or "the probe is off"))
+            self._publish(ProbeStatus(PROBE_FAILED if self.config_problem else PROBE_OFF, model,
+                                      reason=self._problem_words() or "the probe is off"))
             return
         try:
             version, manifest, shapes, shapes_key = self._planned(model)

@@ -42,6 +42,7 @@ from device_runtime.server.session import ClientSession
 from device_runtime.server.telemetry import TelemetryHub
 from device_runtime.server.watchdog import WatchdogService
 from device_runtime.store.config import ALLOW_UNSIGNED, REQUIRE_SIGNATURE
+from device_runtime.store.config import config_problem as store_config_problem
 from device_runtime.store.service import StoreService
 from device_runtime.store.service import facts_from as store_facts
 
@@ -274,6 +275,8 @@ class Daemon:
             latency=lambda: latency.aggregator.recent(time.time(), 30.0),
             state=state.current,
             models=store.active_versions,
+            settings=lambda: [problem for problem in (alerts.store.problem, probe.config_problem,
+                                                      store_config_problem(self.root)) if problem is not None],
         )
         store.store.health_gate = health.gate
         services: List[Service] = [

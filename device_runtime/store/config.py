@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
+from device_runtime import config_file
 from device_runtime.store import fsutil
 from device_runtime.store.errors import Code, StoreError
 
@@ -74,27 +75,55 @@ def config_path(root: str) -> str:
     return os.path.join(root, "config", "store.json")
 
 
+def fix_words(path: str) -> str:
+    """How to make an unusable store.json usable again, on the device (it cannot be set over the
+    protocol: it holds the hooks)."""
+    return ("edit %s on the device as root (python3 -m json.tool %s shows where it breaks), or move it aside "
+            "with sudo mv %s %s.bad to deploy with the default store settings and no restart or health hook"
+            % (path, path, path, path))
+
+
 def load_config(root: str, default_policy: str = REQUIRE_SIGNATURE) -> StoreConfig:
-    path = config_path(root)
+    """The store settings; StoreError (bad_request) naming the file and the fix when they cannot
+    be used: a deploy without its restart hook is unsafe, so nothing falls back to defaults."""
+    cfg, reason = _read(root, default_policy)
+    if cfg is None:
+        path = config_path(root)
+        raise StoreError(Code.BAD_REQUEST, "%s. Fix it: %s" % (problem(path, reason).message, fix_words(path)))
+    return cfg
+
+
+def config_problem(root: str) -> Optional[config_file.ConfigProblem]:
+    """Why store.json cannot be used, for the health ``settings`` check; None when it can."""
+    cfg, reason = _read(root, REQUIRE_SIGNATURE)
+    return problem(config_path(root), reason) if cfg is None else None
+
+
+def problem(path: str, reason: str) -> config_file.ConfigProblem:
+    return config_file.ConfigProblem(path, "store settings", reason, fix_words(path),
+                                     blocking="deploys, activations and rollbacks are refused (the restart and "
+                                              "health hooks it holds could not run)")
+
+
+def _read(root: str, default_policy: str) -> Tuple[Optional[StoreConfig], str]:
+    """The settings, or None and why they cannot be used."""
     try:
-        with open(path, "rb") as handle:
-            data: Any = json.loads(handle.read().decode("utf-8"))
-    except FileNotFoundError:
-        return StoreConfig(policy=default_policy)
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise StoreError(Code.BAD_REQUEST, "%s cannot be read (%s): fix or remove it" % (path, exc)) from None
-    if not isinstance(data, dict):
-        raise StoreError(Code.BAD_REQUEST, "%s must hold a JSON object" % path)
-    known = set(StoreConfig.__dataclass_fields__)
-    unknown = sorted(set(data) - known)
+        data = config_file.read_object(config_path(root))
+    except (OSError, ValueError) as exc:
+        return None, config_file.reason_of(exc)
+    if data is None:
+        return StoreConfig(policy=default_policy), ""
+    unknown = sorted(set(data) - set(StoreConfig.__dataclass_fields__))
     if unknown:
-        raise StoreError(Code.BAD_REQUEST, "%s has unknown setting(s) %s" % (path, ", ".join(unknown)))
+        return None, "unknown setting(s) %s" % ", ".join(unknown)
     merged: Dict[str, Any] = {"policy": default_policy}
     merged.update(data)
     try:
-        return StoreConfig(**merged).check()
+        return StoreConfig(**merged).check(), ""
     except TypeError as exc:
-        raise StoreError(Code.BAD_REQUEST, "%s: %s" % (path, exc)) from None
+        return None, str(exc)
+    except StoreError as exc:
+        return None, exc.message
 
 
 def policy_is_set(root: str) -> bool:

@@ -122,10 +122,10 @@ def test_a_corrupt_thresholds_file_falls_back_to_defaults(short_tmp: Path) -> No
         got = client.call("alerts.thresholds.get", {})
         assert isinstance(got, p.Response) and p.AlertThresholds.from_wire(got.result) == p.AlertThresholds()
         assert "cannot be used" in daemon.log and str(config) in daemon.log
-        assert config.read_text().endswith('"hold_s": ')  # kept as it was until new thresholds are set
+        assert not config.exists()  # set aside, kept as it was
+        assert (config.parent / "alerts.json.bad").read_text().endswith('"hold_s": ')
         fixed = p.AlertThresholds(hold_s=1.0)
         assert isinstance(client.call("alerts.thresholds.set", fixed.to_wire()), p.Response)
-        assert (config.parent / "alerts.json.bad").read_text().endswith('"hold_s": ')
         assert json.loads(config.read_text())["thresholds"]["hold_s"] == 1.0
         client.close()
     finally:
