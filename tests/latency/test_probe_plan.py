@@ -58,14 +58,17 @@ def test_a_gpu_job_is_named_in_the_reason() -> None:
 
 
 def test_settings_round_trip_and_a_damaged_file_is_reported(tmp_path: Path) -> None:
-    assert load_settings(str(tmp_path)) == (ProbeSettings(), "")
+    assert load_settings(str(tmp_path)) == (ProbeSettings(), None)
     save_settings(str(tmp_path), ProbeSettings("det", 5.0, {"x": [1, 8]}))
-    assert load_settings(str(tmp_path)) == (ProbeSettings("det", 5.0, {"x": [1, 8]}), "")
+    assert load_settings(str(tmp_path)) == (ProbeSettings("det", 5.0, {"x": [1, 8]}), None)
     path = Path(config_path(str(tmp_path)))
-    path.write_text('{"model": "det", "rate_hz": "fast"}')
-    settings, problem = load_settings(str(tmp_path))
-    assert settings == ProbeSettings() and "are damaged (rate_hz must be a number)" in problem
-    assert path.read_text() == '{"model": "det", "rate_hz": "fast"}'
+    for text, reason in (('{"model": "det", "rate_hz": "fast"}', "rate_hz must be a number"),
+                         ('{"model": "det", "rate_hz": 500}', "rate 500 Hz is out of range")):
+        path.write_text(text)
+        settings, problem = load_settings(str(tmp_path))
+        assert settings == ProbeSettings() and problem is not None and reason in problem.message
+        assert "%s.bad" % path in problem.message and problem.fix.startswith("edgectl probe --off")
+        assert not path.exists() and Path("%s.bad" % path).read_text() == text  # set aside, kept
 
 
 def test_readings_are_split_into_the_stages_the_child_named(tmp_path: Path) -> None:
