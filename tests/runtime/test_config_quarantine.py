@@ -17,6 +17,7 @@ from console.cli.main import main
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
 from device_runtime.protocol import AlertThresholds, HealthConfig
+from tests.conftest import stop_daemon
 from tests.store.helpers import make_onnx
 
 CUT_OFF = '{"version": 1, "thresholds": {"hold_s": '  # a write cut short by a power loss
@@ -117,8 +118,9 @@ def test_unusable_store_settings_refuse_deploys_naming_the_file_and_the_fix(
     model = make_onnx(tmp_path / "det.onnx")
     code, _, err = _run(console_env, "deploy", str(model), "--name", "detector")
     assert code == ExitCode.OK, err
+    stop_daemon(console_env.local_socket)
     store_json = console_env.local_root / "config" / "store.json"
-    store_json.write_text(text)
+    store_json.write_text(text)  # the daemon starts again on it
 
     code, check = _settings_check(console_env)
     assert code == ExitCode.CHECK_FAILED and check["status"] == "fail" and check["severity"] == "critical", check
