@@ -78,9 +78,9 @@ def config_path(root: str) -> str:
 def fix_words(path: str) -> str:
     """How to make an unusable store.json usable again, on the device (it cannot be set over the
     protocol: it holds the hooks)."""
-    return ("edit %s on the device as root (python3 -m json.tool %s shows where it breaks), or move it aside "
-            "with sudo mv %s %s.bad to deploy with the default store settings and no restart or health hook"
-            % (path, path, path, path))
+    return ("correct what is named above in %s on the device, as root (python3 -m json.tool %s checks its JSON), "
+            "or move it aside with sudo mv %s %s.bad to deploy with the default store settings and no restart or "
+            "health hook" % (path, path, path, path))
 
 
 def load_config(root: str, default_policy: str = REQUIRE_SIGNATURE) -> StoreConfig:
