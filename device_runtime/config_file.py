@@ -53,7 +53,7 @@ def read_object(path: str) -> Optional[Dict[str, Any]]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ValueError("not UTF-8 text (byte %d)" % exc.start) from None
+        raise ValueError("not UTF-8 text (byte %d)" % (exc.start + 1)) from None  # counted from 1, as editors do
     try:
         data = json.loads(text)
     except ValueError as exc:
