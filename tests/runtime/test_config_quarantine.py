@@ -69,44 +69,54 @@ SURROGATE_THRESHOLDS = json.dumps({"version": 1, "thresholds": {"zone_limits_c":
 SURROGATE_PROBE = json.dumps({"model": "detector\ud800", "rate_hz": 5.0, "shapes": {}})
 
 
-@pytest.mark.parametrize(("alerts_text", "probe_text", "alerts_reason", "probe_reason"), [
-    (CUT_OFF, SURROGATE_PROBE, "not valid JSON", "model is not valid Unicode"),
-    (SURROGATE_THRESHOLDS, "{probe", "zone_limits_c", "not valid JSON"),
-], ids=["cut-off-thresholds", "surrogate-thresholds"])
-def test_unusable_alert_and_probe_settings_are_quarantined_and_reset(
-        console_env: ConsoleEnv, tmp_path: Path, alerts_text: str, probe_text: str, alerts_reason: str,
-        probe_reason: str) -> None:
-    root = console_env.local_root
-    alerts, probe = root / "config" / "alerts.json", root / "latency" / "probe.json"
-    for path, text in ((alerts, alerts_text), (probe, probe_text)):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+# Per file: its place under the daemon's root, what is in it, why it cannot be used, the reset command.
+Case = tuple[str, str, str, tuple[str, ...]]
+ALERTS_CUT_OFF: Case = ("config/alerts.json", CUT_OFF, "not valid JSON", ("thresholds", "--reset"))
+ALERTS_SURROGATE: Case = ("config/alerts.json", SURROGATE_THRESHOLDS,
+                          "a key of thresholds.zone_limits_c is not valid Unicode", ("thresholds", "--reset"))
+PROBE_SURROGATE: Case = ("latency/probe.json", SURROGATE_PROBE, "model is not valid Unicode", ("probe", "--off"))
+PROBE_CUT_OFF: Case = ("latency/probe.json", "{probe", "not valid JSON", ("probe", "--off"))
+HEALTH_CUT_OFF: Case = ("config/health.json", '{"interval_s": 30', "not valid JSON", ("health-config", "--reset"))
 
-    code, check = _settings_check(console_env)
+
+@pytest.mark.parametrize("cases", [
+    [ALERTS_CUT_OFF, PROBE_SURROGATE],
+    [ALERTS_SURROGATE, PROBE_CUT_OFF, HEALTH_CUT_OFF],
+], ids=["cut-off-thresholds", "surrogate-thresholds"])
+def test_unusable_settings_files_are_quarantined_named_and_reset(
+        console_env: ConsoleEnv, tmp_path: Path, cases: list[Case]) -> None:
+    root = console_env.local_root
+    for name, text, _, _ in cases:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+    code, check = _settings_check(console_env)  # starts the daemon on those files
     assert code == ExitCode.OK and check["status"] == "fail" and check["severity"] == "warning", check
-    message, fix = check["message"], check["fix"]
-    for path, reason, text in ((alerts, alerts_reason, alerts_text), (probe, probe_reason, probe_text)):
-        assert "%s cannot be used" % path in message and "%s.bad" % path in message, message
-        assert reason in message.split(str(path) + " cannot be used", 1)[1], message
+    for name, text, reason, reset in cases:
+        path = root / name
+        assert "%s cannot be used" % path in check["message"] and "%s.bad" % path in check["message"], check
+        assert reason in check["message"].split(str(path) + " cannot be used", 1)[1], check
+        assert "%s: edgectl %s" % (path.name, " ".join(reset)) in check["fix"], check
         assert not path.exists() and Path(str(path) + ".bad").read_text() == text
-    assert "alerts.json: edgectl thresholds --reset" in fix and "probe.json: edgectl probe --off" in fix, fix
     code, out, err = _run(console_env, "probe", "--json")  # the probe says why it is off
     assert json.loads(out)["state"] == "failed" and "probe.json.bad" in json.loads(out)["reason"], out
 
     code, out, err = _run(console_env, "deploy", str(make_onnx(tmp_path / "det.onnx")), "--name", "detector")
     assert code == ExitCode.OK, err  # nothing blocks a deploy
 
-    code, out, err = _run(console_env, "thresholds", "--reset", "--json")
-    assert code == ExitCode.OK and json.loads(out) == AlertThresholds().to_wire(), err
-    assert json.loads(alerts.read_text())["thresholds"] == AlertThresholds().to_wire()
-    code, check = _settings_check(console_env)
-    assert "alerts.json" not in check["message"] and "probe.json.bad" in check["message"], check
-    code, out, err = _run(console_env, "probe", "--off", "--json")
-    assert code == ExitCode.OK and json.loads(out)["state"] == "off", out + err
-    assert json.loads(probe.read_text())["rate_hz"] == 0
-    code, check = _settings_check(console_env)
-    assert check["status"] == "pass", check
-    assert Path(str(alerts) + ".bad").read_text() == alerts_text  # what was set aside is kept
+    for i, (name, text, _, reset) in enumerate(cases):
+        code, out, err = _run(console_env, *reset, "--json")
+        assert code == ExitCode.OK, out + err
+        code, check = _settings_check(console_env)
+        assert name.split("/")[1] not in check["message"], check  # that one is no longer named
+        assert check["status"] == ("pass" if i == len(cases) - 1 else "fail"), check
+        assert Path(str(root / name) + ".bad").read_text() == text  # what was set aside is kept
+    code, out, err = _run(console_env, "thresholds", "--json")
+    assert json.loads(out) == AlertThresholds().to_wire()
+    assert json.loads((root / "config" / "alerts.json").read_text())["thresholds"] == AlertThresholds().to_wire()
+    assert json.loads((root / "latency" / "probe.json").read_text())["rate_hz"] == 0
+    code, out, err = _run(console_env, "probe", "--json")
+    assert json.loads(out)["state"] == "off", out
 
 
 @pytest.mark.parametrize("text", [
