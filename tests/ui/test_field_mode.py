@@ -67,6 +67,7 @@ def test_field_mode_shows_the_active_version_and_health_and_rolls_back(
     assert LEVEL_COLORS[level] in view.health.styleSheet()
     assert view.connection.text() == "connected"
 
+    card = view.cards["detector"]  # the cards are rebuilt when the store's snapshot changes meanwhile
     card.rollback_button.click()
     dialog = view.rollback_dialog
     assert dialog is not None
