@@ -31,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--screenshot", metavar="PATH",
                         help="open the window, wait for live data, save a PNG of it and exit")
     parser.add_argument("--theme", choices=["system", "light", "dark"], help="colour theme")
+    parser.add_argument("--stop-local", action="store_true",
+                        help="stop this computer's runtime daemon (it outlives the window) and exit")
     return parser
 
 
@@ -43,6 +45,8 @@ def main(argv: list[str] | None = None, env: ConsoleEnv | None = None) -> int:
     if args.version:
         env.stdout.write("edge-console %s\n" % __version__)
         return ExitCode.OK
+    if args.stop_local:
+        return _stop_local(env)
     if args.rate is not None and not MIN_RATE_HZ <= args.rate <= MAX_RATE_HZ:
         env.stderr.write("edge-console: --rate must be between %g and %g Hz\n" % (MIN_RATE_HZ, MAX_RATE_HZ))
         return ExitCode.USAGE
@@ -63,6 +67,18 @@ def main(argv: list[str] | None = None, env: ConsoleEnv | None = None) -> int:
         return _run_gui(core, env, args, device)
     finally:
         core.close()
+
+
+def _stop_local(env: ConsoleEnv) -> int:
+    from console.core.local_runtime import LocalRuntimeError, stop_local_runtime
+
+    try:
+        said = stop_local_runtime(env)
+    except LocalRuntimeError as exc:
+        env.stderr.write("edge-console: this computer's runtime could not be stopped: %s\n" % exc)
+        return ExitCode.ERROR
+    env.stdout.write("%s\n" % (said or "this computer's runtime stopped"))
+    return ExitCode.OK
 
 
 def _run_gui(core: ConsoleCore, env: ConsoleEnv, args: argparse.Namespace, device: str) -> int:

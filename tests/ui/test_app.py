@@ -65,3 +65,18 @@ def test_unknown_device(tmp_path: Path, short_runtime_dir: Path) -> None:
     result = _run(["--device", "nope"], tmp_path, short_runtime_dir)
     assert result.returncode == 5
     assert "no device named 'nope'" in result.stderr
+
+
+def test_stop_local_stops_the_runtime_the_window_left_running(tmp_path: Path, short_runtime_dir: Path) -> None:
+    socket = short_runtime_dir / "edge-runtime" / "edge-runtime.sock"
+    try:
+        shown = _run(["--screenshot", str(tmp_path / "shot.png")], tmp_path, short_runtime_dir)
+        assert shown.returncode == 0, shown.stderr
+        assert socket.is_socket()  # the daemon outlives the window
+        stopped = _run(["--stop-local"], tmp_path, short_runtime_dir)
+        assert stopped.returncode == 0, stopped.stderr
+        assert not socket.exists()
+        again = _run(["--stop-local"], tmp_path, short_runtime_dir)  # nothing running is not an error
+        assert again.returncode == 0, again.stderr
+    finally:
+        stop_daemon(socket)
