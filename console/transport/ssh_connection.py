@@ -20,7 +20,14 @@ from console.transport.hostkeys import HostKeyChanged, HostKeyStore, UnknownHost
 from console.transport.ssh_auth import Authenticator
 from console.transport.ssh_config import Hop, Route
 from console.transport.ssh_errors import SshError
-from console.transport.ssh_keys import KeyInstallError, KeyOffer, find_public_key, install_public_key
+from console.transport.ssh_keys import (
+    KeyInstallError,
+    KeyOffer,
+    find_public_key,
+    install_public_key,
+    new_key_offer,
+    save_new_key,
+)
 from console.transport.ssh_prompts import SshPrompts
 
 FAST_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
@@ -92,15 +99,17 @@ class SshConnection:
             self._offer_key(hop, transport)
 
     def _offer_key(self, hop: Hop, transport: paramiko.Transport) -> None:
-        """A password got us in: offer to install the user's public key so the next login needs none."""
+        """A password got us in: offer to install the user's public key so the next login needs none
+        (a new pair when the laptop has none)."""
         key = find_public_key(hop, self.environ)
-        if key is None:
+        offer = KeyOffer(hop, key) if key is not None else new_key_offer(hop)
+        if offer is None:
             return
-        offer = KeyOffer(hop, key)
         if not self.prompts.offer_key_install(offer):
             return
         try:
-            added = install_public_key(transport, key)
+            save_new_key(offer)
+            added = install_public_key(transport, offer.key)
         except KeyInstallError as exc:
             self.prompts.key_install_done(offer, False, str(exc))
             return

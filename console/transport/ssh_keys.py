@@ -6,18 +6,25 @@ log in with: the device's identity files (``--key``, IdentityFile, else ``~/.ssh
 user's ``~/.ssh/authorized_keys`` over SFTP on the connection already open: ``~/.ssh`` is made
 0700 and the file 0600 when they are new, a key already there is not added twice, and the file
 is only ever appended to (one write in append mode), never rewritten.
+
+A laptop with no key pair at all (no identity file, no agent key) is offered a new one: an ed25519
+pair made in memory, written to the first identity file (``~/.ssh/id_ed25519`` by default) only
+when the person accepts, so the next login finds it where OpenSSH would.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import os
 import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import paramiko
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from console.transport.ssh_agent import SocketAgent
 from console.transport.ssh_config import Hop
@@ -49,10 +56,53 @@ class KeyOffer:
 
     hop: Hop
     key: PublicKey
+    new_private_key: bytes | None = None  # a pair not on disk yet: saved next to ``key.source`` when accepted
 
     @property
     def where(self) -> str:
         return "~/.ssh/authorized_keys of %s on %s" % (self.hop.user, self.hop.hostname)
+
+    @property
+    def private_key_path(self) -> Path:
+        return Path(self.key.source).with_suffix("")
+
+
+NEW_KEY_COMMENT = "edge-console"
+
+
+def new_key_offer(hop: Hop) -> KeyOffer | None:
+    """A fresh ed25519 pair for a laptop that has none, at ``hop``'s first identity file.
+
+    None when an identity file exists already (a key of the person's own, only without its ``.pub``:
+    it is not replaced) or when the hop names none."""
+    if not hop.identity_files or any(Path(name).exists() for name in hop.identity_files):
+        return None
+    private = Ed25519PrivateKey.generate()
+    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+                                serialization.NoEncryption())
+    line = private.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    pub = public_key_file(Path(hop.identity_files[0]))
+    key = parse_public_key("%s %s" % (line.decode("ascii"), NEW_KEY_COMMENT), str(pub))
+    return KeyOffer(hop, key, pem)
+
+
+def save_new_key(offer: KeyOffer) -> None:
+    """Write the offer's new pair: the private key 0600 (never over an existing file), ``.pub`` beside it."""
+    if offer.new_private_key is None:
+        return
+    private = offer.private_key_path
+    try:
+        private.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(str(private), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(offer.new_private_key)
+        Path(offer.key.source).write_text(offer.key.line + "\n", encoding="utf-8")
+    except FileExistsError:
+        raise KeyInstallError("%s appeared meanwhile and was left as it is; connect again to be offered "
+                              "that key" % private) from None
+    except OSError as exc:
+        raise KeyInstallError("cannot save the new key in %s (%s); make that folder writable, or make a key "
+                              "with ssh-keygen" % (private.parent, exc.strerror or exc)) from None
 
 
 def parse_public_key(text: str, source: str) -> PublicKey:

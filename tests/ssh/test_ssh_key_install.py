@@ -26,10 +26,17 @@ from console.cli.cmd_devices import TerminalPrompts
 from console.core.session import make_transport
 from console.transport.ssh import SshTransport
 from console.transport.ssh_config import Hop
-from console.transport.ssh_keys import KeyInstallError, KeyOffer, _key_id, parse_public_key
+from console.transport.ssh_keys import (
+    KeyInstallError,
+    KeyOffer,
+    _key_id,
+    new_key_offer,
+    parse_public_key,
+    save_new_key,
+)
 from console.transport.ssh_prompts import SshPrompts
 from console.ui.hostkey_dialog import DialogPrompts
-from console.ui.key_install_dialog import KeyInstallDialog
+from console.ui.key_install_dialog import KeyInstallDialog, install_outcome
 from console.ui.secret_dialog import SecretDialog
 from tests.ssh.conftest import SshServer, SshWorld, fingerprint, keygen
 from tests.ssh.test_edgectl_ssh import Terminal, _run
@@ -211,10 +218,51 @@ def test_public_key_lines_are_checked_and_matched_past_options(ssh_world: SshWor
             parse_public_key(bad, "bad.pub")
 
 
-def test_no_offer_without_a_public_key(ssh_world: SshWorld, keyed_server: SshServer, account: Account) -> None:
-    answers = KeyAnswers([account.password], offer=True)  # ~/.ssh holds no key pair, and there is no agent
+def test_a_laptop_without_a_key_is_offered_a_new_one_made_only_when_accepted(
+        ssh_world: SshWorld, keyed_server: SshServer, account: Account) -> None:
+    private, pub = ssh_world.ssh_dir / "id_ed25519", ssh_world.ssh_dir / "id_ed25519.pub"
+    declined = KeyAnswers([account.password], offer=False)  # ~/.ssh holds no key pair, and there is no agent
+    assert _login(ssh_world, keyed_server, account, declined) == account.name
+    assert [a[0] for a in declined.asked] == ["password", "offer"] and declined.asked[-1][2] == str(pub)
+    assert not private.exists() and not pub.exists() and not (account.home / ".ssh").exists()
+
+    accepted = KeyAnswers([account.password], offer=True)  # the next login (a reconnect) asks again
+    assert _login(ssh_world, keyed_server, account, accepted) == account.name
+    assert [a[0] for a in accepted.asked] == ["password", "offer"] and accepted.outcomes == [(True, None)]
+    assert private.stat().st_mode & 0o777 == 0o600
+    assert accepted.asked[-1][1] == fingerprint(pub) and pub.read_text().endswith(" edge-console\n")
+    assert account.authorized_keys.read_text() == pub.read_text()
+
+    key_only = KeyAnswers([], offer=True)
+    assert _login(ssh_world, keyed_server, account, key_only) == account.name
+    assert key_only.asked == []
+    assert "Accepted publickey for %s" % account.name in keyed_server.read_log()
+
+
+def test_a_key_file_without_its_pub_is_never_replaced(
+        ssh_world: SshWorld, keyed_server: SshServer, account: Account) -> None:
+    private = keygen(ssh_world.ssh_dir / "id_ed25519")
+    private.with_suffix(".pub").unlink()
+    before = private.read_bytes()
+    answers = KeyAnswers([account.password], offer=True)
     assert _login(ssh_world, keyed_server, account, answers) == account.name
-    assert [a[0] for a in answers.asked] == ["password"] and not (account.home / ".ssh").exists()
+    assert [a[0] for a in answers.asked] == ["password"] and private.read_bytes() == before
+    assert not (account.home / ".ssh").exists()
+
+
+def test_gui_offer_of_a_new_key_names_where_it_goes(qtbot: QtBot, ssh_world: SshWorld) -> None:
+    hop = Hop("robot-07", "10.0.0.7", 22, "nvidia", identity_files=[str(ssh_world.ssh_dir / "id_ed25519")])
+    offer = new_key_offer(hop)
+    assert offer is not None and offer.new_private_key is not None
+    dialog = KeyInstallDialog(offer)
+    qtbot.addWidget(dialog)
+    assert dialog.source.text() == "new, saved as %s and %s.pub" % (
+        ssh_world.ssh_dir / "id_ed25519", ssh_world.ssh_dir / "id_ed25519")
+    assert dialog.fingerprint.text() == offer.key.fingerprint and offer.key.fingerprint.startswith("SHA256:")
+    save_new_key(offer)
+    assert "Made a new key in %s" % (ssh_world.ssh_dir / "id_ed25519") in install_outcome(offer, True, None)
+    with pytest.raises(KeyInstallError, match="appeared meanwhile"):
+        save_new_key(offer)
 
 
 def test_edgectl_asks_on_a_terminal_and_never_without_one(ssh_world: SshWorld) -> None:
