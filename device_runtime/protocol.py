@@ -286,6 +286,8 @@ class MetricSpec(Record):
     min: Optional[float] = None
     max: Optional[float] = None
     description: str = ""
+    integer: bool = False  # counts and codes: shown without decimals
+    labels: Dict[str, str] = field(default_factory=dict)  # codes that stand for a name ("2" -> "15W"): a mode
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Export of a session's telemetry to CSV, without Qt: the GUI's file dialog and tests call it.
 
-Headers come from the metric table (``name [unit]``); each row carries its time twice, as
+Headers come from the metric table (``name [unit]``), a mode's cells are its names ("15W") and a
+counter's are whole numbers; each row carries its time twice, as
 ISO 8601 (UTC) for people and spreadsheets and as epoch seconds for scripts. Where the session
 is older than the full-rate ring, the older part is exported as 10 s min/max bucket rows and
 the ``resolution`` column says so. Absent values are empty cells, never 0.
@@ -16,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
 
+from console.core.metric_values import whole_text
 from console.core.telemetry import TelemetryStore
 from device_runtime.protocol import MetricSpec
 
@@ -34,8 +36,11 @@ def iso_time(t: float) -> str:
     return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="milliseconds")
 
 
-def _cell(value: float) -> str:
-    return "" if math.isnan(value) else "%.7g" % value
+def _cell(value: float, spec: MetricSpec) -> str:
+    if math.isnan(value):
+        return ""
+    whole = whole_text(spec, value)
+    return whole if whole is not None else "%.7g" % value
 
 
 def write_csv(store: TelemetryStore, out: TextIO, start: float | None = None, end: float | None = None) -> int:
@@ -49,7 +54,7 @@ def write_csv(store: TelemetryStore, out: TextIO, start: float | None = None, en
         peak = i < window.peak_rows
         resolution = ("%s min" % bucket if i % 2 == 0 else "%s max" % bucket) if peak else "sample"
         t = float(times[i])
-        cells = [iso_time(t), "%.3f" % t, resolution, *map(_cell, values[i].tolist())]
+        cells = [iso_time(t), "%.3f" % t, resolution, *map(_cell, values[i].tolist(), store.metrics)]
         out.write(",".join(cells) + "\r\n")
     return len(times)
 

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from console.core.activations import Activation
 from console.core.alerts import kind_label, severity_label
 from console.core.export import ExportError
+from console.core.metric_values import axis_ticks, whole_text
 from console.core.peak_cache import PeakCache
 from console.core.telemetry import TelemetryStore
 from console.ui.chart_markers import ActivationMarkers, AlertMarkers
@@ -43,7 +44,7 @@ from console.ui.dashboard_layout import NOT_AVAILABLE
 from console.ui.series_curve import Bounds, SeriesCurve
 from console.ui.theme import SERIES_COLORS, Theme
 from console.ui.time_view import TimeViewBox
-from console.ui.units import format_number, format_value, scale_for
+from console.ui.units import format_metric, format_number, scale_for
 from device_runtime.protocol import AlertEvent, MetricSpec
 
 CHART_HEIGHT = 230
@@ -241,6 +242,11 @@ class ChartCard(QFrame):
             axis.setTickFont(font)
             axis.enableAutoSIPrefix(False)
         item.getAxis("left").setWidth(56)
+        ticks = axis_ticks(self.metrics[0]) if all(m.labels == self.metrics[0].labels for m in self.metrics) else []
+        if ticks:  # a mode: its names on the axis, not its codes, on an axis wide enough for them
+            item.getAxis("left").setTicks([ticks])
+            widest = max(QFontMetrics(font).horizontalAdvance(name) for _, name in ticks)
+            item.getAxis("left").setWidth(max(56, widest + 14))
         # A GridItem, not AxisItem.setGrid: the axis grid costs ~5x more per frame to paint.
         # Two levels of lines (about 10 per axis), not pyqtgraph's default third, nearly
         # invisible level of ~100 that costs as much to regenerate every frame as the curves.
@@ -368,7 +374,7 @@ class ChartCard(QFrame):
     def _latest_text(self, store: TelemetryStore) -> str:
         parts = []
         for spec in self.metrics:
-            shown = format_value(store.latest(spec.name), spec.unit) if store.seen(spec.name) else NOT_AVAILABLE
+            shown = format_metric(store.latest(spec.name), spec) if store.seen(spec.name) else NOT_AVAILABLE
             parts.append("%s %s" % (spec.label, shown))
         return "  ·  ".join(parts)
 
@@ -423,7 +429,7 @@ class ChartCard(QFrame):
             lines.append(time.strftime("%H:%M:%S", time.localtime(stamp)) + ".%d" % int(stamp % 1 * 10))
             for spec in self.metrics:
                 seen = store is not None and store.seen(spec.name)
-                lines.append("%s  %s" % (spec.label, format_value(row[spec.name], spec.unit) if seen
+                lines.append("%s  %s" % (spec.label, format_metric(row[spec.name], spec) if seen
                                          else NOT_AVAILABLE))
         else:
             peak = self._peak_text(x)
@@ -452,6 +458,8 @@ class ChartCard(QFrame):
                 lines.append(time.strftime("%H:%M:%S", time.localtime(stamp)) + "  (10 s peaks)")
             pair = values[max(0, i - 1): i + 1]
             finite = pair[np.isfinite(pair)]
-            shown = " to ".join(format_number(float(v)) for v in sorted(set(finite.tolist()))) or "n/a"
-            lines.append("%s  %s %s" % (spec.label, shown, self._shown_unit or ""))
+            shown = " to ".join(whole_text(spec, float(v)) or format_number(float(v))
+                                for v in sorted(set(finite.tolist()))) or "n/a"
+            unit = "" if spec.labels else self._shown_unit or ""
+            lines.append(("%s  %s %s" % (spec.label, shown, unit)).rstrip())
         return lines or None

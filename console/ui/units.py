@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 
+from console.core.metric_values import whole_text
+from device_runtime.protocol import MetricSpec
+
 _PREFIXES = ("", "k", "M", "G", "T")
 _BYTE_BASES = ("B/s", "B")
 
@@ -56,3 +59,11 @@ def format_value(value: float | None, unit: str) -> str:
     if shown == "%":
         return number + " %"
     return "%s %s" % (number, shown)
+
+
+def format_metric(value: float | None, spec: MetricSpec) -> str:
+    """A value as its metric declares it: a mode by its name, a counter without decimals, else with its unit."""
+    whole = whole_text(spec, value)
+    if whole is None:
+        return format_value(value, spec.unit)
+    return "%s %s" % (whole, spec.unit) if spec.unit and not spec.labels else whole

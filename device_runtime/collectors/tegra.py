@@ -259,7 +259,10 @@ class TegraCollector(Collector):
         if not self._modes:
             self._missing["jetson.power_mode"] = f"no nvpmodel.conf under {self.etc_root}"
             return
-        self._add(MetricSpec("jetson.power_mode", "nvpmodel id", "", "Power", "Power mode", min=0),
+        labels = {str(mode): name for mode, name in sorted(self._modes.items())}
+        self._add(MetricSpec("jetson.power_mode", "mode", "", "Power", "Power mode", min=min(self._modes),
+                             max=max(self._modes), integer=True, labels=labels,
+                             description="The nvpmodel power mode (its name in nvpmodel.conf)"),
                   lambda: float(self._power_mode()[0]), periodic=True,
                   source="%s, else the default in %s" % (self._mode_status, os.path.join(self.etc_root,
                                                                                           "nvpmodel.conf")))

@@ -104,7 +104,7 @@ def find_protection(sys_root: str, hold: Hold) -> Tuple[List[Entry], Dict[str, s
             continue
         cause = OC_CAUSES.get(number, "over-current")
         entries.append((MetricSpec(f"jetson.oc.{number}.events", f"OC{number} {cause}", "", "Power",
-                                   "Over-current throttling", kind=COUNTER, min=0,
+                                   "Over-current throttling", kind=COUNTER, min=0, integer=True,
                                    description="Times the SoC throttled its clocks for this cause since boot"),
                         scaled(held, 1.0)))
     if not entries:
@@ -119,6 +119,7 @@ def find_protection(sys_root: str, hold: Hold) -> Tuple[List[Entry], Dict[str, s
             continue
         level = "critical" if alarm.level == "crit" else "warning"
         entries.append((MetricSpec(name, f"{alarm.rail} {level}", "", "Power", "Current alarms", min=0, max=1,
+                                   integer=True, labels={"0": "off", "1": "tripped"},
                                    description=f"1 while {alarm.rail} draws more than its {level} current limit"),
                         scaled(held, 1.0)))
     return entries, missing

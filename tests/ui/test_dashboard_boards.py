@@ -4,6 +4,7 @@ under load) and this machine's own table without a GPU."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from console.core.app import ConsoleCore
+from console.core.export import write_csv
 from console.core.telemetry import TelemetryStore
 from console.ui.dashboard import Dashboard
 from console.ui.dashboard_layout import NO_LATENCY_SOURCE, NOT_AVAILABLE
@@ -129,3 +131,28 @@ def test_dgpu_box_marks_the_power_cap_the_daemon_pushed_on_a_real_h100(qtbot: Qt
     (row,) = board.events.rows()
     assert row[:3] == ["Warning", "Power cap", "gpu0"] and "software power cap" in row[3]
     assert row[5] != ONGOING and row[6] == "14 s"  # the end the daemon pushed after the load stopped
+
+
+def test_jetson_power_mode_reads_as_its_name_and_counters_as_whole_numbers(
+        qtbot: QtBot, core: ConsoleCore, theme: Theme) -> None:
+    root = FIXTURES / "boards" / "orin-nano"  # nvpmodel status: mode 2, MAXN_SUPER; OC counts 1, 0, 2
+    collector = TegraCollector(str(root / "sys"), str(root / "proc"), str(root / "etc"), str(root / "var"))
+    board, store = _board(qtbot, core, theme, collector.metrics())
+    for i in range(20):
+        store.add(T0 + i * 0.1, collector.collect())
+    _draw(board)
+    mode = next(c for c in board.charts if c.title == "Power mode")
+    assert mode.values_label.text() == "mode MAXN_SUPER"
+    hover = mode.hover_text(T0 + 1.0 - mode.origin)
+    assert hover is not None and hover.splitlines()[1] == "mode  MAXN_SUPER"
+    assert mode.plot.getPlotItem().getAxis("left")._tickLevels == [[(0.0, "15W"), (1.0, "25W"), (2.0, "MAXN_SUPER")]]
+    oc = next(c for c in board.charts if c.title == "Over-current throttling")
+    assert "OC1" in oc.values_label.text() and "." not in oc.values_label.text()
+    assert [part.rsplit(" ", 1)[1] for part in oc.values_label.text().split("  ·  ")] == ["1", "0", "2"]
+    out = io.StringIO()
+    write_csv(store, out)
+    header, first = (line.split(",") for line in out.getvalue().splitlines()[:2])
+    row = dict(zip(header, first, strict=True))
+    assert row["jetson.power_mode"] == "MAXN_SUPER"
+    assert [row["jetson.oc.%d.events" % n] for n in (1, 2, 3)] == ["1", "0", "2"]
+    collector.close()
