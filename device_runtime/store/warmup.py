@@ -30,10 +30,28 @@ def _describe(name: str, array: Any, from_sample: bool) -> str:
     head = "%s %s[%s]" % (name, array.dtype, "x".join(str(d) for d in array.shape))
     if array.size <= 8:
         return "%s = %s" % (head, array.reshape(-1).tolist() if array.ndim else array.item())
-    return "%s %s" % (head, "from the sample" if from_sample else "zeros")
+    if from_sample:
+        return "%s from the sample" % head
+    return "%s all %s" % (head, array.reshape(-1)[0].item()) if array.size else "%s empty" % head
 
 
-def _feeds(manifest: Manifest, version_dir: str, session_inputs: List[Any]) -> Dict[str, Any]:
+def _declared_lows(path: str) -> Dict[str, int]:
+    """The least value the model itself declares each integer input takes (a scalar count or size is at
+    least 1, an index into a constant table at least 0): fed instead of zeros where no sample gives one,
+    so the warm-up stays deterministic (never random) and a ``Range`` step or a count is not fed 0."""
+    from device_runtime.jobs.kinds.onnx_io import integer_ranges
+
+    return {name: low for name, (low, _high) in integer_ranges(path).items()}
+
+
+def _needs_lows(session_inputs: List[Any]) -> bool:
+    """Only an int32 / int64 input can have a declared range (a count, an index into a table): only then
+    is the model read again for them, a parse of the whole file that takes seconds for a big model."""
+    return any(item.type in ("tensor(int32)", "tensor(int64)") for item in session_inputs)
+
+
+def _feeds(manifest: Manifest, version_dir: str, session_inputs: List[Any],
+           lows: Dict[str, int]) -> Dict[str, Any]:
     import numpy as np
 
     sample: Dict[str, Any] = {}
@@ -55,7 +73,7 @@ def _feeds(manifest: Manifest, version_dir: str, session_inputs: List[Any]) -> D
         shape = shapes.get(item.name)
         if shape is None:
             shape = [d if isinstance(d, int) and d >= 0 else 1 for d in item.shape]
-        feeds[item.name] = np.zeros(shape, dtype=dtype)
+        feeds[item.name] = np.full(shape, lows.get(item.name, 0), dtype=dtype)
     return feeds
 
 
@@ -67,7 +85,8 @@ def _warm_onnx(path: str, manifest: Manifest, version_dir: str) -> Dict[str, Any
     start = time.perf_counter()
     session = ort.InferenceSession(path, providers=providers)
     load_s = time.perf_counter() - start
-    feeds = _feeds(manifest, version_dir, session.get_inputs())
+    inputs = session.get_inputs()
+    feeds = _feeds(manifest, version_dir, inputs, _declared_lows(path) if _needs_lows(inputs) else {})
     from_sample = bool(manifest.warmup and manifest.warmup.sample)
     start = time.perf_counter()
     try:

@@ -58,24 +58,36 @@ def test_an_old_package_with_only_a_dynamic_batch_still_deploys(store: Store, tm
     assert activation.activate(store, activation.Plan("cls", "1.0.0")).result == "committed"
 
 
-def test_integer_scalars_come_from_the_sample_and_a_failure_says_what_it_fed(store: Store, tmp_path: Path) -> None:
+def test_integer_scalars_without_a_sample_get_the_least_value_the_model_declares(store: Store,
+                                                                                 tmp_path: Path) -> None:
+    """Zeros would stop ``Range`` (its ``delta`` may not be 0); a scalar count or size is at least 1."""
     model = BY_NAME["onnx-range-int32"].path()
-    build_package(model, tmp_path / "zeros.tar.gz", "ranger", "1.0.0", "tests", key=SIGN_KEY)
-    store.import_package(str(tmp_path / "zeros.tar.gz"))
-    failed = activation.activate(store, activation.Plan("ranger", "1.0.0"))
+    manifest = build_package(model, tmp_path / "plain.tar.gz", "ranger", "1.0.0", "tests", key=SIGN_KEY)
+    assert manifest.warmup is not None and manifest.warmup.sample is None
+    store.import_package(str(tmp_path / "plain.tar.gz"))
+    assert activation.activate(store, activation.Plan("ranger", "1.0.0")).result == "committed"
+
+
+def test_integer_scalars_come_from_the_sample_and_a_failure_says_what_it_fed(store: Store, tmp_path: Path) -> None:
+    model = BY_NAME["silero-vad"].path()
+    shapes = {"input": [1, 512], "state": [2, 1, 128]}
+    build_package(model, tmp_path / "plain.tar.gz", "vad", "1.0.0", "tests", shapes=shapes, key=SIGN_KEY)
+    store.import_package(str(tmp_path / "plain.tar.gz"))
+    failed = activation.activate(store, activation.Plan("vad", "1.0.0"))
     assert failed.result == "failed" and failed.code == "load_failed"
-    assert "delta in Range operator can not be zero" in failed.message
-    assert "It fed start int32[] = 0; limit int32[] = 0; delta int32[] = 0" in failed.message
+    assert "Non-zero status code returned while running If node" in failed.message
+    assert "It fed input float32[1x512] all 0.0; state float32[2x1x128] all 0.0; sr int64[] = 1." in failed.message
     assert "--sample FILE.npz" in failed.message
 
     sample = tmp_path / "sample.npz"
-    np.savez(sample, start=np.int32(10), limit=np.int32(4), delta=np.int32(-3))
-    manifest = build_package(model, tmp_path / "real.tar.gz", "ranger", "1.0.1", "tests", sample=sample,
+    np.savez(sample, input=np.zeros((1, 512), np.float32), state=np.zeros((2, 1, 128), np.float32),
+             sr=np.int64(16000))
+    manifest = build_package(model, tmp_path / "real.tar.gz", "vad", "1.0.1", "tests", sample=sample,
                              key=SIGN_KEY)
     assert manifest.warmup is not None and manifest.warmup.sample == "warmup.npz"
-    assert manifest.warmup.shapes == {"start": [], "limit": [], "delta": []}
+    assert manifest.warmup.shapes == {"input": [1, 512], "state": [2, 1, 128], "sr": []}
     store.import_package(str(tmp_path / "real.tar.gz"))
-    assert activation.activate(store, activation.Plan("ranger", "1.0.1")).result == "committed"
+    assert activation.activate(store, activation.Plan("vad", "1.0.1")).result == "committed"
 
 
 def test_a_sample_that_does_not_fit_is_refused_on_the_laptop(tmp_path: Path) -> None:
