@@ -48,7 +48,8 @@ from console.ui.units import format_metric, format_number, scale_for
 from device_runtime.protocol import AlertEvent, MetricSpec
 
 CHART_HEIGHT = 230
-LEGEND_COLUMNS = 6
+WHOLE_TICKS_UP_TO = 8
+LEGEND_COLUMNS = 3  # entries carry their values ("VDD_IN 9210 mW"): three fit a card at 1280 px
 MIN_BINS = 200
 PIXELS_PER_BIN = 3  # one min/max pair per 3 px: finer is invisible and costs paint time
 # Qt's raster engine draws 1 px lines about 5x faster than 2 px ones; dense curves use them.
@@ -173,6 +174,7 @@ class ChartCard(QFrame):
         self.peak_points = 0  # how many drawn points were 10 s bucket peaks (older than the ring)
         self._peaks = PeakCache()  # the min/max bins of earlier frames that are still valid
         self._y_range: tuple[float, float] | None = None
+        self._whole_few: bool | None = None
 
         self.title_label = plain_label(title)
         self.title_label.setObjectName("ChartTitle")
@@ -180,6 +182,10 @@ class ChartCard(QFrame):
         self.values_label.setObjectName("ChartValues")
         self.values_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.values_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # One series: its value in the header. Several: each value beside its name in the legend, so a
+        # narrow card never cuts the first one (a Jetson's total, VDD_IN); the summary line is then the
+        # card's accessible description.
+        self.values_label.setVisible(len(self.metrics) == 1)
         self.menu_button = CardMenu(self)
         self.menu_button.png_action.triggered.connect(self.pngRequested)
         self.menu_button.csv_action.triggered.connect(self.csvRequested)
@@ -213,11 +219,15 @@ class ChartCard(QFrame):
             text = plain_label(spec.label)
             text.setObjectName("ChartLegend")
             text.setToolTip(spec.description)
+            text.setWordWrap(True)  # a long name and its value wrap inside the card rather than widen it
             self.legend_labels.append(text)
             row, col = divmod(index, LEGEND_COLUMNS)
             legend.addWidget(swatch, row, 2 * col)
             legend.addWidget(text, row, 2 * col + 1)
-        legend.setColumnStretch(2 * LEGEND_COLUMNS, 1)
+        for col in range(min(LEGEND_COLUMNS, len(self.metrics))):
+            legend.setColumnStretch(2 * col + 1, 1)
+        if len(self.metrics) < LEGEND_COLUMNS:
+            legend.setColumnStretch(2 * LEGEND_COLUMNS, LEGEND_COLUMNS - len(self.metrics))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 8, 10, 6)
         layout.setSpacing(4)
@@ -306,7 +316,8 @@ class ChartCard(QFrame):
             self.curves[name].show_series(x, values[:, column] / self._divisor, bool(gap_free[column]),
                                           x_bounds, y_bounds)
         self._set_ranges(peak, start, end)
-        self.values_label.setText(self._latest_text(store))
+        self._whole_ticks(peak)
+        self._show_latest(store)
         self._show_absent(store, start, end)
         self.markers.update(self._alerts, self.origin, end)
         self.activation_markers.update(self._activations, self.origin)
@@ -335,6 +346,19 @@ class ChartCard(QFrame):
         if absent:
             low, high = self.plot.getPlotItem().vb.viewRange()[1]
             self._absent.setPos((start + end) / 2 - self.origin, (low + high) / 2)
+
+    def _whole_ticks(self, peak: float) -> None:
+        """Counts of a few events tick at whole numbers (0, 1, 2), never at 0.5."""
+        if not all(m.integer and not m.labels for m in self.metrics):
+            return
+        few = peak <= WHOLE_TICKS_UP_TO
+        if few != self._whole_few:
+            self._whole_few = few
+            axis = self.plot.getPlotItem().getAxis("left")
+            if few:
+                axis.setTickSpacing(1.0, 1.0)
+            else:
+                axis.setTickSpacing()
 
     def _set_ranges(self, peak: float, start: float, end: float) -> None:
         """Y from the table's min/max where every series declares one, else from the data."""
@@ -371,12 +395,17 @@ class ChartCard(QFrame):
         right = math.ceil(x1 / pixel) * pixel
         return [right - span, right]
 
-    def _latest_text(self, store: TelemetryStore) -> str:
+    def _show_latest(self, store: TelemetryStore) -> None:
         parts = []
-        for spec in self.metrics:
+        for spec, legend in zip(self.metrics, self.legend_labels, strict=True):
             shown = format_metric(store.latest(spec.name), spec) if store.seen(spec.name) else NOT_AVAILABLE
             parts.append("%s %s" % (spec.label, shown))
-        return "  ·  ".join(parts)
+            if len(self.metrics) > 1:
+                legend.setText("%s  %s" % (spec.label, shown.replace(" ", "\u00a0")))  # a value never splits
+        summary = "  ·  ".join(parts)
+        self.values_label.setText(summary)
+        if len(self.metrics) > 1 and self.accessibleDescription() != summary:
+            self.setAccessibleDescription(summary)
 
     def points(self) -> int:
         """The longest curve's number of points (what the last frame drew)."""

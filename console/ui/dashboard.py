@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QHideEvent, QShowEvent, QWheelEvent
+from PySide6.QtGui import QHideEvent, QResizeEvent, QShowEvent, QWheelEvent
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -52,6 +52,9 @@ from device_runtime.protocol import AlertEvent, MetricSpec
 FRAME_MS = 80
 COLUMNS = 2
 ZOOM_ROLE = -1.0  # marks the window box's "zoomed" entry
+# The event list's share of the page's height, within bounds: on a 1280 x 720 screen a whole row of
+# charts stays above it; the person's own drag of the splitter is kept from then on.
+EVENTS_SHARE, EVENTS_MIN_PX, EVENTS_MAX_PX = 0.18, 100, 220
 
 SavePathAsker = Callable[[QWidget, str, str, str], "str | None"]
 
@@ -127,6 +130,8 @@ class Dashboard(QWidget):
         self.splitter.addWidget(self.events)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setSizes([700, 170])
+        self._events_dragged = False
+        self.splitter.splitterMoved.connect(self._on_splitter_moved)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 4, 8, 0)
         layout.setSpacing(0)
@@ -443,6 +448,18 @@ class Dashboard(QWidget):
             box.blockSignals(True)
             box.setCurrentIndex(index)
             box.blockSignals(False)
+
+    def _on_splitter_moved(self, _pos: int, _index: int) -> None:
+        self._events_dragged = True
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self._events_dragged:
+            return
+        total = sum(self.splitter.sizes())
+        events = int(min(EVENTS_MAX_PX, max(EVENTS_MIN_PX, self.height() * EVENTS_SHARE)))
+        if total > events:
+            self.splitter.setSizes([total - events, events])
 
     def showEvent(self, event: QShowEvent) -> None:
         self._timer.start()
