@@ -1,9 +1,10 @@
 """The commissioning steps about the deployed model: the smoke test on golden cases (accuracy
-jobs against the expected outputs), latency against the budget, and the rollback drill (real
-store actions, health checked after each)."""
+jobs against the expected outputs) or, without them, on the package's warm-up sample, latency
+against the budget, and the rollback drill (real store actions, health checked after each)."""
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Callable
 
 from console.core.client import DeviceError
@@ -12,6 +13,7 @@ from console.core.commissioning_golden import GoldenError, load_cases, tolerance
 from console.core.commissioning_steps import LIVE_LATENCY_S, Outcome, StepContext, StepFailed, job_failure
 from console.core.health import critical_failures
 from console.core.job_specs import SpecError, device_path
+from console.core.packages import SAMPLE_FILE
 from console.core.rollback_record import newer, rolled_back_versions
 from console.core.store_client import StoreClient
 from console.transport.base import TransportError
@@ -27,13 +29,17 @@ from device_runtime.protocol import (
     StoreHistoryEntry,
 )
 
+NO_GOLDEN = "no golden inputs given (a folder with NAME.npz inputs and NAME.expected.npz outputs)"
+
 
 def smoke(ctx: StepContext, step: StepResult) -> Outcome:
     golden = ctx.options.golden
-    if golden is None:
-        return SKIP, "no golden inputs given (a folder with NAME.npz inputs and NAME.expected.npz outputs)"
+    if golden is None and ctx.model is None:
+        return SKIP, NO_GOLDEN
     if ctx.model is None:
         return FAIL, "no model is deployed on the device: deploy it, then commission again"
+    if golden is None:
+        return _on_warmup_sample(ctx, step)
     try:
         model = ctx.model_file()
         described = ctx.describe(step, model)
@@ -63,6 +69,34 @@ def smoke(ctx: StepContext, step: StepResult) -> Outcome:
         return FAIL, "%d of %d golden case(s) differ from the expected outputs beyond the tolerances: %s" % (
             len(failed), len(cases), ", ".join(failed))
     return PASS, "%s matches the expected outputs on all %d golden case(s)" % (ctx.model, len(cases))
+
+
+def _on_warmup_sample(ctx: StepContext, step: StepResult) -> Outcome:
+    """No golden cases: run the active version once on its package's warm-up sample (``--sample``), the
+    real input its deploy was proven on, which the store keeps beside the ONNX as ``SAMPLE_FILE``. There
+    are no expected outputs, so this proves the deployed model runs on a real input, not its accuracy."""
+    try:
+        model = ctx.model_file()
+    except SpecError as exc:
+        return FAIL, str(exc)
+    sample = posixpath.join(posixpath.dirname(model), SAMPLE_FILE)
+    spec = AccuracySpec(candidate=model, reference=model, data=sample, samples=1)
+    info = ctx.job(step, "accuracy", spec, "commissioning: %s on its warm-up sample" % ctx.model, timeout=600)
+    if info.state != JOB_SUCCEEDED or info.result is None:
+        if _no_such_data(info.error, sample):
+            return SKIP, "%s; the package of %s has no warm-up sample either (deploy it with --sample FILE.npz)" % (
+                NO_GOLDEN, ctx.model)
+        return FAIL, job_failure("running %s on its package's warm-up sample" % ctx.model, info)
+    report = AccuracyReport.from_wire(info.result)
+    step.details.append("ran %s on %s: outputs %s" % (ctx.model, sample, ", ".join(o.name for o in report.outputs)))
+    return PASS, "%s runs on its package's warm-up sample (%s); no golden outputs were given to compare with" % (
+        ctx.model, ", ".join(o.name for o in report.outputs))
+
+
+def _no_such_data(error: str | None, path: str) -> bool:
+    """The accuracy job's refusal of a data path that is not on the device (calibration.py ``_files``):
+    the one failure that means the package has no sample rather than that the model failed on it."""
+    return bool(error) and "the data %s does not exist on the device" % path in str(error)
 
 
 def latency(ctx: StepContext, step: StepResult) -> Outcome:

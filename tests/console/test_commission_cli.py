@@ -17,10 +17,12 @@ from console.core.commissioning import FAIL, PASS, SKIP
 from console.core.commissioning_report import read_report
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
+from console.core.packages import build_package
 from console.core.store_client import StoreClient
 from device_runtime.capabilities import read_serial
 from device_runtime.server.bridge import start_daemon
 from tests.store.helpers import make_package
+from tests.zoo import BY_NAME
 
 BOARDS = Path(__file__).resolve().parents[1] / "fixtures" / "boards"
 
@@ -129,7 +131,34 @@ def test_thermals_fail_on_a_hot_board(console_env: ConsoleEnv, tmp_path: Path) -
     assert status == FAIL and "cpu-thermal reached 91.0 °C, over the 85 °C limit" in reason
     assert "temperature alert(s) during the load" in reason
     assert "alert during the load: Temperature on" in out
-    assert steps["smoke"][0] == SKIP and steps["rollback"] == (SKIP, "left out by the operator")
+    assert steps["smoke"] == (SKIP, "no golden inputs given (a folder with NAME.npz inputs and NAME.expected.npz "
+                                    "outputs); the package of det has no warm-up sample either (deploy it with "
+                                    "--sample FILE.npz)")
+    assert steps["rollback"] == (SKIP, "left out by the operator")
+
+
+def test_without_golden_inputs_the_smoke_test_runs_the_packages_warm_up_sample(console_env: ConsoleEnv,
+                                                                              tmp_path: Path) -> None:
+    """Silero VAD runs only on a real ``sr`` (16000): its package's sample is what the smoke test feeds."""
+    sample = tmp_path / "sample.npz"
+    np.savez(sample, input=np.zeros((1, 512), np.float32), state=np.zeros((2, 1, 128), np.float32),
+             sr=np.int64(16000))
+    package = tmp_path / "vad.tar.gz"
+    build_package(BY_NAME["silero-vad"].path(), package, "vad", "1.0.0", "tests", sample=sample)
+    core = ConsoleCore(console_env)
+    try:
+        session = core.session("local")
+        session.connect()
+        assert StoreClient(session, who="tests").deploy(package).result == "committed"
+    finally:
+        core.close()
+    reports = tmp_path / "reports"
+    _, out, err = _run(console_env, "commission", "--serial", "VAD-1", "--load-seconds", "5",
+                       "--no-rollback-drill", "-o", str(reports))
+    steps = _steps(reports, "VAD-1")
+    assert steps["smoke"] == (PASS, "vad runs on its package's warm-up sample (output, stateN); no golden outputs "
+                                    "were given to compare with"), out + err
+    assert "warmup.npz: outputs output, stateN" in out
 
 
 def test_bad_input_is_refused_before_anything_runs(console_env: ConsoleEnv, tmp_path: Path) -> None:
