@@ -4,6 +4,7 @@ latency histogram and CDF, the "not comparable" badge with its reasons, and CSV 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from console.core.benchmarks import (
     BenchmarkEntry,
+    CompareRow,
     backend_name,
     compare,
     comparison_warnings,
@@ -61,6 +63,31 @@ def _value(value: float | None, unit: str) -> str:
     if unit == "mJ":
         return "%.3g mJ" % value
     return "%.1f %s" % (value, unit)
+
+
+def run_header(entry: BenchmarkEntry) -> str:
+    """A comparison column's header: the run's name over two lines at most, and when it ran."""
+    title = entry.title.replace(" · ", "\n", 1)
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.finished)) if entry.finished else "date unknown"
+    return "%s\n%s" % (title, when)
+
+
+def difference_text(row: CompareRow, first: int, last: int) -> str:
+    """``last`` against ``first``: ``"-2.00 ms (-50 %), better"``; "n/a" where either is missing."""
+    base, value = row.values[first], row.values[last]
+    if base is None or value is None:
+        return "n/a"
+    delta = value - base
+    if row.unit == "%":
+        return "%+.1f points" % delta
+    text = _value(delta, row.unit).replace("-", "\u2212")
+    if delta > 0:
+        text = "+" + text
+    if base:
+        text += " (%+.0f %%)" % (delta / base * 100)
+    if abs(delta) > 1e-9:
+        text += ", %s" % ("better" if (delta < 0) == row.lower_is_better else "worse")
+    return text
 
 
 def _energy_item(result: BenchmarkResult) -> QTableWidgetItem:
@@ -111,7 +138,7 @@ class BenchmarksPage(QWidget):
         lower = QSplitter(Qt.Orientation.Horizontal)
         lower.addWidget(compare_box)
         lower.addWidget(self.plots)
-        lower.setSizes([520, 680])
+        lower.setSizes([700, 500])  # the comparison first: every column of two runs and their difference
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.results)
         split.addWidget(lower)
@@ -195,10 +222,14 @@ class BenchmarksPage(QWidget):
 
     def _fill_comparison(self, chosen: list[BenchmarkEntry]) -> None:
         rows = compare(chosen) if chosen else []
+        differs = len(chosen) >= 2  # the last chosen against the first (the baseline)
         self.comparison.clear()
         self.comparison.setRowCount(len(rows))
-        self.comparison.setColumnCount(len(chosen))
-        self.comparison.setHorizontalHeaderLabels([e.title for e in chosen])
+        self.comparison.setColumnCount(len(chosen) + differs)
+        headers = [run_header(e) for e in chosen]
+        if differs:
+            headers.append("Difference\n%s" % ("2nd vs 1st" if len(chosen) == 2 else "last vs 1st"))
+        self.comparison.setHorizontalHeaderLabels(headers)
         self.comparison.setVerticalHeaderLabels([row.label for row in rows])
         for r, row in enumerate(rows):
             for c, (value, ratio) in enumerate(zip(row.values, row.ratios(), strict=True)):
@@ -206,6 +237,9 @@ class BenchmarksPage(QWidget):
                 if c > 0 and ratio is not None and value is not None and row.unit != "%":
                     text += "  (x%.2f)" % ratio
                 self.comparison.setItem(r, c, _item(text, align_right=True))
+            if differs:
+                self.comparison.setItem(r, len(chosen), _item(difference_text(row, 0, len(chosen) - 1),
+                                                              align_right=True))
         self.comparison.resizeColumnsToContents()
 
     # -- export ------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ histogram and CDF, and CSV export through the file dialog."""
 from __future__ import annotations
 
 import csv
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -60,8 +61,8 @@ def test_results_compare_side_by_side_with_the_badge(qtbot: QtBot, jobs: JobsMod
     assert [e.job_id for e in page.selected_entries()] == ["b2", "a1"]
     assert page.badge.text().startswith("⚠ Not comparable: det int8: the device throttled during the run (thermal)")
     assert "different power modes" not in page.badge.text()
-    headers = [page.comparison.horizontalHeaderItem(c).text() for c in range(2)]  # type: ignore[union-attr]
-    assert headers == ["det int8", "det fp32"]
+    headers = [page.comparison.horizontalHeaderItem(c).text() for c in range(3)]  # type: ignore[union-attr]
+    assert headers == ["det int8\n%s" % _when(206.0), "det fp32\n%s" % _when(106.0), "Difference\n2nd vs 1st"]
     labels = [page.comparison.verticalHeaderItem(r).text() for r in range(page.comparison.rowCount())]  # type: ignore[union-attr]
     p50 = labels.index("latency p50")
     int8, fp32 = (e.result.latency.median for e in page.selected_entries())
@@ -73,6 +74,35 @@ def test_results_compare_side_by_side_with_the_badge(qtbot: QtBot, jobs: JobsMod
 
     page.select_jobs(["a1"])
     assert page.badge.text() == "" and page.comparison.columnCount() == 1 and len(page.plots.curves) == 2
+
+
+def _when(finished: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(finished))
+
+
+def test_two_runs_compare_with_their_dates_and_difference_and_nothing_cut(qtbot: QtBot, jobs: JobsModel,
+                                                                          theme: Theme) -> None:
+    page = BenchmarksPage(jobs, theme)
+    qtbot.addWidget(page)
+    page.resize(1100, 750)  # the page beside the sidebar in a 1400 x 900 window
+    page.show()
+    _finish(jobs, "a1", "detector.onnx · ort (CPU) · fp32", 1_790_000_000.0, median=4.0)
+    _finish(jobs, "b2", "detector.fp16.onnx · ort (CPU) · fp16", 1_790_000_600.0, median=2.0, precision="fp16")
+    qtbot.waitUntil(lambda: page.results.rowCount() == 2, timeout=5_000)
+    page.select_jobs(["a1", "b2"])
+    table = page.comparison
+    qtbot.waitUntil(lambda: table.columnCount() == 3, timeout=5_000)
+    header = table.horizontalHeaderItem(0)
+    assert header is not None and header.text() == "detector.fp16.onnx\nort (CPU) · fp16\n%s" % _when(1_790_000_606.0)
+    labels = [table.verticalHeaderItem(r).text() for r in range(table.rowCount())]  # type: ignore[union-attr]
+    fp16, fp32 = (e.result.latency.median for e in page.selected_entries())
+    p50 = table.item(labels.index("latency p50"), 2)
+    assert p50 is not None and p50.text() == "+%.2f ms (%+.0f %%), worse" % (fp32 - fp16, (fp32 / fp16 - 1) * 100)
+    qps = table.item(labels.index("throughput"), 2)
+    assert qps is not None and qps.text().startswith("\u2212") and qps.text().endswith(", worse")
+    for column in range(3):  # every column whole inside the table's view, no scrolling needed
+        right = table.columnViewportPosition(column) + table.columnWidth(column)
+        assert right <= table.viewport().width(), (column, right, table.viewport().width())
 
 
 def test_csv_export_through_the_file_dialog(qtbot: QtBot, jobs: JobsModel, theme: Theme, tmp_path: Path) -> None:
