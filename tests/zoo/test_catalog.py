@@ -16,6 +16,10 @@ RECORDED_PRODUCER = {
     "onnx.quantize": ("onnx.quantize",),  # ONNX Runtime's quantizer re-stamps the model it writes
 }
 
+# traits a model's graph must show: the operators that make it what the catalogue says
+TRAIT_OPERATORS = {"qdq": {"QuantizeLinear", "DequantizeLinear", "Conv"},
+                   "dynamic-quantize-lstm": {"DynamicQuantizeLSTM"}}
+
 
 def test_the_zoo_is_big_and_varied() -> None:
     assert len(ZOO) >= 12
@@ -24,7 +28,7 @@ def test_the_zoo_is_big_and_varied() -> None:
     assert {"pytorch", "paddle2onnx", "tf2onnx", "spox", "onnxmltools"} <= producers
     traits = {trait for model in ZOO for trait in model.traits}
     for wanted in ("computed-dims", "literal-minus-one", "weights-in-constants", "scalar-int64", "quantized",
-                   "recurrent", "non-image", "opset-7"):
+                   "recurrent", "non-image", "opset-7", "qdq", "dynamic-quantize-lstm"):
         assert wanted in traits, wanted
 
 
@@ -39,6 +43,9 @@ def test_each_model_is_what_the_catalogue_says(model: object) -> None:
     opsets = {entry.domain: entry.version for entry in loaded.opset_import}
     assert model.opset in opsets.values()
     assert loaded.producer_name.lower() in RECORDED_PRODUCER[model.producer]
+    operators = {node.op_type for node in loaded.graph.node}
+    for trait in set(model.traits) & set(TRAIT_OPERATORS):
+        assert TRAIT_OPERATORS[trait] <= operators, (trait, TRAIT_OPERATORS[trait] - operators)
 
 
 def test_expectation_files_name_only_zoo_models() -> None:
