@@ -115,3 +115,32 @@ def write_report(report: CommissionReport, folder: Path) -> tuple[Path, Path]:
 
 def read_report(path: Path) -> CommissionReport:
     return CommissionReport.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+# The last run of each device, kept under the console's data directory (the full reports go to the
+# folder the technician chose): a failed run still shows on the Health page and in the sidebar after
+# the console restarts, until a run passes.
+LAST_RUNS = "commissioning"
+
+
+def last_run_path(data_dir: Path, device: str) -> Path:
+    return data_dir / LAST_RUNS / ("%s.json" % safe_serial(device))
+
+
+def remember_last_run(report: CommissionReport, data_dir: Path, device: str) -> None:
+    """Raises OSError with the path when the data directory cannot be written."""
+    path = last_run_path(data_dir, device)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomic(path, json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n")
+
+
+def recall_last_run(data_dir: Path, device: str) -> CommissionReport | None:
+    """The device's last run, None when it has none; raises ValueError naming the file when it is unreadable."""
+    path = last_run_path(data_dir, device)
+    try:
+        return read_report(path)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError("%s is not a readable commissioning record (%s); delete it, or commission %s again"
+                         % (path, exc, device)) from None

@@ -8,11 +8,13 @@ Settings are read and written the same way, so the GUI never waits on the networ
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
 from console.core.client import DeviceError
 from console.core.commissioning import CommissionReport
+from console.core.commissioning_report import recall_last_run, remember_last_run
 from console.core.health import HealthConfigError, HealthMonitor, HealthUnavailable
 from console.core.session import State
 from console.transport.base import TransportError
@@ -39,15 +41,23 @@ class HealthModel(QObject):
     configFailed = Signal(str)
     commissioningChanged = Signal(object)  # CommissionReport: the last commissioning run in this console
 
-    def __init__(self, model: SessionModel, parent: QObject | None = None) -> None:
+    def __init__(self, model: SessionModel, data_dir: Path | None = None, parent: QObject | None = None) -> None:
+        """``data_dir``: where the device's last commissioning run is kept across console restarts."""
         super().__init__(parent)
         self.model = model
+        self.data_dir = data_dir
         self.monitor = HealthMonitor(model.session)
         self.monitor.listeners.append(self.reportChanged.emit)
         self.monitor.attach()
         self.notice = ""
         self.config: HealthConfig | None = None
         self.commissioning: CommissionReport | None = None
+        self.commissioning_problem = ""  # the kept record could not be read or written: why, and what to do
+        if data_dir is not None:
+            try:
+                self.commissioning = recall_last_run(data_dir, model.session.name)
+            except ValueError as exc:
+                self.commissioning_problem = "The last commissioning run is not known: %s." % exc
         model.stateChanged.connect(self._on_state)
         if model.state is State.CONNECTED:
             self.start()
@@ -76,6 +86,14 @@ class HealthModel(QObject):
         """A commissioning run ended: the Health page and the sidebar show its outcome."""
         self.commissioning = report
         self.commissioningChanged.emit(report)
+        if self.data_dir is None:
+            return
+        try:
+            remember_last_run(report, self.data_dir, self.model.session.name)
+        except OSError as exc:
+            self.runFailed.emit("This commissioning run is not kept for the next start of the console: cannot "
+                                "write %s (%s). Free space or fix that folder's permissions; the saved report "
+                                "is not affected." % (exc.filename or self.data_dir, exc.strerror or exc))
 
     def close(self) -> None:
         self.monitor.detach()

@@ -113,6 +113,10 @@ class HealthPage(QWidget):
         health.commissioningChanged.connect(self._on_commissioning)
         if health.commissioning is not None:
             self._on_commissioning(health.commissioning)
+        elif health.commissioning_problem:  # in the outcome's place: the health notice is cleared as reports flow
+            self.commissioning.setText("○ " + health.commissioning_problem)
+            self.commissioning.setStyleSheet("color: %s; font-weight: bold;" % HEALTH_COLORS["degraded"])
+            self.commissioning.setVisible(True)
         self._on_notice(health.notice)
         if health.last is not None:
             self._on_report(health.last)

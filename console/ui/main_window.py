@@ -203,10 +203,12 @@ class MainWindow(QMainWindow):
             tabs.setCurrentWidget(page)
 
     def _add_health_page(self, name: str, tabs: QTabWidget, model: SessionModel) -> None:
-        health = HealthModel(model, parent=self)
+        health = HealthModel(model, self.core.env.data_dir, parent=self)  # with the last commissioning run kept
         self.health_models[name] = health
         health.reportChanged.connect(lambda report: self.sidebar.set_health(name, report.overall))
         health.commissioningChanged.connect(lambda report: self.sidebar.set_commissioning(name, report.overall))
+        if health.commissioning is not None:
+            self.sidebar.set_commissioning(name, health.commissioning.overall)
         page = HealthPage(health, self.core.env)
         self.page_widgets.setdefault(name, {})["health"] = page
         tabs.insertTab(PAGES.index("health"), page, "Health")
