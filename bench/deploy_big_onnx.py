@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import shutil
 import sys
@@ -74,12 +75,16 @@ def floor_s(model: Path, dest: Path) -> tuple[float, float, float]:
     return copied, loaded, copied + loaded
 
 
+def phases(steps_s: dict[str, float]) -> str:
+    return ", ".join("%s %.2f" % item for item in steps_s.items()) or "no steps"
+
+
 def over_ssh(mb: int, rounds: int) -> int:
     from bench.ssh_link import loopback_device, openssh_args, timed
     from console.core.keys import KeyStore
     from console.core.session import DeviceSession, make_transport
     from console.core.store_client import StoreClient
-    from device_runtime.protocol import StoreKey
+    from device_runtime.protocol import StoreImport, StoreKey
 
     lines: list[str] = []
     with tempfile.TemporaryDirectory(prefix="eoc-bench-") as raw:
@@ -92,11 +97,12 @@ def over_ssh(mb: int, rounds: int) -> int:
             dest = tmp / "scp-dest"
             dest.mkdir()
             scp = ["scp", *openssh_args(tmp, key, env.known_hosts_path), "-P", str(server.port)]
-            floors = []
+            floors, parts = [], []
             for model in models:
                 copied = timed([*scp, str(model), "%s@127.0.0.1:%s/" % (user, dest)])
                 _copy, loaded, _both = floor_s(dest / model.name, tmp / "copy.onnx")
                 floors.append(copied + loaded)
+                parts.append((copied, loaded))
             keys = KeyStore(env.config_dir / "keys")
             keys.new("bench")
             signer = keys.private_key("bench")
@@ -109,12 +115,16 @@ def over_ssh(mb: int, rounds: int) -> int:
                 package = tmp / ("big-1.0.%d.tar.gz" % i)
                 build_package(model, package, "big", "1.0.%d" % i, "bench", key=signer, shapes={"x": [1, WIDTH]})
                 built = time.perf_counter() - start
-                action = client.deploy(package)
+                remote = client.upload(package)
+                uploaded = time.perf_counter() - start - built
+                action = client.run("store.import", StoreImport(remote, True, "bench"))
                 deploys.append(time.perf_counter() - start)
                 assert action.result == "committed", action.message
                 package.unlink()
-                lines.append("deploy %d   %.2f s (package build %.2f s)  floor %.2f s" % (
-                    i + 1, deploys[-1], built, floors[i]))
+                lines.append("deploy %d   %.2f s (package build %.2f s, upload %.2f s, import %.2f s: %s)  floor %.2f s"
+                             % (i + 1, deploys[-1], built, uploaded, deploys[-1] - built - uploaded,
+                                phases(action.steps_s), floors[i]) + " = scp %.2f + load %.2f" % parts[i])
+                lines.extend("    %s" % note for note in action.notes if note.startswith("loaded"))
         finally:
             session.close()
             stop_daemon(server.remote_socket)
@@ -155,12 +165,16 @@ def main() -> int:
                 out = io.StringIO()
                 env.stdout, env.stderr = out, out
                 start = time.perf_counter()
-                code = edgectl(["deploy", str(model), "--name", "big", "--version", "1.0.%d" % i], env)
+                code = edgectl(["deploy", str(model), "--name", "big", "--version", "1.0.%d" % i, "--json"], env)
                 deploys.append(time.perf_counter() - start)
                 assert code == 0, out.getvalue()
+                steps = json.loads(out.getvalue().splitlines()[-1]).get("steps_s", {})
                 os.sync()
-                lines.append("deploy %d   %.2f s (its package build alone: %.2f s)  floor %.2f s = copy %.2f + "
-                             "load %.2f" % (i + 1, deploys[-1], builds[-1], floors[i][2], floors[i][0], floors[i][1]))
+                lines.append("deploy %d   %.2f s (its package build alone: %.2f s; on the device: %s)  floor %.2f s = "
+                             "copy %.2f + load %.2f" % (i + 1, deploys[-1], builds[-1], phases(steps), floors[i][2],
+                                                       floors[i][0], floors[i][1]))
+                lines.extend("    %s" % note for note in json.loads(out.getvalue().splitlines()[-1]).get("notes", [])
+                             if note.startswith("loaded"))
         finally:
             stop_daemon(env.local_socket)
     best, floor = min(deploys), min(f[2] for f in floors)

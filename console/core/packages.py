@@ -127,15 +127,16 @@ def manifest_for_onnx(model_path: Path, name: str, version: str, author: str, pr
     except StoreError as exc:
         raise PackageError(exc.message.replace("manifest.json: ", "")) from None
     try:
-        model = onnx.load(str(model_path), load_external_data=False)
+        raw = model_path.read_bytes()  # read once: parsed and hashed from the same bytes
+        model = onnx.load_model_from_string(raw)
     except Exception as exc:
         raise PackageError("%s is not an ONNX model: %s" % (model_path, str(exc)[:200])) from None
+    onnx_sha, onnx_size = hashlib.sha256(raw).hexdigest(), len(raw)
+    del raw
     initializers = {init.name for init in model.graph.initializer}
     inputs = [_tensor(v) for v in model.graph.input if v.name not in initializers]
     outputs = [_tensor(v) for v in model.graph.output]
-    onnx_sha = sha256_file(model_path)
-    files = [FileEntry("model.onnx", model_path.stat().st_size, onnx_sha, "model" if engine is None
-                       else "onnx-source")]
+    files = [FileEntry("model.onnx", onnx_size, onnx_sha, "model" if engine is None else "onnx-source")]
     for arcname, path in external_data_files(model, model_path).items():
         files.append(FileEntry(arcname, path.stat().st_size, sha256_file(path), "weights"))
     warmup = _warmup(inputs, shapes or {}, sample)

@@ -34,6 +34,9 @@ TAR_OVERHEAD = 1 << 20
 # Zero padding allowed after the tar archive's end (tar pads to a 10 KB record); inflating more
 # is work an attacker chooses, so it stops here.
 MAX_TRAILER = 1 << 20
+# The most the tar layer reads in one go for a header (a pax record, a GNU long name): a bigger
+# one is not something package build writes.
+MAX_HEADER_READ = 1 << 20
 # The only gzip header a package may have: deflate, no flags, no time, no extra flags, OS
 # unknown. zlib ignores the time, flags and OS bytes, so without this a changed header byte
 # would go unnoticed; a fixed header also makes the same files give the same archive.
@@ -148,6 +151,57 @@ class StrictGzip(io.RawIOBase):
             self._fill()
 
 
+class ForwardReader:
+    """The tar layer's view of the gzip stream: exact reads for headers and forward seeks only.
+
+    tarfile reads headers from it in its random-access mode, and member data is taken straight
+    from the decompressor's blocks (:meth:`block`): tarfile's stream mode copied every byte of
+    a 300 MB member three times through its buffers. Seeking back is refused: a package is read
+    once, front to back."""
+
+    def __init__(self, source: StrictGzip) -> None:
+        self._source = source
+        self._pos = 0
+
+    def tell(self) -> int:
+        return self._pos
+
+    def block(self, size: int) -> bytes:
+        """Up to ``size`` bytes, as the decompressor has them (empty at the end of the stream)."""
+        data = self._source.read(size)
+        self._pos += len(data)
+        return data
+
+    def read(self, size: Optional[int] = -1) -> bytes:
+        """Exactly ``size`` bytes (fewer only at the end): tar headers, pax records, small files."""
+        if size is None or size < 0 or size > MAX_HEADER_READ:
+            raise OSError("a tar header or record of %s bytes (at most %d are read at once)" % (size, MAX_HEADER_READ))
+        parts = []
+        got = 0
+        while got < size:
+            data = self.block(size - got)
+            if not data:
+                break
+            parts.append(data)
+            got += len(data)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def write(self, data: bytes) -> int:
+        raise OSError("a package is read, never written, here")
+
+    def close(self) -> None:
+        """The source is closed by the PackageReader that opened it."""
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Forward only: skips a member's padding up to the next header."""
+        if whence != io.SEEK_SET or offset < self._pos:
+            raise OSError("the archive asks to read back (to %d from %d): a package is read front to back"
+                          % (offset, self._pos))
+        while self._pos < offset and self.block(min(CHUNK, offset - self._pos)):
+            pass
+        return self._pos
+
+
 def _member_path(member: tarfile.TarInfo) -> str:
     if member.issym() or member.islnk():
         raise _bad("holds a link (%s): links are not allowed in packages" % member.name[:200])
@@ -184,9 +238,9 @@ class PackageReader:
         except OSError as exc:
             raise StoreError(Code.NOT_FOUND, "cannot open the package %s: %s" % (path, exc.strerror)) from None
         self._gzip = StrictGzip(self._file, max_bytes + TAR_OVERHEAD, strict_header)
+        self._raw = ForwardReader(self._gzip)
         try:
-            # Reads of a whole CHUNK at a time: the default 10 KB records cost a Python call each.
-            self._tar = tarfile.open(fileobj=self._gzip, mode="r|", bufsize=CHUNK)  # noqa: SIM115 - closed in close()
+            self._tar = tarfile.open(fileobj=self._raw, mode="r:")  # noqa: SIM115 - closed in close()
         except StoreError:
             self._file.close()
             raise
@@ -219,12 +273,8 @@ class PackageReader:
     def _read_small(self, member: tarfile.TarInfo, limit: int) -> bytes:
         if member.size > limit:
             raise _bad("holds a %s of %d bytes, over the %d byte limit" % (member.name, member.size, limit))
-        handle = self._tar.extractfile(member)
-        assert handle is not None
-        try:
-            data = handle.read()
-        except (tarfile.TarError, EOFError, OSError) as exc:
-            raise _bad("is damaged or truncated (%s)" % exc) from None
+        self._at_data(member)
+        data = self._raw.read(member.size)
         if len(data) != member.size:
             raise _bad("is truncated inside %s" % member.name)
         return data
@@ -283,9 +333,12 @@ class PackageReader:
             raise _bad("lacks %s, listed in its manifest" % ", ".join(missing))
         self._gzip.finish()
 
+    def _at_data(self, member: tarfile.TarInfo) -> None:
+        if self._raw.tell() != member.offset_data:
+            raise _bad("is damaged: %s's data is not where its header says" % member.name[:200])
+
     def _write(self, member: tarfile.TarInfo, name: str, digest: str, target: Optional[str]) -> None:
-        source = self._tar.extractfile(member)
-        assert source is not None
+        self._at_data(member)
         sha = hashlib.sha256()
         written = 0
         if target is None:
@@ -295,11 +348,8 @@ class PackageReader:
             fsutil.make_dirs(os.path.dirname(path))
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
         try:
-            while True:
-                try:
-                    block = source.read(CHUNK)
-                except (tarfile.TarError, EOFError) as exc:
-                    raise _bad("is damaged or truncated inside %s (%s)" % (name, exc)) from None
+            while written < member.size:
+                block = self._raw.block(min(CHUNK, member.size - written))
                 if not block:
                     break
                 sha.update(block)

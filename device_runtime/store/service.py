@@ -216,7 +216,7 @@ class StoreService(Service):
         action.result = outcome.result
         action.message = outcome.message
         action.notes = [*action.notes, *outcome.notes]  # the import's notes (signer, load) come first
-        action.steps_s = outcome.steps_s
+        action.steps_s = {**action.steps_s, **outcome.steps_s}  # the import's time first
         if outcome.result in (history.COMMITTED, activation.UNCHANGED):
             action.state = STORE_ACTION_SUCCEEDED
             action.progress = 1.0
@@ -226,6 +226,7 @@ class StoreService(Service):
     def _run_import(self, action: StoreAction, params: StoreImport) -> Tuple[str, str]:
         report = self._progress(action)
         scale = 0.5 if params.activate else 1.0
+        start = time.perf_counter()
         received = self.uploads.commit_received(params.path, params.who, params.why)
         if received is not None:
             result: Dict[str, Any] = received["result"]
@@ -242,6 +243,7 @@ class StoreService(Service):
         directory = self.store.version_dir(name, version)
         manifest = self.store.manifest(name, version)
         self.store.verified.mark(name, version, directory, manifest)
+        action.steps_s["import"] = time.perf_counter() - start
         action.name, action.version = name, version
         action.notes.append("%s %s %s, %s" % (name, version, "was already stored" if result.get("already") else
                                               "imported", "signed by key %s" % result["signer"]
