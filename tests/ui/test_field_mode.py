@@ -80,8 +80,9 @@ def test_field_mode_shows_the_active_version_and_health_and_rolls_back(
     assert device_versions(local_model.session).active == "1.0.0"
     dialog.close_button.click()
     qtbot.waitUntil(lambda: "detector" in view.cards and view.cards["detector"].active.text()
-                    == "Active version 1.0.0" and view.cards["detector"].last_rollback.text() != "",
-                    timeout=10_000)  # the version and the history may arrive in separate refreshes
+                    == "Active version 1.0.0" and view.cards["detector"].last_rollback.text() != ""
+                    and view.cards["detector"].refusal.isVisibleTo(view),
+                    timeout=10_000)  # the versions, their previous one and the history may arrive in separate refreshes
     card = view.cards["detector"]
     # No one-tap way back onto the version just rolled back; the rollback is shown: version, when, who, why.
     assert card.rollback_button.text() == "No earlier version to roll back to" and not card.rollback_button.isEnabled()
