@@ -1,6 +1,7 @@
 """The "Deploy this result" step under an Optimize pipeline: the result goes to the device as the
 next version of one of its models (chosen in a list, the version computed), through the Models
-page's own deploy, so the version history stays one line per model."""
+page's own deploy, so the version history stays one line per model. The same row under the Optimize
+form's model deploys the chosen model as it is, before any run."""
 
 from __future__ import annotations
 
@@ -18,13 +19,15 @@ from device_runtime.protocol import StoreAction
 
 
 class DeployResultRow(QWidget):
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, title: str = "Deploy this result as a new version of",
+                 why: str = "optimised on the Optimize page", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.store: ModelsModel | None = None
         self.keys_dir: Path | None = None
         self.result: Path | None = None
         self.tag: str | None = None
-        self.title = plain_label("Deploy this result as a new version of")
+        self.why = why  # the reason kept in the device's activation history
+        self.title = plain_label(title)
         self.models = QComboBox()
         self.models.setMinimumHeight(32)
         self.version = plain_label("")
@@ -90,7 +93,7 @@ class DeployResultRow(QWidget):
         self.version.setText("→ version %s" % target[1] if target else "")
 
     def confirm(self, text: str) -> bool:
-        return QMessageBox.question(self, "Deploy this result", text) == QMessageBox.StandardButton.Yes
+        return QMessageBox.question(self, "Deploy", text) == QMessageBox.StandardButton.Yes
 
     def deploy(self) -> None:
         target = self.target()
@@ -104,7 +107,7 @@ class DeployResultRow(QWidget):
         key = DEMO_KEY if keys is not None and any(k.name == DEMO_KEY and k.private_path for k in keys.list()) else None
         self.deploy_button.setEnabled(False)
         self.status.setText("Deploying %s %s…" % (name, version))
-        self.tag = self.store.deploy(self.result, OnnxBuild(name, version, key), why="optimised on the Optimize page")
+        self.tag = self.store.deploy(self.result, OnnxBuild(name, version, key), why=self.why)
 
     def _on_finished(self, tag: str, action: StoreAction) -> None:
         self._on_done(tag, succeeded(action), action.message)

@@ -195,7 +195,7 @@ class MainWindow(QMainWindow):
             store.changed.connect(lambda: dashboard.set_activations(activations(store.tracker.snapshot)))
         optimize = self.page_widgets.get(name, {}).get("optimize")
         if isinstance(optimize, OptimizePage):  # its "Deploy this result" deploys through this store
-            optimize.deploy_result.set_store(store, env.config_dir / "keys")
+            optimize.set_store(store, env.config_dir / "keys")
         page = ModelsPage(store, env.config_dir / "keys")
         self.page_widgets.setdefault(name, {})["models"] = page
         tabs.insertTab(PAGES.index("models"), page, "Models")

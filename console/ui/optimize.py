@@ -41,6 +41,7 @@ from console.ui.deploy_result import DeployResultRow
 from console.ui.job_table import JobTableModel
 from console.ui.jobs_model import JobsModel
 from console.ui.jobs_page import job_table_view, log_view
+from console.ui.models_model import ModelsModel
 from console.ui.optimize_form import TargetForm
 from console.ui.optimize_inputs import CALIBRATION, MODEL, OptimizeInputs
 from console.ui.session_model import SessionModel
@@ -76,6 +77,11 @@ class OptimizePage(QWidget):
         self.demo.setToolTip("The small ONNX classifier every runtime builds for itself")
         self.model_status = plain_label("Pick an ONNX model to start.")
         self.model_status.setWordWrap(True)
+        # Once it is valid, the chosen model itself can go to the device as the next version of one of its
+        # models, before (or without) a pipeline.
+        self.deploy_model = DeployResultRow("Deploy this model as it is, as a new version of",
+                                            "deployed from the Optimize page")
+        self._model_local: Path | None = None  # the chosen model's file on this computer, None for one on the device
         self.inputs = OptimizeInputs(model.files, model.display_name, self)
         self.model_transfer = self.inputs.rows[MODEL]
         self.calibration_transfer = self.inputs.rows[CALIBRATION]
@@ -168,7 +174,14 @@ class OptimizePage(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.model_transfer)
         layout.addWidget(self.model_status)
+        layout.addWidget(self.deploy_model)
         return box
+
+    def set_store(self, store: ModelsModel, keys_dir: Path) -> None:
+        """The device's models: both deploy rows (the chosen model as it is, a pipeline's result) deploy
+        through the Models page's own deploy."""
+        self.deploy_model.set_store(store, keys_dir)
+        self.deploy_result.set_store(store, keys_dir)
 
     # -- step 1: model -----------------------------------------------------------------------
     def _open_dialog(self, title: str, filters: str, on_chosen: object, directory: bool = False) -> None:
@@ -213,6 +226,8 @@ class OptimizePage(QWidget):
             return
         self.report = None
         self.validate_job = None
+        self._model_local = None
+        self.deploy_model.setVisible(False)
         self.form.set_report(None, self.session_model.capabilities)
         self.report_view.clear()
         text = self.path.text().strip()
@@ -223,13 +238,14 @@ class OptimizePage(QWidget):
             if text == self._device_model:
                 target = text
             elif sends_files(entry):
-                local = local_input(entry, text)
+                local = self._model_local = local_input(entry, text)
                 self.model_status.setText("%s is validated on %s once it is there." % (local.name,
                                                                                        self.model.display_name))
                 self.inputs.send(MODEL, local)
                 return
             else:
                 target = device_path(entry, text)
+                self._model_local = Path(target)
         except SpecError as exc:
             self.model_status.setText(str(exc).capitalize() + ".")
             self._update_buttons()
@@ -283,6 +299,8 @@ class OptimizePage(QWidget):
                                                           "see the report"))
         self.form.set_report(record, self.session_model.capabilities)
         self._update_buttons()
+        if record.ok and self._model_local is not None:
+            self.deploy_model.offer(str(self._model_local), True, self.model.display_name)
 
     # -- step 3: run -------------------------------------------------------------------------
     def run_pipeline(self) -> None:

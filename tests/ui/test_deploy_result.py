@@ -4,6 +4,8 @@ model named after the file."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pytestqt.qtbot import QtBot
 
@@ -47,3 +49,39 @@ def test_an_optimised_result_is_deployed_as_the_next_version_of_its_model(qtbot:
     assert isinstance(versions, StoreVersions) and versions.active == "1.0.1"
     models = session.request("store.models", Empty())
     assert isinstance(models, StoreModels) and [m.name for m in models.models] == [DEMO_NAME]  # no ".fp16" model
+
+
+@pytest.mark.timeout(300)
+def test_the_chosen_model_is_deployed_as_the_next_version_before_any_run(qtbot: QtBot, window: MainWindow,
+                                                                          tmp_path: Path) -> None:
+    import onnx
+
+    from device_runtime.demo_model import build_demo_model
+
+    store = window.store_models["local"]
+    qtbot.waitUntil(lambda: DEMO_NAME in store.tracker.snapshot.models, timeout=30_000)
+    retrained = tmp_path / "classifier-retrained.onnx"
+    onnx.save(build_demo_model(), str(retrained))
+    window.show_page("optimize")
+    page = window.page("optimize")
+    assert isinstance(page, OptimizePage)
+    row = page.deploy_model
+    assert not row.isVisibleTo(page)  # nothing valid chosen yet
+    page.choose_model(str(retrained))
+    qtbot.waitUntil(lambda: page.report is not None and page.report.ok, timeout=60_000)
+    qtbot.waitUntil(lambda: row.isVisibleTo(page) and row.models.count() > 0, timeout=10_000)
+    assert row.title.text() == "Deploy this model as it is, as a new version of"
+    assert row.models.currentData() == DEMO_NAME and row.version.text() == "→ version 1.0.1"
+    asked: list[str] = []
+    row.confirm = lambda text: asked.append(text) or True  # type: ignore[method-assign]
+    row.deploy_button.click()
+    assert asked == ["Deploy classifier-retrained.onnx to This computer as %s 1.0.1? It is checked and switched in; "
+                     "if anything fails, the active version stays." % DEMO_NAME]
+    qtbot.waitUntil(lambda: row.status.text().startswith(("Done:", "Not deployed:")), timeout=120_000)
+    assert row.status.text().startswith("Done:"), row.status.text()
+    assert page.pipeline_ids == []  # no pipeline ran
+    session = store.session_model.session
+    versions = session.request("store.versions", StoreModelRef(DEMO_NAME))
+    assert isinstance(versions, StoreVersions) and versions.active == "1.0.1"
+    page.choose_model(str(tmp_path / "missing.onnx"))
+    assert not row.isVisibleTo(page)  # the row follows the chosen model
