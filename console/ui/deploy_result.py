@@ -52,7 +52,7 @@ class DeployResultRow(QWidget):
     def set_store(self, store: ModelsModel, keys_dir: Path) -> None:
         self.store, self.keys_dir = store, keys_dir
         store.finished.connect(self._on_finished)
-        store.refused.connect(lambda tag, refusal: self._on_done(tag, False, refusal.what))
+        store.refused.connect(lambda tag, refusal: self._on_done(tag, False, refusal.text()))  # what, and what to do
 
     def offer(self, result: str | None, on_this_computer: bool, device: str) -> None:
         """Show the step for a finished pipeline's ``result`` (a path on the device)."""

@@ -74,6 +74,15 @@ def test_the_chosen_model_is_deployed_as_the_next_version_before_any_run(qtbot: 
     assert row.models.currentData() == DEMO_NAME and row.version.text() == "→ version 1.0.1"
     asked: list[str] = []
     row.confirm = lambda text: asked.append(text) or True  # type: ignore[method-assign]
+    good = retrained.read_bytes()
+    retrained.write_bytes(good[: len(good) // 2])  # cut short after it was checked: what happened, what to do
+    row.deploy_button.click()
+    qtbot.waitUntil(lambda: row.status.text().startswith("Not deployed:"), timeout=60_000)
+    assert "%s is not an ONNX model" % retrained in row.status.text()
+    assert "Nothing was sent to This computer" in row.status.text() and "deploy again" in row.status.text()
+    assert row.deploy_button.isEnabled()
+    retrained.write_bytes(good)
+    asked.clear()
     row.deploy_button.click()
     assert asked == ["Deploy classifier-retrained.onnx to This computer as %s 1.0.1? It is checked and switched in; "
                      "if anything fails, the active version stays." % DEMO_NAME]
