@@ -98,7 +98,9 @@ def test_bad_inputs_say_what_to_do(qtbot: QtBot, page: OptimizePage, model_file:
     page.choose_model(str(broken))
     qtbot.waitUntil(lambda: page.model_status.text().startswith(("Not valid", "Validation failed")),
                     timeout=60_000)
-    assert not page.start.isEnabled()
+    status = page.model_status.text()  # what happened and the next step, not "failed. See Details"
+    assert "%s is not a readable ONNX model" % broken in status and "Re-export it" in status, status
+    assert not page.start.isEnabled() and not page.deploy_model.isVisibleTo(page)
 
     _validated(qtbot, page, model_file)
     page.form.precision.setCurrentIndex(page.form.precision.findData("int8"))
