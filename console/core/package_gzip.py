@@ -35,7 +35,7 @@ class CanonicalGzip:
         self._size = 0
         raw.write(GZIP_HEADER)
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes | memoryview) -> int:
         self._crc = zlib.crc32(data, self._crc)
         self._size += len(data)
         self._raw.write(self._deflate.compress(data))

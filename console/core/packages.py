@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import io
 import json
 import os
 import tarfile
@@ -233,18 +232,51 @@ def external_data_files(model: Any, model_path: Path) -> dict[str, Path]:
     return found
 
 
-def _add(tar: tarfile.TarFile, arcname: str, data: bytes | None = None, path: Path | None = None) -> None:
-    info = tarfile.TarInfo(arcname)
-    info.mode = 0o644
-    info.mtime = 0
-    if data is not None:
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-        return
-    assert path is not None
-    info.size = path.stat().st_size
-    with open(path, "rb") as handle:
-        tar.addfile(info, handle)
+class _TarWriter:
+    """The tar layer of a package, as tarfile's PAX writer lays it out (the same bytes), written in
+    1 MB pieces: tarfile's stream writer passed every byte through Python in 10 KB records."""
+
+    def __init__(self, stream: CanonicalGzip) -> None:
+        self.stream = stream
+        self.offset = 0
+
+    def _write(self, data: bytes | memoryview) -> None:
+        self.stream.write(data)
+        self.offset += len(data)
+
+    def add(self, arcname: str, data: bytes | None = None, path: Path | None = None) -> None:
+        info = tarfile.TarInfo(arcname)
+        info.mode = 0o644
+        info.mtime = 0
+        info.size = len(data) if data is not None else path.stat().st_size if path is not None else 0
+        self._write(info.tobuf(tarfile.PAX_FORMAT, tarfile.ENCODING, "surrogateescape"))
+        if data is not None:
+            self._write(data)
+        elif path is not None:
+            self._copy(path, info.size)
+        if info.size % tarfile.BLOCKSIZE:
+            self._write(tarfile.NUL * (tarfile.BLOCKSIZE - info.size % tarfile.BLOCKSIZE))
+
+    def _copy(self, path: Path, size: int) -> None:
+        buffer = bytearray(_COPY_CHUNK)
+        view = memoryview(buffer)
+        left = size
+        with open(path, "rb", buffering=0) as handle:
+            while left > 0:
+                got = handle.readinto(view[:min(left, _COPY_CHUNK)])
+                if not got:
+                    raise PackageError("%s became shorter while it was packaged: package it again" % path)
+                self._write(view[:got])
+                left -= got
+
+    def close(self) -> None:
+        """The end-of-archive blocks, then padding to a whole tar record (as tarfile does)."""
+        self._write(tarfile.NUL * (2 * tarfile.BLOCKSIZE))
+        if self.offset % tarfile.RECORDSIZE:
+            self._write(tarfile.NUL * (tarfile.RECORDSIZE - self.offset % tarfile.RECORDSIZE))
+
+
+_COPY_CHUNK = 1 << 20
 
 
 def write_package(out: Path, manifest_bytes: bytes, signature: bytes | None, files: dict[str, Path]) -> None:
@@ -256,12 +288,13 @@ def write_package(out: Path, manifest_bytes: bytes, signature: bytes | None, fil
         with os.fdopen(fd, "wb") as handle:
             raw = _Hashing(handle)
             stream = CanonicalGzip(raw, choose_level(files.values()))  # type: ignore[arg-type]
-            with tarfile.open(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
-                _add(tar, MANIFEST_FILE, manifest_bytes)
-                if signature is not None:
-                    _add(tar, SIGNATURE_FILE, signature)
-                for arcname, path in files.items():
-                    _add(tar, arcname, path=path)
+            tar = _TarWriter(stream)
+            tar.add(MANIFEST_FILE, manifest_bytes)
+            if signature is not None:
+                tar.add(SIGNATURE_FILE, signature)
+            for arcname, path in files.items():
+                tar.add(arcname, path=path)
+            tar.close()
             stream.close()
         os.replace(tmp, out)
         _WRITTEN[_identity(out)] = raw.digest.hexdigest()
