@@ -27,6 +27,7 @@ from console.transport.ssh_keys import (
     install_public_key,
     new_key_offer,
     save_new_key,
+    why_no_offer,
 )
 from console.transport.ssh_prompts import SshPrompts
 
@@ -104,6 +105,7 @@ class SshConnection:
         key = find_public_key(hop, self.environ)
         offer = KeyOffer(hop, key) if key is not None else new_key_offer(hop)
         if offer is None:
+            self.prompts.no_key_offer(hop, why_no_offer(hop))
             return
         if not self.prompts.offer_key_install(offer):
             return

@@ -86,6 +86,19 @@ def new_key_offer(hop: Hop) -> KeyOffer | None:
     return KeyOffer(hop, key, pem)
 
 
+def why_no_offer(hop: Hop) -> str:
+    """Why a password login to ``hop`` brings no key offer (nor a new key): a key file of the person's
+    own is there, without a usable public half; or the hop names no key file at all."""
+    for name in hop.identity_files:
+        if Path(name).exists():
+            pub = public_key_file(Path(name))
+            problem = "is not a usable OpenSSH public key" if pub.exists() else "is missing"
+            return ("your key %s cannot be offered: its public half %s %s. Make it with ssh-keygen -y -f %s > %s, "
+                    "then connect again to be offered the install" % (name, pub, problem, name, pub))
+    return ("no key file is set for %s (IdentityFile) and ssh-agent holds no key: make one with ssh-keygen, "
+            "then connect again to be offered the install" % hop.describe())
+
+
 def save_new_key(offer: KeyOffer) -> None:
     """Write the offer's new pair: the private key 0600 (never over an existing file), ``.pub`` beside it."""
     if offer.new_private_key is None:

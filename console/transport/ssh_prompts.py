@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from console.transport.hostkeys import HostKeyChanged, UnknownHostKey
 
 if TYPE_CHECKING:
+    from console.transport.ssh_config import Hop
     from console.transport.ssh_keys import KeyOffer
 
 
@@ -39,3 +40,6 @@ class SshPrompts:
 
     def key_install_done(self, offer: KeyOffer, added: bool, error: str | None) -> None:
         """How the install went: ``added`` False with no error means the key was there already."""
+
+    def no_key_offer(self, hop: Hop, reason: str) -> None:
+        """After a password login: why no key install is offered (a sentence with what to do)."""

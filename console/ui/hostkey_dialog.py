@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from console.transport.hostkeys import HostKeyChanged, UnknownHostKey
+from console.transport.ssh_config import Hop
 from console.transport.ssh_keys import KeyOffer
 from console.transport.ssh_prompts import SshPrompts
 from console.ui.chart import plain_label
@@ -140,6 +141,20 @@ class DialogPrompts(QObject, SshPrompts):
         from console.ui.key_install_dialog import KeyInstallDialog
 
         return bool(self._run(lambda: KeyInstallDialog(offer, self._window).ask()))
+
+    def no_key_offer(self, hop: Hop, reason: str) -> None:
+        """Shown without waiting, like the install's outcome: the next login asks for the password again."""
+
+        def show() -> None:
+            box = QMessageBox(QMessageBox.Icon.Information, "SSH key",
+                              "You logged in to %s with a password, and the next login asks for it again: %s."
+                              % (hop.describe(), reason.rstrip(".")), QMessageBox.StandardButton.Ok, self._window)
+            box.setTextFormat(Qt.TextFormat.PlainText)
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            self.outcome = box
+            box.open()
+
+        self._run(show)
 
     def key_install_done(self, offer: KeyOffer, added: bool, error: str | None) -> None:
         """Shown without waiting: the connection goes on while the person reads it."""

@@ -113,6 +113,9 @@ class KeyAnswers(Answers):
     def key_install_done(self, offer: KeyOffer, added: bool, error: str | None) -> None:
         self.outcomes.append((added, error))
 
+    def no_key_offer(self, hop: Hop, reason: str) -> None:
+        self.asked.append(("no offer", reason))
+
 
 def _login(world: SshWorld, server: SshServer, account: Account, prompts: SshPrompts) -> str:
     world.env.ssh_prompts = prompts
@@ -246,8 +249,37 @@ def test_a_key_file_without_its_pub_is_never_replaced(
     before = private.read_bytes()
     answers = KeyAnswers([account.password], offer=True)
     assert _login(ssh_world, keyed_server, account, answers) == account.name
-    assert [a[0] for a in answers.asked] == ["password"] and private.read_bytes() == before
+    assert [a[0] for a in answers.asked] == ["password", "no offer"] and private.read_bytes() == before
+    assert answers.asked[-1][1] == ("your key %s cannot be offered: its public half %s.pub is missing. Make it with "
+                                    "ssh-keygen -y -f %s > %s.pub, then connect again to be offered the install"
+                                    % (private, private, private, private))
     assert not (account.home / ".ssh").exists()
+
+
+def test_gui_says_why_no_key_is_offered(qtbot: QtBot, ssh_world: SshWorld, keyed_server: SshServer,
+                                        account: Account) -> None:
+    keygen(ssh_world.ssh_dir / "id_ed25519").with_suffix(".pub").unlink()
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    prompts = DialogPrompts(parent)
+
+    def type_password(dialog: SecretDialog) -> None:
+        dialog.secret.setText(account.password)
+        dialog.accept()
+
+    password = Answerer(SecretDialog, type_password)
+    result: list[str] = []
+    worker = threading.Thread(target=lambda: result.append(_login(ssh_world, keyed_server, account, prompts)))
+    worker.start()
+    qtbot.waitUntil(lambda: bool(result), timeout=30000)
+    worker.join(timeout=5)
+    assert result == [account.name] and password.seen
+    outcome = prompts.outcome
+    assert outcome is not None and outcome.text().startswith(
+        "You logged in to %s@127.0.0.1:%d with a password, and the next login asks for it again: your key "
+        % (account.name, keyed_server.port))
+    assert "ssh-keygen -y -f" in outcome.text()
+    outcome.accept()
 
 
 def test_gui_offer_of_a_new_key_names_where_it_goes(qtbot: QtBot, ssh_world: SshWorld) -> None:
