@@ -182,10 +182,6 @@ class ChartCard(QFrame):
         self.values_label.setObjectName("ChartValues")
         self.values_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.values_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        # One series: its value in the header. Several: each value beside its name in the legend, so a
-        # narrow card never cuts the first one (a Jetson's total, VDD_IN); the summary line is then the
-        # card's accessible description.
-        self.values_label.setVisible(len(self.metrics) == 1)
         self.menu_button = CardMenu(self)
         self.menu_button.png_action.triggered.connect(self.pngRequested)
         self.menu_button.csv_action.triggered.connect(self.csvRequested)
@@ -234,6 +230,11 @@ class ChartCard(QFrame):
         layout.addLayout(header)
         layout.addLayout(legend)
         layout.addWidget(self.plot)
+        # One series: its value in the header. Several: each value beside its name in the legend, so a
+        # narrow card never cuts the first one (a Jetson's total, VDD_IN); the summary line is then the
+        # card's accessible description. Only once the label has its parent: shown before, it would be
+        # a window of its own on the desktop.
+        self.values_label.setVisible(len(self.metrics) == 1)
 
     def _setup_plot(self) -> None:
         item = self.plot.getPlotItem()

@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from console.core.session import State
@@ -63,3 +64,17 @@ def test_keyboard_shortcuts(qtbot: QtBot, window: MainWindow) -> None:
         qtbot.keyClick(window, Qt.Key.Key_F5)
     qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
     assert window.dashboard() is not None
+
+
+def test_no_widget_of_the_window_becomes_a_window_of_its_own(qtbot: QtBot, window: MainWindow) -> None:
+    """A label shown before it had a parent popped up on the desktop as a window of its own (and took
+    the main window's activation, so its keyboard shortcuts stopped working)."""
+    dashboard = window.dashboard()
+    assert dashboard is not None
+    qtbot.waitUntil(lambda: len(dashboard.charts) > 1, timeout=20_000)
+    for key in ("models", "optimize", "jobs", "benchmarks", "health", "dashboard"):
+        window.show_page(key)
+        QApplication.processEvents()
+        strays = [w for w in QApplication.topLevelWidgets() if w.isVisible() and w is not window]
+        assert strays == [], [(type(w).__name__, w.objectName()) for w in strays]
+    assert QApplication.activeWindow() is window
