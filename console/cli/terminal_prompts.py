@@ -14,6 +14,7 @@ from console.transport.ssh_prompts import SshPrompts
 
 if TYPE_CHECKING:
     from console.transport.hostkeys import HostKeyChanged, UnknownHostKey
+    from console.transport.ssh_config import Hop
     from console.transport.ssh_keys import KeyOffer
 
 
@@ -64,6 +65,10 @@ class TerminalPrompts(SshPrompts):
                   % (offer.hop.describe(), offer.key.key_type, offer.key.fingerprint, offer.key.source, offer.where))
         err.flush()
         return self.env.stdin.readline().strip().lower() in ("y", "yes")
+
+    def no_key_offer(self, hop: Hop, reason: str) -> None:
+        self.env.stderr.write("edgectl: you logged in to %s with a password; no key install is offered: %s\n"
+                              % (hop.describe(), reason.rstrip(".") + "."))
 
     def key_install_done(self, offer: KeyOffer, added: bool, error: str | None) -> None:
         if error is not None:

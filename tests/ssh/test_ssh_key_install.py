@@ -312,3 +312,17 @@ def test_edgectl_asks_on_a_terminal_and_never_without_one(ssh_world: SshWorld) -
     env.stderr = io.StringIO()
     TerminalPrompts(env).key_install_done(offer, False, "the device refused SFTP")
     assert env.stderr.getvalue() == "edgectl: the key was not installed: the device refused SFTP\n"
+
+
+def test_edgectl_says_why_no_key_is_offered(ssh_world: SshWorld, keyed_server: SshServer, account: Account) -> None:
+    private = keygen(ssh_world.ssh_dir / "id_ed25519")
+    private.with_suffix(".pub").unlink()
+    env = ssh_world.env
+    env.stderr = io.StringIO()
+    prompts = TerminalPrompts(env)
+    prompts.password = lambda user, host, retry: account.password  # type: ignore[method-assign]
+    assert _login(ssh_world, keyed_server, account, prompts) == account.name
+    said = env.stderr.getvalue()
+    assert said.startswith("edgectl: you logged in to %s@127.0.0.1:%d with a password; no key install is offered: "
+                           % (account.name, keyed_server.port)), said
+    assert "ssh-keygen -y -f %s" % private in said
