@@ -10,7 +10,8 @@ from device_runtime.jobs.kinds.onnx_io import ORT_TYPES, all_nodes
 
 # Operators that only a quantized model has (QDQ form and ONNX Runtime's QOperator / integer forms).
 QUANTIZED_OPS = ("QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "MatMulInteger", "ConvInteger",
-                 "QGemm", "QAttention", "MatMulNBits")
+                 "QGemm", "QAttention", "MatMulNBits", "DynamicQuantizeLSTM", "DynamicQuantizeMatMul",
+                 "MatMulIntegerToFloat")
 
 
 def quantized_operators(model: Any) -> Dict[str, int]:
