@@ -15,10 +15,12 @@ from tests.zoo import BY_NAME
 
 def test_failed_first_deploy_and_import_only_do_not_block_other_models(console_env: ConsoleEnv,
                                                                       tmp_path: Path) -> None:
-    # A: a real model whose warm-up fails (ONNX's Range with delta 0), on its first deploy
-    code, _out, err = edgectl(console_env, "deploy", str(BY_NAME["onnx-range-int32"].path()), "--name", "model-a")
+    # A: a real model whose warm-up fails on its first deploy (Silero VAD: its If node rejects a sample
+    # rate of 1, the least integer the warm-up may feed without a sample)
+    code, _out, err = edgectl(console_env, "deploy", str(BY_NAME["silero-vad"].path()), "--name", "model-a",
+                              "--shape", "input:1x512", "--shape", "state:2x1x128")
     assert code == ExitCode.ERROR
-    assert "does not load" in err and "delta" in err
+    assert "does not load" in err and "sr int64[] = 1" in err and "--sample" in err
     code, out, _ = edgectl(console_env, "versions", "model-a", "--json")
     assert json.loads(out)["active"] is None
     # B: a new name, stored only
