@@ -27,6 +27,9 @@ class OptimizeInputs(QObject):
         super().__init__(parent)
         self.files = files
         self.device = device
+        # What this page sends, as the GUI thread knows it: a file is on its way from send() until its
+        # outcome (staged or failed) arrives here, however soon the worker itself is done with it.
+        self._sending: set[str] = set()
         self.rows = {MODEL: TransferRow(), CALIBRATION: TransferRow()}
         for tag, row in self.rows.items():
             row.stop_button.clicked.connect(lambda _=False, tag=tag: files.stop(tag))
@@ -35,11 +38,12 @@ class OptimizeInputs(QObject):
         files.failed.connect(self._on_failed)
 
     def send(self, tag: str, local: Path) -> None:
-        self.files.send(tag, [local])
+        if self.files.send(tag, [local]) is not None:
+            self._sending.add(tag)
         self.changed.emit()
 
     def busy(self) -> bool:
-        return any(self.files.busy(tag) for tag in self.rows)
+        return bool(self._sending)
 
     def _on_progress(self, tag: str, status: TransferStatus) -> None:
         row = self.rows.get(tag)
@@ -50,6 +54,7 @@ class OptimizeInputs(QObject):
     def _on_staged(self, tag: str, paths: list[str]) -> None:
         row = self.rows.get(tag)
         if row is not None:
+            self._sending.discard(tag)
             row.finish()
             self.sent.emit(tag, paths[0])
             self.changed.emit()
@@ -57,6 +62,7 @@ class OptimizeInputs(QObject):
     def _on_failed(self, tag: str, message: str) -> None:
         row = self.rows.get(tag)
         if row is not None:
+            self._sending.discard(tag)
             row.finish()
             self.failed.emit(tag, message)
             self.changed.emit()
