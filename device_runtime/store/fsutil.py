@@ -48,17 +48,22 @@ def make_dirs(path: str) -> None:
     fsync_dir(parent or ".")
 
 
+def _write_all_and_sync(fd: int, data: bytes) -> None:
+    """Write every byte of ``data`` (os.write may take fewer), then fsync."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+    os.fsync(fd)
+
+
 def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
     """Replace ``path`` with ``data``: temp file, fsync, rename, fsync of the directory."""
     directory = os.path.dirname(path) or "."
     tmp = os.path.join(directory, "%s%s-%s" % (TMP_PREFIX, os.path.basename(path), uuid.uuid4().hex[:8]))
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
+        _write_all_and_sync(fd, data)
     except BaseException:
         os.close(fd)
         _unlink_quietly(tmp)
@@ -77,11 +82,7 @@ def append_durable(path: str, data: bytes) -> None:
     try:
         size = os.fstat(fd).st_size
         try:
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
+            _write_all_and_sync(fd, data)
         except BaseException:
             _truncate_quietly(fd, size)
             raise
