@@ -10,6 +10,7 @@ fails, with the device's own words.
 from __future__ import annotations
 
 import json
+import queue
 import tempfile
 import time
 from collections.abc import Iterator
@@ -20,7 +21,10 @@ import numpy as np
 import pytest
 
 from console.cli.main import ExitCode
+from console.core.app import ConsoleCore
 from console.core.env import ConsoleEnv
+from console.core.settings import LOCAL_DEVICE
+from device_runtime.protocol import TOPIC_LATENCY, TOPIC_PROBE, Event, LatencyWindows, ProbeStatus
 from tests.conftest import stop_daemon
 from tests.store.helpers import edgectl
 from tests.zoo import BY_NAME, ZOO, expectations
@@ -55,22 +59,37 @@ def _outcome(code: int, out: str, err: str) -> tuple[str, str]:
 
 
 def _probe(env: ConsoleEnv, name: str, shapes: list[str]) -> tuple[str, str]:
-    flags = [flag for shape in shapes for flag in ("--shape", shape)]
-    code, out, err = edgectl(env, "probe", "--model", name, "--rate", "10", "--json", *flags)
-    if code != ExitCode.OK:
-        return _outcome(code, out, err)
-    deadline = time.monotonic() + PROBE_WAIT_S
+    """Turn the probe on and wait for the device to say how it went: a latency window of the probe's
+    source (it ran) or a probe status of state failed (why not)."""
+    core = ConsoleCore(env)
+    session = core.session(LOCAL_DEVICE)
+    heard: queue.Queue[Event] = queue.Queue()
     try:
-        while time.monotonic() < deadline:
-            status = json.loads(edgectl(env, "probe", "--json")[1])
-            if status["state"] == "failed":
-                return "refused", status["reason"]
-            if status["count"] >= 1:
-                return "works", "%d inferences" % status["count"]
-            time.sleep(0.2)  # polls the device's state; the deadline bounds it
-        return "refused", "the probe ran no inference in %.0f s: %s" % (PROBE_WAIT_S, status)
+        session.connect()
+        for topic in (TOPIC_LATENCY, TOPIC_PROBE):
+            session.add_event_listener(topic, heard.put)
+        session.subscribe_events([TOPIC_LATENCY, TOPIC_PROBE])
+        flags = [flag for shape in shapes for flag in ("--shape", shape)]
+        code, out, err = edgectl(env, "probe", "--model", name, "--rate", "10", "--json", *flags)
+        if code != ExitCode.OK:
+            return _outcome(code, out, err)
+        deadline = time.monotonic() + PROBE_WAIT_S
+        while True:
+            try:
+                event = heard.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                return "refused", "the probe ran no inference in %.0f s" % PROBE_WAIT_S
+            if event.topic == TOPIC_PROBE:
+                status = ProbeStatus.from_wire(event.data)
+                if status.model == name and status.state == "failed":
+                    return "refused", status.reason
+                continue
+            runs = [w.count for w in LatencyWindows.from_wire(event.data).windows if w.source == "probe:" + name]
+            if runs and max(runs) >= 1:
+                return "works", "%d inferences" % max(runs)
     finally:
         edgectl(env, "probe", "--off")
+        core.close()
 
 
 def _run_verbs(env: ConsoleEnv, model_name: str, scratch: Path) -> dict[str, tuple[str, str]]:
