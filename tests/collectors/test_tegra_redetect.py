@@ -12,21 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from device_runtime.collectors.source_watch import WATCH_SLICES
 from device_runtime.collectors.tegra import TegraCollector
 from device_runtime.collectors.tegra_devices import fan_nodes
-from tests.collectors.tree_swap import Clock, point
-
-BOARDS = Path(__file__).resolve().parents[1] / "fixtures" / "boards"
-
-
-def run_checks(collector: TegraCollector, clock: Clock, seconds: int = WATCH_SLICES) -> dict[str, float]:
-    """Sample once per clock second for long enough that every held file was checked."""
-    values: dict[str, float] = {}
-    for _ in range(seconds):
-        clock.now += 1.0
-        values = collector.collect()
-    return values
+from tests.collectors.tree_swap import BOARDS, Clock, point, run_checks
 
 
 def test_swapped_tree_jetpack5_to_jetpack6_layout(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

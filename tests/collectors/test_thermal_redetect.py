@@ -13,20 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from device_runtime.collectors.source_watch import RETRY_S, WATCH_SLICES
+from device_runtime.collectors.source_watch import RETRY_S
 from device_runtime.collectors.thermal import ThermalCollector
-from tests.collectors.tree_swap import Clock, point
-
-BOARDS = Path(__file__).resolve().parents[1] / "fixtures" / "boards"
-
-
-def checks(collector: ThermalCollector, clock: Clock, seconds: int = WATCH_SLICES) -> dict[str, float]:
-    """Sample once per clock second, long enough for every held file to have been checked."""
-    values: dict[str, float] = {}
-    for _ in range(seconds):
-        clock.now += 1.0
-        values = collector.collect()
-    return values
+from tests.collectors.tree_swap import BOARDS, Clock, point, run_checks
 
 
 def test_renumbered_and_vanished_zones_are_found_again(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -45,14 +34,14 @@ def test_renumbered_and_vanished_zones_are_found_again(tmp_path: Path, caplog: p
     clock = Clock()
     collector = ThermalCollector(str(link), clock=clock)
     try:
-        values = checks(collector, clock)
+        values = run_checks(collector, clock)
         assert values["temp.cpu-thermal"] == 44.562 and values["temp.tj-thermal"] == 44.343
         assert collector.changes == []  # nothing moved: no new look
         old = str(link / "class/thermal/thermal_zone0/temp")
         assert collector.sources()["temp.cpu-thermal"] == old
         point(link, after)
         with caplog.at_level(logging.WARNING, logger="device_runtime.collectors.thermal"):
-            values = checks(collector, clock)
+            values = run_checks(collector, clock)
         new = str(link / "class/thermal/thermal_zone1/temp")
         assert values["temp.cpu-thermal"] == 52.0 and values["temp.gpu-thermal"] == 41.0
         assert collector.sources()["temp.cpu-thermal"] == new
@@ -74,10 +63,10 @@ def test_zones_that_vanished_come_back(tmp_path: Path) -> None:
     collector = ThermalCollector(str(link), clock=clock)
     try:
         point(link, tmp_path / "empty")
-        assert checks(collector, clock) == {}
+        assert run_checks(collector, clock) == {}
         assert collector.metrics() == [] and "no readable thermal zones" in collector.absent()["thermal"]
         point(link, BOARDS / "agx-orin" / "sys")
-        assert checks(collector, clock, 1) == {}  # looked for again only RETRY_S after the last look
+        assert run_checks(collector, clock, 1) == {}  # looked for again only RETRY_S after the last look
         clock.now += RETRY_S
         values = collector.collect()
         assert values["temp.cpu-thermal"] == 44.562 and len(values) == 7

@@ -5,6 +5,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Protocol
+
+from device_runtime.collectors.source_watch import WATCH_SLICES
+
+BOARDS = Path(__file__).resolve().parents[1] / "fixtures" / "boards"
+
+
+class _Collector(Protocol):
+    def collect(self) -> dict[str, float]: ...
 
 
 class Clock:
@@ -20,3 +29,12 @@ def point(link: Path, target: Path) -> None:
     tmp = link.with_name(link.name + ".new")
     tmp.symlink_to(target)
     os.replace(tmp, link)
+
+
+def run_checks(collector: _Collector, clock: Clock, seconds: int = WATCH_SLICES) -> dict[str, float]:
+    """Sample once per clock second, long enough for every held file to have been checked."""
+    values: dict[str, float] = {}
+    for _ in range(seconds):
+        clock.now += 1.0
+        values = collector.collect()
+    return values
