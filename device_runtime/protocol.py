@@ -658,6 +658,7 @@ class QuantizeSpec(Record):
     max_samples: int = 256
     fp16_io: bool = False  # fp16: inputs and outputs become FP16 too (except keep_fp32); default FP32
     block_ops: List[str] = field(default_factory=list)  # fp16: operator types kept in FP32 beyond the defaults
+    quantizer: str = "auto"  # int8: "modelopt" (NVIDIA ModelOpt), "ort" (ONNX Runtime), "auto" (ModelOpt if there)
 
 
 @_record
@@ -845,6 +846,9 @@ class QuantizeResult(Record):
     notes: List[str] = field(default_factory=list)  # what changed from the request (per-tensor, opset upgrade...)
     proof: str = ""  # how the output was shown to load and run before the job succeeded
     qdq_findings: List[str] = field(default_factory=list)  # TensorRT Q/DQ rules the output breaks (int8)
+    quantizer: str = ""  # int8: the quantizer that ran, "modelopt" or "ort"
+    quantizer_version: str = ""  # its version (ModelOpt's, or ONNX Runtime's)
+    quantizer_reason: str = ""  # why that one: asked for, ModelOpt installed, or why ModelOpt could not run
 
 
 @_record
