@@ -17,6 +17,7 @@ from typing import Callable, Deque, Dict, List, Optional, Sequence, Tuple
 from device_runtime.protocol import LatencyWindow
 
 Key = Tuple[str, str]
+MAX_TOTALS = 1024
 
 
 def _percentile(sorted_values: List[float], q: float) -> float:
@@ -37,6 +38,18 @@ class LatencyAggregator:
         self._history: Deque[LatencyWindow] = collections.deque(maxlen=int(history_s) * 64)
         self._history_s = history_s
         self.rejected = 0
+        # (count, sum of seconds) per (source, stage) since the daemon started, for counters that
+        # only grow (Prometheus' summary). Bounded: sources past MAX_TOTALS are not counted.
+        self.totals: Dict[Key, List[float]] = {}
+
+    def _count(self, key: Key, n: int, seconds: float) -> None:
+        total = self.totals.get(key)
+        if total is None:
+            if len(self.totals) >= MAX_TOTALS:
+                return
+            total = self.totals[key] = [0.0, 0.0]
+        total[0] += n
+        total[1] += seconds
 
     def _series(self, key: Key) -> Tuple[Deque[float], Deque[float]]:
         series = self._readings.get(key)
@@ -50,6 +63,7 @@ class LatencyAggregator:
             times, values = self._series((source, stage))
             times.append(t)
             values.append(seconds)
+            self._count((source, stage), 1, seconds)
 
     def add_many(self, source: str, t: Sequence[float], stages: Dict[str, Sequence[float]]) -> None:
         """Readings in bulk: ``t[i]`` with ``stages[stage][i]``; every sequence as long as ``t``."""
@@ -60,6 +74,7 @@ class LatencyAggregator:
             times, values = self._series((source, stage))
             times.extend(t)
             values.extend(seconds)
+            self._count((source, stage), len(seconds), float(sum(seconds)))
 
     def windows(self, now: float) -> List[LatencyWindow]:
         """Statistics of every source that reported within the window; recorded in the history."""

@@ -29,7 +29,7 @@ from device_runtime.latency.probe import ProbeService, SourceVersions
 from device_runtime.latency.service import LatencyService
 from device_runtime.paths import lock_path, open_nofollow, peer_uid, private_dir
 from device_runtime.process import python_command
-from device_runtime.prometheus import PrometheusService, parse_address
+from device_runtime.prometheus import Identity, PrometheusService, parse_address
 from device_runtime.protocol import ErrorCode, ErrorReply, encode
 from device_runtime.report import LATENCY_SOCKET_NAME
 from device_runtime.server import roles
@@ -38,7 +38,7 @@ from device_runtime.server.files import FileService
 from device_runtime.server.limits import MAX_BACKLOG, PAUSE_BACKLOG, TOTAL, ClientLimits, ClientState
 from device_runtime.server.replay import ReplyCache
 from device_runtime.server.service import Handler, Service
-from device_runtime.server.session import ClientSession
+from device_runtime.server.session import SESSION_METHODS, ClientSession
 from device_runtime.server.telemetry import TelemetryHub
 from device_runtime.server.watchdog import WatchdogService
 from device_runtime.store.config import ALLOW_UNSIGNED, REQUIRE_SIGNATURE
@@ -239,7 +239,11 @@ class Daemon:
         self.services: List[Service] = self._make_services()
         self.handlers: Dict[str, Handler] = {}
         for service in self.services:
-            self.handlers.update(service.handlers())
+            for method, handler in service.handlers().items():
+                if method in self.handlers or method in SESSION_METHODS:
+                    raise RuntimeError("two handlers for %r (the %s service and an earlier one)"
+                                       % (method, service.name))
+                self.handlers[method] = handler
             self.hub.sample_listeners.append(service.on_sample)
         self.sessions: Dict[int, ClientSession] = {}
         self.connections: Dict[int, _Connection] = {}
@@ -292,7 +296,8 @@ class Daemon:
             probe,
         ]
         if self.prometheus:
-            services.append(PrometheusService(parse_address(self.prometheus), self.hub.metrics))
+            services.append(PrometheusService(parse_address(self.prometheus), self.hub.metrics,
+                                              Identity.of(self.capabilities), latency.aggregator))
         return services
 
     # -- sessions ---------------------------------------------------------------------------

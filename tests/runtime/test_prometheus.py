@@ -10,10 +10,16 @@ import time
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from device_runtime import __version__
 from device_runtime import protocol as p
-from device_runtime.prometheus import Address, metric_names, parse_address, render
+from device_runtime.latency.aggregate import LatencyAggregator
+from device_runtime.prometheus import Address, Identity, parse_address, plan, render
+from device_runtime.report import LATENCY_SOCKET_NAME, LatencyReporter
+from tests.runtime.exposition import check
 from tests.runtime.test_alerts_daemon import BoardDaemon
+from tests.runtime.wire import RawClient
 
 
 @pytest.mark.parametrize(("text", "address"), [
@@ -41,23 +47,88 @@ def test_anything_else_is_refused_with_a_reason(text: str, words: str) -> None:
         parse_address(text)
 
 
-def test_names_are_sanitised_and_unique_and_units_are_in_help() -> None:
+def test_families_follow_the_naming_rules_with_labels_and_base_units() -> None:
     specs = [
         p.MetricSpec("temp.cpu-therm", "CPU-therm", "°C", "Temperature", "Temperatures"),
-        p.MetricSpec("temp.cpu_therm", "cpu therm", "°C", "Temperature", "Temperatures"),
+        p.MetricSpec("temp.tj-thermal", "tj", "°C", "Temperature", "Temperatures"),
         p.MetricSpec("jetson.oc.3.events", "OC3", "", "Power", "Over-current throttling", kind=p.COUNTER),
-        p.MetricSpec("power.vdd_in", "VDD_IN", "mW", "Power", "Power rails", description="line\none \\ two"),
+        p.MetricSpec("power.vdd_in", "VDD_IN", "mW", "Power", "Power rails"),
+        p.MetricSpec("cpu.core.1.freq", "core 1", "MHz", "CPU", "CPU frequency"),
+        p.MetricSpec("mem.used", "RAM used", "MB", "Memory", "Memory"),
+        p.MetricSpec("jetson.gpu.load", "GPU", "%", "GPU", "GPU load"),
+        p.MetricSpec("gpu.0.util", "GPU", "%", "GPU", "GPU load"),  # the same series from NVML: kept apart
+        p.MetricSpec("vendor.board-heat_total", "heat", "mW", "Power", "Vendor", description="a\nb \\ c"),
+        p.MetricSpec("vendor.wear", "wear", "cycles", "Misc", "Vendor"),
+        p.MetricSpec("vendor.resets", "resets", "", "Misc", "Vendor", kind=p.COUNTER),
     ]
-    names = metric_names(specs)
-    assert names == {"temp.cpu-therm": "edge_temp_cpu_therm", "temp.cpu_therm": "edge_temp_cpu_therm_2",
-                     "jetson.oc.3.events": "edge_jetson_oc_3_events", "power.vdd_in": "edge_power_vdd_in"}
-    text = render(specs, {"temp.cpu-therm": 44.5, "jetson.oc.3.events": 2.0, "power.vdd_in": 9250.0})
-    assert "# HELP edge_temp_cpu_therm Temperatures: CPU-therm [°C]\n# TYPE edge_temp_cpu_therm gauge\n" \
-           "edge_temp_cpu_therm 44.5\n" in text
-    assert "# TYPE edge_jetson_oc_3_events counter\nedge_jetson_oc_3_events 2.0\n" in text
-    assert "# HELP edge_power_vdd_in Power rails: VDD_IN [mW]. line\\none \\\\ two\n" in text
-    assert "edge_temp_cpu_therm_2" not in text  # absent this sample: left out, not 0
+    series = plan(specs)
+    assert {name: (s.family.name, dict(s.labels), s.scale) for name, s in series.items()} == {
+        "temp.cpu-therm": ("edge_temperature_celsius", {"sensor": "cpu-therm"}, 1.0),
+        "temp.tj-thermal": ("edge_temperature_celsius", {"sensor": "tj-thermal"}, 1.0),
+        "jetson.oc.3.events": ("edge_overcurrent_throttle_events_total", {"oc": "3"}, 1.0),
+        "power.vdd_in": ("edge_power_rail_watts", {"rail": "vdd_in"}, 1e-3),
+        "cpu.core.1.freq": ("edge_cpu_frequency_hertz", {"core": "1"}, 1e6),
+        "mem.used": ("edge_memory_used_bytes", {}, 1024.0 * 1024.0),
+        "jetson.gpu.load": ("edge_gpu_utilization_ratio", {"gpu": "0"}, 0.01),
+        "gpu.0.util": ("edge_gpu_0_util_ratio", {}, 0.01),
+        "vendor.board-heat_total": ("edge_vendor_board_heat_total_value_watts", {}, 1e-3),
+        "vendor.wear": ("edge_vendor_wear", {}, 1.0),
+        "vendor.resets": ("edge_vendor_resets_total", {}, 1.0),
+    }
+    values = {"temp.cpu-therm": 44.5, "temp.tj-thermal": 47.25, "jetson.oc.3.events": 2.0, "power.vdd_in": 9250.0,
+              "cpu.core.1.freq": 1728.0, "mem.used": 1024.0, "jetson.gpu.load": 99.5, "gpu.0.util": 98.0,
+              "vendor.board-heat_total": 1.0, "vendor.resets": 4.0}
+    text = render(specs, values, identity=Identity("robot-a", "NVIDIA Jetson Orin Nano", None, "36.4.7", "6.2"),
+                  sampled_at=1700000000.5)
+    assert ("# HELP edge_temperature_celsius Temperature of one thermal zone.\n"
+            "# TYPE edge_temperature_celsius gauge\n"
+            'edge_temperature_celsius{sensor="cpu-therm"} 44.5\n'
+            'edge_temperature_celsius{sensor="tj-thermal"} 47.25\n') in text
+    assert "edge_vendor_board_heat_total_value_watts 0.001\n" in text and "a\\nb \\\\ c" in text
+    assert "edge_vendor_wear" not in text  # absent this sample: left out, not 0
+    got = check(text)
+    assert got.value("edge_power_rail_watts", rail="vdd_in") == 9.25
+    assert got.value("edge_cpu_frequency_hertz", core="1") == 1728e6
+    assert got.value("edge_memory_used_bytes") == 1024.0 ** 3
+    assert got.value("edge_gpu_utilization_ratio", gpu="0") == 0.995
+    assert got.value("edge_overcurrent_throttle_events_total", oc="3") == 2.0
+    assert got.value("edge_device_info", hostname="robot-a", model="NVIDIA Jetson Orin Nano", l4t="36.4.7",
+                     jetpack="6.2", version=__version__) == 1.0
+    assert got.value("edge_telemetry_last_sample_timestamp_seconds") == 1700000000.5
     assert render(specs, {}) == ""
+
+
+def test_label_values_are_escaped_and_odd_numbers_written_as_prometheus_reads_them() -> None:
+    odd = 'zone "a"\\b\nc'
+    specs = [p.MetricSpec("temp." + odd, "odd", "°C", "Temperature", "Temperatures"),
+             p.MetricSpec("vendor.level", "level", "°C", "Misc", "Vendor")]
+    text = render(specs, {"temp." + odd: 41.0, "vendor.level": float("inf")})
+    assert 'edge_temperature_celsius{sensor="zone \\"a\\"\\\\b\\nc"} 41.0\n' in text
+    assert "edge_vendor_level_celsius +Inf\n" in text
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert families["edge_temperature_celsius"].samples[0].labels == {"sensor": odd}
+    assert families["edge_vendor_level_celsius"].samples[0].value == float("inf")
+
+
+def test_latency_is_a_summary_with_window_quantiles_and_counts_since_start() -> None:
+    aggregator = LatencyAggregator()
+    aggregator.add("detector", 100.0, {"total": 0.012, "infer": 0.008})
+    aggregator.add("detector", 100.2, {"total": 0.016, "infer": 0.010})
+    aggregator.add_many(p.PROBE_SOURCE_PREFIX + "yolo", [100.0, 100.5], {"total": [0.02, 0.03]})
+    text = render([], {}, latency=aggregator.windows(101.0), latency_totals=aggregator.totals)
+    got = check(text)
+    assert got.types == {"edge_inference_latency_seconds": "summary"}
+    app = {"model": "detector", "origin": "app", "stage": "total"}
+    assert got.value("edge_inference_latency_seconds", quantile="0.5", **app) == 0.012
+    assert got.value("edge_inference_latency_seconds", quantile="0.99", **app) == 0.016
+    samples = got.samples["edge_inference_latency_seconds"]
+    assert ("edge_inference_latency_seconds_count", app, 2.0) in samples
+    assert [v for n, labels, v in samples if n.endswith("_sum") and labels == app] == [pytest.approx(0.028)]
+    assert ("edge_inference_latency_seconds_count", {"model": "yolo", "origin": "probe", "stage": "total"},
+            2.0) in samples
+    # The window ends when the source falls silent; what was counted stays (a counter never goes back).
+    quiet = render([], {}, latency=aggregator.windows(200.0), latency_totals=aggregator.totals)
+    assert 'quantile="' not in quiet and 'edge_inference_latency_seconds_count{model="detector"' in quiet
 
 
 def http_get(address: str, path: str = "/metrics") -> tuple[str, str]:
@@ -94,6 +165,20 @@ def scrape_until(address: str, needle: str) -> str:
         time.sleep(0.05)  # ok: an HTTP endpoint has no push; poll for its first sample, bounded by the deadline
 
 
+def robot_sample(daemon: BoardDaemon) -> tuple[list[p.MetricSpec], dict[str, float]]:
+    """The metric table and one sample as the console sees them on the daemon's own socket."""
+    client = daemon.client()
+    try:
+        reply = client.call("telemetry.subscribe", {"rate_hz": 10})
+        assert isinstance(reply, p.Response)
+        specs = [p.MetricSpec.from_wire(m) for m in reply.result["metrics"]]
+        event = client.recv_until(lambda m: isinstance(m, p.Event) and m.topic == p.TOPIC_SAMPLE)
+        assert isinstance(event, p.Event)
+        return specs, p.Sample.from_wire(event.data).values
+    finally:
+        client.close()
+
+
 @pytest.mark.parametrize("kind", ["tcp", "unix"])
 def test_scrape_a_real_daemon_on_a_fixture_board(short_tmp: Path, kind: str) -> None:
     daemon = BoardDaemon(short_tmp, "orin-nano")
@@ -103,10 +188,33 @@ def test_scrape_a_real_daemon_on_a_fixture_board(short_tmp: Path, kind: str) -> 
     daemon.start()
     try:
         address = bound_address(daemon)
-        body = scrape_until(address, "edge_power_vdd_in ")
-        assert "# HELP edge_power_vdd_in Power rails: VDD_IN [mW]" in body
-        assert re.search(r"^edge_power_vdd_in 9250\.\d+$", body, re.MULTILINE)
-        assert "# TYPE edge_jetson_oc_3_events counter" in body and "\nedge_temp_tj_thermal 47.5\n" in body
+        with LatencyReporter("detector", str(daemon.socket.parent / LATENCY_SOCKET_NAME)) as reporter:
+            for ms in (11.0, 12.0, 13.0):
+                reporter.record(ms / 1000.0, infer=ms / 2000.0)
+        # Counts grow as records arrive; quantiles come with the latency service's next window.
+        body = scrape_until(address, 'edge_inference_latency_seconds{model="detector",origin="app",stage="total",'
+                                     'quantile="0.5"} 0.012\n')
+        got = check(body)
+        assert got.value("edge_power_rail_watts", rail="vdd_in") == pytest.approx(9.2503, abs=1e-3)
+        assert got.value("edge_temperature_celsius", sensor="tj-thermal") == 47.5
+        assert got.value("edge_overcurrent_throttle_events_total", oc="3") >= 0
+        assert ("edge_inference_latency_seconds_count", {"model": "detector", "origin": "app", "stage": "total"},
+                3.0) in got.samples["edge_inference_latency_seconds"]
+        [(_, info, _)] = got.samples["edge_device_info"]  # the identity the console's handshake shows
+        raw = RawClient(daemon.socket)
+        caps = raw.handshake().capabilities
+        raw.close()
+        assert info == {key: value for key, value in {
+            "hostname": caps.hostname, "model": caps.model, "board": caps.board, "l4t": caps.l4t,
+            "jetpack": caps.jetpack, "version": __version__}.items() if value}
+        # Every reading of the robot's telemetry is there, in its family's base unit.
+        specs, values = robot_sample(daemon)
+        series = plan(specs)
+        for name, value in values.items():
+            if name.startswith(("cpu.", "mem.", "disk.", "net.")) and not name.endswith("freq"):
+                continue  # changes between two samples on a live board; the fixture's sysfs does not
+            item = series[name]
+            assert got.value(item.family.name, **dict(item.labels)) == pytest.approx(value * item.scale), name
         assert http_get(address, "/other")[0].startswith("HTTP/1.1 404")
         client = daemon.client()  # the console protocol is unaffected
         assert isinstance(client.call("ping"), p.Response)
