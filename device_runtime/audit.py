@@ -20,6 +20,8 @@ from device_runtime.server.service import Handler, Service
 AUDITED_METHODS = {
     "alerts.thresholds.set": "config",
     "health.config.set": "config",
+    "health.run": "health check",
+    "probe.set": "probe",
     "jobs.submit": "job",
     "jobs.pipeline": "job",
     "jobs.cancel": "cancel job",
@@ -33,7 +35,10 @@ AUDITED_METHODS = {
     "store.policy.set": "config",
     "store.upload.begin": "upload",
     "store.incoming.remove": "remove upload",
+    "files.begin": "send file",
 }
+# Replayed steps of a transfer whose first step is audited: one entry per upload, not per chunk.
+UNAUDITED_STEPS = frozenset({"store.upload.chunk", "store.upload.finish", "files.chunk", "files.finish"})
 MAX_DETAIL = 400
 
 

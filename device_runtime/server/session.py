@@ -46,6 +46,9 @@ from device_runtime.server.telemetry import TelemetryHub
 
 log = logging.getLogger("edge_runtime.session")
 MAX_INSTANCE_CHARS = 128
+# The methods every session answers itself; the daemon's services answer the rest.
+SESSION_METHODS = frozenset({"ping", "telemetry.describe", "telemetry.subscribe", "telemetry.unsubscribe",
+                             "device.capabilities", "events.subscribe", "events.unsubscribe"})
 
 
 class ClientSession:
@@ -95,6 +98,7 @@ class ClientSession:
             "events.subscribe": self._subscribe_events,
             "events.unsubscribe": self._unsubscribe_events,
         }
+        assert set(self._handlers) == SESSION_METHODS
         # Handlers of the daemon's services (alerts, jobs, ...), keyed by method.
         self._handlers.update(services or {})
 

@@ -63,7 +63,7 @@ def test_settings_are_validated_persisted_and_audited(short_tmp: Path) -> None:
     lines = (root / "audit.jsonl").read_text().splitlines()
     entries = [json.loads(line) for line in lines]
     me = pwd.getpwuid(os.getuid()).pw_name
-    assert [(e["action"], e["actor"]) for e in entries] == [("config", me), ("config", me)]
+    assert [(e["action"], e["actor"]) for e in entries] == [("config", me), ("config", me), ("health check", me)]
     assert "latency_budget_ms must be above 0" in entries[0]["result"] and entries[1]["result"] == "ok"
 
     # After a restart the settings and the audit trail are still there.
@@ -74,7 +74,7 @@ def test_settings_are_validated_persisted_and_audited(short_tmp: Path) -> None:
         cfg = client.call("health.config.get")
         assert isinstance(cfg, p.Response) and cfg.result["latency_budget_ms"] == 20.0
         audit = client.call("audit.list", {"limit": 10})
-        assert isinstance(audit, p.Response) and len(audit.result["entries"]) == 2
+        assert isinstance(audit, p.Response) and len(audit.result["entries"]) == 3
         client.close()
     finally:
         stop_daemon(socket_path)
