@@ -50,7 +50,7 @@ class LatencyError(Exception):
 
 
 def format_ms(value: float | None) -> str:
-    """Latency in ms with two decimals (UI.md); "n/a" when there is none."""
+    """Latency in ms with two decimals; "n/a" when there is none."""
     if value is None or not math.isfinite(value):
         return "n/a"
     return "%.2f ms" % value

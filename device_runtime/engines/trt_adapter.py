@@ -3,7 +3,7 @@
 It applies a :class:`~device_runtime.engines.trt_plan.BuildPlan` (all version decisions are made
 there) to a ``trt`` module object passed in, and enumerates / binds engine I/O. It is written
 against the documented APIs (NVIDIA/TensorRT ``python/src/infer/pyCore.cpp`` at 8.5.1, 8.6.1,
-10.0.0 and 11.1; REFERENCE.md section 1). ``TRT_NAMES`` lists every TensorRT name used here and by
+10.0.0 and 11.1, and NVIDIA's TensorRT API migration guides). ``TRT_NAMES`` lists every TensorRT name used here and by
 the other modules that touch a ``trt`` module, with the versions that need it; the tests check
 each against the names the real bindings wheels of 8.6.1, 10.0.1, 10.13.3 and 11.1 register, and
 run this code on strict fakes built from those names. It has not been run against a real

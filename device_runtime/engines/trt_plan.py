@@ -2,7 +2,7 @@
 
 ``plan_build(request, facts)`` returns a :class:`BuildPlan` (the concrete API choices the adapter
 applies) or a :class:`Refusal` with a sentence an operator can act on. Version facts come from
-REFERENCE.md and the NVIDIA/TensorRT Python bindings (``python/src/infer/pyCore.cpp``):
+NVIDIA's TensorRT release notes and the NVIDIA/TensorRT Python bindings (``python/src/infer/pyCore.cpp``):
 
 * ``set_memory_pool_limit`` exists from 8.4 (``max_workspace_size`` is deprecated there and
   removed in 10.0); ``builder_optimization_level``, ``VERSION_COMPATIBLE`` and

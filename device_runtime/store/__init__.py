@@ -1,6 +1,6 @@
 """The versioned model store: signed packages, atomic activation, rollback.
 
-Layout under the daemon's root (the **contract** in DESIGN.md)::
+Layout under the daemon's root (a contract: the console, the installers and recovery rely on it)::
 
     models/<name>/<version>/   immutable once imported: manifest.json, manifest.sig, model files
     active/<name>              symlink to the active version, swapped by rename

@@ -65,7 +65,7 @@ def _tabs(window: MainWindow) -> QTabWidget:
 def test_pages_in_order_with_shortcuts(qtbot: QtBot, window: MainWindow) -> None:
     tabs = _tabs(window)
     titles = [tabs.tabText(i) for i in range(tabs.count())]
-    assert titles == ["Dashboard", "Models", "Optimize", "Jobs", "Benchmarks", "Health"]  # UI.md's order
+    assert titles == ["Dashboard", "Models", "Optimize", "Jobs", "Benchmarks", "Health"]  # the tab order
     assert isinstance(tabs.currentWidget(), JobsPage)  # --page jobs
     for number, kind in ((5, BenchmarksPage), (4, JobsPage)):
         qtbot.keyClick(window, getattr(Qt.Key, "Key_%d" % number), Qt.KeyboardModifier.ControlModifier)
