@@ -67,6 +67,8 @@ def register(sub: Any, commands: Commands) -> None:
     p.add_argument("--per-channel", dest="per_channel", action="store_true", default=True)
     p.add_argument("--per-tensor", dest="per_channel", action="store_false")
     p.add_argument("--method", choices=["minmax", "entropy", "percentile"], default="minmax")
+    p.add_argument("--quantizer", choices=["auto", "modelopt", "ort"], default="auto",
+                   help="INT8 quantizer: NVIDIA ModelOpt, ONNX Runtime, or auto (ModelOpt when the device has it)")
     p.add_argument("--keep-fp32", nargs="+", default=[], metavar="NAME", help="inputs/outputs kept in FP32")
     p.add_argument("--max-samples", type=int, default=256, help="calibration samples to use at most")
     images = p.add_argument_group("calibration images", "how images become inputs (recorded in the output)")
@@ -166,7 +168,7 @@ def _quantize_spec(entry: DeviceEntry, args: argparse.Namespace) -> Record:
                                                     args.std),
                         keep_fp32=list(args.keep_fp32), per_channel=args.per_channel,
                         calibrate_method=args.method, max_samples=args.max_samples, fp16_io=args.fp16_io,
-                        block_ops=list(args.block_op))
+                        block_ops=list(args.block_op), quantizer=args.quantizer)
 
 
 def _build_spec(entry: DeviceEntry, args: argparse.Namespace) -> Record:

@@ -164,6 +164,9 @@ def quantize_text(r: QuantizeResult) -> str:
         out.append("calibration %s on %d samples" % (r.method, r.calibration_samples))
     if r.quantized_nodes:
         out.append("%d nodes quantized" % r.quantized_nodes)
+    if r.quantizer:
+        name = "NVIDIA ModelOpt" if r.quantizer == "modelopt" else "ONNX Runtime"
+        out.append("quantizer %s %s (%s)" % (name, r.quantizer_version, r.quantizer_reason))
     if r.kept_fp32:
         out.append("kept in FP32: %s" % ", ".join(r.kept_fp32))
     out += ["note: %s" % note for note in r.notes]

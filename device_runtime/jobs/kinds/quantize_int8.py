@@ -80,7 +80,7 @@ def count_quantized(model: Any) -> int:
                if node.op_type not in ("QuantizeLinear", "DequantizeLinear") and dq_outputs.intersection(node.input))
 
 
-def require_quantized(model: Any, source: Any) -> int:
+def require_quantized(model: Any, source: Any, quantizer: str = "ONNX Runtime's quantizer") -> int:
     """The count of INT8 operators; a JobFailed saying why when the quantizer changed nothing."""
     from device_runtime.jobs.kinds.onnx_io import all_nodes
 
@@ -89,11 +89,11 @@ def require_quantized(model: Any, source: Any) -> int:
         return count
     top = {node.op_type for node in source.graph.node}
     nested = sorted({node.op_type for node in all_nodes(source.graph)} - top & set(WORTHY))
-    where = (" Its %s sit inside If / Loop bodies, which ONNX Runtime's quantizer does not reach."
-             % ", ".join(nested)) if nested else ""
-    raise JobFailed("ONNX Runtime's quantizer quantized no operator of this model, so an INT8 copy would be the "
-                    "FP32 model under another name; nothing was kept.%s Use FP16, or quantize with a tool that "
-                    "handles subgraphs (NVIDIA ModelOpt)" % where)
+    where = (" Its %s sit inside If / Loop bodies, which %s does not reach." % (", ".join(nested), quantizer)
+             if nested else "")
+    other = "" if quantizer.startswith("NVIDIA") else ", or quantize with a tool that handles subgraphs"
+    raise JobFailed("%s quantized no operator of this model, so an INT8 copy would be the FP32 model under "
+                    "another name; nothing was kept.%s Use FP16%s" % (quantizer, where, other))
 
 
 def quantize_int8(source: str, temp: str, samples: List[Dict[str, Any]], per_channel: bool, method: str,
