@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -14,12 +16,17 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from device_runtime import __version__
 from device_runtime import protocol as p
+from device_runtime.collectors import default_collectors
 from device_runtime.latency.aggregate import LatencyAggregator
 from device_runtime.prometheus import Address, Identity, parse_address, plan, render
 from device_runtime.report import LATENCY_SOCKET_NAME, LatencyReporter
 from tests.runtime.exposition import check
 from tests.runtime.test_alerts_daemon import BoardDaemon
 from tests.runtime.wire import RawClient
+
+BOARDS = Path(__file__).resolve().parents[1] / "fixtures" / "boards"
+INSTALLERS = Path(__file__).resolve().parents[2] / "installers"
+DASHBOARD = INSTALLERS / "grafana" / "edge-runtime-dashboard.json"
 
 
 @pytest.mark.parametrize(("text", "address"), [
@@ -233,3 +240,64 @@ def test_serve_refuses_a_non_loopback_address(short_tmp: Path) -> None:
     assert result.returncode == 2
     assert "refusing to serve Prometheus metrics on 0.0.0.0:9100" in result.stderr
     assert "127.0.0.1:PORT" in result.stderr and not (short_tmp / "s.sock").exists()
+
+
+def exported_families() -> dict[str, set[str]]:
+    """Family -> label names, for everything the runtime serves on the fixture boards and on this
+    machine (the board trees hold no CPU, disk or network counters), and latency."""
+    out: dict[str, set[str]] = {
+        "edge_device_info": set(Identity._fields), "edge_telemetry_last_sample_timestamp_seconds": set()}
+    for name in ("edge_inference_latency_seconds", "edge_inference_latency_seconds_count",
+                 "edge_inference_latency_seconds_sum"):
+        out[name] = {"model", "origin", "stage"} | ({"quantile"} if name.endswith("seconds") else set())
+    boards = sorted(path for path in BOARDS.iterdir() if (path / "sys").is_dir())
+    for roots in [{f"{part}_root": str(board / part) for part in ("sys", "proc", "etc", "var")} for board in boards] + [
+            {}]:
+        collectors = default_collectors(**roots)
+        try:
+            for item in plan([spec for c in collectors for spec in c.metrics()]).values():
+                out.setdefault(item.family.name, set()).update(key for key, _ in item.labels)
+        finally:
+            for collector in collectors:
+                collector.close()
+    return out
+
+
+def test_the_dashboard_queries_only_what_the_runtime_exports() -> None:
+    dashboard = json.loads(DASHBOARD.read_text())
+    exported = exported_families()
+    target_labels = {"device", "job", "instance"}  # the scrape config's and Prometheus' own
+    exported["up"] = set()
+    panels = dashboard["panels"]
+    assert len({panel["id"] for panel in panels}) == len(panels)
+    assert {"device", "datasource"} == {v["name"] for v in dashboard["templating"]["list"]}
+    queried: set[str] = set()
+    for panel in panels:
+        assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, panel["title"]
+        for target in panel["targets"]:
+            expr = target["expr"]
+            for name, matchers in re.findall(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\}", expr):
+                assert name in exported, (panel["title"], name)
+                used = set(re.findall(r"([a-zA-Z_][a-zA-Z0-9_]*)\s*=~?", matchers))
+                assert used <= exported[name] | target_labels, (panel["title"], name, used - exported[name])
+                queried.add(name)
+            for by in re.findall(r"by \(([^)]*)\)", expr):
+                assert {label.strip() for label in by.split(",")} <= target_labels, (panel["title"], by)
+            assert set(re.findall(r"\bedge_\w+", expr)) <= queried, expr  # each one checked above
+    # Panels for what a lab watches: GPU, CPU, memory, temperature, power and inference latency.
+    assert {"edge_gpu_utilization_ratio", "edge_cpu_utilization_ratio", "edge_cpu_frequency_hertz",
+            "edge_memory_used_bytes", "edge_temperature_celsius", "edge_power_rail_watts",
+            "edge_inference_latency_seconds", "edge_inference_latency_seconds_count"} <= queried
+
+
+def test_the_shipped_scrape_config_and_tunnel_unit_are_valid(tmp_path: Path) -> None:
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool not found: install Debian's prometheus package (installers/dev/system-packages.sh)"
+    check_config = subprocess.run([promtool, "check", "config", str(INSTALLERS / "prometheus" / "prometheus.yml")],
+                                  capture_output=True, text=True, timeout=60, check=False)
+    assert check_config.returncode == 0, check_config.stdout + check_config.stderr
+    unit = tmp_path / "edge-metrics-tunnel@robot-a.service"  # an instance of the template
+    shutil.copy(INSTALLERS / "prometheus" / "edge-metrics-tunnel@.service", unit)
+    verify = subprocess.run(["systemd-analyze", "verify", unit.name], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert verify.returncode == 0 and not verify.stderr.strip(), verify.stderr
