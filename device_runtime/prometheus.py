@@ -1,8 +1,28 @@
 """An optional Prometheus text endpoint for teams that already run Grafana. Off by default.
 
-It binds only to a loopback address or a unix socket: the device opens no network port (scrape
-it through an SSH tunnel or a Prometheus running on the robot). Every scrape answers the latest telemetry sample in
-the text exposition format; metric names are sanitised and each HELP line names the unit.
+It binds only to a loopback address or a unix socket: the device opens no network port. Every
+scrape answers the latest telemetry sample in the text exposition format (version 0.0.4), written
+by the standard library alone (the runtime stays light on Python 3.8):
+
+- Telemetry is grouped into families named by Prometheus' rules: ``edge_`` prefix, base units
+  (seconds, bytes, hertz, watts, celsius, ratios 0-1) converted from the collectors' units
+  (MB, MHz, mW, %), ``_total`` only on counters, one HELP and TYPE per family; what tells series
+  apart is a label (``edge_temperature_celsius{sensor="tj-thermal"}``,
+  ``edge_power_rail_watts{rail="vdd_in"}``, ``edge_cpu_frequency_hertz{core="0"}``). Telemetry no
+  rule knows gets a family of its own, in its base unit where the unit is known.
+- ``edge_device_info`` carries the device's identity as labels (hostname, model, L4T, JetPack,
+  runtime version); the robot's name comes from the scrape config's ``device`` target label.
+- Inference latency is a summary, ``edge_inference_latency_seconds{model,origin,stage}``: the
+  latency service's window quantiles, with count and sum since the runtime started.
+
+How Prometheus reaches it: through an SSH tunnel from the Prometheus host
+(``ssh -N -L 127.0.0.1:PORT:/run/edge-runtime/metrics.sock ROBOT``, the
+``edge-metrics-tunnel@.service`` unit in installers/prometheus), not a node-local agent. SSH is
+already the one way into a robot (keys, known hosts, bastions): the tunnel adds no listening
+port, no credentials and no software on the device, and its failure shows in Prometheus as
+``up == 0``. An agent on each robot (Prometheus in agent mode with remote_write) would put a Go
+server of ~100 MB on every Jetson and need a route and credentials from every robot to the
+central server.
 """
 
 from __future__ import annotations
