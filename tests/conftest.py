@@ -53,6 +53,43 @@ def gui_thread_gc(request: pytest.FixtureRequest) -> Iterator[None]:
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
+_SESSION_STARTED = __import__("time").time()
+
+
+def _orphan_daemons() -> list[tuple[int, str]]:
+    """Runtime daemons this run started whose socket's folder is gone: a test removed its temp dir
+    while something (a session that reconnects, a child edgectl) started the daemon again."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline", "create_time"]):
+        cmd = proc.info["cmdline"] or []
+        if "device_runtime" not in cmd or "serve" not in cmd or "--socket" not in cmd:
+            continue
+        if (proc.info["create_time"] or 0) < _SESSION_STARTED:
+            continue  # not this run's
+        socket_path = Path(cmd[cmd.index("--socket") + 1]) if cmd.index("--socket") + 1 < len(cmd) else None
+        if socket_path is not None and not socket_path.parent.exists():
+            found.append((proc.info["pid"], " ".join(cmd[cmd.index("serve"):])))
+    return found
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop the daemons a run left behind, and name them: each is a leak to find and fix."""
+    orphans = _orphan_daemons()
+    for pid, _ in orphans:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if orphans and reporter is not None:
+        reporter.ensure_newline()
+        reporter.write_sep("=", "runtime daemons left running after their test's temp dir was removed", yellow=True)
+        for pid, what in orphans:
+            reporter.write_line("pid %d: %s" % (pid, what))
+
+
 def stop_daemon(socket_path: Path) -> None:
     subprocess.run(
         [sys.executable, "-m", "device_runtime", "stop", "--socket", str(socket_path)],
