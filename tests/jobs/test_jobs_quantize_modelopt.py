@@ -5,6 +5,7 @@ and why, and ``auto`` without ModelOpt uses ONNX Runtime and says so."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -16,6 +17,8 @@ import onnx
 import onnxruntime as ort
 import pytest
 
+from console.core.env import ConsoleEnv
+from console.core.exit_codes import ExitCode
 from device_runtime import protocol as p
 from device_runtime.jobs.kinds.qdq_rules import check_qdq
 from device_runtime.jobs.kinds.quantize import METADATA_KEY
@@ -170,3 +173,31 @@ def test_modelopt_asked_for_with_a_method_it_lacks_fails(with_modelopt: Harness,
 def test_unknown_quantizer_is_refused(without_modelopt: Harness, tmp_path: Path) -> None:
     with pytest.raises(p.ProtocolError, match="quantizer must be one of auto, modelopt, ort, not 'tensorrt'"):
         without_modelopt.submit("quantize", {**_conv(tmp_path), "quantizer": "tensorrt"})
+
+
+def test_edgectl_quantize_picks_and_reports_the_quantizer(console_env: ConsoleEnv, tmp_path: Path,
+                                                          modelopt_python: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """edgectl quantize --quantizer, end to end through a local runtime started with ModelOpt in its environment."""
+    from console.cli.main import main
+    from device_runtime.demo_model import build_demo_model
+
+    monkeypatch.setenv(ENV_PYTHON, modelopt_python)
+    model = tmp_path / "demo.onnx"
+    onnx.save(build_demo_model(), str(model))
+    np.save(tmp_path / "c.npy", np.random.default_rng(4).random((4, 3, 64, 64), dtype=np.float32))
+
+    def edgectl(*argv: str) -> str:
+        out, err = io.StringIO(), io.StringIO()
+        console_env.stdout, console_env.stderr = out, err
+        code = main(list(argv), console_env)
+        assert code == ExitCode.OK, err.getvalue()
+        return out.getvalue()
+
+    common = ("quantize", str(model), "--int8", "--calib", str(tmp_path / "c.npy"))
+    text = edgectl(*common, "-o", str(tmp_path / "auto.onnx"))
+    assert "quantizer NVIDIA ModelOpt 0.29.0 (ModelOpt is installed (auto))" in text, text
+    result = p.QuantizeResult.from_wire(json.loads(edgectl(*common, "--quantizer", "modelopt", "--json", "-o",
+                                                           str(tmp_path / "mo.onnx"))))
+    assert (result.quantizer, result.quantizer_reason) == ("modelopt", "asked for (quantizer modelopt)")
+    assert result.qdq_findings == [] and check_qdq(onnx.load(tmp_path / "mo.onnx")) == []
