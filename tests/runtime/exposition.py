@@ -49,7 +49,8 @@ def check(text: str) -> Exposition:
     lint = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60,
                           check=False)
     assert lint.returncode == 0 and not lint.stdout.strip() and not lint.stderr.strip(), lint.stdout + lint.stderr
-    assert text.endswith("\n") and "\n\n" not in text
+    assert text.endswith("\n"), "the last line ends with a newline"
+    assert "\n\n" not in text, "an empty line"
 
     out = Exposition()
     helps: set[str] = set()

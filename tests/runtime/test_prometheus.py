@@ -301,3 +301,25 @@ def test_the_shipped_scrape_config_and_tunnel_unit_are_valid(tmp_path: Path) -> 
     verify = subprocess.run(["systemd-analyze", "verify", unit.name], cwd=tmp_path, capture_output=True, text=True,
                             timeout=60, check=False)
     assert verify.returncode == 0 and not verify.stderr.strip(), verify.stderr
+
+
+GOOD = "# HELP edge_x_celsius x.\n# TYPE edge_x_celsius gauge\nedge_x_celsius{sensor=\"a\"} 40.0\n"
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    (GOOD.replace("edge_x_celsius", "edge_x_millicelsius"), 'use base unit "celsius"'),  # promtool
+    (GOOD.replace("edge_x_celsius", "edge_x"), "base-unit suffix"),
+    (GOOD.replace("gauge", "counter").replace("edge_x_celsius", "edge_x_events"), "_total"),
+    (GOOD + 'edge_x_celsius{sensor="a"} 41.0\n', "duplicate series"),
+    (GOOD + GOOD.replace("edge_x", "edge_y") + 'edge_x_celsius{sensor="b"} 41.0\n', "outside its family"),
+    (GOOD.replace("40.0", "400.0"), "implausible"),
+    (GOOD.replace('"a"', '""'), "empty label value"),
+    (GOOD.replace("# HELP edge_x_celsius x.\n", ""), "no help text"),  # promtool
+    (GOOD.replace("edge_x_celsius", "edge_x_kb_celsius"), "abbreviated units"),  # promtool
+    (GOOD.replace("edge_x_celsius", "edge_x_mhz_celsius"), "not a base unit"),  # promtool lets it pass
+    (GOOD.replace("\nedge_x", "\n\nedge_x"), "an empty line"),
+])
+def test_the_exposition_check_catches_what_breaks_the_rules(text: str, words: str) -> None:
+    check(GOOD)
+    with pytest.raises(AssertionError, match=re.escape(words)):
+        check(text)

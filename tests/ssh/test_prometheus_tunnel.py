@@ -77,8 +77,9 @@ class Tunnel:
         self.ready.set()  # ssh exited
 
     def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
+        if hasattr(self, "proc"):
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
 
 
 def tunnel_argv(ssh_config: Path, host: str, port: int, socket: Path) -> list[str]:
@@ -133,6 +134,8 @@ class PrometheusServer:
                 [binary, "--config.file=%s" % (tmp / "prometheus.yml"), "--storage.tsdb.path=%s" % (tmp / "tsdb"),
                  "--web.listen-address=127.0.0.1:%d" % self.port, "--log.level=warn"],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self) -> None:
         poll("Prometheus ready", self._ready)
 
     def _ready(self) -> bool:
@@ -183,6 +186,7 @@ def lab(ssh_world: SshWorld, second_server: SshServer, short_tmp: Path) -> Itera
             tunnels.append(tunnel)
             tunnel.start()
         prometheus = PrometheusServer(short_tmp, {r.name: t.port for r, t in zip(robots, tunnels, strict=True)})
+        prometheus.wait_ready()
         yield robots, prometheus
     finally:
         if prometheus is not None:
