@@ -165,6 +165,8 @@ UNITS: Dict[str, Tuple[str, float]] = {
 RESERVED_SUFFIXES = ("_total", "_count", "_sum", "_bucket", "_created", "_info")
 LATENCY_FAMILY = "edge_inference_latency_seconds"
 LATENCY_QUANTILES = (("0.5", "p50_ms"), ("0.95", "p95_ms"), ("0.99", "p99_ms"))
+RESERVED_FAMILIES = frozenset({rule.family for rule in RULES} | {
+    LATENCY_FAMILY, "edge_device_info", "edge_telemetry_last_sample_timestamp_seconds"})
 LATENCY_FRESH_S = 2.5  # a window newer than this is current (the latency service publishes every second)
 
 
@@ -206,18 +208,20 @@ def _number(value: float) -> str:
     return repr(float(value))
 
 
-def _fallback(spec: MetricSpec) -> Tuple[str, float, str]:
-    """Name, scale and help of telemetry that no rule knows: its own family, in the base unit."""
+def _fallback(spec: MetricSpec) -> Tuple[str, str, float, str]:
+    """Stem, unit suffix, scale and help of telemetry that no rule knows: a family of its own, in
+    the base unit (named stem + suffix)."""
     suffix, scale = UNITS.get(spec.unit, ("", 1.0))
-    base = "edge_" + _sanitise(spec.name)
+    stem = "edge_" + _sanitise(spec.name)
     if spec.kind == COUNTER:
         suffix = "_total"
-    elif base.endswith(RESERVED_SUFFIXES):
-        base += "_value"
-    name = base if base.endswith(suffix) else base + suffix
+    if suffix and stem.endswith(suffix):
+        stem = stem[:-len(suffix)]
+    if not suffix and stem.endswith(RESERVED_SUFFIXES):
+        stem += "_value"
     unit = " (%s%s)" % (spec.unit, ", shown in base units" if scale != 1.0 else "") if spec.unit else ""
     text = "%s: %s%s." % (spec.chart, spec.label, unit) + (" " + spec.description if spec.description else "")
-    return name, scale, text
+    return stem, suffix, scale, text
 
 
 def plan(specs: Sequence[MetricSpec]) -> Dict[str, Series]:
@@ -242,10 +246,9 @@ def plan(specs: Sequence[MetricSpec]) -> Dict[str, Series]:
                 chosen = Series(family, labels, rule.scale)
             break
         if chosen is None:  # no rule, or its series is taken (two sources of one reading)
-            name, scale, text = _fallback(spec)
-            unique, n = name, 2
-            while unique in families or unique in {LATENCY_FAMILY, "edge_device_info"}:
-                stem, suffix = (name[:-6], "_total") if name.endswith("_total") else (name, "")
+            stem, suffix, scale, text = _fallback(spec)
+            unique, n = stem + suffix, 2
+            while unique in families or unique in RESERVED_FAMILIES:
                 unique, n = "%s_%d%s" % (stem, n, suffix), n + 1
             family = families[unique] = Family(unique, "counter" if spec.kind == COUNTER else "gauge", text)
             chosen = Series(family, (), scale)

@@ -67,6 +67,7 @@ def test_families_follow_the_naming_rules_with_labels_and_base_units() -> None:
         p.MetricSpec("vendor.board-heat_total", "heat", "mW", "Power", "Vendor", description="a\nb \\ c"),
         p.MetricSpec("vendor.wear", "wear", "cycles", "Misc", "Vendor"),
         p.MetricSpec("vendor.resets", "resets", "", "Misc", "Vendor", kind=p.COUNTER),
+        p.MetricSpec("temperature", "board", "°C", "Misc", "Vendor"),  # a rule's family name: kept apart
     ]
     series = plan(specs)
     assert {name: (s.family.name, dict(s.labels), s.scale) for name, s in series.items()} == {
@@ -78,9 +79,10 @@ def test_families_follow_the_naming_rules_with_labels_and_base_units() -> None:
         "mem.used": ("edge_memory_used_bytes", {}, 1024.0 * 1024.0),
         "jetson.gpu.load": ("edge_gpu_utilization_ratio", {"gpu": "0"}, 0.01),
         "gpu.0.util": ("edge_gpu_0_util_ratio", {}, 0.01),
-        "vendor.board-heat_total": ("edge_vendor_board_heat_total_value_watts", {}, 1e-3),
+        "vendor.board-heat_total": ("edge_vendor_board_heat_total_watts", {}, 1e-3),
         "vendor.wear": ("edge_vendor_wear", {}, 1.0),
         "vendor.resets": ("edge_vendor_resets_total", {}, 1.0),
+        "temperature": ("edge_temperature_2_celsius", {}, 1.0),
     }
     values = {"temp.cpu-therm": 44.5, "temp.tj-thermal": 47.25, "jetson.oc.3.events": 2.0, "power.vdd_in": 9250.0,
               "cpu.core.1.freq": 1728.0, "mem.used": 1024.0, "jetson.gpu.load": 99.5, "gpu.0.util": 98.0,
@@ -91,7 +93,7 @@ def test_families_follow_the_naming_rules_with_labels_and_base_units() -> None:
             "# TYPE edge_temperature_celsius gauge\n"
             'edge_temperature_celsius{sensor="cpu-therm"} 44.5\n'
             'edge_temperature_celsius{sensor="tj-thermal"} 47.25\n') in text
-    assert "edge_vendor_board_heat_total_value_watts 0.001\n" in text and "a\\nb \\\\ c" in text
+    assert "edge_vendor_board_heat_total_watts 0.001\n" in text and "a\\nb \\\\ c" in text
     assert "edge_vendor_wear" not in text  # absent this sample: left out, not 0
     got = check(text)
     assert got.value("edge_power_rail_watts", rail="vdd_in") == 9.25
