@@ -1,0 +1,522 @@
+"""A simulated lab on this machine: N robots, each a real OpenSSH sshd in its own network namespace.
+
+Every robot has its own address on a lab network, its own Unix user (with its own HOME, store and
+daemon) and reaches the runtime that ``edgectl install`` put on the first robot::
+
+    with start_lab(6, links={"robot-02": Link(rate_bytes_per_s=2_000_000), "robot-03": Link(loss=0.02)},
+                   tags={"robot-01": ["canary"]}) as lab:
+        code, status = lab.json("fleet", "status", "--tag", "lab", "--json")
+        with lab.robot("robot-04").unreachable():
+            ...
+
+The lab network is a Linux bridge on this machine (the laptop's side, ``.1``) with one veth pair per
+robot (a namespace holds the robot's end, ``.2`` and up). Traffic from the laptop to the robots leaves
+through the bridge, so :meth:`Lab.set_uplink` caps it as one shared site link (``tc tbf``); each
+robot's own link can be slow (``tc tbf`` on both ends of its pair) or lossy (``iptables -m statistic``
+inside its namespace), as :class:`tests.ssh.netns.NetNamespace` makes them.
+
+The runtime: ``edgectl --device robot-01 install --user-install --prefix PREFIX --wheelhouse DIR`` runs
+over SSH as the first robot's user, from the wheelhouse prepared for this machine's system Python the
+way the console prepares one; installing on every robot would cost ~20 s each, so the prefix is shared
+(readable by every robot's user) and the other robots are registered with its ``bin/edge-runtime``.
+Each robot still runs its own daemon, started by its own bridge under its own user, with its own
+store in its own ``~/.local/share/edge-runtime`` and its own socket. Each store is provisioned with
+``policy: allow-unsigned`` and a short health grace period (:data:`STORE`) before its daemon starts.
+
+The console side is a temp :class:`ConsoleEnv` whose registry holds every robot (tag ``lab`` and the
+ones asked for), whose ``known_hosts`` holds each robot's host key, and whose ``~/.ssh/config`` sets a
+short ``ConnectTimeout`` so an unreachable robot is named within seconds.
+
+Clean-up stops every process of the lab (sshd, bridges, daemons: each namespace's processes and each
+robot user's), deletes the namespaces, the bridge, the users and the temp tree. Names carry this
+process's id (``eoc-PID-*`` namespaces, ``eocbPID-N`` bridges, ``eocPIDlNrMM`` users, ``eoc-lab-PID-*``
+dirs), so a run that was killed leaves nothing for long: :func:`remove_stale`, called by every
+:func:`start_lab`, removes what a dead process left. Needs root, ``ip``, ``iptables``, ``tc``, ``sshd``,
+``useradd`` and the system Python with ``venv`` (installers/dev/system-packages.sh installs them);
+:func:`unavailable` says why the lab cannot run elsewhere.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import os
+import pwd
+import random
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from console.cli.main import main as edgectl_main
+from console.core.env import ConsoleEnv
+from console.core.wheelhouse import WheelhouseCache, WheelTarget
+from device_runtime.store.config import StoreConfig, save_config
+from tests.ssh import netns
+from tests.ssh.conftest import SSHD, SshServer, keygen
+from tests.ssh.netns import NetNamespace
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+# Each robot's store as provisioned: unsigned test packages, and a health gate that decides in seconds.
+STORE = StoreConfig(policy="allow-unsigned", health_grace_s=3.0)
+TAG = "lab"  # every robot of a lab carries it
+CONNECT_TIMEOUT_S = 5
+SETUP_WORKERS = 6
+TMP_PREFIX = "eoc-lab-"
+_BRIDGE = re.compile(r"^eocb(\d+)-\d+$")
+_USER = re.compile(r"^eoc(\d+)l\d+r\d+$")
+_DIR = re.compile(r"^%s(\d+)-" % re.escape(TMP_PREFIX))
+_labs = itertools.count(1)
+_passwd_lock = threading.Lock()  # useradd and userdel take /etc/passwd's lock and fail when it is held
+
+
+def unavailable() -> str | None:
+    """Why the lab cannot run on this machine, or None when it can."""
+    reason = netns.unavailable()
+    if reason is not None:
+        return reason
+    for tool in ("useradd", "userdel"):
+        if shutil.which(tool) is None:
+            return "%s is not installed (the passwd package)" % tool
+    if not os.path.exists(SSHD):
+        return "sshd is not installed (installers/dev/system-packages.sh installs openssh-server)"
+    venv = subprocess.run([SYSTEM_PYTHON, "-c", "import venv, ensurepip"], capture_output=True, check=False)
+    if venv.returncode != 0:
+        return "%s cannot create virtual environments: install python3-venv" % SYSTEM_PYTHON
+    return None
+
+
+# -- leftovers ---------------------------------------------------------------------------------
+def _pid_gone(pid: int) -> bool:
+    return not psutil.pid_exists(pid)
+
+
+def _kill_user_processes(uids: set[int]) -> None:
+    """Every process running as one of ``uids`` (lab robots' own accounts), by its id; returns once each
+    is gone or a zombie waiting for its reaper."""
+    victims = []
+    for proc in psutil.process_iter(["uids"]):
+        found = proc.info.get("uids")
+        if found is not None and ({found.real, found.effective} & uids):
+            victims.append(proc)
+    for proc in victims:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    deadline = time.monotonic() + 10
+    for proc in victims:
+        while time.monotonic() < deadline:
+            try:
+                if proc.status() == psutil.STATUS_ZOMBIE:
+                    break
+                proc.wait(0.05)
+                break
+            except psutil.TimeoutExpired:
+                continue
+            except psutil.NoSuchProcess:
+                break
+
+
+def _delete_user(name: str) -> None:
+    try:
+        uid = pwd.getpwnam(name).pw_uid
+    except KeyError:
+        return
+    _kill_user_processes({uid})
+    with _passwd_lock:
+        subprocess.run(["userdel", name], capture_output=True, timeout=60, check=False)
+
+
+def remove_stale() -> None:
+    """What labs of processes that are gone left behind: namespaces (and every process in them), bridges,
+    users (and their processes), temp trees."""
+    netns.remove_stale()
+    links = subprocess.run(["ip", "-o", "link", "show", "type", "bridge"], capture_output=True, text=True,
+                           timeout=30, check=False).stdout
+    for line in links.splitlines():
+        name = line.split(":")[1].strip().split("@")[0] if line.count(":") >= 2 else ""
+        found = _BRIDGE.match(name)
+        if found and _pid_gone(int(found.group(1))):
+            subprocess.run(["ip", "link", "del", name], capture_output=True, timeout=30, check=False)
+    for entry in pwd.getpwall():
+        found = _USER.match(entry.pw_name)
+        if found and _pid_gone(int(found.group(1))):
+            _delete_user(entry.pw_name)
+    tmp = Path(tempfile.gettempdir())
+    for path in tmp.glob(TMP_PREFIX + "*"):
+        found = _DIR.match(path.name)
+        if found and _pid_gone(int(found.group(1))):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def leftovers(pid: int) -> list[str]:
+    """Everything a lab of process ``pid`` may leave, as it exists now (empty once cleaned up)."""
+    found = []
+    names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=30,
+                           check=False).stdout.split()
+    found += ["namespace %s" % n for n in names if n.startswith("%s%d-" % (netns.PREFIX, pid))]
+    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, timeout=30,
+                           check=False).stdout
+    found += ["link %s" % m for m in re.findall(r"^\d+: (eocb%d-\d+)[:@]" % pid, links, re.MULTILINE)]
+    users = [e for e in pwd.getpwall() if (m := _USER.match(e.pw_name)) and int(m.group(1)) == pid]
+    found += ["user %s" % e.pw_name for e in users]
+    uids = {e.pw_uid for e in users}
+    for proc in psutil.process_iter(["uids", "cmdline"]):
+        uid_info = proc.info.get("uids")
+        if uid_info is not None and uid_info.real in uids:
+            found.append("process %d %s" % (proc.pid, " ".join(proc.info.get("cmdline") or [])))
+    found += ["dir %s" % p for p in Path(tempfile.gettempdir()).glob("%s%d-*" % (TMP_PREFIX, pid))]
+    return found
+
+
+# -- the network -------------------------------------------------------------------------------
+def _ip(*args: str) -> None:
+    done = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=netns.TIMEOUT_S, check=False)
+    if done.returncode != 0:
+        raise RuntimeError("ip %s failed: %s" % (" ".join(args), done.stderr.strip()))
+
+
+def _tbf(bytes_per_s: int, burst: int = 64 * 1024, latency_ms: int = 200) -> list[str]:
+    return ["root", "tbf", "rate", "%dbit" % (bytes_per_s * 8), "burst", str(burst), "latency", "%dms" % latency_ms]
+
+
+class LabNetwork:
+    """A bridge on this machine with the laptop's address; robots' namespaces join it."""
+
+    def __init__(self, number: int) -> None:
+        self.bridge = "eocb%d-%d" % (os.getpid(), number)
+        self.prefix = self._free_prefix()
+        self.host_ip = self.prefix + ".1"
+
+    @staticmethod
+    def _free_prefix() -> str:
+        used = subprocess.run(["ip", "-o", "-4", "addr", "show"], capture_output=True, text=True, timeout=30,
+                              check=True).stdout
+        for _ in range(100):
+            prefix = "10.%d.%d" % (random.randint(200, 254), random.randint(0, 255))
+            if prefix + "." not in used:
+                return prefix
+        raise RuntimeError("no free 10.x.y.0/24 network for the lab")
+
+    def create(self) -> None:
+        _ip("link", "add", "name", self.bridge, "type", "bridge")
+        _ip("addr", "add", self.host_ip + "/24", "dev", self.bridge)
+        _ip("link", "set", self.bridge, "up")
+
+    def address(self, number: int) -> str:
+        return "%s.%d" % (self.prefix, number + 1)
+
+    def set_uplink(self, bytes_per_s: int | None) -> None:
+        if bytes_per_s is None:
+            subprocess.run(["tc", "qdisc", "del", "dev", self.bridge, "root"], capture_output=True, timeout=30,
+                           check=False)
+        else:
+            subprocess.run(["tc", "qdisc", "replace", "dev", self.bridge, *_tbf(bytes_per_s)], check=True,
+                           capture_output=True, timeout=30)
+
+    def destroy(self) -> None:
+        subprocess.run(["ip", "link", "del", self.bridge], capture_output=True, timeout=30, check=False)
+
+
+class RobotNamespace(NetNamespace):
+    """A robot's namespace whose veth pair joins the lab's bridge instead of a /30 of its own."""
+
+    def __init__(self, network: LabNetwork, address: str) -> None:
+        super().__init__()
+        self.network = network
+        self.host_ip, self.peer_ip = network.host_ip, address
+
+    def create(self) -> RobotNamespace:
+        try:
+            _ip("netns", "add", self.name)
+            _ip("link", "add", self.host_dev, "type", "veth", "peer", "name", self.peer_dev)
+            _ip("link", "set", self.peer_dev, "netns", self.name)
+            _ip("link", "set", self.host_dev, "gso_max_size", "1500", "gso_max_segs", "1")
+            _ip("link", "set", self.host_dev, "master", self.network.bridge)
+            _ip("link", "set", self.host_dev, "up")
+            self.run("ip", "link", "set", self.peer_dev, "gso_max_size", "1500", "gso_max_segs", "1")
+            self.run("ip", "addr", "add", self.peer_ip + "/24", "dev", self.peer_dev)
+            self.run("ip", "link", "set", self.peer_dev, "up")
+            self.run("ip", "link", "set", "lo", "up")
+        except BaseException:
+            self.destroy()
+            raise
+        return self
+
+
+# -- the lab -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Link:
+    """A robot's own link: at most ``rate_bytes_per_s`` each way, and/or each packet lost with ``loss``."""
+
+    rate_bytes_per_s: int | None = None
+    loss: float = 0.0
+
+    def __str__(self) -> str:
+        parts = ["%.1f MB/s" % (self.rate_bytes_per_s / 1e6)] if self.rate_bytes_per_s else []
+        parts += ["%.0f %% loss" % (self.loss * 100)] if self.loss else []
+        return ", ".join(parts) or "clean"
+
+
+@dataclass
+class Robot:
+    name: str
+    user: str
+    uid: int
+    home: Path
+    address: str
+    ns: RobotNamespace
+    server: SshServer
+    link: Link
+    tags: list[str]
+
+    @property
+    def store_root(self) -> Path:
+        """The daemon's store (``~/.local/share/edge-runtime`` of the robot's user)."""
+        return self.home / ".local" / "share" / "edge-runtime"
+
+    @property
+    def socket(self) -> Path:
+        return self.home / "run" / "edge-runtime" / "edge-runtime.sock"
+
+    def daemons(self) -> list[list[str]]:
+        """The command lines of the robot's own ``edge-runtime serve`` processes."""
+        found = []
+        for proc in psutil.process_iter(["uids", "cmdline"]):
+            uids, cmdline = proc.info["uids"], proc.info["cmdline"] or []
+            if uids is not None and uids.real == self.uid and "serve" in cmdline:
+                found.append(cmdline)
+        return found
+
+    @contextmanager
+    def unreachable(self) -> Iterator[Robot]:
+        """The robot's link goes black (packets vanish both ways) until the block ends."""
+        self.ns.blackout()
+        try:
+            yield self
+        finally:
+            self.ns.restore()
+
+
+@dataclass
+class Lab:
+    env: ConsoleEnv
+    base: Path
+    network: LabNetwork
+    robots: list[Robot]
+    client_key: Path
+    prefix: Path  # the shared runtime install
+    users: list[str] = field(default_factory=list)
+
+    @property
+    def runtime(self) -> str:
+        return str(self.prefix / "bin" / "edge-runtime")
+
+    @property
+    def names(self) -> list[str]:
+        return [r.name for r in self.robots]
+
+    def robot(self, name: str) -> Robot:
+        return next(r for r in self.robots if r.name == name)
+
+    def edgectl(self, *argv: str) -> tuple[int, str, str]:
+        """``edgectl ARGV`` in this lab's console, in this process: exit code, stdout, stderr."""
+        out, err = io.StringIO(), io.StringIO()
+        self.env.stdout, self.env.stderr = out, err
+        code = edgectl_main(list(argv), self.env)
+        return code, out.getvalue(), err.getvalue()
+
+    def json(self, *argv: str) -> tuple[int, Any]:
+        code, out, err = self.edgectl(*argv)
+        if not out:
+            raise AssertionError("edgectl %s printed nothing (exit %d): %s" % (" ".join(argv), code, err))
+        return code, json.loads(out)
+
+    def set_uplink(self, bytes_per_s: int | None) -> None:
+        """Cap everything the laptop sends to the robots together (one site link), or lift the cap."""
+        self.network.set_uplink(bytes_per_s)
+
+
+def system_target() -> WheelTarget:
+    """The wheelhouse target of this machine's system Python (the robots' Python)."""
+    out = subprocess.run([SYSTEM_PYTHON, "-c", "import os, platform, sys; print(platform.machine(), "
+                          "'%d.%d' % sys.version_info[:2], os.confstr('CS_GNU_LIBC_VERSION').split()[1])"],
+                         capture_output=True, text=True, check=True, timeout=60).stdout.split()
+    major, minor = out[2].split(".")[:2]
+    return WheelTarget(out[0], out[1], (int(major), int(minor)))
+
+
+def prepare_wheelhouse(data_dir: Path) -> Path:
+    """The robots' wheelhouse, prepared by the console's own cache under ``data_dir`` (downloads once)."""
+    env = ConsoleEnv(config_dir=data_dir / "cfg", data_dir=data_dir, runtime_dir=data_dir / "run",
+                     environ={"HOME": str(data_dir), "PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+    return WheelhouseCache(env).prepare(system_target())
+
+
+def _make_user(name: str, home: Path) -> int:
+    with _passwd_lock:
+        done = subprocess.run(["useradd", "--no-create-home", "--home-dir", str(home), "--shell", "/bin/sh",
+                               "--password", "*", "--comment", "simulated lab robot", name],
+                              capture_output=True, text=True, timeout=60, check=False)
+    if done.returncode != 0:
+        raise RuntimeError("useradd %s failed: %s" % (name, done.stderr.strip()))
+    return pwd.getpwnam(name).pw_uid
+
+
+def _chown_tree(path: Path, uid: int, gid: int) -> None:
+    for root, dirs, files in os.walk(path):
+        for name in [*dirs, *files]:
+            os.lchown(os.path.join(root, name), uid, gid)
+    os.lchown(path, uid, gid)
+
+
+class _Builder:
+    """Makes the robots of one lab and undoes every step it made, in reverse."""
+
+    def __init__(self, base: Path, network: LabNetwork, number: int, client_pub: Path) -> None:
+        self.base = base
+        self.network = network
+        self.number = number
+        self.client_pub = client_pub
+        self.users: list[str] = []
+        self.namespaces: list[RobotNamespace] = []
+        self.servers: list[SshServer] = []
+        self.uids: list[int] = []
+        self._lock = threading.Lock()
+
+    def user(self, index: int) -> tuple[str, int, Path]:
+        name = "eoc%dl%dr%02d" % (os.getpid(), self.number, index)
+        home = self.base / ("robot-%02d" % index) / "home"
+        uid = _make_user(name, home)
+        with self._lock:
+            self.users.append(name)
+            self.uids.append(uid)
+        gid = pwd.getpwnam(name).pw_gid
+        (home / "run").mkdir(parents=True, mode=0o700)
+        save_config(str(home / ".local" / "share" / "edge-runtime"), STORE)
+        _chown_tree(home, uid, gid)
+        return name, uid, home
+
+    def robot(self, index: int, user: tuple[str, int, Path], link: Link, tags: list[str]) -> Robot:
+        name, uid, home = user
+        address = self.network.address(index)
+        ns = RobotNamespace(self.network, address)
+        with self._lock:
+            self.namespaces.append(ns)
+        ns.create()
+        server = SshServer(self.base / ("robot-%02d" % index) / "sshd", port=22, address=address,
+                           launcher=ns.exec_prefix)
+        # sshd keeps the first value of a keyword: the robot's own runtime dir and a plain PATH.
+        server.extra = ["SetEnv XDG_RUNTIME_DIR=%s PATH=/usr/bin:/bin" % (home / "run")]
+        server.authorize(self.client_pub)
+        with self._lock:
+            self.servers.append(server)
+        server.start()
+        if link.rate_bytes_per_s:
+            ns.limit_rate(link.rate_bytes_per_s, burst=64 * 1024, latency_ms=200)
+        if link.loss:
+            ns.lose(link.loss)
+        return Robot("robot-%02d" % index, name, uid, home, address, ns, server, link, tags)
+
+    def destroy(self) -> None:
+        for server in self.servers:
+            server.stop()
+        _kill_user_processes(set(self.uids))  # the daemons, and anything else the robots' users still run
+        for ns in self.namespaces:
+            ns.destroy()
+        for name in self.users:
+            _delete_user(name)
+        self.network.destroy()
+
+
+@contextmanager
+def start_lab(robots: int, *, links: Mapping[str, Link] | None = None,
+              tags: Mapping[str, Sequence[str]] | None = None, wheelhouse: Path | None = None,
+              install: bool = True, warm: bool = True) -> Iterator[Lab]:
+    """``robot-01`` .. ``robot-NN``, each tagged :data:`TAG` and its ``tags``, behind its ``links`` entry.
+
+    ``wheelhouse``: a wheelhouse for this machine's system Python (:func:`prepare_wheelhouse`); without
+    one, it is prepared in the lab's temp tree (a download). ``install=False`` makes robots with no
+    runtime at all (registered without ``--runtime``: what an installer test starts from). ``warm``:
+    one ``fleet status`` of the whole lab before it is handed over, so every robot's daemon runs.
+    Everything is removed when the block ends, whatever happened in it."""
+    reason = unavailable()
+    if reason is not None:
+        raise RuntimeError("the simulated lab cannot run here: %s" % reason)
+    remove_stale()
+    links, tags = dict(links or {}), dict(tags or {})
+    base = Path(tempfile.mkdtemp(prefix="%s%d-" % (TMP_PREFIX, os.getpid())))
+    base.chmod(0o755)  # each robot's user reads its sshd's authorized_keys and the shared runtime in here
+    network = LabNetwork(next(_labs))
+    builder = _Builder(base, network, int(network.bridge.rsplit("-", 1)[1]), base / "client_key.pub")
+    try:
+        home = base / "console" / "home"
+        (home / ".ssh").mkdir(parents=True, mode=0o700)
+        (home / ".ssh" / "config").write_text("Host *\n    ConnectTimeout %d\n" % CONNECT_TIMEOUT_S)
+        client_key = keygen(base / "client_key")
+        env = ConsoleEnv(config_dir=base / "console" / "cfg", data_dir=base / "console" / "data",
+                         runtime_dir=base / "console" / "run",
+                         environ={"HOME": str(home), "USER": "lab-operator",
+                                  "PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+        network.create()
+        with ThreadPoolExecutor(SETUP_WORKERS) as pool:
+            users = list(pool.map(builder.user, range(1, robots + 1)))
+            made = list(pool.map(lambda i: builder.robot(i, users[i - 1], links.get("robot-%02d" % i, Link()),
+                                                         [TAG, *tags.get("robot-%02d" % i, [])]),
+                                 range(1, robots + 1)))
+        prefix = base / "runtime"
+        prefix.mkdir()
+        os.chown(prefix, made[0].uid, pwd.getpwnam(made[0].user).pw_gid)
+        lab = Lab(env, base, network, made, client_key, prefix, builder.users)
+        _register(lab, install)
+        if install:
+            _install(lab, wheelhouse or prepare_wheelhouse(base / "wheelhouse-cache"))
+            if warm:
+                code, status = lab.json("fleet", "status", "--tag", TAG, "--json")
+                bad = [r for r in status["devices"] if r["status"] != "ok"]
+                if code != 0 or bad:
+                    raise RuntimeError("the lab's robots do not all answer: %s" % bad)
+        yield lab
+    finally:
+        builder.destroy()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _register(lab: Lab, install: bool) -> None:
+    lab.env.known_hosts_path.parent.mkdir(parents=True, exist_ok=True)
+    with lab.env.known_hosts_path.open("a") as known:
+        for robot in lab.robots:
+            kind, blob = robot.server.host_key.with_suffix(".pub").read_text().split()[:2]
+            known.write("%s %s %s\n" % (robot.address, kind, blob))  # port 22: the bare address
+    for index, robot in enumerate(lab.robots):
+        runtime = ["--runtime", lab.runtime] if install and index > 0 else []
+        tags = [arg for tag in robot.tags for arg in ("--tag", tag)]
+        code, _, err = lab.edgectl("devices", "add", robot.name, "--host", robot.address, "--port", "22",
+                                   "--user", robot.user, "--key", str(lab.client_key), *runtime, *tags)
+        if code != 0:
+            raise RuntimeError("devices add %s failed: %s" % (robot.name, err))
+
+
+def _install(lab: Lab, wheelhouse: Path) -> None:
+    """``edgectl install`` on the first robot, into the shared prefix."""
+    first = lab.robots[0]
+    code, out, err = lab.edgectl("--device", first.name, "install", "--user-install", "--prefix", str(lab.prefix),
+                                 "--wheelhouse", str(wheelhouse), "--python", SYSTEM_PYTHON, "--json")
+    if code != 0:
+        raise RuntimeError("edgectl install on %s failed:\n%s%s" % (first.name, out[-2000:], err[-2000:]))
+    result = json.loads(out.splitlines()[-1])["result"]
+    if result["runtime_path"] != lab.runtime:
+        raise RuntimeError("the runtime went to %s, not %s" % (result["runtime_path"], lab.runtime))
+
