@@ -42,6 +42,7 @@ COMMANDS: dict[str, str] = {
     "commission": "cmd_commission",
     "preflight": "cmd_install", "install": "cmd_install",
     "fleet": "cmd_fleet",
+    "metrics-tunnel": "cmd_metrics",
 }
 
 

@@ -2,15 +2,19 @@
 each a real sshd with a runtime on a Jetson board tree serving metrics on a unix socket, through
 SSH tunnels run with the command line of the shipped ``edge-metrics-tunnel@.service``, configured
 from the shipped ``prometheus.yml``; the series come back through Prometheus' HTTP API with the
-robots' own telemetry values, and every query of the shipped Grafana dashboard answers data."""
+robots' own telemetry values, and every query of the shipped Grafana dashboard answers data.
+``edgectl metrics-tunnel`` opens the same tunnel from the console's registry."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -23,8 +27,12 @@ from typing import Any
 import pytest
 import yaml
 
+from console.core.env import ConsoleEnv
+from console.core.exit_codes import ExitCode
+from console.core.registry import DeviceRegistry
 from device_runtime.prometheus import plan
 from device_runtime.report import LATENCY_SOCKET_NAME, LatencyReporter
+from tests.runtime.exposition import check
 from tests.runtime.test_alerts_daemon import BoardDaemon
 from tests.runtime.test_prometheus import robot_sample
 from tests.ssh.conftest import SshServer, SshWorld, free_port
@@ -240,3 +248,42 @@ def test_prometheus_scrapes_two_robots_through_ssh_tunnels(lab: tuple[list[Robot
             expr = target["expr"].replace("$device", ".*").replace("$__rate_interval", "1m")
             result = poll("%r (panel %s)" % (expr, panel["title"]), lambda e=expr: prometheus.query(e))
             assert {r["metric"].get("device") for r in result} <= {"robot-a", "robot-b", None}, result
+
+
+def test_edgectl_metrics_tunnel_serves_a_robots_metrics_here(ssh_world: SshWorld, short_tmp: Path) -> None:
+    robot = start_robot("robot", "orin-nano", ssh_world.servers[0], short_tmp)
+    environ = {"HOME": str(ssh_world.home), "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+               "XDG_CONFIG_HOME": str(short_tmp / "xdg-config"), "XDG_DATA_HOME": str(short_tmp / "xdg-data"),
+               "XDG_RUNTIME_DIR": str(short_tmp / "run")}
+    env = ConsoleEnv.from_os(environ)
+    DeviceRegistry(env).add(ssh_world.entry("robot"))
+    port = free_port()
+    argv = [sys.executable, "-m", "console.cli.main", "-d", "robot", "metrics-tunnel", "--port", str(port),
+            "--socket", str(robot.metrics_socket)]
+    try:
+        # The robot's host key is not confirmed yet: no tunnel, and the way to confirm it.
+        refused = subprocess.run(argv, env=environ, capture_output=True, text=True, timeout=120, check=False)
+        assert refused.returncode == ExitCode.UNREACHABLE, refused.stderr
+        assert "Host key verification failed" in refused.stderr and "edgectl -d robot status" in refused.stderr
+        env.known_hosts_path.parent.mkdir(parents=True, exist_ok=True)
+        kind, blob = ssh_world.servers[0].host_key.with_suffix(".pub").read_text().split()[:2]
+        env.known_hosts_path.write_text("[127.0.0.1]:%d %s %s\n" % (ssh_world.servers[0].port, kind, blob))
+
+        proc = subprocess.Popen(argv, env=environ, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()  # said once ssh listens
+            assert line == "robot's metrics: http://127.0.0.1:%d/metrics (Ctrl+C to stop)\n" % port, (
+                line + proc.communicate(timeout=30)[1])
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=30) as reply:
+                body = reply.read().decode()
+            assert check(body).value("edge_temperature_celsius", sensor="tj-thermal") == 47.5
+            proc.send_signal(signal.SIGINT)  # Ctrl+C
+            assert proc.wait(timeout=30) == ExitCode.OK
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    finally:
+        robot.daemon.stop()
