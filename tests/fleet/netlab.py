@@ -173,10 +173,13 @@ def leftovers(pid: int) -> list[str]:
     users = [e for e in pwd.getpwall() if (m := _USER.match(e.pw_name)) and int(m.group(1)) == pid]
     found += ["user %s" % e.pw_name for e in users]
     uids = {e.pw_uid for e in users}
-    for proc in psutil.process_iter(["uids", "cmdline"]):
-        uid_info = proc.info.get("uids")
-        if uid_info is not None and uid_info.real in uids:
-            found.append("process %d %s" % (proc.pid, " ".join(proc.info.get("cmdline") or [])))
+    tree = "%s%d-" % (TMP_PREFIX, pid)
+    for proc in psutil.process_iter(["uids", "cmdline", "status"]):
+        uid_info, cmdline = proc.info.get("uids"), " ".join(proc.info.get("cmdline") or [])
+        if proc.info.get("status") == psutil.STATUS_ZOMBIE:
+            continue  # dead, waiting for its reaper
+        if (uid_info is not None and uid_info.real in uids) or tree in cmdline:  # a robot's, or its sshd
+            found.append("process %d %s" % (proc.pid, cmdline))
     found += ["dir %s" % p for p in Path(tempfile.gettempdir()).glob("%s%d-*" % (TMP_PREFIX, pid))]
     return found
 
