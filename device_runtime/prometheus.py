@@ -92,7 +92,7 @@ class Rule(NamedTuple):
     """A telemetry name (``pattern``, in the unit ``unit``) that belongs to a family; the pattern's
     named groups become labels, ``labels`` adds fixed ones, ``scale`` converts to the base unit."""
 
-    pattern: re.Pattern[str]
+    pattern: "re.Pattern[str]"  # noqa: UP037 - a string so Python 3.8 never evaluates it
     unit: str
     family: str
     help: str

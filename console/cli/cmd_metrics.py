@@ -23,7 +23,9 @@ from console.core.exit_codes import ExitCode
 from console.core.settings import DeviceEntry
 
 DEFAULT_SOCKET = "/run/edge-runtime/metrics.sock"
-LISTENING = "Local forwarding listening on 127.0.0.1 port %d"
+# -v's last line before ssh serves: its forwarding listeners are bound by then ("Local forwarding
+# listening on" is logged before the bind).
+READY = "Entering interactive session."
 NOISE = ("debug", "OpenSSH_", "Authenticated to", "Transferred:", "Bytes per second:")
 
 
@@ -83,7 +85,7 @@ def _metrics_tunnel(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv
     assert proc.stderr is not None
     said: list[str] = []
     up, changed = threading.Event(), threading.Event()
-    reader = threading.Thread(target=_read, args=(proc.stderr, LISTENING % args.port, up, changed, said),
+    reader = threading.Thread(target=_read, args=(proc.stderr, READY, up, changed, said),
                               daemon=True)
     reader.start()
     try:

@@ -59,7 +59,7 @@ def poll(what: str, probe: Any, deadline_s: float = DEADLINE_S) -> Any:
 
 @dataclass
 class Tunnel:
-    """``ssh -N -L 127.0.0.1:PORT:SOCKET HOST`` from the shipped unit; ready once ssh says it listens."""
+    """``ssh -N -L 127.0.0.1:PORT:SOCKET HOST`` from the shipped unit; ready once ssh serves."""
 
     argv: list[str]
     port: int
@@ -71,16 +71,15 @@ class Tunnel:
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True)
         threading.Thread(target=self._drain, daemon=True).start()
-        needle = "Local forwarding listening on 127.0.0.1 port %d" % self.port
         if not self.ready.wait(DEADLINE_S) or self.proc.poll() is not None:
             raise AssertionError("the SSH tunnel did not open:\n" + "\n".join(self.log[-30:]))
-        assert any(needle in line for line in self.log)
+        assert any("Local forwarding listening on 127.0.0.1 port %d" % self.port in line for line in self.log)
 
     def _drain(self) -> None:  # ssh -v logs every forwarded connection: keep its pipe empty
         assert self.proc.stderr is not None
         for line in self.proc.stderr:
             self.log.append(line.rstrip())
-            if "Local forwarding listening on 127.0.0.1 port %d" % self.port in line:
+            if "Entering interactive session." in line:  # logged once the forwarding listeners are bound
                 self.ready.set()
         self.ready.set()  # ssh exited
 
