@@ -25,6 +25,7 @@ from console.core.install_runtime import (
     InstallOptions,
     InstallProgress,
     RuntimeInstaller,
+    install_target,
 )
 from console.core.wheelhouse import WheelhouseError
 
@@ -81,7 +82,11 @@ def _preflight(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> 
     finally:
         installer.close()
     if args.json:
-        env.stdout.write(json.dumps(pre.to_json()) + "\n")
+        # What an install with these options would do (its target and the runtime found there), for
+        # callers that must say so without doing it (the Ansible collection's check mode).
+        report = pre.to_json()
+        report["target"] = install_target(pre, _options(args)).to_json()
+        env.stdout.write(json.dumps(report) + "\n")
     else:
         _print_verdict(env, args.device, pre)
     return ExitCode.OK if pre.ok else ExitCode.CHECK_FAILED

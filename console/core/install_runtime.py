@@ -77,6 +77,28 @@ class InstallResult:
         return asdict(self)
 
 
+@dataclass
+class InstallTarget:
+    """Where an install would go and the runtime it finds there, judged from the preflight's facts alone."""
+
+    mode: str  # system or user
+    prefix: str
+    state: str
+    installed_version: str | None  # the runtime already in ``prefix``, if any
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def install_target(pre: Preflight, options: InstallOptions) -> InstallTarget:
+    """A system install where sudo allows it (unless a user install is asked for), else a user install."""
+    facts = pre.facts
+    system = facts.can_sudo and not options.force_user
+    prefix = SYSTEM_PREFIX if system else facts.get("user_prefix")
+    state = SYSTEM_STATE if system else posixpath.join(facts.get("data_home"), "edge-runtime")
+    return InstallTarget("system" if system else "user", prefix, state, facts.runtime_version(prefix))
+
+
 def installers_dir() -> Path:
     """``installers/device`` of this checkout (or of the bundle, which ships it beside the wheel)."""
     import sys
@@ -120,12 +142,10 @@ class RuntimeInstaller:
         if not pre.ok:
             raise InstallError("preflight", "not installing on %s: %s" % (self.entry.name, pre.refusal()))
         facts = pre.facts
-        system = facts.can_sudo and not options.force_user
-        prefix = SYSTEM_PREFIX if system else facts.get("user_prefix")
-        state = SYSTEM_STATE if system else posixpath.join(facts.get("data_home"), "edge-runtime")
+        target = install_target(pre, options)
+        system, prefix, state, mode = target.mode == "system", target.prefix, target.state, target.mode
         runtime = posixpath.join(prefix, "bin", "edge-runtime")
-        previous = facts.runtime_version(prefix)
-        mode = "system" if system else "user"
+        previous = target.installed_version
         if previous is not None and not options.upgrade:
             outcome = CURRENT if previous == console_version else UPGRADE_OFFERED
             self._say("install", "runtime %s is installed in %s%s" % (
