@@ -1,0 +1,239 @@
+"""The Ansible collection (installers/ansible) with real ansible-playbook runs against real robots.
+
+Four robots: ``robot-1`` and ``robot-4`` are real sshd robots (tests/ssh fixtures), whose bridge starts
+their own daemon; ``robot-2`` and ``robot-3`` are local ``edge-runtime serve`` daemons on unix sockets.
+Every store requires signed packages; the lab key signs them and every robot trusts it. The playbooks
+are the collection's own examples, run by their FQCN from the installed collection.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from console import __version__ as console_version
+from device_runtime.server.bridge import start_daemon
+from device_runtime.store.config import StoreConfig, save_config
+from tests.ansible.controller import COLLECTION, Controller, ansible_tool, install_collection
+from tests.conftest import stop_daemon
+from tests.ssh.conftest import RUNTIME, SshServer, SshWorld
+from tests.ssh.test_preflight import start_robot
+from tests.store.helpers import make_onnx
+
+pytestmark = pytest.mark.timeout(600)
+
+ROBOTS = ["robot-1", "robot-2", "robot-3", "robot-4"]
+SSH_ROBOTS = ["robot-1", "robot-4"]  # the canary, alone in the first batch, and the last batch
+SOCKET_ROBOTS = ["robot-2", "robot-3"]  # the second batch; robot-3 is made to fail its health gate
+SOCKET_GRACE_S = 3.0  # the socket robots' health gate: how long a failing activation lives before its rollback
+STAGED = "edge_operator.console.staged_rollout"
+ROLLBACK = "edge_operator.console.rollback"
+MODULES = ["edge_status", "edge_deploy", "edge_rollback", "edge_install_runtime"]
+
+
+@pytest.fixture(scope="module")
+def collections(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return install_collection(tmp_path_factory.mktemp("galaxy"))
+
+
+@pytest.fixture
+def lab(ssh_world: SshWorld, second_server: SshServer, short_tmp: Path, collections: Path) -> Iterator[Controller]:
+    """The controller with four registered robots that trust the lab key, and two signed packages."""
+    ctl = Controller(short_tmp / "ctl", ssh_world.home, collections)
+    sockets = []
+    try:
+        for name, server in zip(SSH_ROBOTS, ssh_world.servers, strict=True):
+            ctl.ok("devices", "add", name, "--host", server.address, "--port", str(server.port), "--user",
+                   ssh_world.env.local_user, "--key", str(ssh_world.client_key), "--runtime", RUNTIME, "--tag", "lab")
+            ctl.ok("devices", "trust", name, "--fingerprint", server.host_fingerprint)
+        for name in SOCKET_ROBOTS:
+            root = short_tmp / name / "root"
+            save_config(str(root), StoreConfig(health_grace_s=SOCKET_GRACE_S))  # signatures required, as by default
+            sockets.append(short_tmp / name / "rt.sock")
+            start_daemon(str(sockets[-1]), str(root), ["--rate", "5"])
+            ctl.ok("devices", "add", name, "--socket", str(sockets[-1]), "--tag", "lab")
+        ctl.ok("keys", "new", "lab")
+        public = ctl.ok("keys", "export", "lab").strip()
+        for name in ROBOTS:
+            ctl.ok("--device", name, "keys", "trust", public)
+        for seed, version in enumerate(("1.0.0", "1.1.0")):
+            model = make_onnx(short_tmp / ("m%d.onnx" % seed), seed)
+            ctl.ok("package", "build", str(model), "-o", str(short_tmp / ("detector-%s.tar.gz" % version)), "--name",
+                   "detector", "--version", version, "--key", "lab")
+        ctl.write_inventory(ROBOTS)
+        yield ctl
+    finally:
+        for socket in sockets:
+            stop_daemon(socket)
+
+
+def _package(ctl: Controller, version: str) -> str:
+    return str(ctl.work.parent / ("detector-%s.tar.gz" % version))
+
+
+def test_staged_rollout_facts_idempotence_check_mode_max_fail_and_rollback(lab: Controller) -> None:
+    # Check mode first: every robot would get 1.0.0, and none of them stores anything afterwards.
+    run = lab.playbook(STAGED, "-e", "edge_package=%s" % _package(lab, "1.0.0"), "--check", "--diff")
+    assert run.rc == 0, run.output
+    would = run.results("Deploy the package (nothing is sent where its version is already active)")
+    assert {h: (e.status, e.result["result"]) for h, e in would.items()} == dict.fromkeys(
+        ROBOTS, ("changed", "would-deploy"))
+    assert would["robot-1"].result["message"] == "detector 1.0.0 would be activated on robot-1 (active now: none)"
+    assert all(lab.stored("detector", d) == set() for d in ROBOTS)
+
+    # The staged rollout: the canary alone, then half, then the rest.
+    run = lab.playbook(STAGED, "-e", "edge_package=%s" % _package(lab, "1.0.0"), "-e", "edge_why=first rollout")
+    assert run.rc == 0, run.output
+    deploy = "Deploy the package (nothing is sent where its version is already active)"
+    assert run.batches(deploy) == [["robot-1"], ["robot-2", "robot-3"], ["robot-4"]]
+    done = run.results(deploy)
+    assert {h: (e.status, e.result["result"], e.result["active"]) for h, e in done.items()} == dict.fromkeys(
+        ROBOTS, ("changed", "committed", "1.0.0"))
+    # the canary had committed before the next batch began, on its own clock and theirs (one machine)
+    assert done["robot-1"].result["finished"] < min(done[h].result["started"] for h in ROBOTS[1:])
+    assert max(done[h].result["finished"] for h in SOCKET_ROBOTS) < done["robot-4"].result["started"]
+    assert run.changed() == dict.fromkeys(ROBOTS, 1)
+    assert lab.active("detector", ROBOTS) == dict.fromkeys(ROBOTS, "1.0.0")
+
+    # The same play again: nothing to do anywhere.
+    run = lab.playbook(STAGED, "-e", "edge_package=%s" % _package(lab, "1.0.0"))
+    assert run.rc == 0, run.output
+    assert run.changed() == dict.fromkeys(ROBOTS, 0)
+    assert {h: e.result["message"] for h, e in run.results(deploy).items()} == {
+        h: "detector 1.0.0 is already active on %s" % h for h in ROBOTS}
+
+    # The facts: every robot's runtime, hardware, models and health.
+    run = lab.playbook("edge_operator.console.facts")
+    assert run.rc == 0 and run.changed() == dict.fromkeys(ROBOTS, 0), run.output
+    facts = {h: e.result["ansible_facts"]["edge_device"] for h, e in run.results("Read the robot's state").items()}
+    assert set(facts) == set(ROBOTS)
+    for host, fact in facts.items():
+        assert fact["name"] == host and fact["runtime_version"] == console_version and fact["tags"] == ["lab"]
+        assert fact["models"] == {"detector": "1.0.0"} and fact["health"] == "healthy"
+        assert fact["state"] == "connected" and fact["open_alerts"] == 0
+        assert "onnxruntime" in fact["capabilities"]["backends"] and fact["capabilities"]["cpu_count"] >= 1
+    summary = run.results("Summary")["robot-1"].result["msg"]
+    assert summary.startswith("runtime %s, healthy, models {" % console_version), summary
+
+    # robot-3's health now names a robot application that does not exist: its own gate rolls 1.1.0 back,
+    # the second batch has 1 of 2 failed (50 % > max_fail_percentage 25) and the play stops there.
+    lab.ok("--device", "robot-3", "health-config", "--set", "restart_service=no-such-robot.service")
+    run = lab.playbook(STAGED, "-e", "edge_package=%s" % _package(lab, "1.1.0"))
+    assert run.rc != 0, run.output
+    assert run.batches(deploy) == [["robot-1"], ["robot-2", "robot-3"]]  # robot-4's batch never ran
+    failed = run.results(deploy)["robot-3"]
+    assert failed.status == "fatal"
+    assert failed.result["msg"].startswith("robot-3: "), failed.result
+    assert "the health check failed: Robot application running: no-such-robot.service" in failed.result["msg"]
+    assert failed.result["msg"].endswith("Run edgectl --device robot-3 health: it shows each check and how to fix it.")
+    assert run.failed() == {"robot-1": 0, "robot-2": 0, "robot-3": 1}
+    assert lab.active("detector", ROBOTS) == {"robot-1": "1.1.0", "robot-2": "1.1.0", "robot-3": "1.0.0",
+                                              "robot-4": "1.0.0"}
+    assert lab.stored("detector", "robot-4") == {"1.0.0"}  # nothing was even sent to the batch that never ran
+
+    # Withdraw 1.1.0: check mode says where, the play does it, and again it has nothing to do.
+    lab.ok("--device", "robot-3", "health-config", "--set", "restart_service=")
+    withdraw = ("-e", "edge_model=detector", "-e", "edge_withdraw=1.1.0")
+    run = lab.playbook(ROLLBACK, *withdraw, "--check")
+    assert run.rc == 0, run.output
+    assert run.changed() == {"robot-1": 1, "robot-2": 1, "robot-3": 0, "robot-4": 0}
+    assert lab.active("detector", ROBOTS)["robot-1"] == "1.1.0"
+    run = lab.playbook(ROLLBACK, *withdraw)
+    assert run.rc == 0, run.output
+    rolled = run.results("Roll back where the withdrawn version is active")
+    assert {h: e.result["result"] for h, e in rolled.items()} == {
+        "robot-1": "committed", "robot-2": "committed", "robot-3": "unchanged", "robot-4": "unchanged"}
+    assert rolled["robot-3"].result["message"] == "detector is at 1.0.0 on robot-3, not 1.1.0: nothing to roll back"
+    assert lab.active("detector", ROBOTS) == dict.fromkeys(ROBOTS, "1.0.0")
+    run = lab.playbook(ROLLBACK, *withdraw)
+    assert run.rc == 0 and run.changed() == dict.fromkeys(ROBOTS, 0), run.output
+
+
+def test_install_runtime_check_mode_and_an_installed_runtime(ssh_world: SshWorld, short_tmp: Path,
+                                                             collections: Path) -> None:
+    robot = start_robot(ssh_world, short_tmp)  # its own HOME, no runtime on its PATH
+    ctl = Controller(short_tmp / "ctl", ssh_world.home, collections)
+    ctl.ok("devices", "add", "robot", "--host", robot.server.address, "--port", str(robot.server.port), "--user",
+           ssh_world.env.local_user, "--key", str(ssh_world.client_key))
+    ctl.ok("devices", "trust", "robot", "--fingerprint", robot.server.host_fingerprint)
+    ctl.write_inventory(["robot"])
+    prefix = robot.data_home / "edge-runtime"
+    install = ("edge_operator.console.install_runtime", "-e", "edge_user_install=true")
+
+    run = ctl.playbook(*install, "--check")
+    assert run.rc == 0, run.output
+    (event,) = run.results("Install or upgrade the runtime").values()
+    assert event.status == "changed" and event.result["outcome"] == "would-install"
+    assert event.result["prefix"] == str(prefix) and event.result["mode"] == "user"
+    assert event.result["previous_version"] is None and event.result["runtime_version"] == console_version
+    assert not prefix.exists()  # the preflight only read
+
+    # This console's runtime is in the prefix already (the repository's own): no change, and the
+    # device entry now points at it; the handshake goes through it.
+    (prefix / "bin").mkdir(parents=True)
+    (prefix / "bin" / "edge-runtime").symlink_to(RUNTIME)
+    run = ctl.playbook(*install, "--check")
+    assert run.rc == 0 and run.changed() == {"robot": 0}, run.output
+    run = ctl.playbook(*install)
+    assert run.rc == 0 and run.changed() == {"robot": 0}, run.output
+    (event,) = run.results("Install or upgrade the runtime").values()
+    assert event.result["outcome"] == "current" and event.result["runtime_version"] == console_version
+    assert event.result["runtime_path"] == str(prefix / "bin" / "edge-runtime")
+    status = json.loads(ctl.ok("--device", "robot", "status", "--json"))
+    assert status["runtime_version"] == console_version
+
+
+def test_a_failure_carries_edgectl_s_own_message(short_tmp: Path, collections: Path) -> None:
+    ctl = Controller(short_tmp / "ctl", short_tmp, collections)
+    ctl.write_inventory(["ghost"])
+    run = ctl.playbook("edge_operator.console.facts")
+    assert run.rc == 2, run.output
+    (event,) = run.results("Read the robot's state").values()
+    assert event.status == "fatal"
+    assert event.result["msg"].startswith("no device named 'ghost' (known: local; an SSH config alias or "
+                                          "user@host[:port] works too)"), event.result
+    assert event.result["rc"] == 5 and event.result["cmd"][-3:] == ["ghost", "status", "--json"]
+
+
+def _docs(path: Path) -> dict[str, str]:
+    tree = ast.parse(path.read_text())
+    return {t.id: node.value.value for node in tree.body if isinstance(node, ast.Assign)
+            for t in node.targets if isinstance(t, ast.Name) and isinstance(node.value, ast.Constant)}
+
+
+def _docs_of_class(path: Path) -> str:
+    (cls,) = [node for node in ast.parse(path.read_text()).body if isinstance(node, ast.ClassDef)]
+    (doc,) = [node.value.value for node in cls.body if isinstance(node, ast.Assign)
+              and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)]
+    return doc
+
+
+def test_module_docs_parse_and_ansible_doc_reads_them(collections: Path, tmp_path: Path) -> None:
+    for name in MODULES:
+        docs = _docs(COLLECTION / "plugins" / "modules" / ("%s.py" % name))
+        documentation = yaml.safe_load(docs["DOCUMENTATION"])
+        assert documentation["module"] == name and documentation["short_description"]
+        assert isinstance(yaml.safe_load(docs["EXAMPLES"]), list)
+        assert all(v["description"] and v["returned"] for v in yaml.safe_load(docs["RETURN"]).values())
+    fragment = _docs_of_class(COLLECTION / "plugins" / "doc_fragments" / "device.py")
+    assert set(yaml.safe_load(fragment)["options"]) == {"device", "edgectl"}
+    environ = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "ANSIBLE_COLLECTIONS_PATH": str(collections),
+               "ANSIBLE_LOCAL_TEMP": str(tmp_path / "tmp")}
+    proc = subprocess.run([ansible_tool("ansible-doc"), "--json", *("edge_operator.console.%s" % m for m in MODULES)],
+                          env=environ, capture_output=True, text=True, timeout=120, check=True)
+    docs = json.loads(proc.stdout)
+    for name in MODULES:
+        options = docs["edge_operator.console.%s" % name]["doc"]["options"]
+        assert options["device"]["required"] is True  # from the collection's doc fragment
+        assert "edgectl" in options
+    proc = subprocess.run([ansible_tool("ansible-inventory"), "-i", str(COLLECTION / "examples" / "inventory.yml"),
+                           "--list"], env=environ, capture_output=True, text=True, timeout=120, check=True)
+    inventory = json.loads(proc.stdout)
+    assert inventory["canary"]["hosts"] == ["robot-1"]
+    assert inventory["_meta"]["hostvars"]["dock-east"]["edgectl_device"] == "robot-dock-east"
