@@ -11,8 +11,8 @@ same run on the same lab:
   ``tc tbf`` (``--rate``, default 12.5 MB/s: a 100 Mbit/s site link). Each round deploys a new version
   (new random weights: nothing is already on a robot, and gzip cannot shrink it).
 
-Medians over the rounds: the machine this runs on may be small and busy (the figures in the issue's
-report came from 2 cores shared with CPU hogs). Needs root, ``ip``, ``iptables``, ``tc`` and ``sshd``.
+Medians over the rounds, with the machine's load printed beside them: on a small, busy machine one round
+says little. Needs root, ``ip``, ``iptables``, ``tc`` and ``sshd``.
 
     python bench/fleet_lab.py [--robots 20] [--status-rounds 5] [--deploy-rounds 3] [--mb 20] [--rate 12.5]
 """

@@ -4,8 +4,9 @@ its own address, user, daemon and store, the runtime installed by ``edgectl inst
 
 Fleet status of the whole lab (and its time), a robot whose link went black named with why, a staged
 rollout over ``lab-a`` (robots 1-6) that stops at the robot failing its health gate, and a fleet rollback.
-The lab is made once for this module (~30 s: namespaces, users, sshd, one install); each test leaves it
-as it found it. Needs root, ``ip``, ``iptables``, ``tc`` and ``sshd``; skipped elsewhere, saying why.
+The lab is made once for this module (30-50 s on 2 busy cores: namespaces, users, sshd, one install);
+each test leaves it as it found it. Needs root, ``ip``, ``iptables``, ``tc`` and ``sshd``; skipped
+elsewhere, saying why.
 """
 
 from __future__ import annotations
