@@ -9,6 +9,7 @@ are the collection's own examples, run by their FQCN from the installed collecti
 from __future__ import annotations
 
 import ast
+import importlib
 import json
 import subprocess
 from collections.abc import Iterator
@@ -77,7 +78,7 @@ def _package(ctl: Controller, version: str) -> str:
     return str(ctl.work.parent / ("detector-%s.tar.gz" % version))
 
 
-def test_staged_rollout_facts_idempotence_check_mode_max_fail_and_rollback(lab: Controller) -> None:
+def test_staged_rollout_facts_idempotence_check_mode_max_fail_rollback_and_onnx(lab: Controller) -> None:
     # Check mode first: every robot would get 1.0.0, and none of them stores anything afterwards.
     run = lab.playbook(STAGED, "-e", "edge_package=%s" % _package(lab, "1.0.0"), "--check", "--diff")
     assert run.rc == 0, run.output
@@ -154,6 +155,17 @@ def test_staged_rollout_facts_idempotence_check_mode_max_fail_and_rollback(lab: 
     run = lab.playbook(ROLLBACK, *withdraw)
     assert run.rc == 0 and run.changed() == dict.fromkeys(ROBOTS, 0), run.output
 
+    # An ONNX model, on a robot of each kind: it needs a version; with one, a second run changes nothing.
+    onnx = ("-e", "onnx=%s" % make_onnx(lab.work / "segmenter.onnx", 7), "--limit", "robot-1,robot-2")
+    for changed in (1, 0):
+        run = lab.playbook(str(Path(__file__).with_name("onnx_deploy.yml")), *onnx)
+        assert run.rc == 0 and run.changed() == {"robot-1": changed, "robot-2": changed}, run.output
+        refused = run.results("An ONNX model without a version")["robot-1"]
+        assert refused.status == "fatal" and refused.result["msg"].endswith(
+            "segmenter.onnx is an ONNX model: give its version (version: 1.2.0), so that a second run finds it "
+            "active instead of deploying the next patch version again")
+    assert lab.active("segmenter", ["robot-1", "robot-2"]) == {"robot-1": "2.0.0", "robot-2": "2.0.0"}
+
 
 def test_install_runtime_check_mode_and_an_installed_runtime(ssh_world: SshWorld, short_tmp: Path,
                                                              collections: Path) -> None:
@@ -214,7 +226,9 @@ def _docs_of_class(path: Path) -> str:
     return doc
 
 
-def test_module_docs_parse_and_ansible_doc_reads_them(collections: Path, tmp_path: Path) -> None:
+def test_module_docs_parse_and_ansible_doc_reads_them(collections: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(collections))  # the installed collection's modules, for their option specs
     for name in MODULES:
         docs = _docs(COLLECTION / "plugins" / "modules" / ("%s.py" % name))
         documentation = yaml.safe_load(docs["DOCUMENTATION"])
@@ -231,7 +245,15 @@ def test_module_docs_parse_and_ansible_doc_reads_them(collections: Path, tmp_pat
     for name in MODULES:
         options = docs["edge_operator.console.%s" % name]["doc"]["options"]
         assert options["device"]["required"] is True  # from the collection's doc fragment
-        assert "edgectl" in options
+        # the module takes exactly the options its documentation describes, with the same types and defaults
+        spec = importlib.import_module("ansible_collections.edge_operator.console.plugins.modules.%s" % name)
+        assert set(options) == set(spec.ARGUMENT_SPEC), name
+        for option, doc in options.items():
+            arg = spec.ARGUMENT_SPEC[option]
+            for field in ("type", "required", "default", "elements"):
+                assert doc.get(field) == arg.get(field) or (field == "required" and not doc.get(field) and
+                                                            not arg.get(field)), (name, option, field)
+            assert sorted(doc.get("aliases", [])) == sorted(arg.get("aliases", [])), (name, option)
     proc = subprocess.run([ansible_tool("ansible-inventory"), "-i", str(COLLECTION / "examples" / "inventory.yml"),
                            "--list"], env=environ, capture_output=True, text=True, timeout=120, check=True)
     inventory = json.loads(proc.stdout)

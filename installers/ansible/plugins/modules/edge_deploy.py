@@ -182,22 +182,26 @@ def _what(module: AnsibleModule, edgectl: Edgectl, src: str) -> tuple[str, str]:
     return manifest["name"], manifest["version"]
 
 
+# The options, as DOCUMENTATION describes them (tests/ansible checks that the two agree).
+ARGUMENT_SPEC: dict[str, Any] = dict(
+    COMMON_ARGS,
+    src={"type": "path", "required": True, "aliases": ["package"]},
+    name={"type": "str"},
+    version={"type": "str"},
+    import_only={"type": "bool", "default": False},
+    allow_downgrade={"type": "bool", "default": False},
+    why={"type": "str", "default": ""},
+    force={"type": "bool", "default": False},
+    wait={"type": "float"},
+    key={"type": "str", "no_log": False},
+    shapes={"type": "list", "elements": "str", "default": []},
+    sample={"type": "path"},
+)
+
+
 def main() -> None:
     module = AnsibleModule(
-        argument_spec=dict(
-            COMMON_ARGS,
-            src={"type": "path", "required": True, "aliases": ["package"]},
-            name={"type": "str"},
-            version={"type": "str"},
-            import_only={"type": "bool", "default": False},
-            allow_downgrade={"type": "bool", "default": False},
-            why={"type": "str", "default": ""},
-            force={"type": "bool", "default": False},
-            wait={"type": "float"},
-            key={"type": "str", "no_log": False},
-            shapes={"type": "list", "elements": "str", "default": []},
-            sample={"type": "path"},
-        ),
+        argument_spec=ARGUMENT_SPEC,
         supports_check_mode=True,
     )
     params = module.params

@@ -104,16 +104,20 @@ warnings_from_preflight:
 """
 
 
+# The options, as DOCUMENTATION describes them (tests/ansible checks that the two agree).
+ARGUMENT_SPEC: dict[str, Any] = dict(
+    COMMON_ARGS,
+    upgrade={"type": "bool", "default": False},
+    user_install={"type": "bool", "default": False},
+    prefix={"type": "str"},
+    python={"type": "str"},
+    wheelhouse={"type": "path"},
+)
+
+
 def main() -> None:
     module = AnsibleModule(
-        argument_spec=dict(
-            COMMON_ARGS,
-            upgrade={"type": "bool", "default": False},
-            user_install={"type": "bool", "default": False},
-            prefix={"type": "str"},
-            python={"type": "str"},
-            wheelhouse={"type": "path"},
-        ),
+        argument_spec=ARGUMENT_SPEC,
         supports_check_mode=True,
     )
     params = module.params

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.edge_operator.console.plugins.module_utils.edgectl import COMMON_ARGS, Edgectl
 
@@ -104,17 +106,21 @@ notes:
 """
 
 
+# The options, as DOCUMENTATION describes them (tests/ansible checks that the two agree).
+ARGUMENT_SPEC: dict[str, Any] = dict(
+    COMMON_ARGS,
+    name={"type": "str", "required": True, "aliases": ["model"]},
+    to={"type": "str", "aliases": ["version"]},
+    from_version={"type": "str"},
+    why={"type": "str", "default": ""},
+    force={"type": "bool", "default": False},
+    wait={"type": "float"},
+)
+
+
 def main() -> None:
     module = AnsibleModule(
-        argument_spec=dict(
-            COMMON_ARGS,
-            name={"type": "str", "required": True, "aliases": ["model"]},
-            to={"type": "str", "aliases": ["version"]},
-            from_version={"type": "str"},
-            why={"type": "str", "default": ""},
-            force={"type": "bool", "default": False},
-            wait={"type": "float"},
-        ),
+        argument_spec=ARGUMENT_SPEC,
         required_one_of=[("to", "from_version")],
         supports_check_mode=True,
     )

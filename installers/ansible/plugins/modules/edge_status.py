@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.edge_operator.console.plugins.module_utils.edgectl import COMMON_ARGS, Edgectl
 
@@ -104,8 +106,12 @@ FLEET_FIELDS = ("tags", "state", "board", "jetpack", "models", "health", "failin
                 "hottest_sensor", "open_alerts", "alerts")
 
 
+# The options, as DOCUMENTATION describes them (tests/ansible checks that the two agree).
+ARGUMENT_SPEC: dict[str, Any] = dict(COMMON_ARGS)
+
+
 def main() -> None:
-    module = AnsibleModule(argument_spec=dict(COMMON_ARGS), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     edgectl = Edgectl(module)
     # the handshake (hardware, runtime) and the fleet row (models, health, alerts), read at the same time
     status, fleet = edgectl.json_all((("status", "--json"), True),
