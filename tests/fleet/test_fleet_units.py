@@ -91,6 +91,20 @@ def test_each_failure_is_classed_and_kept_with_its_device() -> None:
     assert outcomes["r6"].status == OK and outcomes["r6"].seconds >= 0
 
 
+@pytest.mark.parametrize(("said", "why"), [
+    ("cannot reach 10.0.0.2:22 (timed out); is the device on and on the network?",
+     "cannot reach 10.0.0.2:22 (timed out); is the device on and on the network? Check that"),
+    ("the device closed the connection.", "the device closed the connection. Check that"),
+    ("the device closed the connection", "the device closed the connection. Check that"),
+])
+def test_an_unreachable_device_is_named_in_whole_sentences(said: str, why: str) -> None:
+    def work(device: str) -> dict[str, object]:
+        raise TransportError(said)
+
+    (outcome,) = run_each(["r1"], work, "The status")
+    assert outcome.status == UNREACHABLE and outcome.why.startswith(why), outcome.why
+
+
 def test_rollouts_name_a_damaged_record_and_an_unknown_id(console_env: ConsoleEnv) -> None:
     log = RolloutLog(console_env.data_dir / "rollouts")
     record = RolloutRecord(new_id("rollback", "detector", 1.0e9), "rollback", "ana@laptop", 1.0e9,

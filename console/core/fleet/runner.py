@@ -92,6 +92,12 @@ def failure_text(exc: BaseException, what: str, device: str) -> str:
     return "%s %s" % (refusal.what, one_line(refusal, getattr(exc, "code", None), device))
 
 
+def _sentence(text: str) -> str:
+    """``text`` ending as a sentence: "timed out" -> "timed out.", "is it on?" stays (never "on?.")."""
+    text = text.rstrip()
+    return text if text.endswith((".", "?", "!")) else text + "."
+
+
 Work = Callable[[str], dict[str, Any]]
 Listener = Callable[[DeviceOutcome], None]
 
@@ -117,8 +123,8 @@ def run_each(devices: Sequence[str], work: Work, what: str, parallel: int = DEFA
                 outcome = DeviceOutcome(device, UNREACHABLE, "%s Once the fingerprint is confirmed: edgectl devices "
                                         "trust %s --fingerprint %s" % (why, device, exc.fingerprint))
             elif why is not None:
-                outcome = DeviceOutcome(device, UNREACHABLE, "%s. Check that it is on and its runtime is up: "
-                                        "edgectl --device %s status" % (why.rstrip("."), device))
+                outcome = DeviceOutcome(device, UNREACHABLE, "%s Check that it is on and its runtime is up: "
+                                        "edgectl --device %s status" % (_sentence(why), device))
             else:
                 outcome = DeviceOutcome(device, FAILED, failure_text(exc, what, device))
         outcome.started, outcome.seconds = started, time.monotonic() - t0
