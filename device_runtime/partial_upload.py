@@ -2,11 +2,13 @@
 ``uploads/`` both receive files through it.
 
 A file is announced by its sha256 and size and grows in a partial file, appended by the daemon
-from base64 chunks (hashed as they arrive) or written straight into the part over SFTP (those
-bytes are hashed at finish, from where the running hash stopped: nothing is read twice). Only
+from base64 chunks (hashed as they arrive) or written straight into the part by another writer
+(SFTP, or the console on the same machine): a follower thread then hashes those bytes as they
+land (:meth:`PartialUploads.follow`), and finish hashes only what it has not seen yet. Only
 when the whole of it hashed to the announced sha256 does it become the final file: fsync,
 rename, fsync of the directory. A write that fails truncates back to the last good offset, so
-the sender resumes from there.
+the sender resumes from there. A resumed part is hashed again from its start (read back from
+the disk): bytes that rotted while the upload waited are never vouched for by an old hash.
 
 Finishing a big file takes a while (about 0.05 to 0.3 s per 100 MB), so callers run
 :meth:`PartialUploads.finish` on a worker thread; a lock per upload keeps a chunk and a finish
@@ -18,11 +20,15 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 from typing import Any, Callable, Dict, Optional
 
 from device_runtime.store.fsutil import fsync_dir
 
 CHUNK = 1 << 20
+FOLLOW_IDLE_S = 30.0  # a follower stops when the part has not grown for this long (finish hashes the rest)
+FOLLOW_POLL_MIN_S = 0.001
+FOLLOW_POLL_MAX_S = 0.01
 
 OFFSET = "offset"
 TOO_LONG = "too-long"
@@ -49,6 +55,8 @@ class _Running:
         self.lock = threading.Lock()
         self.digest: Any = hashlib.sha256()
         self.hashed = 0
+        self.stop = threading.Event()  # set when the upload is finished or forgotten: its follower ends
+        self.follower: Optional[threading.Thread] = None
 
 
 class PartialUploads:
@@ -70,7 +78,20 @@ class PartialUploads:
 
     def forget(self, part: str) -> None:
         with self._lock:
-            self._running.pop(part, None)
+            entry = self._running.pop(part, None)
+        if entry is not None:
+            entry.stop.set()
+
+    def follow(self, part: str, size: int) -> None:
+        """Hash the part's bytes as another writer appends them (SFTP, or the console on this
+        machine), on a thread of its own, so that finish has (almost) nothing left to read."""
+        entry = self._entry(part)
+        with entry.lock:
+            if entry.follower is not None and entry.follower.is_alive():
+                return
+            entry.follower = threading.Thread(target=_follow, args=(part, entry, size), name="upload-hash",
+                                              daemon=True)
+            entry.follower.start()
 
     @staticmethod
     def received(part: str) -> int:
@@ -82,12 +103,16 @@ class PartialUploads:
 
     def create(self, part: str, mode: int = 0o660) -> int:
         """Create the part if it is missing (group-writable: an operator in the runtime's group
-        may append to it over SFTP); returns the offset the sender continues from."""
+        may append to it over SFTP); returns the offset the sender continues from. A part that
+        already holds bytes is a resume: its running hash starts again from the disk's bytes."""
         fd = os.open(part, os.O_WRONLY | os.O_CREAT, mode)
         try:
-            return os.fstat(fd).st_size
+            held = os.fstat(fd).st_size
         finally:
             os.close(fd)
+        if held:
+            self.forget(part)
+        return held
 
     def append(self, part: str, offset: int, data: bytes, size: int,
                before_write: Optional[Callable[[], None]] = None) -> int:
@@ -157,6 +182,37 @@ class PartialUploads:
             os.replace(part, final)
             fsync_dir(os.path.dirname(final) or ".")
             self.forget(part)
+
+
+def _follow(part: str, entry: _Running, size: int) -> None:
+    """The follower's loop: read what landed beyond the running hash and add it, until the part
+    is whole, the upload is finished or forgotten, or nothing arrives for FOLLOW_IDLE_S."""
+    try:
+        fd = os.open(part, os.O_RDONLY)
+    except OSError:
+        return  # finish hashes it all
+    try:
+        wait, since = FOLLOW_POLL_MIN_S, time.monotonic()
+        while not entry.stop.is_set():
+            at = entry.hashed
+            if at >= size:
+                return
+            data = os.pread(fd, min(CHUNK, size - at), at)
+            if not data:
+                if time.monotonic() - since > FOLLOW_IDLE_S:
+                    return
+                entry.stop.wait(wait)
+                wait = min(wait * 2, FOLLOW_POLL_MAX_S)
+                continue
+            wait, since = FOLLOW_POLL_MIN_S, time.monotonic()
+            with entry.lock:
+                if entry.hashed == at and not entry.stop.is_set():
+                    entry.digest.update(data)
+                    entry.hashed = at + len(data)
+    except OSError:
+        return
+    finally:
+        os.close(fd)
 
 
 def _hash_rest(part: str, entry: _Running, size: int) -> str:

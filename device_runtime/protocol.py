@@ -16,9 +16,13 @@ from typing import Any, ClassVar, Dict, Iterator, List, Optional, Tuple, Type, T
 
 # 2: ``hello`` names the console instance, and the daemon replays its reply to a retried
 #    request that changes state (see REPLAYED_METHODS) instead of acting twice.
-PROTOCOL_VERSION = 2
+# 3: a store upload may be named by the sender and get its sha256 with ``finish``
+#    (``StoreUploadBegin.digest_at_end``), so a package is hashed while it is sent.
+PROTOCOL_VERSION = 3
 # The first version whose daemon replays replies: a console retries changing requests only then.
 REPLAY_PROTOCOL_VERSION = 2
+# The first version whose daemon takes a store upload's sha256 at its end (StoreUploadFinish.sha256).
+DIGEST_AT_END_PROTOCOL_VERSION = 3
 # Oldest protocol version this side still speaks. Bumped only when a change breaks old peers.
 MIN_PROTOCOL_VERSION = 1
 # A frame larger than this is refused; its bytes are discarded without being buffered.
@@ -1235,6 +1239,11 @@ class StoreUploadBegin(Record):
     # Unpack, check and load a big package while it arrives (a deploy). False for a file only
     # pushed for later (edgectl push): nothing but the upload runs on the device.
     stage: bool = True
+    # Protocol 3: ``sha256`` is a name the sender chose (64 hex digits), and the package's own
+    # sha256 comes with ``store.upload.finish`` (StoreUploadFinish.sha256): the sender hashes the
+    # bytes as it sends them and the device as they arrive. Older daemons ignore it: send it only
+    # to a daemon of DIGEST_AT_END_PROTOCOL_VERSION or newer.
+    digest_at_end: bool = False
 
 
 @_record
@@ -1243,6 +1252,17 @@ class StoreUploadChunk(Record):
     id: str
     offset: int
     data: str  # base64, at most STORE_UPLOAD_CHUNK raw bytes
+
+
+@_record
+@dataclass
+class StoreUploadFinish(Record):
+    """Finish an upload: the device hashes what arrived and keeps it only when the sha256 matches."""
+
+    id: str
+    # The package's sha256, for an upload begun with digest_at_end (protocol 3); it must match
+    # the name of any other upload. The finished file is incoming/<sha256>.tar.gz either way.
+    sha256: Optional[str] = None
 
 
 @_record
@@ -1274,7 +1294,7 @@ METHODS.update({
     "store.policy.set": (StorePolicyUpdate, StorePolicy),
     "store.upload.begin": (StoreUploadBegin, StoreUploadState),
     "store.upload.chunk": (StoreUploadChunk, StoreUploadState),
-    "store.upload.finish": (StoreActionRef, StoreUploadState),
+    "store.upload.finish": (StoreUploadFinish, StoreUploadState),
     # Files for jobs (models, calibration data, golden cases), same records as store uploads.
     "files.begin": (StoreUploadBegin, StoreUploadState),
     "files.chunk": (StoreUploadChunk, StoreUploadState),

@@ -16,7 +16,7 @@ from console.core.client import DeviceError
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
 from console.core.keys import KeyError_, KeyStore
-from console.core.packages import PackageError, build_package
+from console.core.packages import PackageError, PackageStream, package_to_send
 from console.core.session import DeviceSession
 from console.core.store_client import StoreClient
 from device_runtime.protocol import (
@@ -140,13 +140,13 @@ def _deploy(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int
         warmup = warmup_options(args)
         session, client = _client(core, args, env)
         with tempfile.TemporaryDirectory(prefix="eoc-deploy-") as scratch:
-            package = args.package
-            if package.suffix == ".onnx":
-                name = args.name or default_name(package)
+            package: Path | PackageStream = args.package
+            if args.package.suffix == ".onnx":
+                name = args.name or default_name(args.package)
                 version = args.version or _next_version(session, name)
                 key = KeyStore(env.config_dir / "keys").private_key(args.key) if args.key else None
-                package = Path(scratch) / ("%s-%s.tar.gz" % (name, version))
-                build_package(args.package, package, name, version, env.operator, key=key, **warmup)
+                package = package_to_send(args.package, Path(scratch), name, version, env.operator, key=key,
+                                          **warmup)
                 if not args.json:
                     env.stdout.write("packaged %s as %s %s (%s)\n" % (args.package.name, name, version,
                                                                       "signed" if key else "unsigned"))

@@ -4,7 +4,9 @@ The header is fixed (no name, no time; see ``device_runtime.store.package.GZIP_H
 same files always give the same archive and a changed header byte is a refused package. Model
 weights are mostly incompressible (random-looking floats, or already-quantised bytes): deflate
 then spends seconds per 100 MB to save nothing, so a sample of the files picks the level, and
-data that does not shrink is stored (deflate's stored blocks: still a valid ``.tar.gz``).
+data that does not shrink is stored (deflate's stored blocks: still a valid ``.tar.gz``). Stored
+blocks are framed here (:func:`stored`), one run of blocks per piece of the tar, so a stored
+archive's size is known before a byte of it is made and it can be sent as it is made.
 """
 
 from __future__ import annotations
@@ -59,3 +61,29 @@ def choose_level(paths: Iterable[Path]) -> int:
                 raw += len(sample)
                 packed += len(zlib.compress(sample, 1))
     return COMPRESS_LEVEL if raw and packed <= WORTH_IT * raw else STORE_LEVEL
+
+
+STORED_BLOCK = 65535  # the most one deflate stored block holds
+STORED_END = b"\x01\x00\x00\xff\xff"  # the final block: stored, empty
+READ_SIZE = 16 * STORED_BLOCK  # file reads that fill whole blocks
+
+
+def stored_size(length: int) -> int:
+    """The size of ``length`` bytes framed by :func:`stored`."""
+    return length + 5 * -(-length // STORED_BLOCK)
+
+
+def stored(data: bytes | memoryview) -> bytes:
+    """``data`` as deflate stored blocks (none of them final), each at most STORED_BLOCK bytes."""
+    view = memoryview(data)
+    parts: list[bytes | memoryview] = []
+    for start in range(0, len(view), STORED_BLOCK):
+        piece = view[start:start + STORED_BLOCK]
+        parts.append(struct.pack("<BHH", 0, len(piece), len(piece) ^ 0xFFFF))
+        parts.append(piece)
+    return b"".join(parts)
+
+
+def stored_trailer(crc: int, length: int) -> bytes:
+    """The final empty block and the gzip trailer (the crc32 and size of the uncompressed bytes)."""
+    return STORED_END + struct.pack("<II", crc & 0xFFFFFFFF, length & 0xFFFFFFFF)

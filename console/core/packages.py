@@ -11,15 +11,27 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import mmap
 import os
 import tarfile
 import tempfile
+import threading
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from console.core.package_gzip import CanonicalGzip, choose_level
+from console.core.onnx_skim import skim
+from console.core.package_gzip import (
+    READ_SIZE,
+    STORE_LEVEL,
+    CanonicalGzip,
+    choose_level,
+    stored,
+    stored_size,
+    stored_trailer,
+)
 from device_runtime.store.errors import StoreError
 from device_runtime.store.manifest import (
     MANIFEST_FILE,
@@ -33,7 +45,7 @@ from device_runtime.store.manifest import (
     check_path,
     parse_manifest_bytes,
 )
-from device_runtime.store.package import PackageReader
+from device_runtime.store.package import GZIP_HEADER, PackageReader
 from device_runtime.store.semver import SemVer
 from device_runtime.store.signing import Signature, sign
 from device_runtime.store.tensors import spec_fields_from_value_info
@@ -118,20 +130,13 @@ def manifest_for_onnx(model_path: Path, name: str, version: str, author: str, pr
     ``shapes`` and ``sample`` give the warm-up its inputs; the shapes used are recorded. A model whose
     dynamic inputs have no safe default, or whose external data is missing, is refused here, before a
     byte is written or sent."""
-    import onnx
 
     try:
         check_name(name)
         SemVer(version)
     except StoreError as exc:
         raise PackageError(exc.message.replace("manifest.json: ", "")) from None
-    try:
-        raw = model_path.read_bytes()  # read once: parsed and hashed from the same bytes
-        model = onnx.load_model_from_string(raw)
-    except Exception as exc:
-        raise PackageError("%s is not an ONNX model: %s" % (model_path, str(exc)[:200])) from None
-    onnx_sha, onnx_size = hashlib.sha256(raw).hexdigest(), len(raw)
-    del raw
+    model, onnx_sha, onnx_size = _parse_and_hash(model_path)
     initializers = {init.name for init in model.graph.initializer}
     inputs = [_tensor(v) for v in model.graph.input if v.name not in initializers]
     outputs = [_tensor(v) for v in model.graph.output]
@@ -163,6 +168,32 @@ def manifest_for_onnx(model_path: Path, name: str, version: str, author: str, pr
         outputs=outputs, precision=precision or _precision(model), recipe=recipe or quantize_recipe(model),
         source_onnx_sha256=onnx_sha, security_counter=security_counter, engine=engine_info, warmup=warmup,
     )
+
+
+def _parse_and_hash(model_path: Path) -> tuple[Any, str, int]:
+    """The parsed model (without its weights' bytes), its sha256 and size, from one mapping of
+    the file: the hash runs on a thread of its own beside the parse (hashlib lets go of the
+    interpreter), and no copy of the file is read into memory first."""
+    try:
+        with open(model_path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else None
+    except OSError as exc:
+        raise PackageError("cannot read %s: %s" % (model_path, exc.strerror or exc)) from None
+    digest = hashlib.sha256()
+    view = memoryview(mapped if mapped is not None else b"")
+    hashing = threading.Thread(target=digest.update, args=(view,), name="onnx-sha256", daemon=True)
+    hashing.start()
+    try:
+        model = skim(view)  # the graph without its weights' bytes: packaging never reads them
+    except Exception as exc:
+        raise PackageError("%s is not an ONNX model: %s" % (model_path, str(exc)[:200])) from None
+    finally:
+        hashing.join()
+        view.release()
+        if mapped is not None:
+            mapped.close()
+    return model, digest.hexdigest(), size
 
 
 def _warmup(inputs: list[TensorSpec], shapes: dict[str, list[int]], sample: Path | None) -> WarmupSpec:
@@ -279,6 +310,67 @@ class _TarWriter:
 _COPY_CHUNK = 1 << 20
 
 
+class PackageStream:
+    """A stored package (files that do not compress) made as it is read: the same tar as
+    :class:`_TarWriter` lays out, framed in deflate stored blocks, so its size is known before
+    its first byte is made and it can go to a device without being written to disk first."""
+
+    def __init__(self, name: str, manifest_bytes: bytes, signature: bytes | None, files: dict[str, Path]) -> None:
+        self.name = name
+        self.pieces: list[tuple[bytes, Path | None, int]] = []  # (bytes, or a file of that size)
+        self.tar_size = 0
+        self._add(MANIFEST_FILE, manifest_bytes)
+        if signature is not None:
+            self._add(SIGNATURE_FILE, signature)
+        for arcname, path in files.items():
+            self._add(arcname, path=path)
+        end = tarfile.NUL * (2 * tarfile.BLOCKSIZE)
+        record = (self.tar_size + len(end)) % tarfile.RECORDSIZE
+        self._bytes(end + (tarfile.NUL * (tarfile.RECORDSIZE - record) if record else b""))
+        self.size = (len(GZIP_HEADER) + sum(stored_size(p[2] if p[1] is not None else len(p[0])) for p in self.pieces)
+                     + len(stored_trailer(0, 0)))
+
+    def _bytes(self, data: bytes) -> None:
+        if self.pieces and self.pieces[-1][1] is None:  # one run of blocks for neighbouring headers
+            self.pieces[-1] = (self.pieces[-1][0] + data, None, 0)
+        else:
+            self.pieces.append((data, None, 0))
+        self.tar_size += len(data)
+
+    def _add(self, arcname: str, data: bytes | None = None, path: Path | None = None) -> None:
+        info = tarfile.TarInfo(arcname)
+        info.mode = 0o644
+        info.mtime = 0
+        info.size = len(data) if data is not None else path.stat().st_size if path is not None else 0
+        self._bytes(info.tobuf(tarfile.PAX_FORMAT, tarfile.ENCODING, "surrogateescape"))
+        if data is not None:
+            self._bytes(data)
+        elif path is not None and info.size:
+            self.pieces.append((b"", path, info.size))
+            self.tar_size += info.size
+        if info.size % tarfile.BLOCKSIZE:
+            self._bytes(tarfile.NUL * (tarfile.BLOCKSIZE - info.size % tarfile.BLOCKSIZE))
+
+    def blocks(self) -> Iterator[bytes]:
+        yield GZIP_HEADER
+        crc = 0
+        for data, path, size in self.pieces:
+            if path is None:
+                crc = zlib.crc32(data, crc)
+                yield stored(data)
+                continue
+            left = size
+            with open(path, "rb", buffering=0) as handle:
+                while left > 0:
+                    block = handle.read(min(READ_SIZE, left))
+                    if not block:
+                        raise PackageError("%s became shorter while it was packaged: package it again" % path)
+                    crc = zlib.crc32(block, crc)
+                    left -= len(block)
+                    yield stored(block)
+        yield stored_trailer(crc, self.tar_size)
+
+
 def write_package(out: Path, manifest_bytes: bytes, signature: bytes | None, files: dict[str, Path]) -> None:
     """Write the archive atomically: manifest.json, manifest.sig, then the files in manifest order,
     in a gzip stream with the device's fixed header, stored when the files do not compress."""
@@ -287,15 +379,20 @@ def write_package(out: Path, manifest_bytes: bytes, signature: bytes | None, fil
     try:
         with os.fdopen(fd, "wb") as handle:
             raw = _Hashing(handle)
-            stream = CanonicalGzip(raw, choose_level(files.values()))  # type: ignore[arg-type]
-            tar = _TarWriter(stream)
-            tar.add(MANIFEST_FILE, manifest_bytes)
-            if signature is not None:
-                tar.add(SIGNATURE_FILE, signature)
-            for arcname, path in files.items():
-                tar.add(arcname, path=path)
-            tar.close()
-            stream.close()
+            level = choose_level(files.values())
+            if level == STORE_LEVEL:
+                for block in PackageStream(out.name, manifest_bytes, signature, files).blocks():
+                    raw.write(block)
+            else:
+                stream = CanonicalGzip(raw, level)  # type: ignore[arg-type]
+                tar = _TarWriter(stream)
+                tar.add(MANIFEST_FILE, manifest_bytes)
+                if signature is not None:
+                    tar.add(SIGNATURE_FILE, signature)
+                for arcname, path in files.items():
+                    tar.add(arcname, path=path)
+                tar.close()
+                stream.close()
         os.replace(tmp, out)
         _WRITTEN[_identity(out)] = raw.digest.hexdigest()
     except BaseException:
@@ -336,6 +433,26 @@ def known_sha256(path: Path) -> str | None:
 def build_package(model_path: Path, out: Path, name: str, version: str, author: str, key: Any = None,
                   **options: Any) -> Manifest:
     """Build ``out`` from an ONNX model; sign it when ``key`` (an Ed25519 private key) is given."""
+    manifest, raw, signature, files = _package_parts(model_path, name, version, author, key, **options)
+    write_package(out, raw, signature, files)
+    return manifest
+
+
+def package_to_send(model_path: Path, scratch: Path, name: str, version: str, author: str, key: Any = None,
+                    **options: Any) -> Path | PackageStream:
+    """The package :func:`build_package` would write, as a stream made while it is sent when its
+    files do not compress (nothing written to disk, the model read once more, as it goes);
+    otherwise written into ``scratch`` (a compressed size is not known before it is made)."""
+    _manifest, raw, signature, files = _package_parts(model_path, name, version, author, key, **options)
+    if choose_level(files.values()) == STORE_LEVEL:
+        return PackageStream("%s-%s.tar.gz" % (name, version), raw, signature, files)
+    out = scratch / ("%s-%s.tar.gz" % (name, version))
+    write_package(out, raw, signature, files)
+    return out
+
+
+def _package_parts(model_path: Path, name: str, version: str, author: str, key: Any = None,
+                   **options: Any) -> tuple[Manifest, bytes, bytes | None, dict[str, Path]]:
     engine: EngineBuild | None = options.get("engine")
     manifest = manifest_for_onnx(model_path, name, version, author, **options)
     files = {"model.onnx": model_path}
@@ -348,8 +465,7 @@ def build_package(model_path: Path, out: Path, name: str, version: str, author: 
         files[path.name] = path
     raw = manifest.canonical_bytes()
     signature = sign(key, raw).to_bytes() if key is not None else None
-    write_package(out, raw, signature, files)
-    return manifest
+    return manifest, raw, signature, files
 
 
 def read_head(package: Path, strict_header: bool = True) -> tuple[bytes, bytes | None]:

@@ -1,10 +1,14 @@
 """Push a file into a device's store ``incoming/`` area, and keep at it through a bad link.
 
 Each attempt connects (if need be), asks the device how many bytes of the file it already holds
-(``store.upload.begin``, keyed by the file's sha256), appends the rest and has the device hash the
-whole file before it is accepted (``store.upload.finish``). The rest goes over SFTP with pipelined
-writes on an SSH device, straight into the partial file on this computer's own device, and in
-protocol chunks where neither may write it. A dropped link ends the attempt; the next one comes
+(``store.upload.begin``), appends the rest and has the device check the whole file's sha256
+before it is accepted (``store.upload.finish``). A device of protocol 3 or newer takes the sha256
+at the end: the file is hashed here while it is read and sent, and on the device as it lands, so
+neither side reads it twice; the upload is named after the file (path, size, time, this computer),
+so a later push of the unchanged file resumes it. An older device names the upload by the sha256,
+which is then computed first. The rest goes over SFTP with pipelined writes on an SSH device,
+straight into the partial file on this computer's own device, and in protocol chunks where neither
+may write it. A dropped link ends the attempt; the next one comes
 after a backoff delay and resumes from what the device holds, so nothing is sent twice. Attempts
 that make no progress and the total time are bounded; what arrived stays on the device, and a
 later push of the same file resumes it. A push only stores: the device does not start unpacking
@@ -22,7 +26,6 @@ from pathlib import Path
 
 from console.core.backoff import Backoff
 from console.core.client import ConnectionLost, DeviceError, IncompatibleRuntime
-from console.core.files import send_chunks
 from console.core.push_progress import (
     CONNECTING,
     DONE,
@@ -36,19 +39,12 @@ from console.core.push_progress import (
 )
 from console.core.rate_meter import RateMeter
 from console.core.session import DeviceSession, State
+from console.core.upload_stream import FileStream, StreamChanged, begin, digest_at_end, finish, send_rest, stream_sha256
 from console.transport.base import TransportError
-from console.transport.local import LocalTransport
-from console.transport.sftp_upload import UploadError, file_sha256, send_from
-from console.transport.ssh import SshTransport
+from console.transport.sftp_upload import file_sha256
 from console.transport.ssh_errors import SshError
-from device_runtime.protocol import (
-    StoreActionRef,
-    StoreUploadBegin,
-    StoreUploadState,
-)
 
 DEFAULT_ATTEMPTS = 10  # in a row without progress; an attempt that moves bytes starts the count again
-COPY_BLOCK = 1 << 20
 HASH_RATE_BPS = 20e6  # a slow device's disk, for how long the device may take to hash the file
 
 
@@ -154,13 +150,16 @@ class Pusher:
         size = before.st_size
         with self._lock:
             self._total = size
-        digest = file_sha256(self.local)
+        stream = FileStream(self.local)
         failures = 0  # attempts in a row that moved no byte
         while True:
             self._attempt += 1
             self._begun_at = None
             try:
-                path = self._attempt_once(digest, size)
+                path, digest = self._attempt_once(stream)
+            except StreamChanged:
+                raise PushFailed("%s changed while it was being pushed; push it again once it is complete"
+                                 % self.local) from None
             except Exception as exc:
                 if isinstance(exc, PushFailed) or not self._link_may_cure(exc):
                     raise
@@ -170,6 +169,7 @@ class Pusher:
                 self._wait_before_retry(exc, failures)
                 continue
             self._set(DONE, sent=size)
+            _PUSHED[stream.identity] = digest
             return PushResult(path, digest, size, self._resumed_from or 0, self._attempt, self.clock() - self._start)
 
     def _check_unchanged(self, before: os.stat_result) -> None:
@@ -203,61 +203,30 @@ class Pusher:
         if self.stop.wait(delay):
             raise PushFailed("the push of %s was cancelled; %s%s" % (self.local.name, held, resume))
 
-    def _attempt_once(self, digest: str, size: int) -> str:
+    def _attempt_once(self, stream: FileStream) -> tuple[str, str]:
+        """One connection's try: the device's path of the verified file, and its sha256."""
         self._set(CONNECTING, "" if self._attempt == 1 else "attempt %d" % self._attempt)
         self.session.connect()
-        state = self.session.request("store.upload.begin", StoreUploadBegin(digest, size, self.local.name, stage=False),
-                                     timeout=60)
-        assert isinstance(state, StoreUploadState)
+        size = stream.size
+        known = _PUSHED.get(stream.identity)  # pushed from this process before: the device may hold it
+        if known is None and not digest_at_end(self.session):
+            self._set(HASHING)  # an older device names the upload by its sha256
+            known = _PUSHED[stream.identity] = file_sha256(self.local)
+        state = begin(self.session, stream, stream.upload_name(), False, known)
         if self._resumed_from is None:
             self._resumed_from = state.offset
         self._begun_at = state.offset
         self._set(SENDING, sent=state.offset)
+        digest = known
         if state.offset < size:
-            self._send(digest, state, size)
+            got = send_rest(self.session, stream, state, False, known is None, self._moved)
+            digest = digest or got
             self.backoff.reset()  # the link carried the whole file: a later drop starts from short delays
+        elif digest is None:
+            digest = stream_sha256(stream)  # every byte arrived before; only the sha256 was missing
         self._set(VERIFYING)
-        done = self.session.request("store.upload.finish", StoreActionRef(digest),
-                                    timeout=120 + size / HASH_RATE_BPS)
-        assert isinstance(done, StoreUploadState) and done.path
-        return done.path
+        path = finish(self.session, state.id, None if known else digest, 120 + size / HASH_RATE_BPS)
+        return path, digest
 
-    # -- moving bytes -------------------------------------------------------------------------
-    def _send(self, digest: str, state: StoreUploadState, size: int) -> None:
-        transport = self.session.transport
-        if state.part and isinstance(transport, SshTransport):
-            conn = transport.connection()
-            try:
-                send_from(conn, self.local, state.part, state.offset, size, lambda p: self._moved(p.sent))
-                return
-            except UploadError:
-                if not conn.is_active():
-                    raise  # the link: the next attempt resumes over SFTP
-            # SFTP may not write the part (another user's runtime, no SFTP subsystem): chunks go on
-        elif state.part and isinstance(transport, LocalTransport):
-            try:
-                self._copy_into(state.part, state.offset, size)
-                return
-            except PermissionError:
-                pass
-        self._send_chunks(digest, size)
 
-    def _copy_into(self, part: str, offset: int, size: int) -> None:
-        """This computer's own device: append to its partial file directly."""
-        with self.local.open("rb") as source, open(part, "r+b") as target:
-            source.seek(offset)
-            target.seek(offset)
-            sent = offset
-            for block in iter(lambda: source.read(COPY_BLOCK), b""):
-                target.write(block)
-                sent += len(block)
-                self._moved(sent)
-
-    def _send_chunks(self, digest: str, size: int) -> None:
-        state = self.session.request("store.upload.begin", StoreUploadBegin(digest, size, self.local.name, stage=False),
-                                     timeout=60)
-        assert isinstance(state, StoreUploadState)
-        self._set(SENDING, sent=state.offset)
-        send_chunks(self.session, "store.upload.chunk", self.local, digest, state.offset, size,
-                    lambda sent, _total: self._moved(sent))
-
+_PUSHED: dict[tuple[int, int, int, int], str] = {}  # (device, inode, size, mtime_ns) -> the sha256 a push found

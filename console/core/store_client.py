@@ -7,21 +7,16 @@ an event be missed). Used by edgectl and the GUI alike.
 
 from __future__ import annotations
 
-import errno
-import os
 import queue
 from collections.abc import Callable
 from pathlib import Path
 
 from console.core.client import DeviceError
-from console.core.files import send_chunks, sftp_send
 from console.core.packages import known_sha256
 from console.core.session import DeviceSession
-from console.transport.local import LocalTransport
-from console.transport.sftp_upload import file_sha256
+from console.core.upload_stream import ByteStream, FileStream, upload
 from device_runtime.protocol import (
     STORE_ACTION_RUNNING,
-    STORE_UPLOAD_CHUNK,
     TOPIC_STORE,
     Event,
     ProtocolError,
@@ -31,8 +26,6 @@ from device_runtime.protocol import (
     StoreImport,
     StoreRemove,
     StoreRollback,
-    StoreUploadBegin,
-    StoreUploadState,
     StoreVersions,
 )
 from device_runtime.store.semver import SemVer
@@ -62,29 +55,20 @@ class StoreClient:
 
     def upload(self, path: Path, progress: UploadProgress | None = None, started: UploadProgress | None = None) -> str:
         """Send a package to the device's incoming/ (resuming a partial one); returns its device path.
-        ``started`` hears the offset the device resumes from, before the first chunk."""
-        size = path.stat().st_size
-        state = self.session.request("store.upload.begin", StoreUploadBegin(known_sha256(path) or file_sha256(path),
-                                                                         size, path.name))
-        assert isinstance(state, StoreUploadState)
-        offset = state.offset
-        if started is not None:
-            started(offset, size)
-        sent = None
-        if state.part and offset < size:
-            sent = local_append(self.session, path, state.part, offset, size, progress)
-            if sent is None:
-                sent = sftp_send(self.session, path, state.part, offset, size, progress)
-        if sent:
-            offset = size  # all of it went across: finish checks the size and the sha256
-        elif sent is False:
-            resumed = self.session.request("store.upload.begin", StoreUploadBegin(state.id, size, path.name))
-            assert isinstance(resumed, StoreUploadState)
-            offset = resumed.offset
-        send_chunks(self.session, "store.upload.chunk", path, state.id, offset, size, progress)
-        done = self.session.request("store.upload.finish", StoreActionRef(state.id), timeout=300)
-        assert isinstance(done, StoreUploadState) and done.path
-        return done.path
+        ``started`` hears the offset the device resumes from, before the first chunk. A package
+        this process wrote goes by the sha256 it was written with; any other is hashed as it is
+        sent (or first, for a device older than protocol 3)."""
+        return self.upload_stream(FileStream(path), progress, started, known_sha256(path))
+
+    def upload_stream(self, stream: ByteStream, progress: UploadProgress | None = None,
+                      started: UploadProgress | None = None, sha256: str | None = None) -> str:
+        """:meth:`upload` of bytes made as they are sent (a package being built, say)."""
+        size = stream.size
+        path, _digest = upload(self.session, stream, True,
+                               (lambda sent: progress(sent, size)) if progress is not None else None,
+                               (lambda offset: started(offset, size)) if started is not None else None,
+                               sha256)
+        return path
 
     def run(self, method: str, params: Record, progress: ActionProgress | None = None,
             timeout: float = 3600.0) -> StoreAction:
@@ -110,10 +94,14 @@ class StoreClient:
             if action.state != STORE_ACTION_RUNNING:
                 return action
 
-    def deploy(self, package: Path, progress: ActionProgress | None = None,
+    def deploy(self, package: Path | ByteStream, progress: ActionProgress | None = None,
                upload_progress: UploadProgress | None = None, activate: bool = True, allow_downgrade: bool = False,
                force: bool = False, why: str = "", wait_s: float | None = None) -> StoreAction:
-        remote = self.upload(package, upload_progress)
+        """Upload a package (a file, or a stream made as it is sent) and import it."""
+        if isinstance(package, Path):
+            remote = self.upload(package, upload_progress)
+        else:
+            remote = self.upload_stream(package, upload_progress)
         return self.run("store.import", StoreImport(remote, activate, self.who, why, allow_downgrade, force, wait_s),
                         progress)
 
@@ -126,44 +114,6 @@ class StoreClient:
         """Remove a stored version (or the whole model); the active one only with ``confirm_active`` naming it."""
         return self.run("store.remove", StoreRemove(name, version, confirm_active, self.who, why), progress)
 
-
-
-def local_append(session: DeviceSession, local: Path, part: str, offset: int, size: int,
-                 progress: UploadProgress | None) -> bool | None:
-    """On the built-in local device, append ``local[offset:]`` to the store's partial file directly
-    (same machine, same account): no base64 frames, no request per chunk. None when the device is
-    not local; True when every byte went; False when it stopped (the chunks go on from what the
-    device holds). The device hashes the whole file before anything uses it."""
-    if not isinstance(session.transport, LocalTransport):
-        return None
-    try:
-        with local.open("rb") as source, open(part, "r+b", buffering=0) as target:
-            target.seek(offset)
-            while offset < size:  # progress (and a stop) per chunk; the device unpacks as the file grows
-                sent = _copy_range(source.fileno(), target.fileno(), offset, min(STORE_UPLOAD_CHUNK, size - offset))
-                if not sent:
-                    return False
-                offset += sent
-                if progress is not None:
-                    progress(offset, size)
-    except OSError:
-        return False
-    return True
-
-
-def _copy_range(source: int, target: int, offset: int, count: int) -> int:
-    """Copy ``count`` bytes at ``offset`` of ``source`` to ``target``'s position: in the kernel
-    (sendfile, no copy through this process) where the file systems allow it."""
-    try:
-        return os.sendfile(target, source, offset, count)
-    except OSError as exc:
-        if exc.errno not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
-            raise
-    block = os.pread(source, count, offset)
-    view = memoryview(block)
-    while view:
-        view = view[os.write(target, view):]
-    return len(block)
 
 
 KEPT_STATUS = ("active", "previous", "trial", "pinned")

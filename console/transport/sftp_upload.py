@@ -196,6 +196,49 @@ def _send(sftp: paramiko.SFTPClient, local: Path, partial: str, offset: int, tot
         progress(UploadProgress(0, 0, clock() - start, 0))
 
 
+class SftpSink:
+    """Pipelined SFTP writes into a partial file on the device that another party (the device's
+    store) created, verifies and renames; raises UploadError when it cannot."""
+
+    def __init__(self, conn: SshConnection, remote: str, offset: int) -> None:
+        self.conn = conn
+        self.remote = remote
+        self._sftp = conn.sftp()
+        try:
+            self._file = self._sftp.open(remote, "r+b")
+            self._file.set_pipelined(True)
+            self._file.MAX_REQUEST_SIZE = write_size(self._sftp)
+            self._file.seek(offset)
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            self._sftp.close()
+            raise UploadError("cannot write %s over SFTP: %s" % (remote, exc)) from exc
+
+    def write(self, data: bytes | memoryview) -> None:
+        try:
+            self._file.write(bytes(data) if isinstance(data, memoryview) else data)
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            self._abandon()
+            raise UploadError("sending over SFTP stopped: %s" % exc) from exc
+
+    def close(self) -> None:
+        """Waits until the device acknowledged every write."""
+        try:
+            self._file.close()
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            raise UploadError("sending over SFTP stopped: %s" % exc) from exc
+        finally:
+            self._sftp.close()
+
+    def _abandon(self) -> None:
+        try:
+            self._sftp.close()
+        except (OSError, EOFError, paramiko.SSHException):
+            pass
+
+    def alive(self) -> bool:
+        return self.conn.is_active()
+
+
 def send_from(conn: SshConnection, local: Path, remote: str, offset: int, total: int,
               progress: ProgressFn | None = None, clock: Callable[[], float] = time.monotonic) -> None:
     """Append ``local[offset:]`` to an existing partial file on the device that another party

@@ -8,12 +8,13 @@ unpacked from them is the file announced. A sender that stops for ``idle_s`` end
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import threading
 import time
 from typing import Any, Callable, Optional
+
+from device_runtime.store.hashing import BackgroundSha256
 
 POLL_MIN_S = 0.001
 POLL_MAX_S = 0.01
@@ -35,7 +36,7 @@ class GrowingFile(io.RawIOBase):
         self.offset = 0
         self.idle_s = idle_s
         self.cancel = cancel or threading.Event()
-        self.digest: Any = hashlib.sha256()
+        self.digest = BackgroundSha256()  # hashed on a thread of its own, beside the unpacking
         self._on_complete = on_complete
 
     def readable(self) -> bool:
@@ -45,6 +46,7 @@ class GrowingFile(io.RawIOBase):
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+        self.digest.close()
         super().close()
 
     def read(self, size: Optional[int] = -1) -> bytes:
@@ -80,4 +82,4 @@ class GrowingFile(io.RawIOBase):
         return self.offset >= self.size
 
     def hexdigest(self) -> str:
-        return str(self.digest.hexdigest())
+        return self.digest.hexdigest()

@@ -9,7 +9,6 @@ than the expansion limit, a truncated stream and any byte after the archive's en
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import tarfile
@@ -18,6 +17,7 @@ from typing import Any, Callable, Dict, Optional, Protocol, Set, Tuple
 
 from device_runtime.store import fsutil
 from device_runtime.store.errors import Code, StoreError
+from device_runtime.store.hashing import BackgroundSha256
 from device_runtime.store.manifest import (
     MANIFEST_FILE,
     MAX_FILES,
@@ -339,7 +339,7 @@ class PackageReader:
 
     def _write(self, member: tarfile.TarInfo, name: str, digest: str, target: Optional[str]) -> None:
         self._at_data(member)
-        sha = hashlib.sha256()
+        sha = BackgroundSha256()  # beside the inflating and writing, on another core
         written = 0
         if target is None:
             fd = os.open(os.devnull, os.O_WRONLY)
@@ -359,6 +359,7 @@ class PackageReader:
                     view = view[os.write(fd, view):]
         finally:  # the store fsyncs what it keeps before renaming it in (Staged.seal)
             os.close(fd)
+            sha.close()
         if written != member.size:
             raise _bad("is truncated inside %s" % name)
         if sha.hexdigest() != digest:

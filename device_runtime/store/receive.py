@@ -8,6 +8,9 @@ locked staging folder with its own sha256, and then a warm-up load of the staged
 waits for the daemon's word: ``commit`` (the import was asked for: trust and admission are
 checked again and the folder is renamed into the store) or nothing (it removes its staging).
 
+An upload whose sha256 comes only at its end (protocol 3) is staged the same way; the daemon
+hands the verified sha256 over with ``commit``, and the child commits only bytes that hashed to it.
+
 Nothing it does is trusted unless it all matched: a failure here only means the import takes
 the usual path, which then gives the usual refusal. Output: one JSON object a line, as
 :mod:`child`: ``hashed``, ``prepared``, ``warm`` or ``warm_error``, then ``result`` or ``error``,
@@ -106,7 +109,7 @@ def receive(store: Store, part: str, sha256: str, size: int, emit: Emit, command
             emit({"failed": {"message": "%s %s is stored already" % (result.manifest.name, result.manifest.version)}})
             return 1
         staged = result
-        if not growing.complete or growing.hexdigest() != sha256:
+        if not growing.complete or (sha256 and growing.hexdigest() != sha256):
             emit({"failed": {"message": "the bytes that arrived are not the upload announced"}})
             return 1
         emit({"prepared": {"name": staged.manifest.name, "version": staged.manifest.version}})
@@ -115,6 +118,9 @@ def receive(store: Store, part: str, sha256: str, size: int, emit: Emit, command
         idle()
         command = daemon_says.next(commit_wait_s)
         if command is None or "commit" not in command:
+            return 1
+        if command["commit"].get("sha256") != growing.hexdigest():  # the upload's verified sha256
+            emit({"failed": {"message": "the bytes that arrived are not the upload that was verified"}})
             return 1
         who, why = str(command["commit"].get("who", "")), str(command["commit"].get("why", ""))
         committing, staged = staged, None  # commit_staged renames it into the store or removes it

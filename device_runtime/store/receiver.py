@@ -47,14 +47,17 @@ def killed_child(what: str, returncode: int, store: Store) -> StoreError:
 
 
 class Receiver:
-    def __init__(self, store: Store, upload_id: str, part: str, size: int) -> None:
+    def __init__(self, store: Store, upload_id: str, part: str, size: int, digest_at_end: bool = False) -> None:
+        """``digest_at_end``: ``upload_id`` is the sender's name, and the sha256 the bytes must
+        have is only known at finish (:meth:`commit` hands it over)."""
         self.store = store
         self.upload_id = upload_id
+        self.sha256: Optional[str] = None if digest_at_end else upload_id
         self.size = size
         self.proc = subprocess.Popen(
             [*python_command(), "-m", "device_runtime.store.child", "receive", "--root", store.root, "--part", part,
-             "--sha256", upload_id, "--size", str(size), "--facts", json.dumps(asdict(store.facts)),
-             "--policy", store.default_policy],
+             "--sha256", "" if digest_at_end else upload_id, "--size", str(size),
+             "--facts", json.dumps(asdict(store.facts)), "--policy", store.default_policy],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self._cond = threading.Condition()
         self._lines: Dict[str, Any] = {}
@@ -90,19 +93,27 @@ class Receiver:
         return self.proc.poll() is None
 
     def hashed(self, timeout: float = HASH_WAIT_S) -> Optional[str]:
-        """The announced sha256 when the child read the whole upload and it hashed to exactly
-        that; None otherwise (then whoever asks hashes the file itself)."""
+        """The sha256 of the whole upload as the child read it, when that is the announced one
+        (or, for an upload whose sha256 comes at the end, whatever it is: finish compares it with
+        the sender's); None when it did not read it all or it differs (then whoever asks hashes
+        the file itself)."""
         if self._wait(["hashed"], timeout) is None or self._lines.get("size") != self.size:
             return None
-        return self.upload_id if self._lines["hashed"] == self.upload_id else None
+        digest = self._lines["hashed"]
+        if not isinstance(digest, str) or (self.sha256 is not None and digest != self.sha256):
+            return None
+        return digest
 
     def commit(self, who: str, why: str) -> Optional[Dict[str, Any]]:
         """Have the child rename its staged version into the store: its ``result`` or ``error``
         (with ``warm``: the warm-up load it ran), or None when it has nothing staged."""
         if self._wait(["warm", "warm_error"], WARM_WAIT_S) is None or self.proc.stdin is None:
             return None
+        if self.sha256 is None:
+            return None  # no sha256 was verified for what it staged
         try:
-            self.proc.stdin.write((json.dumps({"commit": {"who": who, "why": why}}) + "\n").encode())
+            self.proc.stdin.write((json.dumps({"commit": {"who": who, "why": why, "sha256": self.sha256}}) + "\n")
+                                  .encode())
             self.proc.stdin.flush()
         except OSError:
             return None
@@ -133,21 +144,33 @@ class Receivers:
         self._lock = threading.Lock()
         self._by_id: Dict[str, Receiver] = {}
 
-    def start(self, upload_id: str, part: str, size: int) -> None:
+    def start(self, upload_id: str, part: str, size: int, digest_at_end: bool = False) -> bool:
+        """Start a child following the upload; True when one follows it (started now or before)."""
         if size < self.min_bytes:
-            return
+            return False
         with self._lock:
             current = self._by_id.get(upload_id)
             if current is not None and current.alive:
-                return  # a resumed upload: the child is still following it
+                return True  # a resumed upload: the child is still following it
             for key in [k for k, r in self._by_id.items() if not r.alive]:
                 del self._by_id[key]
             if len(self._by_id) >= MAX_RECEIVERS:
-                return
+                return False
             try:
-                self._by_id[upload_id] = Receiver(self.store, upload_id, part, size)
+                self._by_id[upload_id] = Receiver(self.store, upload_id, part, size, digest_at_end)
             except OSError as exc:
                 log.warning("store: cannot start unpacking the upload as it arrives (%s); it is imported after", exc)
+                return False
+            return True
+
+    def rename(self, upload_id: str, new_id: str, sha256: str) -> None:
+        """An upload named by its sender was verified as ``sha256``: its child is found under
+        that name from now on, and may commit what it staged from those bytes."""
+        with self._lock:
+            receiver = self._by_id.pop(upload_id, None)
+            if receiver is not None:
+                receiver.upload_id, receiver.sha256 = new_id, sha256
+                self._by_id[new_id] = receiver
 
     def get(self, upload_id: str) -> Optional[Receiver]:
         with self._lock:

@@ -55,6 +55,7 @@ from device_runtime.protocol import (
     StoreRollback,
     StoreUploadBegin,
     StoreUploadChunk,
+    StoreUploadFinish,
     StoreVersion,
     StoreVersions,
 )
@@ -418,5 +419,5 @@ class StoreService(Service):
     def _upload_chunk(self, params: StoreUploadChunk) -> Record:
         return self.uploads.chunk(params)
 
-    def _upload_finish(self, params: StoreActionRef) -> Record:
+    def _upload_finish(self, params: StoreUploadFinish) -> Record:
         return self.uploads.finish(params)

@@ -6,6 +6,11 @@ reports, so a dropped link resumes where it stopped; ``finish`` hashes what the 
 has not seen and only then renames the part to ``<sha256>.tar.gz``. A full disk truncates back
 to the last good offset and says how much room is missing.
 
+Since protocol 3 an upload may instead be named by the sender (``digest_at_end``) and get its
+sha256 with ``finish``: the sender hashes the bytes while it sends them, the device as they
+arrive, and neither reads the file twice. The part is kept under the sender's name until the
+sha256 given at the end matches every byte that arrived; a mismatch deletes it.
+
 Uploads that nobody finishes or imports would hold disk space for ever: :meth:`Incoming.clean`
 removes those untouched for longer than the configured age (at start-up and on a schedule).
 """
@@ -56,19 +61,25 @@ class Incoming:
         """Bytes the upload's part holds; -1 when there is none."""
         return self.uploads.received(self._paths(upload_id)[0])
 
-    def begin(self, sha256: str, size: int, filename: str = "") -> int:
-        """Start or resume; returns the offset the sender must continue from."""
+    def begin(self, sha256: str, size: int, filename: str = "", digest_at_end: bool = False) -> int:
+        """Start or resume; returns the offset the sender must continue from. ``digest_at_end``:
+        ``sha256`` is the sender's name for the upload and the real one comes with finish."""
         part, meta, final = self._paths(sha256)
         cfg = self.store.config()
         if not 0 < size <= cfg.max_package_bytes:
             raise StoreError(Code.BAD_REQUEST, "a package must be 1 byte to %d MB" % (cfg.max_package_bytes // 10**6))
         with self._lock:
-            if os.path.exists(final):
+            if os.path.exists(final) and not digest_at_end:
                 os.utime(final)  # wanted again: not abandoned
                 return size
             if os.path.exists(part) and os.path.exists(meta):
-                os.utime(part)  # a resume: the age of a partial counts from its last use
-                return os.path.getsize(part)
+                record = _record(meta)
+                if bool(record.get("digest_at_end")) == digest_at_end and record.get("size") == size:
+                    os.utime(part)  # a resume: the age of a partial counts from its last use
+                    self.uploads.forget(part)  # its bytes are hashed again from the disk
+                    return os.path.getsize(part)
+                self.uploads.forget(part)  # the same name for another upload: it starts over
+                _unlink(part)
             free = fsutil.free_bytes(self.store.path("incoming"))
             margin = reserve_bytes(cfg, self.store.path("incoming"))
             if free < size + margin:
@@ -77,6 +88,9 @@ class Incoming:
                                                 "again." % (filename or "the package", size / 1e6, free / 1e6,
                                                             margin / 1e6))
             record = {"sha256": sha256, "size": size, "filename": filename, "started": time.time()}
+            if digest_at_end:
+                record = {"sha256": None, "name": sha256, "digest_at_end": True, "size": size, "filename": filename,
+                          "started": time.time()}
             fsutil.write_atomic(meta, json.dumps(record).encode())
             offset = self.uploads.create(part)
             fsutil.fsync_dir(self.store.path("incoming"))
@@ -100,11 +114,24 @@ class Incoming:
             raise fsutil.io_error("receiving the upload (kept %.1f MB, it resumes from there)" % (offset / 1e6),
                                   exc, part) from None
 
-    def finish(self, upload_id: str, hashed: Optional[str] = None) -> str:
+    def digest_at_end(self, upload_id: str) -> bool:
+        """Whether this upload was begun with its sha256 to come at the end (protocol 3)."""
+        return bool(_record(self._paths(upload_id)[1]).get("digest_at_end"))
+
+    def finish(self, upload_id: str, hashed: Optional[str] = None, sha256: Optional[str] = None) -> str:
         """Hash what arrived; on a match the package is ready to import at the returned path.
         Takes a while for a big package: the daemon calls it off its event loop. ``hashed`` is
-        the sha256 a reader computed as the bytes arrived, if any (see PartialUploads.finish)."""
+        the sha256 a reader computed as the bytes arrived, if any (see PartialUploads.finish);
+        ``sha256`` the sender's, given at the end (required when the upload was begun so)."""
         part, meta, final = self._paths(upload_id)
+        if self.digest_at_end(upload_id):
+            if sha256 is None or not _SHA256.match(sha256):
+                raise StoreError(Code.BAD_REQUEST, "this upload was begun with its sha256 to come at the end: "
+                                                   "finish it with the sha256 of what was sent")
+            return self._finish_named(upload_id, sha256, hashed)
+        if sha256 is not None and sha256 != upload_id:
+            raise StoreError(Code.BAD_REQUEST, "the sha256 given at the end (%s) is not the one the upload was begun "
+                                               "with (%s): begin it again" % (sha256[:16], upload_id[:16]))
         if os.path.exists(final):
             return final
         size = self._expected_size(meta)
@@ -117,6 +144,28 @@ class Incoming:
                 _unlink(meta)
             raise _failure(exc) from None
         return final  # its record stays with it: edgectl df names what it is
+
+    def _finish_named(self, name: str, sha256: str, hashed: Optional[str]) -> str:
+        """An upload named by its sender: verified against the sha256 given now, then it becomes
+        ``<sha256>.tar.gz`` with its record (or goes, when the device holds that package already)."""
+        part, meta, _final = self._paths(name)
+        _part, final_meta, final = self._paths(sha256)
+        size = self._expected_size(meta)
+        record = _record(meta)
+        try:
+            self.uploads.finish(part, final, sha256, size, "the upload",
+                                before_rename=lambda: self.store.fault("upload.finish"),
+                                hashed=hashed)
+        except UploadProblem as exc:
+            if exc.kind == partial_upload.DAMAGED:
+                _unlink(meta)
+            raise _failure(exc) from None
+        record.update({"sha256": sha256, "digest_at_end": False})
+        with self._lock:
+            fsutil.write_atomic(final_meta, json.dumps(record).encode())
+            _unlink(meta)
+            fsutil.fsync_dir(self.store.path("incoming"))
+        return final
 
     def finished_id(self, path: str) -> Optional[str]:
         """The upload id of a finished upload's path in incoming/, None for any other path."""

@@ -1,8 +1,9 @@
 """The ``store.upload.*`` methods and what goes with them: incoming/, its receivers and its janitor.
 
 ``begin`` starts or resumes an upload (and, for a big package, a child that unpacks it as it
-arrives: :mod:`receiver`), ``chunk`` appends base64 bytes, ``finish`` verifies the sha256 (the
-service runs it off the event loop). Uploads nobody finishes or imports are removed once they
+arrives: :mod:`receiver`; otherwise a thread that hashes what another writer appends), ``chunk``
+appends base64 bytes, ``finish`` verifies the sha256, announced at the start or given at the end
+(the service runs it off the event loop). Uploads nobody finishes or imports are removed once they
 are older than ``incoming_max_age_s``: at start-up, then on a schedule.
 """
 
@@ -17,9 +18,9 @@ from typing import Any, Dict, Optional
 
 from device_runtime.protocol import (
     STORE_UPLOAD_CHUNK,
-    StoreActionRef,
     StoreUploadBegin,
     StoreUploadChunk,
+    StoreUploadFinish,
     StoreUploadState,
 )
 from device_runtime.store.errors import Code, StoreError
@@ -77,10 +78,12 @@ class UploadHandlers:
 
     # -- methods ----------------------------------------------------------------------------
     def begin(self, params: StoreUploadBegin) -> StoreUploadState:
-        offset = self.incoming.begin(params.sha256, params.size, params.filename)
+        offset = self.incoming.begin(params.sha256, params.size, params.filename, params.digest_at_end)
         part = self.incoming.part_path(params.sha256)
-        if offset < params.size and params.stage:
-            self.receivers.start(params.sha256, part, params.size)
+        if offset < params.size:
+            staged = params.stage and self.receivers.start(params.sha256, part, params.size, params.digest_at_end)
+            if not staged:  # nobody else reads it as it arrives: hash it as it lands
+                self.incoming.uploads.follow(part, params.size)
         return StoreUploadState(params.sha256, offset, params.size, part=part)
 
     def chunk(self, params: StoreUploadChunk) -> StoreUploadState:
@@ -99,13 +102,23 @@ class UploadHandlers:
             receiver.stop()
         return self.incoming.remove(upload_id)
 
-    def finish(self, params: StoreActionRef) -> StoreUploadState:
-        """Runs off the event loop: hashing 100 MB takes a while (unless a receiver did it)."""
+    def finish(self, params: StoreUploadFinish) -> StoreUploadState:
+        """Runs off the event loop: hashing 100 MB takes a while (unless a receiver or the
+        follower did it as the bytes arrived)."""
         receiver = self.receivers.get(params.id)
         hashed = None
         if receiver is not None and self.incoming.received(params.id) == receiver.size:
             hashed = receiver.hashed()  # the child is reading the last bytes, or has
-        path = self.incoming.finish(params.id, hashed)
+        try:
+            path = self.incoming.finish(params.id, hashed, params.sha256)
+        except StoreError as exc:
+            if exc.code == Code.HASH_MISMATCH and receiver is not None:
+                self.receivers.take(params.id)
+                receiver.stop()  # what it staged from those bytes goes with them, before the refusal is told
+            raise
+        upload_id = self.incoming.finished_id(path)
+        if receiver is not None and upload_id is not None and upload_id != params.id:
+            self.receivers.rename(params.id, upload_id, upload_id)  # named by its sha256 from now on
         size = os.path.getsize(path)
         return StoreUploadState(params.id, size, size, path)
 
