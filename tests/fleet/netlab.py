@@ -25,7 +25,9 @@ store in its own ``~/.local/share/edge-runtime`` and its own socket. Each store 
 
 The console side is a temp :class:`ConsoleEnv` whose registry holds every robot (tag ``lab`` and the
 ones asked for), whose ``known_hosts`` holds each robot's host key, and whose ``~/.ssh/config`` sets a
-short ``ConnectTimeout`` so an unreachable robot is named within seconds.
+short ``ConnectTimeout`` so an unreachable robot is named within seconds. :meth:`Lab.edgectl` runs a
+command in that console; tools that drive plain ``ssh`` (Ansible) get :meth:`Lab.openssh_config`, and
+``start_lab(n, install=False)`` gives them robots with no runtime yet, to install one themselves.
 
 Clean-up stops every process of the lab (sshd, bridges, daemons: each namespace's processes and each
 robot user's), deletes the namespaces, the bridge, the users and the temp tree. Names carry this
@@ -346,6 +348,15 @@ class Lab:
         if not out:
             raise AssertionError("edgectl %s printed nothing (exit %d): %s" % (" ".join(argv), code, err))
         return code, json.loads(out)
+
+    def openssh_config(self) -> str:
+        """An OpenSSH client config naming every robot (``ssh -F FILE robot-01``), for tools that drive
+        plain ``ssh`` rather than ``edgectl``: its address, its user, the lab's key and known hosts."""
+        return "".join(
+            "Host %s\n    HostName %s\n    User %s\n    IdentityFile %s\n    IdentitiesOnly yes\n"
+            "    UserKnownHostsFile %s\n    StrictHostKeyChecking yes\n    ConnectTimeout %d\n"
+            % (r.name, r.address, r.user, self.client_key, self.env.known_hosts_path, CONNECT_TIMEOUT_S)
+            for r in self.robots)
 
     def set_uplink(self, bytes_per_s: int | None) -> None:
         """Cap everything the laptop sends to the robots together (one site link), or lift the cap."""

@@ -51,6 +51,16 @@ def test_a_lab_leaves_nothing_when_its_block_ends_or_fails() -> None:
         assert len(_gone(lab)) >= 2 + 2 + 1 + 1  # namespaces, users, the bridge, the tree (and its sshd)
         listed = {row["name"]: row for row in json.loads(lab.edgectl("devices", "--json")[1])}
         assert [name for name in listed if name != "local"] == ["robot-01", "robot-02"]  # local: the built-in one
+        assert listed["robot-02"]["tags"] == ["lab"] and listed["robot-02"]["host"] == lab.robots[1].address
+        # plain OpenSSH reaches each robot as its own user, in its own namespace, at its own address
+        config = lab.base / "ssh_config"
+        config.write_text(lab.openssh_config())
+        for robot in lab.robots:
+            said = subprocess.run(["ssh", "-F", str(config), robot.name, "id -un; ip -o -4 addr show"],
+                                  capture_output=True, text=True, timeout=60, check=False)
+            assert said.returncode == 0, said.stderr
+            assert said.stdout.splitlines()[0] == robot.user and " %s/24 " % robot.address in said.stdout
+            assert lab.robots[1 - lab.robots.index(robot)].address not in said.stdout
     assert _gone(lab) == []
 
     with pytest.raises(RuntimeError, match="in the middle"), start_lab(1, install=False) as failed:
