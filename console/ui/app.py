@@ -23,8 +23,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     parser.add_argument("--device", help="device to open (default: the last one used, else local)")
     parser.add_argument("--page", default="dashboard",
-                        choices=["dashboard", "models", "optimize", "jobs", "benchmarks", "health"],
-                        help="page to show")
+                        choices=["dashboard", "models", "optimize", "jobs", "benchmarks", "health", "fleet"],
+                        help="page to show (fleet: every registered device in one grid)")
     parser.add_argument("--field-mode", action="store_true",
                         help="open in field mode: one device, its models, health and a big Rollback button")
     parser.add_argument("--rate", type=float, help="telemetry samples per second (1-20)")

@@ -13,6 +13,7 @@ from console.core.activations import activations
 from console.core.app import ConsoleCore
 from console.core.benchmarks import BenchmarkBook
 from console.core.first_launch import demo_model_file
+from console.core.fleet.records import RolloutLog
 from console.core.latency import BudgetBook
 from console.core.local_runtime import LocalRuntimeError, stop_local_runtime
 from console.core.session import State
@@ -24,6 +25,8 @@ from console.ui.chart import plain_label
 from console.ui.connection_banner import ConnectionBanner
 from console.ui.dashboard import Dashboard
 from console.ui.field_mode import FieldModeView
+from console.ui.fleet_model import FleetActions, FleetWatcher
+from console.ui.fleet_page import FleetPage
 from console.ui.health_model import HealthModel
 from console.ui.health_page import HealthPage
 from console.ui.hostkey_dialog import DialogPrompts
@@ -42,6 +45,7 @@ from device_runtime.protocol import SEVERITY_CRITICAL, AlertEvent
 
 # Tab order (UI.md: Dashboard | Models | Optimize | Jobs | Benchmarks | Health); Ctrl+1.. follow it.
 PAGES = ("dashboard", "models", "optimize", "jobs", "benchmarks", "health")
+FLEET = "fleet"  # every device in one grid (Ctrl+0), first in the device list while more than one is known
 STATUS_REFRESH_MS = 1000
 
 
@@ -55,6 +59,9 @@ class MainWindow(QMainWindow):
         self.rate_hz = rate_hz if rate_hz is not None else core.registry.settings.telemetry_rate_hz
         self.window_s = core.registry.settings.window_s
         self.start_page = page if page in PAGES else "dashboard"
+        self.start_fleet = page == FLEET
+        self.fleet_page: FleetPage | None = None
+        self._fleet_shown_rows: dict[str, tuple[str, str | None]] = {}  # what the sidebar shows of fleet rows
         self.models: dict[str, SessionModel] = {}
         self.dashboards: dict[str, Dashboard] = {}
         self.jobs_models: dict[str, JobsModel] = {}
@@ -117,12 +124,13 @@ class MainWindow(QMainWindow):
         self._status_timer.timeout.connect(self._refresh_status)
         self._status_timer.start()
         for keys, slot in (("Ctrl+1", self._on_dashboard_key), ("F5", self._on_reconnect_key),
-                           ("Ctrl+K", self._on_devices_key)):
+                           ("Ctrl+K", self._on_devices_key), ("Ctrl+0", self.show_fleet)):
             QShortcut(QKeySequence(keys), self).activated.connect(slot)
         for number, page_key in enumerate(PAGES[1:], start=2):
             shortcut = QShortcut(QKeySequence("Ctrl+%d" % number), self)
             shortcut.activated.connect(lambda key=page_key: self.show_page(key))
         self.sidebar.deviceChosen.connect(self._on_device_chosen)
+        self.sidebar.fleetChosen.connect(self.show_fleet)
         self.sidebar.addRequested.connect(self._on_add_device)
         self.sidebar.editRequested.connect(self.edit_device)
         self.sidebar.removeRequested.connect(self.remove_device)
@@ -131,6 +139,54 @@ class MainWindow(QMainWindow):
         self.show_device(device)
         self.set_field_mode(core.registry.settings.field_mode if field_mode is None else field_mode)
         self.field_action.toggled.connect(self._on_field_mode_toggled)
+        if self.start_fleet:
+            self.show_fleet()
+
+    # -- fleet -------------------------------------------------------------------------------
+    def show_fleet(self) -> FleetPage:
+        """Every device in one grid (made on first view: it then watches every registered device)."""
+        page = self.fleet_page
+        if page is None:
+            watcher = FleetWatcher(self.core, self.benchmark_book, parent=self)
+            for name in self.models:
+                watcher.page_opened(name)  # their pages stream them already
+            actions = FleetActions(self.core, RolloutLog(self.core.env.data_dir / "rollouts"), parent=self)
+            page = self.fleet_page = FleetPage(watcher, actions)
+            watcher.updated.connect(self._on_fleet_rows)
+            self.pages.addWidget(page)
+        if self.field_action.isChecked():
+            self.set_field_mode(False)
+        self.pages.setCurrentWidget(page)
+        self.banner.set_model(None)
+        self.sidebar.select_fleet()
+        self.setWindowTitle("Fleet — Edge Operator Console")
+        self._refresh_status()
+        return page
+
+    def fleet_shown(self) -> bool:
+        return self.fleet_page is not None and self.pages.currentWidget() is self.fleet_page
+
+    def _on_fleet_rows(self) -> None:
+        """What the fleet reads of devices without open pages shows in the sidebar too."""
+        page = self.fleet_page
+        if page is None:
+            return
+        rows = page.watcher.table.rows
+        words = "%d of %d connected" % (sum(r.state == "connected" for r in rows), len(rows))
+        unhealthy = sum(r.state == "connected" and r.health == "unhealthy" for r in rows)
+        self.sidebar.set_fleet_summary(words + (" · %d unhealthy" % unhealthy if unhealthy else ""))
+        for row in page.watcher.table.rows:
+            shown = (row.state, row.health)
+            if row.name in self.models or self._fleet_shown_rows.get(row.name) == shown:
+                continue
+            self._fleet_shown_rows[row.name] = shown
+            self.sidebar.set_state(row.name, row.display, row.state)
+            if row.health:
+                self.sidebar.set_health(row.name, row.health)
+
+    def _fleet_reload(self) -> None:
+        if self.fleet_page is not None:
+            self.fleet_page.watcher.reload()
 
     # -- devices -----------------------------------------------------------------------------
     def show_device(self, name: str) -> None:
@@ -161,6 +217,8 @@ class MainWindow(QMainWindow):
             self.sidebar.set_state(name, entry.display_name, State.FAILED.value)
             return
         session.enable_reconnect()  # every device, the built-in one too: its daemon may be restarted
+        if self.fleet_page is not None:  # its page streams it from now on, with its full history
+            self.fleet_page.watcher.page_opened(name)
         model = SessionModel(session, self.rate_hz, backfill_s=self.window_s, parent=self)
         self.models[name] = model
         dashboard = Dashboard(model, self.theme, self.window_s, budgets=BudgetBook(self.core.registry))
@@ -254,6 +312,8 @@ class MainWindow(QMainWindow):
 
     def page_ready(self, dashboard_drawn: bool) -> bool:
         """Whether the start page shows live data yet (for --screenshot)."""
+        if self.start_fleet:
+            return self.fleet_page is not None and self.fleet_page.ready()
         if self.field_mode():
             view = self.field_views.get(self.current or "")
             return isinstance(view, FieldModeView) and view.ready()
@@ -273,7 +333,7 @@ class MainWindow(QMainWindow):
 
     # -- slots -------------------------------------------------------------------------------
     def _on_device_chosen(self, name: str) -> None:
-        if name == self.current:
+        if name == self.current and not self.fleet_shown():
             return
         self.show_device(name)
         settings = self.core.registry.settings
@@ -284,6 +344,7 @@ class MainWindow(QMainWindow):
         entry = AddDeviceDialog.ask(self.core.registry, self)
         if entry is not None:
             self.sidebar.add_device(entry)
+            self._fleet_reload()
             self._on_device_chosen(entry.name)
 
     def edit_device(self, name: str) -> AddDeviceDialog:
@@ -301,10 +362,12 @@ class MainWindow(QMainWindow):
         self.core.registry.remove(name)
         self._forget(name)
         self.sidebar.remove_device(name)
+        self._fleet_reload()
         self._on_device_chosen(LOCAL_DEVICE)
 
     def _reopen(self, name: str) -> None:
         self._forget(name)
+        self._fleet_reload()
         self.current = None
         self.show_device(name)
 
@@ -317,6 +380,8 @@ class MainWindow(QMainWindow):
             adapter = book.pop(name, None)
             if adapter is not None:
                 adapter.close()
+        if self.fleet_page is not None:
+            self.fleet_page.watcher.page_closed(name)
         self.core.forget(name)
         for stack, widget in ((self.pages, self._tabs.pop(name, None)),
                               (self.field_stack, self.field_views.pop(name, None))):
@@ -355,7 +420,11 @@ class MainWindow(QMainWindow):
 
     def _refresh_status(self) -> None:
         model = self.model()
-        if model is not None:
+        if self.fleet_page is not None and self.fleet_shown():
+            self.status_label.setText(self.fleet_page.title.text())
+            self.temperature_label.setText("")
+            self.temperature_label.setStyleSheet("")
+        elif model is not None:
             ongoing = self.ongoing_alerts(self.current or "")
             line = status_line(model)
             if ongoing and model.state is State.CONNECTED:
@@ -432,6 +501,8 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop timers and close every session; the window may be closed or discarded after."""
         self._status_timer.stop()
+        if self.fleet_page is not None:  # first: a rollout under way still uses the sessions
+            self.fleet_page.shutdown()
         for dashboard in self.dashboards.values():
             dashboard.hide()
         for jobs in self.jobs_models.values():

@@ -46,6 +46,14 @@ class WhenDrawn(QObject):
     def _on_tick(self) -> None:
         model, dashboard = self.window.model(), self.window.dashboard()
         now = time.monotonic()
+        if self.window.start_fleet:  # every device read once (or found unreachable), whichever page is open
+            if not self.window.page_ready(False):
+                if now - self.started > CONNECT_WAIT_S + DATA_WAIT_S:
+                    self._finish(ExitCode.ERROR, "the fleet's devices were not all read within %.0f s"
+                                 % (CONNECT_WAIT_S + DATA_WAIT_S))
+                return
+            self._grab()
+            return
         name = self.window.current or "the device"
         if model is None or dashboard is None:
             reason = self.window.open_errors.get(name, "Cannot open %s." % name)
@@ -63,6 +71,9 @@ class WhenDrawn(QObject):
             if now - self.connected_at > DATA_WAIT_S:
                 self._finish(ExitCode.ERROR, "no telemetry from %s within %.0f s" % (name, DATA_WAIT_S))
             return
+        self._grab()
+
+    def _grab(self) -> None:
         if not self.window.grab().save(str(self.path), "PNG"):
             self._finish(ExitCode.ERROR, "could not write %s" % self.path)
             return

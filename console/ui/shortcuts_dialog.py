@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 # keys, what they do: what the main window, the Dashboard and the dialogs bind
 SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Ctrl+1 … Ctrl+6", "Dashboard, Models, Optimize, Jobs, Benchmarks, Health"),
+    ("Ctrl+0", "Fleet: every device in one grid, staged rollouts"),
     ("Ctrl+K", "Move to the device list (arrows pick a device)"),
     ("F5", "Reconnect to the device shown now"),
     ("Ctrl+Shift+F", "Field mode on or off"),

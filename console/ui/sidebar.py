@@ -15,6 +15,7 @@ from device_runtime.protocol import SEVERITY_CRITICAL, AlertEvent
 
 NAME_ROLE = Qt.ItemDataRole.UserRole
 EDITABLE_ROLE = Qt.ItemDataRole.UserRole + 1
+FLEET_ROLE = Qt.ItemDataRole.UserRole + 2  # the Fleet entry, first in the list while 2 or more devices are known
 LEVELS = ("healthy", "degraded", "unhealthy")
 
 
@@ -41,9 +42,11 @@ def state_icon(state: str, size: int = 14) -> QIcon:
 
 
 class DeviceSidebar(QWidget):
-    """Lists devices; emits ``deviceChosen`` when the user picks one, ``addRequested`` for [+ Add]."""
+    """Lists devices; emits ``deviceChosen`` when the user picks one, ``addRequested`` for [+ Add],
+    ``fleetChosen`` for the Fleet entry (first in the list while more than one device is registered)."""
 
     deviceChosen = Signal(str)
+    fleetChosen = Signal()
     addRequested = Signal()
     editRequested = Signal(str)  # a registered SSH device's name
     removeRequested = Signal(str)
@@ -63,6 +66,8 @@ class DeviceSidebar(QWidget):
         self._health: dict[str, str] = {}  # name -> overall health of its last report
         self._commissioning: dict[str, str] = {}  # name -> outcome of its last commissioning run here
         self._alerts: dict[str, tuple[str, str]] = {}  # name -> (level it implies, words) of its ongoing alerts
+        self.fleet_item: QListWidgetItem | None = None
+        self._fleet_words = ""
         for entry in devices:
             self.add_device(entry)
         self.add_button = QPushButton("+ Add")
@@ -101,6 +106,36 @@ class DeviceSidebar(QWidget):
         self._shown.pop(name, None)
         if item is not None:
             self.list.takeItem(self.list.row(item))
+        self._update_fleet()
+
+    def _update_fleet(self) -> None:
+        """The Fleet entry leads the list while more than one device is registered."""
+        wanted = len(self._items) > 1
+        if wanted and self.fleet_item is None:
+            item = QListWidgetItem()
+            item.setData(FLEET_ROLE, True)
+            item.setData(EDITABLE_ROLE, False)
+            item.setSizeHint(QSize(0, 52))
+            item.setToolTip("Every device in one grid: state, versions, health; staged rollouts (Ctrl+0)")
+            self.list.insertItem(0, item)
+            self.fleet_item = item
+        elif not wanted and self.fleet_item is not None:
+            self.list.takeItem(self.list.row(self.fleet_item))
+            self.fleet_item = None
+        if self.fleet_item is not None:
+            self.fleet_item.setText("Fleet\n%s" % (self._fleet_words or "%d devices" % len(self._items)))
+
+    def set_fleet_summary(self, words: str) -> None:
+        """``5 devices · 4 connected · 1 unreachable`` under the Fleet entry."""
+        self._fleet_words = words
+        self._update_fleet()
+
+    def select_fleet(self) -> None:
+        if self.fleet_item is not None:
+            self.list.blockSignals(True)
+            self.list.setCurrentItem(self.fleet_item)
+            self.list.blockSignals(False)
+            self._enable_buttons(self.fleet_item)
 
     def add_device(self, entry: DeviceEntry) -> None:
         # QListWidgetItem text is never interpreted as markup.
@@ -111,6 +146,7 @@ class DeviceSidebar(QWidget):
         self.list.addItem(item)
         self._items[entry.name] = item
         self.set_state(entry.name, entry.display_name, "disconnected")
+        self._update_fleet()
 
     def set_state(self, name: str, display_name: str, state: str) -> None:
         item = self._items.get(name)
@@ -176,5 +212,7 @@ class DeviceSidebar(QWidget):
 
     def _on_current_changed(self, current: QListWidgetItem | None, _previous: QListWidgetItem | None) -> None:
         self._enable_buttons(current)
-        if current is not None:
+        if current is not None and current.data(FLEET_ROLE):
+            self.fleetChosen.emit()
+        elif current is not None:
             self.deviceChosen.emit(str(current.data(NAME_ROLE)))
