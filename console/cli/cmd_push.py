@@ -19,9 +19,9 @@ from console.core.app import ConsoleCore
 from console.core.client import DeviceError, IncompatibleRuntime
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
-from console.core.job_report import duration
 from console.core.push import DEFAULT_ATTEMPTS, Pusher, PushFailed, PushGaveUp, PushResult
 from console.core.push_progress import CONNECTING, DONE, HASHING, RECONNECTING, SENDING, VERIFYING, PushProgress
+from console.core.text_units import duration
 
 
 def register(sub: Any, commands: Commands) -> None:

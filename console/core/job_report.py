@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from console.core.benchmarks import not_comparable_reasons
+from console.core.text_units import duration, size
 from device_runtime.protocol import (
     AccuracyReport,
     BenchmarkResult,
@@ -35,30 +36,6 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence
         return "  ".join(parts).rstrip()
 
     return "\n".join([line(headers), *(line(r) for r in rows)])
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = max(0.0, seconds)
-    if seconds < 60:
-        return "%.0fs" % seconds if seconds >= 10 else "%.1fs" % seconds
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return "%dm%02ds" % (minutes, secs)
-    hours, minutes = divmod(minutes, 60)
-    return "%dh%02dm" % (hours, minutes)
-
-
-def size(num_bytes: float | None) -> str:
-    if num_bytes is None:
-        return "-"
-    value = float(num_bytes)
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(value) < 1000 or unit == "GB":
-            return ("%.0f %s" if unit == "B" else "%.1f %s") % (value, unit)
-        value /= 1000
-    return "%.1f GB" % value  # pragma: no cover - the loop always returns
 
 
 def ms(value: float | None) -> str:

@@ -12,9 +12,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from console.core.job_report import duration
-from console.core.job_report import size as size_text
 from console.core.rate_meter import RateMeter
+from console.core.text_units import duration
+from console.core.text_units import size as size_text
 
 CHECKING = "checking"  # hashing the local file
 SENDING = "sending"
