@@ -6,6 +6,7 @@ run on the connection's reader thread; the GUI marshals them onto its own thread
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -37,6 +38,8 @@ from device_runtime.protocol import (
     SubscribeTelemetry,
     TelemetryTable,
 )
+
+log = logging.getLogger("edge_console.session")
 
 if TYPE_CHECKING:
     from console.core.telemetry import TelemetryStore  # numpy: imported once a stream starts (status needs none)
@@ -144,6 +147,9 @@ class DeviceSession:
         return self.entry.name
 
     def _set_state(self, state: State, message: str = "") -> None:
+        if state is not self.state:  # one line per change, not one per reconnection attempt
+            log.log(logging.WARNING if state is State.FAILED else logging.INFO, "%s: %s%s", self.name, state.value,
+                    ": " + message if message else "")
         self.state = state
         self.message = message
         with self._changed:

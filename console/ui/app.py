@@ -84,11 +84,13 @@ def _stop_local(env: ConsoleEnv) -> int:
 def _run_gui(core: ConsoleCore, env: ConsoleEnv, args: argparse.Namespace, device: str) -> int:
     from PySide6.QtWidgets import QApplication
 
+    from console.core import logs
     from console.ui import gui_gc
     from console.ui.main_window import MainWindow
     from console.ui.screenshot import WhenDrawn
     from console.ui.theme import apply_theme
 
+    logs.install(env, "edge-console")
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "edge-console"])
     assert isinstance(app, QApplication)
     app.setApplicationName(APP_NAME)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 import math
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut, QShowEvent
+from PySide6.QtCore import Qt, QTimer, QUrl
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
 
 from console.core.activations import activations
@@ -16,6 +16,7 @@ from console.core.first_launch import demo_model_file
 from console.core.fleet.records import RolloutLog
 from console.core.latency import BudgetBook
 from console.core.local_runtime import LocalRuntimeError, stop_local_runtime
+from console.core.logs import log_path
 from console.core.session import State
 from console.core.settings import LOCAL_DEVICE
 from console.transport.base import TransportError
@@ -43,7 +44,7 @@ from console.ui.status_bar import first_launch_job, status_line, temperature_tex
 from console.ui.theme import Theme
 from device_runtime.protocol import SEVERITY_CRITICAL, AlertEvent
 
-# Tab order (UI.md: Dashboard | Models | Optimize | Jobs | Benchmarks | Health); Ctrl+1.. follow it.
+# Tab order (Dashboard | Models | Optimize | Jobs | Benchmarks | Health); Ctrl+1.. follow it.
 PAGES = ("dashboard", "models", "optimize", "jobs", "benchmarks", "health")
 FLEET = "fleet"  # every device in one grid (Ctrl+0), first in the device list while more than one is known
 STATUS_REFRESH_MS = 1000
@@ -110,7 +111,13 @@ class MainWindow(QMainWindow):
         self.shortcuts_action = QAction("&Keyboard shortcuts", self)
         self.shortcuts_action.setShortcut(QKeySequence("F1"))
         self.shortcuts_action.triggered.connect(self.show_shortcuts)
-        self.menuBar().addMenu("&Help").addAction(self.shortcuts_action)
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(self.shortcuts_action)
+        self.open_log_action = QAction("Open the console's &log", self)
+        self.open_log_action.setToolTip("What this console did and saw: connections, lost links, errors (%s)"
+                                        % log_path(core.env))
+        self.open_log_action.triggered.connect(self.open_log)
+        help_menu.addAction(self.open_log_action)
         self.shortcuts_dialog: ShortcutsDialog | None = None
         self.status_label = plain_label()
         self.statusBar().addWidget(self.status_label, 1)
@@ -175,6 +182,8 @@ class MainWindow(QMainWindow):
         words = "%d of %d connected" % (sum(r.state == "connected" for r in rows), len(rows))
         unhealthy = sum(r.state == "connected" and r.health == "unhealthy" for r in rows)
         self.sidebar.set_fleet_summary(words + (" · %d unhealthy" % unhealthy if unhealthy else ""))
+        if self.fleet_shown():
+            self._refresh_status()  # the status bar says what the page's title says, at once
         for row in page.watcher.table.rows:
             shown = (row.state, row.health)
             if row.name in self.models or self._fleet_shown_rows.get(row.name) == shown:
@@ -456,6 +465,18 @@ class MainWindow(QMainWindow):
         self.shortcuts_dialog.show()
         self.shortcuts_dialog.raise_()
         return self.shortcuts_dialog
+
+    def open_log(self) -> bool:
+        """Open the console's log in the desktop's viewer; the status bar names the file either way."""
+        path = log_path(self.core.env)
+        if not path.exists():
+            self.statusBar().showMessage("No log yet: %s is written once the console has something to say." % path,
+                                         15_000)
+            return False
+        opened = QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+        self.statusBar().showMessage(("Opened the log: %s" if opened else
+                                      "No program here opens text files; the log is %s") % path, 15_000)
+        return opened
 
     def confirm(self, title: str, text: str) -> bool:
         return QMessageBox.question(self, title, text) == QMessageBox.StandardButton.Yes

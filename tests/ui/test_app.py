@@ -45,6 +45,9 @@ def test_screenshot_writes_a_png_of_live_data(tmp_path: Path, short_runtime_dir:
     assert len(data) > 20_000
     width, height = struct.unpack(">II", data[16:24])
     assert (width, height) == (1400, 900)
+    log = (tmp_path / "data" / "edge-console" / "logs" / "console.log").read_text()
+    assert "edge_console INFO" not in log and " INFO edge_console " in log  # the console's own records
+    assert "edge-console started" in log and "local: connected: runtime 0.1.0" in log
 
 
 def test_unreachable_device_fails_with_a_sentence(tmp_path: Path, short_runtime_dir: Path) -> None:
@@ -58,6 +61,8 @@ def test_unreachable_device_fails_with_a_sentence(tmp_path: Path, short_runtime_
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("edge-console: ") and "robot-07" in last
     assert "Traceback" not in result.stderr
+    log = (tmp_path / "data" / "edge-console" / "logs" / "console.log").read_text()
+    assert " WARNING edge_console.session " in log and "robot-07: unreachable" in log
     assert not shot.exists()
 
 
