@@ -161,7 +161,9 @@ def benchmark_text(book: BenchmarkBook | None, device: str) -> str:
         return ""
     last = max(mine, key=lambda e: e.finished)
     when = time.strftime("%m-%d %H:%M", time.localtime(last.finished)) if last.finished else ""
-    return "%s: %.2f ms median%s" % (last.title, last.result.latency.median, " (%s)" % when if when else "")
+    median = last.result.latency.median
+    shown = "%.2f" % median if median >= 0.1 else "%.2g" % median  # a tiny model's 0.0036 ms is not 0.00
+    return "%s ms median · %s%s" % (shown, last.title, " · %s" % when if when else "")
 
 
 class FleetTableModel(QAbstractTableModel):

@@ -500,7 +500,7 @@ class FleetPage(QWidget):
                 lines.append("%s is unhealthy%s. Its Health page shows each check and how to fix it." % (
                     row.display, " (failing: %s)" % ", ".join(row.failing) if row.failing else ""))
         if len(lines) > most:
-            lines = lines[:most] + ["and %d more: sort by State to see them first" % (len(lines) - most)]
+            lines = [*lines[:most], "and %d more: sort by State to see them first" % (len(lines) - most)]
         return "\n".join(lines)
 
     # -- actions ---------------------------------------------------------------------------------
