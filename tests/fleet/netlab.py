@@ -76,6 +76,8 @@ TAG = "lab"  # every robot of a lab carries it
 CONNECT_TIMEOUT_S = 5
 SETUP_WORKERS = 6
 TMP_PREFIX = "eoc-lab-"
+SHM = Path("/dev/shm")
+SHM_NEEDED = 2 << 30
 _BRIDGE = re.compile(r"^eocb(\d+)-\d+$")
 _USER = re.compile(r"^eoc(\d+)l\d+r\d+$")
 _DIR = re.compile(r"^%s(\d+)-" % re.escape(TMP_PREFIX))
@@ -141,6 +143,21 @@ def _delete_user(name: str) -> None:
         subprocess.run(["userdel", name], capture_output=True, timeout=60, check=False)
 
 
+def _tmp_dirs() -> list[Path]:
+    return [Path(tempfile.gettempdir()), SHM]
+
+
+def memory_tmp() -> Path | None:
+    """``/dev/shm`` when it is a RAM file system with room for a lab (the runtime's ~250 MB and small
+    stores): a lab there installs and is removed in seconds where a busy disk takes tens of seconds.
+    None where it is small (a container's 64 MB default) or absent."""
+    try:
+        usage = shutil.disk_usage(SHM)
+    except OSError:
+        return None
+    return SHM if usage.free >= SHM_NEEDED else None
+
+
 def remove_stale() -> None:
     """What labs of processes that are gone left behind: namespaces (and every process in them), bridges,
     users (and their processes), temp trees."""
@@ -156,11 +173,11 @@ def remove_stale() -> None:
         found = _USER.match(entry.pw_name)
         if found and _pid_gone(int(found.group(1))):
             _delete_user(entry.pw_name)
-    tmp = Path(tempfile.gettempdir())
-    for path in tmp.glob(TMP_PREFIX + "*"):
-        found = _DIR.match(path.name)
-        if found and _pid_gone(int(found.group(1))):
-            shutil.rmtree(path, ignore_errors=True)
+    for tmp in _tmp_dirs():
+        for path in tmp.glob(TMP_PREFIX + "*"):
+            found = _DIR.match(path.name)
+            if found and _pid_gone(int(found.group(1))):
+                shutil.rmtree(path, ignore_errors=True)
 
 
 def leftovers(pid: int) -> list[str]:
@@ -182,7 +199,7 @@ def leftovers(pid: int) -> list[str]:
             continue  # dead, waiting for its reaper
         if (uid_info is not None and uid_info.real in uids) or tree in cmdline:  # a robot's, or its sshd
             found.append("process %d %s" % (proc.pid, cmdline))
-    found += ["dir %s" % p for p in Path(tempfile.gettempdir()).glob("%s%d-*" % (TMP_PREFIX, pid))]
+    found += ["dir %s" % p for tmp in _tmp_dirs() for p in tmp.glob("%s%d-*" % (TMP_PREFIX, pid))]
     return found
 
 
@@ -458,20 +475,23 @@ class _Builder:
 @contextmanager
 def start_lab(robots: int, *, links: Mapping[str, Link] | None = None,
               tags: Mapping[str, Sequence[str]] | None = None, wheelhouse: Path | None = None,
-              install: bool = True, warm: bool = True) -> Iterator[Lab]:
+              install: bool = True, warm: bool = True, tmp: Path | None = None) -> Iterator[Lab]:
     """``robot-01`` .. ``robot-NN``, each tagged :data:`TAG` and its ``tags``, behind its ``links`` entry.
 
     ``wheelhouse``: a wheelhouse for this machine's system Python (:func:`prepare_wheelhouse`); without
     one, it is prepared in the lab's temp tree (a download). ``install=False`` makes robots with no
     runtime at all (registered without ``--runtime``: what an installer test starts from). ``warm``:
     one ``fleet status`` of the whole lab before it is handed over, so every robot's daemon runs.
+    ``tmp``: where the lab's tree goes (the robots' homes and stores, the runtime); default the system's
+    temp dir (a disk, as a robot's store is), or pass :func:`memory_tmp` for speed where timing the
+    robots' disks is not the point.
     Everything is removed when the block ends, whatever happened in it."""
     reason = unavailable()
     if reason is not None:
         raise RuntimeError("the simulated lab cannot run here: %s" % reason)
     remove_stale()
     links, tags = dict(links or {}), dict(tags or {})
-    base = Path(tempfile.mkdtemp(prefix="%s%d-" % (TMP_PREFIX, os.getpid())))
+    base = Path(tempfile.mkdtemp(prefix="%s%d-" % (TMP_PREFIX, os.getpid()), dir=tmp))
     base.chmod(0o755)  # each robot's user reads its sshd's authorized_keys and the shared runtime in here
     network = LabNetwork(next(_labs))
     builder = _Builder(base, network, int(network.bridge.rsplit("-", 1)[1]), base / "client_key.pub")

@@ -20,7 +20,7 @@ import pytest
 
 from console.core.exit_codes import ExitCode
 from console.core.packages import build_package
-from tests.fleet.netlab import TAG, Lab, Link, prepare_wheelhouse, start_lab, unavailable
+from tests.fleet.netlab import TAG, Lab, Link, memory_tmp, prepare_wheelhouse, start_lab, unavailable
 from tests.store.helpers import make_onnx
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -37,7 +37,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     if reason is not None:
         pytest.skip(reason)
     wheelhouse = prepare_wheelhouse(tmp_path_factory.mktemp("netlab-wheelhouse"))
-    with start_lab(ROBOTS, links=LINKS, tags={name: ["lab-a"] for name in LAB_A}, wheelhouse=wheelhouse) as lab:
+    # in RAM where there is room: the fleet's behaviour is the point here, and a busy disk takes tens of
+    # seconds to write and remove the runtime
+    with start_lab(ROBOTS, links=LINKS, tags={name: ["lab-a"] for name in LAB_A}, wheelhouse=wheelhouse,
+                   tmp=memory_tmp()) as lab:
         yield lab
 
 
