@@ -114,10 +114,12 @@ def test_staged_rollout_facts_idempotence_check_mode_max_fail_rollback_and_onnx(
     assert run.rc == 0 and run.changed() == dict.fromkeys(ROBOTS, 0), run.output
     facts = {h: e.result["ansible_facts"]["edge_device"] for h, e in run.results("Read the robot's state").items()}
     assert set(facts) == set(ROBOTS)
+    documented = yaml.safe_load(_docs(COLLECTION / "plugins" / "modules" / "edge_status.py")["RETURN"])
+    assert set(facts["robot-1"]) == set(documented["ansible_facts"]["contains"]["edge_device"]["contains"])
     for host, fact in facts.items():
         assert fact["name"] == host and fact["runtime_version"] == console_version and fact["tags"] == ["lab"]
         assert fact["models"] == {"detector": "1.0.0"} and fact["health"] == "healthy"
-        assert fact["state"] == "connected" and fact["open_alerts"] == 0
+        assert fact["state"] == "connected" and fact["open_alerts"] == len(fact["alerts"])
         assert "onnxruntime" in fact["capabilities"]["backends"] and fact["capabilities"]["cpu_count"] >= 1
     summary = run.results("Summary")["robot-1"].result["msg"]
     assert summary.startswith("runtime %s, healthy, models {" % console_version), summary

@@ -67,6 +67,10 @@ ansible_facts:
           type: list
           elements: str
           sample: [lab-a, orin-nx]
+        state:
+          description: The console's connection state with the device.
+          type: str
+          sample: connected
         board:
           description: The board's model.
           type: str
@@ -91,14 +95,18 @@ ansible_facts:
           description: The hottest temperature sensor's reading in degrees Celsius (null where none).
           type: float
           sample: 48.5
+        hottest_sensor:
+          description: The hottest temperature sensor's name (null where none).
+          type: str
+          sample: gpu-thermal
         open_alerts:
           description: How many alerts are open.
           type: int
           sample: 0
         alerts:
-          description: The open alerts.
+          description: The open alerts, each in the device's words.
           type: list
-          elements: dict
+          elements: str
 """
 
 # Fleet status fields copied into the facts as they are.
