@@ -414,7 +414,7 @@ def _chown_tree(path: Path, uid: int, gid: int) -> None:
 
 
 class _Builder:
-    """Makes the robots of one lab and undoes every step it made, in reverse."""
+    """Makes the robots of one lab and undoes every step it made (also of a robot made half-way)."""
 
     def __init__(self, base: Path, network: LabNetwork, number: int, client_pub: Path) -> None:
         self.base = base
@@ -491,10 +491,11 @@ def start_lab(robots: int, *, links: Mapping[str, Link] | None = None,
         raise RuntimeError("the simulated lab cannot run here: %s" % reason)
     remove_stale()
     links, tags = dict(links or {}), dict(tags or {})
+    number = next(_labs)
+    network = LabNetwork(number)
     base = Path(tempfile.mkdtemp(prefix="%s%d-" % (TMP_PREFIX, os.getpid()), dir=tmp))
     base.chmod(0o755)  # each robot's user reads its sshd's authorized_keys and the shared runtime in here
-    network = LabNetwork(next(_labs))
-    builder = _Builder(base, network, int(network.bridge.rsplit("-", 1)[1]), base / "client_key.pub")
+    builder = _Builder(base, network, number, base / "client_key.pub")
     try:
         home = base / "console" / "home"
         (home / ".ssh").mkdir(parents=True, mode=0o700)

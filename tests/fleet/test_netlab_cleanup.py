@@ -68,6 +68,15 @@ def test_a_lab_leaves_nothing_when_its_block_ends_or_fails() -> None:
     assert _gone(failed) == []
 
 
+def test_a_lab_that_cannot_be_made_leaves_nothing(tmp_path: Path) -> None:
+    before = leftovers(os.getpid())
+    with pytest.raises(RuntimeError, match="edgectl install on robot-01 failed") as caught, \
+            start_lab(2, wheelhouse=tmp_path):  # an empty wheelhouse: the install is refused
+        pytest.fail("the lab was handed over without a runtime")
+    assert "wheel" in str(caught.value), caught.value
+    assert leftovers(os.getpid()) == before
+
+
 def test_the_next_lab_removes_what_a_killed_run_left() -> None:
     child = subprocess.Popen([sys.executable, "-c", CHILD], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
