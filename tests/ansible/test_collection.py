@@ -23,7 +23,7 @@ from device_runtime.server.bridge import start_daemon
 from device_runtime.store.config import StoreConfig, save_config
 from tests.ansible.controller import COLLECTION, Controller, ansible_tool, install_collection
 from tests.conftest import stop_daemon
-from tests.ssh.conftest import RUNTIME, SshServer, SshWorld
+from tests.ssh.conftest import RUNTIME, SshServer, SshWorld, free_port
 from tests.ssh.test_preflight import start_robot
 from tests.store.helpers import make_onnx
 
@@ -205,14 +205,19 @@ def test_install_runtime_check_mode_and_an_installed_runtime(ssh_world: SshWorld
 
 def test_a_failure_carries_edgectl_s_own_message(short_tmp: Path, collections: Path) -> None:
     ctl = Controller(short_tmp / "ctl", short_tmp, collections)
-    ctl.write_inventory(["ghost"])
+    port = free_port()  # nothing listens there
+    ctl.ok("devices", "add", "offline", "--host", "127.0.0.1", "--port", str(port), "--user", "robot")
+    ctl.write_inventory(["ghost", "offline"])
     run = ctl.playbook("edge_operator.console.facts")
     assert run.rc == 2, run.output
-    (event,) = run.results("Read the robot's state").values()
-    assert event.status == "fatal"
-    assert event.result["msg"].startswith("no device named 'ghost' (known: local; an SSH config alias or "
-                                          "user@host[:port] works too)"), event.result
-    assert event.result["rc"] == 5 and event.result["cmd"][-3:] == ["ghost", "status", "--json"]
+    failed = run.results("Read the robot's state")
+    assert {h: e.status for h, e in failed.items()} == {"ghost": "fatal", "offline": "fatal"}
+    assert failed["ghost"].result["msg"].startswith("no device named 'ghost' (known: local, offline; an SSH config "
+                                                    "alias or user@host[:port] works too)"), failed["ghost"].result
+    assert failed["ghost"].result["rc"] == 5 and failed["ghost"].result["cmd"][-3:] == ["ghost", "status", "--json"]
+    assert failed["offline"].result["msg"] == ("cannot reach offline: cannot reach 127.0.0.1:%d (Connection refused); "
+                                               "is the device on and on the network?" % port)
+    assert failed["offline"].result["rc"] == 3
 
 
 def _docs(path: Path) -> dict[str, str]:
