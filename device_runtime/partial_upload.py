@@ -220,6 +220,8 @@ def _hash_rest(part: str, entry: _Running, size: int) -> str:
     restart, or when they came over SFTP); a copy, so a failed finish can be retried."""
     digest = entry.digest.copy()
     hashed = entry.hashed
+    if hashed >= size:
+        return str(digest.hexdigest())  # a follower hashed it all as it landed
     with open(part, "rb") as handle:
         handle.seek(hashed)
         while hashed < size:

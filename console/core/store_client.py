@@ -57,17 +57,21 @@ class StoreClient:
         """Send a package to the device's incoming/ (resuming a partial one); returns its device path.
         ``started`` hears the offset the device resumes from, before the first chunk. A package
         this process wrote goes by the sha256 it was written with; any other is hashed as it is
-        sent (or first, for a device older than protocol 3)."""
-        return self.upload_stream(FileStream(path), progress, started, known_sha256(path))
+        sent (or first, for a device older than protocol 3), under a name a later upload of the
+        same unchanged file finds again (it resumes what arrived)."""
+        stream = FileStream(path)
+        return self.upload_stream(stream, progress, started, known_sha256(path), stream.upload_name())
 
     def upload_stream(self, stream: ByteStream, progress: UploadProgress | None = None,
-                      started: UploadProgress | None = None, sha256: str | None = None) -> str:
-        """:meth:`upload` of bytes made as they are sent (a package being built, say)."""
+                      started: UploadProgress | None = None, sha256: str | None = None,
+                      name: str | None = None) -> str:
+        """:meth:`upload` of bytes made as they are sent (a package being built, say). Without a
+        ``name`` the upload cannot be resumed by anyone else, and a failed one is removed."""
         size = stream.size
         path, _digest = upload(self.session, stream, True,
                                (lambda sent: progress(sent, size)) if progress is not None else None,
                                (lambda offset: started(offset, size)) if started is not None else None,
-                               sha256)
+                               sha256, name)
         return path
 
     def run(self, method: str, params: Record, progress: ActionProgress | None = None,
