@@ -82,6 +82,16 @@ def counts_text(record: RolloutRecord) -> str:
     return ", ".join("%d %s" % (n, s) for s, n in sorted(record.counts().items()))
 
 
+def progress_text(done: int, expected: int, elapsed_s: float) -> str:
+    """``3 of 6 steps · about 12 s left``: the steps left at the pace so far (waves take their health checks'
+    time, so this is a guess, and says so)."""
+    text = "%d of %d steps" % (done, expected)
+    if 0 < done < expected:
+        left = elapsed_s / done * (expected - done)
+        text += " · about %s left" % ("%.0f s" % left if left < 90 else "%.0f min" % (left / 60))
+    return text
+
+
 def _color(text: str) -> QBrush:
     return QBrush(QColor(text))
 
@@ -263,6 +273,7 @@ class FleetPage(QWidget):
         self.record_problems: list[str] = []
         self._expected = 0
         self._done = 0
+        self._started = 0.0  # monotonic: when the action under way began
         self.deploy_dialog: DeployDialog | None = None
         self.rollback_dialog: RollbackDialog | None = None
 
@@ -505,7 +516,7 @@ class FleetPage(QWidget):
 
     # -- actions ---------------------------------------------------------------------------------
     def _begin(self, text: str, expected: int) -> None:
-        self._expected, self._done = max(1, expected), 0
+        self._expected, self._done, self._started = max(1, expected), 0, time.monotonic()
         self.progress.setRange(0, self._expected)
         self.progress.setValue(0)
         self.progress.setFormat("%v of %m steps")
@@ -577,6 +588,7 @@ class FleetPage(QWidget):
             self._expected = self._done
             self.progress.setMaximum(self._expected)
         self.progress.setValue(self._done)
+        self.progress.setFormat(progress_text(self._done, self._expected, time.monotonic() - self._started))
         item = QTreeWidgetItem([phase, outcome.device, outcome.status, "%.1f s" % outcome.seconds, brief(outcome)])
         if outcome.status in OUTCOME_COLORS:
             item.setForeground(2, _color(OUTCOME_COLORS[outcome.status]))

@@ -20,7 +20,7 @@ from console.core.env import ConsoleEnv
 from console.core.fleet.records import RolloutLog
 from console.core.packages import build_package
 from console.ui.fleet_model import COL, FleetActions, FleetWatcher
-from console.ui.fleet_page import FleetPage
+from console.ui.fleet_page import FleetPage, progress_text
 from console.ui.main_window import MainWindow
 from console.ui.theme import Theme
 from device_runtime.server.bridge import start_daemon
@@ -192,6 +192,13 @@ def test_a_staged_rollout_from_the_page_reaches_every_robot_and_its_record_appea
     assert page.selected_devices() == ["robot-1", "robot-2"]
     page.set_tag("lab-a", False)
     page.select(list(ROBOTS))
+    with qtbot.waitSignal(page.runner.finished, timeout=60_000) as finished:
+        qtbot.mouseClick(page.health_button, Qt.MouseButton.LeftButton)
+        assert page.stage.text() == "Running the health checks on robot-1, robot-2, robot-3"
+        assert not page.deploy_button.isEnabled()  # one fleet action at a time
+    assert [o.status for o in finished.args[0].outcomes] == ["ok"] * 3
+    assert page.outcome.text() == "Health run: 3 of 3 devices passed."
+    assert page.devices_done.topLevelItemCount() == 3 and page.deploy_button.isEnabled()
     dialog = page.open_deploy()
     assert dialog is not None and not dialog.go.isEnabled()
     assert dialog.summary.text() == "Choose the package to deploy."
@@ -217,6 +224,8 @@ def test_a_staged_rollout_from_the_page_reaches_every_robot_and_its_record_appea
     assert record.what["model"] == "detector" and record.what["version"] == "1.0.0"
     assert record.plan["planned"] == [["robot-1"], ["robot-2"], ["robot-3"]]
     assert page.devices_done.topLevelItemCount() == 6 and not page.progress.isVisible()
+    assert page.progress.value() == 6 and page.progress.format() == "6 of 6 steps"
+    assert progress_text(2, 6, 4.0) == "2 of 6 steps · about 8 s left"  # shown while it ran
     # the record is listed, newest first, and shown in full
     top = page.record_list.topLevelItem(0)
     assert [top.text(c) for c in (1, 2, 4, 5)] == ["deploy", "detector-1.0.0.tar.gz (detector 1.0.0)", "3 ok", "done"]
