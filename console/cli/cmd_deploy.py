@@ -6,6 +6,7 @@ import argparse
 import datetime
 import json
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from console.core.client import DeviceError
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
 from console.core.keys import KeyError_, KeyStore
-from console.core.packages import PackageError, PackageStream, package_to_send
+from console.core.packages import PackageError, PackageStream, package_to_send, prepare_model
 from console.core.session import DeviceSession
 from console.core.store_client import StoreClient
 from device_runtime.protocol import (
@@ -136,6 +137,8 @@ def _deploy(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int
         env.stderr.write("edgectl: --shape and --sample apply to an .onnx model; a package carries its own "
                          "(edgectl package build ... --shape/--sample)\n")
         return ExitCode.USAGE
+    if args.package.suffix == ".onnx":  # the model is read and hashed while the device is being reached
+        threading.Thread(target=prepare_model, args=(args.package,), name="prepare-model", daemon=True).start()
     try:
         warmup = warmup_options(args)
         session, client = _client(core, args, env)

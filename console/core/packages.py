@@ -170,16 +170,45 @@ def manifest_for_onnx(model_path: Path, name: str, version: str, author: str, pr
     )
 
 
+_PARSED: dict[tuple[int, int, int, int], tuple[Any, str, int]] = {}  # file identity -> (model, sha256, size)
+_PARSED_KEEP = 4
+_PARSING = threading.Lock()
+
+
+def prepare_model(model_path: Path) -> None:
+    """Parse and hash an ONNX model ahead of its packaging (on a thread while the device is being
+    reached, say): the package made next from the unchanged file starts from there. Problems
+    are left for the packaging itself to report."""
+    try:
+        _parse_and_hash(model_path)
+    except PackageError:
+        return
+
+
 def _parse_and_hash(model_path: Path) -> tuple[Any, str, int]:
     """The parsed model (without its weights' bytes), its sha256 and size, from one mapping of
     the file: the hash runs on a thread of its own beside the parse (hashlib lets go of the
-    interpreter), and no copy of the file is read into memory first."""
-    try:
-        with open(model_path, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else None
-    except OSError as exc:
-        raise PackageError("cannot read %s: %s" % (model_path, exc.strerror or exc)) from None
+    interpreter), and no copy of the file is read into memory first. Kept for the unchanged
+    file: :func:`prepare_model` may have done it already."""
+    with _PARSING:
+        try:
+            with open(model_path, "rb") as handle:
+                info = os.fstat(handle.fileno())
+                identity = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+                if identity in _PARSED:
+                    return _PARSED[identity]
+                mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if info.st_size else None
+        except OSError as exc:
+            raise PackageError("cannot read %s: %s" % (model_path, exc.strerror or exc)) from None
+        parsed = _parse_mapped(model_path, mapped)
+        while len(_PARSED) >= _PARSED_KEEP:
+            del _PARSED[next(iter(_PARSED))]
+        _PARSED[identity] = parsed
+        return parsed
+
+
+def _parse_mapped(model_path: Path, mapped: mmap.mmap | None) -> tuple[Any, str, int]:
+    size = len(mapped) if mapped is not None else 0
     digest = hashlib.sha256()
     view = memoryview(mapped if mapped is not None else b"")
     hashing = threading.Thread(target=digest.update, args=(view,), name="onnx-sha256", daemon=True)
