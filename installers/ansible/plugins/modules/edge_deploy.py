@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
@@ -157,6 +158,14 @@ def default_name(model: str) -> str:
     return stem[:64] or "model"
 
 
+def older(version: str, than: str | None) -> bool:
+    """Whether ``version``'s MAJOR.MINOR.PATCH is below ``than``'s (pre-releases of one core are left to the device)."""
+    found = [re.match(r"^v?(\d+)\.(\d+)\.(\d+)", text or "") for text in (version, than)]
+    if not (found[0] and found[1]):
+        return False
+    return tuple(int(x) for x in found[0].groups()) < tuple(int(x) for x in found[1].groups())
+
+
 def _what(module: AnsibleModule, edgectl: Edgectl, src: str) -> tuple[str, str]:
     """The model and version ``src`` deploys: a package's manifest, or the options for an ONNX model."""
     params = module.params
@@ -224,6 +233,11 @@ def main() -> None:
     diff = {"before": {"active": active, "stored": sorted(stored)},
             "after": {"active": after, "stored": sorted(stored | {version})}}
     if module.check_mode:
+        if not params["import_only"] and not params["allow_downgrade"] and older(version, active):
+            # what the device would answer (it decides for real runs)
+            module.fail_json(msg="%s: %s %s is older than the active %s: a downgrade needs explicit intent "
+                                 "(allow_downgrade: true, or edge_rollback with to: %s)" % (
+                                     edgectl.device, name, version, active, version), **result)
         module.exit_json(changed=True, result="would-deploy", diff=diff, **dict(result, active=after),
                          message="%s %s would be %s on %s (active now: %s)" % (
                              name, version, "stored" if params["import_only"] else "activated", edgectl.device,
