@@ -39,10 +39,20 @@ DEPLOY_FACTOR = 2.0
 MB = 1_000_000
 
 
-def _timed(lab: Lab, *argv: str) -> tuple[float, dict[str, object]]:
-    start = time.perf_counter()
+def _cpu() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+CONSOLE_CPU: dict[str, list[float]] = {}  # this process's (the console's) CPU seconds per command kind
+
+
+def _timed(lab: Lab, *argv: str, kind: str = "") -> tuple[float, dict[str, object]]:
+    start, cpu = time.perf_counter(), _cpu()
     code, out, err = lab.edgectl(*argv)
     elapsed = time.perf_counter() - start
+    if kind:
+        CONSOLE_CPU.setdefault(kind, []).append(_cpu() - cpu)
     if code != 0:
         raise SystemExit("edgectl %s failed (exit %d):\n%s%s" % (" ".join(argv), code, out[-3000:], err[-3000:]))
     return elapsed, json.loads(out)
@@ -80,7 +90,7 @@ def _deploy(lab: Lab, rounds: int, size: int, work: Path) -> tuple[list[float], 
             version = "1.%d.%d" % (number, kind == "all")
             package = _package(work, version, size, seed=2 * number + (kind == "all"))
             select = ("--devices", "robot-01") if kind == "one" else ("--tag", TAG)
-            elapsed, record = _timed(lab, "fleet", "deploy", str(package), *select, "--json")
+            elapsed, record = _timed(lab, "fleet", "deploy", str(package), *select, "--json", kind=kind)
             final = record["final"]
             assert isinstance(final, dict)
             if not all(p["status"] == "ok" and p["detail"].get("version") == version for p in final.values()):
@@ -140,6 +150,9 @@ def main() -> int:
         args.mb, t_one, ", ".join("%.2f" % v for v in one)))
     print("fleet deploy of %.0f MB, %d robots: median %6.2f s  (%s); its upload phase %.2f s" % (
         args.mb, args.robots, t_all, ", ".join("%.2f" % v for v in all_), t_up))
+    print("the console's own CPU (SSH encryption, hashing, edgectl): %.2f s for one robot, %.2f s for %d; the "
+          "rest of each deploy's CPU is the robots' (sshd, sftp-server, import), here on the same cores" % (
+              statistics.median(CONSOLE_CPU["one"]), statistics.median(CONSOLE_CPU["all"]), args.robots))
     if rate:
         print("the site link at %.1f MB/s needs %.2f s for %d x %.0f MB; one robot + that = %.2f s" % (
             args.rate, link, args.robots, args.mb, t_one + link))
