@@ -30,6 +30,8 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from device_runtime.engines.ort_session import device_providers, open_session
+
 Step = Callable[[], Tuple[float, ...]]  # one value per stage of the runner, in seconds
 ONNX_STAGES: Tuple[str, ...] = ("total",)
 ENGINE_STAGES: Tuple[str, ...] = ("infer", "total")
@@ -76,18 +78,11 @@ def _feeds(inputs: List[Dict[str, Any]], sample: Optional[str]) -> Dict[str, Any
 
 def onnx_runner(path: str, inputs: List[Dict[str, Any]], sample: Optional[str] = None) -> Tuple[Step, str]:
     # ONNX Runtime's telemetry uploader is switched off for every child by the daemon (cli serve).
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    options.log_severity_level = 3
-    available = ort.get_available_providers()
-    providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+    # Not TensorRT's provider: it would build an engine at every start of the probe (minutes on a
+    # Jetson); a TensorRT engine is probed as the engine itself.
+    providers = device_providers(skip=("TensorrtExecutionProvider",))
     try:
-        session = ort.InferenceSession(path, sess_options=options, providers=providers)
+        session = open_session(path, providers, threads=1, spinning=False)
     except Exception as exc:
         raise ProbeWorkerError("ONNX Runtime could not load the model: %s" % str(exc).strip()[:400]) from None
     declared = {item.name for item in session.get_inputs()}

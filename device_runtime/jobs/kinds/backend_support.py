@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any, List, Optional
 
+from device_runtime.engines.ort_session import CPU, open_session
 from device_runtime.protocol import BackendSupport
 
 _ORT_MISSING = re.compile(r"Could not find an implementation for (\w+)\((\d+)\)")
@@ -37,13 +38,9 @@ def ort_support(path: str) -> List[BackendSupport]:
     for provider in ort.get_available_providers():
         if provider in _SKIP:
             continue
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        if provider != "CPUExecutionProvider":
-            options.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
         name = "onnxruntime:%s" % provider
         try:
-            ort.InferenceSession(path, sess_options=options, providers=[provider])
+            open_session(path, [provider], cpu_fallback=provider == CPU)
         except Exception as exc:
             message = str(exc).strip()
             ops = _ops_in(message, _ORT_MISSING)

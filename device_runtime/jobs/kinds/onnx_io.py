@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
+from device_runtime.engines.ort_session import CPU, pick_providers
+from device_runtime.engines.ort_session import open_session as ort_session
 from device_runtime.jobs.kinds.base import JobFailed
 
 Dim = Union[int, str, None]
@@ -195,15 +197,9 @@ def session_inputs(session: Any) -> List[Tuple[str, List[Dim], str]]:
 
 def open_session(path: str, providers: Sequence[str], threads: Optional[int] = None) -> Any:
     """An ONNX Runtime session with a clear message when the model does not load."""
-    import onnxruntime as ort
-
     require_file(path)
-    options = ort.SessionOptions()
-    if threads:
-        options.intra_op_num_threads = threads
-    options.log_severity_level = 3
     try:
-        return ort.InferenceSession(path, sess_options=options, providers=list(providers))
+        return ort_session(path, providers, threads=threads)
     except Exception as exc:
         raise JobFailed("ONNX Runtime could not load %s with %s: %s. Run the validate job on it to see why."
                         % (path, ", ".join(providers), str(exc).strip()[:500])) from None
@@ -218,8 +214,5 @@ def best_providers(requested: Optional[str] = None) -> List[str]:
         if requested not in available:
             raise JobFailed("ONNX Runtime on this device has no %s; available: %s"
                             % (requested, ", ".join(available)))
-        return [requested] if requested == "CPUExecutionProvider" else [requested, "CPUExecutionProvider"]
-    for name in ("TensorrtExecutionProvider", "CUDAExecutionProvider"):
-        if name in available:
-            return [name, "CPUExecutionProvider"]
-    return ["CPUExecutionProvider"]
+        return [requested] if requested == CPU else [requested, CPU]
+    return pick_providers(available)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping
 
+from device_runtime.engines.ort_session import CPU, open_session
 from device_runtime.jobs.kinds.base import JobFailed
 from device_runtime.jobs.kinds.onnx_io import ORT_TYPES, all_nodes
 
@@ -63,7 +64,6 @@ def _first_nonfinite(path: str, feeds: Mapping[str, Any]) -> str:
     """Where the values first overflow: the first node (in graph order) with a NaN or infinite float output."""
     import numpy as np
     import onnx
-    import onnxruntime as ort
 
     model = onnx.load(path)
     outputs = {vi.name for vi in model.graph.output}
@@ -71,7 +71,7 @@ def _first_nonfinite(path: str, feeds: Mapping[str, Any]) -> str:
     for name in names:
         model.graph.output.add().name = name
     try:
-        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        session = open_session(model.SerializeToString(), [CPU])
         values = dict(zip(names, session.run(names, dict(feeds))))
     except Exception:
         return ""
@@ -96,10 +96,8 @@ def prove_output(path: str, feeds: Mapping[str, Any]) -> str:
     except Exception as exc:
         raise JobFailed("the written model fails the ONNX checker (%s); nothing was kept. Report this with the "
                         "source model" % str(exc).strip()[:400]) from None
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
     try:
-        session = ort.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
+        session = open_session(path, [CPU])
         names = [out.name for out in session.get_outputs()]
         typed = {arg.name: np.asarray(feeds[arg.name]).astype(ORT_TYPES.get(arg.type, "float32"))
                  for arg in session.get_inputs()}  # an FP16-I/O output takes the sample in FP16
