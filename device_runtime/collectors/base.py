@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from device_runtime.protocol import MetricSpec
+
+
+def metric_slug(text: str, fallback: str, keep: str = "") -> str:
+    """A label as a metric name's part: each run of other characters than ASCII letters, digits
+    and ``keep`` becomes one ``_``, without ``_`` at either end, lowercase; ``fallback`` when
+    nothing is left. Metric names are stable ids (charts, thresholds, Prometheus, fixtures): a
+    change here renames series."""
+    pattern = "[^A-Za-z0-9%s]+" % re.escape(keep) if keep else "[^A-Za-z0-9]+"
+    return re.sub(pattern, "_", text).strip("_").lower() or fallback
 
 
 class Collector:

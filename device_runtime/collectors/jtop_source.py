@@ -9,11 +9,10 @@ reports its metrics absent and reconnects at most every ``retry_after`` seconds.
 from __future__ import annotations
 
 import contextlib
-import re
 import time
 from typing import Any, Callable, Dict, List, Optional
 
-from device_runtime.collectors.base import Collector
+from device_runtime.collectors.base import Collector, metric_slug
 from device_runtime.protocol import MetricSpec
 
 Factory = Callable[[], Any]
@@ -29,10 +28,6 @@ def _hint(exc: Exception) -> str:
     return ""
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "x"
-
-
 def stats_values(stats: Dict[str, Any]) -> Dict[str, float]:
     """jtop's ``stats`` dict (``GPU``, ``EMC``, ``Power VDD_IN``, ``Fan pwmfan0``, ...) as metrics.
     Names carry a ``jtop.`` prefix: jtop may run beside the sysfs collector."""
@@ -45,9 +40,9 @@ def stats_values(stats: Dict[str, Any]) -> Dict[str, float]:
         elif key == "EMC":
             out["jtop.emc.load"] = float(value)
         elif key.startswith("Power "):
-            out[f"jtop.power.{_slug(key[6:])}"] = float(value)
+            out[f"jtop.power.{metric_slug(key[6:], 'x')}"] = float(value)
         elif key.startswith("Fan "):
-            out[f"jtop.fan.{_slug(key[4:])}"] = float(value)
+            out[f"jtop.fan.{metric_slug(key[4:], 'x')}"] = float(value)
     return out
 
 

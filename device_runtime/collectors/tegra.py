@@ -14,7 +14,7 @@ import re
 import time
 from typing import Callable, Dict, List, Optional, Set, Tuple
 
-from device_runtime.collectors.base import Collector, HeldFile, read_products, read_scaled
+from device_runtime.collectors.base import Collector, HeldFile, metric_slug, read_products, read_scaled
 from device_runtime.collectors.source_watch import WATCH_SLICES, MissCounter, changes, moved
 from device_runtime.collectors.tegra_board import (
     BoardInfo,
@@ -37,7 +37,6 @@ from device_runtime.collectors.tegra_devices import (
 )
 from device_runtime.collectors.tegra_gpu import find_gpu
 from device_runtime.collectors.tegra_power import find_protection, rail_sources
-from device_runtime.collectors.tegra_power import slug as _slug
 from device_runtime.protocol import MetricSpec
 
 log = logging.getLogger(__name__)
@@ -216,9 +215,9 @@ class TegraCollector(Collector):
             try:
                 files = [self._hold(p) for p in paths]
             except OSError as exc:
-                self._missing[f"power.{_slug(name)}"] = f"cannot read {paths[0]}: {exc}"
+                self._missing[f"power.{metric_slug(name, 'rail')}"] = f"cannot read {paths[0]}: {exc}"
                 continue
-            slug, label = _slug(name), name
+            slug, label = metric_slug(name, "rail"), name
             count = seen.get(slug, 0)
             seen[slug] = count + 1
             if count:

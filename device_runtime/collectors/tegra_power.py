@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import glob
 import os
-import re
 from typing import Dict, List, NamedTuple, Tuple
 
-from device_runtime.collectors.base import read_text
+from device_runtime.collectors.base import metric_slug, read_text
 from device_runtime.collectors.tegra_devices import Entry, Hold, scaled
 from device_runtime.protocol import COUNTER, MetricSpec
 
@@ -17,10 +16,6 @@ from device_runtime.protocol import COUNTER, MetricSpec
 # how often the SoC throttled its clocks for that cause. Meanings from NVIDIA's Orin "Platform
 # Power and Performance" guide.
 OC_CAUSES = {1: "under-voltage", 2: "average over-current", 3: "instantaneous over-current"}
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "rail"
 
 
 def rail_sources(sys_root: str) -> List[Tuple[str, List[str], float]]:
@@ -111,7 +106,7 @@ def find_protection(sys_root: str, hold: Hold) -> Tuple[List[Entry], Dict[str, s
         missing["jetson.oc"] = ("no over-current event counters (soctherm_oc hwmon, Orin and later) under "
                                 + os.path.join(sys_root, "class", "hwmon"))
     for alarm in current_alarm_sources(sys_root):
-        name = f"jetson.current_alarm.{slug(alarm.rail)}.{alarm.level}"
+        name = f"jetson.current_alarm.{metric_slug(alarm.rail, 'rail')}.{alarm.level}"
         try:
             held = hold(alarm.path)
         except OSError as exc:

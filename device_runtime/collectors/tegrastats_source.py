@@ -5,21 +5,16 @@ prints at most once per interval and needs a process, but it is always there on 
 
 from __future__ import annotations
 
-import re
 import subprocess
 import threading
 import time
 from typing import IO, Any, Callable, Dict, List, Optional, Tuple
 
-from device_runtime.collectors.base import Collector
+from device_runtime.collectors.base import Collector, metric_slug
 from device_runtime.protocol import MetricSpec
 from device_runtime.tegrastats import TegrastatsSample, parse_line
 
 Popen = Callable[..., Any]
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "x"
 
 
 def sample_values(sample: TegrastatsSample) -> Dict[str, float]:
@@ -38,7 +33,7 @@ def sample_values(sample: TegrastatsSample) -> Dict[str, float]:
         if core.freq_mhz is not None:
             out[f"cpu.core.{core.index}.freq"] = core.freq_mhz
     for name, rail in sample.rails.items():
-        out[f"power.{_slug(name)}"] = rail.current_mw
+        out[f"power.{metric_slug(name, 'x')}"] = rail.current_mw
     return out
 
 
@@ -57,7 +52,7 @@ def sample_specs(sample: TegrastatsSample) -> List[MetricSpec]:
             core = name.split(".")[2]
             specs.append(MetricSpec(name, f"core {core}", "MHz", "CPU", "CPU frequency", min=0))
     for rail in sample.rails:
-        specs.append(MetricSpec(f"power.{_slug(rail)}", rail, "mW", "Power", "Power rails", min=0))
+        specs.append(MetricSpec(f"power.{metric_slug(rail, 'x')}", rail, "mW", "Power", "Power rails", min=0))
     return specs
 
 

@@ -15,7 +15,7 @@ import re
 import time
 from typing import Callable, Dict, List, Set, Tuple
 
-from device_runtime.collectors.base import Collector, HeldFile
+from device_runtime.collectors.base import Collector, HeldFile, metric_slug
 from device_runtime.collectors.source_watch import RETRY_S, WATCH_SLICES, changes, moved
 from device_runtime.protocol import MetricSpec
 
@@ -25,10 +25,6 @@ log = logging.getLogger(__name__)
 def _read_text(path: str) -> str:
     with open(path, encoding="utf-8", errors="replace") as handle:
         return handle.read().strip()
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_").lower() or "sensor"
 
 
 class ThermalCollector(Collector):
@@ -109,7 +105,9 @@ class ThermalCollector(Collector):
             )
 
     def _add(self, label: str, held: HeldFile, seen: Dict[str, int]) -> str:
-        slug = _slug(label)
+        # Zone types keep their "-" and "_" as they are (temp.cpu-therm): the names charts,
+        # thresholds and Prometheus have used since the first release.
+        slug = metric_slug(label, "sensor", keep="_-")
         count = seen.get(slug, 0)
         seen[slug] = count + 1
         if count:
