@@ -512,6 +512,12 @@ class FleetPage(QWidget):
                     row.display, " (failing: %s)" % ", ".join(row.failing) if row.failing else ""))
         if len(lines) > most:
             lines = [*lines[:most], "and %d more: sort by State to see them first" % (len(lines) - most)]
+        if not self.runner.running:  # a rollout left open (stopped, or cut off by closing the console)
+            for record in self.records:
+                if record.open:
+                    lines.append("Rollout %s (%s %s) is %s: choose it under Rollouts to %s." % (
+                        record.id, record.kind, what_text(record), record.state().split(";")[0].split(":")[0],
+                        "resume or abandon it" if record.kind == "deploy" else "abandon it"))
         return "\n".join(lines)
 
     # -- actions ---------------------------------------------------------------------------------
@@ -656,6 +662,8 @@ class FleetPage(QWidget):
             if record.open:
                 item.setForeground(5, _color(HEALTH_COLORS["degraded"]))
             self.record_list.addTopLevelItem(item)
+        self.attention.setText(self.attention_text())
+        self.attention.setVisible(bool(self.attention.text()))
         for problem in self.record_problems:
             self.record_list.addTopLevelItem(QTreeWidgetItem(["-", "unreadable", problem, "", "", ""]))
         self.record_list.blockSignals(False)
@@ -733,7 +741,8 @@ class FleetPage(QWidget):
             return
         why_not = self.runner.resume(record)
         if why_not:
-            self.outcome.setText("Rollout %s cannot be resumed: %s." % (record.id, why_not.rstrip(".")))
+            self.outcome.setText("Rollout %s cannot be resumed: %s. Abandon closes it as it stands; a new deploy "
+                                 "starts over." % (record.id, why_not.rstrip(".")))
             return
         self._begin("Resuming %s on %s" % (record.id, ", ".join(left)), 2 * len(left))
 

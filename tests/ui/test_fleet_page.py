@@ -277,6 +277,9 @@ def test_a_rollout_cut_off_by_closing_the_console_is_resumed_and_another_abandon
         page = make_page(qtbot, core)  # the console again
         assert page.record_list.topLevelItemCount() == 2
         first, second = records
+        said = page.attention.text().splitlines()  # the page says so before anything is chosen
+        assert [line.split(" (deploy ")[0] for line in said] == ["Rollout %s" % r.id for r in records]
+        assert all(line.endswith(") is stopped: choose it under Rollouts to resume or abandon it.") for line in said)
         page.show_record(first.id)
         assert page.abandon_button.isEnabled() and page.resume_button.isEnabled()
         assert "Resume takes it on to the devices it did not finish" in page.record_text.text()
