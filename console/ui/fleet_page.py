@@ -10,6 +10,7 @@ console closed mid-rollout) can be resumed or abandoned there.
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -57,10 +58,32 @@ def when(t: float | None, short: bool = False) -> str:
     return time.strftime("%m-%d %H:%M" if short else "%Y-%m-%d %H:%M:%S", time.localtime(t)) if t else "-"
 
 
+# The core's fleet code points at edgectl (its records serve the command line too); on this page its
+# sentences point at the console's own windows instead.
+_GUI_WORDS = (
+    (re.compile(r"Run edgectl --device (\S+) health: it shows"), r"Open \1's Health page: it shows"),
+    (re.compile(r"edgectl --device (\S+) versions MODEL lists"), r"\1's Models page lists"),
+    (re.compile(r"edgectl fleet rollback MODEL --to VERSION"), "Roll back model… with the version in To version"),
+    (re.compile(r"Check that it is on and its runtime is up: edgectl --device \S+ status"),
+     "Check that it is on and its runtime is up; its row here says when it answers"),
+    (re.compile(r"Once the fingerprint is confirmed: edgectl devices trust (\S+) --fingerprint (\S+)"),
+     r"Open \1 from the device list to check its fingerprint (\2) and trust it"),
+    (re.compile(r"edgectl fleet status shows where each one is"), "the grid shows where each one is"),
+    (re.compile(r"name one with --to\b"), "give one in To version"),
+    (re.compile(r"--max-failures"), "max failures"),
+)
+
+
+def gui_words(text: str) -> str:
+    for pattern, words in _GUI_WORDS:
+        text = pattern.sub(words, text)
+    return text
+
+
 def brief(outcome: DeviceOutcome) -> str:
     """A device's outcome in words: its failure and what to do, or what it now runs."""
     if outcome.why:
-        return outcome.why
+        return gui_words(outcome.why)
     detail = outcome.detail
     if detail.get("model") and detail.get("version"):
         result = str(detail.get("result") or "done").replace("_", " ")
@@ -618,6 +641,10 @@ class FleetPage(QWidget):
     @staticmethod
     def result_text(result: ActionResult) -> str:
         """How an action ended, and what to do next."""
+        return gui_words(FleetPage._result_text(result))
+
+    @staticmethod
+    def _result_text(result: ActionResult) -> str:
         if result.error and result.record is None and not result.outcomes:
             if result.stopped:
                 return ("Stopped before the end: the devices under way finished their step, the others were not "
@@ -654,11 +681,11 @@ class FleetPage(QWidget):
         self.record_list.clear()
         for record in reversed(self.records):  # newest first
             item = QTreeWidgetItem([when(record.started, short=True), record.kind, what_text(record), record.who,
-                                    counts_text(record), record.state()])
+                                    counts_text(record), gui_words(record.state())])
             item.setData(0, Qt.ItemDataRole.UserRole, record.id)
             item.setToolTip(0, "%s (%s)" % (record.id, when(record.started)))
             item.setToolTip(2, what_text(record))
-            item.setToolTip(5, record.state())
+            item.setToolTip(5, gui_words(record.state()))
             if record.open:
                 item.setForeground(5, _color(HEALTH_COLORS["degraded"]))
             self.record_list.addTopLevelItem(item)
@@ -701,10 +728,10 @@ class FleetPage(QWidget):
         plan = record.plan
         planned = (" · canary %d, waves %s, max failures %d" % (plan["canary"], ",".join(plan["waves"]),
                                                                 plan["max_failures"]) if plan.get("waves") else "")
-        self.record_text.setText("%s %s by %s, %s → %s: %s%s. %s" % (
+        self.record_text.setText(gui_words("%s %s by %s, %s → %s: %s%s. %s" % (
             record.kind, what_text(record), record.who, when(record.started), when(record.finished),
             record.state(), planned, "Resume takes it on to the devices it did not finish; Abandon closes it."
-            if record.open and record.kind == "deploy" else "Abandon closes it as it stands." if record.open else ""))
+            if record.open and record.kind == "deploy" else "Abandon closes it as it stands." if record.open else "")))
         for device, last in record.final().items():
             item = self._detail_item(device, last.phase, last.wave, last.outcome)
             for phase in record.phases:

@@ -250,7 +250,9 @@ def test_a_staged_rollout_from_the_page_reaches_every_robot_and_its_record_appea
     rolled = finished.args[0].record
     assert rolled.kind == "rollback" and rolled.counts() == {"failed": 2}
     assert page.outcome.text().startswith("Rollback %s done: 2 failed. robot-1 failed: " % rolled.id)
-    assert "detector has no previous version to roll back to" in page.outcome.text()
+    assert ("detector has no previous version to roll back to (active: 1.0.0); give one in To version. robot-1's "
+            "Models page lists what it holds.") in page.outcome.text()
+    assert "edgectl" not in page.outcome.text()  # the console's own windows, not the command line
     assert page.record_list.topLevelItem(0).text(1) == "rollback"
 
 
