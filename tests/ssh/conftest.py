@@ -246,6 +246,7 @@ def ssh_world(short_tmp: Path) -> Iterator[SshWorld]:
     for srv in world.servers:
         stop_daemon(srv.remote_socket)
         srv.stop()
+    stop_daemon(env.local_socket)  # a window falls back to the built-in device when a robot is removed
 
 
 @pytest.fixture
