@@ -10,7 +10,7 @@ BIN="$ROOT/.venv/bin"
 export QT_QPA_PLATFORM=offscreen
 
 echo "== ruff"
-"$BIN/ruff" check console device_runtime tests bench
+"$BIN/ruff" check console device_runtime tests bench installers/ansible
 echo "== ruff (device runtime at Python 3.8)"
 "$BIN/ruff" check --target-version py38 device_runtime
 echo "== vermin (device runtime runs on Python 3.8+)"
