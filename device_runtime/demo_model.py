@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from typing import Any, List
 
+from device_runtime.fileio import write_atomic
+
 DEMO_NAME = "edge-demo-classifier"
 DEMO_FILE = DEMO_NAME + ".onnx"
 INPUT_SHAPE = (1, 3, 64, 64)
@@ -83,12 +85,7 @@ def write_demo_model(path: str) -> str:
     data = build_demo_model().SerializeToString()
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    tmp = path + ".partial"
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, data)
     onnx.checker.check_model(path)
     return path
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import time
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from console.core.commissioning import (
     CommissionReport,
     safe_serial,
 )
+from device_runtime.fileio import write_atomic
 
 # Colour always comes with the word; these read on white paper and in greyscale print.
 STATUS_COLORS = {PASS: "#1f7a3a", FAIL: "#b3261e", SKIP: "#5f6672"}
@@ -82,34 +82,22 @@ def report_html(report: CommissionReport) -> str:
        "schema": report.schema}
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(".%s.tmp" % path.name)  # created with the user's umask, like any report they write
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def report_paths(report: CommissionReport, folder: Path) -> tuple[Path, Path]:
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(report.started))
     base = folder / safe_serial(report.serial) / ("commissioning-%s" % stamp)
     return base.with_suffix(".json"), base.with_suffix(".html")
 
 
+def _json_bytes(report: CommissionReport) -> bytes:
+    return (json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
 def write_report(report: CommissionReport, folder: Path) -> tuple[Path, Path]:
     """Write both files; raises OSError with the path when the folder cannot be written."""
     json_path, html_path = report_paths(report, folder)
     json_path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(json_path, json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n")
-    _write_atomic(html_path, report_html(report))
+    write_atomic(json_path, _json_bytes(report))  # the user's umask applies, as to any file they write
+    write_atomic(html_path, report_html(report).encode("utf-8"))
     return json_path, html_path
 
 
@@ -131,7 +119,7 @@ def remember_last_run(report: CommissionReport, data_dir: Path, device: str) -> 
     """Raises OSError with the path when the data directory cannot be written."""
     path = last_run_path(data_dir, device)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(path, json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n")
+    write_atomic(path, _json_bytes(report))
 
 
 def recall_last_run(data_dir: Path, device: str) -> CommissionReport | None:

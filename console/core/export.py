@@ -9,17 +9,19 @@ the ``resolution`` column says so. Absent values are empty cells, never 0.
 
 from __future__ import annotations
 
+import errno
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TextIO
+from typing import IO
 
 from console.core.metric_values import whole_text
 from console.core.telemetry import TelemetryStore
+from device_runtime.fileio import replacing
 from device_runtime.protocol import MetricSpec
+
+_NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
 
 TIME_COLUMNS = ("time_iso", "time_epoch_s", "resolution")
 
@@ -43,7 +45,7 @@ def _cell(value: float, spec: MetricSpec) -> str:
     return whole if whole is not None else "%.7g" % value
 
 
-def write_csv(store: TelemetryStore, out: TextIO, start: float | None = None, end: float | None = None) -> int:
+def write_csv(store: TelemetryStore, out: IO[str], start: float | None = None, end: float | None = None) -> int:
     """Write the rows between ``start`` and ``end`` (the whole session for None); returns the
     number of data rows."""
     window = store.window(None, -math.inf if start is None else start, math.inf if end is None else end)
@@ -75,20 +77,9 @@ def export_csv(store: TelemetryStore, path: Path, start: float | None = None, en
         raise ExportError("Cannot write %s: the folder %s does not exist. Choose an existing folder."
                           % (path, folder))
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".%s." % path.name, suffix=".part", dir=folder)
-    except OSError as exc:
-        raise ExportError("Cannot write %s: %s. Choose a folder you can write to."
-                          % (path, exc.strerror or exc)) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        with replacing(path, mode=0o644, encoding="utf-8", newline="") as handle:
             rows = write_csv(store, handle, start, end)
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would surprise whoever opens the export
-        os.replace(tmp, path)
     except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise ExportError("Cannot write %s: %s. Choose another file or folder."
-                          % (path, exc.strerror or exc)) from None
+        what = "a folder you can write to" if exc.errno in _NOT_WRITABLE else "another file or folder"
+        raise ExportError("Cannot write %s: %s. Choose %s." % (path, exc.strerror or exc, what)) from None
     return rows

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from console.transport.ssh_errors import SshError
+from device_runtime.fileio import replacing
 
 if TYPE_CHECKING:  # paramiko is imported where a key is read: a command that reaches no SSH device never pays for it
     import paramiko
@@ -155,13 +156,8 @@ class HostKeyStore:
         kept = [line for line in lines if not _line_matches(line, host)]
         if len(kept) == len(lines):
             return 0
-        tmp = self.console_file.with_name(self.console_file.name + ".tmp")
-        fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
+        with replacing(self.console_file, mode=0o600, encoding="ascii") as handle:
             handle.writelines(kept)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.console_file)
         return len(lines) - len(kept)
 
 

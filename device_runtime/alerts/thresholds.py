@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from typing import Any, Dict, List, Optional
 
 from device_runtime import config_file
 from device_runtime.config_file import ConfigProblem
+from device_runtime.fileio import write_atomic
 from device_runtime.protocol import AlertThresholds, ErrorCode, ProtocolError
 
 FORMAT_VERSION = 1
@@ -69,26 +69,10 @@ class ThresholdStore:
 
     def save(self, thresholds: AlertThresholds) -> None:
         check(thresholds)
-        directory = os.path.dirname(self.path)
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".alerts-", suffix=".json", dir=directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump({"version": FORMAT_VERSION, "thresholds": thresholds.to_wire()}, handle, indent=2)
-                handle.write("\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        text = json.dumps({"version": FORMAT_VERSION, "thresholds": thresholds.to_wire()}, indent=2) + "\n"
+        write_atomic(self.path, text.encode("utf-8"), mode=0o600)
         self.problem = None
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
 
 def _parse(data: Dict[str, Any]) -> AlertThresholds:

@@ -15,6 +15,8 @@ import re
 import time
 from typing import Dict, List, Tuple
 
+from device_runtime.fileio import write_atomic
+
 INDEX = "index.json"
 
 
@@ -39,13 +41,8 @@ class TimingCacheStore:
 
     def _save(self, entries: List[Dict[str, object]]) -> None:
         os.makedirs(self.directory, exist_ok=True)
-        path = os.path.join(self.directory, INDEX)
-        tmp = path + ".tmp"
-        with open(tmp, "w") as handle:
-            json.dump(entries, handle, indent=1, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        text = json.dumps(entries, indent=1, sort_keys=True)
+        write_atomic(os.path.join(self.directory, INDEX), text.encode("utf-8"))
 
     def prepare(self, board: str, trt_version: str) -> Tuple[str, List[str]]:
         """This board and version's cache path, and a sentence per cache newly marked stale."""

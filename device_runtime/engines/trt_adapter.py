@@ -13,12 +13,12 @@ trt`` lazily and pass it in.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from device_runtime.engines.trt_plan import BuildPlan
 from device_runtime.engines.trt_version import TrtVersion, require_version
+from device_runtime.fileio import write_atomic
 
 Shape = Tuple[int, ...]
 Since = Tuple[int, int]
@@ -112,15 +112,6 @@ def _read_cache(path: str) -> bytes:
         return b""
 
 
-def _write_atomic(path: str, data: bytes) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
 def _configure(trt: Any, builder: Any, config: Any, plan: BuildPlan, calibrator: Optional[Any]) -> None:
     if plan.workspace_bytes:
         if plan.workspace_api == "set_memory_pool_limit":
@@ -170,7 +161,7 @@ def build_engine(
     if serialized is None:
         raise TrtBuildError("TensorRT could not build the engine: %s" % ("; ".join(errors) or "see the builder log"))
     if plan.timing_cache_path:
-        _write_atomic(plan.timing_cache_path, bytes(config.get_timing_cache().serialize()))
+        write_atomic(plan.timing_cache_path, bytes(config.get_timing_cache().serialize()))
     del parser
     return bytes(serialized)
 

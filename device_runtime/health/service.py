@@ -18,6 +18,7 @@ from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence
 
 from device_runtime import __version__, config_file
 from device_runtime.config_file import ConfigProblem
+from device_runtime.fileio import write_atomic
 from device_runtime.health.checks import Snapshot, model_gate, overall, run_checks
 from device_runtime.health.history_log import HISTORY_FILE, HistoryLog
 from device_runtime.protocol import (
@@ -119,12 +120,7 @@ class HealthService(Service):
 
     def _save(self, cfg: HealthConfig) -> None:
         os.makedirs(os.path.dirname(self.config_path), exist_ok=True)
-        tmp = self.config_path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(cfg.to_wire(), handle, indent=2)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.config_path)
+        write_atomic(self.config_path, json.dumps(cfg.to_wire(), indent=2).encode("utf-8"))
 
     # -- service --------------------------------------------------------------------------
     def handlers(self) -> Dict[str, Handler]:

@@ -12,6 +12,7 @@ from typing import Any, Dict, Optional, Tuple
 
 from device_runtime import config_file
 from device_runtime.config_file import ConfigProblem
+from device_runtime.fileio import write_atomic
 from device_runtime.latency.probe_plan import check_rate
 from device_runtime.protocol import ProbeSettings
 
@@ -36,13 +37,7 @@ def _parse(data: Dict[str, Any]) -> ProbeSettings:
 
 
 def save_settings(root: str, settings: ProbeSettings) -> None:
-    """Atomic: temp file, fsync, rename."""
+    """Atomic: temp file, fsync, rename, fsync of the folder."""
     path = config_path(root)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(settings.to_wire(), handle, sort_keys=True)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, (json.dumps(settings.to_wire(), sort_keys=True) + "\n").encode("utf-8"))
