@@ -167,28 +167,54 @@ def _bridge(args: argparse.Namespace, env: RuntimeEnv) -> int:
 
 
 def _stop(args: argparse.Namespace, env: RuntimeEnv) -> int:
+    """Stop the daemon serving the socket. The pid in ``<socket>.lock`` counts only while a daemon
+    holds that lock: a daemon that ended leaves its pid there, and that pid may be gone or reused."""
     import fcntl
 
     socket_path, _ = _socket_and_root(args, env)
-    pid = paths.read_pid(socket_path)
-    if pid is None:
+    try:
+        handle = open(paths.lock_path(socket_path))  # noqa: SIM115 - closed on every path below
+    except OSError:
+        handle = None
+    if handle is None or _wait_for_lock(handle.fileno(), 0.0):
+        if handle is not None:
+            handle.close()  # free again at once: a daemon starting now takes it
         env.stderr.write("edge-runtime: no daemon is serving %s\n" % socket_path)
         return 1
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        env.stderr.write("edge-runtime: daemon pid %d is gone\n" % pid)
-        return 1
-    # Wait for the daemon to release its lock (the moment it has finished), for a while.
-    with open(paths.lock_path(socket_path)) as handle:
+    with handle:
+        pid = _pid_of_holder(socket_path)
+        if pid is None:
+            env.stderr.write("edge-runtime: a daemon is starting on %s and has not written its pid yet: "
+                             "try again in a moment\n" % socket_path)
+            return 1
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass  # it ended between the two looks: its lock is free, or about to be
+        # Wait for the daemon to release its lock (the moment it has finished), for a while.
         if not _wait_for_lock(handle.fileno(), STOP_TIMEOUT_S):
-            os.kill(pid, signal.SIGKILL)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
             env.stderr.write("edge-runtime: daemon pid %d did not stop within %.0f s and was killed\n"
                              % (pid, STOP_TIMEOUT_S))
             return 1
     env.stdout.write("stopped edge-runtime daemon (pid %d)\n" % pid)
     return 0
+
+
+def _pid_of_holder(socket_path: str, timeout_s: float = 2.0) -> Optional[int]:
+    """The pid the lock's holder wrote (a daemon writes it just after taking the lock)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        pid = paths.read_pid(socket_path)
+        if pid is not None or time.monotonic() > deadline:
+            return pid
+        time.sleep(0.02)
 
 
 STOP_TIMEOUT_S = 15.0

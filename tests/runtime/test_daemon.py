@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -171,3 +172,47 @@ def test_stop_ends_the_daemon_and_removes_its_socket(short_tmp: Path) -> None:
                          capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 0 and "stopped" in out.stdout
     assert not sock.exists()
+
+
+def _stop(sock: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "device_runtime", "stop", "--socket", str(sock)],
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_a_second_stop_says_nothing_is_serving_whatever_pid_the_lock_file_still_names(short_tmp: Path) -> None:
+    """A stopped daemon leaves its pid in the lock file; only a held lock makes that pid a daemon's.
+    Seen under load: the pid was gone (reaped) and stop failed with 'daemon pid N is gone'."""
+    from device_runtime.paths import lock_path
+    from device_runtime.server.bridge import start_daemon
+
+    sock = short_tmp / "x.sock"
+    start_daemon(str(sock), str(short_tmp / "root"), [])
+    assert _stop(sock).returncode == 0
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # exited and reaped: its pid names no process now
+    Path(lock_path(str(sock))).write_text("%d\n" % dead.pid)
+    again = _stop(sock)
+    assert again.returncode == 1 and "no daemon is serving %s" % sock in again.stderr, again.stderr
+
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+    os.waitid(os.P_PID, zombie.pid, os.WEXITED | os.WNOWAIT)  # it has exited; not reaped: a zombie, signals reach it
+    Path(lock_path(str(sock))).write_text("%d\n" % zombie.pid)
+    try:
+        zombie_stop = _stop(sock)
+        assert zombie_stop.returncode == 1 and "no daemon is serving" in zombie_stop.stderr
+    finally:
+        zombie.wait()
+
+
+def test_stop_local_after_the_daemon_ended_is_not_an_error(short_tmp: Path) -> None:
+    from console.core.env import ConsoleEnv
+    from console.core.local_runtime import stop_local_runtime
+    from device_runtime.paths import lock_path
+
+    env = ConsoleEnv(config_dir=short_tmp / "cfg", data_dir=short_tmp / "data", runtime_dir=short_tmp / "run",
+                     environ={"HOME": str(short_tmp)})
+    env.local_socket.parent.mkdir(parents=True)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    Path(lock_path(str(env.local_socket))).write_text("%d\n" % dead.pid)
+    assert "no daemon is serving" in stop_local_runtime(env)
