@@ -171,7 +171,7 @@ def manifest_for_onnx(model_path: Path, name: str, version: str, author: str, pr
 
 
 _PARSED: dict[tuple[int, int, int, int], tuple[Any, str, int]] = {}  # file identity -> (model, sha256, size)
-_PARSED_KEEP = 4
+_PARSED_KEEP = 1  # the model being packaged now (a skimmed model may still hold weights in Constant nodes)
 _PARSING = threading.Lock()
 
 
