@@ -1,9 +1,13 @@
 """An Ansible controller on this machine for the collection's tests.
 
-The collection is built with ``ansible-galaxy collection build`` and installed into a temp collections
-path; playbooks run with ``ansible-playbook`` from this venv, whose Python (the modules' interpreter)
-has edgectl beside it. The console's registry, keys and rollout records live in temp XDG dirs that
-the playbook's edgectl calls and the test's own in-process edgectl share.
+The robots are the simulated lab's (tests/fleet/netlab.py): each a real sshd in its own network
+namespace, with its own address, user, daemon and store. The controller registers them in its own
+registry (as a user would with ``edgectl devices add`` and ``devices trust``), so the playbooks reach
+them over SSH through edgectl. The collection is built with ``ansible-galaxy collection build`` and
+installed into a temp collections path; playbooks run with ``ansible-playbook`` from this venv, whose
+Python (the modules' interpreter) has edgectl beside it. The console's registry, keys and rollout
+records live in temp XDG dirs that the playbook's edgectl calls and the test's own in-process edgectl
+share.
 
 Each run's events come from ansible's default output with one-line JSON results (``-v``,
 ``callback_result_format = json``), parsed per task and host, and from its PLAY RECAP.
@@ -24,6 +28,7 @@ from typing import Any
 
 from console.cli.main import main as edgectl_main
 from console.core.env import ConsoleEnv
+from tests.fleet.netlab import Robot
 
 REPO = Path(__file__).resolve().parents[2]
 COLLECTION = REPO / "installers" / "ansible"
@@ -142,6 +147,13 @@ class Controller:
         code, out, err = self.edgectl(*argv)
         assert code == 0, (argv, out, err)
         return out
+
+    def register(self, robot: Robot, key: Path, runtime: str | None = None, tags: tuple[str, ...] = ()) -> None:
+        """Register a lab robot under its own name (its address, user and the lab's key) and trust its host key."""
+        self.ok("devices", "add", robot.name, "--host", robot.address, "--port", str(robot.server.port), "--user",
+                robot.user, "--key", str(key), *(["--runtime", runtime] if runtime else []),
+                *(arg for tag in tags for arg in ("--tag", tag)))
+        self.ok("devices", "trust", robot.name, "--fingerprint", robot.server.host_fingerprint)
 
     def write_inventory(self, hosts: list[str]) -> None:
         inventory = {"all": {"vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},

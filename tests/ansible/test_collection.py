@@ -1,9 +1,13 @@
-"""The Ansible collection (installers/ansible) with real ansible-playbook runs against real robots.
+"""The collection (installers/ansible) with real ansible-playbook runs against the simulated lab's robots.
 
-Four robots: ``robot-1`` and ``robot-4`` are real sshd robots (tests/ssh fixtures), whose bridge starts
-their own daemon; ``robot-2`` and ``robot-3`` are local ``edge-runtime serve`` daemons on unix sockets.
-Every store requires signed packages; the lab key signs them and every robot trusts it. The playbooks
-are the collection's own examples, run by their FQCN from the installed collection.
+Four robots of tests/fleet/netlab.py, ``robot-01`` .. ``robot-04``: each a real sshd in its own network
+namespace with its own address, Unix user, daemon and store, the runtime put there by ``edgectl install``
+from the wheelhouse. The lab is made once for this module; the controller registers the robots in its own
+registry. Every store requires signed packages (the lab provisions them unsigned-friendly; the store
+settings are set back to the default policy here); the lab key signs them and every robot trusts it.
+``robot-03`` is the one made to fail its health gate. The playbooks are the collection's own examples, run
+by their FQCN from the installed collection. Needs what the lab needs (root, ``ip``, ``iptables``, ``tc``,
+``sshd``); the lab's tests are skipped elsewhere, saying why.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import ast
 import importlib
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,20 +24,19 @@ import pytest
 import yaml
 
 from console import __version__ as console_version
-from device_runtime.server.bridge import start_daemon
-from device_runtime.store.config import StoreConfig, save_config
+from console.core.packages import build_package
+from device_runtime.store.config import StoreConfig, config_path, save_config
 from tests.ansible.controller import COLLECTION, Controller, ansible_tool, install_collection
-from tests.conftest import stop_daemon
-from tests.ssh.conftest import RUNTIME, SshServer, SshWorld, free_port
-from tests.ssh.test_preflight import start_robot
+from tests.fleet.netlab import STORE, TAG, Lab, memory_tmp, prepare_wheelhouse, start_lab, unavailable
+from tests.ssh.conftest import free_port
 from tests.store.helpers import make_onnx
 
 pytestmark = pytest.mark.timeout(600)
 
-ROBOTS = ["robot-1", "robot-2", "robot-3", "robot-4"]
-SSH_ROBOTS = ["robot-1", "robot-4"]  # the canary, alone in the first batch, and the last batch
-SOCKET_ROBOTS = ["robot-2", "robot-3"]  # the second batch; robot-3 is made to fail its health gate
-SOCKET_GRACE_S = 3.0  # the socket robots' health gate: how long a failing activation lives before its rollback
+ROBOTS = ["robot-01", "robot-02", "robot-03", "robot-04"]
+CANARY = "robot-01"  # alone in the first batch
+SECOND = ["robot-02", "robot-03"]  # the second batch; robot-03 is made to fail its health gate
+LAST = "robot-04"  # the last batch
 STAGED = "edge_operator.console.staged_rollout"
 ROLLBACK = "edge_operator.console.rollback"
 MODULES = ["edge_status", "edge_deploy", "edge_rollback", "edge_install_runtime"]
@@ -43,35 +47,41 @@ def collections(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return install_collection(tmp_path_factory.mktemp("galaxy"))
 
 
+def _lab_or_skip() -> None:
+    reason = unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def robots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """The lab's four robots with the runtime installed; each store requires signed packages."""
+    _lab_or_skip()
+    wheelhouse = prepare_wheelhouse(tmp_path_factory.mktemp("ansible-wheelhouse"))
+    with start_lab(len(ROBOTS), wheelhouse=wheelhouse, tmp=memory_tmp()) as lab:
+        assert lab.names == ROBOTS
+        for robot in lab.robots:  # the default policy (signatures required), the lab's health grace period
+            save_config(str(robot.store_root), StoreConfig(health_grace_s=STORE.health_grace_s))
+            os.chown(config_path(str(robot.store_root)), robot.uid, robot.home.stat().st_gid)  # the daemon edits it
+        yield lab
+
+
 @pytest.fixture
-def lab(ssh_world: SshWorld, second_server: SshServer, short_tmp: Path, collections: Path) -> Iterator[Controller]:
-    """The controller with four registered robots that trust the lab key, and two signed packages."""
-    ctl = Controller(short_tmp / "ctl", ssh_world.home, collections)
-    sockets = []
-    try:
-        for name, server in zip(SSH_ROBOTS, ssh_world.servers, strict=True):
-            ctl.ok("devices", "add", name, "--host", server.address, "--port", str(server.port), "--user",
-                   ssh_world.env.local_user, "--key", str(ssh_world.client_key), "--runtime", RUNTIME, "--tag", "lab")
-            ctl.ok("devices", "trust", name, "--fingerprint", server.host_fingerprint)
-        for name in SOCKET_ROBOTS:
-            root = short_tmp / name / "root"
-            save_config(str(root), StoreConfig(health_grace_s=SOCKET_GRACE_S))  # signatures required, as by default
-            sockets.append(short_tmp / name / "rt.sock")
-            start_daemon(str(sockets[-1]), str(root), ["--rate", "5"])
-            ctl.ok("devices", "add", name, "--socket", str(sockets[-1]), "--tag", "lab")
-        ctl.ok("keys", "new", "lab")
-        public = ctl.ok("keys", "export", "lab").strip()
-        for name in ROBOTS:
-            ctl.ok("--device", name, "keys", "trust", public)
-        for seed, version in enumerate(("1.0.0", "1.1.0")):
-            model = make_onnx(short_tmp / ("m%d.onnx" % seed), seed)
-            ctl.ok("package", "build", str(model), "-o", str(short_tmp / ("detector-%s.tar.gz" % version)), "--name",
-                   "detector", "--version", version, "--key", "lab")
-        ctl.write_inventory(ROBOTS)
-        yield ctl
-    finally:
-        for socket in sockets:
-            stop_daemon(socket)
+def lab(robots: Lab, short_tmp: Path, collections: Path) -> Controller:
+    """The controller with the four robots registered, trusting the lab key, and two signed packages."""
+    ctl = Controller(short_tmp / "ctl", Path(robots.env.environ["HOME"]), collections)
+    for robot in robots.robots:
+        ctl.register(robot, robots.client_key, robots.runtime, (TAG,))
+    ctl.ok("keys", "new", "lab")
+    public = ctl.ok("keys", "export", "lab").strip()
+    for name in ROBOTS:
+        ctl.ok("--device", name, "keys", "trust", public)
+    for seed, version in enumerate(("1.0.0", "1.1.0")):
+        model = make_onnx(short_tmp / ("m%d.onnx" % seed), seed)
+        ctl.ok("package", "build", str(model), "-o", str(short_tmp / ("detector-%s.tar.gz" % version)), "--name",
+               "detector", "--version", version, "--key", "lab")
+    ctl.write_inventory(ROBOTS)
+    return ctl
 
 
 def _package(ctl: Controller, version: str) -> str:
@@ -79,26 +89,32 @@ def _package(ctl: Controller, version: str) -> str:
 
 
 def test_staged_rollout_facts_idempotence_check_mode_max_fail_rollback_and_onnx(lab: Controller) -> None:
+    # Every store requires signed packages: an unsigned one is refused before anything is activated.
+    unsigned = lab.work / "detector-0.9.0.tar.gz"
+    build_package(make_onnx(lab.work / "m9.onnx", 9), unsigned, "detector", "0.9.0", "tests")
+    code, out, err = lab.edgectl("--device", CANARY, "deploy", str(unsigned))
+    assert code != 0 and "the package is not signed and this device requires signed" in out + err, (out, err)
+
     # Check mode first: every robot would get 1.0.0, and none of them stores anything afterwards.
     run = lab.playbook(STAGED, "-e", "edge_package=%s" % _package(lab, "1.0.0"), "--check", "--diff")
     assert run.rc == 0, run.output
     would = run.results("Deploy the package (nothing is sent where its version is already active)")
     assert {h: (e.status, e.result["result"]) for h, e in would.items()} == dict.fromkeys(
         ROBOTS, ("changed", "would-deploy"))
-    assert would["robot-1"].result["message"] == "detector 1.0.0 would be activated on robot-1 (active now: none)"
+    assert would[CANARY].result["message"] == "detector 1.0.0 would be activated on robot-01 (active now: none)"
     assert all(lab.stored("detector", d) == set() for d in ROBOTS)
 
     # The staged rollout: the canary alone, then half, then the rest.
     run = lab.playbook(STAGED, "-e", "edge_package=%s" % _package(lab, "1.0.0"), "-e", "edge_why=first rollout")
     assert run.rc == 0, run.output
     deploy = "Deploy the package (nothing is sent where its version is already active)"
-    assert run.batches(deploy) == [["robot-1"], ["robot-2", "robot-3"], ["robot-4"]]
+    assert run.batches(deploy) == [[CANARY], SECOND, [LAST]]
     done = run.results(deploy)
     assert {h: (e.status, e.result["result"], e.result["active"]) for h, e in done.items()} == dict.fromkeys(
         ROBOTS, ("changed", "committed", "1.0.0"))
     # the canary had committed before the next batch began, on its own clock and theirs (one machine)
-    assert done["robot-1"].result["finished"] < min(done[h].result["started"] for h in ROBOTS[1:])
-    assert max(done[h].result["finished"] for h in SOCKET_ROBOTS) < done["robot-4"].result["started"]
+    assert done[CANARY].result["finished"] < min(done[h].result["started"] for h in ROBOTS[1:])
+    assert max(done[h].result["finished"] for h in SECOND) < done[LAST].result["started"]
     assert run.changed() == dict.fromkeys(ROBOTS, 1)
     assert lab.active("detector", ROBOTS) == dict.fromkeys(ROBOTS, "1.0.0")
 
@@ -115,102 +131,112 @@ def test_staged_rollout_facts_idempotence_check_mode_max_fail_rollback_and_onnx(
     facts = {h: e.result["ansible_facts"]["edge_device"] for h, e in run.results("Read the robot's state").items()}
     assert set(facts) == set(ROBOTS)
     documented = yaml.safe_load(_docs(COLLECTION / "plugins" / "modules" / "edge_status.py")["RETURN"])
-    assert set(facts["robot-1"]) == set(documented["ansible_facts"]["contains"]["edge_device"]["contains"])
+    assert set(facts[CANARY]) == set(documented["ansible_facts"]["contains"]["edge_device"]["contains"])
     for host, fact in facts.items():
         assert fact["name"] == host and fact["runtime_version"] == console_version and fact["tags"] == ["lab"]
         assert fact["models"] == {"detector": "1.0.0"} and fact["health"] == "healthy"
         assert fact["state"] == "connected" and fact["open_alerts"] == len(fact["alerts"])
         assert "onnxruntime" in fact["capabilities"]["backends"] and fact["capabilities"]["cpu_count"] >= 1
-    summary = run.results("Summary")["robot-1"].result["msg"]
+    summary = run.results("Summary")[CANARY].result["msg"]
     assert summary.startswith("runtime %s, healthy, models {" % console_version), summary
 
-    # robot-3's health now names a robot application that does not exist: its own gate rolls 1.1.0 back,
+    # robot-03's health now names a robot application that does not exist: its own gate rolls 1.1.0 back,
     # the second batch has 1 of 2 failed (50 % > max_fail_percentage 25) and the play stops there.
-    lab.ok("--device", "robot-3", "health-config", "--set", "restart_service=no-such-robot.service")
+    lab.ok("--device", "robot-03", "health-config", "--set", "restart_service=no-such-robot.service")
     run = lab.playbook(STAGED, "-e", "edge_package=%s" % _package(lab, "1.1.0"))
     assert run.rc != 0, run.output
-    assert run.batches(deploy) == [["robot-1"], ["robot-2", "robot-3"]]  # robot-4's batch never ran
-    failed = run.results(deploy)["robot-3"]
+    assert run.batches(deploy) == [[CANARY], SECOND]  # robot-04's batch never ran
+    failed = run.results(deploy)["robot-03"]
     assert failed.status == "fatal"
-    assert failed.result["msg"].startswith("robot-3: "), failed.result
+    assert failed.result["msg"].startswith("robot-03: "), failed.result
     assert "the health check failed: Robot application running: no-such-robot.service" in failed.result["msg"]
-    assert failed.result["msg"].endswith("Run edgectl --device robot-3 health: it shows each check and how to fix it.")
-    assert run.failed() == {"robot-1": 0, "robot-2": 0, "robot-3": 1}
-    assert lab.active("detector", ROBOTS) == {"robot-1": "1.1.0", "robot-2": "1.1.0", "robot-3": "1.0.0",
-                                              "robot-4": "1.0.0"}
-    assert lab.stored("detector", "robot-4") == {"1.0.0"}  # nothing was even sent to the batch that never ran
+    assert failed.result["msg"].endswith("Run edgectl --device robot-03 health: it shows each check and how to fix it.")
+    assert run.failed() == {"robot-01": 0, "robot-02": 0, "robot-03": 1}
+    assert lab.active("detector", ROBOTS) == {"robot-01": "1.1.0", "robot-02": "1.1.0", "robot-03": "1.0.0",
+                                              "robot-04": "1.0.0"}
+    assert lab.stored("detector", LAST) == {"1.0.0"}  # nothing was even sent to the batch that never ran
 
     # 1.0.0 again where 1.1.0 is active is a downgrade: refused, in check mode as for real, with what to do.
     for check in (("--check",), ()):
-        run = lab.playbook(STAGED, "-e", "edge_package=%s" % _package(lab, "1.0.0"), "--limit", "robot-2", *check)
+        run = lab.playbook(STAGED, "-e", "edge_package=%s" % _package(lab, "1.0.0"), "--limit", "robot-02", *check)
         assert run.rc != 0, run.output
-        msg = run.results(deploy)["robot-2"].result["msg"]
-        assert msg.startswith("robot-2: detector 1.0.0 is older than the active 1.1.0: a downgrade needs explicit "
+        msg = run.results(deploy)["robot-02"].result["msg"]
+        assert msg.startswith("robot-02: detector 1.0.0 is older than the active 1.1.0: a downgrade needs explicit "
                               "intent"), msg
         assert "allow_downgrade: true" in msg, msg
-    assert lab.active("detector", ["robot-2"]) == {"robot-2": "1.1.0"}
+    assert lab.active("detector", ["robot-02"]) == {"robot-02": "1.1.0"}
 
     # Withdraw 1.1.0: check mode says where, the play does it, and again it has nothing to do.
-    lab.ok("--device", "robot-3", "health-config", "--set", "restart_service=")
+    lab.ok("--device", "robot-03", "health-config", "--set", "restart_service=")
     withdraw = ("-e", "edge_model=detector", "-e", "edge_withdraw=1.1.0")
     run = lab.playbook(ROLLBACK, *withdraw, "--check")
     assert run.rc == 0, run.output
-    assert run.changed() == {"robot-1": 1, "robot-2": 1, "robot-3": 0, "robot-4": 0}
-    assert lab.active("detector", ROBOTS)["robot-1"] == "1.1.0"
+    assert run.changed() == {"robot-01": 1, "robot-02": 1, "robot-03": 0, "robot-04": 0}
+    assert lab.active("detector", ROBOTS)[CANARY] == "1.1.0"
     run = lab.playbook(ROLLBACK, *withdraw)
     assert run.rc == 0, run.output
     rolled = run.results("Roll back where the withdrawn version is active")
     assert {h: e.result["result"] for h, e in rolled.items()} == {
-        "robot-1": "committed", "robot-2": "committed", "robot-3": "unchanged", "robot-4": "unchanged"}
-    assert rolled["robot-3"].result["message"] == "detector is at 1.0.0 on robot-3, not 1.1.0: nothing to roll back"
+        "robot-01": "committed", "robot-02": "committed", "robot-03": "unchanged", "robot-04": "unchanged"}
+    assert rolled["robot-03"].result["message"] == "detector is at 1.0.0 on robot-03, not 1.1.0: nothing to roll back"
     assert lab.active("detector", ROBOTS) == dict.fromkeys(ROBOTS, "1.0.0")
     run = lab.playbook(ROLLBACK, *withdraw)
     assert run.rc == 0 and run.changed() == dict.fromkeys(ROBOTS, 0), run.output
 
     # An ONNX model: it needs a version; with one, a second run changes nothing.
-    onnx = ("-e", "onnx=%s" % make_onnx(lab.work / "segmenter.onnx", 7), "--limit", "robot-2")
+    onnx = ("-e", "onnx=%s" % make_onnx(lab.work / "segmenter.onnx", 7), "--limit", "robot-02")
     for changed in (1, 0):
         run = lab.playbook(str(Path(__file__).with_name("onnx_deploy.yml")), *onnx)
-        assert run.rc == 0 and run.changed() == {"robot-2": changed}, run.output
-        refused = run.results("An ONNX model without a version")["robot-2"]
+        assert run.rc == 0 and run.changed() == {"robot-02": changed}, run.output
+        refused = run.results("An ONNX model without a version")["robot-02"]
         assert refused.status == "fatal" and refused.result["msg"].endswith(
             "segmenter.onnx is an ONNX model: give its version (version: 1.2.0), so that a second run finds it "
             "active instead of deploying the next patch version again")
-    assert lab.active("segmenter", ["robot-2"]) == {"robot-2": "2.0.0"}
+    assert lab.active("segmenter", ["robot-02"]) == {"robot-02": "2.0.0"}
 
 
-def test_install_runtime_check_mode_and_an_installed_runtime(ssh_world: SshWorld, short_tmp: Path,
+def _tree(root: Path) -> dict[str, tuple[int, int, int]]:
+    """Every path under ``root`` with its mode, size and modification time."""
+    return {str(path.relative_to(root)): (st.st_mode, st.st_size, st.st_mtime_ns)
+            for path in sorted(root.rglob("*")) for st in (path.lstat(),)}
+
+
+def test_install_runtime_check_mode_and_an_installed_runtime(robots: Lab, short_tmp: Path,
                                                              collections: Path) -> None:
-    robot = start_robot(ssh_world, short_tmp)  # its own HOME, no runtime on its PATH
-    ctl = Controller(short_tmp / "ctl", ssh_world.home, collections)
-    ctl.ok("devices", "add", "robot", "--host", robot.server.address, "--port", str(robot.server.port), "--user",
-           ssh_world.env.local_user, "--key", str(ssh_world.client_key))
-    ctl.ok("devices", "trust", "robot", "--fingerprint", robot.server.host_fingerprint)
-    ctl.write_inventory(["robot"])
-    prefix = robot.data_home / "edge-runtime"
-    install = ("edge_operator.console.install_runtime", "-e", "edge_user_install=true")
+    _lab_or_skip()
+    with start_lab(1, install=False, tmp=memory_tmp()) as empty:  # its own user and HOME, no runtime at all
+        (robot,) = empty.robots
+        ctl = Controller(short_tmp / "ctl", Path(empty.env.environ["HOME"]), collections)
+        ctl.register(robot, empty.client_key)
+        ctl.write_inventory([robot.name])
+        prefix = robot.home / ".local" / "share" / "edge-runtime"  # a user install: the XDG data dir's edge-runtime
+        install = ("edge_operator.console.install_runtime", "-e", "edge_user_install=true")
+        before = _tree(robot.home)
 
-    run = ctl.playbook(*install, "--check")
-    assert run.rc == 0, run.output
-    (event,) = run.results("Install or upgrade the runtime").values()
-    assert event.status == "changed" and event.result["outcome"] == "would-install"
-    assert event.result["prefix"] == str(prefix) and event.result["mode"] == "user"
-    assert event.result["previous_version"] is None and event.result["runtime_version"] == console_version
-    assert not prefix.exists()  # the preflight only read
+        run = ctl.playbook(*install, "--check")
+        assert run.rc == 0, run.output
+        (event,) = run.results("Install or upgrade the runtime").values()
+        assert event.status == "changed" and event.result["outcome"] == "would-install"
+        assert event.result["prefix"] == str(prefix) and event.result["mode"] == "user"
+        assert event.result["previous_version"] is None and event.result["runtime_version"] == console_version
+        assert _tree(robot.home) == before and not (prefix / "bin").exists()  # the preflight only read
 
-    # This console's runtime is in the prefix already (the repository's own): no change, and the
-    # device entry now points at it; the handshake goes through it.
-    (prefix / "bin").mkdir(parents=True)
-    (prefix / "bin" / "edge-runtime").symlink_to(RUNTIME)
-    run = ctl.playbook(*install, "--check")
-    assert run.rc == 0 and run.changed() == {"robot": 0}, run.output
-    run = ctl.playbook(*install)
-    assert run.rc == 0 and run.changed() == {"robot": 0}, run.output
-    (event,) = run.results("Install or upgrade the runtime").values()
-    assert event.result["outcome"] == "current" and event.result["runtime_version"] == console_version
-    assert event.result["runtime_path"] == str(prefix / "bin" / "edge-runtime")
-    status = json.loads(ctl.ok("--device", "robot", "status", "--json"))
-    assert status["runtime_version"] == console_version
+        # This console's runtime is in the prefix already (the one edgectl install put on the other lab's
+        # robots, from this repository's wheel): no change, and the device entry now points at it; the
+        # handshake goes through it.
+        (prefix / "bin").mkdir()
+        (prefix / "bin" / "edge-runtime").symlink_to(robots.runtime)
+        for path in (prefix / "bin", prefix / "bin" / "edge-runtime"):
+            os.lchown(path, robot.uid, robot.home.stat().st_gid)
+        run = ctl.playbook(*install, "--check")
+        assert run.rc == 0 and run.changed() == {robot.name: 0}, run.output
+        run = ctl.playbook(*install)
+        assert run.rc == 0 and run.changed() == {robot.name: 0}, run.output
+        (event,) = run.results("Install or upgrade the runtime").values()
+        assert event.result["outcome"] == "current" and event.result["runtime_version"] == console_version
+        assert event.result["runtime_path"] == str(prefix / "bin" / "edge-runtime")
+        status = json.loads(ctl.ok("--device", robot.name, "status", "--json"))
+        assert status["runtime_version"] == console_version
 
 
 def test_a_failure_carries_edgectl_s_own_message(short_tmp: Path, collections: Path) -> None:
