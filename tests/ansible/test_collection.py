@@ -55,7 +55,8 @@ def _lab_or_skip() -> None:
 
 @pytest.fixture(scope="module")
 def robots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    """The lab's four robots with the runtime installed; each store requires signed packages."""
+    """The lab's four robots with the runtime installed; each store requires signed packages. Only the
+    rollout test deploys to them (its models stay); the install test borrows their installed runtime."""
     _lab_or_skip()
     wheelhouse = prepare_wheelhouse(tmp_path_factory.mktemp("ansible-wheelhouse"))
     with start_lab(len(ROBOTS), wheelhouse=wheelhouse, tmp=memory_tmp()) as lab:
@@ -203,7 +204,6 @@ def _tree(root: Path) -> dict[str, tuple[int, int, int]]:
 
 def test_install_runtime_check_mode_and_an_installed_runtime(robots: Lab, short_tmp: Path,
                                                              collections: Path) -> None:
-    _lab_or_skip()
     with start_lab(1, install=False, tmp=memory_tmp()) as empty:  # its own user and HOME, no runtime at all
         (robot,) = empty.robots
         ctl = Controller(short_tmp / "ctl", Path(empty.env.environ["HOME"]), collections)
