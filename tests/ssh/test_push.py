@@ -93,23 +93,28 @@ def test_edgectl_push_lands_in_incoming_verified(ssh_world: SshWorld, big: Path)
                                 "sha256 %s (computed on the device); the device already held it" % sha256(big)]
 
 
-def _once_the_device_holds(world: SshWorld, at_least: int, action: Callable[[], object],
-                           reports: list[PushProgress] | None = None) -> Callable[[PushProgress], None]:
-    """A progress listener that does ``action`` once the device's partial file has grown to
-    ``at_least`` bytes (loopback: the device's disk is this one), so it always hits mid-transfer."""
-    done: list[int] = []
+class CutPusher(Pusher):
+    """A push that does ``action`` mid-transfer: once it has handed ``2 * at_least`` bytes to the
+    link, its sender waits until the device's partial file holds ``at_least`` of them (loopback:
+    the device's disk is this one) and then does it, so the cut always lands while bytes are
+    still to be sent, however fast the rest would go."""
 
-    def listen(p: PushProgress) -> None:
-        if reports is not None:
-            reports.append(p)
-        if done or p.state != SENDING:
+    def __init__(self, world: SshWorld, at_least: int, action: Callable[[], object], *args: object,
+                 **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.world, self.at_least, self.action = world, at_least, action
+        self.done: list[int] = []
+
+    def _moved(self, sent: int) -> None:
+        super()._moved(sent)
+        if self.done or sent < 2 * self.at_least:
             return
-        sizes = [part.stat().st_size for part in _partials(world) if part.exists()]
-        if sizes and max(sizes) >= at_least:
-            done.append(max(sizes))
-            action()
-
-    return listen
+        deadline = time.monotonic() + 60
+        while not any(part.exists() and part.stat().st_size >= self.at_least for part in _partials(self.world)):
+            assert time.monotonic() < deadline, "the device's partial file never reached %d bytes" % self.at_least
+            time.sleep(0.002)  # ok: the partial file grows in sshd's process, which gives no other signal
+        self.done.append(max(part.stat().st_size for part in _partials(self.world)))
+        self.action()
 
 
 @pytest.mark.parametrize("own_reconnect", [False, True], ids=["edgectl-session", "gui-session"])
@@ -121,10 +126,9 @@ def test_a_cut_link_is_reconnected_and_the_push_resumes(ssh_world: SshWorld, big
         session.enable_reconnect(Backoff(initial_s=0.2, max_s=1.0))
     reports: list[PushProgress] = []
     killed: list[int] = []
-    cut = _once_the_device_holds(ssh_world, 4 * MB, lambda: killed.append(ssh_world.servers[0].kill_sessions()),
-                                 reports)
     try:
-        result = Pusher(session, big, cut, tick_s=0.005).run()
+        result = CutPusher(ssh_world, 4 * MB, lambda: killed.append(ssh_world.servers[0].kill_sessions()), session,
+                           big, reports.append, tick_s=0.005).run()
     finally:
         session.close()
     assert killed and killed[0] >= 1, "the link was never cut"
@@ -139,8 +143,7 @@ def test_a_push_that_gives_up_says_so_and_the_next_push_resumes(ssh_world: SshWo
     session = _session(ssh_world)
     try:
         with pytest.raises(PushGaveUp) as gave_up:
-            Pusher(session, big, _once_the_device_holds(ssh_world, 4 * MB, server.stop), attempts=2,
-                   tick_s=0.005).run()
+            CutPusher(ssh_world, 4 * MB, server.stop, session, big, attempts=2, tick_s=0.005).run()
     finally:
         session.close()
     message = str(gave_up.value)
@@ -175,8 +178,7 @@ def test_a_damaged_partial_is_refused_and_the_next_push_starts_over(ssh_world: S
     session = _session(ssh_world)
     try:
         with pytest.raises(PushGaveUp):
-            Pusher(session, big, _once_the_device_holds(ssh_world, 4 * MB, server.stop), attempts=1,
-                   tick_s=0.005).run()
+            CutPusher(ssh_world, 4 * MB, server.stop, session, big, attempts=1, tick_s=0.005).run()
     finally:
         session.close()
     [partial] = _partials(ssh_world)
