@@ -130,6 +130,10 @@ class Sink(Protocol):
         was at fault, and chunks may carry on)."""
         ...
 
+    def abandon(self) -> None:
+        """Let go of it after a failure, without waiting for anything."""
+        ...
+
 
 class FileSink:
     """The partial file of this computer's own device, appended to directly."""
@@ -144,10 +148,15 @@ class FileSink:
             view = view[os.write(self._fd, view):]
 
     def close(self) -> None:
-        os.close(self._fd)
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
     def alive(self) -> bool:
         return True
+
+    def abandon(self) -> None:
+        self.close()
 
     def copy_from(self, path: Path, offset: int, size: int, sent: Sent | None) -> None:
         """Append ``path[offset:size]`` in the kernel (sendfile: no copy through this process),
@@ -205,6 +214,9 @@ class ChunkSink:
     def alive(self) -> bool:
         return True  # a failed request says itself what went wrong
 
+    def abandon(self) -> None:
+        self._pending.clear()
+
 
 def send(stream: ByteStream, sink: Sink, offset: int, sent: Sent | None = None, hashing: bool = True) -> str:
     """Send ``stream[offset:]`` through ``sink`` and return the sha256 of the whole stream (the
@@ -230,6 +242,7 @@ def send(stream: ByteStream, sink: Sink, offset: int, sent: Sent | None = None, 
             raise StreamChanged("%s is %d bytes, not the %d announced: it changed while it was sent"
                                 % (stream.name, position, stream.size))
     except BaseException:
+        sink.abandon()
         if hasher is not None:
             hasher.abandon()
         raise
@@ -326,7 +339,10 @@ def send_rest(session: DeviceSession, stream: ByteStream, state: StoreUploadStat
     sha256 of the whole stream when ``at_end`` ("" otherwise)."""
     sink = direct_sink(session, state.part, state.offset)
     if sink is not None and not at_end and isinstance(sink, FileSink) and isinstance(stream, FileStream):
-        sink.copy_from(stream.path, state.offset, stream.size, sent)  # its sha256 is known: nothing to read
+        try:
+            sink.copy_from(stream.path, state.offset, stream.size, sent)  # its sha256 is known: nothing to read
+        finally:
+            sink.abandon()
         return ""
     if sink is not None:
         try:

@@ -217,7 +217,7 @@ class SftpSink:
         try:
             self._file.write(bytes(data) if isinstance(data, memoryview) else data)
         except (OSError, EOFError, paramiko.SSHException) as exc:
-            self._abandon()
+            self.abandon()
             raise UploadError("sending over SFTP stopped: %s" % exc) from exc
 
     def close(self) -> None:
@@ -229,7 +229,8 @@ class SftpSink:
         finally:
             self._sftp.close()
 
-    def _abandon(self) -> None:
+    def abandon(self) -> None:
+        """Close the SFTP session without waiting for the writes in flight (after a failure)."""
         try:
             self._sftp.close()
         except (OSError, EOFError, paramiko.SSHException):
