@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TextIO
 
-from console.core.job_report import duration
+from console.core.text_units import duration
 from device_runtime.protocol import JobInfo
 
 BAR_WIDTH = 24

@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console.core.job_report import size as size_text
 from console.core.job_specs import SpecError, parse_shapes
 from console.core.keys import KeyStore
 from console.core.models import (
@@ -38,6 +37,7 @@ from console.core.models import (
     succeeded,
 )
 from console.core.packages import PackageError, read_head
+from console.core.text_units import size as size_text
 from console.ui.chart import plain_label
 from console.ui.models_model import ModelsModel, OnnxBuild
 from console.ui.rollback_dialog import RefusalView, big_button, coloured

@@ -14,8 +14,8 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionProgressBar, QStyleOptionViewItem
 
-from console.core.job_report import duration
 from console.core.jobs import JobTracker
+from console.core.text_units import duration
 from device_runtime.protocol import JobInfo
 
 STATE_COLORS = {

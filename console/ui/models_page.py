@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console.core.job_report import size as size_text
 from console.core.models import (
     ModelEntry,
     RollbackPlan,
@@ -42,6 +41,7 @@ from console.core.models import (
     timeline,
     when_text,
 )
+from console.core.text_units import size as size_text
 from console.ui.chart import plain_label
 from console.ui.deploy_wizard import DeployWizard
 from console.ui.models_model import ModelsModel
