@@ -13,30 +13,12 @@ import threading
 import time
 from typing import Deque, Dict, List, Optional
 
+from device_runtime import protocol
 from device_runtime.protocol import AuditEntry, AuditList, AuditQuery, Record
 from device_runtime.server.service import Handler, Service
 
-# protocol method -> the action it records
-AUDITED_METHODS = {
-    "alerts.thresholds.set": "config",
-    "health.config.set": "config",
-    "health.run": "health check",
-    "probe.set": "probe",
-    "jobs.submit": "job",
-    "jobs.pipeline": "job",
-    "jobs.cancel": "cancel job",
-    "store.import": "import",
-    "store.activate": "activate",
-    "store.rollback": "rollback",
-    "store.pin": "pin",
-    "store.unpin": "unpin",
-    "store.remove": "remove",
-    "store.keys.trust": "trust key",
-    "store.policy.set": "config",
-    "store.upload.begin": "upload",
-    "store.incoming.remove": "remove upload",
-    "files.begin": "send file",
-}
+# protocol method -> the action it records, from the method declarations (``Method.audit``)
+AUDITED_METHODS: Dict[str, str] = protocol.AUDITED_METHODS
 # Replayed steps of a transfer whose first step is audited: one entry per upload, not per chunk.
 UNAUDITED_STEPS = frozenset({"store.upload.chunk", "store.upload.finish", "files.chunk", "files.finish"})
 MAX_DETAIL = 400

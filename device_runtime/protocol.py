@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, Dict, Iterator, List, Optional, Tuple, Type, TypeVar, Union
+from typing import Any, ClassVar, Dict, FrozenSet, Generic, Iterator, List, Optional, Tuple, Type, TypeVar, Union
 
 # 2: ``hello`` names the console instance, and the daemon replays its reply to a retried
 #    request that changes state (see REPLAYED_METHODS) instead of acting twice.
@@ -229,6 +229,58 @@ def _record(cls: Type[R]) -> Type[R]:
     cls.KINDS = {f.name: _wire_kind(f.type) for f in fields(cls)}  # type: ignore[arg-type]
     _RECORDS[cls.__name__] = cls
     return cls
+
+
+P = TypeVar("P", bound=Record)
+T = TypeVar("T", bound=Record)
+
+
+class Method(Generic[P, T]):
+    """One protocol method: its name, its params and result records and what it does to the device.
+
+    ``changes_state``: the daemon keeps its reply for a retry of the same request id after a lost
+    link (see :data:`REPLAYED_METHODS`). ``audit``: the action word the audit log records for it
+    (None: not audited; a state-changing method is audited unless it is a later step of a transfer
+    whose first step is). ``admin``: only an admin may call it. Declaring a method registers it in
+    :data:`DECLARED` and :data:`METHODS`; a name declared twice is refused.
+    """
+
+    __slots__ = ("admin", "audit", "changes_state", "name", "params", "result")
+
+    def __init__(self, name: str, params: Type[P], result: Type[T], changes_state: bool = False,
+                 audit: Optional[str] = None, admin: bool = False) -> None:
+        if name in DECLARED:
+            raise ValueError("protocol method %r is declared twice" % name)
+        if audit is not None and not changes_state:
+            raise ValueError("%s is audited but declared as not changing state" % name)
+        if admin and audit is None:
+            raise ValueError("%s needs the admin role but is not audited" % name)
+        self.name = name
+        self.params = params
+        self.result = result
+        self.changes_state = changes_state
+        self.audit = audit
+        self.admin = admin
+        DECLARED[name] = self
+        METHODS[name] = (params, result)
+
+    @property
+    def replayed(self) -> bool:
+        """A retry of the same request id gets the reply the daemon kept: state-changing methods."""
+        return self.changes_state
+
+    @property
+    def audited(self) -> bool:
+        return self.audit is not None
+
+    def __repr__(self) -> str:
+        return "Method(%r, %s, %s)" % (self.name, self.params.__name__, self.result.__name__)
+
+
+# Every declared method by name, in declaration order.
+DECLARED: Dict[str, Method[Any, Any]] = {}
+# method name -> (params record, result record), derived from the declarations.
+METHODS: Dict[str, Tuple[Type[Record], Type[Record]]] = {}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -975,33 +1027,31 @@ MIN_RATE_HZ = 1.0
 MAX_RATE_HZ = 20.0
 DEFAULT_RATE_HZ = 2.0
 
-# method name -> (params record, result record)
-METHODS: Dict[str, Tuple[Type[Record], Type[Record]]] = {
-    "ping": (Empty, Pong),
-    "telemetry.describe": (Empty, TelemetryTable),
-    "telemetry.subscribe": (SubscribeTelemetry, TelemetryTable),
-    "telemetry.unsubscribe": (Empty, Empty),
-    "device.capabilities": (Empty, Capabilities),
-    "device.state": (Empty, DeviceState),
-    "events.subscribe": (SubscribeEvents, Empty),
-    "events.unsubscribe": (SubscribeEvents, Empty),
-    "latency.recent": (LatencyQuery, LatencyWindows),
-    "health.run": (Empty, HealthReport),
-    "health.last": (Empty, HealthReport),
-    "health.history": (HealthQuery, HealthHistory),
-    "health.config.get": (Empty, HealthConfig),
-    "health.config.set": (HealthConfig, HealthConfig),
-    "audit.list": (AuditQuery, AuditList),
-    "alerts.list": (AlertQuery, AlertList),
-    "alerts.thresholds.get": (Empty, AlertThresholds),
-    "alerts.thresholds.set": (AlertThresholds, AlertThresholds),
-    "jobs.submit": (JobSubmit, JobInfo),
-    "jobs.pipeline": (PipelineSubmit, JobList),
-    "jobs.list": (JobQuery, JobList),
-    "jobs.get": (JobRef, JobInfo),
-    "jobs.cancel": (JobRef, JobInfo),
-    "jobs.logs": (JobLogQuery, JobLog),
-}
+PING = Method("ping", Empty, Pong)
+TELEMETRY_DESCRIBE = Method("telemetry.describe", Empty, TelemetryTable)
+TELEMETRY_SUBSCRIBE = Method("telemetry.subscribe", SubscribeTelemetry, TelemetryTable)
+TELEMETRY_UNSUBSCRIBE = Method("telemetry.unsubscribe", Empty, Empty)
+DEVICE_CAPABILITIES = Method("device.capabilities", Empty, Capabilities)
+DEVICE_STATE = Method("device.state", Empty, DeviceState)
+EVENTS_SUBSCRIBE = Method("events.subscribe", SubscribeEvents, Empty)
+EVENTS_UNSUBSCRIBE = Method("events.unsubscribe", SubscribeEvents, Empty)
+LATENCY_RECENT = Method("latency.recent", LatencyQuery, LatencyWindows)
+HEALTH_RUN = Method("health.run", Empty, HealthReport, changes_state=True, audit="health check")
+HEALTH_LAST = Method("health.last", Empty, HealthReport)
+HEALTH_HISTORY = Method("health.history", HealthQuery, HealthHistory)
+HEALTH_CONFIG_GET = Method("health.config.get", Empty, HealthConfig)
+HEALTH_CONFIG_SET = Method("health.config.set", HealthConfig, HealthConfig, changes_state=True, audit="config")
+AUDIT_LIST = Method("audit.list", AuditQuery, AuditList)
+ALERTS_LIST = Method("alerts.list", AlertQuery, AlertList)
+ALERTS_THRESHOLDS_GET = Method("alerts.thresholds.get", Empty, AlertThresholds)
+ALERTS_THRESHOLDS_SET = Method("alerts.thresholds.set", AlertThresholds, AlertThresholds, changes_state=True,
+                               audit="config")
+JOBS_SUBMIT = Method("jobs.submit", JobSubmit, JobInfo, changes_state=True, audit="job")
+JOBS_PIPELINE = Method("jobs.pipeline", PipelineSubmit, JobList, changes_state=True, audit="job")
+JOBS_LIST = Method("jobs.list", JobQuery, JobList)
+JOBS_GET = Method("jobs.get", JobRef, JobInfo)
+JOBS_CANCEL = Method("jobs.cancel", JobRef, JobInfo, changes_state=True, audit="cancel job")
+JOBS_LOGS = Method("jobs.logs", JobLogQuery, JobLog)
 
 TOPIC_SAMPLE = "telemetry.sample"
 
@@ -1277,29 +1327,31 @@ class StoreUploadState(Record):
     part: Optional[str] = None
 
 
-METHODS.update({
-    "store.models": (Empty, StoreModels),
-    "store.versions": (StoreModelRef, StoreVersions),
-    "store.history": (StoreHistoryQuery, StoreHistory),
-    "store.import": (StoreImport, StoreAction),
-    "store.activate": (StoreActivate, StoreAction),
-    "store.rollback": (StoreRollback, StoreAction),
-    "store.action": (StoreActionRef, StoreAction),
-    "store.pin": (StorePin, StoreVersions),
-    "store.unpin": (StorePin, StoreVersions),
-    "store.remove": (StoreRemove, StoreAction),  # result "removed"; message names what went
-    "store.keys.list": (Empty, StoreKeys),
-    "store.keys.trust": (StoreKey, StoreKeyInfo),
-    "store.policy.get": (Empty, StorePolicy),
-    "store.policy.set": (StorePolicyUpdate, StorePolicy),
-    "store.upload.begin": (StoreUploadBegin, StoreUploadState),
-    "store.upload.chunk": (StoreUploadChunk, StoreUploadState),
-    "store.upload.finish": (StoreUploadFinish, StoreUploadState),
-    # Files for jobs (models, calibration data, golden cases), same records as store uploads.
-    "files.begin": (StoreUploadBegin, StoreUploadState),
-    "files.chunk": (StoreUploadChunk, StoreUploadState),
-    "files.finish": (StoreActionRef, StoreUploadState),
-})
+STORE_MODELS = Method("store.models", Empty, StoreModels)
+STORE_VERSIONS = Method("store.versions", StoreModelRef, StoreVersions)
+STORE_HISTORY = Method("store.history", StoreHistoryQuery, StoreHistory)
+STORE_IMPORT = Method("store.import", StoreImport, StoreAction, changes_state=True, audit="import")
+STORE_ACTIVATE = Method("store.activate", StoreActivate, StoreAction, changes_state=True, audit="activate")
+STORE_ROLLBACK = Method("store.rollback", StoreRollback, StoreAction, changes_state=True, audit="rollback")
+STORE_ACTION = Method("store.action", StoreActionRef, StoreAction)
+STORE_PIN = Method("store.pin", StorePin, StoreVersions, changes_state=True, audit="pin")
+STORE_UNPIN = Method("store.unpin", StorePin, StoreVersions, changes_state=True, audit="unpin")
+# result "removed"; its message names what went
+STORE_REMOVE = Method("store.remove", StoreRemove, StoreAction, changes_state=True, audit="remove")
+STORE_KEYS_LIST = Method("store.keys.list", Empty, StoreKeys)
+STORE_KEYS_TRUST = Method("store.keys.trust", StoreKey, StoreKeyInfo, changes_state=True, audit="trust key", admin=True)
+STORE_POLICY_GET = Method("store.policy.get", Empty, StorePolicy)
+STORE_POLICY_SET = Method("store.policy.set", StorePolicyUpdate, StorePolicy, changes_state=True, audit="config",
+                          admin=True)
+STORE_UPLOAD_BEGIN = Method("store.upload.begin", StoreUploadBegin, StoreUploadState, changes_state=True,
+                            audit="upload")
+# (STORE_UPLOAD_CHUNK is the chunk size above; the method takes the suffix.)
+STORE_UPLOAD_CHUNK_METHOD = Method("store.upload.chunk", StoreUploadChunk, StoreUploadState, changes_state=True)
+STORE_UPLOAD_FINISH = Method("store.upload.finish", StoreUploadFinish, StoreUploadState, changes_state=True)
+# Files for jobs (models, calibration data, golden cases), same records as store uploads.
+FILES_BEGIN = Method("files.begin", StoreUploadBegin, StoreUploadState, changes_state=True, audit="send file")
+FILES_CHUNK = Method("files.chunk", StoreUploadChunk, StoreUploadState, changes_state=True)
+FILES_FINISH = Method("files.finish", StoreActionRef, StoreUploadState, changes_state=True)
 
 
 @_record
@@ -1337,10 +1389,10 @@ class StoreUsage(Record):
     incoming_max_age_s: float = 0.0  # an upload untouched this long is removed
 
 
-METHODS.update({
-    "store.df": (Empty, StoreUsage),
-    "store.incoming.remove": (StoreActionRef, StoreUsage),  # id: an upload in incoming/
-})
+STORE_DF = Method("store.df", Empty, StoreUsage)
+# id: an upload in incoming/
+STORE_INCOMING_REMOVE = Method("store.incoming.remove", StoreActionRef, StoreUsage, changes_state=True,
+                               audit="remove upload")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1388,24 +1440,19 @@ class ProbeStatus(Record):
     since: float = 0.0  # device time of the last state change
 
 
-METHODS.update({
-    "probe.get": (Empty, ProbeStatus),
-    "probe.set": (ProbeSettings, ProbeStatus),
-})
+PROBE_GET = Method("probe.get", Empty, ProbeStatus)
+PROBE_SET = Method("probe.set", ProbeSettings, ProbeStatus, changes_state=True, audit="probe")
 
 
 # Methods that change the device's state. The daemon keeps its reply to each of them for a while,
 # by (console instance, request id), and answers a retry of the same id with that reply instead
 # of acting again; a console sends such a request again (same id) when the link dropped before
 # the reply came. Reads and this connection's subscriptions are not in here: they are simply redone.
-REPLAYED_METHODS = frozenset({
-    "jobs.submit", "jobs.pipeline", "jobs.cancel",
-    "alerts.thresholds.set", "health.config.set", "health.run", "probe.set",
-    "store.import", "store.activate", "store.rollback", "store.pin", "store.unpin", "store.remove",
-    "store.keys.trust", "store.policy.set", "store.incoming.remove", "store.upload.begin", "store.upload.chunk",
-    "store.upload.finish",
-    "files.begin", "files.chunk", "files.finish",
-})
+REPLAYED_METHODS: FrozenSet[str] = frozenset(name for name, method in DECLARED.items() if method.replayed)
+# protocol method -> the action word its audit entry records (derived from the declarations).
+AUDITED_METHODS: Dict[str, str] = {name: method.audit for name, method in DECLARED.items() if method.audit is not None}
+# Methods only an admin may call: those that change what the device accepts (a key, the signature policy).
+ADMIN_METHODS: FrozenSet[str] = frozenset(name for name, method in DECLARED.items() if method.admin)
 
 
 def parse_params(request: Request) -> Record:

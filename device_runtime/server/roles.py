@@ -15,9 +15,11 @@ import socket
 import struct
 from typing import Any, FrozenSet, Optional, Sequence
 
+from device_runtime import protocol
+
 ADMIN_GROUP = "edge-runtime-admin"
-# Methods that change what the device accepts: a trusted key or the signature policy.
-ADMIN_METHODS: FrozenSet[str] = frozenset({"store.keys.trust", "store.policy.set"})
+# Methods that change what the device accepts (a trusted key, the signature policy): declared admin=True.
+ADMIN_METHODS: FrozenSet[str] = protocol.ADMIN_METHODS
 SO_PEERGROUPS = getattr(socket, "SO_PEERGROUPS", 59)  # Linux 4.13+; Python names it from 3.11 only
 MAX_GROUPS = 256
 

@@ -1,5 +1,5 @@
-"""Write docs/PROTOCOL.md from the protocol's own declarations (device_runtime/protocol.py and the
-method flags beside it), so the document cannot drift from the code.
+"""Write docs/PROTOCOL.md from the protocol's own declarations (the records and the ``Method``
+declarations with their flags in device_runtime/protocol.py), so the document cannot drift from the code.
 
     python installers/dev/protocol_doc.py            # rewrite docs/PROTOCOL.md
     python installers/dev/protocol_doc.py --check    # exit 1 when docs/PROTOCOL.md is out of date
@@ -19,8 +19,6 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from device_runtime import protocol  # noqa: E402
-from device_runtime.audit import AUDITED_METHODS  # noqa: E402
-from device_runtime.server.roles import ADMIN_METHODS  # noqa: E402
 
 TARGET = ROOT / "docs" / "PROTOCOL.md"
 
@@ -83,17 +81,18 @@ def render() -> str:
     for type_name, cls in sorted(protocol._MESSAGES.items()):
         out.append("- `%s`: %s" % (type_name, " ".join(filter(None, (_doc(cls), ", ".join(_fields(cls)))))))
     groups: dict[str, list[str]] = {}
-    for method in protocol.METHODS:
-        groups.setdefault(method.split(".", 1)[0], []).append(method)
+    for name in protocol.DECLARED:
+        groups.setdefault(name.split(".", 1)[0], []).append(name)
     out += ["", "## Methods", ""]
     for group in sorted(groups):
         out += ["### %s" % group, ""]
-        for method in sorted(groups[group]):
-            params, result = protocol.METHODS[method]
-            flags = [flag for flag, on in (("changes state", method in protocol.REPLAYED_METHODS),
-                                           ("audited", method in AUDITED_METHODS),
-                                           ("admin", method in ADMIN_METHODS)) if on]
-            out.append("#### `%s`%s" % (method, " (%s)" % ", ".join(flags) if flags else ""))
+        for name in sorted(groups[group]):
+            method = protocol.DECLARED[name]
+            params, result = method.params, method.result
+            flags = [flag for flag, on in (("changes state", method.changes_state),
+                                           ("audited", method.audited),
+                                           ("admin", method.admin)) if on]
+            out.append("#### `%s`%s" % (name, " (%s)" % ", ".join(flags) if flags else ""))
             out.append("")
             if _doc(params):
                 out.append(_doc(params))
