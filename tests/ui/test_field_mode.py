@@ -14,7 +14,7 @@ from pytestqt.qtbot import QtBot
 from console.core.activations import activations
 from console.core.app import ConsoleCore
 from console.core.env import ConsoleEnv
-from console.core.models import health_words, rollback_plan, succeeded
+from console.core.models import RollbackPlan, health_words, rollback_plan, succeeded
 from console.core.store_client import StoreClient
 from console.ui.field_mode import FieldModeView
 from console.ui.main_window import MainWindow
@@ -99,9 +99,13 @@ def test_re_activating_a_rolled_back_version_names_the_rollback_and_is_an_event_
         qtbot: QtBot, store: ModelsModel, local_model: SessionModel) -> None:
     StoreClient(local_model.session, "ann@lab").rollback("detector", why="camera feed froze")
     store.refresh()
-    qtbot.waitUntil(lambda: "detector" in store.tracker.snapshot.models and store.tracker.snapshot.models[
-        "detector"].versions.active == "1.0.0", timeout=20_000)
-    plan = rollback_plan(store.tracker.snapshot.models["detector"].versions)
+
+    def offered() -> RollbackPlan | None:  # a refresh that read the store mid-rollback shows its trial state
+        entry = store.tracker.snapshot.models.get("detector")
+        return rollback_plan(entry.versions) if entry is not None and entry.versions.active == "1.0.0" else None
+
+    qtbot.waitUntil(lambda: offered() is not None and offered().target == "1.1.0", timeout=20_000)  # type: ignore[union-attr]
+    plan = offered()
     assert plan is not None and plan.target == "1.1.0"
     dialog = RollbackDialog(store, plan)
     qtbot.addWidget(dialog)
