@@ -83,7 +83,10 @@ def render() -> str:
     groups: dict[str, list[str]] = {}
     for name in protocol.DECLARED:
         groups.setdefault(name.split(".", 1)[0], []).append(name)
-    out += ["", "## Methods", ""]
+    constants = {value.name: name for name, value in vars(protocol).items() if isinstance(value, protocol.Method)}
+    out += ["", "## Methods", "",
+            "Each method is declared once in `device_runtime/protocol.py` as a `Method[Params, Result]` constant",
+            "(named below); the console calls it with `DeviceSession.call(CONSTANT, params)`.", ""]
     for group in sorted(groups):
         out += ["### %s" % group, ""]
         for name in sorted(groups[group]):
@@ -97,6 +100,7 @@ def render() -> str:
             if _doc(params):
                 out.append(_doc(params))
                 out.append("")
+            out.append("- declared as: `%s`" % constants[name])
             out.append("- params: " + _record(params))
             out.append("- result: " + _record(result))
             out.append("")
