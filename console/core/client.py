@@ -11,6 +11,7 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from console import __version__ as console_version
 from console.transport.base import Stream, Transport, TransportError
@@ -25,6 +26,7 @@ from device_runtime.protocol import (
     Event,
     FrameDecoder,
     Hello,
+    Method,
     ProtocolError,
     Record,
     Request,
@@ -42,6 +44,20 @@ class DeviceError(Exception):
     def __init__(self, message: str, code: str = ErrorCode.FAILED) -> None:
         super().__init__(message)
         self.code = code
+
+
+P = TypeVar("P", bound=Record)
+T = TypeVar("T", bound=Record)
+
+
+def checked_result(method: Method[Any, T], result: Record) -> T:
+    """``result`` as ``method``'s declared result record; a reply of another type is a
+    :class:`DeviceError` that says what came instead (a device speaking another protocol)."""
+    if not isinstance(result, method.result):
+        raise DeviceError("the device answered %s with a %s record where a %s was expected; the console and "
+                          "edge-runtime on the device may speak different protocol versions: update the older one"
+                          % (method.name, type(result).__name__, method.result.__name__), ErrorCode.BAD_FIELD)
+    return result
 
 
 class IncompatibleRuntime(DeviceError):
@@ -231,6 +247,10 @@ class DeviceConnection:
         except ProtocolError as exc:
             raise DeviceError("the device's reply to %s was malformed: %s" % (method, exc.message),
                               ErrorCode.BAD_FIELD) from None
+
+    def call(self, method: Method[P, T], params: P, timeout: float = 30.0, request_id: int | None = None) -> T:
+        """Call a declared protocol method: its result record, checked once."""
+        return checked_result(method, self.request(method.name, params, timeout=timeout, request_id=request_id))
 
     def _roundtrip(self, request_id: int, frame: bytes, timeout: float) -> Reply:
         pending = _Pending()

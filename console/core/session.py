@@ -13,10 +13,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from console.core.backoff import Backoff, ReconnectLoop
-from console.core.client import ConnectionLost, DeviceConnection, DeviceError, RequestIds, process_ids
+from console.core.client import (
+    ConnectionLost,
+    DeviceConnection,
+    DeviceError,
+    RequestIds,
+    checked_result,
+    process_ids,
+)
 from console.core.env import ConsoleEnv
 from console.core.settings import DeviceEntry
 from console.transport.base import Transport, TransportError
@@ -25,11 +32,17 @@ from console.transport.ssh_config import ConfigContext, Route, resolve_route
 from console.transport.ssh_errors import SshError
 from device_runtime.protocol import (
     DEFAULT_RATE_HZ,
+    EVENTS_SUBSCRIBE,
+    PING,
     REPLAYED_METHODS,
+    TELEMETRY_DESCRIBE,
+    TELEMETRY_SUBSCRIBE,
+    TELEMETRY_UNSUBSCRIBE,
     TOPIC_SAMPLE,
     Capabilities,
     Empty,
     Event,
+    Method,
     MetricSpec,
     ProtocolError,
     Record,
@@ -40,6 +53,8 @@ from device_runtime.protocol import (
 )
 
 log = logging.getLogger("edge_console.session")
+P = TypeVar("P", bound=Record)
+T = TypeVar("T", bound=Record)
 
 if TYPE_CHECKING:
     from console.core.telemetry import TelemetryStore  # numpy: imported once a stream starts (status needs none)
@@ -188,8 +203,7 @@ class DeviceSession:
         return self._conn
 
     def describe_telemetry(self) -> TelemetryTable:
-        result = self._require().request("telemetry.describe", Empty())
-        assert isinstance(result, TelemetryTable)
+        result = self._require().call(TELEMETRY_DESCRIBE, Empty())
         return result
 
     def start_telemetry(self, rate_hz: float | None = None, backfill_s: float = 0.0) -> TelemetryTable:
@@ -203,8 +217,7 @@ class DeviceSession:
         if backfill_s > 0:
             described = self.describe_telemetry()
             self._ensure_store(described.metrics)
-        table = self._require().request("telemetry.subscribe", SubscribeTelemetry(self.rate_hz, backfill_s))
-        assert isinstance(table, TelemetryTable)
+        table = self._require().call(TELEMETRY_SUBSCRIBE, SubscribeTelemetry(self.rate_hz, backfill_s))
         self._telemetry_on = True
         self.rate_hz = table.rate_hz
         self._ensure_store(table.metrics)
@@ -222,10 +235,16 @@ class DeviceSession:
     def stop_telemetry(self) -> None:
         self._telemetry_on = False
         if self._conn is not None:
-            self._conn.request("telemetry.unsubscribe", Empty())
+            self._conn.call(TELEMETRY_UNSUBSCRIBE, Empty())
+
+    def call(self, method: Method[P, T], params: P, timeout: float = 30.0) -> T:
+        """Call a declared protocol method (``device_runtime.protocol.STORE_MODELS`` and the like);
+        the result is its result record, its type checked once (a :class:`DeviceError` otherwise).
+        Replayed like :meth:`request`."""
+        return checked_result(method, self.request(method.name, params, timeout=timeout))
 
     def request(self, method: str, params: Record, timeout: float = 30.0) -> Record:
-        """Call a protocol method; the result is the method's typed record.
+        """Call a protocol method by name; the result is the method's typed record.
 
         A state-changing method (``REPLAYED_METHODS``) whose reply the link lost is sent again,
         with the same id, once the session has reconnected: the device answers it with the reply
@@ -265,7 +284,7 @@ class DeviceSession:
         return conn
 
     def subscribe_events(self, topics: list[str]) -> None:
-        self._require().request("events.subscribe", SubscribeEvents(list(topics)))
+        self._require().call(EVENTS_SUBSCRIBE, SubscribeEvents(list(topics)))
         self._topics = sorted(set(self._topics) | set(topics))
 
     def add_event_listener(self, topic: str, listener: EventListener) -> None:
@@ -274,7 +293,7 @@ class DeviceSession:
     def ping(self) -> float:
         """Round trip time of one request, in seconds."""
         start = self.clock()
-        self._require().request("ping", Empty())
+        self._require().call(PING, Empty())
         return self.clock() - start
 
     def _on_event(self, event: Event) -> None:

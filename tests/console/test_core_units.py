@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from console.core.client import ClientProtocol, IncompatibleRuntime, Reply, check_welcome
+from console.core.client import ClientProtocol, DeviceError, IncompatibleRuntime, Reply, check_welcome, checked_result
 from console.core.env import ConsoleEnv
 from console.core.registry import DeviceRegistry, UnknownDevice
 from console.core.settings import DeviceEntry, Settings, SettingsError, load_settings, save_settings
@@ -87,6 +87,15 @@ def test_client_protocol_pairs_replies_and_events() -> None:
     assert isinstance(items[0], p.Event)
     assert isinstance(items[1], Reply) and items[1].request_id == req_id
     assert isinstance(items[2], p.ProtocolError) and isinstance(items[3], p.ProtocolError)
+
+
+def test_a_typed_call_checks_the_reply_once_and_names_a_mismatch() -> None:
+    pong = p.Pong(2.0)
+    assert checked_result(p.PING, pong) is pong
+    with pytest.raises(DeviceError, match=r"answered store\.models with a Pong record where a StoreModels was "
+                                          r"expected.*update the older one") as raised:
+        checked_result(p.STORE_MODELS, pong)
+    assert raised.value.code == p.ErrorCode.BAD_FIELD
 
 
 def test_console_refuses_a_runtime_too_old() -> None:
