@@ -14,11 +14,11 @@ from collections.abc import Callable
 from console.core.client import DeviceError
 from console.core.session import DeviceSession
 from device_runtime.protocol import (
+    ALERTS_LIST,
     SEVERITY_CRITICAL,
     SEVERITY_WARNING,
     TOPIC_ALERT,
     AlertEvent,
-    AlertList,
     AlertQuery,
     ErrorCode,
     Event,
@@ -140,14 +140,13 @@ class AlertFeed:
         self.attach()
         try:
             self.session.subscribe_events([TOPIC_ALERT])
-            reply = self.session.request("alerts.list", AlertQuery(since), timeout=timeout)
+            reply = self.session.call(ALERTS_LIST, AlertQuery(since), timeout=timeout)
         except DeviceError as exc:
             if exc.code == ErrorCode.UNKNOWN_METHOD:
                 raise AlertsUnavailable(
                     "%s's runtime does not report alerts (%s). Update edge-runtime on the device."
                     % (self.session.entry.display_name, str(exc).rstrip(".")), exc.code) from None
             raise
-        assert isinstance(reply, AlertList)
         for alert in reply.alerts:
             self._take(alert)
         return len(reply.alerts)

@@ -10,7 +10,7 @@ import time
 
 from console.core.client import DeviceError
 from console.core.session import DeviceSession
-from device_runtime.protocol import AuditEntry, AuditList, AuditQuery, ErrorCode
+from device_runtime.protocol import AUDIT_LIST, AuditEntry, AuditQuery, ErrorCode
 
 DEFAULT_LIMIT = 200
 MAX_LIMIT = 2000  # the device keeps this many in memory
@@ -30,13 +30,12 @@ def list_audit(session: DeviceSession, limit: int = DEFAULT_LIMIT) -> list[Audit
     """The newest ``limit`` entries, newest first."""
     check_limit(limit)
     try:
-        reply = session.request("audit.list", AuditQuery(limit))
+        reply = session.call(AUDIT_LIST, AuditQuery(limit))
     except DeviceError as exc:
         if exc.code == ErrorCode.UNKNOWN_METHOD:
             raise AuditUnavailable("%s's runtime keeps no audit log (%s). Update edge-runtime on the device."
                                    % (session.entry.display_name, str(exc).rstrip(".")), exc.code) from None
         raise
-    assert isinstance(reply, AuditList)
     return sorted(reply.entries, key=lambda e: e.t, reverse=True)
 
 

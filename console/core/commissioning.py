@@ -144,7 +144,7 @@ class Commissioning:
         self.cancelled = threading.Event()
         self.cancel_hooks: list[Callable[[], None]] = []  # what stops the running step (a job's cancel)
         self.serial = self._serial()
-        self.model = resolve_model(session.request, options.model)
+        self.model = resolve_model(session, options.model)
         self.report = CommissionReport(self.serial, session.entry.display_name, time.time(), env.local_user,
                                        self.steps)
 

@@ -19,11 +19,11 @@ from console.core.store_client import StoreClient
 from console.transport.base import TransportError
 from device_runtime.protocol import (
     JOB_SUCCEEDED,
+    LATENCY_RECENT,
     STORE_ACTION_SUCCEEDED,
     AccuracyReport,
     AccuracySpec,
     LatencyQuery,
-    LatencyWindows,
     StoreAction,
     StoreActivate,
     StoreHistoryEntry,
@@ -104,8 +104,7 @@ def latency(ctx: StepContext, step: StepResult) -> Outcome:
     if budget is None:
         return SKIP, ("no latency budget in the device's health settings; set one first "
                       "(edgectl health-config --set latency_budget_ms=20)")
-    reply = ctx.session.request("latency.recent", LatencyQuery(LIVE_LATENCY_S))
-    assert isinstance(reply, LatencyWindows)
+    reply = ctx.session.call(LATENCY_RECENT, LatencyQuery(LIVE_LATENCY_S))
     newest = {w.source: w for w in reply.windows if w.stage == "total"}
     if newest:
         over = []

@@ -15,24 +15,26 @@ from console.core.commissioning import FAIL, PASS, SKIP, CommissionError, Commis
 from console.core.health import HealthMonitor
 from console.core.job_specs import SpecError, default_shapes, missing_shapes
 from console.core.jobs import JobTracker
+from console.core.session import DeviceSession
 from console.transport.base import TransportError
 from device_runtime.protocol import (
+    DEVICE_STATE,
     HEALTH_FAIL,
     HEALTH_SKIP,
     JOB_SUCCEEDED,
+    STORE_HISTORY,
+    STORE_MODELS,
+    STORE_VERSIONS,
     BenchmarkResult,
     BenchmarkSpec,
-    DeviceState,
     Empty,
     HealthConfig,
     HealthReport,
     JobInfo,
     Record,
-    StoreHistory,
     StoreHistoryEntry,
     StoreHistoryQuery,
     StoreModelRef,
-    StoreModels,
     StoreVersions,
     ValidateReport,
     ValidateSpec,
@@ -43,10 +45,9 @@ THROTTLE_KINDS = ("thermal_throttle", "power_cap", "temperature")
 LIVE_LATENCY_S = 30.0
 
 
-def resolve_model(session_request: Callable[[str, Record], Record], wanted: str | None) -> str | None:
+def resolve_model(session: DeviceSession, wanted: str | None) -> str | None:
     """The model to commission: the one named, else the device's only model (None: none deployed)."""
-    reply = session_request("store.models", Empty())
-    assert isinstance(reply, StoreModels)
+    reply = session.call(STORE_MODELS, Empty())
     names = sorted(m.name for m in reply.models)
     if wanted is not None:
         if wanted not in names:
@@ -92,21 +93,18 @@ class StepContext:
 
     def versions(self) -> StoreVersions:
         assert self.model is not None
-        reply = self.session.request("store.versions", StoreModelRef(self.model))
-        assert isinstance(reply, StoreVersions)
+        reply = self.session.call(STORE_VERSIONS, StoreModelRef(self.model))
         return reply
 
     def history(self) -> list[StoreHistoryEntry]:
         assert self.model is not None
-        reply = self.session.request("store.history", StoreHistoryQuery(self.model, limit=1000))
-        assert isinstance(reply, StoreHistory)
+        reply = self.session.call(STORE_HISTORY, StoreHistoryQuery(self.model, limit=1000))
         return list(reply.entries)
 
     def model_file(self) -> str:
         """The device path of the active version's ONNX file (the store's layout, a contract)."""
         assert self.model is not None
-        models = self.session.request("store.models", Empty())
-        assert isinstance(models, StoreModels)
+        models = self.session.call(STORE_MODELS, Empty())
         for model in models.models:
             if model.name == self.model and model.active_model_path:
                 return model.active_model_path
@@ -206,8 +204,7 @@ def runtime(ctx: StepContext, step: StepResult) -> Outcome:
 
 
 def power(ctx: StepContext, step: StepResult) -> Outcome:
-    state = ctx.session.request("device.state", Empty())
-    assert isinstance(state, DeviceState)
+    state = ctx.session.call(DEVICE_STATE, Empty())
     clocks = {True: "on", False: "off", None: "unknown"}[state.clocks_locked]
     step.details.append("power mode: %s; jetson_clocks: %s" % (state.power_mode or "unknown", clocks))
     status, message, fix = _check(ctx.health.run(), "clocks")

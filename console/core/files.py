@@ -13,10 +13,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from console.core.client import DeviceError
 from console.transport.base import TransportError
 from console.transport.sftp_upload import file_sha256
 from device_runtime.protocol import (
+    FILES_BEGIN,
+    FILES_CHUNK,
+    FILES_FINISH,
     STORE_UPLOAD_CHUNK,
+    ErrorCode,
+    Method,
     StoreActionRef,
     StoreUploadBegin,
     StoreUploadChunk,
@@ -33,23 +39,23 @@ def stage_file(session: DeviceSession, local: Path, progress: Progress | None = 
     """The device path of ``local`` once the device holds a verified copy."""
     size = local.stat().st_size
     digest = file_sha256(local)
-    state = session.request("files.begin", StoreUploadBegin(digest, size, local.name), timeout=60)
-    assert isinstance(state, StoreUploadState)
+    state = session.call(FILES_BEGIN, StoreUploadBegin(digest, size, local.name), timeout=60)
     if state.path:
         return state.path
     offset = state.offset
     if state.part and offset < size and send_over_sftp(session, local, state.part, offset, size, progress):
-        resumed = session.request("files.begin", StoreUploadBegin(digest, size, local.name), timeout=60)
-        assert isinstance(resumed, StoreUploadState)
+        resumed = session.call(FILES_BEGIN, StoreUploadBegin(digest, size, local.name), timeout=60)
         offset = resumed.offset
-    send_chunks(session, "files.chunk", local, digest, offset, size, progress)
-    done = session.request("files.finish", StoreActionRef(digest), timeout=300)
-    assert isinstance(done, StoreUploadState) and done.path
+    send_chunks(session, FILES_CHUNK, local, digest, offset, size, progress)
+    done = session.call(FILES_FINISH, StoreActionRef(digest), timeout=300)
+    if not done.path:
+        raise DeviceError("%s took %s but did not say where it keeps it; update edge-runtime on the device"
+                          % (session.name, local.name), ErrorCode.BAD_FIELD)
     return done.path
 
 
-def send_chunks(session: DeviceSession, method: str, local: Path, upload_id: str, offset: int, size: int,
-                progress: Progress | None) -> int:
+def send_chunks(session: DeviceSession, method: Method[StoreUploadChunk, StoreUploadState], local: Path,
+                upload_id: str, offset: int, size: int, progress: Progress | None) -> int:
     """Send ``local[offset:size]`` in base64 protocol chunks (``files.chunk`` or
     ``store.upload.chunk``), each at the offset the device last said it holds; returns where the
     device stands at the end."""
@@ -58,8 +64,7 @@ def send_chunks(session: DeviceSession, method: str, local: Path, upload_id: str
         while offset < size:
             chunk = handle.read(STORE_UPLOAD_CHUNK)
             encoded = base64.b64encode(chunk).decode("ascii")
-            reply = session.request(method, StoreUploadChunk(upload_id, offset, encoded), timeout=120)
-            assert isinstance(reply, StoreUploadState)
+            reply = session.call(method, StoreUploadChunk(upload_id, offset, encoded), timeout=120)
             offset = reply.offset
             if progress is not None:
                 progress(offset, size)

@@ -22,11 +22,12 @@ from console.core.store_client import StoreClient
 from device_runtime.demo_model import DEMO_FILE, DEMO_NAME
 from device_runtime.protocol import (
     STORE_ACTION_SUCCEEDED,
+    STORE_HISTORY,
+    STORE_KEYS_TRUST,
+    STORE_MODELS,
     Empty,
-    StoreHistory,
     StoreHistoryQuery,
     StoreKey,
-    StoreModels,
 )
 
 DEMO_KEY = "local-demo"
@@ -45,12 +46,10 @@ def demo_model_file(env: ConsoleEnv) -> Path:
 
 def needs_demo(session: DeviceSession) -> bool:
     """True for a local store that holds no model and never held the demo model."""
-    models = session.request("store.models", Empty())
-    assert isinstance(models, StoreModels)
+    models = session.call(STORE_MODELS, Empty())
     if models.models:
         return False
-    history = session.request("store.history", StoreHistoryQuery(DEMO_NAME, limit=1))
-    assert isinstance(history, StoreHistory)
+    history = session.call(STORE_HISTORY, StoreHistoryQuery(DEMO_NAME, limit=1))
     return not history.entries
 
 
@@ -76,7 +75,7 @@ def set_up_demo(session: DeviceSession, env: ConsoleEnv, clock: Callable[[], flo
                                    "edge-runtime doctor" % (model, DEMO_WAIT_S))
         pause(0.25)
     public, private = demo_key(env)
-    session.request("store.keys.trust", StoreKey(public, env.operator))
+    session.call(STORE_KEYS_TRUST, StoreKey(public, env.operator))
     package = env.data_dir / "demo" / ("%s-%s.tar.gz" % (DEMO_NAME, DEMO_VERSION))
     package.parent.mkdir(parents=True, exist_ok=True)
     build_package(model, package, DEMO_NAME, DEMO_VERSION, env.operator, private)

@@ -18,8 +18,13 @@ from console.core.client import DeviceError
 from console.core.session import DeviceSession
 from device_runtime.protocol import (
     DEGRADED,
+    HEALTH_CONFIG_GET,
+    HEALTH_CONFIG_SET,
     HEALTH_FAIL,
+    HEALTH_HISTORY,
+    HEALTH_LAST,
     HEALTH_PASS,
+    HEALTH_RUN,
     HEALTH_SKIP,
     HEALTHY,
     SEVERITY_CRITICAL,
@@ -29,7 +34,6 @@ from device_runtime.protocol import (
     ErrorCode,
     Event,
     HealthConfig,
-    HealthHistory,
     HealthQuery,
     HealthReport,
     ProtocolError,
@@ -97,11 +101,10 @@ class HealthMonitor:
         self.attach()
         try:
             self.session.subscribe_events([TOPIC_HEALTH])
-            history = self.session.request("health.history", HealthQuery(history_s), timeout=timeout)
-            last = self.session.request("health.last", Empty(), timeout=timeout)
+            history = self.session.call(HEALTH_HISTORY, HealthQuery(history_s), timeout=timeout)
+            last = self.session.call(HEALTH_LAST, Empty(), timeout=timeout)
         except DeviceError as exc:
             raise _unavailable(self.session, exc) from None
-        assert isinstance(history, HealthHistory) and isinstance(last, HealthReport)
         for report in history.reports:
             self._take(report, notify=False)
         self._take(last)
@@ -127,29 +130,26 @@ class HealthMonitor:
     def fetch_last(self, timeout: float = 60.0) -> HealthReport:
         """The device's last report (it runs the checks when it has none yet)."""
         try:
-            report = self.session.request("health.last", Empty(), timeout=timeout)
+            report = self.session.call(HEALTH_LAST, Empty(), timeout=timeout)
         except DeviceError as exc:
             raise _unavailable(self.session, exc) from None
-        assert isinstance(report, HealthReport)
         self._take(report)
         return report
 
     def run(self, timeout: float = 60.0) -> HealthReport:
         """Run every check now on the device (it also pushes the report to every subscriber)."""
         try:
-            report = self.session.request("health.run", Empty(), timeout=timeout)
+            report = self.session.call(HEALTH_RUN, Empty(), timeout=timeout)
         except DeviceError as exc:
             raise _unavailable(self.session, exc) from None
-        assert isinstance(report, HealthReport)
         self._take(report)
         return report
 
     def get_config(self) -> HealthConfig:
         try:
-            reply = self.session.request("health.config.get", Empty())
+            reply = self.session.call(HEALTH_CONFIG_GET, Empty())
         except DeviceError as exc:
             raise _unavailable(self.session, exc) from None
-        assert isinstance(reply, HealthConfig)
         return reply
 
     def set_config(self, config: HealthConfig) -> HealthConfig:
@@ -157,8 +157,7 @@ class HealthMonitor:
         problems = validate_config(config)
         if problems:
             raise HealthConfigError(" ".join(problems))
-        reply = self.session.request("health.config.set", config)
-        assert isinstance(reply, HealthConfig)
+        reply = self.session.call(HEALTH_CONFIG_SET, config)
         return reply
 
     # -- events ------------------------------------------------------------------------------

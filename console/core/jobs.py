@@ -24,12 +24,17 @@ from device_runtime.protocol import (
     JOB_QUEUED,
     JOB_RESULTS,
     JOB_SUCCEEDED,
+    JOBS_CANCEL,
+    JOBS_GET,
+    JOBS_LIST,
+    JOBS_LOGS,
+    JOBS_PIPELINE,
+    JOBS_SUBMIT,
     TOPIC_JOB,
     TOPIC_JOB_LOG,
     BenchmarkResult,
     Event,
     JobInfo,
-    JobList,
     JobLog,
     JobLogQuery,
     JobQuery,
@@ -232,8 +237,7 @@ class JobTracker:
     def refresh(self, limit: int = 200) -> list[JobInfo]:
         with self._lock:
             since = self._event_seq
-        reply = self.session.request("jobs.list", JobQuery(limit=limit))
-        assert isinstance(reply, JobList)
+        reply = self.session.call(JOBS_LIST, JobQuery(limit=limit))
         for info in reply.jobs:
             self.apply(info, since)
         for listener in list(self.reset_listeners):
@@ -243,15 +247,13 @@ class JobTracker:
     def get(self, job_id: str) -> JobInfo:
         with self._lock:
             since = self._event_seq
-        info = self.session.request("jobs.get", JobRef(job_id))
-        assert isinstance(info, JobInfo)
+        info = self.session.call(JOBS_GET, JobRef(job_id))
         return self.apply(info, since)
 
     def submit(self, kind: str, spec: Record, label: str = "") -> JobInfo:
         with self._lock:
             since = self._event_seq
-        info = self.session.request("jobs.submit", JobSubmit(kind, spec.to_wire(), label))
-        assert isinstance(info, JobInfo)
+        info = self.session.call(JOBS_SUBMIT, JobSubmit(kind, spec.to_wire(), label))
         return self.apply(info, since)
 
     def pipeline(self, steps: list[tuple[str, Record, str]], label: str = "") -> list[JobInfo]:
@@ -259,15 +261,13 @@ class JobTracker:
         with self._lock:
             since = self._event_seq
         body = PipelineSubmit([JobSubmit(kind, spec.to_wire(), step_label) for kind, spec, step_label in steps], label)
-        reply = self.session.request("jobs.pipeline", body)
-        assert isinstance(reply, JobList)
+        reply = self.session.call(JOBS_PIPELINE, body)
         return [self.apply(info, since) for info in reply.jobs]
 
     def cancel(self, job_id: str) -> JobInfo:
         with self._lock:
             since = self._event_seq
-        info = self.session.request("jobs.cancel", JobRef(job_id))
-        assert isinstance(info, JobInfo)
+        info = self.session.call(JOBS_CANCEL, JobRef(job_id))
         return self.apply(info, since)
 
     def fetch_logs(self, job_id: str, offset: int | None = None) -> LogBuffer:
@@ -276,8 +276,7 @@ class JobTracker:
             buf = self._logs.setdefault(job_id, LogBuffer())
             start = buf.end if offset is None else offset
         while True:
-            reply = self.session.request("jobs.logs", JobLogQuery(job_id, start, LOG_PAGE))
-            assert isinstance(reply, JobLog)
+            reply = self.session.call(JOBS_LOGS, JobLogQuery(job_id, start, LOG_PAGE))
             self._merge_log(reply)
             start = reply.offset + len(reply.lines)
             if reply.done or len(reply.lines) < LOG_PAGE:

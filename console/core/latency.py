@@ -19,15 +19,18 @@ from console.core.registry import LOCAL_ENTRY, DeviceRegistry
 from console.core.session import DeviceSession
 from console.core.settings import DeviceEntry
 from device_runtime.protocol import (
+    HEALTH_CONFIG_GET,
+    LATENCY_RECENT,
     PROBE_FAILED,
+    PROBE_GET,
     PROBE_OFF,
     PROBE_PAUSED,
+    PROBE_SET,
     TOPIC_LATENCY,
     TOPIC_PROBE,
     Empty,
     ErrorCode,
     Event,
-    HealthConfig,
     LatencyQuery,
     LatencyWindow,
     LatencyWindows,
@@ -183,17 +186,15 @@ class LatencyFeed:
         """Subscribe, back-fill, read the probe and the device's budget; returns back-filled windows."""
         self.attach()
         self.session.subscribe_events([TOPIC_LATENCY, TOPIC_PROBE])
-        reply = self.session.request("latency.recent", LatencyQuery(seconds))
-        assert isinstance(reply, LatencyWindows)
+        reply = self.session.call(LATENCY_RECENT, LatencyQuery(seconds))
         self._take(reply.windows)
         self.take_probe(get_probe(self.session))
         try:
-            health = self.session.request("health.config.get", Empty())
+            health = self.session.call(HEALTH_CONFIG_GET, Empty())
         except DeviceError as exc:
             if exc.code != ErrorCode.UNKNOWN_METHOD:
                 raise
         else:
-            assert isinstance(health, HealthConfig)
             self.device_budget_ms = health.latency_budget_ms
         return len(reply.windows)
 
@@ -223,16 +224,14 @@ class LatencyFeed:
 
 # -- the probe -----------------------------------------------------------------------------------
 def get_probe(session: DeviceSession) -> ProbeStatus:
-    status = session.request("probe.get", Empty())
-    assert isinstance(status, ProbeStatus)
+    status = session.call(PROBE_GET, Empty())
     return status
 
 
 def set_probe(session: DeviceSession, model: str | None, rate_hz: float,
               shapes: dict[str, list[int]] | None = None) -> ProbeStatus:
     """Raises DeviceError with the device's words when it refuses (bad rate, model, shapes)."""
-    status = session.request("probe.set", ProbeSettings(model, rate_hz, dict(shapes or {})))
-    assert isinstance(status, ProbeStatus)
+    status = session.call(PROBE_SET, ProbeSettings(model, rate_hz, dict(shapes or {})))
     return status
 
 

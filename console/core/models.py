@@ -21,9 +21,16 @@ from console.core.session import DeviceSession
 from console.core.store_client import ActionProgress, StoreClient, UploadProgress
 from device_runtime.protocol import (
     DEGRADED,
+    HEALTH_LAST,
     HEALTHY,
+    STORE_ACTION,
     STORE_ACTION_RUNNING,
     STORE_ACTION_SUCCEEDED,
+    STORE_HISTORY,
+    STORE_MODELS,
+    STORE_PIN,
+    STORE_UNPIN,
+    STORE_VERSIONS,
     TOPIC_HEALTH,
     TOPIC_STORE,
     Empty,
@@ -34,13 +41,11 @@ from device_runtime.protocol import (
     StoreAction,
     StoreActionRef,
     StoreActivate,
-    StoreHistory,
     StoreHistoryEntry,
     StoreHistoryQuery,
     StoreImport,
     StoreModel,
     StoreModelRef,
-    StoreModels,
     StorePin,
     StoreVersion,
     StoreVersions,
@@ -343,13 +348,11 @@ class StoreTracker:
     def load(self) -> StoreSnapshot:
         """Read every model's versions and history; listeners hear of it once, at the end."""
         self.attach()
-        listing = self.session.request("store.models", Empty())
-        assert isinstance(listing, StoreModels)
+        listing = self.session.call(STORE_MODELS, Empty())
         models: dict[str, ModelEntry] = {}
         for model in listing.models:
-            versions = self.session.request("store.versions", StoreModelRef(model.name))
-            history = self.session.request("store.history", StoreHistoryQuery(model.name, HISTORY_LIMIT))
-            assert isinstance(versions, StoreVersions) and isinstance(history, StoreHistory)
+            versions = self.session.call(STORE_VERSIONS, StoreModelRef(model.name))
+            history = self.session.call(STORE_HISTORY, StoreHistoryQuery(model.name, HISTORY_LIMIT))
             models[model.name] = ModelEntry(model, versions, history.entries)
         self.snapshot = StoreSnapshot(listing.policy, models, True)
         self._settle_actions()
@@ -362,11 +365,11 @@ class StoreTracker:
             running = [a.id for a in self.actions.values() if a.state == STORE_ACTION_RUNNING]
         for action_id in running:
             try:
-                fresh = self.session.request("store.action", StoreActionRef(action_id))
+                fresh = self.session.call(STORE_ACTION, StoreActionRef(action_id))
             except DeviceError:
                 fresh = None  # the device no longer knows it (restarted): it is not running
             with self._lock:
-                if isinstance(fresh, StoreAction):
+                if fresh is not None:
                     self.actions[action_id] = fresh
                 else:
                     self.actions.pop(action_id, None)
@@ -377,16 +380,14 @@ class StoreTracker:
             self.session.add_event_listener(TOPIC_HEALTH, self._on_health)
             self.session.subscribe_events([TOPIC_HEALTH])
             self._health_attached = True
-        report = self.session.request("health.last", Empty())
-        assert isinstance(report, HealthReport)
+        report = self.session.call(HEALTH_LAST, Empty())
         self.health = report
         self._changed()
         return report
 
     def pin(self, name: str, version: str, pinned: bool) -> None:
-        result = self.session.request("store.pin" if pinned else "store.unpin",
+        result = self.session.call(STORE_PIN if pinned else STORE_UNPIN,
                                       StorePin(name, version, self.client.who))
-        assert isinstance(result, StoreVersions)
         entry = self.snapshot.models.get(name)
         if entry is not None:
             entry.versions = result

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 
 from console.core.session import DeviceSession
-from device_runtime.protocol import AlertThresholds, Empty
+from device_runtime.protocol import ALERTS_THRESHOLDS_GET, ALERTS_THRESHOLDS_SET, AlertThresholds, Empty
 
 ZONE_PREFIX = "zone."
 
@@ -125,8 +125,7 @@ def apply_assignments(base: AlertThresholds, items: list[str]) -> AlertThreshold
 
 
 def get_thresholds(session: DeviceSession) -> AlertThresholds:
-    reply = session.request("alerts.thresholds.get", Empty())
-    assert isinstance(reply, AlertThresholds)
+    reply = session.call(ALERTS_THRESHOLDS_GET, Empty())
     return reply
 
 
@@ -135,6 +134,5 @@ def set_thresholds(session: DeviceSession, thresholds: AlertThresholds) -> Alert
     problems = validate(thresholds)
     if problems:
         raise ThresholdError(" ".join(problems))
-    reply = session.request("alerts.thresholds.set", thresholds)
-    assert isinstance(reply, AlertThresholds)
+    reply = session.call(ALERTS_THRESHOLDS_SET, thresholds)
     return reply

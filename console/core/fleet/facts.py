@@ -6,7 +6,15 @@ from typing import Any
 
 from console.core.fleet.runner import DeviceFailed
 from console.core.session import DeviceSession
-from device_runtime.protocol import UNHEALTHY, AlertList, AlertQuery, Empty, HealthReport, StoreModels
+from device_runtime.protocol import (
+    ALERTS_LIST,
+    HEALTH_LAST,
+    HEALTH_RUN,
+    STORE_MODELS,
+    UNHEALTHY,
+    AlertQuery,
+    Empty,
+)
 
 TEMPERATURE_UNIT = "°C"
 BACKFILL_S = 30.0  # the newest readings the daemon still holds; no wait for a fresh sample
@@ -16,10 +24,9 @@ def device_facts(session: DeviceSession) -> dict[str, Any]:
     """Connect and read: board, JetPack, runtime version, each model's active version, the last health
     word, the hottest temperature the daemon read lately, and the open alerts."""
     caps = session.connect()
-    listing = session.request("store.models", Empty())
-    health = session.request("health.last", Empty())
-    alerts = session.request("alerts.list", AlertQuery())
-    assert isinstance(listing, StoreModels) and isinstance(health, HealthReport) and isinstance(alerts, AlertList)
+    listing = session.call(STORE_MODELS, Empty())
+    health = session.call(HEALTH_LAST, Empty())
+    alerts = session.call(ALERTS_LIST, AlertQuery())
     sensor, hottest = hottest_reading(session)
     open_alerts = [a for a in alerts.alerts if a.end is None]
     return {
@@ -56,8 +63,7 @@ def hottest_reading(session: DeviceSession) -> tuple[str | None, float | None]:
 def run_health(session: DeviceSession) -> dict[str, Any]:
     """Run the device's health checks now; an unhealthy device fails, naming its failing checks and fixes."""
     session.connect()
-    report = session.request("health.run", Empty(), timeout=120.0)
-    assert isinstance(report, HealthReport)
+    report = session.call(HEALTH_RUN, Empty(), timeout=120.0)
     failing = [c for c in report.checks if c.status == "fail"]
     detail = {"health": report.overall, "failing_checks": ["%s: %s" % (c.title, c.message) for c in failing]}
     if report.overall == UNHEALTHY:
