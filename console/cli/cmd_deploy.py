@@ -22,12 +22,14 @@ from console.core.session import DeviceSession
 from console.core.store_client import StoreClient
 from device_runtime.protocol import (
     STORE_ACTION_SUCCEEDED,
+    STORE_HISTORY,
+    STORE_PIN,
+    STORE_UNPIN,
+    STORE_VERSIONS,
     StoreAction,
-    StoreHistory,
     StoreHistoryQuery,
     StoreModelRef,
     StorePin,
-    StoreVersions,
 )
 from device_runtime.store.errors import StoreError
 from device_runtime.store.semver import SemVer
@@ -118,10 +120,9 @@ def _refused(env: ConsoleEnv, args: argparse.Namespace, exc: DeviceError) -> int
 
 def _next_version(session: DeviceSession, name: str) -> str:
     try:
-        versions = session.request("store.versions", StoreModelRef(name))
+        versions = session.call(STORE_VERSIONS, StoreModelRef(name))
     except DeviceError:
         return "1.0.0"
-    assert isinstance(versions, StoreVersions)
     if not versions.versions:
         return "1.0.0"
     newest = max(SemVer(v.version) for v in versions.versions)
@@ -183,10 +184,9 @@ def _rollback(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> i
 def _versions(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int:
     try:
         session = _connect(core, args)
-        result = session.request("store.versions", StoreModelRef(args.name))
+        result = session.call(STORE_VERSIONS, StoreModelRef(args.name))
     except DeviceError as exc:
         return _refused(env, args, exc)
-    assert isinstance(result, StoreVersions)
     if args.json:
         env.stdout.write(json.dumps(result.to_wire(), ensure_ascii=False) + "\n")
         return ExitCode.OK
@@ -208,10 +208,9 @@ def _versions(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> i
 def _history(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int:
     try:
         session = _connect(core, args)
-        result = session.request("store.history", StoreHistoryQuery(args.name, args.limit))
+        result = session.call(STORE_HISTORY, StoreHistoryQuery(args.name, args.limit))
     except DeviceError as exc:
         return _refused(env, args, exc)
-    assert isinstance(result, StoreHistory)
     if args.json:
         env.stdout.write(json.dumps(result.to_wire(), ensure_ascii=False) + "\n")
         return ExitCode.OK
@@ -226,7 +225,8 @@ def _history(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> in
 def _pin(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int:
     try:
         session = _connect(core, args)
-        session.request("store.%s" % args.command, StorePin(args.name, args.version, env.operator))
+        method = STORE_PIN if args.command == "pin" else STORE_UNPIN
+        session.call(method, StorePin(args.name, args.version, env.operator))
     except DeviceError as exc:
         return _refused(env, args, exc)
     env.stdout.write("%s %s %s on %s\n" % (args.name, args.version, "pinned" if args.command == "pin" else "unpinned",

@@ -15,7 +15,7 @@ from console.core.client import DeviceError
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
 from console.core.session import DeviceSession
-from device_runtime.protocol import Empty, IncomingEntry, StoreActionRef, StoreUsage
+from device_runtime.protocol import STORE_DF, STORE_INCOMING_REMOVE, Empty, IncomingEntry, StoreActionRef, StoreUsage
 
 MIN_ID_CHARS = 8
 
@@ -72,8 +72,7 @@ def _df(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int:
     session = core.session(args.device)
     session.connect()
     try:
-        usage = session.request("store.df", Empty())
-        assert isinstance(usage, StoreUsage)
+        usage = session.call(STORE_DF, Empty())
         if args.remove_upload:
             return _remove(session, usage, args, env)
     except DeviceError as exc:
@@ -97,8 +96,7 @@ def _remove(session: DeviceSession, usage: StoreUsage, args: argparse.Namespace,
                              wanted, "no" if not matches else "more than one", MIN_ID_CHARS))
         return ExitCode.USAGE
     (entry,) = matches
-    after = session.request("store.incoming.remove", StoreActionRef(entry.id))
-    assert isinstance(after, StoreUsage)
+    after = session.call(STORE_INCOMING_REMOVE, StoreActionRef(entry.id))
     env.stdout.write("removed %s (%s, %s) from incoming/; %s free now\n" % (
         entry.id[:16], entry.filename or "no name", _mb(entry.bytes), _mb(after.free_bytes)))
     return ExitCode.OK

@@ -16,7 +16,7 @@ from console.core.job_specs import SpecError, parse_shapes
 from console.core.keys import KeyError_, KeyStore
 from console.core.models import STORE_CODES
 from console.core.packages import EngineBuild, PackageError, build_package, inspect_package, sign_package
-from device_runtime.protocol import ErrorCode, StoreKey, StoreKeyInfo
+from device_runtime.protocol import STORE_KEYS_TRUST, ErrorCode, StoreKey
 from device_runtime.store.tensors import spell
 
 # Error codes of requests the device understood and refused (anything else: it could not be reached).
@@ -179,8 +179,7 @@ def _keys(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int:
                 text = Path(text).read_text()
             session = core.session(args.device)
             session.connect()
-            trusted = session.request("store.keys.trust", StoreKey(text.strip(), env.operator))
-            assert isinstance(trusted, StoreKeyInfo)
+            trusted = session.call(STORE_KEYS_TRUST, StoreKey(text.strip(), env.operator))
             env.stdout.write("%s now trusts key %s %s\n" % (args.device, trusted.key_id, trusted.comment))
     except DeviceError as exc:
         if exc.code not in REFUSALS:

@@ -12,7 +12,13 @@ from console.core.client import DeviceError
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
 from console.core.store_client import StoreClient, prune_candidates
-from device_runtime.protocol import STORE_ACTION_SUCCEEDED, Empty, StoreModelRef, StoreModels, StoreVersions
+from device_runtime.protocol import (
+    STORE_ACTION_SUCCEEDED,
+    STORE_MODELS,
+    STORE_VERSIONS,
+    Empty,
+    StoreModelRef,
+)
 
 
 def register(sub: Any, commands: Commands) -> None:
@@ -63,13 +69,11 @@ def _prune(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int:
         if args.model:
             names = [args.model]
         else:
-            models = client.session.request("store.models", Empty())
-            assert isinstance(models, StoreModels)
+            models = client.session.call(STORE_MODELS, Empty())
             names = [m.name for m in models.models]
         failed = 0
         for name in names:
-            versions = client.session.request("store.versions", StoreModelRef(name))
-            assert isinstance(versions, StoreVersions)
+            versions = client.session.call(STORE_VERSIONS, StoreModelRef(name))
             for version in prune_candidates(versions, args.keep):
                 if args.dry_run:
                     env.stdout.write("would remove %s %s\n" % (name, version))

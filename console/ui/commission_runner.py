@@ -18,7 +18,7 @@ from console.core.commissioning_report import report_html
 from console.core.env import ConsoleEnv
 from console.transport.base import TransportError
 from console.ui.health_model import HealthModel
-from device_runtime.protocol import Empty, StoreHistory, StoreHistoryQuery, StoreModels
+from device_runtime.protocol import STORE_HISTORY, STORE_MODELS, Empty, StoreHistoryQuery
 
 
 def write_pdf(report: CommissionReport, path: Path) -> Path:
@@ -47,13 +47,11 @@ class CommissionRunner(QObject):
     def load_models(self) -> None:
         def job() -> None:
             session = self.health.model.session
-            reply = session.request("store.models", Empty())
-            assert isinstance(reply, StoreModels)
+            reply = session.call(STORE_MODELS, Empty())
             refusals: dict[str, str] = {}
             for m in reply.models:
                 if m.active is not None and m.previous is not None:
-                    history = session.request("store.history", StoreHistoryQuery(m.name, limit=1000))
-                    assert isinstance(history, StoreHistory)
+                    history = session.call(STORE_HISTORY, StoreHistoryQuery(m.name, limit=1000))
                     refusal = drill_refusal(m.name, m.active, m.previous, list(history.entries))
                     if refusal:
                         refusals[m.name] = refusal

@@ -40,7 +40,13 @@ from console.core.telemetry import TelemetryStore
 from console.transport.hostkeys import UnknownHostKey
 from console.ui.health_model import HEALTH_COLORS
 from console.ui.sidebar import state_icon
-from device_runtime.protocol import AlertList, AlertQuery, Empty, HealthReport, StoreModels
+from device_runtime.protocol import (
+    ALERTS_LIST,
+    HEALTH_LAST,
+    STORE_MODELS,
+    AlertQuery,
+    Empty,
+)
 
 FLEET_RATE_HZ = 1.0
 TICK_MS = 1000  # temperatures and connection states are read from the stores this often
@@ -117,10 +123,9 @@ def read_facts(session: DeviceSession, own_store: bool, rate_hz: float) -> dict[
             table = session.describe_telemetry()
             session.store = TelemetryStore(table.metrics, FLEET_STORE_ROWS, FLEET_STORE_BUCKETS)
         session.start_telemetry(rate_hz)
-    listing = session.request("store.models", Empty())
-    health = session.request("health.last", Empty())
-    alerts = session.request("alerts.list", AlertQuery())
-    assert isinstance(listing, StoreModels) and isinstance(health, HealthReport) and isinstance(alerts, AlertList)
+    listing = session.call(STORE_MODELS, Empty())
+    health = session.call(HEALTH_LAST, Empty())
+    alerts = session.call(ALERTS_LIST, AlertQuery())
     ongoing = [a for a in alerts.alerts if a.end is None]
     return {"state": "connected", "why": "", "board": caps.board or caps.model, "jetpack": caps.jetpack,
             "runtime": session.runtime_version, "models": {m.name: m.active for m in listing.models},

@@ -10,7 +10,7 @@ from console.core.latency import BudgetBook, LatencyError, LatencyFeed, LatencyS
 from console.core.session import State
 from console.transport.base import TransportError
 from console.ui.session_model import SessionModel
-from device_runtime.protocol import Empty, ProbeStatus, StoreModels
+from device_runtime.protocol import STORE_MODELS, Empty, ProbeStatus
 
 
 class LatencyModel(QObject):
@@ -79,12 +79,11 @@ class LatencyModel(QObject):
     def _start_job(self) -> None:
         try:
             self.feed.start()
-            models = self.model.session.request("store.models", Empty())
+            models = self.model.session.call(STORE_MODELS, Empty())
         except (DeviceError, TransportError, OSError) as exc:
             self._set_notice("Latency from %s could not be loaded: %s." % (self.model.display_name,
                                                                           str(exc).rstrip(".")))
             return
-        assert isinstance(models, StoreModels)
         self.modelsLoaded.emit([m.name for m in models.models if m.active])
         self._set_notice("")
         self.budgetChanged.emit()  # the device's own budget may have arrived

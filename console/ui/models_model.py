@@ -29,7 +29,7 @@ from console.core.session import State
 from console.transport.base import TransportError
 from console.ui import gui_gc
 from console.ui.session_model import SessionModel, plain_error
-from device_runtime.protocol import STORE_ACTION_RUNNING, Empty, ProtocolError, StoreAction, StoreKeys
+from device_runtime.protocol import STORE_ACTION_RUNNING, STORE_KEYS_LIST, Empty, ProtocolError, StoreAction
 from device_runtime.store.errors import StoreError
 
 _ERRORS = (DeviceError, TransportError, ProtocolError, OSError, PackageError, KeyError_, StoreError)
@@ -101,8 +101,8 @@ class ModelsModel(QObject):
         trusted = self.trustedKeys
 
         def job() -> None:
-            reply = session.request("store.keys.list", Empty())
-            if isinstance(reply, StoreKeys) and not self._closed:
+            reply = session.call(STORE_KEYS_LIST, Empty())
+            if not self._closed:
                 trusted.emit([k.key_id for k in reply.keys])
 
         return self._query(job, "Reading the keys %s trusts" % self.display_name)
