@@ -21,6 +21,7 @@ from device_runtime.protocol import (
     JOB_SUCCEEDED,
     LATENCY_RECENT,
     STORE_ACTION_SUCCEEDED,
+    STORE_ACTIVATE,
     AccuracyReport,
     AccuracySpec,
     LatencyQuery,
@@ -192,8 +193,8 @@ def _drill(ctx: StepContext, step: StepResult, store: StoreClient, name: str, or
 
 def _activate(store: StoreClient, name: str, version: str, show: Callable[[StoreAction], None] | None) -> StoreAction:
     # The starting version may be older than the one the drill switched to: going back is intended.
-    return store.run("store.activate", StoreActivate(name, version, store.who, DRILL + ": back to the starting version",
-                                                     allow_downgrade=True), show)
+    return store.run(STORE_ACTIVATE, StoreActivate(name, version, store.who, DRILL + ": back to the starting version",
+                                                 allow_downgrade=True), show)
 
 
 def _restore(ctx: StepContext, step: StepResult, store: StoreClient, name: str, original: str) -> str | None:

@@ -26,7 +26,9 @@ from device_runtime.protocol import (
     STORE_ACTION,
     STORE_ACTION_RUNNING,
     STORE_ACTION_SUCCEEDED,
+    STORE_ACTIVATE,
     STORE_HISTORY,
+    STORE_IMPORT,
     STORE_MODELS,
     STORE_PIN,
     STORE_UNPIN,
@@ -408,14 +410,14 @@ class StoreTracker:
     def activate(self, name: str, version: str, why: str = "", progress: ActionProgress | None = None,
                  force: bool = False) -> StoreAction:
         """Activate a stored version (after a deploy the robot's inhibit lock held up, say)."""
-        return self.client.run("store.activate", StoreActivate(name, version, self.client.who, why or "deploy",
-                                                               force=force), progress)
+        return self.client.run(STORE_ACTIVATE, StoreActivate(name, version, self.client.who, why or "deploy",
+                                                           force=force), progress)
 
     def deploy(self, package: Path, why: str = "", progress: ActionProgress | None = None,
                upload_progress: UploadProgress | None = None,
                upload_started: UploadProgress | None = None) -> StoreAction:
         remote = self.client.upload(package, upload_progress, upload_started)
-        return self.client.run("store.import", StoreImport(remote, True, self.client.who, why or "deploy"), progress)
+        return self.client.run(STORE_IMPORT, StoreImport(remote, True, self.client.who, why or "deploy"), progress)
 
     # -- reader thread -----------------------------------------------------------------------
     def handle_event(self, event: Event) -> None:

@@ -10,15 +10,21 @@ from __future__ import annotations
 import queue
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from console.core.client import DeviceError
 from console.core.packages import known_sha256
 from console.core.session import DeviceSession
 from console.core.upload_stream import ByteStream, FileStream, upload
 from device_runtime.protocol import (
+    STORE_ACTION,
     STORE_ACTION_RUNNING,
+    STORE_IMPORT,
+    STORE_REMOVE,
+    STORE_ROLLBACK,
     TOPIC_STORE,
     Event,
+    Method,
     ProtocolError,
     Record,
     StoreAction,
@@ -29,6 +35,8 @@ from device_runtime.protocol import (
     StoreVersions,
 )
 from device_runtime.store.semver import SemVer
+
+P = TypeVar("P", bound=Record)
 
 ActionProgress = Callable[[StoreAction], None]
 UploadProgress = Callable[[int, int], None]
@@ -74,12 +82,11 @@ class StoreClient:
                                sha256, name)
         return path
 
-    def run(self, method: str, params: Record, progress: ActionProgress | None = None,
+    def run(self, method: Method[P, StoreAction], params: P, progress: ActionProgress | None = None,
             timeout: float = 3600.0) -> StoreAction:
         """Start a store action and wait for its end; raises DeviceError if it cannot start."""
         self._subscribe()
-        started = self.session.request(method, params)
-        assert isinstance(started, StoreAction)
+        started = self.session.call(method, params)
         deadline = self.session.clock() + timeout
         while True:
             remaining = deadline - self.session.clock()
@@ -88,9 +95,7 @@ class StoreClient:
             try:
                 action = self._events.get(timeout=min(remaining, 2.0))
             except queue.Empty:
-                polled = self.session.request("store.action", StoreActionRef(started.id))
-                assert isinstance(polled, StoreAction)
-                action = polled
+                action = self.session.call(STORE_ACTION, StoreActionRef(started.id))
             if action.id != started.id:
                 continue
             if progress is not None:
@@ -106,17 +111,17 @@ class StoreClient:
             remote = self.upload(package, upload_progress)
         else:
             remote = self.upload_stream(package, upload_progress)
-        return self.run("store.import", StoreImport(remote, activate, self.who, why, allow_downgrade, force, wait_s),
+        return self.run(STORE_IMPORT, StoreImport(remote, activate, self.who, why, allow_downgrade, force, wait_s),
                         progress)
 
     def rollback(self, name: str, to: str | None = None, progress: ActionProgress | None = None,
                  force: bool = False, why: str = "", wait_s: float | None = None) -> StoreAction:
-        return self.run("store.rollback", StoreRollback(name, to, self.who, why, force, wait_s), progress)
+        return self.run(STORE_ROLLBACK, StoreRollback(name, to, self.who, why, force, wait_s), progress)
 
     def remove(self, name: str, version: str | None = None, confirm_active: str | None = None,
                progress: ActionProgress | None = None, why: str = "") -> StoreAction:
         """Remove a stored version (or the whole model); the active one only with ``confirm_active`` naming it."""
-        return self.run("store.remove", StoreRemove(name, version, confirm_active, self.who, why), progress)
+        return self.run(STORE_REMOVE, StoreRemove(name, version, confirm_active, self.who, why), progress)
 
 
 

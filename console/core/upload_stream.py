@@ -26,7 +26,13 @@ from typing import TYPE_CHECKING, Protocol
 from console.transport.base import TransportError
 from device_runtime.protocol import (
     DIGEST_AT_END_PROTOCOL_VERSION,
+    STORE_INCOMING_REMOVE,
+    STORE_UPLOAD_BEGIN,
     STORE_UPLOAD_CHUNK,
+    STORE_UPLOAD_CHUNK_METHOD,
+    STORE_UPLOAD_FINISH,
+    ErrorCode,
+    Method,
     StoreActionRef,
     StoreUploadBegin,
     StoreUploadChunk,
@@ -183,7 +189,8 @@ class FileSink:
 class ChunkSink:
     """Protocol chunks (base64), each at the offset the device last said it holds."""
 
-    def __init__(self, session: DeviceSession, upload_id: str, offset: int, method: str = "store.upload.chunk") -> None:
+    def __init__(self, session: DeviceSession, upload_id: str, offset: int,
+                 method: Method[StoreUploadChunk, StoreUploadState] = STORE_UPLOAD_CHUNK_METHOD) -> None:
         self.session = session
         self.upload_id = upload_id
         self.offset = offset
@@ -198,10 +205,9 @@ class ChunkSink:
     def _send(self, count: int) -> None:
         chunk = bytes(self._pending[:count])
         del self._pending[:count]
-        reply = self.session.request(self.method, StoreUploadChunk(self.upload_id, self.offset,
-                                                                   base64.b64encode(chunk).decode("ascii")),
-                                     timeout=120)
-        assert isinstance(reply, StoreUploadState)
+        reply = self.session.call(self.method, StoreUploadChunk(self.upload_id, self.offset,
+                                                                base64.b64encode(chunk).decode("ascii")),
+                                  timeout=120)
         if reply.offset != self.offset + len(chunk):
             raise TransportError("the device holds %d bytes where %d were sent" % (reply.offset,
                                                                                    self.offset + len(chunk)))
@@ -285,15 +291,17 @@ def begin(session: DeviceSession, stream: ByteStream, name: str | None, stage: b
     else:
         params = StoreUploadBegin(name or secrets.token_hex(32), stream.size, stream.name, stage=stage,
                                   digest_at_end=True)
-    state = session.request("store.upload.begin", params, timeout=60)
-    assert isinstance(state, StoreUploadState)
-    return state
+    return session.call(STORE_UPLOAD_BEGIN, params, timeout=60)
 
 
 def finish(session: DeviceSession, upload_id: str, sha256: str | None, timeout: float) -> str:
     """``store.upload.finish``; the device's path of the verified file."""
-    done = session.request("store.upload.finish", StoreUploadFinish(upload_id, sha256), timeout=timeout)
-    assert isinstance(done, StoreUploadState) and done.path
+    from console.core.client import DeviceError
+
+    done = session.call(STORE_UPLOAD_FINISH, StoreUploadFinish(upload_id, sha256), timeout=timeout)
+    if not done.path:
+        raise DeviceError("%s took the upload %s but did not say where it keeps it; update edge-runtime on the device"
+                          % (session.name, upload_id), ErrorCode.BAD_FIELD)
     return done.path
 
 
@@ -328,7 +336,7 @@ def _forget(session: DeviceSession, upload_id: str) -> None:
     from console.core.client import DeviceError
 
     try:
-        session.request("store.incoming.remove", StoreActionRef(upload_id), timeout=30)
+        session.call(STORE_INCOMING_REMOVE, StoreActionRef(upload_id), timeout=30)
     except (DeviceError, TransportError, OSError):
         return
 
@@ -352,7 +360,5 @@ def send_rest(session: DeviceSession, stream: ByteStream, state: StoreUploadStat
                 raise
         # the partial file could not be written that way (permissions, no SFTP): chunks go on
         again = StoreUploadBegin(state.id, stream.size, stream.name, stage=stage, digest_at_end=at_end)
-        resumed = session.request("store.upload.begin", again, timeout=60)
-        assert isinstance(resumed, StoreUploadState)
-        state = resumed
+        state = session.call(STORE_UPLOAD_BEGIN, again, timeout=60)
     return send(stream, ChunkSink(session, state.id, state.offset), state.offset, sent, at_end)

@@ -15,15 +15,15 @@ from console.core.session import DeviceSession
 from console.core.settings import DeviceEntry
 from console.core.store_client import StoreClient
 from console.transport.local import LocalTransport
-from device_runtime.protocol import StoreImport, StoreKey
+from device_runtime.protocol import STORE_IMPORT, StoreImport, StoreKey
 from device_runtime.server.bridge import start_daemon
 from device_runtime.store.config import StoreConfig, save_config
 from device_runtime.store.errors import StoreError
 from device_runtime.store.store import Store
 from device_runtime.store.upload import Incoming
 from device_runtime.store.upload_handlers import UploadHandlers
-from tests.conftest import stop_daemon
-from tests.store.helpers import make_package, public_line
+from tests.support.daemons import stop_daemon
+from tests.support.store import make_package, public_line
 
 DAY = 86400.0
 
@@ -80,7 +80,7 @@ def test_start_up_removes_abandoned_uploads_and_a_resumed_one_carries_on(short_t
         resumed: list[int] = []
         remote = client.upload(package, started=lambda offset, size: resumed.append(offset))
         assert resumed == [len(data) // 2]  # the kept half was not sent again
-        action = client.run("store.import", StoreImport(remote, activate=True, who="tests"))
+        action = client.run(STORE_IMPORT, StoreImport(remote, activate=True, who="tests"))
         assert action.result == "committed", action.message
         assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]
     finally:

@@ -29,7 +29,14 @@ from console.core.fleet.waves import WaveSize, parse_waves, plan_waves
 from console.core.models import explain_action
 from console.core.session import DeviceSession
 from console.core.store_client import StoreClient
-from device_runtime.protocol import STORE_ACTION_SUCCEEDED, StoreAction, StoreActivate, StoreImport
+from device_runtime.protocol import (
+    STORE_ACTION_SUCCEEDED,
+    STORE_ACTIVATE,
+    STORE_IMPORT,
+    StoreAction,
+    StoreActivate,
+    StoreImport,
+)
 
 
 @dataclass
@@ -140,7 +147,7 @@ class Fleet:
             client = self._client(device)
             progress, started = cap.follow() if cap is not None else (None, None)
             remote = client.upload(plan.package, progress, started)
-            return _held(client.run("store.import", StoreImport(remote, False, self.who, why)), device)
+            return _held(client.run(STORE_IMPORT, StoreImport(remote, False, self.who, why)), device)
 
         self.progress.stage("uploading %s to %d devices (%d at a time%s); each verifies and stores it"
                             % (plan.package.name, len(plan.devices), self.parallel,
@@ -158,7 +165,7 @@ class Fleet:
         def activate(device: str) -> dict[str, Any]:
             detail = uploaded[device].detail
             return _held(self._client(device).run(
-                "store.activate", StoreActivate(detail["model"], detail["version"], self.who, why)), device)
+                STORE_ACTIVATE, StoreActivate(detail["model"], detail["version"], self.who, why)), device)
 
         for number, wave in enumerate(waves, 1):
             ready = [d for d in wave if uploaded[d].ok]
