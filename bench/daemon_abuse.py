@@ -29,8 +29,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from bench._util import summary_ms, verdict
 from device_runtime import protocol as p
 from device_runtime.server.bridge import start_daemon
-from tests.conftest import stop_daemon
-from tests.runtime.wire import RawClient
+from tests.support.daemons import stop_daemon
+from tests.support.wire import RawClient
 
 
 def _status(socket_path: Path) -> float:

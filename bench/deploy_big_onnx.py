@@ -34,7 +34,7 @@ import numpy as np
 from bench._util import verdict
 from console.cli.main import main as edgectl
 from console.core.env import ConsoleEnv
-from tests.conftest import stop_daemon
+from tests.support.daemons import stop_daemon
 
 WIDTH = 2048
 
@@ -142,7 +142,7 @@ def report(where: str, size_mb: float, lines: list[str], deploys: list[float], f
 def over_ssh(mb: int, rounds: int) -> int:
     from bench.ssh_link import loopback_device, openssh_args, timed
     from console.core.keys import KeyStore
-    from tests.ssh.conftest import RUNTIME
+    from tests.support.ssh import RUNTIME
 
     lines: list[str] = []
     timing = Phases()

@@ -30,9 +30,9 @@ from console.core.packages import build_package
 from console.core.session import DeviceSession, make_transport
 from console.core.store_client import StoreClient
 from device_runtime.protocol import Record, StoreAction, StoreKey
-from tests.conftest import stop_daemon
-from tests.ssh.conftest import SshServer
-from tests.store.helpers import make_onnx
+from tests.support.daemons import stop_daemon
+from tests.support.ssh import SshServer
+from tests.support.store import make_onnx
 
 
 class Timeline:

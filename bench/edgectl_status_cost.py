@@ -33,8 +33,8 @@ from bench._util import verdict
 from bench.ssh_link import loopback_device, openssh_args
 from device_runtime import protocol
 from device_runtime.server.bridge import start_daemon
-from tests.conftest import stop_daemon
-from tests.ssh.conftest import RUNTIME, SshServer
+from tests.support.daemons import stop_daemon
+from tests.support.ssh import RUNTIME, SshServer
 
 TARGET = 1.5
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")

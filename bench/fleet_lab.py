@@ -1,4 +1,4 @@
-"""``edgectl fleet`` over the simulated lab (tests/fleet/netlab.py): 20 robots, each a real sshd in its own
+"""``edgectl fleet`` over the simulated lab (tests/support/netlab.py): 20 robots, each a real sshd in its own
 network namespace with its own user, daemon and store, the runtime put there by ``edgectl install``.
 
 Issue 21's two targets, each timed as the whole command a user runs, against a baseline measured in the
@@ -31,8 +31,8 @@ from pathlib import Path
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from bench._util import verdict
 from console.core.packages import build_package
-from tests.fleet.netlab import TAG, Lab, prepare_wheelhouse, start_lab, unavailable
-from tests.store.helpers import make_onnx
+from tests.support.netlab import TAG, Lab, prepare_wheelhouse, start_lab, unavailable
+from tests.support.store import make_onnx
 
 STATUS_TARGET_S = 3.0
 DEPLOY_FACTOR = 2.0

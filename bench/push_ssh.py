@@ -26,8 +26,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from bench._util import verdict
 from bench.ssh_link import loopback_device, openssh_args
-from tests.conftest import stop_daemon
-from tests.ssh.conftest import RUNTIME
+from tests.support.daemons import stop_daemon
+from tests.support.ssh import RUNTIME
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 TARGET = 0.9

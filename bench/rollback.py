@@ -28,7 +28,7 @@ from console.core.settings import DeviceEntry
 from console.core.store_client import StoreClient
 from console.transport.local import LocalTransport
 from device_runtime.server.bridge import start_daemon
-from tests.store.helpers import make_onnx
+from tests.support.store import make_onnx
 
 SIZES_MB = (1, 100)
 

@@ -26,8 +26,8 @@ from console.core.session import DeviceSession, State, make_transport
 from console.core.settings import DeviceEntry
 from console.transport.sftp_upload import UploadProgress, upload
 from console.transport.ssh import SshTransport
-from tests.conftest import stop_daemon
-from tests.ssh.conftest import RUNTIME, SshServer, keygen
+from tests.support.daemons import stop_daemon
+from tests.support.ssh import RUNTIME, SshServer, keygen
 
 
 def openssh_args(tmp: Path, key: Path, known: Path) -> list[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import faulthandler
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from console.core.env import ConsoleEnv
 from device_runtime.server.bridge import start_daemon
+from tests.support.daemons import RunningDaemon, stop_daemon
 
 # A run stopped from outside (CI's overall bound, .ci/run) writes where every thread was into
 # EOC_STACKS_FILE, then ends; pytest's own capture would swallow a dump to stderr.
@@ -90,15 +90,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             reporter.write_line("pid %d: %s" % (pid, what))
 
 
-def stop_daemon(socket_path: Path) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "device_runtime", "stop", "--socket", str(socket_path)],
-        capture_output=True,
-        timeout=30,
-        check=False,
-    )
-
-
 @pytest.fixture
 def short_tmp() -> Iterator[Path]:
     """A short temp dir: unix socket paths are limited to ~107 bytes."""
@@ -119,17 +110,6 @@ def console_env(short_tmp: Path) -> Iterator[ConsoleEnv]:
     )
     yield env
     stop_daemon(env.local_socket)
-
-
-class RunningDaemon:
-    def __init__(self, socket_path: Path, root: Path) -> None:
-        self.socket_path = socket_path
-        self.root = root
-
-    @property
-    def pid(self) -> int:
-        text = Path(str(self.socket_path) + ".lock").read_text().strip()
-        return int(text)
 
 
 @pytest.fixture

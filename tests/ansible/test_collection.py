@@ -1,6 +1,6 @@
 """The collection (installers/ansible) with real ansible-playbook runs against the simulated lab's robots.
 
-Four robots of tests/fleet/netlab.py, ``robot-01`` .. ``robot-04``: each a real sshd in its own network
+Four robots of tests/support/netlab.py, ``robot-01`` .. ``robot-04``: each a real sshd in its own network
 namespace with its own address, Unix user, daemon and store, the runtime put there by ``edgectl install``
 from the wheelhouse. The lab is made once for this module; the controller registers the robots in its own
 registry. Every store requires signed packages (the lab provisions them unsigned-friendly; the store
@@ -26,10 +26,10 @@ import yaml
 from console import __version__ as console_version
 from console.core.packages import build_package
 from device_runtime.store.config import StoreConfig, config_path, save_config
-from tests.ansible.controller import COLLECTION, Controller, ansible_tool, install_collection
-from tests.fleet.netlab import STORE, TAG, Lab, memory_tmp, prepare_wheelhouse, start_lab, unavailable
-from tests.ssh.conftest import free_port
-from tests.store.helpers import make_onnx
+from tests.support.ansible_controller import COLLECTION, Controller, ansible_tool, install_collection
+from tests.support.netlab import STORE, TAG, Lab, memory_tmp, prepare_wheelhouse, start_lab, unavailable
+from tests.support.ssh import free_port
+from tests.support.store import make_onnx
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -1,7 +1,7 @@
 """The DLA count in the device's Capabilities, cross-checked with TensorRT's own where TensorRT is
 importable: trtexec --useDLACore checks a core against TensorRT's count, so on a mismatch that count
 is used and the mismatch logged. TensorRT cannot be installed on CI machines: the strict engine fakes
-stand in (tests/collectors/trt_dla.py), in this process and in the child process the daemon asks.
+stand in (tests/support/trt_dla.py), in this process and in the child process the daemon asks.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 
 from device_runtime.capabilities import probe
 from device_runtime.collectors.identity_facts import tensorrt_dla_cores, tensorrt_dla_cores_in_child
-from tests.collectors.trt_dla import importer_of, tensorrt_with_dla
+from tests.support.trt_dla import importer_of, tensorrt_with_dla
 
 REPO = Path(__file__).resolve().parents[2]
 ORIN_NX_8GB = REPO / "tests" / "fixtures" / "boards" / "identity" / "orin-nx-8gb"  # the table says 1 DLA core
@@ -71,7 +71,7 @@ def importable_tensorrt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
     package = tmp_path / "site" / "tensorrt"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text(
-        "from tests.collectors.trt_dla import tensorrt_with_dla\n"
+        "from tests.support.trt_dla import tensorrt_with_dla\n"
         "globals().update(vars(tensorrt_with_dla('10.3.0', 2)))\n")
     monkeypatch.setenv("PYTHONPATH", "%s:%s" % (package.parent, REPO))
     monkeypatch.syspath_prepend(str(package.parent))

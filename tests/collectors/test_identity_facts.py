@@ -1,7 +1,7 @@
 """The doctor's identity facts, and the DLA count cross-checked with TensorRT's own.
 
 TensorRT cannot be installed on CI machines: the strict engine fakes stand in, with the DLA count
-added (tests/collectors/trt_dla.py; every name checked against the recorded bindings wheels).
+added (tests/support/trt_dla.py; every name checked against the recorded bindings wheels).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from device_runtime.collectors.identity_facts import identity_facts, one_line, tensorrt_dla_cores
-from tests.collectors.trt_dla import importer_of, tensorrt_with_dla
+from tests.support.trt_dla import importer_of, tensorrt_with_dla
 
 BOARDS = Path(__file__).resolve().parents[1] / "fixtures" / "boards"
 

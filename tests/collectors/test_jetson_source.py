@@ -23,7 +23,7 @@ from device_runtime.collectors.jetson_source import PROCFS, RETRY_S, SYSFS, TEGR
 from device_runtime.collectors.source_watch import WATCH_SLICES
 from device_runtime.collectors.tegra import TegraCollector
 from device_runtime.collectors.tegrastats_source import TegrastatsCollector
-from tests.collectors.tree_swap import Clock, point
+from tests.support.tree_swap import Clock, point
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 LINE = FIXTURES / "tegrastats" / "agx-orin-jp5.txt"

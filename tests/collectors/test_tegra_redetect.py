@@ -14,7 +14,7 @@ import pytest
 
 from device_runtime.collectors.tegra import TegraCollector
 from device_runtime.collectors.tegra_devices import fan_nodes
-from tests.collectors.tree_swap import BOARDS, Clock, point, run_checks
+from tests.support.tree_swap import BOARDS, Clock, point, run_checks
 
 
 def test_swapped_tree_jetpack5_to_jetpack6_layout(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from device_runtime.collectors.source_watch import RETRY_S
 from device_runtime.collectors.thermal import ThermalCollector
-from tests.collectors.tree_swap import BOARDS, Clock, point, run_checks
+from tests.support.tree_swap import BOARDS, Clock, point, run_checks
 
 
 def test_renumbered_and_vanished_zones_are_found_again(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from console.cli.main import COMMANDS, command_modules, command_word
 from console.cli.registry import Commands
-from tests.conftest import RunningDaemon
+from tests.support.daemons import RunningDaemon
 
 
 def test_the_table_names_each_command_with_the_module_that_registers_it() -> None:

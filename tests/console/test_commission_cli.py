@@ -21,7 +21,7 @@ from console.core.packages import build_package
 from console.core.store_client import StoreClient
 from device_runtime.capabilities import read_serial
 from device_runtime.server.bridge import start_daemon
-from tests.store.helpers import make_package
+from tests.support.store import make_package
 from tests.zoo import BY_NAME
 
 BOARDS = Path(__file__).resolve().parents[1] / "fixtures" / "boards"

@@ -21,7 +21,7 @@ from console.core.exit_codes import ExitCode
 from console.core.jobs import JobTracker
 from device_runtime.demo_model import build_demo_model
 from device_runtime.protocol import BenchmarkSpec
-from tests.console.test_jobs_cli import run
+from tests.support.jobs_cli import run
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 60.0, what: str = "condition") -> None:
@@ -60,7 +60,7 @@ def _console_env(short_tmp: Path) -> ConsoleEnv:
 def cli_env(short_tmp: Path) -> Iterator[ConsoleEnv]:
     env = _console_env(short_tmp)
     yield env
-    from tests.conftest import stop_daemon
+    from tests.support.daemons import stop_daemon
 
     stop_daemon(env.local_socket)
 

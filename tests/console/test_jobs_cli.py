@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from console.cli.main import main
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
 from device_runtime.demo_model import build_demo_model
 from device_runtime.protocol import AccuracyReport, BenchmarkResult, JobInfo, QuantizeResult, ValidateReport
-
-
-def run(env: ConsoleEnv, *argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    env.stdout, env.stderr = out, err
-    code = main(list(argv), env)
-    return code, out.getvalue(), err.getvalue()
+from tests.support.jobs_cli import run
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ from device_runtime.protocol import (
     TensorInfo,
     ValidateReport,
 )
-from tests.console.jobs_records import accuracy_report, benchmark_result, finished_job
+from tests.support.jobs_records import accuracy_report, benchmark_result, finished_job
 
 
 def _entries() -> list[BenchmarkEntry]:

@@ -21,7 +21,7 @@ from device_runtime.protocol import (
     JobInfo,
     JobLog,
 )
-from tests.console.jobs_records import benchmark_result
+from tests.support.jobs_records import benchmark_result
 
 
 def _tracker(tmp_path: Path, book: BenchmarkBook | None = None) -> JobTracker:

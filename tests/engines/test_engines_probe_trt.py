@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from device_runtime.latency.probe_trt import CudaRuntime, engine_runner, to_bf16_bits
-from tests.engines.trt_fakes import make_trt
+from tests.support.trt_fakes import make_trt
 
 
 class FakeCudart:

@@ -15,7 +15,7 @@ import pytest
 from device_runtime.engines.trt_adapter import TRT_NAMES
 from device_runtime.engines.trt_plan import BuildPlan, BuildRequest, DeviceFacts, ShapeProfile, plan_build
 from device_runtime.engines.trt_version import require_version
-from tests.engines.trt_record import RECORDED, enum_values, names, registers
+from tests.support.trt_record import RECORDED, enum_values, names, registers
 
 REPO = Path(__file__).resolve().parents[2]
 # Modules that call into a ``trt`` module, and the local names that hold TensorRT objects there.

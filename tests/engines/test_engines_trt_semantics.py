@@ -15,7 +15,7 @@ from device_runtime.engines.trtexec_cmd import BenchRequest, bench_command, buil
 from device_runtime.jobs.kinds.backend_support import parser_error_operators
 from device_runtime.jobs.kinds.build import version_mismatch
 from device_runtime.latency.probe_trt import to_bf16_bits
-from tests.engines.trt_record import RECORDED
+from tests.support.trt_record import RECORDED
 
 FLAGS = Path(__file__).resolve().parent / "trtexec_flags"
 PROFILE = [ShapeProfile("images", (1, 3, 64, 64), (2, 3, 64, 64), (4, 3, 64, 64))]
@@ -103,8 +103,8 @@ def test_trtexec_version_mismatch_warns() -> None:
 
 def test_validate_asks_the_parser_and_names_operators(tmp_path: Path) -> None:
     from device_runtime.jobs.kinds.backend_support import tensorrt_support
-    from tests.engines.test_engines_trt_adapter import onnx_file
-    from tests.engines.trt_fakes import make_trt
+    from tests.support.onnx_files import onnx_file
+    from tests.support.trt_fakes import make_trt
 
     model = onnx_file(tmp_path / "q.onnx", batch=1, qdq=True)  # nodes: QuantizeLinear, DequantizeLinear, Relu
     eight = tensorrt_support(model, "8.6.1", make_trt("8.6.1", parse_errors=[TRT8_ERRORS[0].replace("node 7",

@@ -12,14 +12,11 @@ from console.core.env import ConsoleEnv
 from console.core.packages import build_package
 from device_runtime.server.bridge import start_daemon
 from device_runtime.store.config import StoreConfig, save_config
-from tests.conftest import stop_daemon
-from tests.fleet.lab import Lab
-from tests.store.helpers import make_onnx
+from tests.support.daemons import stop_daemon
+from tests.support.lab import GRACE_S, HOT_BOARD, Lab
+from tests.support.store import make_onnx
 
 ROBOTS = 4
-# robot-4 reads its hardware from a real Orin NX's sysfs tree: hot thermal zones, a GPU, power rails
-HOT_BOARD = Path(__file__).resolve().parents[1] / "fixtures" / "boards" / "orin-nx-16gb" / "sys"
-GRACE_S = 3.0  # how long each device's health gate waits before it rolls a failing activation back
 
 
 @pytest.fixture

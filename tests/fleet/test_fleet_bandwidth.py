@@ -9,8 +9,8 @@ import pytest
 from console.core.exit_codes import ExitCode
 from console.core.fleet.bandwidth import SharedRate
 from console.core.packages import build_package
-from tests.fleet.lab import Lab
-from tests.store.helpers import make_onnx
+from tests.support.lab import Lab
+from tests.support.store import make_onnx
 
 MB = 1_000_000
 

@@ -11,7 +11,7 @@ from console.core.fleet.records import RolloutLog
 from console.core.fleet.rollout import DeployPlan, Fleet, FleetProgress
 from console.core.fleet.runner import DeviceOutcome
 from console.core.fleet.waves import parse_waves
-from tests.fleet.lab import Lab
+from tests.support.lab import Lab
 
 
 def test_ctrl_c_leaves_the_devices_not_reached_untouched_and_resume_finishes(lab: Lab) -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from console.core.exit_codes import ExitCode
 from device_runtime.store.config import REQUIRE_SIGNATURE, StoreConfig, save_config
-from tests.fleet.conftest import GRACE_S
-from tests.fleet.lab import Lab
+from tests.support.lab import GRACE_S, Lab
 
 
 def test_a_refused_upload_stops_the_rollout_before_anything_activates(lab: Lab) -> None:

@@ -4,7 +4,7 @@ says which and why, rolls the failed wave back, leaves the rest untouched; then 
 from __future__ import annotations
 
 from console.core.exit_codes import ExitCode
-from tests.fleet.lab import Lab
+from tests.support.lab import Lab
 
 
 def test_rollout_stops_at_the_robot_that_fails_its_health_gate(lab: Lab) -> None:

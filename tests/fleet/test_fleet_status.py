@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from console.core.exit_codes import ExitCode
-from tests.fleet.lab import Lab
+from tests.support.lab import Lab
 
 
 def test_status_reports_every_device_and_names_the_unreachable_one(lab: Lab) -> None:

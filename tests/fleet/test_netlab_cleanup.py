@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fleet.netlab import Lab, leftovers, remove_stale, start_lab, unavailable
+from tests.support.netlab import Lab, leftovers, remove_stale, start_lab, unavailable
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 # daemon its bridge starts does), then the process says where the lab is and waits to be killed.
 CHILD = """
 import subprocess, sys
-from tests.fleet.netlab import start_lab
+from tests.support.netlab import start_lab
 with start_lab(2, install=False) as lab:
     robot = lab.robots[0]
     subprocess.run([*robot.ns.exec_prefix, "runuser", "-u", robot.user, "--", "sh", "-c",

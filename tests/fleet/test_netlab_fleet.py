@@ -20,8 +20,8 @@ import pytest
 
 from console.core.exit_codes import ExitCode
 from console.core.packages import build_package
-from tests.fleet.netlab import TAG, Lab, Link, memory_tmp, prepare_wheelhouse, start_lab, unavailable
-from tests.store.helpers import make_onnx
+from tests.support.netlab import TAG, Lab, Link, memory_tmp, prepare_wheelhouse, start_lab, unavailable
+from tests.support.store import make_onnx
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 

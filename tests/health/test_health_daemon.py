@@ -10,8 +10,8 @@ from pathlib import Path
 
 from device_runtime import protocol as p
 from device_runtime.server.bridge import start_daemon
-from tests.conftest import stop_daemon
-from tests.runtime.wire import RawClient
+from tests.support.daemons import stop_daemon
+from tests.support.wire import RawClient
 
 
 def test_health_runs_on_demand_and_is_pushed(daemon) -> None:

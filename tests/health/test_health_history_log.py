@@ -13,8 +13,8 @@ import pytest
 from device_runtime import protocol as p
 from device_runtime.health.history_log import HistoryLog
 from device_runtime.server.bridge import start_daemon
-from tests.conftest import stop_daemon
-from tests.runtime.wire import RawClient
+from tests.support.daemons import stop_daemon
+from tests.support.wire import RawClient
 
 
 def report(t: float, overall: str = p.HEALTHY) -> p.HealthReport:

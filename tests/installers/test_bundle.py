@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.installers.conftest import REPO
+from tests.support.installers import REPO
 
 BUILD = REPO / "build" / "test-bundle"
 

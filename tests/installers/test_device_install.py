@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from device_runtime import protocol as p
-from tests.installers.conftest import DEVICE, exposure, handshake_through_bridge, system_daemons, system_install_slot
+from tests.support.installers import DEVICE, exposure, handshake_through_bridge, system_daemons, system_install_slot
 
 # The rendered unit's exposure as `systemd-analyze security --offline=yes` rates it (0 best, 10
 # worst). Measured 1.5 ("OK"); raising this needs a reason in the commit.

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.installers.conftest import DEVICE, system_install_slot
+from tests.support.installers import DEVICE, system_install_slot
 
 pytestmark = [
     pytest.mark.timeout(600),  # two installs from the wheelhouse

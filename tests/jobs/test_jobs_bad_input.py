@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from device_runtime import protocol as p
-from tests.jobs.harness import Harness, capabilities
+from tests.support.jobs_harness import Harness, capabilities
 
 pytestmark = pytest.mark.slow
 
@@ -122,7 +122,7 @@ def test_fp16_keeps_named_io_in_fp32(harness: Harness, models_dir: Path, tmp_pat
 
 
 def test_int8_from_a_folder_of_images(harness: Harness, models_dir: Path, tmp_path: Path) -> None:
-    from tests.jobs.images import write_png, write_ppm
+    from tests.support.images import write_png, write_ppm
 
     images = tmp_path / "images"
     images.mkdir()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from device_runtime import protocol as p
-from tests.jobs.harness import Harness, capabilities, fake_trt_env
+from tests.support.jobs_harness import Harness, capabilities, fake_trt_env
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ import pytest
 
 from device_runtime import protocol as p
 from device_runtime.jobs.conditions import ConditionsRecorder
-from tests.jobs.harness import Harness, capabilities
+from tests.support.jobs_harness import Harness, capabilities
 
 
 def test_throttle_bits_and_unlocked_jetson_clocks_make_a_run_not_comparable() -> None:

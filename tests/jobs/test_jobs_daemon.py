@@ -14,8 +14,8 @@ import pytest
 
 from device_runtime import protocol as p
 from device_runtime.server.bridge import start_daemon
-from tests.conftest import RunningDaemon, stop_daemon
-from tests.jobs.conftest import JobClient
+from tests.support.daemons import RunningDaemon, stop_daemon
+from tests.support.jobs_client import JobClient
 
 pytestmark = pytest.mark.slow
 

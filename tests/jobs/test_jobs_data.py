@@ -14,9 +14,9 @@ import pytest
 from console.core.job_specs import SpecError, parse_preprocess
 from console.core.packages import build_package, inspect_package
 from device_runtime import protocol as p
-from tests.jobs import quant_models
-from tests.jobs.harness import Harness, capabilities
-from tests.jobs.images import write_png
+from tests.support import quant_models
+from tests.support.images import write_png
+from tests.support.jobs_harness import Harness, capabilities
 
 
 def test_preprocess_flags_parse_to_the_spec() -> None:

@@ -12,7 +12,7 @@ import pytest
 from device_runtime import protocol as p
 from device_runtime.collectors.tegra import TegraCollector
 from device_runtime.jobs.energy import EnergyMeter, board_power_w
-from tests.jobs.harness import Harness, capabilities
+from tests.support.jobs_harness import Harness, capabilities
 
 BOARDS = Path(__file__).resolve().parents[1] / "fixtures" / "boards"
 # orin-nano: VDD_IN 4984 mV x 1856 mA (tests/fixtures/boards/README.md).

@@ -13,8 +13,8 @@ import pytest
 
 from device_runtime import protocol as p
 from device_runtime.jobs.kinds.qdq_rules import check_qdq
-from tests.jobs import quant_models
-from tests.jobs.harness import Harness, capabilities
+from tests.support import quant_models
+from tests.support.jobs_harness import Harness, capabilities
 
 pytestmark = pytest.mark.slow
 

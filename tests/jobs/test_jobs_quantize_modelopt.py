@@ -23,8 +23,8 @@ from device_runtime import protocol as p
 from device_runtime.jobs.kinds.qdq_rules import check_qdq
 from device_runtime.jobs.kinds.quantize import METADATA_KEY
 from device_runtime.jobs.kinds.quantize_modelopt import ENV_PYTHON
-from tests.jobs import quant_models
-from tests.jobs.harness import REPO, Harness, capabilities
+from tests.support import quant_models
+from tests.support.jobs_harness import REPO, Harness, capabilities
 from tests.zoo import BY_NAME
 
 pytestmark = pytest.mark.slow

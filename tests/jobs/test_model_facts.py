@@ -12,7 +12,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from device_runtime.jobs.kinds.accuracy import DEFAULT_TOLERANCES
 from device_runtime.jobs.kinds.validate import _precision, _weight_census, model_precision
-from tests.jobs import quant_models
+from tests.support import quant_models
 
 
 def constant_weights(path: Path, dtype: type = np.float32) -> None:

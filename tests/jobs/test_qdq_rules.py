@@ -11,7 +11,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from device_runtime.jobs.kinds.qdq_rules import check_qdq
-from tests.jobs import quant_models
+from tests.support import quant_models
 
 
 def _model(scale: np.ndarray, zero: np.ndarray | None, data_shape: list[int],

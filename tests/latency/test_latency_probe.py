@@ -25,8 +25,8 @@ from device_runtime.protocol import (
     ProbeSettings,
     ProbeStatus,
 )
-from tests.conftest import RunningDaemon
-from tests.latency.probe_helpers import DEMO_SHAPES, ProbeHarness
+from tests.support.daemons import RunningDaemon
+from tests.support.probe import DEMO_SHAPES, ProbeHarness
 
 SOURCE = "probe:" + DEMO_NAME
 

@@ -14,7 +14,7 @@ from device_runtime import latency_wire as wire
 from device_runtime import protocol as p
 from device_runtime.latency.aggregate import LatencyAggregator
 from device_runtime.report import LatencyReporter, default_latency_socket
-from tests.runtime.wire import RawClient
+from tests.support.wire import RawClient
 
 
 def test_a_datagram_laid_out_as_the_readme_says_is_read() -> None:

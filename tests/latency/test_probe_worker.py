@@ -20,8 +20,8 @@ import pytest
 
 from device_runtime.demo_model import DEMO_NAME, INPUT_SHAPE, write_demo_model
 from device_runtime.protocol import PROBE_FAILED, ProbeSettings
-from tests.conftest import RunningDaemon
-from tests.latency.probe_helpers import DEMO_SHAPES, ProbeHarness
+from tests.support.daemons import RunningDaemon
+from tests.support.probe import DEMO_SHAPES, ProbeHarness
 
 
 class Worker:

@@ -4,46 +4,14 @@ thresholds across a restart and refuses bad ones; ``device.state`` describes the
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from device_runtime import protocol as p
-from device_runtime.server.bridge import start_daemon
-from tests.conftest import stop_daemon
-from tests.runtime.wire import RawClient
-
-BOARDS = Path(__file__).resolve().parents[1] / "fixtures" / "boards"
-
-
-class BoardDaemon:
-    """``edge-runtime serve`` reading a copy of a board tree (so tests can heat it up)."""
-
-    def __init__(self, tmp: Path, board: str) -> None:
-        self.board = tmp / board
-        shutil.copytree(BOARDS / board, self.board)
-        self.socket = tmp / "rt" / "s.sock"
-        self.root = tmp / "root"
-
-    def args(self) -> list[str]:
-        return ["--rate", "10", *(f"--{part}-root={self.board / part}" for part in ("sys", "proc", "etc", "var"))]
-
-    def start(self) -> None:
-        start_daemon(str(self.socket), str(self.root), self.args())
-
-    def stop(self) -> None:
-        stop_daemon(self.socket)
-
-    def client(self) -> RawClient:
-        client = RawClient(self.socket)
-        client.handshake()
-        return client
-
-    @property
-    def log(self) -> str:
-        return (self.root / "logs" / "daemon.log").read_text()
+from tests.support.board_daemon import BoardDaemon
+from tests.support.wire import RawClient
 
 
 @pytest.fixture

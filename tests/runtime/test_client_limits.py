@@ -12,8 +12,7 @@ import psutil
 
 from device_runtime import protocol as p
 from device_runtime.server.limits import PER_UID, ClientLimits, ClientState
-
-from .wire import RawClient
+from tests.support.wire import RawClient
 
 
 def _log(daemon) -> str:

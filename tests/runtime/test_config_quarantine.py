@@ -17,8 +17,8 @@ from console.cli.main import main
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
 from device_runtime.protocol import AlertThresholds, HealthConfig
-from tests.conftest import stop_daemon
-from tests.store.helpers import make_onnx
+from tests.support.daemons import stop_daemon
+from tests.support.store import make_onnx
 
 CUT_OFF = '{"version": 1, "thresholds": {"hold_s": '  # a write cut short by a power loss
 

@@ -14,8 +14,7 @@ import pytest
 
 from device_runtime import __version__
 from device_runtime import protocol as p
-
-from .wire import RawClient
+from tests.support.wire import RawClient
 
 
 def _is_sample(m: p.AnyMessage) -> bool:

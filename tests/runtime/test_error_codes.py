@@ -13,12 +13,13 @@ from console.core.models import explain_error
 from device_runtime import protocol as p
 from device_runtime.server.bridge import start_daemon
 from device_runtime.store.errors import Code
-from tests.conftest import stop_daemon
-from tests.store.helpers import make_package, public_line
-from tests.store.test_full_disk import small_disk  # noqa: F401 - the fixture is used by name
-from tests.store.test_history_whole_lines import fill_unbuffered
-
-from .wire import RawClient
+from tests.support.daemons import stop_daemon
+from tests.support.disk import (
+    fill_unbuffered,
+    small_disk,  # noqa: F401 - the fixture is used by name
+)
+from tests.support.store import make_package, public_line
+from tests.support.wire import RawClient
 
 
 def test_store_refusals_carry_their_code_over_the_wire(daemon) -> None:

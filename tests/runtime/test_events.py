@@ -54,7 +54,7 @@ def test_publish_from_a_worker_thread_is_delivered_on_the_loop() -> None:
 
 
 def test_events_subscribe_over_a_real_daemon(daemon) -> None:
-    from tests.runtime.wire import RawClient
+    from tests.support.wire import RawClient
 
     client = RawClient(daemon.socket_path)
     client.handshake()

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from device_runtime import protocol as p
-from tests.runtime.wire import RawClient
+from tests.support.wire import RawClient
 
 
 def _b64(data: bytes) -> str:

@@ -19,7 +19,7 @@ from device_runtime import protocol as p
 from device_runtime.server.daemon import Daemon
 from device_runtime.server.files import FileService
 from device_runtime.store.service import StoreService
-from tests.runtime.wire import RawClient
+from tests.support.wire import RawClient
 
 WAIT_S = 30.0
 

@@ -20,9 +20,9 @@ from device_runtime.collectors import default_collectors
 from device_runtime.latency.aggregate import LatencyAggregator
 from device_runtime.prometheus import Address, Identity, parse_address, plan, render
 from device_runtime.report import LATENCY_SOCKET_NAME, LatencyReporter
-from tests.runtime.exposition import check
-from tests.runtime.test_alerts_daemon import BoardDaemon
-from tests.runtime.wire import RawClient
+from tests.support.board_daemon import BoardDaemon, robot_sample
+from tests.support.exposition import check
+from tests.support.wire import RawClient
 
 BOARDS = Path(__file__).resolve().parents[1] / "fixtures" / "boards"
 INSTALLERS = Path(__file__).resolve().parents[2] / "installers"
@@ -172,20 +172,6 @@ def scrape_until(address: str, needle: str) -> str:
         if needle in body or time.monotonic() > deadline:
             return body
         time.sleep(0.05)  # ok: an HTTP endpoint has no push; poll for its first sample, bounded by the deadline
-
-
-def robot_sample(daemon: BoardDaemon) -> tuple[list[p.MetricSpec], dict[str, float]]:
-    """The metric table and one sample as the console sees them on the daemon's own socket."""
-    client = daemon.client()
-    try:
-        reply = client.call("telemetry.subscribe", {"rate_hz": 10})
-        assert isinstance(reply, p.Response)
-        specs = [p.MetricSpec.from_wire(m) for m in reply.result["metrics"]]
-        event = client.recv_until(lambda m: isinstance(m, p.Event) and m.topic == p.TOPIC_SAMPLE)
-        assert isinstance(event, p.Event)
-        return specs, p.Sample.from_wire(event.data).values
-    finally:
-        client.close()
 
 
 @pytest.mark.parametrize("kind", ["tcp", "unix"])

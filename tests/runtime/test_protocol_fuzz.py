@@ -11,8 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from device_runtime import protocol as p
-
-from .wire import RawClient
+from tests.support.wire import RawClient
 
 EXAMPLES = 400  # bounded so CI stays fast; every method is drawn many times over
 

@@ -15,8 +15,7 @@ from device_runtime.server.deferred import Deferred
 from device_runtime.server.replay import ReplyCache, params_digest
 from device_runtime.server.session import ClientSession
 from device_runtime.server.telemetry import TelemetryHub
-
-from .wire import RawClient
+from tests.support.wire import RawClient
 
 KEY = ("alice", "console-1", 7)
 

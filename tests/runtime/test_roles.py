@@ -18,10 +18,9 @@ from console.core.env import ConsoleEnv
 from device_runtime import protocol as p
 from device_runtime.server import roles
 from device_runtime.server.bridge import start_daemon
-from tests.conftest import stop_daemon
-from tests.store.helpers import edgectl, make_onnx, public_line
-
-from .wire import RawClient
+from tests.support.daemons import stop_daemon
+from tests.support.store import edgectl, make_onnx, public_line
+from tests.support.wire import RawClient
 
 OPERATOR_UID = 65533
 SYSTEM_PYTHON = "/usr/bin/python3"  # the operator cannot read this project's virtual environment

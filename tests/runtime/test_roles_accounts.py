@@ -21,10 +21,9 @@ import pytest
 from device_runtime import protocol as p
 from device_runtime.server import roles
 from device_runtime.server.bridge import start_daemon
-from tests.conftest import stop_daemon
-from tests.store.helpers import OTHER_KEY, make_package, public_line
-
-from .wire import RawClient
+from tests.support.daemons import stop_daemon
+from tests.support.store import OTHER_KEY, make_package, public_line
+from tests.support.wire import RawClient
 
 SYSTEM_PYTHON = "/usr/bin/python3"  # the throwaway user cannot read this project's virtual environment
 # Relays bytes between its stdin/stdout and the daemon's socket: no project code, any user.

@@ -21,9 +21,8 @@ from console.cli.main import ExitCode
 from console.core.env import ConsoleEnv
 from console.core.package_gzip import CanonicalGzip
 from device_runtime import protocol as p
-from tests.store.helpers import edgectl, make_package, public_line, read_members, write_members
-
-from .wire import RawClient
+from tests.support.store import edgectl, make_package, public_line, read_members, write_members
+from tests.support.wire import RawClient
 
 
 def _df(env: ConsoleEnv) -> p.StoreUsage:

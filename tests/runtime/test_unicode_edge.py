@@ -8,8 +8,7 @@ import json
 import pytest
 
 from device_runtime import protocol as p
-
-from .wire import RawClient
+from tests.support.wire import RawClient
 
 
 def _raw_request(client: RawClient, method: str, params_json: str) -> p.AnyMessage:

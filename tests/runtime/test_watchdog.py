@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from device_runtime.server.watchdog import notify_address, watchdog_interval
-from tests.conftest import stop_daemon
+from tests.support.daemons import stop_daemon
 
 
 def test_notify_settings_are_read_from_the_environment() -> None:

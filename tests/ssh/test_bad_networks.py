@@ -26,11 +26,11 @@ from console.core.push_progress import RECONNECTING, SENDING, PushProgress
 from console.core.session import DeviceSession, State, make_transport
 from device_runtime.demo_model import write_demo_model
 from device_runtime.protocol import BenchmarkResult, BenchmarkSpec, JobLog, JobLogQuery
-from tests.conftest import stop_daemon
-from tests.ssh.conftest import SshServer, SshWorld
-from tests.ssh.delay_proxy import DelayProxy
-from tests.ssh.netns import NetNamespace, unavailable
-from tests.ssh.test_ssh_reconnect import Watcher
+from tests.support.daemons import stop_daemon
+from tests.support.delay_proxy import DelayProxy
+from tests.support.netns import NetNamespace, unavailable
+from tests.support.ssh import SshServer, SshWorld
+from tests.support.ssh_flows import Watcher
 
 pytestmark = [pytest.mark.bad_network, pytest.mark.slow]
 

@@ -2,39 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 from pathlib import Path
 
-from console.cli.main import ExitCode, main
-from console.core.env import ConsoleEnv
-from tests.ssh.conftest import RUNTIME, SshWorld
-from tests.ssh.test_ssh_hostkeys import _plant_other_key
-
-
-class Terminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
-def _run(env: ConsoleEnv, *argv: str, stdin: io.StringIO | None = None) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    env.stdout, env.stderr, env.stdin = out, err, stdin or io.StringIO()
-    code = main(list(argv), env)
-    return code, out.getvalue(), err.getvalue()
-
-
-def _destination(world: SshWorld) -> str:
-    return "%s@127.0.0.1:%d" % (world.env.local_user, world.servers[0].port)
-
-
-def _use_client_key(world: SshWorld) -> None:
-    """The key edgectl finds on its own, as a user's ~/.ssh/id_ed25519."""
-    for suffix in ("", ".pub"):
-        target = world.ssh_dir / ("id_ed25519" + suffix)
-        target.write_bytes(Path(str(world.client_key) + suffix).read_bytes())
-        target.chmod(0o600)
+from console.cli.main import ExitCode
+from tests.support.ssh import RUNTIME, SshWorld
+from tests.support.ssh_flows import Terminal, _destination, _plant_other_key, _run, _use_client_key
 
 
 def test_status_by_user_at_host_port(ssh_world: SshWorld) -> None:

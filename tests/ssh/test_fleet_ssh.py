@@ -12,8 +12,8 @@ from console.cli.main import main
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
 from console.core.packages import build_package
-from tests.ssh.conftest import RUNTIME, SshServer, SshWorld
-from tests.store.helpers import SIGN_KEY, make_onnx, public_line
+from tests.support.ssh import RUNTIME, SshServer, SshWorld
+from tests.support.store import SIGN_KEY, make_onnx, public_line
 
 
 def _run(env: ConsoleEnv, *argv: str) -> tuple[int, str, str]:

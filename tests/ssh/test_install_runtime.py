@@ -22,36 +22,13 @@ from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
 from console.core.install_runtime import CURRENT, INSTALLED, UPGRADED, InstallError, InstallOptions, RuntimeInstaller
 from console.core.registry import DeviceRegistry
-from console.core.session import DeviceSession, make_transport
-from console.core.settings import DeviceEntry
 from console.core.wheelhouse import WheelhouseCache, WheelhouseError, WheelTarget
 from console.ui.install_dialog import InstallDialog
-from tests.ssh.conftest import SshWorld, free_port
-from tests.ssh.test_preflight import SYSTEM_PYTHON, Robot, start_robot
+from tests.support.robots import SYSTEM_PYTHON, Robot, _handshake, _system_target, start_robot
+from tests.support.ssh import SshWorld, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(900)  # builds a wheelhouse and installs it, several times
-
-
-def _system_target() -> WheelTarget:
-    out = subprocess.run([SYSTEM_PYTHON, "-c", "import os, platform, sys; print(platform.machine(), "
-                          "'%d.%d' % sys.version_info[:2], os.confstr('CS_GNU_LIBC_VERSION').split()[1])"],
-                         capture_output=True, text=True, check=True).stdout.split()
-    major, minor = out[2].split(".")[:2]
-    return WheelTarget(out[0], out[1], (int(major), int(minor)))
-
-
-@pytest.fixture(scope="session")
-def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheelhouse for this machine's system Python, prepared the way the console prepares one."""
-    data = tmp_path_factory.mktemp("console-data")
-    env = ConsoleEnv(config_dir=data / "cfg", data_dir=data, runtime_dir=data / "run",
-                     environ={"HOME": str(data), "PATH": os.environ.get("PATH", "/usr/bin:/bin")})
-    lines: list[str] = []
-    path = WheelhouseCache(env).prepare(_system_target(), lines.append)
-    assert any("downloading" in line for line in lines)
-    assert json.loads((path / "wheelhouse.json").read_text())["target"] == _system_target().key
-    return path
 
 
 @pytest.fixture
@@ -61,15 +38,6 @@ def robot(ssh_world: SshWorld, short_tmp: Path) -> Robot:
 
 def _venv_target(prefix: Path) -> str:
     return os.path.realpath(prefix / "venv")
-
-
-def _handshake(robot: Robot, entry: DeviceEntry) -> str:
-    session = DeviceSession(entry, make_transport(entry, robot.world.env), robot.world.env.clock)
-    try:
-        session.connect()
-        return session.runtime_version or ""
-    finally:
-        session.close()
 
 
 def test_user_install_handshake_reinstall_and_upgrade(robot: Robot, wheelhouse: Path) -> None:

@@ -28,10 +28,9 @@ from console.core.install_runtime import INSTALLED, UPGRADED, InstallOptions, Ru
 from console.core.session import DeviceSession, make_transport
 from device_runtime.paths import SYSTEM_ROOT, SYSTEM_SOCKET
 from device_runtime.protocol import Empty, TelemetryTable
-from tests.installers.conftest import remove_system_install, system_daemons, system_install_slot
-from tests.ssh.conftest import SshServer, SshWorld
-from tests.ssh.test_install_runtime import _handshake, wheelhouse  # noqa: F401  (a session fixture)
-from tests.ssh.test_preflight import SYSTEM_PYTHON, Robot, start_robot
+from tests.support.installers import remove_system_install, system_daemons, system_install_slot
+from tests.support.robots import SYSTEM_PYTHON, Robot, _handshake, start_robot
+from tests.support.ssh import SshServer, SshWorld
 
 REPO = Path(__file__).resolve().parents[2]
 PREFIX = Path("/opt/edge-runtime")
@@ -59,7 +58,7 @@ def system_robot(ssh_world: SshWorld, short_tmp: Path) -> Iterator[Robot]:
 
 
 def test_system_install_runs_the_daemon_as_its_own_user_and_upgrades_and_uninstalls(
-        system_robot: Robot, wheelhouse: Path) -> None:  # noqa: F811
+        system_robot: Robot, wheelhouse: Path) -> None:
     entry = system_robot.entry()
     installer = RuntimeInstaller(system_robot.world.env, entry)
     try:
@@ -138,7 +137,7 @@ def _admin(ssh_world: SshWorld, short_tmp: Path) -> Iterator[tuple[str, SshServe
 
 
 def test_an_admin_with_sudo_gets_a_system_install_and_reaches_it_through_the_group(
-        admin: tuple[str, SshServer], ssh_world: SshWorld, wheelhouse: Path) -> None:  # noqa: F811
+        admin: tuple[str, SshServer], ssh_world: SshWorld, wheelhouse: Path) -> None:
     name, server = admin
     entry = ssh_world.entry("jetson", server, user=name, runtime=None, python=SYSTEM_PYTHON)
     said: list[str] = []

@@ -7,7 +7,6 @@ import os
 import platform
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -16,41 +15,8 @@ from console import __version__ as console_version
 from console.core.commission import FAIL, OK, WARN, parse_facts, verdict
 from console.core.install_runtime import InstallError, InstallOptions, RuntimeInstaller
 from console.core.settings import DeviceEntry
-from tests.ssh.conftest import SshServer, SshWorld
-
-SYSTEM_PYTHON = "/usr/bin/python3"
-
-
-@dataclass
-class Robot:
-    """A robot reached over a real sshd: its own HOME and XDG dirs, a PATH without this repo's runtime."""
-
-    world: SshWorld
-    server: SshServer
-    home: Path
-
-    def entry(self, **kw: object) -> DeviceEntry:
-        fields: dict[str, object] = {"runtime": None, "python": SYSTEM_PYTHON}
-        fields.update(kw)
-        return self.world.entry("robot", self.server, **fields)
-
-    @property
-    def data_home(self) -> Path:
-        return self.server.remote_data_dir
-
-
-def start_robot(ssh_world: SshWorld, short_tmp: Path) -> Robot:
-    """An sshd for the robot; ``ssh_world`` stops it and its daemon at the end."""
-    home = short_tmp / "rhome"
-    home.mkdir()
-    server = SshServer(short_tmp / "sshd-robot")
-    server.extra = ["SetEnv HOME=%s XDG_RUNTIME_DIR=%s XDG_DATA_HOME=%s PATH=/usr/bin:/bin"
-                    % (home, server.remote_runtime_dir, server.remote_data_dir)]
-    server.authorize(ssh_world.client_key.with_suffix(".pub"))
-    server.start()
-    ssh_world.servers.append(server)  # the fixture stops it and its daemon
-    ssh_world.trust(server)
-    return Robot(ssh_world, server, home)
+from tests.support.robots import SYSTEM_PYTHON, Robot, start_robot
+from tests.support.ssh import SshWorld
 
 
 @pytest.fixture

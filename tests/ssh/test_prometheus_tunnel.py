@@ -32,10 +32,9 @@ from console.core.exit_codes import ExitCode
 from console.core.registry import DeviceRegistry
 from device_runtime.prometheus import plan
 from device_runtime.report import LATENCY_SOCKET_NAME, LatencyReporter
-from tests.runtime.exposition import check
-from tests.runtime.test_alerts_daemon import BoardDaemon
-from tests.runtime.test_prometheus import robot_sample
-from tests.ssh.conftest import SshServer, SshWorld, free_port
+from tests.support.board_daemon import BoardDaemon, robot_sample
+from tests.support.exposition import check
+from tests.support.ssh import SshServer, SshWorld, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "installers" / "prometheus" / "prometheus.yml"

@@ -21,8 +21,8 @@ from console.core.exit_codes import ExitCode
 from console.core.push import Pusher, PushGaveUp
 from console.core.push_progress import SENDING, PushProgress
 from console.core.session import DeviceSession, make_transport
-from tests.ssh.conftest import SshWorld
-from tests.ssh.test_edgectl_ssh import _destination, _use_client_key
+from tests.support.ssh import SshWorld
+from tests.support.ssh_flows import _destination, _use_client_key
 
 MB = 1 << 20
 SIZE = 48 * MB + 12345  # not a multiple of any block size

@@ -14,7 +14,7 @@ from console.core.session import make_transport
 from console.transport.sftp_upload import WRITE_SIZE, UploadCorrupted, UploadProgress, upload, write_size
 from console.transport.ssh import SshTransport
 from console.transport.ssh_connection import SshConnection
-from tests.ssh.conftest import SshWorld
+from tests.support.ssh import SshWorld
 
 SIZE = 24 * 1024 * 1024 + 12345  # not a multiple of the chunk size
 

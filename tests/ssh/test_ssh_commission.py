@@ -16,8 +16,8 @@ from console.core.commissioning import FAIL, PASS, SKIP
 from console.core.commissioning_report import read_report
 from console.core.exit_codes import ExitCode
 from device_runtime.demo_model import DEMO_NAME, INPUT_SHAPE, build_demo_model
-from tests.ssh.conftest import SshWorld
-from tests.ssh.test_edgectl_ssh import _destination, _run, _use_client_key
+from tests.support.ssh import SshWorld
+from tests.support.ssh_flows import _destination, _run, _use_client_key
 
 
 def _demo_versions(world: SshWorld, tmp: Path) -> Path:

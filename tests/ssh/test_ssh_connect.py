@@ -13,31 +13,8 @@ from console.core.client import ConnectionLost
 from console.core.session import DeviceSession, State, make_transport
 from console.transport.ssh import SshTransport, bridge_command
 from console.transport.ssh_errors import SshAuthError
-from console.transport.ssh_prompts import SshPrompts
-from tests.ssh.conftest import RUNTIME, SshWorld, keygen
-
-
-class Answers(SshPrompts):
-    """Scripted answers, recording every question asked."""
-
-    def __init__(self, passphrases: list[str | None] | None = None, passwords: list[str | None] | None = None,
-                 trust: bool = False) -> None:
-        self.passphrases = list(passphrases or [])
-        self.passwords = list(passwords or [])
-        self.trust = trust
-        self.asked: list[tuple[str, ...]] = []
-
-    def confirm_host_key(self, unknown):  # type: ignore[no-untyped-def]
-        self.asked.append(("hostkey", unknown.host, unknown.key_type, unknown.fingerprint))
-        return self.trust
-
-    def passphrase(self, key_path: str, retry: bool) -> str | None:
-        self.asked.append(("passphrase", key_path, str(retry)))
-        return self.passphrases.pop(0) if self.passphrases else None
-
-    def password(self, user: str, host: str, retry: bool) -> str | None:
-        self.asked.append(("password", user, host, str(retry)))
-        return self.passwords.pop(0) if self.passwords else None
+from tests.support.ssh import RUNTIME, SshWorld, keygen
+from tests.support.ssh_flows import Answers
 
 
 def _session(world: SshWorld, **kw: object) -> DeviceSession:

@@ -13,8 +13,8 @@ from console.core.session import DeviceSession, make_transport
 from console.core.store_client import StoreClient
 from device_runtime.protocol import Empty, Record, StoreKey, StoreModelRef, StoreModels, StoreVersions
 from device_runtime.store.receiver import MIN_BYTES
-from tests.ssh.conftest import SshWorld
-from tests.store.helpers import make_onnx
+from tests.support.ssh import SshWorld
+from tests.support.store import make_onnx
 
 
 def test_a_signed_package_deploys_over_sftp_and_an_unsigned_one_is_refused(ssh_world: SshWorld,

@@ -5,10 +5,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
-from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -19,31 +17,11 @@ from console.ui.hostkey_dialog import ChangedHostKeyDialog, DialogPrompts, Unkno
 from console.ui.main_window import MainWindow
 from console.ui.secret_dialog import SecretDialog
 from console.ui.theme import Theme, apply_theme
-from tests.ssh.conftest import RUNTIME, SshWorld
-from tests.ssh.test_ssh_hostkeys import _plant_other_key
+from tests.support.ssh import RUNTIME, SshWorld
+from tests.support.ssh_flows import _plant_other_key
+from tests.support.ssh_gui import Answerer
 
 pytestmark = pytest.mark.gui
-D = TypeVar("D", bound=QWidget)
-
-
-class Answerer:
-    """Answers the next modal dialog of a type from inside its own event loop (exec blocks the test)."""
-
-    def __init__(self, kind: type[D], action: Callable[[D], None]) -> None:
-        self.kind = kind
-        self.action = action
-        self.seen: list[Any] = []
-        self.timer = QTimer()
-        self.timer.setInterval(30)
-        self.timer.timeout.connect(self._poll)
-        self.timer.start()
-
-    def _poll(self) -> None:
-        widget = QApplication.activeModalWidget()
-        if isinstance(widget, self.kind) and widget not in self.seen:
-            self.seen.append(widget)
-            self.timer.stop()
-            self.action(widget)
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from console.transport.hostkeys import HostKeyChanged, HostKeyStore, UnknownHost
 from console.transport.ssh import SshTransport
 from console.transport.ssh_errors import SshError
 from console.transport.ssh_prompts import SshPrompts
-from tests.ssh.conftest import SshServer, SshWorld, keygen
-from tests.ssh.test_ssh_connect import Answers
+from tests.support.ssh import SshServer, SshWorld
+from tests.support.ssh_flows import Answers, _plant_other_key
 
 
 def _transport(world: SshWorld, **kw: object) -> SshTransport:
@@ -66,14 +66,6 @@ def test_the_users_hashed_known_hosts_is_honoured_and_never_written(ssh_world: S
     before = known.read_text()
     _connect(_transport(ssh_world))
     assert known.read_text() == before and not ssh_world.env.known_hosts_path.exists()
-
-
-def _plant_other_key(path: Path, server: SshServer, tmp: Path) -> str:
-    other = keygen(tmp / "impostor_host_key")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    kind, blob = other.with_suffix(".pub").read_text().split()[:2]
-    path.write_text("[127.0.0.1]:%d %s %s\n" % (server.port, kind, blob))
-    return paramiko.PKey.from_path(str(other)).fingerprint
 
 
 def test_changed_host_key_is_refused_naming_both_fingerprints(ssh_world: SshWorld, short_tmp: Path) -> None:

@@ -11,8 +11,8 @@ from console.core.files import stage_file
 from console.core.session import DeviceSession, make_transport
 from device_runtime.demo_model import write_demo_model
 from device_runtime.protocol import Record
-from tests.ssh.conftest import SshWorld
-from tests.ssh.test_edgectl_ssh import _destination, _run, _use_client_key
+from tests.support.ssh import SshWorld
+from tests.support.ssh_flows import _destination, _run, _use_client_key
 
 
 def test_edgectl_validate_sends_the_model_to_the_ssh_device(ssh_world: SshWorld, short_tmp: Path) -> None:

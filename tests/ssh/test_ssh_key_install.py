@@ -38,10 +38,9 @@ from console.transport.ssh_prompts import SshPrompts
 from console.ui.hostkey_dialog import DialogPrompts
 from console.ui.key_install_dialog import KeyInstallDialog, install_outcome
 from console.ui.secret_dialog import SecretDialog
-from tests.ssh.conftest import SshServer, SshWorld, fingerprint, keygen
-from tests.ssh.test_edgectl_ssh import Terminal, _run
-from tests.ssh.test_ssh_connect import Answers
-from tests.ssh.test_ssh_gui import Answerer
+from tests.support.ssh import SshServer, SshWorld, fingerprint, keygen
+from tests.support.ssh_flows import Answers, Terminal, _run
+from tests.support.ssh_gui import Answerer
 
 
 @dataclass

@@ -22,9 +22,9 @@ from console.core.session import DeviceSession, State, make_transport
 from console.transport.base import Stream, Transport
 from device_runtime import protocol as p
 from device_runtime.demo_model import write_demo_model
-from tests.runtime.wire import RawClient
-from tests.ssh.conftest import SshServer, SshWorld
-from tests.ssh.test_ssh_reconnect import Watcher
+from tests.support.ssh import SshServer, SshWorld
+from tests.support.ssh_flows import Watcher
+from tests.support.wire import RawClient
 
 
 class SwallowingStream(Stream):

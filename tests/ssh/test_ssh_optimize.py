@@ -19,8 +19,8 @@ from console.ui.optimize import OptimizePage
 from console.ui.optimize_inputs import MODEL
 from console.ui.session_model import SessionModel
 from device_runtime.demo_model import write_demo_model
-from tests.ssh.conftest import SshWorld
-from tests.ui.test_optimize_page import open_optimize_page
+from tests.support.optimize_page import open_optimize_page
+from tests.support.ssh import SshWorld
 
 pytestmark = pytest.mark.gui
 

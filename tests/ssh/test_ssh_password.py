@@ -19,8 +19,8 @@ import pytest
 from console.core.session import make_transport
 from console.transport.ssh import SshTransport
 from console.transport.ssh_errors import SshAuthError
-from tests.ssh.conftest import SshWorld
-from tests.ssh.test_ssh_connect import Answers
+from tests.support.ssh import SshWorld
+from tests.support.ssh_flows import Answers
 
 
 @pytest.fixture

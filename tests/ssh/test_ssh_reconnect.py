@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import queue
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,41 +12,9 @@ import pytest
 from console.core.backoff import Backoff
 from console.core.session import DeviceSession, State, make_transport
 from device_runtime.protocol import TOPIC_JOB
-from tests.ssh.conftest import SshWorld
-from tests.ssh.relay import FreezableRelay
-from tests.ssh.test_ssh_hostkeys import _plant_other_key
-
-
-class Watcher:
-    """Every state change and sample of a session, with waits that have deadlines."""
-
-    def __init__(self, session: DeviceSession) -> None:
-        self.states: list[tuple[float, State, str]] = []
-        self.samples: list[tuple[float, float]] = []  # (arrival, device time)
-        self._changed = threading.Condition()
-        session.state_listeners.append(self._on_state)
-        session.sample_listeners.append(self._on_sample)
-
-    def _on_state(self, state: State, message: str) -> None:
-        with self._changed:
-            self.states.append((time.monotonic(), state, message))
-            self._changed.notify_all()
-
-    def _on_sample(self, t: float, _values: dict[str, float]) -> None:
-        with self._changed:
-            self.samples.append((time.monotonic(), t))
-            self._changed.notify_all()
-
-    def wait(self, what: str, predicate: Callable[[], bool], timeout: float) -> None:
-        with self._changed:
-            if not self._changed.wait_for(predicate, timeout):
-                raise AssertionError("no %s within %.0f s; states: %s" % (what, timeout, self.states[-6:]))
-
-    def first(self, state: State, after: float) -> tuple[float, str]:
-        for at, seen, message in self.states:
-            if seen is state and at >= after:
-                return at, message
-        raise AssertionError("never %s after %f: %s" % (state.value, after, self.states))
+from tests.support.relay import FreezableRelay
+from tests.support.ssh import SshWorld
+from tests.support.ssh_flows import Watcher, _plant_other_key
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Fixtures for the store tests: a store over a temp root that trusts the test key."""
+"""Fixtures for the store tests: a store over a temp root that trusts the test key, and a small full disk."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from device_runtime.store.store import Store
-from tests.store.helpers import public_line
+from tests.support.disk import small_disk  # noqa: F401 - a fixture the full-disk tests use by name
+from tests.support.store import public_line
 
 
 @pytest.fixture

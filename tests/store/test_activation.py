@@ -17,7 +17,7 @@ from device_runtime.store.errors import Code, StoreError
 from device_runtime.store.manifest import FileEntry, Manifest, TensorSpec
 from device_runtime.store.signing import sign
 from device_runtime.store.store import Store
-from tests.store.helpers import SIGN_KEY, make_package, snapshot
+from tests.support.store import SIGN_KEY, make_package, snapshot
 
 
 def deploy(store: Store, tmp: Path, version: str, name: str = "detector", **options: object) -> activation.Outcome:

@@ -22,7 +22,7 @@ from device_runtime.store.config import StoreConfig, load_config, save_config
 from device_runtime.store.store import FAULT_POINTS, Store
 from device_runtime.store.upload import Incoming
 from device_runtime.store.verify import hash_problems, read_manifest
-from tests.store.helpers import make_package, public_line
+from tests.support.store import make_package, public_line
 
 KINDS = ("sigkill", "exit", "exception")
 ACTION_POINTS = {

@@ -20,9 +20,9 @@ from device_runtime import protocol as p
 from device_runtime.protocol import StoreImport, StoreModelRef, StorePolicyUpdate, StoreVersions
 from device_runtime.server.bridge import start_daemon
 from device_runtime.store.config import StoreConfig, save_config
-from tests.conftest import RunningDaemon, stop_daemon
-from tests.runtime.wire import RawClient
-from tests.store.helpers import make_onnx
+from tests.support.daemons import RunningDaemon, stop_daemon
+from tests.support.store import make_onnx
+from tests.support.wire import RawClient
 
 
 def _session(daemon: RunningDaemon) -> DeviceSession:

@@ -25,9 +25,9 @@ from console.core.upload_stream import FileStream, digest_at_end
 from console.transport.local import LocalTransport
 from device_runtime import protocol as p
 from device_runtime.protocol import StorePolicyUpdate
-from tests.conftest import RunningDaemon
-from tests.runtime.wire import RawClient
-from tests.store.helpers import make_onnx
+from tests.support.daemons import RunningDaemon
+from tests.support.store import make_onnx
+from tests.support.wire import RawClient
 
 BIG = 9 << 20  # over the size from which the daemon unpacks an upload as it arrives
 

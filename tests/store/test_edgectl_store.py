@@ -11,7 +11,7 @@ from pathlib import Path
 
 from console.cli.main import ExitCode, main
 from console.core.env import ConsoleEnv
-from tests.store.helpers import make_onnx, read_members, write_members
+from tests.support.store import make_onnx, read_members, write_members
 
 
 def _run(env: ConsoleEnv, *argv: str) -> tuple[int, str, str]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,26 +15,7 @@ from device_runtime.store.errors import Code, StoreError
 from device_runtime.store.receiver import Receivers
 from device_runtime.store.store import Store
 from device_runtime.store.upload import Incoming
-from tests.store.helpers import make_package, public_line, snapshot
-
-SIZE_MB = 8
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    mount_point = tmp_path / "disk"
-    mount_point.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("needs root to mount a %d MB tmpfs (run the store tests as root, e.g. in CI's container)"
-                    % SIZE_MB)
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dm" % SIZE_MB, "tmpfs", str(mount_point)],
-                          capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        pytest.skip("needs a working `mount -t tmpfs` (it said: %s)" % done.stderr.strip())
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+from tests.support.store import make_package, public_line, snapshot
 
 
 def _fill(path: Path) -> None:

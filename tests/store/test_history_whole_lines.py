@@ -5,34 +5,23 @@ from __future__ import annotations
 
 import errno
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from device_runtime.store import activation, history, recovery
 from device_runtime.store.store import Store
-from tests.store.helpers import make_package
-from tests.store.test_full_disk import small_disk  # noqa: F401 - the fixture is used by name
-
-
-def fill_unbuffered(path: Path) -> None:
-    """Write until the file system says ENOSPC (unbuffered: nothing is left to flush on close)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
-    try:
-        while True:
-            os.write(fd, b"\0" * (64 << 10))
-    except OSError as exc:
-        assert exc.errno == errno.ENOSPC
-    finally:
-        os.close(fd)
+from tests.support.disk import (
+    fill_unbuffered,
+)
+from tests.support.store import make_package
 
 
 def _lines(store: Store, name: str = "detector") -> list[str]:
     return Path(history.history_path(store.root, name)).read_text().splitlines()
 
 
-def test_an_append_cut_short_by_a_full_disk_leaves_no_partial_line(small_disk: Path) -> None:  # noqa: F811
+def test_an_append_cut_short_by_a_full_disk_leaves_no_partial_line(small_disk: Path) -> None:
     root = str(small_disk / "root")
     history.append(root, "detector", "a1", "deploy", history.STARTED, to_version="1.0.0")
     path = Path(history.history_path(root, "detector"))

@@ -22,8 +22,8 @@ from device_runtime.store.errors import StoreError
 from device_runtime.store.store import Store
 from device_runtime.store.upload import Incoming
 from device_runtime.store.upload_handlers import UploadHandlers
-from tests.conftest import stop_daemon
-from tests.store.helpers import make_package, public_line
+from tests.support.daemons import stop_daemon
+from tests.support.store import make_package, public_line
 
 DAY = 86400.0
 

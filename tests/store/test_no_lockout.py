@@ -9,7 +9,7 @@ from pathlib import Path
 
 from console.cli.main import ExitCode
 from console.core.env import ConsoleEnv
-from tests.store.helpers import edgectl, make_onnx
+from tests.support.store import edgectl, make_onnx
 from tests.zoo import BY_NAME
 
 

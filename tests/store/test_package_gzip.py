@@ -17,7 +17,7 @@ from console.core.packages import sign_package
 from device_runtime.store.errors import Code, StoreError
 from device_runtime.store.package import GZIP_HEADER
 from device_runtime.store.store import Store
-from tests.store.helpers import SIGN_KEY, make_package, read_members
+from tests.support.store import SIGN_KEY, make_package, read_members
 
 
 def test_the_level_follows_what_the_files_hold(tmp_path: Path) -> None:

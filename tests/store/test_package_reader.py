@@ -16,7 +16,7 @@ from console.core.package_gzip import CanonicalGzip
 from device_runtime.store.errors import Code, StoreError
 from device_runtime.store.package import CHUNK, MAX_HEADER_READ
 from device_runtime.store.store import Store
-from tests.store.helpers import make_package, read_members
+from tests.support.store import make_package, read_members
 
 
 def test_files_over_many_blocks_and_pax_named_files_come_out_whole(store: Store, tmp_path: Path) -> None:

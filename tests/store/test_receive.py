@@ -17,7 +17,7 @@ from device_runtime.store.receiver import Receivers
 from device_runtime.store.store import Store
 from device_runtime.store.upload import Incoming
 from device_runtime.store.verify import hash_problems
-from tests.store.helpers import OTHER_KEY, make_package, snapshot
+from tests.support.store import OTHER_KEY, make_package, snapshot
 
 STEP = 64 << 10
 

@@ -16,7 +16,7 @@ from device_runtime.store.errors import Code, StoreError
 from device_runtime.store.manifest import canonical
 from device_runtime.store.signing import sign
 from device_runtime.store.store import Store
-from tests.store.helpers import (
+from tests.support.store import (
     OTHER_KEY,
     SIGN_KEY,
     make_package,

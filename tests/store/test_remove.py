@@ -12,7 +12,7 @@ from console.core.env import ConsoleEnv
 from device_runtime.store import activation, removal
 from device_runtime.store.errors import StoreError
 from device_runtime.store.store import Store
-from tests.store.helpers import edgectl, make_onnx, make_package
+from tests.support.store import edgectl, make_onnx, make_package
 
 
 def _versions(env: ConsoleEnv, name: str) -> dict[str, object]:

@@ -18,7 +18,7 @@ from device_runtime.store.config import StoreConfig, save_config
 from device_runtime.store.errors import Code, StoreError
 from device_runtime.store.semver import SemVer
 from device_runtime.store.store import Store
-from tests.store.helpers import make_package, public_line
+from tests.support.store import make_package, public_line
 
 VERSIONS = ["1.0.0", "1.1.0", "1.2.0", "2.0.0", "2.1.0", "3.0.0"]
 COUNTERS = {"1.0.0": 0, "1.1.0": 0, "1.2.0": 1, "2.0.0": 1, "2.1.0": 2, "3.0.0": 2}

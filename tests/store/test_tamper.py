@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from device_runtime.store.errors import StoreError
 from device_runtime.store.package import GZIP_HEADER
 from device_runtime.store.store import Store
-from tests.store.helpers import make_package, public_line, read_members, snapshot, write_members
+from tests.support.store import make_package, public_line, read_members, snapshot, write_members
 
 
 @pytest.fixture(scope="module")

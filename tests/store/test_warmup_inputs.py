@@ -15,7 +15,7 @@ from device_runtime.store import activation
 from device_runtime.store.errors import StoreError
 from device_runtime.store.signing import sign
 from device_runtime.store.store import Store
-from tests.store.helpers import SIGN_KEY, snapshot
+from tests.support.store import SIGN_KEY, snapshot
 from tests.zoo import BY_NAME
 
 

@@ -7,8 +7,6 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,12 +21,7 @@ from console.core.session import State
 from console.ui.main_window import MainWindow
 from console.ui.session_model import SessionModel
 from console.ui.theme import Theme, apply_theme
-
-
-def stop_daemon(socket: Path) -> None:
-    """Stop a local runtime daemon a test started (harmless when none runs)."""
-    subprocess.run([sys.executable, "-m", "device_runtime", "stop", "--socket", str(socket)],
-                   capture_output=True, timeout=30, check=False)
+from tests.support.daemons import stop_daemon
 
 
 @pytest.fixture

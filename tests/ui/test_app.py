@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.ui.conftest import stop_daemon
+from tests.support.daemons import stop_daemon
+from tests.support.ui_app import PNG_SIGNATURE, _run
 
 pytestmark = pytest.mark.gui
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def _run(args: list[str], home: Path, runtime: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
-    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / "config"), XDG_DATA_HOME=str(home / "data"),
-               XDG_RUNTIME_DIR=str(runtime), QT_QPA_PLATFORM="offscreen")
-    code = "import sys; from console.ui.app import main; sys.exit(main(sys.argv[1:]))"
-    return subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True,
-                          timeout=90, check=False)
 
 
 def test_version(tmp_path: Path, short_runtime_dir: Path) -> None:

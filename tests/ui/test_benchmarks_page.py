@@ -18,7 +18,7 @@ from console.ui.jobs_model import JobsModel
 from console.ui.session_model import SessionModel
 from console.ui.theme import Theme
 from device_runtime.protocol import TOPIC_JOB, Event
-from tests.console.jobs_records import benchmark_result, finished_job
+from tests.support.jobs_records import benchmark_result, finished_job
 
 pytestmark = pytest.mark.gui
 

@@ -25,7 +25,7 @@ from console.ui.health_page import HealthPage
 from console.ui.session_model import SessionModel
 from console.ui.sidebar import DeviceSidebar
 from device_runtime.protocol import StoreModelRef, StoreVersions
-from tests.store.helpers import make_package
+from tests.support.store import make_package
 
 pytestmark = pytest.mark.gui
 

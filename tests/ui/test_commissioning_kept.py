@@ -14,7 +14,7 @@ from console.core.commissioning_report import last_run_path
 from console.ui.health_page import HealthPage
 from console.ui.main_window import MainWindow
 from console.ui.theme import Theme
-from tests.ui.windows import quiet_window
+from tests.support.windows import quiet_window
 
 pytestmark = pytest.mark.gui
 

@@ -18,8 +18,8 @@ from console.core.store_client import StoreClient
 from console.ui.event_panel import EventPanel
 from console.ui.theme import Theme
 from device_runtime.protocol import StoreHistoryEntry, StoreModel, StoreVersions
-from tests.store.helpers import make_onnx
-from tests.ui.windows import quiet_window
+from tests.support.store import make_onnx
+from tests.support.windows import quiet_window
 
 pytestmark = pytest.mark.gui
 

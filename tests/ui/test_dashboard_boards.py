@@ -6,48 +6,23 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from console.core.app import ConsoleCore
 from console.core.export import write_csv
-from console.core.telemetry import TelemetryStore
 from console.ui.dashboard import Dashboard
 from console.ui.dashboard_layout import NO_LATENCY_SOURCE, NOT_AVAILABLE
 from console.ui.event_panel import ONGOING
-from console.ui.session_model import SessionModel
 from console.ui.theme import Theme
 from device_runtime.collectors.system import SystemCollector
 from device_runtime.collectors.tegra import TegraCollector
 from device_runtime.collectors.thermal import ThermalCollector
 from device_runtime.protocol import TOPIC_ALERT, AlertEvent, Event, MetricSpec
+from tests.support.dashboard import FIXTURES, T0, _board, _draw
 
 pytestmark = pytest.mark.gui
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-T0 = 1_700_000_000.0
-
-
-def _board(qtbot: QtBot, core: ConsoleCore, theme: Theme,
-           metrics: list[MetricSpec]) -> tuple[Dashboard, TelemetryStore]:
-    session = core.session("local")  # never connected: the test fills its store with real readings
-    store = TelemetryStore(metrics)
-    session.store = store
-    board = Dashboard(SessionModel(session), theme, window_s=60.0)
-    qtbot.addWidget(board)
-    board.resize(1400, 4000)  # every card on screen
-    board.show()
-    board._timer.stop()
-    return board, store
-
-
-def _draw(board: Dashboard) -> None:
-    board._dirty = True
-    board._on_frame()
-    QApplication.processEvents()
 
 
 def _placeholders(board: Dashboard) -> dict[str, str]:

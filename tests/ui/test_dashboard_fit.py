@@ -13,8 +13,8 @@ from console.core.app import ConsoleCore
 from console.ui.dashboard import Dashboard
 from console.ui.theme import Theme
 from device_runtime.collectors.tegra import TegraCollector
-from tests.ui.test_dashboard_boards import FIXTURES, T0, _board, _draw
-from tests.ui.windows import quiet_window
+from tests.support.dashboard import FIXTURES, T0, _board, _draw
+from tests.support.windows import quiet_window
 
 pytestmark = pytest.mark.gui
 

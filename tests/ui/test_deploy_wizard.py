@@ -20,14 +20,8 @@ from console.ui.models_model import ModelsModel
 from console.ui.session_model import SessionModel
 from device_runtime.protocol import STORE_UPLOAD_CHUNK, StoreKey
 from device_runtime.store.signing import parse_public_key
-from tests.store.helpers import make_onnx, make_package, public_line, snapshot
-from tests.ui.test_models_page import (
-    WHO,
-    deploy_versions,
-    device_history,
-    device_versions,
-    robot_holds_the_swap_lock,
-)
+from tests.support.models_page import WHO, deploy_versions, device_history, device_versions, robot_holds_the_swap_lock
+from tests.support.store import make_onnx, make_package, public_line, snapshot
 
 pytestmark = pytest.mark.gui
 

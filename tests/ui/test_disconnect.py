@@ -18,7 +18,7 @@ from console.transport.local import LocalTransport
 from console.ui.field_mode import FieldModeView
 from console.ui.main_window import MainWindow
 from device_runtime.server.bridge import connect
-from tests.ui.conftest import stop_daemon
+from tests.support.daemons import stop_daemon
 
 pytestmark = pytest.mark.gui
 

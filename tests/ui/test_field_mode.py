@@ -24,10 +24,10 @@ from console.ui.rollback_dialog import LEVEL_COLORS, RollbackDialog
 from console.ui.session_model import SessionModel
 from console.ui.theme import Theme
 from device_runtime.protocol import Empty, HealthReport
-from tests.ui.conftest import stop_daemon
-from tests.ui.test_app import PNG_SIGNATURE, _run
-from tests.ui.test_models_page import WHO, deploy_versions, device_versions
-from tests.ui.windows import quiet_window
+from tests.support.daemons import stop_daemon
+from tests.support.models_page import WHO, deploy_versions, device_versions
+from tests.support.ui_app import PNG_SIGNATURE, _run
+from tests.support.windows import quiet_window
 
 pytestmark = pytest.mark.gui
 

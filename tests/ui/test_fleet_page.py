@@ -25,9 +25,9 @@ from console.ui.main_window import MainWindow
 from console.ui.theme import Theme
 from device_runtime.server.bridge import start_daemon
 from device_runtime.store.config import StoreConfig, save_config
-from tests.conftest import stop_daemon
-from tests.fleet.conftest import HOT_BOARD
-from tests.store.helpers import make_onnx
+from tests.support.daemons import stop_daemon
+from tests.support.lab import HOT_BOARD
+from tests.support.store import make_onnx
 
 ROBOTS = ("robot-1", "robot-2", "robot-3")
 TAGS = {"robot-1": ["lab-a", "canary"], "robot-2": ["lab-a"], "robot-3": ["lab-b", "orin-nx"]}

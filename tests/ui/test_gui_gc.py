@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QApplication, QMenu
 from pytestqt.qtbot import QtBot
 
 from console.ui import gui_gc
-from tests.ui.conftest import stop_daemon
+from tests.support.daemons import stop_daemon
 
 pytestmark = pytest.mark.gui
 

@@ -22,7 +22,7 @@ from console.ui.latency_chart import LatencyCard
 from console.ui.session_model import SessionModel
 from console.ui.theme import Theme
 from device_runtime.report import LATENCY_SOCKET_NAME, LatencyReporter
-from tests.store.helpers import make_onnx
+from tests.support.store import make_onnx
 
 pytestmark = pytest.mark.gui
 

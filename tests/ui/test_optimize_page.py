@@ -10,13 +10,12 @@ from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
-from console.core.benchmarks import BenchmarkBook
 from console.core.jobs import is_final
 from console.core.session import State
-from console.ui.jobs_model import JobsModel
 from console.ui.optimize import OptimizePage
 from console.ui.session_model import SessionModel
 from device_runtime.demo_model import build_demo_model
+from tests.support.optimize_page import open_optimize_page
 
 pytestmark = pytest.mark.gui
 
@@ -29,19 +28,6 @@ def model_file(tmp_path: Path) -> Path:
     path.parent.mkdir()
     onnx.save(build_demo_model(), str(path))
     return path
-
-
-def open_optimize_page(qtbot: QtBot, model: SessionModel, book: Path) -> Iterator[OptimizePage]:
-    """The Optimize page over ``model``, connected and attached to the device's jobs (a fixture body)."""
-    jobs = JobsModel(model, BenchmarkBook(book))
-    widget = OptimizePage(jobs, model)
-    qtbot.addWidget(widget)
-    widget.resize(1300, 850)
-    widget.show()
-    model.connect_device()
-    qtbot.waitUntil(lambda: jobs.tracker.attached, timeout=30_000)
-    yield widget
-    jobs.close()
 
 
 @pytest.fixture

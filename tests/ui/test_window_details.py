@@ -22,8 +22,8 @@ from console.core.session import Outage
 from console.ui.event_panel import EventPanel
 from console.ui.theme import Theme, apply_theme, blend, contrast_ratio
 from device_runtime.protocol import AlertEvent
-from tests.ui.conftest import stop_daemon
-from tests.ui.windows import quiet_window
+from tests.support.daemons import stop_daemon
+from tests.support.windows import quiet_window
 
 pytestmark = pytest.mark.gui
 

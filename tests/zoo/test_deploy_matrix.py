@@ -25,8 +25,8 @@ from console.core.app import ConsoleCore
 from console.core.env import ConsoleEnv
 from console.core.settings import LOCAL_DEVICE
 from device_runtime.protocol import TOPIC_LATENCY, TOPIC_PROBE, Event, LatencyWindows, ProbeStatus
-from tests.conftest import stop_daemon
-from tests.store.helpers import edgectl
+from tests.support.daemons import stop_daemon
+from tests.support.store import edgectl
 from tests.zoo import BY_NAME, ZOO, expectations
 
 EXPECT = expectations("deploy")

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from device_runtime import protocol as p
-from tests.jobs.harness import Harness, capabilities
+from tests.support.jobs_harness import Harness, capabilities
 from tests.zoo import BY_NAME, ZOO, expectations
 
 EXPECT = expectations("optimize")

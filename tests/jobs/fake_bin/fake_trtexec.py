@@ -15,7 +15,7 @@ FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "trtexec"
 
 
 def _unknown_options(argv: list) -> list:
-    from tests.engines.trt_record import record_for
+    from tests.support.trt_record import record_for
 
     flags = Path(__file__).resolve().parents[2] / "engines" / "trtexec_flags"
     record = record_for(os.environ.get("FAKE_TENSORRT_VERSION", "10.3.0"))

@@ -2,6 +2,6 @@
 
 import os
 
-from tests.engines.trt_fakes import make_trt
+from tests.support.trt_fakes import make_trt
 
 globals().update(vars(make_trt(os.environ.get("FAKE_TENSORRT_VERSION", "10.3.0"))))

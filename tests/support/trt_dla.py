@@ -1,5 +1,5 @@
 """TensorRT stand-ins that answer ``Builder.num_DLA_cores``: the strict engine fakes of
-tests/engines/trt_fakes.py (names checked against the recorded bindings wheels) with that one
+tests/support/trt_fakes.py (names checked against the recorded bindings wheels) with that one
 property added, itself checked to be a name the recorded wheel registers."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-from tests.engines.trt_fakes import make_trt
-from tests.engines.trt_record import registers
+from tests.support.trt_fakes import make_trt
+from tests.support.trt_record import registers
 
 
 def tensorrt_with_dla(version: str, dla_cores: int) -> types.SimpleNamespace:

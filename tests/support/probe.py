@@ -25,7 +25,7 @@ from device_runtime.protocol import (
     ProbeStatus,
     StorePolicyUpdate,
 )
-from tests.conftest import RunningDaemon
+from tests.support.daemons import RunningDaemon
 
 DEMO_SHAPES = {"image": list(INPUT_SHAPE)}
 

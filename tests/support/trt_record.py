@@ -8,7 +8,7 @@ from pathlib import Path
 
 from device_runtime.engines.trt_version import require_version
 
-DATA = Path(__file__).resolve().parent / "trt_names"
+DATA = Path(__file__).resolve().parents[1] / "engines" / "trt_names"
 RECORDED = ("8.6.1", "10.0.1", "10.13.3", "11.1.0")
 
 

@@ -13,7 +13,7 @@ The lab network is a Linux bridge on this machine (the laptop's side, ``.1``) wi
 robot (a namespace holds the robot's end, ``.2`` and up). Traffic from the laptop to the robots leaves
 through the bridge, so :meth:`Lab.set_uplink` caps it as one shared site link (``tc tbf``); each
 robot's own link can be slow (``tc tbf`` on both ends of its pair) or lossy (``iptables -m statistic``
-inside its namespace), as :class:`tests.ssh.netns.NetNamespace` makes them.
+inside its namespace), as :class:`tests.support.netns.NetNamespace` makes them.
 
 The runtime: ``edgectl --device robot-01 install --user-install --prefix PREFIX --wheelhouse DIR`` runs
 over SSH as the first robot's user, from the wheelhouse prepared for this machine's system Python the
@@ -65,9 +65,9 @@ from console.cli.main import main as edgectl_main
 from console.core.env import ConsoleEnv
 from console.core.wheelhouse import WheelhouseCache, WheelTarget
 from device_runtime.store.config import StoreConfig, save_config
-from tests.ssh import netns
-from tests.ssh.conftest import SSHD, SshServer, keygen
-from tests.ssh.netns import NetNamespace
+from tests.support import netns
+from tests.support.netns import NetNamespace
+from tests.support.ssh import SSHD, SshServer, keygen
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 # Each robot's store as provisioned: unsigned test packages, and a health gate that decides in seconds.

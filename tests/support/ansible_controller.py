@@ -1,6 +1,6 @@
 """An Ansible controller on this machine for the collection's tests.
 
-The robots are the simulated lab's (tests/fleet/netlab.py): each a real sshd in its own network
+The robots are the simulated lab's (tests/support/netlab.py): each a real sshd in its own network
 namespace, with its own address, user, daemon and store. The controller registers them in its own
 registry (as a user would with ``edgectl devices add`` and ``devices trust``), so the playbooks reach
 them over SSH through edgectl. The collection is built with ``ansible-galaxy collection build`` and
@@ -28,7 +28,7 @@ from typing import Any
 
 from console.cli.main import main as edgectl_main
 from console.core.env import ConsoleEnv
-from tests.fleet.netlab import Robot
+from tests.support.netlab import Robot
 
 REPO = Path(__file__).resolve().parents[2]
 COLLECTION = REPO / "installers" / "ansible"

@@ -19,8 +19,8 @@ from device_runtime.jobs.service import JobService
 from device_runtime.server.events import EventBus
 
 REPO = Path(__file__).resolve().parents[2]
-FAKE_TRT = Path(__file__).resolve().parent / "fake_trt"
-FAKE_BIN = Path(__file__).resolve().parent / "fake_bin"
+FAKE_TRT = Path(__file__).resolve().parents[1] / "jobs" / "fake_trt"
+FAKE_BIN = Path(__file__).resolve().parents[1] / "jobs" / "fake_bin"
 
 
 def capabilities(**changes: Any) -> p.Capabilities:

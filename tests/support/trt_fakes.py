@@ -21,7 +21,7 @@ import types
 from collections.abc import Sequence
 from typing import Any
 
-from tests.engines.trt_record import enum_values, record_for, registers
+from tests.support.trt_record import enum_values, record_for, registers
 
 PRECISION_FLAGS = ("FP16", "INT8", "BF16", "FP8", "INT4", "FP4")
 NO_PROFILE = ("Error Code 4: API Usage Error (Network has dynamic or shape inputs, but no optimization profile "
@@ -387,3 +387,5 @@ class BindingContext:
     def execute_async_v2(self, bindings: list[int], stream_handle: int) -> bool:
         self.calls.append(("execute_async_v2", bindings, stream_handle))
         return all(bindings)
+
+

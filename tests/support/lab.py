@@ -11,6 +11,10 @@ from typing import Any
 from console.cli.main import main
 from console.core.env import ConsoleEnv
 
+# robot-4 reads its hardware from a real Orin NX's sysfs tree: hot thermal zones, a GPU, power rails
+HOT_BOARD = Path(__file__).resolve().parents[1] / "fixtures" / "boards" / "orin-nx-16gb" / "sys"
+GRACE_S = 3.0  # how long each device's health gate waits before it rolls a failing activation back
+
 
 @dataclass
 class Lab:
