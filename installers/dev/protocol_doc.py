@@ -1,5 +1,5 @@
 """Write docs/PROTOCOL.md from the protocol's own declarations (the records and the ``Method``
-declarations with their flags in device_runtime/protocol.py), so the document cannot drift from the code.
+declarations with their flags in the device_runtime/protocol package), so the document cannot drift from the code.
 
     python installers/dev/protocol_doc.py            # rewrite docs/PROTOCOL.md
     python installers/dev/protocol_doc.py --check    # exit 1 when docs/PROTOCOL.md is out of date
@@ -56,7 +56,7 @@ def render() -> str:
     out = [
         "# The console <-> runtime protocol",
         "",
-        "Generated from `device_runtime/protocol.py` by `installers/dev/protocol_doc.py`; do not edit by hand",
+        "Generated from `device_runtime/protocol/` by `installers/dev/protocol_doc.py`; do not edit by hand",
         "(`tests/runtime/test_protocol_doc.py` fails when this file is out of date).",
         "",
         "Protocol version %d (the oldest this side still speaks: %d). Frames are newline-delimited JSON"
@@ -85,7 +85,7 @@ def render() -> str:
         groups.setdefault(name.split(".", 1)[0], []).append(name)
     constants = {value.name: name for name, value in vars(protocol).items() if isinstance(value, protocol.Method)}
     out += ["", "## Methods", "",
-            "Each method is declared once in `device_runtime/protocol.py` as a `Method[Params, Result]` constant",
+            "Each method is declared once in `device_runtime/protocol/` as a `Method[Params, Result]` constant",
             "(named below); the console calls it with `DeviceSession.call(CONSTANT, params)`.", ""]
     for group in sorted(groups):
         out += ["### %s" % group, ""]
