@@ -53,7 +53,10 @@ def gui_thread_gc(request: pytest.FixtureRequest) -> Iterator[None]:
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
-_SESSION_STARTED = __import__("time").time()
+# Names this run in the environment its daemons inherit, so that the end-of-run sweep below touches
+# only this run's daemons (another run on the same machine may be starting one at that moment).
+_RUN_ID = "%d-%d" % (os.getpid(), __import__("time").time_ns())
+os.environ["EOC_TEST_RUN"] = _RUN_ID
 
 
 def _orphan_daemons() -> list[tuple[int, str]]:
@@ -62,14 +65,17 @@ def _orphan_daemons() -> list[tuple[int, str]]:
     import psutil
 
     found = []
-    for proc in psutil.process_iter(["pid", "cmdline", "create_time"]):
+    for proc in psutil.process_iter(["pid", "cmdline"]):
         cmd = proc.info["cmdline"] or []
-        if "device_runtime" not in cmd or "serve" not in cmd or "--socket" not in cmd:
+        if "device_runtime" not in cmd or "serve" not in cmd or "--socket" not in cmd[:-1]:
             continue
-        if (proc.info["create_time"] or 0) < _SESSION_STARTED:
-            continue  # not this run's
-        socket_path = Path(cmd[cmd.index("--socket") + 1]) if cmd.index("--socket") + 1 < len(cmd) else None
-        if socket_path is not None and not socket_path.parent.exists():
+        try:
+            if proc.environ().get("EOC_TEST_RUN") != _RUN_ID:
+                continue  # not this run's
+        except (psutil.Error, OSError):
+            continue
+        socket_path = Path(cmd[cmd.index("--socket") + 1])
+        if not socket_path.parent.exists():
             found.append((proc.info["pid"], " ".join(cmd[cmd.index("serve"):])))
     return found
 
@@ -84,7 +90,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             pass
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if orphans and reporter is not None:
-        reporter.ensure_newline()
+        reporter.write_line("")
         reporter.write_sep("=", "runtime daemons left running after their test's temp dir was removed", yellow=True)
         for pid, what in orphans:
             reporter.write_line("pid %d: %s" % (pid, what))

@@ -18,7 +18,7 @@ from device_runtime.paths import UnsafePath, check_socket, peer_uid, private_dir
 from device_runtime.process import python_command
 
 READY_LINE = b"edge-runtime ready\n"
-START_TIMEOUT_S = 20.0
+START_TIMEOUT_S = 60.0  # a busy small board can take many seconds to import and probe its hardware
 
 
 class BridgeError(Exception):
