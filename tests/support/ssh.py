@@ -162,7 +162,18 @@ class SshServer:
     def session_processes(self) -> list[psutil.Process]:
         """The per-connection sshd processes (the listener itself excluded)."""
         assert self.proc is not None
-        return [p for p in psutil.Process(self.proc.pid).children(recursive=True) if p.name() == "sshd"]
+        found = []
+        try:
+            children = psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+        for child in children:
+            try:  # a connection's process may end between the listing and this look
+                if child.name() == "sshd":
+                    found.append(child)
+            except psutil.NoSuchProcess:
+                continue
+        return found
 
     def kill_sessions(self) -> int:
         """Cut every open connection the way a dying link or a crashed sshd does."""
