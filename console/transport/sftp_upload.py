@@ -203,6 +203,7 @@ class SftpSink:
     def __init__(self, conn: SshConnection, remote: str, offset: int) -> None:
         self.conn = conn
         self.remote = remote
+        self._lost = False  # set when a write or close failed because the link or its SFTP channel went away
         self._sftp = conn.sftp()
         try:
             self._file = self._sftp.open(remote, "r+b")
@@ -217,6 +218,7 @@ class SftpSink:
         try:
             self._file.write(bytes(data) if isinstance(data, memoryview) else data)
         except (OSError, EOFError, paramiko.SSHException) as exc:
+            self._lost = self._link_failed(exc)
             self.abandon()
             raise UploadError("sending over SFTP stopped: %s" % exc) from exc
 
@@ -225,9 +227,19 @@ class SftpSink:
         try:
             self._file.close()
         except (OSError, EOFError, paramiko.SSHException) as exc:
+            self._lost = self._link_failed(exc)
             raise UploadError("sending over SFTP stopped: %s" % exc) from exc
         finally:
             self._sftp.close()
+
+    def _link_failed(self, exc: BaseException) -> bool:
+        """Whether ``exc`` came from the link rather than from the device's SFTP server. Judged
+        before this side closes anything: when a link drops, paramiko closes its channels first and
+        marks the connection inactive a moment later, so the connection alone may still look alive."""
+        if isinstance(exc, (EOFError, paramiko.SSHException)):
+            return True
+        channel = self._sftp.get_channel()
+        return channel is None or channel.closed or channel.eof_received or not self.conn.is_active()
 
     def abandon(self) -> None:
         """Close the SFTP session without waiting for the writes in flight (after a failure)."""
@@ -237,7 +249,9 @@ class SftpSink:
             pass
 
     def alive(self) -> bool:
-        return self.conn.is_active()
+        """Whether the link still carries requests (a failure of the SFTP server alone leaves it
+        so: the bytes may go another way); False once a write failed because the link went."""
+        return not self._lost and self.conn.is_active()
 
 
 def send_from(conn: SshConnection, local: Path, remote: str, offset: int, total: int,
