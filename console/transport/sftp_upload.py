@@ -239,7 +239,7 @@ class SftpSink:
         if isinstance(exc, (EOFError, paramiko.SSHException)):
             return True
         channel = self._sftp.get_channel()
-        return channel is None or channel.closed or channel.eof_received or not self.conn.is_active()
+        return channel is None or channel.closed or bool(channel.eof_received) or not self.conn.is_active()
 
     def abandon(self) -> None:
         """Close the SFTP session without waiting for the writes in flight (after a failure)."""
