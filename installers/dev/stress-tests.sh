@@ -2,8 +2,10 @@
 # Run the GUI tests N times and the whole suite M times with CPU hogs beside them, and count
 # passes, failures, crashes and hangs. A flaky test is a defect: this is how to find one.
 #
-#   installers/dev/stress-tests.sh [--ui N] [--full M] [--hogs H] [--limit SECONDS] [--keep DIR]
+#   installers/dev/stress-tests.sh [--ui N] [--full M] [--hogs H] [--parallel P] [--limit SECONDS] [--keep DIR]
 #
+# --parallel P runs P GUI runs at once (each its own pytest, daemons and temp dirs), which loads
+# the machine more than the hogs alone; full runs always go one at a time.
 # Each run is one pytest process under `timeout`. It counts as
 #   pass   pytest exited 0;
 #   fail   pytest exited 1 with failed tests;
@@ -18,6 +20,7 @@ UI_RUNS=20
 FULL_RUNS=3
 HOGS=2
 LIMIT=3600
+PARALLEL=1
 KEEP=""
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -25,6 +28,7 @@ while [ $# -gt 0 ]; do
         --full) FULL_RUNS="$2"; shift 2 ;;
         --hogs) HOGS="$2"; shift 2 ;;
         --limit) LIMIT="$2"; shift 2 ;;
+        --parallel) PARALLEL="$2"; shift 2 ;;
         --keep) KEEP="$2"; shift 2 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
@@ -46,40 +50,51 @@ for _ in $(seq 1 "$HOGS"); do
     HOG_PIDS+=("$!")
 done
 
-declare -A COUNT
-run_set() {  # name runs pytest-args...
-    local name="$1" runs="$2"; shift 2
-    local i code outcome log
-    COUNT["$name.pass"]=0; COUNT["$name.fail"]=0; COUNT["$name.crash"]=0; COUNT["$name.hang"]=0
-    for i in $(seq 1 "$runs"); do
-        log="$KEEP/$name-$i.log"
-        local started=$SECONDS
-        timeout --signal=KILL "$LIMIT" "$PY" -m pytest -q -p no:cacheprovider "$@" >"$log" 2>&1
-        code=$?
-        if grep -q "+++++* Timeout +++++*" "$log" || { [ "$code" -eq 137 ] && [ $((SECONDS - started)) -ge "$LIMIT" ]; }; then
-            outcome=hang
-        elif [ "$code" -eq 0 ]; then
-            outcome=pass
-        elif [ "$code" -gt 128 ] || grep -q "Fatal Python error" "$log"; then
-            outcome=crash
-        else
-            outcome=fail
-        fi
-        COUNT["$name.$outcome"]=$((COUNT["$name.$outcome"] + 1))
-        printf '%s run %d/%d: %s (exit %d, %ds)%s\n' "$name" "$i" "$runs" "$outcome" "$code" \
-            $((SECONDS - started)) "$([ "$outcome" = pass ] && rm -f "$log" || echo ", log $log")"
-    done
+one_run() {  # name i runs pytest-args...: runs pytest once and appends "name outcome" to $KEEP/.outcomes
+    local name="$1" i="$2" runs="$3"; shift 3
+    local log="$KEEP/$name-$i.log" started=$SECONDS code outcome
+    timeout --signal=KILL "$LIMIT" "$PY" -m pytest -q -p no:cacheprovider "$@" >"$log" 2>&1
+    code=$?
+    if grep -q "+++++* Timeout +++++*" "$log" || { [ "$code" -eq 137 ] && [ $((SECONDS - started)) -ge "$LIMIT" ]; }; then
+        outcome=hang
+    elif [ "$code" -eq 0 ]; then
+        outcome=pass
+    elif [ "$code" -gt 128 ] || grep -q "Fatal Python error" "$log"; then
+        outcome=crash
+    else
+        outcome=fail
+    fi
+    echo "$name $outcome" >>"$KEEP/.outcomes"
+    printf '%s run %d/%d: %s (exit %d, %ds, %s)%s\n' "$name" "$i" "$runs" "$outcome" "$code" \
+        $((SECONDS - started)) "$(tail -n 1 "$log" | tr -d '=' | xargs)" \
+        "$([ "$outcome" = pass ] && rm -f "$log" || echo ", log $log")"
 }
 
-echo "== $HOGS CPU hogs beside every run; logs of runs that did not pass go to $KEEP"
-[ "$UI_RUNS" -gt 0 ] && run_set ui "$UI_RUNS" tests/ui
-[ "$FULL_RUNS" -gt 0 ] && run_set full "$FULL_RUNS"
-echo "== summary"
+run_set() {  # name runs at-once pytest-args...
+    local name="$1" runs="$2" at_once="$3"; shift 3
+    local i
+    for i in $(seq 1 "$runs"); do
+        while [ "$(jobs -rp | wc -l)" -ge $((HOGS + at_once)) ]; do wait -n; done
+        one_run "$name" "$i" "$runs" "$@" &
+    done
+    while [ "$(jobs -rp | wc -l)" -gt "$HOGS" ]; do wait -n; done
+}
+
+echo "== $HOGS CPU hogs beside every run; $PARALLEL GUI runs at once; logs of runs that did not pass go to $KEEP"
+echo "== at $(git rev-parse --short HEAD 2>/dev/null || echo '?') on $(nproc) cores, started $(date -u '+%Y-%m-%d %H:%M UTC')"
+: >"$KEEP/.outcomes"
+[ "$UI_RUNS" -gt 0 ] && run_set ui "$UI_RUNS" "$PARALLEL" tests/ui
+[ "$FULL_RUNS" -gt 0 ] && run_set full "$FULL_RUNS" 1  # one at a time: the suite installs system-wide as root
+echo "== summary (ended $(date -u '+%H:%M UTC'))"
 status=0
 for name in ui full; do
-    [ -n "${COUNT[$name.pass]+x}" ] || continue
-    printf '%-5s pass %d  fail %d  crash %d  hang %d\n' "$name" "${COUNT[$name.pass]}" "${COUNT[$name.fail]}" \
-        "${COUNT[$name.crash]}" "${COUNT[$name.hang]}"
-    [ $((COUNT[$name.fail] + COUNT[$name.crash] + COUNT[$name.hang])) -eq 0 ] || status=1
+    total=$(grep -c "^$name " "$KEEP/.outcomes")
+    [ "$total" -gt 0 ] || continue
+    printf '%-5s' "$name"
+    for outcome in pass fail crash hang; do
+        printf '  %s %d' "$outcome" "$(grep -c "^$name $outcome$" "$KEEP/.outcomes")"
+    done
+    echo
+    [ "$(grep -c "^$name pass$" "$KEEP/.outcomes")" -eq "$total" ] || status=1
 done
 exit "$status"
