@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from console.core.app import ConsoleCore
+from console.core.devices.registry import UnknownDevice
+from console.core.devices.session import make_transport
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
-from console.core.registry import UnknownDevice
-from console.core.session import make_transport
 from console.transport.ssh import SshTransport
 from console.transport.ssh_errors import SshAuthError
 from console.transport.ssh_keys import (

@@ -10,12 +10,12 @@ from typing import Any
 
 from console.cli.follow import follow_queue
 from console.cli.registry import Commands
-from console.core.alerts import AlertFeed, AlertsUnavailable, format_duration, kind_label, severity_label
 from console.core.app import ConsoleCore
-from console.core.client import ConnectionLost, DeviceError
+from console.core.devices.client import ConnectionLost, DeviceError
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
-from console.core.thresholds import FIELDS, ThresholdError, apply_assignments, get_thresholds, set_thresholds
+from console.core.telemetry.alerts import AlertFeed, AlertsUnavailable, format_duration, kind_label, severity_label
+from console.core.telemetry.thresholds import FIELDS, ThresholdError, apply_assignments, get_thresholds, set_thresholds
 from device_runtime.protocol import AlertEvent, AlertThresholds
 
 

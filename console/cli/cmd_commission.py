@@ -11,7 +11,7 @@ from typing import Any
 
 from console.cli.registry import Commands
 from console.core.app import ConsoleCore
-from console.core.commissioning import (
+from console.core.commissioning.checklist import (
     CANCELLED,
     DEFAULT_LOAD_S,
     PASSED,

@@ -13,13 +13,13 @@ from typing import Any
 from console.cli.cmd_package import REFUSALS, add_warmup_options, default_name, warmup_options
 from console.cli.registry import Commands
 from console.core.app import ConsoleCore
-from console.core.client import DeviceError
+from console.core.devices.client import DeviceError
+from console.core.devices.keys import KeyError_, KeyStore
+from console.core.devices.session import DeviceSession
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
-from console.core.keys import KeyError_, KeyStore
-from console.core.packages import PackageError, PackageStream, package_to_send, prepare_model
-from console.core.session import DeviceSession
-from console.core.store_client import StoreClient
+from console.core.models.packages import PackageError, PackageStream, package_to_send, prepare_model
+from console.core.models.store_client import StoreClient
 from device_runtime.protocol import (
     STORE_ACTION_SUCCEEDED,
     STORE_HISTORY,

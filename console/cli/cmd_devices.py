@@ -11,10 +11,10 @@ from console.cli import authorize_key
 from console.cli.registry import Commands
 from console.cli.terminal_prompts import TerminalPrompts
 from console.core.app import ConsoleCore
+from console.core.devices.registry import UnknownDevice
+from console.core.devices.session import make_transport
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
-from console.core.registry import UnknownDevice
-from console.core.session import make_transport
 from console.core.settings import DeviceEntry
 from console.transport.hostkeys import HostKeyChanged, HostKeyStore, UnknownHostKey
 from console.transport.ssh import SshTransport

@@ -11,10 +11,10 @@ from typing import Any
 from console.cli.cmd_package import REFUSALS
 from console.cli.registry import Commands
 from console.core.app import ConsoleCore
-from console.core.client import DeviceError
+from console.core.devices.client import DeviceError
+from console.core.devices.session import DeviceSession
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
-from console.core.session import DeviceSession
 from device_runtime.protocol import STORE_DF, STORE_INCOMING_REMOVE, Empty, IncomingEntry, StoreActionRef, StoreUsage
 
 MIN_ID_CHARS = 8

@@ -13,11 +13,11 @@ from typing import Any
 
 from console.cli.registry import Commands
 from console.core.app import ConsoleCore
-from console.core.audit import DEFAULT_LIMIT, MAX_LIMIT, AuditUnavailable, audit_line, list_audit
-from console.core.client import ConnectionLost, DeviceError
+from console.core.devices.audit import DEFAULT_LIMIT, MAX_LIMIT, AuditUnavailable, audit_line, list_audit
+from console.core.devices.client import ConnectionLost, DeviceError
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
-from console.core.health import (
+from console.core.health.monitor import (
     CONFIG_FIELDS,
     HealthConfigError,
     HealthMonitor,

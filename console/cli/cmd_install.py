@@ -16,10 +16,10 @@ from typing import Any
 from console import __version__ as console_version
 from console.cli.registry import Commands
 from console.core.app import ConsoleCore
-from console.core.commission import Preflight, PreflightError
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
-from console.core.install_runtime import (
+from console.core.install.preflight import Preflight, PreflightError
+from console.core.install.runtime import (
     UPGRADE_OFFERED,
     InstallError,
     InstallOptions,
@@ -27,7 +27,7 @@ from console.core.install_runtime import (
     RuntimeInstaller,
     install_target,
 )
-from console.core.wheelhouse import WheelhouseError
+from console.core.install.wheelhouse import WheelhouseError
 
 STATUS = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
 PROGRESS_EVERY_S = 1.0  # upload progress comes ten times a second; a terminal needs one

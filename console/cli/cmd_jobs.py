@@ -2,7 +2,7 @@
 
 Each job command builds its kind's typed spec, submits it to the device and follows it with a
 progress display (see :mod:`console.cli.job_follow`). Files named on the command line are the
-user's; :func:`~console.core.job_specs.device_path` turns them into paths on the device.
+user's; :func:`~console.core.jobs.specs.device_path` turns them into paths on the device.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from typing import Any
 from console.cli.job_follow import device_refusal, follow, reattach_hint, report
 from console.cli.registry import Commands
 from console.core.app import ConsoleCore
-from console.core.client import ConnectionLost, DeviceError
+from console.core.devices.client import ConnectionLost, DeviceError
+from console.core.devices.session import DeviceSession
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
-from console.core.job_report import job_details, jobs_table, result_text
-from console.core.job_specs import (
+from console.core.jobs.report import job_details, jobs_table, result_text
+from console.core.jobs.specs import (
     SpecError,
     device_path,
     parse_concurrency,
@@ -28,8 +29,7 @@ from console.core.job_specs import (
     parse_profiles,
     parse_shapes,
 )
-from console.core.jobs import JobTracker, is_final, job_title, typed_result
-from console.core.session import DeviceSession
+from console.core.jobs.tracker import JobTracker, is_final, job_title, typed_result
 from console.core.settings import DeviceEntry
 from device_runtime.protocol import (
     AccuracySpec,

@@ -11,10 +11,18 @@ from typing import Any
 from console.cli.follow import follow_queue
 from console.cli.registry import Commands
 from console.core.app import ConsoleCore
-from console.core.client import ConnectionLost, DeviceError
+from console.core.devices.client import ConnectionLost, DeviceError
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
-from console.core.latency import LatencyError, LatencyFeed, format_ms, get_probe, parse_shapes, probe_words, set_probe
+from console.core.telemetry.latency import (
+    LatencyError,
+    LatencyFeed,
+    format_ms,
+    get_probe,
+    parse_shapes,
+    probe_words,
+    set_probe,
+)
 from device_runtime.protocol import PROBE_FAILED, LatencyWindow, ProbeStatus
 
 

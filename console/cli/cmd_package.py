@@ -9,13 +9,13 @@ from typing import Any
 
 from console.cli.registry import Commands
 from console.core.app import ConsoleCore
-from console.core.client import DeviceError
+from console.core.devices.client import DeviceError
+from console.core.devices.keys import KeyError_, KeyStore
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
-from console.core.job_specs import SpecError, parse_shapes
-from console.core.keys import KeyError_, KeyStore
-from console.core.models import STORE_CODES
-from console.core.packages import EngineBuild, PackageError, build_package, inspect_package, sign_package
+from console.core.jobs.specs import SpecError, parse_shapes
+from console.core.models.packages import EngineBuild, PackageError, build_package, inspect_package, sign_package
+from console.core.models.tracker import STORE_CODES
 from device_runtime.protocol import STORE_KEYS_TRUST, ErrorCode, StoreKey
 from device_runtime.store.tensors import spell
 

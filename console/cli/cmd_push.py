@@ -16,12 +16,20 @@ from typing import Any, TextIO
 
 from console.cli.registry import Commands
 from console.core.app import ConsoleCore
-from console.core.client import DeviceError, IncompatibleRuntime
+from console.core.devices.client import DeviceError, IncompatibleRuntime
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
-from console.core.push import DEFAULT_ATTEMPTS, Pusher, PushFailed, PushGaveUp, PushResult
-from console.core.push_progress import CONNECTING, DONE, HASHING, RECONNECTING, SENDING, VERIFYING, PushProgress
 from console.core.text_units import duration
+from console.core.transfers.push import DEFAULT_ATTEMPTS, Pusher, PushFailed, PushGaveUp, PushResult
+from console.core.transfers.push_progress import (
+    CONNECTING,
+    DONE,
+    HASHING,
+    RECONNECTING,
+    SENDING,
+    VERIFYING,
+    PushProgress,
+)
 
 
 def register(sub: Any, commands: Commands) -> None:

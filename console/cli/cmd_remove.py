@@ -8,10 +8,10 @@ from typing import Any
 from console.cli.cmd_package import REFUSALS
 from console.cli.registry import Commands
 from console.core.app import ConsoleCore
-from console.core.client import DeviceError
+from console.core.devices.client import DeviceError
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
-from console.core.store_client import StoreClient, prune_candidates
+from console.core.models.store_client import StoreClient, prune_candidates
 from device_runtime.protocol import (
     STORE_ACTION_SUCCEEDED,
     STORE_MODELS,

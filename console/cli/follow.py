@@ -7,9 +7,9 @@ import queue
 from collections.abc import Callable
 from typing import TypeVar
 
+from console.core.devices.session import DeviceSession, State
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
-from console.core.session import DeviceSession, State
 
 T = TypeVar("T")
 

@@ -13,11 +13,11 @@ import time
 from typing import TextIO
 
 from console.cli.job_progress import Progress
-from console.core.client import ConnectionLost, DeviceError
+from console.core.devices.client import ConnectionLost, DeviceError
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
-from console.core.job_report import result_text
-from console.core.jobs import JobTracker, job_title, typed_result
+from console.core.jobs.report import result_text
+from console.core.jobs.tracker import JobTracker, job_title, typed_result
 from console.transport.base import TransportError
 from device_runtime.protocol import (
     JOB_CANCELLED,

@@ -13,10 +13,10 @@ from types import ModuleType
 from console import __version__
 from console.cli.registry import Commands
 from console.core.app import ConsoleCore
-from console.core.client import DeviceError, IncompatibleRuntime
+from console.core.devices.client import DeviceError, IncompatibleRuntime
+from console.core.devices.registry import UnknownDevice
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
-from console.core.registry import UnknownDevice
 from console.core.settings import LOCAL_DEVICE, SettingsError
 from console.transport.base import TransportError
 from console.transport.hostkeys import UnknownHostKey

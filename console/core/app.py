@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from console.core.devices.registry import DeviceRegistry
+from console.core.devices.session import DeviceSession, make_transport
 from console.core.env import ConsoleEnv
-from console.core.registry import DeviceRegistry
-from console.core.session import DeviceSession, make_transport
 
 
 class ConsoleCore:

@@ -1,6 +1,6 @@
 """Durations and sizes in the words edgectl and the GUI print (``1m05s``, ``12.5 MB``).
 
-Apart from the job reports (:mod:`console.core.job_report`, which re-exports them) so that a
+Apart from the job reports (:mod:`console.core.jobs.report`, which re-exports them) so that a
 command printing a transfer's progress does not import the benchmark statistics and NumPy.
 """
 

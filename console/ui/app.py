@@ -8,9 +8,9 @@ from pathlib import Path
 
 from console import __version__
 from console.core.app import ConsoleCore
+from console.core.devices.registry import UnknownDevice
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
-from console.core.registry import UnknownDevice
 from console.core.settings import SettingsError
 from device_runtime.protocol import MAX_RATE_HZ, MIN_RATE_HZ
 
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None, env: ConsoleEnv | None = None) -> int:
 
 
 def _stop_local(env: ConsoleEnv) -> int:
-    from console.core.local_runtime import LocalRuntimeError, stop_local_runtime
+    from console.core.devices.local_runtime import LocalRuntimeError, stop_local_runtime
 
     try:
         said = stop_local_runtime(env)

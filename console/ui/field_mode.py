@@ -7,7 +7,9 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
-from console.core.models import (
+from console.core.devices.session import State
+from console.core.models.rollback_record import last_rollback, newer, rolled_back_versions
+from console.core.models.tracker import (
     ModelEntry,
     RollbackPlan,
     health_problems,
@@ -17,13 +19,11 @@ from console.core.models import (
     timeline,
     when_text,
 )
-from console.core.rollback_record import last_rollback, newer, rolled_back_versions
-from console.core.session import State
-from console.ui.chart import plain_label
-from console.ui.connection_banner import ConnectionBanner
-from console.ui.models_model import ModelsModel
-from console.ui.rollback_dialog import RollbackDialog, big_button, coloured, sized
-from console.ui.session_model import SessionModel
+from console.ui.charts.chart import plain_label
+from console.ui.devices.connection_banner import ConnectionBanner
+from console.ui.devices.qt_session import QtSession
+from console.ui.models.qt_models import QtModels
+from console.ui.models.rollback_dialog import RollbackDialog, big_button, coloured, sized
 from device_runtime.protocol import StoreAction
 
 
@@ -77,7 +77,7 @@ class ModelCard(QFrame):
 class FieldModeView(QWidget):
     exitRequested = Signal()
 
-    def __init__(self, models: ModelsModel, session_model: SessionModel, parent: QWidget | None = None) -> None:
+    def __init__(self, models: QtModels, session_model: QtSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.models = models
         self.session_model = session_model

@@ -9,38 +9,38 @@ from PySide6.QtCore import Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
 
-from console.core.activations import activations
 from console.core.app import ConsoleCore
-from console.core.benchmarks import BenchmarkBook
-from console.core.first_launch import demo_model_file
+from console.core.devices.first_launch import demo_model_file
+from console.core.devices.local_runtime import LocalRuntimeError, stop_local_runtime
+from console.core.devices.session import State
 from console.core.fleet.records import RolloutLog
-from console.core.latency import BudgetBook
-from console.core.local_runtime import LocalRuntimeError, stop_local_runtime
 from console.core.logs import log_path
-from console.core.session import State
+from console.core.optimize.benchmarks import BenchmarkBook
 from console.core.settings import LOCAL_DEVICE
+from console.core.telemetry.activations import activations
+from console.core.telemetry.latency import BudgetBook
 from console.transport.base import TransportError
-from console.ui.add_device_dialog import AddDeviceDialog
-from console.ui.benchmarks_page import BenchmarksPage
-from console.ui.chart import plain_label
-from console.ui.connection_banner import ConnectionBanner
-from console.ui.dashboard import Dashboard
+from console.ui.charts.chart import plain_label
+from console.ui.dashboard.page import Dashboard
+from console.ui.devices.add_device_dialog import AddDeviceDialog
+from console.ui.devices.connection_banner import ConnectionBanner
+from console.ui.devices.hostkey_dialog import DialogPrompts
+from console.ui.devices.install_dialog import attach_install_action
+from console.ui.devices.qt_session import QtSession
+from console.ui.devices.sidebar import DeviceSidebar
+from console.ui.devices.status_bar import first_launch_job, status_line, temperature_text
 from console.ui.field_mode import FieldModeView
-from console.ui.fleet_model import FleetActions, FleetWatcher
-from console.ui.fleet_page import FleetPage
-from console.ui.health_model import HealthModel
-from console.ui.health_page import HealthPage
-from console.ui.hostkey_dialog import DialogPrompts
-from console.ui.install_dialog import attach_install_action
-from console.ui.jobs_model import JobsModel
-from console.ui.jobs_page import JobsPage
-from console.ui.models_model import ModelsModel
-from console.ui.models_page import ModelsPage
-from console.ui.optimize import OptimizePage
-from console.ui.session_model import SessionModel
+from console.ui.fleet.model import FleetActions, FleetWatcher
+from console.ui.fleet.page import FleetPage
+from console.ui.health.page import HealthPage
+from console.ui.health.qt_health import QtHealth
+from console.ui.jobs.page import JobsPage
+from console.ui.jobs.qt_jobs import QtJobs
+from console.ui.models.page import ModelsPage
+from console.ui.models.qt_models import QtModels
+from console.ui.optimize.benchmarks_page import BenchmarksPage
+from console.ui.optimize.page import OptimizePage
 from console.ui.shortcuts_dialog import ShortcutsDialog
-from console.ui.sidebar import DeviceSidebar
-from console.ui.status_bar import first_launch_job, status_line, temperature_text
 from console.ui.theme import Theme
 from device_runtime.protocol import SEVERITY_CRITICAL, AlertEvent
 
@@ -63,11 +63,11 @@ class MainWindow(QMainWindow):
         self.start_fleet = page == FLEET
         self.fleet_page: FleetPage | None = None
         self._fleet_shown_rows: dict[str, tuple[str, str | None]] = {}  # what the sidebar shows of fleet rows
-        self.models: dict[str, SessionModel] = {}
+        self.models: dict[str, QtSession] = {}
         self.dashboards: dict[str, Dashboard] = {}
-        self.jobs_models: dict[str, JobsModel] = {}
-        self.store_models: dict[str, ModelsModel] = {}
-        self.health_models: dict[str, HealthModel] = {}
+        self.jobs_models: dict[str, QtJobs] = {}
+        self.store_models: dict[str, QtModels] = {}
+        self.health_models: dict[str, QtHealth] = {}
         self.field_views: dict[str, QWidget] = {}
         self.page_widgets: dict[str, dict[str, QWidget]] = {}  # device -> page key -> its widget
         self.benchmark_book = BenchmarkBook(core.env.data_dir / "benchmarks.jsonl")
@@ -228,7 +228,7 @@ class MainWindow(QMainWindow):
         session.enable_reconnect()  # every device, the built-in one too: its daemon may be restarted
         if self.fleet_page is not None:  # its page streams it from now on, with its full history
             self.fleet_page.watcher.page_opened(name)
-        model = SessionModel(session, self.rate_hz, backfill_s=self.window_s, parent=self)
+        model = QtSession(session, self.rate_hz, backfill_s=self.window_s, parent=self)
         self.models[name] = model
         dashboard = Dashboard(model, self.theme, self.window_s, budgets=BudgetBook(self.core.registry))
         self.dashboards[name] = dashboard
@@ -241,8 +241,8 @@ class MainWindow(QMainWindow):
         model.noticed.connect(lambda text: self.statusBar().showMessage(text, 15_000))
         model.connect_device()
 
-    def _add_job_pages(self, name: str, tabs: QTabWidget, model: SessionModel) -> None:
-        jobs = JobsModel(model, self.benchmark_book, parent=self)
+    def _add_job_pages(self, name: str, tabs: QTabWidget, model: QtSession) -> None:
+        jobs = QtJobs(model, self.benchmark_book, parent=self)
         self.jobs_models[name] = jobs
         pages: dict[str, QWidget] = {"dashboard": self.dashboards[name], "optimize": OptimizePage(
                                          jobs, model, demo_file=demo_model_file(self.core.env)),
@@ -253,9 +253,9 @@ class MainWindow(QMainWindow):
         if self.start_page in pages:
             tabs.setCurrentWidget(pages[self.start_page])
 
-    def _add_models_page(self, name: str, tabs: QTabWidget, model: SessionModel) -> None:
+    def _add_models_page(self, name: str, tabs: QTabWidget, model: QtSession) -> None:
         env = self.core.env
-        store = ModelsModel(model, env.operator, env.config_dir / "keys", parent=self)
+        store = QtModels(model, env.operator, env.config_dir / "keys", parent=self)
         self.store_models[name] = store
         dashboard = self.dashboards.get(name)
         if dashboard is not None:  # deploys and rollbacks marked on its charts, from the store's history
@@ -269,8 +269,8 @@ class MainWindow(QMainWindow):
         if self.start_page == "models":
             tabs.setCurrentWidget(page)
 
-    def _add_health_page(self, name: str, tabs: QTabWidget, model: SessionModel) -> None:
-        health = HealthModel(model, self.core.env.data_dir, parent=self)  # with the last commissioning run kept
+    def _add_health_page(self, name: str, tabs: QTabWidget, model: QtSession) -> None:
+        health = QtHealth(model, self.core.env.data_dir, parent=self)  # with the last commissioning run kept
         self.health_models[name] = health
         health.reportChanged.connect(lambda report: self.sidebar.set_health(name, report.overall))
         health.commissioningChanged.connect(lambda report: self.sidebar.set_commissioning(name, report.overall))
@@ -334,7 +334,7 @@ class MainWindow(QMainWindow):
     def page(self, key: str) -> QWidget | None:
         return self.page_widgets.get(self.current or "", {}).get(key)
 
-    def model(self) -> SessionModel | None:
+    def model(self) -> QtSession | None:
         return self.models.get(self.current or "")
 
     def dashboard(self) -> Dashboard | None:

@@ -9,8 +9,8 @@ from typing import TextIO
 from PySide6.QtCore import QObject, QSize, QTimer
 from PySide6.QtWidgets import QApplication
 
+from console.core.devices.session import State
 from console.core.exit_codes import ExitCode
-from console.core.session import State
 from console.ui.main_window import MainWindow
 
 SHOT_SIZE = QSize(1400, 900)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from console.core.metric_values import whole_text
+from console.core.telemetry.metric_values import whole_text
 from device_runtime.protocol import MetricSpec
 
 _PREFIXES = ("", "k", "M", "G", "T")

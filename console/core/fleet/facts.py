@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from console.core.devices.session import DeviceSession
 from console.core.fleet.runner import DeviceFailed
-from console.core.session import DeviceSession
 from device_runtime.protocol import (
     ALERTS_LIST,
     HEALTH_LAST,

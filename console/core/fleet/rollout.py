@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from console.core.devices.session import DeviceSession
 from console.core.fleet.bandwidth import SharedRate
 from console.core.fleet.records import RolloutLog, RolloutRecord, new_id
 from console.core.fleet.runner import (
@@ -26,9 +27,8 @@ from console.core.fleet.runner import (
     run_each,
 )
 from console.core.fleet.waves import WaveSize, parse_waves, plan_waves
-from console.core.models import explain_action
-from console.core.session import DeviceSession
-from console.core.store_client import StoreClient
+from console.core.models.store_client import StoreClient
+from console.core.models.tracker import explain_action
 from device_runtime.protocol import (
     STORE_ACTION_SUCCEEDED,
     STORE_ACTIVATE,

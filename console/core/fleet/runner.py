@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from console.core.client import ConnectionLost, DeviceError, IncompatibleRuntime
-from console.core.models import Refusal, explain_error
+from console.core.devices.client import ConnectionLost, DeviceError, IncompatibleRuntime
+from console.core.models.tracker import Refusal, explain_error
 from console.transport.base import TransportError
 from console.transport.hostkeys import UnknownHostKey
 from device_runtime.store.errors import Code

@@ -1,0 +1,1 @@
+"""Device health on the console, without Qt."""

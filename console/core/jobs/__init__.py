@@ -1,0 +1,1 @@
+"""Jobs on a device: tracking, specs from what a person types, reports."""

@@ -1,0 +1,1 @@
+"""The Dashboard page: live charts, latency, the probe, events, thresholds."""

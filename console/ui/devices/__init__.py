@@ -1,0 +1,1 @@
+"""Devices in the window: the sidebar, the status bar, the connection banner, adding and installing."""

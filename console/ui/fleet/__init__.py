@@ -1,0 +1,1 @@
+"""The Fleet page: every registered device in one grid and the actions on them."""

@@ -1,0 +1,1 @@
+"""The Health page: checks, the timeline, settings, the audit log and the commissioning wizard."""

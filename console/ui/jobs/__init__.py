@@ -1,0 +1,1 @@
+"""The Jobs page and the Qt face of a device's jobs."""

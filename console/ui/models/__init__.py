@@ -1,0 +1,1 @@
+"""The Models page, the Deploy wizard and the Rollback dialog."""

@@ -1,0 +1,242 @@
+"""The Qt face of a :class:`~console.core.models.tracker.StoreTracker`, shared by the Models page, the
+Deploy wizard, the Rollback dialog and field mode of one device.
+
+Queries (list, pin, health) run on the session model's worker, after any connect it has queued.
+Deploys and rollbacks run on a worker of their own: they last as long as an upload and a health
+check, and must not hold up the session's other requests meanwhile. Results come back as
+signals, which Qt queues onto the GUI thread, tagged with the caller's id.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from console.core.devices.client import DeviceError
+from console.core.devices.keys import KeyError_, KeyStore
+from console.core.devices.session import State
+from console.core.models.packages import PackageError, build_package
+from console.core.models.tracker import Refusal, RemovalPlan, RollbackPlan, StoreTracker, explain_error
+from console.transport.base import TransportError
+from console.ui import gui_gc
+from console.ui.devices.qt_session import QtSession, plain_error
+from device_runtime.protocol import STORE_ACTION_RUNNING, STORE_KEYS_LIST, Empty, ProtocolError, StoreAction
+from device_runtime.store.errors import StoreError
+
+_ERRORS = (DeviceError, TransportError, ProtocolError, OSError, PackageError, KeyError_, StoreError)
+
+
+class UploadCancelled(Exception):
+    """The operator stopped an upload; what the device holds resumes it next time."""
+
+
+@dataclass(frozen=True)
+class OnnxBuild:
+    """Package an ONNX model on the way: the name and version the operator gave, a key, and the
+    warm-up's input sizes (``--shape``) or real sample (``--sample``)."""
+
+    name: str
+    version: str
+    key_name: str | None = None
+    shapes: dict[str, list[int]] = field(default_factory=dict)
+    sample: Path | None = None
+
+
+class QtModels(QObject):
+    changed = Signal()  # the snapshot (or the health report) is new: read ``tracker``
+    actionChanged = Signal(object)  # StoreAction from any console, as it goes
+    stageChanged = Signal(str, str)  # tag, a step of ours before the device's action starts
+    packaged = Signal(str, str)  # tag, the package built from an ONNX model (deploy it again to resume)
+    uploadStarted = Signal(str, int, int)  # tag, bytes the device already held (a resumed upload), bytes in all
+    uploadProgress = Signal(str, int, int)  # tag, bytes sent, bytes in all
+    actionProgress = Signal(str, object)  # tag, StoreAction of the action that tag started
+    finished = Signal(str, object)  # tag, the final StoreAction
+    refused = Signal(str, object)  # tag, Refusal: it could not start or went wrong on the way
+    failed = Signal(str)  # a plain sentence about a query
+    trustedKeys = Signal(list)  # key ids the device trusts (store.keys.list)
+
+    def __init__(self, session_model: QtSession, who: str, keys_dir: Path | None = None,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.session_model = session_model
+        self.keys_dir = keys_dir
+        self.tracker = StoreTracker(session_model.session, who)
+        self._pool: ThreadPoolExecutor | None = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="store-%s" % session_model.name)
+        self._cancel: dict[str, threading.Event] = {}
+        self._scratch_dir: Path | None = None
+        self._closed = False
+        self.tracker.change_listeners.append(self._on_changed)
+        self.tracker.action_listeners.append(self._on_action)
+        session_model.stateChanged.connect(self._on_state)
+        if session_model.state is State.CONNECTED:
+            self.refresh()
+
+    @property
+    def display_name(self) -> str:
+        return self.session_model.display_name
+
+    def busy(self) -> bool:
+        return self.tracker.running() is not None
+
+    # -- queries -----------------------------------------------------------------------------
+    def refresh(self) -> Future[None]:
+        return self._query(self.tracker.load, "Reading the models of %s" % self.display_name)
+
+    def load_health(self) -> Future[None]:
+        return self._query(self.tracker.load_health, "Reading the health of %s" % self.display_name)
+
+    def load_trusted_keys(self) -> Future[None]:
+        """Ask which signing keys the device trusts; the ids arrive as ``trustedKeys``."""
+        session = self.session_model.session
+        trusted = self.trustedKeys
+
+        def job() -> None:
+            reply = session.call(STORE_KEYS_LIST, Empty())
+            if not self._closed:
+                trusted.emit([k.key_id for k in reply.keys])
+
+        return self._query(job, "Reading the keys %s trusts" % self.display_name)
+
+    def pin(self, name: str, version: str, pinned: bool) -> Future[None]:
+        verb = "Pinning" if pinned else "Unpinning"
+        return self._query(lambda: self.tracker.pin(name, version, pinned), "%s %s %s" % (verb, name, version))
+
+    # -- actions -----------------------------------------------------------------------------
+    def rollback(self, plan: RollbackPlan, why: str = "", force: bool = False) -> str:
+        """``force``: go past the robot's swap inhibit lock after the wait (the device records it)."""
+        tag = uuid.uuid4().hex[:8]
+        self._act(tag, lambda: self.tracker.rollback(plan, why, lambda a: self.actionProgress.emit(tag, a), force),
+                  "%s of %s" % (plan.verb, plan.name))
+        return tag
+
+    def activate(self, name: str, version: str, why: str = "", force: bool = False) -> str:
+        tag = uuid.uuid4().hex[:8]
+        self._act(tag, lambda: self.tracker.activate(name, version, why, lambda a: self.actionProgress.emit(tag, a),
+                                                     force), "Activating %s %s" % (name, version))
+        return tag
+
+    def remove(self, plan: RemovalPlan, why: str = "") -> str:
+        tag = uuid.uuid4().hex[:8]
+        what = "Removing %s%s" % (plan.name, " %s" % plan.version if plan.version else "")
+        self._act(tag, lambda: self.tracker.remove(plan, why, lambda a: self.actionProgress.emit(tag, a)), what)
+        return tag
+
+    def deploy(self, source: Path, build: OnnxBuild | None = None, why: str = "") -> str:
+        """Deploy a package, or an ONNX model packaged on the way; returns the tag of its signals."""
+        tag = uuid.uuid4().hex[:8]
+        cancel = self._cancel[tag] = threading.Event()
+
+        def sent(done: int, total: int) -> None:
+            self.uploadProgress.emit(tag, done, total)
+            if cancel.is_set() and done < total:
+                raise UploadCancelled("the upload was stopped at %.1f of %.1f MB; the device keeps what it "
+                                      "received" % (done / 1e6, total / 1e6))
+
+        def job() -> StoreAction:
+            package = source
+            if build is not None:
+                self.stageChanged.emit(tag, "packaging %s as %s %s" % (source.name, build.name, build.version))
+                key = KeyStore(self.keys_dir).private_key(build.key_name) if (
+                    build.key_name and self.keys_dir is not None) else None
+                folder = self._scratch() / tag
+                folder.mkdir()
+                package = folder / ("%s-%s.tar.gz" % (build.name, build.version))
+                build_package(source, package, build.name, build.version, self.tracker.client.who, key=key,
+                              shapes=build.shapes, sample=build.sample)
+                self.packaged.emit(tag, str(package))
+            self.stageChanged.emit(tag, "uploading %s" % package.name)
+            action = self.tracker.deploy(package, why, lambda a: self.actionProgress.emit(tag, a), sent,
+                                         lambda offset, total: self.uploadStarted.emit(tag, offset, total))
+            if build is not None:
+                shutil.rmtree(package.parent, ignore_errors=True)  # the device has it; kept only to resume
+            return action
+
+        self._act(tag, job, "Deploying %s" % source.name)
+        return tag
+
+    def cancel_upload(self, tag: str) -> None:
+        event = self._cancel.get(tag)
+        if event is not None:
+            event.set()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for event in self._cancel.values():
+            event.set()
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            # No waiting: an activation on the device goes on without us, and the worker's wait for
+            # it ends as soon as the session closes. This model stays referenced from the GUI
+            # thread until that worker ends, so it is never destroyed on the worker.
+            gui_gc.retire(pool, self)
+        if self._scratch_dir is not None:
+            shutil.rmtree(self._scratch_dir, ignore_errors=True)
+
+    def _scratch(self) -> Path:
+        """Packages built from ONNX models live here until the device has them (or the console closes)."""
+        if self._scratch_dir is None:
+            self._scratch_dir = Path(tempfile.mkdtemp(prefix="eoc-packages-"))
+        return self._scratch_dir
+
+    # -- workers -----------------------------------------------------------------------------
+    def _query(self, job: Callable[[], Any], what: str) -> Future[None]:
+        def guarded() -> None:
+            try:
+                job()
+            except _ERRORS as exc:
+                if not self._closed:
+                    self.failed.emit(plain_error(self.display_name, exc) if isinstance(exc, TransportError)
+                                     else "%s failed: %s." % (what, str(getattr(exc, "message", exc)).rstrip(".")))
+
+        return self.session_model.run_blocking(guarded)
+
+    def _act(self, tag: str, job: Callable[[], StoreAction], what: str) -> None:
+        def guarded() -> None:
+            try:
+                action = job()
+            except UploadCancelled as exc:
+                if self._closed:
+                    return
+                self.refused.emit(tag, Refusal("The upload was stopped; nothing was deployed.",
+                                               "Resume the upload to go on from where it stopped.", str(exc)))
+            except _ERRORS as exc:
+                if not self._closed:
+                    self.refused.emit(tag, explain_error(exc, what, self.display_name))
+            else:
+                if not self._closed:
+                    self.finished.emit(tag, action)
+            finally:
+                self._cancel.pop(tag, None)
+
+        pool = self._pool
+        if pool is None:
+            return
+        pool.submit(guarded)
+
+    # -- core -> signals ---------------------------------------------------------------------
+    def _on_changed(self) -> None:
+        if not self._closed:
+            self.changed.emit()
+
+    def _on_action(self, action: StoreAction) -> None:
+        if self._closed:
+            return
+        self.actionChanged.emit(action)
+        if action.state != STORE_ACTION_RUNNING:
+            self.refresh()  # queued on the worker: the reader thread never waits for a reply
+
+    def _on_state(self, state: str, _message: str) -> None:
+        if state == State.CONNECTED.value:
+            self.refresh()

@@ -1,0 +1,1 @@
+"""The Optimize page (its wizard, form and inputs), its deploy step, and the Benchmarks page."""

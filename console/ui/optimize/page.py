@@ -1,0 +1,443 @@
+"""The Optimize page: a wizard from an ONNX file to a faster model with proof that it is accurate.
+
+1 · Model: pick an ONNX file (or the demo model); a validate job runs and its report is shown.
+2 · Target: precision, backend, shapes of dynamic inputs, calibration data, output folder.
+3 · Run: the pipeline (baseline benchmark, quantize, build, benchmark, accuracy) with each
+step's state and progress, the running step's log, a summary at the end, and cancel.
+
+Files are picked on this computer. A device reached over SSH gets them sent first (the model
+before validating, calibration data before the pipeline), off the GUI thread, with the bytes,
+rate and time left shown under the step and a Stop button; its outputs are paths on the device.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from console.core.devices.session import State
+from console.core.jobs.report import validate_text
+from console.core.jobs.specs import SpecError, device_path, local_input, missing_shapes, sends_files
+from console.core.jobs.tracker import is_final, typed_result
+from console.core.optimize.deploy_result import result_onnx
+from console.core.optimize.plan import OptimizeChoice, Step, pipeline_label, plan_pipeline
+from console.core.optimize.summary import pipeline_summary
+from console.ui.charts.chart import plain_label
+from console.ui.devices.qt_session import QtSession
+from console.ui.jobs.page import job_table_view, log_view
+from console.ui.jobs.qt_jobs import QtJobs
+from console.ui.jobs.table import JobTableModel
+from console.ui.models.qt_models import QtModels
+from console.ui.optimize.deploy_result import DeployResultRow
+from console.ui.optimize.form import TargetForm
+from console.ui.optimize.inputs import CALIBRATION, MODEL, OptimizeInputs
+from device_runtime.protocol import ProtocolError, ValidateReport, ValidateSpec
+
+VALIDATE_TAG = "optimize.validate"
+PIPELINE_TAG = "optimize.pipeline"
+
+
+class OptimizePage(QWidget):
+    def __init__(self, model: QtJobs, session_model: QtSession, parent: QWidget | None = None,
+                 demo_file: Path | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.session_model = session_model
+        self.demo_file = demo_file  # this computer's copy of the demo model, sent to a device without one
+        self.validate_job: str | None = None
+        self.report: ValidateReport | None = None
+        self.pipeline_ids: list[str] = []
+        self.pipeline_name = ""
+        self.pipeline_result: str | None = None  # the ONNX file the pipeline ends with, on the device
+        self.followed: str | None = None
+        self.file_dialog: QFileDialog | None = None
+        self.confirm_box: QMessageBox | None = None
+        self._log_end = 0
+        self._device_model: str | None = None  # a model path that is on the device already (the demo)
+        self._waiting_choice: OptimizeChoice | None = None  # the run that waits for its calibration data
+
+        self.path = QLineEdit()
+        self.path.setPlaceholderText("ONNX file on this computer")
+        self.browse = QPushButton("Browse…")
+        self.demo = QPushButton("Demo model")
+        self.demo.setToolTip("The small ONNX classifier every runtime builds for itself")
+        self.model_status = plain_label("Pick an ONNX model to start.")
+        self.model_status.setWordWrap(True)
+        # Once it is valid, the chosen model itself can go to the device as the next version of one of its
+        # models, before (or without) a pipeline.
+        self.deploy_model = DeployResultRow("Deploy this model as it is, as a new version of",
+                                            "deployed from the Optimize page")
+        self._model_local: Path | None = None  # the chosen model's file on this computer, None for one on the device
+        self.inputs = OptimizeInputs(model.files, model.display_name, self)
+        self.model_transfer = self.inputs.rows[MODEL]
+        self.calibration_transfer = self.inputs.rows[CALIBRATION]
+        self.form = TargetForm()
+        self.start = QPushButton("Run pipeline")
+        self.cancel = QPushButton("Cancel…")
+        self.run_status = plain_label("")
+        self.run_status.setWordWrap(True)
+        self.report_view = log_view()
+        self.report_view.setPlaceholderText("The validate report appears here.")
+        self.steps_model = JobTableModel(model.tracker, only=[])
+        self.steps = job_table_view(self.steps_model, compact=True)
+        self.log = log_view()
+        self.log.setPlaceholderText("The running step's log appears here.")
+
+        left = QWidget()
+        column = QVBoxLayout(left)
+        column.addWidget(self._group("1 · Model", self._model_box()))
+        self.target_box = self._group("2 · Target", self.form)
+        column.addWidget(self.target_box)
+        run = QWidget()
+        run_layout = QVBoxLayout(run)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start)
+        buttons.addWidget(self.cancel)
+        buttons.addStretch(1)
+        run_layout.addLayout(buttons)
+        run_layout.addWidget(self.calibration_transfer)
+        run_layout.addWidget(self.run_status)
+        self.deploy_result = DeployResultRow()  # shown once a pipeline has succeeded
+        run_layout.addWidget(self.deploy_result)
+        self.run_box = self._group("3 · Run", run)
+        column.addWidget(self.run_box)
+        column.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(left)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.report_view)
+        right.addWidget(self.steps)
+        right.addWidget(self.log)
+        right.setSizes([300, 200, 300])
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(scroll)
+        split.addWidget(right)
+        split.setSizes([460, 740])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 6, 8, 6)
+        layout.addWidget(split)
+
+        self.browse.clicked.connect(self._on_browse)
+        self.demo.clicked.connect(self._on_demo)
+        self.path.returnPressed.connect(self.validate)
+        self.start.clicked.connect(self.run_pipeline)
+        self.cancel.clicked.connect(self._on_cancel_clicked)
+        self.form.changed.connect(self._update_buttons)
+        self.form.calibration_browse.clicked.connect(self._on_browse_calibration)
+        model.submitted.connect(self._on_submitted)
+        model.jobChanged.connect(self._on_job_changed)
+        model.jobsReset.connect(self._on_reset)
+        model.logAppended.connect(self._on_log)
+        model.failed.connect(self.run_status.setText)
+        self.inputs.sent.connect(self._on_sent)
+        self.inputs.failed.connect(self._on_send_failed)
+        self.inputs.changed.connect(self._update_buttons)
+        if sends_files(session_model.session.entry):
+            self.path.setPlaceholderText("ONNX file on this computer: it is sent to %s" % model.display_name)
+            self.form.output_dir.setPlaceholderText("a folder on %s (absolute path)" % model.display_name)
+        self._update_buttons()
+
+    def ready(self) -> bool:
+        """Connected and listening for jobs (for --screenshot)."""
+        return self.model.tracker.attached
+
+    @staticmethod
+    def _group(title: str, body: QWidget) -> QGroupBox:
+        box = QGroupBox(title)
+        layout = QVBoxLayout(box)
+        layout.addWidget(body)
+        return box
+
+    def _model_box(self) -> QWidget:
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        row.addWidget(self.path, 1)
+        row.addWidget(self.browse)
+        row.addWidget(self.demo)
+        layout.addLayout(row)
+        layout.addWidget(self.model_transfer)
+        layout.addWidget(self.model_status)
+        layout.addWidget(self.deploy_model)
+        return box
+
+    def set_store(self, store: QtModels, keys_dir: Path) -> None:
+        """The device's models: both deploy rows (the chosen model as it is, a pipeline's result) deploy
+        through the Models page's own deploy."""
+        self.deploy_model.set_store(store, keys_dir)
+        self.deploy_result.set_store(store, keys_dir)
+
+    # -- step 1: model -----------------------------------------------------------------------
+    def _open_dialog(self, title: str, filters: str, on_chosen: object, directory: bool = False) -> None:
+        dialog = QFileDialog(self, title, os.path.dirname(self.path.text()) or os.path.expanduser("~"), filters)
+        dialog.setFileMode(QFileDialog.FileMode.Directory if directory else QFileDialog.FileMode.ExistingFile)
+        dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)
+        dialog.fileSelected.connect(on_chosen)
+        self.file_dialog = dialog
+        dialog.open()
+
+    def _on_browse(self) -> None:
+        self._open_dialog("Choose an ONNX model", "ONNX models (*.onnx);;All files (*)", self.choose_model)
+
+    def _on_browse_calibration(self) -> None:
+        self._open_dialog("Choose calibration data", "NumPy arrays (*.npy *.npz);;All files (*)",
+                          self.form.calibration.setText)
+
+    def _on_demo(self) -> None:
+        """The device's own demo model, else this computer's copy sent there, else why neither."""
+        caps = self.session_model.capabilities
+        if caps is not None and caps.demo_model:
+            self.choose_model(caps.demo_model, on_device=True)
+        elif self.demo_file is not None and self.demo_file.is_file():
+            self.choose_model(str(self.demo_file))
+        elif self.session_model.state is not State.CONNECTED:
+            self.model_status.setText("%s is not connected; the demo model can be used once it is back."
+                                      % self.model.display_name)
+        else:
+            self.model_status.setText(
+                "%s's runtime does not provide the demo model (an installed runtime runs without it) and this "
+                "computer has no copy yet. Open This computer once (it writes one), or choose an ONNX file."
+                % self.model.display_name)
+
+    def choose_model(self, path: str, on_device: bool = False) -> None:
+        """Validate ``path``: a file on this computer, or with ``on_device`` one the device holds."""
+        self._device_model = path if on_device else None
+        self.path.setText(path)
+        self.validate()
+
+    def validate(self) -> None:
+        if self.inputs.busy():
+            return
+        self.report = None
+        self.validate_job = None
+        self._model_local = None
+        self.deploy_model.setVisible(False)
+        self.form.set_report(None, self.session_model.capabilities)
+        self.report_view.clear()
+        text = self.path.text().strip()
+        entry = self.session_model.session.entry
+        try:
+            if not text:
+                raise SpecError("pick an ONNX model to start")
+            if text == self._device_model:
+                target = text
+            elif sends_files(entry):
+                local = self._model_local = local_input(entry, text)
+                self.model_status.setText("%s is validated on %s once it is there." % (local.name,
+                                                                                       self.model.display_name))
+                self.inputs.send(MODEL, local)
+                return
+            else:
+                target = device_path(entry, text)
+                self._model_local = Path(target)
+        except SpecError as exc:
+            self.model_status.setText(str(exc).capitalize() + ".")
+            self._update_buttons()
+            return
+        self._validate_on_device(target)
+
+    def _validate_on_device(self, target: str) -> None:
+        self.model_status.setText("Validating %s…" % os.path.basename(target))
+        self.model.submit("validate", ValidateSpec(target), "validate %s" % os.path.basename(target), VALIDATE_TAG)
+        self._update_buttons()
+
+    # -- files sent to an SSH device ----------------------------------------------------------
+    def _on_sent(self, what: str, path: str) -> None:
+        if what == MODEL:
+            self._validate_on_device(path)
+            return
+        choice, self._waiting_choice = self._waiting_choice, None
+        if choice is not None:
+            choice.calibration = path
+            self._start_pipeline(choice)
+
+    def _on_send_failed(self, what: str, message: str) -> None:
+        if what == MODEL:
+            self.model_status.setText(message)
+        else:
+            self._waiting_choice = None
+            self.run_status.setText("Cannot start: %s" % message)
+
+    def _show_validation(self) -> None:
+        info = self.model.tracker.job(self.validate_job) if self.validate_job else None
+        if info is None or not is_final(info) or self.report is not None:
+            return
+        if info.state != "succeeded":
+            self.model_status.setText("Validation %s: %s" % (info.state, info.error or "no reason given"))
+            return
+        try:
+            record = typed_result(info)
+        except ProtocolError as exc:
+            self.model_status.setText("The validate report is malformed: %s" % exc.message)
+            return
+        if not isinstance(record, ValidateReport):
+            return
+        self.report = record
+        self.report_view.setPlainText(validate_text(record))
+        if record.ok:
+            self.model_status.setText("Valid · %s · %d input%s · %s parameters" % (
+                record.precision, len(record.inputs), "" if len(record.inputs) == 1 else "s",
+                f"{record.parameters:,}"))
+        else:
+            self.model_status.setText("Not valid: %s" % (record.checker_error or record.shape_inference_error or
+                                                          "see the report"))
+        self.form.set_report(record, self.session_model.capabilities)
+        self._update_buttons()
+        if record.ok and self._model_local is not None:
+            self.deploy_model.offer(str(self._model_local), True, self.model.display_name)
+
+    # -- step 3: run -------------------------------------------------------------------------
+    def run_pipeline(self) -> None:
+        if self.report is None or not self.report.ok or self._running() or self.inputs.busy():
+            return
+        entry = self.session_model.session.entry
+        remote = sends_files(entry)
+        try:
+            choice = self.form.choice(self.report.model)
+            calibration = local_input(entry, choice.calibration) if remote and choice.calibration else None
+            if choice.calibration and not remote:
+                choice.calibration = device_path(entry, choice.calibration)
+            if choice.output_dir:  # on an SSH device, a folder there
+                choice.output_dir = device_path(entry, choice.output_dir, must_exist=not remote)
+            missing = missing_shapes(self.report, choice.shapes)
+            if missing:
+                raise SpecError(missing)
+            self._plan(choice)  # every check before anything is sent
+        except SpecError as exc:
+            self.run_status.setText("Cannot start: %s." % str(exc).rstrip("."))
+            return
+        if calibration is not None:
+            self._waiting_choice = choice
+            self.run_status.setText("Sending the calibration data %s to %s…" % (calibration.name,
+                                                                                 self.model.display_name))
+            self.inputs.send(CALIBRATION, calibration)
+            return
+        self._start_pipeline(choice)
+
+    def _plan(self, choice: OptimizeChoice) -> list[Step]:
+        caps = self.session_model.capabilities
+        return plan_pipeline(choice, caps.tensorrt if caps else None)
+
+    def _start_pipeline(self, choice: OptimizeChoice) -> None:
+        try:
+            steps = self._plan(choice)
+        except SpecError as exc:
+            self.run_status.setText("Cannot start: %s." % str(exc).rstrip("."))
+            return
+        self.run_status.setText("Starting %d steps: %s…" % (len(steps), " → ".join(kind for kind, _, _ in steps)))
+        self.pipeline_name = pipeline_label(choice)
+        self.pipeline_result = result_onnx(steps, choice.model)
+        self.deploy_result.setVisible(False)
+        self.model.pipeline(steps, self.pipeline_name, PIPELINE_TAG)
+
+    def _running(self) -> bool:
+        jobs = [self.model.tracker.job(i) for i in self.pipeline_ids]
+        return any(j is not None and not is_final(j) for j in jobs)
+
+    def _on_submitted(self, tag: str, ids: list[str]) -> None:
+        if tag == VALIDATE_TAG and ids:
+            self.validate_job = ids[0]
+            self._show_validation()
+        elif tag == PIPELINE_TAG:
+            self.pipeline_ids = list(ids)
+            self.steps_model.set_only(list(ids))
+            self.followed = None
+            self._update_run()
+
+    def _on_reset(self) -> None:
+        self.steps_model.reload()
+        self._show_validation()
+        self._update_run()
+
+    def _on_job_changed(self, job_id: str) -> None:
+        if job_id == self.validate_job:
+            self._show_validation()
+        if job_id in self.pipeline_ids:
+            self.steps_model.job_changed(job_id)
+            self._update_run()
+
+    def _update_run(self) -> None:
+        jobs = [j for j in (self.model.tracker.job(i) for i in self.pipeline_ids) if j is not None]
+        running = next((j for j in jobs if j.state == "running"), None)
+        if running is not None and running.id != self.followed:
+            self.followed = running.id
+            self.log.appendPlainText("── %s ──" % (running.label or running.kind))
+            self._log_end = 0
+            self._show_log()
+            self.model.load_logs(running.id)
+        if jobs and all(is_final(j) for j in jobs):
+            self.run_status.setText(pipeline_summary(jobs))
+            if all(j.state == "succeeded" for j in jobs) and not self.deploy_result.isVisibleTo(self):
+                self.deploy_result.offer(self.pipeline_result, not sends_files(self.session_model.session.entry),
+                                         self.model.display_name)
+        elif running is not None:
+            step = self.pipeline_ids.index(running.id) + 1
+            self.run_status.setText("Step %d of %d: %s · %.0f%% %s" % (
+                step, len(self.pipeline_ids), running.kind, running.progress * 100, running.stage))
+        self._update_buttons()
+
+    def _show_log(self) -> None:
+        if self.followed is None:
+            return
+        buf = self.model.tracker.log(self.followed)
+        start = max(self._log_end, buf.base)
+        new = buf.lines[start - buf.base:]
+        if new:
+            self.log.appendPlainText("\n".join(new))
+        self._log_end = buf.end
+
+    def _on_log(self, job_id: str, _offset: int, _lines: list[str]) -> None:
+        if job_id == self.followed:
+            self._show_log()
+
+    def _update_buttons(self) -> None:
+        ready = self.report is not None and self.report.ok
+        running = self._running()
+        sending = self.inputs.busy()
+        self.target_box.setEnabled(ready and not running and not sending)
+        self.start.setEnabled(ready and not running and not sending)
+        self.cancel.setEnabled(running)
+        self.browse.setEnabled(not running and not sending)
+        self.demo.setEnabled(not running and not sending)
+        self.path.setEnabled(not sending)
+
+    def _on_cancel_clicked(self) -> None:
+        jobs = [j for j in (self.model.tracker.job(i) for i in self.pipeline_ids) if j is not None]
+        open_jobs = [j for j in jobs if not is_final(j)]
+        if not open_jobs:
+            return
+        box = QMessageBox(QMessageBox.Icon.Question, "Cancel pipeline",
+                          "Cancel the pipeline '%s' on %s? The running step stops now and the %d step(s) after it "
+                          "will not run." % (self.pipeline_name, self.model.display_name, len(open_jobs) - 1),
+                          QMessageBox.StandardButton.NoButton, self)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        stop = box.addButton("Cancel pipeline", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton("Keep running", QMessageBox.ButtonRole.RejectRole)
+        # Queued steps first, so none of them starts while the running one is stopping.
+        ids = [j.id for j in reversed(open_jobs)]
+
+        def on_done() -> None:
+            if box.clickedButton() is stop:
+                self.run_status.setText("Cancelling…")
+                self.model.cancel(ids)
+            self.confirm_box = None
+
+        box.finished.connect(on_done)
+        self.confirm_box = box
+        box.open()
