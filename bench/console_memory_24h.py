@@ -28,9 +28,9 @@ from PySide6.QtWidgets import QApplication
 from bench._util import verdict
 from console.core.app import ConsoleCore
 from console.core.env import ConsoleEnv
-from console.core.telemetry import TelemetryStore
-from console.ui.dashboard import Dashboard
-from console.ui.session_model import SessionModel
+from console.core.telemetry.metrics import TelemetryStore
+from console.ui.dashboard.page import Dashboard
+from console.ui.devices.qt_session import QtSession
 from console.ui.theme import apply_theme
 from device_runtime.protocol import TOPIC_ALERT, TOPIC_SAMPLE, AlertEvent, Event, MetricSpec, Sample
 
@@ -66,7 +66,7 @@ def main() -> int:
     specs = metrics(args.metrics)
     store = TelemetryStore(specs)
     session.store = store
-    model = SessionModel(session)
+    model = QtSession(session)
     model._attach()  # the listeners a connect would attach
     board = Dashboard(model, apply_theme(app, "light"), window_s=86400.0)
     board.resize(1400, 900)

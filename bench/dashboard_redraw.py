@@ -31,10 +31,10 @@ from PySide6.QtWidgets import QApplication
 from bench._util import summary_ms, verdict
 from console.core.app import ConsoleCore
 from console.core.env import ConsoleEnv
-from console.core.peak_cache import PeakCache
-from console.core.telemetry import TelemetryStore
-from console.ui.dashboard import Dashboard
-from console.ui.session_model import SessionModel
+from console.core.telemetry.metrics import TelemetryStore
+from console.core.telemetry.peak_cache import PeakCache
+from console.ui.dashboard.page import Dashboard
+from console.ui.devices.qt_session import QtSession
 from console.ui.theme import apply_theme
 from device_runtime.protocol import MetricSpec
 
@@ -64,7 +64,7 @@ def measure(app: QApplication, core: ConsoleCore, decimate: bool,
     for i in range(rows):
         store.add(T0 + i / RATE_HZ, sample(i))
     session.store = store
-    model = SessionModel(session)
+    model = QtSession(session)
     board = Dashboard(model, apply_theme(app, "light"), window_s=WINDOW_S, decimate=decimate)
     board.resize(1400, 900)  # the window edge-console opens; both charts on screen
     board.show()

@@ -87,9 +87,9 @@ class Phases:
 
     def __init__(self) -> None:
         import console.cli.cmd_deploy as cmd_deploy
-        import console.core.packages as packages
-        import console.core.store_client as store_client
-        import console.core.upload_stream as upload_stream
+        import console.core.models.packages as packages
+        import console.core.models.store_client as store_client
+        import console.core.transfers.upload_stream as upload_stream
 
         self.marks: list[tuple[str, float, float]] = []
         self._wrap(packages, "manifest_for_onnx", "manifest")
@@ -141,7 +141,7 @@ def report(where: str, size_mb: float, lines: list[str], deploys: list[float], f
 
 def over_ssh(mb: int, rounds: int) -> int:
     from bench.ssh_link import loopback_device, openssh_args, timed
-    from console.core.keys import KeyStore
+    from console.core.devices.keys import KeyStore
     from tests.support.ssh import RUNTIME
 
     lines: list[str] = []

@@ -25,10 +25,10 @@ import psutil
 
 from bench._util import verdict
 from bench.ssh_link import loopback_device, openssh_args, timed
-from console.core.keys import KeyStore
-from console.core.packages import build_package
-from console.core.session import DeviceSession, make_transport
-from console.core.store_client import StoreClient
+from console.core.devices.keys import KeyStore
+from console.core.devices.session import DeviceSession, make_transport
+from console.core.models.packages import build_package
+from console.core.models.store_client import StoreClient
 from device_runtime.protocol import Record, StoreAction, StoreKey
 from tests.support.daemons import stop_daemon
 from tests.support.ssh import SshServer

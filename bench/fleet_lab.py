@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from bench._util import verdict
-from console.core.packages import build_package
+from console.core.models.packages import build_package
 from tests.support.netlab import TAG, Lab, prepare_wheelhouse, start_lab, unavailable
 from tests.support.store import make_onnx
 

@@ -78,10 +78,10 @@ import psutil
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from bench._util import verdict
-from console.core.packages import build_package
-from console.core.session import DeviceSession
+from console.core.devices.session import DeviceSession
+from console.core.models.packages import build_package
+from console.core.models.store_client import StoreClient
 from console.core.settings import DeviceEntry
-from console.core.store_client import StoreClient
 from console.transport.local import LocalTransport
 from device_runtime.demo_model import DEMO_NAME, INPUT_SHAPE, write_demo_model
 from device_runtime.protocol import Empty, ProbeSettings, ProbeStatus, StorePolicyUpdate

@@ -22,10 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from bench._util import summary_ms, verdict
-from console.core.packages import build_package
-from console.core.session import DeviceSession
+from console.core.devices.session import DeviceSession
+from console.core.models.packages import build_package
+from console.core.models.store_client import StoreClient
 from console.core.settings import DeviceEntry
-from console.core.store_client import StoreClient
 from console.transport.local import LocalTransport
 from device_runtime.server.bridge import start_daemon
 from tests.support.store import make_onnx

@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from bench._util import percentile, summary_ms, verdict
+from console.core.devices.session import DeviceSession, State, make_transport
 from console.core.env import ConsoleEnv
-from console.core.session import DeviceSession, State, make_transport
 from console.core.settings import DeviceEntry
 from console.transport.sftp_upload import UploadProgress, upload
 from console.transport.ssh import SshTransport

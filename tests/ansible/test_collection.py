@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from console import __version__ as console_version
-from console.core.packages import build_package
+from console.core.models.packages import build_package
 from device_runtime.store.config import StoreConfig, config_path, save_config
 from tests.support.ansible_controller import COLLECTION, Controller, ansible_tool, install_collection
 from tests.support.netlab import STORE, TAG, Lab, memory_tmp, prepare_wheelhouse, start_lab, unavailable

@@ -14,7 +14,7 @@ from console.cli.main import main
 from console.core.app import ConsoleCore
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
-from console.core.thresholds import set_thresholds
+from console.core.telemetry.thresholds import set_thresholds
 from device_runtime.protocol import AlertThresholds
 from device_runtime.server.bridge import start_daemon
 

@@ -9,11 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from console.core.alerts import AlertFeed, AlertLog, format_duration, kind_label, severity_label
 from console.core.app import ConsoleCore
-from console.core.client import DeviceError
+from console.core.devices.client import DeviceError
 from console.core.env import ConsoleEnv
-from console.core.thresholds import ThresholdError, apply_assignments, get_thresholds, set_thresholds, validate
+from console.core.telemetry.alerts import AlertFeed, AlertLog, format_duration, kind_label, severity_label
+from console.core.telemetry.thresholds import (
+    ThresholdError,
+    apply_assignments,
+    get_thresholds,
+    set_thresholds,
+    validate,
+)
 from device_runtime.protocol import AlertEvent, AlertThresholds, ErrorCode
 from device_runtime.server.bridge import start_daemon
 

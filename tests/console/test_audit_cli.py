@@ -9,7 +9,7 @@ import pwd
 
 from console.cli.main import main
 from console.core.app import ConsoleCore
-from console.core.audit import audit_line, list_audit, row
+from console.core.devices.audit import audit_line, list_audit, row
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
 from device_runtime.protocol import AuditEntry

@@ -13,12 +13,12 @@ import onnxruntime as ort
 
 from console.cli.main import main
 from console.core.app import ConsoleCore
-from console.core.commissioning import FAIL, PASS, SKIP
-from console.core.commissioning_report import read_report
+from console.core.commissioning.checklist import FAIL, PASS, SKIP
+from console.core.commissioning.report import read_report
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
-from console.core.packages import build_package
-from console.core.store_client import StoreClient
+from console.core.models.packages import build_package
+from console.core.models.store_client import StoreClient
 from device_runtime.capabilities import read_serial
 from device_runtime.server.bridge import start_daemon
 from tests.support.store import make_package

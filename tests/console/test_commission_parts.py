@@ -11,9 +11,9 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from console.core.commissioning import FAIL, PASS, SKIP, CommissionReport, StepResult, safe_serial
-from console.core.commissioning_golden import GoldenCase, GoldenError, load_cases, tolerances, write_case
-from console.core.commissioning_report import read_report, report_html, write_report
+from console.core.commissioning.checklist import FAIL, PASS, SKIP, CommissionReport, StepResult, safe_serial
+from console.core.commissioning.golden import GoldenCase, GoldenError, load_cases, tolerances, write_case
+from console.core.commissioning.report import read_report, report_html, write_report
 from device_runtime.capabilities import probe, read_serial
 
 

@@ -7,11 +7,18 @@ import json
 import numpy as np
 import pytest
 
-from console.core.client import ClientProtocol, DeviceError, IncompatibleRuntime, Reply, check_welcome, checked_result
+from console.core.devices.client import (
+    ClientProtocol,
+    DeviceError,
+    IncompatibleRuntime,
+    Reply,
+    check_welcome,
+    checked_result,
+)
+from console.core.devices.registry import DeviceRegistry, UnknownDevice
 from console.core.env import ConsoleEnv
-from console.core.registry import DeviceRegistry, UnknownDevice
 from console.core.settings import DeviceEntry, Settings, SettingsError, load_settings, save_settings
-from console.core.telemetry import TelemetryStore
+from console.core.telemetry.metrics import TelemetryStore
 from device_runtime import protocol as p
 
 

@@ -8,9 +8,9 @@ import json
 import pytest
 
 from console.cli.main import main
+from console.core.devices.registry import DeviceRegistry
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
-from console.core.registry import DeviceRegistry
 from console.core.settings import Settings, SettingsError
 
 

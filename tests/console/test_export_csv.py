@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from console.core.export import ExportError, csv_header, export_csv, write_csv
-from console.core.telemetry import TelemetryStore
+from console.core.telemetry.export import ExportError, csv_header, export_csv, write_csv
+from console.core.telemetry.metrics import TelemetryStore
 from device_runtime.protocol import MetricSpec
 
 SPECS = [

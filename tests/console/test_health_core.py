@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 
 from console.core.app import ConsoleCore
-from console.core.client import DeviceError
+from console.core.devices.client import DeviceError
 from console.core.env import ConsoleEnv
-from console.core.health import (
+from console.core.health.monitor import (
     CONFIG_FIELD_BY_KEY,
     UNKNOWN,
     HealthConfigError,

@@ -18,7 +18,7 @@ import pytest
 from console.core.app import ConsoleCore
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
-from console.core.jobs import JobTracker
+from console.core.jobs.tracker import JobTracker
 from device_runtime.demo_model import build_demo_model
 from device_runtime.protocol import BenchmarkSpec
 from tests.support.jobs_cli import run

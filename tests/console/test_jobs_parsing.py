@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from console.core.job_specs import (
+from console.core.jobs.specs import (
     SpecError,
     default_shapes,
     device_path,
@@ -17,7 +17,7 @@ from console.core.job_specs import (
     parse_shape,
     parse_shapes,
 )
-from console.core.optimize_plan import OptimizeChoice, plan_pipeline, trt_major
+from console.core.optimize.plan import OptimizeChoice, plan_pipeline, trt_major
 from console.core.settings import DeviceEntry
 from device_runtime.protocol import AccuracySpec, BenchmarkSpec, BuildSpec, QuantizeSpec, TensorInfo, ValidateReport
 

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from console.cli.job_progress import Progress, bar_text, plain_text
-from console.core.benchmarks import (
+from console.core.jobs.report import duration, jobs_table, result_text
+from console.core.optimize.benchmarks import (
     CSV_COLUMNS,
     BenchmarkBook,
     BenchmarkEntry,
@@ -22,8 +23,7 @@ from console.core.benchmarks import (
     to_csv,
     write_csv,
 )
-from console.core.job_report import duration, jobs_table, result_text
-from console.core.optimize_summary import pipeline_summary
+from console.core.optimize.summary import pipeline_summary
 from device_runtime.protocol import (
     BackendSupport,
     BuildResult,

@@ -9,10 +9,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from console.core.benchmarks import BenchmarkBook
-from console.core.jobs import JobTracker, LogBuffer, job_title
-from console.core.registry import LOCAL_ENTRY
-from console.core.session import DeviceSession
+from console.core.devices.registry import LOCAL_ENTRY
+from console.core.devices.session import DeviceSession
+from console.core.jobs.tracker import JobTracker, LogBuffer, job_title
+from console.core.optimize.benchmarks import BenchmarkBook
 from console.transport.local import LocalTransport
 from device_runtime.protocol import (
     TOPIC_JOB,

@@ -10,9 +10,9 @@ import psutil
 import pytest
 
 from console.core.app import ConsoleCore
-from console.core.client import ConnectionLost, DeviceError
+from console.core.devices.client import ConnectionLost, DeviceError
+from console.core.devices.session import State
 from console.core.env import ConsoleEnv
-from console.core.session import State
 from device_runtime import __version__ as runtime_version
 
 
@@ -85,7 +85,7 @@ def test_daemon_death_is_reported_not_hung(console_env: ConsoleEnv) -> None:
 
 
 def test_unknown_transport_kind_is_a_clear_error(console_env: ConsoleEnv) -> None:
-    from console.core.session import make_transport
+    from console.core.devices.session import make_transport
     from console.core.settings import DeviceEntry
     from console.transport.base import TransportError
 

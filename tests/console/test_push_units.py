@@ -8,10 +8,10 @@ import io
 import pytest
 
 from console.cli.cmd_push import PushDisplay, progress_text
-from console.core.client import ConnectionLost, DeviceError, IncompatibleRuntime
-from console.core.push import is_retryable
-from console.core.push_progress import RECONNECTING, SENDING, VERIFYING, PushProgress
-from console.core.rate_meter import RateMeter
+from console.core.devices.client import ConnectionLost, DeviceError, IncompatibleRuntime
+from console.core.transfers.push import is_retryable
+from console.core.transfers.push_progress import RECONNECTING, SENDING, VERIFYING, PushProgress
+from console.core.transfers.rate_meter import RateMeter
 from console.transport.base import TransportError
 from console.transport.hostkeys import HostKeyError
 from console.transport.sftp_upload import UploadError

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from console.core.rollback_record import last_rollback, rolled_back_versions
+from console.core.models.rollback_record import last_rollback, rolled_back_versions
 from device_runtime.protocol import StoreHistoryEntry
 
 

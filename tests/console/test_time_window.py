@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from console.core.time_window import MAX_SPAN_S, MIN_SPAN_S, TimeWindow
+from console.core.telemetry.time_window import MAX_SPAN_S, MIN_SPAN_S, TimeWindow
 
 
 def test_live_follows_the_newest_sample_and_a_hold_stays_where_it_was() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from console.core.transfer import CHECKING, SENDING, VERIFYING, TransferMeter
+from console.core.transfers.progress import CHECKING, SENDING, VERIFYING, TransferMeter
 
 MB = 1_000_000
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from console.core.env import ConsoleEnv
-from console.core.packages import build_package
+from console.core.models.packages import build_package
 from device_runtime.server.bridge import start_daemon
 from device_runtime.store.config import StoreConfig, save_config
 from tests.support.daemons import stop_daemon

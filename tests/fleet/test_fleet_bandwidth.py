@@ -8,7 +8,7 @@ import pytest
 
 from console.core.exit_codes import ExitCode
 from console.core.fleet.bandwidth import SharedRate
-from console.core.packages import build_package
+from console.core.models.packages import build_package
 from tests.support.lab import Lab
 from tests.support.store import make_onnx
 

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from console.cli.main import main
-from console.core.client import ConnectionLost, DeviceError
+from console.core.devices.client import ConnectionLost, DeviceError
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
 from console.core.fleet.records import RolloutLog, RolloutRecord, new_id

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from console.core.exit_codes import ExitCode
-from console.core.packages import build_package
+from console.core.models.packages import build_package
 from tests.support.netlab import TAG, Lab, Link, memory_tmp, prepare_wheelhouse, start_lab, unavailable
 from tests.support.store import make_onnx
 

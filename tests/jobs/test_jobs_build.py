@@ -104,7 +104,7 @@ def test_trtexec_failure_is_reported_and_leaves_no_engine(tmp_path: Path, models
 def test_a_package_manifest_gives_the_profile(trt10: Harness, models_dir: Path, tmp_path: Path) -> None:
     import shutil
 
-    from console.core.packages import manifest_for_onnx
+    from console.core.models.packages import manifest_for_onnx
 
     folder = tmp_path / "detector" / "1.0.0"  # as a stored version or an unpacked package lays it out
     folder.mkdir(parents=True)

@@ -11,8 +11,8 @@ import numpy as np
 import onnx
 import pytest
 
-from console.core.job_specs import SpecError, parse_preprocess
-from console.core.packages import build_package, inspect_package
+from console.core.jobs.specs import SpecError, parse_preprocess
+from console.core.models.packages import build_package, inspect_package
 from device_runtime import protocol as p
 from tests.support import quant_models
 from tests.support.images import write_png
@@ -99,7 +99,7 @@ def test_integer_ids_stay_inside_the_table_and_bench_takes_npz(harness: Harness,
 
 @pytest.mark.slow
 def test_bench_and_accuracy_feed_the_package_sample(harness: Harness, tmp_path: Path) -> None:
-    from console.core.packages import SAMPLE_FILE, manifest_for_onnx
+    from console.core.models.packages import SAMPLE_FILE, manifest_for_onnx
 
     folder = tmp_path / "tokens" / "1.0.0"  # as a stored version or an unpacked package lays it out
     folder.mkdir(parents=True)

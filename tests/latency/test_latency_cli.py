@@ -10,8 +10,8 @@ from console.cli.main import main
 from console.core.app import ConsoleCore
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
-from console.core.packages import build_package
-from console.core.store_client import StoreClient
+from console.core.models.packages import build_package
+from console.core.models.store_client import StoreClient
 from device_runtime.demo_model import DEMO_NAME, write_demo_model
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from console.core.client import DeviceError
+from console.core.devices.client import DeviceError
 from device_runtime.demo_model import DEMO_NAME
 from device_runtime.latency.probe_config import config_path
 from device_runtime.protocol import (

@@ -204,8 +204,8 @@ def test_a_second_stop_says_nothing_is_serving_whatever_pid_the_lock_file_still_
 
 
 def test_stop_local_after_the_daemon_ended_is_not_an_error(short_tmp: Path) -> None:
+    from console.core.devices.local_runtime import stop_local_runtime
     from console.core.env import ConsoleEnv
-    from console.core.local_runtime import stop_local_runtime
     from device_runtime.paths import lock_path
 
     env = ConsoleEnv(config_dir=short_tmp / "cfg", data_dir=short_tmp / "data", runtime_dir=short_tmp / "run",

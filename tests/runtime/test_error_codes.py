@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from console.core.client import DeviceError
-from console.core.models import explain_error
+from console.core.devices.client import DeviceError
+from console.core.models.tracker import explain_error
 from device_runtime import protocol as p
 from device_runtime.server.bridge import start_daemon
 from device_runtime.store.errors import Code

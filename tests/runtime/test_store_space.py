@@ -19,7 +19,7 @@ import psutil
 
 from console.cli.main import ExitCode
 from console.core.env import ConsoleEnv
-from console.core.package_gzip import CanonicalGzip
+from console.core.models.package_gzip import CanonicalGzip
 from device_runtime import protocol as p
 from tests.support.store import edgectl, make_package, public_line, read_members, write_members
 from tests.support.wire import RawClient

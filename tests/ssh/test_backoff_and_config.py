@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from console.core.backoff import Backoff, ReconnectLoop
+from console.core.devices.backoff import Backoff, ReconnectLoop
 from console.transport.ssh_config import (
     ConfigContext,
     Destination,

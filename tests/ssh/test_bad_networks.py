@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from console.core.files import stage_file
-from console.core.jobs import JobTracker, typed_result
-from console.core.push import Pusher, PushResult
-from console.core.push_progress import RECONNECTING, SENDING, PushProgress
-from console.core.session import DeviceSession, State, make_transport
+from console.core.devices.session import DeviceSession, State, make_transport
+from console.core.jobs.tracker import JobTracker, typed_result
+from console.core.transfers.files import stage_file
+from console.core.transfers.push import Pusher, PushResult
+from console.core.transfers.push_progress import RECONNECTING, SENDING, PushProgress
 from device_runtime.demo_model import write_demo_model
 from device_runtime.protocol import BenchmarkResult, BenchmarkSpec, JobLog, JobLogQuery
 from tests.support.daemons import stop_daemon

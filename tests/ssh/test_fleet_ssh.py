@@ -11,7 +11,7 @@ from pathlib import Path
 from console.cli.main import main
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
-from console.core.packages import build_package
+from console.core.models.packages import build_package
 from tests.support.ssh import RUNTIME, SshServer, SshWorld
 from tests.support.store import SIGN_KEY, make_onnx, public_line
 

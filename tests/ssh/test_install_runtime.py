@@ -18,12 +18,12 @@ from pytestqt.qtbot import QtBot
 
 from console import __version__ as console_version
 from console.cli.main import main
+from console.core.devices.registry import DeviceRegistry
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
-from console.core.install_runtime import CURRENT, INSTALLED, UPGRADED, InstallError, InstallOptions, RuntimeInstaller
-from console.core.registry import DeviceRegistry
-from console.core.wheelhouse import WheelhouseCache, WheelhouseError, WheelTarget
-from console.ui.install_dialog import InstallDialog
+from console.core.install.runtime import CURRENT, INSTALLED, UPGRADED, InstallError, InstallOptions, RuntimeInstaller
+from console.core.install.wheelhouse import WheelhouseCache, WheelhouseError, WheelTarget
+from console.ui.devices.install_dialog import InstallDialog
 from tests.support.robots import SYSTEM_PYTHON, Robot, _handshake, _system_target, start_robot
 from tests.support.ssh import SshWorld, free_port
 

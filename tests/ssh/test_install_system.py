@@ -24,8 +24,8 @@ import psutil
 import pytest
 
 from console import __version__ as console_version
-from console.core.install_runtime import INSTALLED, UPGRADED, InstallOptions, RuntimeInstaller
-from console.core.session import DeviceSession, make_transport
+from console.core.devices.session import DeviceSession, make_transport
+from console.core.install.runtime import INSTALLED, UPGRADED, InstallOptions, RuntimeInstaller
 from device_runtime.paths import SYSTEM_ROOT, SYSTEM_SOCKET
 from device_runtime.protocol import Empty, TelemetryTable
 from tests.support.installers import remove_system_install, system_daemons, system_install_slot

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from console import __version__ as console_version
-from console.core.commission import FAIL, OK, WARN, parse_facts, verdict
-from console.core.install_runtime import InstallError, InstallOptions, RuntimeInstaller
+from console.core.install.preflight import FAIL, OK, WARN, parse_facts, verdict
+from console.core.install.runtime import InstallError, InstallOptions, RuntimeInstaller
 from console.core.settings import DeviceEntry
 from tests.support.robots import SYSTEM_PYTHON, Robot, start_robot
 from tests.support.ssh import SshWorld

@@ -27,9 +27,9 @@ from typing import Any
 import pytest
 import yaml
 
+from console.core.devices.registry import DeviceRegistry
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
-from console.core.registry import DeviceRegistry
 from device_runtime.prometheus import plan
 from device_runtime.report import LATENCY_SOCKET_NAME, LatencyReporter
 from tests.support.board_daemon import BoardDaemon, robot_sample

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from console.cli.main import main
-from console.core.backoff import Backoff
+from console.core.devices.backoff import Backoff
+from console.core.devices.session import DeviceSession, make_transport
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
-from console.core.push import Pusher, PushGaveUp
-from console.core.push_progress import SENDING, PushProgress
-from console.core.session import DeviceSession, make_transport
+from console.core.transfers.push import Pusher, PushGaveUp
+from console.core.transfers.push_progress import SENDING, PushProgress
 from tests.support.ssh import SshWorld
 from tests.support.ssh_flows import _destination, _use_client_key
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from console.core.session import make_transport
+from console.core.devices.session import make_transport
 from console.transport.sftp_upload import (
     WRITE_SIZE,
     SftpSink,

@@ -12,8 +12,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from console.core.commissioning import FAIL, PASS, SKIP
-from console.core.commissioning_report import read_report
+from console.core.commissioning.checklist import FAIL, PASS, SKIP
+from console.core.commissioning.report import read_report
 from console.core.exit_codes import ExitCode
 from device_runtime.demo_model import DEMO_NAME, INPUT_SHAPE, build_demo_model
 from tests.support.ssh import SshWorld

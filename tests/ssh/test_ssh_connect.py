@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from console.core.client import ConnectionLost
-from console.core.session import DeviceSession, State, make_transport
+from console.core.devices.client import ConnectionLost
+from console.core.devices.session import DeviceSession, State, make_transport
 from console.transport.ssh import SshTransport, bridge_command
 from console.transport.ssh_errors import SshAuthError
 from tests.support.ssh import RUNTIME, SshWorld, keygen

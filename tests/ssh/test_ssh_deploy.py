@@ -7,10 +7,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from console.core.keys import KeyStore
-from console.core.packages import build_package
-from console.core.session import DeviceSession, make_transport
-from console.core.store_client import StoreClient
+from console.core.devices.keys import KeyStore
+from console.core.devices.session import DeviceSession, make_transport
+from console.core.models.packages import build_package
+from console.core.models.store_client import StoreClient
 from device_runtime.protocol import Empty, Record, StoreKey, StoreModelRef, StoreModels, StoreVersions
 from device_runtime.store.receiver import MIN_BYTES
 from tests.support.ssh import SshWorld

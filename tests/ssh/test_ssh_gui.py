@@ -11,11 +11,11 @@ from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
 from console.core.app import ConsoleCore
-from console.core.session import State
-from console.ui.add_device_dialog import AddDeviceDialog
-from console.ui.hostkey_dialog import ChangedHostKeyDialog, DialogPrompts, UnknownHostKeyDialog
+from console.core.devices.session import State
+from console.ui.devices.add_device_dialog import AddDeviceDialog
+from console.ui.devices.hostkey_dialog import ChangedHostKeyDialog, DialogPrompts, UnknownHostKeyDialog
+from console.ui.devices.secret_dialog import SecretDialog
 from console.ui.main_window import MainWindow
-from console.ui.secret_dialog import SecretDialog
 from console.ui.theme import Theme, apply_theme
 from tests.support.ssh import RUNTIME, SshWorld
 from tests.support.ssh_flows import _plant_other_key

@@ -8,7 +8,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from console.core.session import make_transport
+from console.core.devices.session import make_transport
 from console.transport.hostkeys import HostKeyChanged, HostKeyStore, UnknownHostKey, host_id
 from console.transport.ssh import SshTransport
 from console.transport.ssh_errors import SshError

@@ -7,8 +7,8 @@ import json
 import time
 from pathlib import Path
 
-from console.core.files import stage_file
-from console.core.session import DeviceSession, make_transport
+from console.core.devices.session import DeviceSession, make_transport
+from console.core.transfers.files import stage_file
 from device_runtime.demo_model import write_demo_model
 from device_runtime.protocol import Record
 from tests.support.ssh import SshWorld

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from console.cli.cmd_devices import TerminalPrompts
-from console.core.session import make_transport
+from console.core.devices.session import make_transport
 from console.transport.ssh import SshTransport
 from console.transport.ssh_config import Hop
 from console.transport.ssh_keys import (
@@ -35,9 +35,9 @@ from console.transport.ssh_keys import (
     save_new_key,
 )
 from console.transport.ssh_prompts import SshPrompts
-from console.ui.hostkey_dialog import DialogPrompts
-from console.ui.key_install_dialog import KeyInstallDialog, install_outcome
-from console.ui.secret_dialog import SecretDialog
+from console.ui.devices.hostkey_dialog import DialogPrompts
+from console.ui.devices.key_install_dialog import KeyInstallDialog, install_outcome
+from console.ui.devices.secret_dialog import SecretDialog
 from tests.support.ssh import SshServer, SshWorld, fingerprint, keygen
 from tests.support.ssh_flows import Answers, Terminal, _run
 from tests.support.ssh_gui import Answerer

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from console.core.backoff import Backoff
-from console.core.jobs import JobTracker, typed_result
-from console.core.session import DeviceSession, State, make_transport
+from console.core.devices.backoff import Backoff
+from console.core.devices.session import DeviceSession, State, make_transport
+from console.core.jobs.tracker import JobTracker, typed_result
 from console.transport.base import Stream, Transport
 from device_runtime import protocol as p
 from device_runtime.demo_model import write_demo_model

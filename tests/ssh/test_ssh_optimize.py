@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from pytestqt.qtbot import QtBot
 
-from console.core.jobs import is_final
-from console.core.session import DeviceSession, make_transport
-from console.core.transfer import CHECKING, SENDING, VERIFYING, TransferStatus
-from console.ui.optimize import OptimizePage
-from console.ui.optimize_inputs import MODEL
-from console.ui.session_model import SessionModel
+from console.core.devices.session import DeviceSession, make_transport
+from console.core.jobs.tracker import is_final
+from console.core.transfers.progress import CHECKING, SENDING, VERIFYING, TransferStatus
+from console.ui.devices.qt_session import QtSession
+from console.ui.optimize.inputs import MODEL
+from console.ui.optimize.page import OptimizePage
 from device_runtime.demo_model import write_demo_model
 from tests.support.optimize_page import open_optimize_page
 from tests.support.ssh import SshWorld
@@ -30,7 +30,7 @@ def page(qtbot: QtBot, ssh_world: SshWorld, short_tmp: Path) -> Iterator[Optimiz
     ssh_world.trust(ssh_world.servers[0])
     entry = ssh_world.entry("robot")
     session = DeviceSession(entry, make_transport(entry, ssh_world.env), ssh_world.env.clock)
-    model = SessionModel(session, 2.0)
+    model = QtSession(session, 2.0)
     yield from open_optimize_page(qtbot, model, short_tmp / "bench.jsonl")
     model.close()
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
-from console.core.session import make_transport
+from console.core.devices.session import make_transport
 from console.transport.ssh import SshTransport
 from console.transport.ssh_errors import SshAuthError
 from tests.support.ssh import SshWorld

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from console.core.backoff import Backoff
-from console.core.session import DeviceSession, State, make_transport
+from console.core.devices.backoff import Backoff
+from console.core.devices.session import DeviceSession, State, make_transport
 from device_runtime.protocol import TOPIC_JOB
 from tests.support.relay import FreezableRelay
 from tests.support.ssh import SshWorld

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from console.core.packages import write_package
+from console.core.models.packages import write_package
 from device_runtime.store import activation, history, retention, scrub
 from device_runtime.store.config import StoreConfig, save_config
 from device_runtime.store.errors import Code, StoreError

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import psutil
 
-from console.core.packages import build_package
-from console.core.session import DeviceSession
+from console.core.devices.session import DeviceSession
+from console.core.models.packages import build_package
+from console.core.models.store_client import StoreClient
 from console.core.settings import DeviceEntry
-from console.core.store_client import StoreClient
 from console.transport.local import LocalTransport
 from device_runtime import protocol as p
 from device_runtime.protocol import StoreImport, StoreModelRef, StorePolicyUpdate, StoreVersions

@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 from onnx import numpy_helper
 
-from console.core.packages import PackageStream, package_to_send
-from console.core.session import DeviceSession
+from console.core.devices.session import DeviceSession
+from console.core.models.packages import PackageStream, package_to_send
+from console.core.models.store_client import StoreClient
 from console.core.settings import DeviceEntry
-from console.core.store_client import StoreClient
-from console.core.upload_stream import FileStream, digest_at_end
+from console.core.transfers.upload_stream import FileStream, digest_at_end
 from console.transport.local import LocalTransport
 from device_runtime import protocol as p
 from device_runtime.protocol import StorePolicyUpdate

@@ -11,7 +11,7 @@ import pytest
 
 from console.cli.main import ExitCode
 from console.core.env import ConsoleEnv
-from console.core.packages import PackageError, build_package, inspect_package
+from console.core.models.packages import PackageError, build_package, inspect_package
 from tests.support.store import edgectl
 from tests.zoo.external import DATA_NAME, external_data_model
 

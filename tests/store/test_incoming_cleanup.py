@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from console.core.session import DeviceSession
+from console.core.devices.session import DeviceSession
+from console.core.models.store_client import StoreClient
 from console.core.settings import DeviceEntry
-from console.core.store_client import StoreClient
 from console.transport.local import LocalTransport
 from device_runtime.protocol import STORE_IMPORT, StoreImport, StoreKey
 from device_runtime.server.bridge import start_daemon

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper
 
-from console.core.packages import PackageError, build_package, inspect_package
+from console.core.models.packages import PackageError, build_package, inspect_package
 from device_runtime.store.manifest import Manifest, parse_manifest_bytes
 
 # what exporters put in a dimension: a size, -1 (paddle2onnx), a name, a computed expression, nothing

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from console.core.package_gzip import COMPRESS_LEVEL, STORE_LEVEL, CanonicalGzip, choose_level
-from console.core.packages import sign_package
+from console.core.models.package_gzip import COMPRESS_LEVEL, STORE_LEVEL, CanonicalGzip, choose_level
+from console.core.models.packages import sign_package
 from device_runtime.store.errors import Code, StoreError
 from device_runtime.store.package import GZIP_HEADER
 from device_runtime.store.store import Store
@@ -76,7 +76,7 @@ def test_an_archive_from_another_gzip_writer_is_refused_and_re_signing_mends_it(
 def test_the_archive_is_hashed_as_it_is_written_and_only_trusted_while_unchanged(tmp_path: Path) -> None:
     import hashlib
 
-    from console.core.packages import known_sha256
+    from console.core.models.packages import known_sha256
 
     package = make_package(tmp_path)
     assert known_sha256(package) == hashlib.sha256(package.read_bytes()).hexdigest()

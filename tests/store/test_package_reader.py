@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from console.core.package_gzip import CanonicalGzip
+from console.core.models.package_gzip import CanonicalGzip
 from device_runtime.store.errors import Code, StoreError
 from device_runtime.store.package import CHUNK, MAX_HEADER_READ
 from device_runtime.store.store import Store

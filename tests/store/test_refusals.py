@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from console.core.packages import EngineBuild
+from console.core.models.packages import EngineBuild
 from device_runtime.store import activation
 from device_runtime.store.compat import StoreFacts
 from device_runtime.store.config import ALLOW_UNSIGNED, StoreConfig, save_config

@@ -10,7 +10,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from console.core.packages import build_package, manifest_for_onnx, write_package
+from console.core.models.packages import build_package, manifest_for_onnx, write_package
 from device_runtime.store import activation
 from device_runtime.store.errors import StoreError
 from device_runtime.store.signing import sign
@@ -91,7 +91,7 @@ def test_integer_scalars_come_from_the_sample_and_a_failure_says_what_it_fed(sto
 
 
 def test_a_sample_that_does_not_fit_is_refused_on_the_laptop(tmp_path: Path) -> None:
-    from console.core.packages import PackageError
+    from console.core.models.packages import PackageError
 
     sample = tmp_path / "sample.npz"
     np.savez(sample, start=np.int64(10), limit=np.int32(4), delta=np.int32(-3))

@@ -8,9 +8,9 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from console.core.app import ConsoleCore
-from console.core.telemetry import TelemetryStore
-from console.ui.dashboard import Dashboard
-from console.ui.session_model import SessionModel
+from console.core.telemetry.metrics import TelemetryStore
+from console.ui.dashboard.page import Dashboard
+from console.ui.devices.qt_session import QtSession
 from console.ui.theme import Theme
 from device_runtime.protocol import MetricSpec
 
@@ -25,7 +25,7 @@ def _board(qtbot: QtBot, core: ConsoleCore, theme: Theme,
     session = core.session("local")  # never connected: the test fills its store with real readings
     store = TelemetryStore(metrics)
     session.store = store
-    board = Dashboard(SessionModel(session), theme, window_s=60.0)
+    board = Dashboard(QtSession(session), theme, window_s=60.0)
     qtbot.addWidget(board)
     board.resize(1400, 4000)  # every card on screen
     board.show()

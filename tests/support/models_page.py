@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from console.core.devices.session import DeviceSession
 from console.core.env import ConsoleEnv
-from console.core.models import succeeded
-from console.core.session import DeviceSession
-from console.core.store_client import StoreClient
+from console.core.models.store_client import StoreClient
+from console.core.models.tracker import succeeded
 from device_runtime.protocol import (
     StoreHistory,
     StoreHistoryQuery,

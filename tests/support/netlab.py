@@ -63,7 +63,7 @@ import psutil
 
 from console.cli.main import main as edgectl_main
 from console.core.env import ConsoleEnv
-from console.core.wheelhouse import WheelhouseCache, WheelTarget
+from console.core.install.wheelhouse import WheelhouseCache, WheelTarget
 from device_runtime.store.config import StoreConfig, save_config
 from tests.support import netns
 from tests.support.netns import NetNamespace

@@ -7,15 +7,15 @@ from pathlib import Path
 
 from pytestqt.qtbot import QtBot
 
-from console.core.benchmarks import BenchmarkBook
-from console.ui.jobs_model import JobsModel
-from console.ui.optimize import OptimizePage
-from console.ui.session_model import SessionModel
+from console.core.optimize.benchmarks import BenchmarkBook
+from console.ui.devices.qt_session import QtSession
+from console.ui.jobs.qt_jobs import QtJobs
+from console.ui.optimize.page import OptimizePage
 
 
-def open_optimize_page(qtbot: QtBot, model: SessionModel, book: Path) -> Iterator[OptimizePage]:
+def open_optimize_page(qtbot: QtBot, model: QtSession, book: Path) -> Iterator[OptimizePage]:
     """The Optimize page over ``model``, connected and attached to the device's jobs (a fixture body)."""
-    jobs = JobsModel(model, BenchmarkBook(book))
+    jobs = QtJobs(model, BenchmarkBook(book))
     widget = OptimizePage(jobs, model)
     qtbot.addWidget(widget)
     widget.resize(1300, 850)

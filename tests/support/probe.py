@@ -10,10 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from console.core.packages import build_package
-from console.core.session import DeviceSession
+from console.core.devices.session import DeviceSession
+from console.core.models.packages import build_package
+from console.core.models.store_client import StoreClient
 from console.core.settings import DeviceEntry
-from console.core.store_client import StoreClient
 from console.transport.local import LocalTransport
 from device_runtime.demo_model import DEMO_NAME, INPUT_SHAPE, write_demo_model
 from device_runtime.protocol import (

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from console.core.devices.session import DeviceSession, make_transport
 from console.core.env import ConsoleEnv
-from console.core.session import DeviceSession, make_transport
+from console.core.install.wheelhouse import WheelhouseCache, WheelTarget
 from console.core.settings import DeviceEntry
-from console.core.wheelhouse import WheelhouseCache, WheelTarget
 from tests.support.ssh import SshServer, SshWorld
 
 SYSTEM_PYTHON = "/usr/bin/python3"

@@ -12,8 +12,8 @@ from pathlib import Path
 import paramiko
 
 from console.cli.main import main
+from console.core.devices.session import DeviceSession, State
 from console.core.env import ConsoleEnv
-from console.core.session import DeviceSession, State
 from console.transport.ssh_prompts import SshPrompts
 from tests.support.ssh import SshServer, SshWorld, keygen
 

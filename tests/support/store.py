@@ -14,8 +14,8 @@ import onnx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from onnx import TensorProto, helper, numpy_helper
 
-from console.core.package_gzip import CanonicalGzip
-from console.core.packages import build_package
+from console.core.models.package_gzip import CanonicalGzip
+from console.core.models.packages import build_package
 from device_runtime.store.signing import PublicKey
 
 SIGN_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pytestqt.qtbot import QtBot
 
 from console.core.app import ConsoleCore
-from console.core.session import State
+from console.core.devices.session import State
 from console.ui.main_window import MainWindow
 from console.ui.theme import Theme
 

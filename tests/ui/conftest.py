@@ -16,10 +16,10 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from console.core.app import ConsoleCore
+from console.core.devices.session import State
 from console.core.env import ConsoleEnv
-from console.core.session import State
+from console.ui.devices.qt_session import QtSession
 from console.ui.main_window import MainWindow
-from console.ui.session_model import SessionModel
 from console.ui.theme import Theme, apply_theme
 from tests.support.daemons import stop_daemon
 
@@ -53,9 +53,9 @@ def theme(qapp: QApplication) -> Theme:
 
 
 @pytest.fixture
-def local_model(core: ConsoleCore) -> Iterator[SessionModel]:
+def local_model(core: ConsoleCore) -> Iterator[QtSession]:
     """The built-in local device as a Qt model, not yet connected."""
-    model = SessionModel(core.session("local"), rate_hz=20.0)
+    model = QtSession(core.session("local"), rate_hz=20.0)
     yield model
     model.close()
 

@@ -11,10 +11,10 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from console.core.app import ConsoleCore
+from console.core.devices.session import State
 from console.core.env import ConsoleEnv
-from console.core.session import State
-from console.core.thresholds import set_thresholds
-from console.ui.health_model import HEALTH_COLORS
+from console.core.telemetry.thresholds import set_thresholds
+from console.ui.health.qt_health import HEALTH_COLORS
 from console.ui.main_window import MainWindow
 from console.ui.theme import Theme
 from device_runtime.protocol import AlertThresholds

@@ -12,10 +12,10 @@ import pytest
 from PySide6.QtWidgets import QFileDialog
 from pytestqt.qtbot import QtBot
 
-from console.core.benchmarks import BenchmarkBook
-from console.ui.benchmarks_page import RESULT_COLUMNS, BenchmarksPage
-from console.ui.jobs_model import JobsModel
-from console.ui.session_model import SessionModel
+from console.core.optimize.benchmarks import BenchmarkBook
+from console.ui.devices.qt_session import QtSession
+from console.ui.jobs.qt_jobs import QtJobs
+from console.ui.optimize.benchmarks_page import RESULT_COLUMNS, BenchmarksPage
 from console.ui.theme import Theme
 from device_runtime.protocol import TOPIC_JOB, Event
 from tests.support.jobs_records import benchmark_result, finished_job
@@ -24,13 +24,13 @@ pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def jobs(local_model: SessionModel, tmp_path: Path) -> Iterator[JobsModel]:
-    model = JobsModel(local_model, BenchmarkBook(tmp_path / "benchmarks.jsonl"))
+def jobs(local_model: QtSession, tmp_path: Path) -> Iterator[QtJobs]:
+    model = QtJobs(local_model, BenchmarkBook(tmp_path / "benchmarks.jsonl"))
     yield model
     model.close()
 
 
-def _finish(jobs: JobsModel, job_id: str, label: str, created: float, **kwargs: object) -> None:
+def _finish(jobs: QtJobs, job_id: str, label: str, created: float, **kwargs: object) -> None:
     result = benchmark_result(label, **kwargs)  # type: ignore[arg-type]
     info = finished_job(job_id, "benchmark", result, label=label, created=created)
     jobs.tracker.handle_event(Event(TOPIC_JOB, info.to_wire()))
@@ -42,7 +42,7 @@ def _text(page: BenchmarksPage, row: int, column: str) -> str:
     return item.text()
 
 
-def test_results_compare_side_by_side_with_the_badge(qtbot: QtBot, jobs: JobsModel, theme: Theme) -> None:
+def test_results_compare_side_by_side_with_the_badge(qtbot: QtBot, jobs: QtJobs, theme: Theme) -> None:
     page = BenchmarksPage(jobs, theme)
     qtbot.addWidget(page)
     assert page.empty.isVisibleTo(page) and page.results.rowCount() == 0
@@ -80,7 +80,7 @@ def _when(finished: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(finished))
 
 
-def test_two_runs_compare_with_their_dates_and_difference_and_nothing_cut(qtbot: QtBot, jobs: JobsModel,
+def test_two_runs_compare_with_their_dates_and_difference_and_nothing_cut(qtbot: QtBot, jobs: QtJobs,
                                                                           theme: Theme) -> None:
     page = BenchmarksPage(jobs, theme)
     qtbot.addWidget(page)
@@ -105,7 +105,7 @@ def test_two_runs_compare_with_their_dates_and_difference_and_nothing_cut(qtbot:
         assert right <= table.viewport().width(), (column, right, table.viewport().width())
 
 
-def test_csv_export_through_the_file_dialog(qtbot: QtBot, jobs: JobsModel, theme: Theme, tmp_path: Path) -> None:
+def test_csv_export_through_the_file_dialog(qtbot: QtBot, jobs: QtJobs, theme: Theme, tmp_path: Path) -> None:
     page = BenchmarksPage(jobs, theme)
     qtbot.addWidget(page)
     page.export_button.click()
@@ -133,7 +133,7 @@ def test_csv_export_through_the_file_dialog(qtbot: QtBot, jobs: JobsModel, theme
     assert page.notice.text().endswith("Choose another folder.")
 
 
-def _finish_with_energy(jobs: JobsModel, job_id: str, label: str, created: float, watts: float | None,
+def _finish_with_energy(jobs: QtJobs, job_id: str, label: str, created: float, watts: float | None,
                         precision: str = "fp32") -> None:
     result = benchmark_result(label, precision=precision)
     if watts is None:
@@ -146,7 +146,7 @@ def _finish_with_energy(jobs: JobsModel, job_id: str, label: str, created: float
     jobs.tracker.handle_event(Event(TOPIC_JOB, info.to_wire()))
 
 
-def test_energy_per_inference_is_shown_and_compared(qtbot: QtBot, jobs: JobsModel, theme: Theme) -> None:
+def test_energy_per_inference_is_shown_and_compared(qtbot: QtBot, jobs: QtJobs, theme: Theme) -> None:
     page = BenchmarksPage(jobs, theme)
     qtbot.addWidget(page)
     _finish_with_energy(jobs, "a1", "det fp32", 100.0, 9.25)

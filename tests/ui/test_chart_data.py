@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from console.core.peak_bins import peak_decimate
-from console.core.telemetry import TelemetryStore
+from console.core.telemetry.metrics import TelemetryStore
+from console.core.telemetry.peak_bins import peak_decimate
 from device_runtime.protocol import MetricSpec
 
 SPECS = [MetricSpec("a", "a", "%", "G", "C"), MetricSpec("b", "b", "°C", "G", "C")]

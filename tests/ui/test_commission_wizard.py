@@ -13,17 +13,17 @@ import onnxruntime as ort
 import pytest
 from pytestqt.qtbot import QtBot
 
-from console.core import commissioning_model_steps
 from console.core.app import ConsoleCore
-from console.core.client import DeviceError
-from console.core.commissioning import CANCELLED, STATUS_WORDS
-from console.core.session import State
-from console.core.store_client import StoreClient
-from console.ui.commission_wizard import CommissionWizard
-from console.ui.health_model import HealthModel
-from console.ui.health_page import HealthPage
-from console.ui.session_model import SessionModel
-from console.ui.sidebar import DeviceSidebar
+from console.core.commissioning import model_steps as commissioning_model_steps
+from console.core.commissioning.checklist import CANCELLED, STATUS_WORDS
+from console.core.devices.client import DeviceError
+from console.core.devices.session import State
+from console.core.models.store_client import StoreClient
+from console.ui.devices.qt_session import QtSession
+from console.ui.devices.sidebar import DeviceSidebar
+from console.ui.health.commission_wizard import CommissionWizard
+from console.ui.health.page import HealthPage
+from console.ui.health.qt_health import QtHealth
 from device_runtime.protocol import StoreModelRef, StoreVersions
 from tests.support.store import make_package
 
@@ -31,8 +31,8 @@ pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def page(qtbot: QtBot, core: ConsoleCore, local_model: SessionModel, tmp_path: Path) -> Iterator[HealthPage]:
-    health = HealthModel(local_model)
+def page(qtbot: QtBot, core: ConsoleCore, local_model: QtSession, tmp_path: Path) -> Iterator[HealthPage]:
+    health = QtHealth(local_model)
     view = HealthPage(health, core.env)
     qtbot.addWidget(view)
     view.show()

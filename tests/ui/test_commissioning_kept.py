@@ -9,9 +9,9 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from console.core.app import ConsoleCore
-from console.core.commissioning import FAIL, FAILED, PASS, PASSED, CommissionReport, StepResult
-from console.core.commissioning_report import last_run_path
-from console.ui.health_page import HealthPage
+from console.core.commissioning.checklist import FAIL, FAILED, PASS, PASSED, CommissionReport, StepResult
+from console.core.commissioning.report import last_run_path
+from console.ui.health.page import HealthPage
 from console.ui.main_window import MainWindow
 from console.ui.theme import Theme
 from tests.support.windows import quiet_window

@@ -10,12 +10,12 @@ import pytest
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from console.core.activations import Activation, activations
 from console.core.app import ConsoleCore
-from console.core.models import ModelEntry, StoreSnapshot
-from console.core.packages import build_package
-from console.core.store_client import StoreClient
-from console.ui.event_panel import EventPanel
+from console.core.models.packages import build_package
+from console.core.models.store_client import StoreClient
+from console.core.models.tracker import ModelEntry, StoreSnapshot
+from console.core.telemetry.activations import Activation, activations
+from console.ui.dashboard.event_panel import EventPanel
 from console.ui.theme import Theme
 from device_runtime.protocol import StoreHistoryEntry, StoreModel, StoreVersions
 from tests.support.store import make_onnx

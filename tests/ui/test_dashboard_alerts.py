@@ -13,9 +13,9 @@ from pytestqt.qtbot import QtBot
 
 from console.core.app import ConsoleCore
 from console.core.env import ConsoleEnv
-from console.ui.dashboard import Dashboard
-from console.ui.event_panel import ONGOING
-from console.ui.session_model import SessionModel
+from console.ui.dashboard.event_panel import ONGOING
+from console.ui.dashboard.page import Dashboard
+from console.ui.devices.qt_session import QtSession
 from console.ui.theme import Theme
 from device_runtime.protocol import TOPIC_ALERT, AlertEvent, AlertThresholds, Event
 from device_runtime.server.bridge import start_daemon
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.gui
 BOARDS = Path(__file__).resolve().parents[1] / "fixtures" / "boards"
 
 
-def _open(qtbot: QtBot, model: SessionModel, theme: Theme) -> Dashboard:
+def _open(qtbot: QtBot, model: QtSession, theme: Theme) -> Dashboard:
     board = Dashboard(model, theme, window_s=60.0)
     qtbot.addWidget(board)
     board.resize(1100, 900)
@@ -37,7 +37,7 @@ def _open(qtbot: QtBot, model: SessionModel, theme: Theme) -> Dashboard:
 
 
 @pytest.fixture
-def dashboard(qtbot: QtBot, local_model: SessionModel, theme: Theme) -> Iterator[Dashboard]:
+def dashboard(qtbot: QtBot, local_model: QtSession, theme: Theme) -> Iterator[Dashboard]:
     board = _open(qtbot, local_model, theme)
     yield board
     board.hide()
@@ -136,18 +136,18 @@ def test_thresholds_dialog_reads_validates_and_writes(qtbot: QtBot, dashboard: D
 
 
 @pytest.fixture
-def board_model(ui_env: ConsoleEnv) -> Iterator[SessionModel]:
+def board_model(ui_env: ConsoleEnv) -> Iterator[QtSession]:
     """The local device served by a daemon that reads the Orin Nano fixture (zones at 44-48 °C)."""
     start_daemon(str(ui_env.local_socket), str(ui_env.local_root),
                  ["--rate", "10", "--sys-root", str(BOARDS / "orin-nano" / "sys")])
     core = ConsoleCore(ui_env)
-    model = SessionModel(core.session("local"), rate_hz=10.0)
+    model = QtSession(core.session("local"), rate_hz=10.0)
     yield model
     model.close()
     core.close()
 
 
-def test_end_to_end_low_threshold_shows_a_marker_and_a_row(qtbot: QtBot, board_model: SessionModel,
+def test_end_to_end_low_threshold_shows_a_marker_and_a_row(qtbot: QtBot, board_model: QtSession,
                                                             theme: Theme) -> None:
     board = _open(qtbot, board_model, theme)
     assert board.events.rows() == []

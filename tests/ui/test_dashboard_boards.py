@@ -11,10 +11,10 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from console.core.app import ConsoleCore
-from console.core.export import write_csv
-from console.ui.dashboard import Dashboard
-from console.ui.dashboard_layout import NO_LATENCY_SOURCE, NOT_AVAILABLE
-from console.ui.event_panel import ONGOING
+from console.core.telemetry.export import write_csv
+from console.ui.dashboard.event_panel import ONGOING
+from console.ui.dashboard.layout import NO_LATENCY_SOURCE, NOT_AVAILABLE
+from console.ui.dashboard.page import Dashboard
 from console.ui.theme import Theme
 from device_runtime.collectors.system import SystemCollector
 from device_runtime.collectors.tegra import TegraCollector

@@ -13,16 +13,16 @@ import pytest
 from PySide6.QtGui import QImage
 from pytestqt.qtbot import QtBot
 
-from console.ui.chart import EXPORT_WIDTH
-from console.ui.dashboard import Dashboard
-from console.ui.session_model import SessionModel
+from console.ui.charts.chart import EXPORT_WIDTH
+from console.ui.dashboard.page import Dashboard
+from console.ui.devices.qt_session import QtSession
 from console.ui.theme import Theme
 
 pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def dashboard(qtbot: QtBot, local_model: SessionModel, theme: Theme) -> Iterator[Dashboard]:
+def dashboard(qtbot: QtBot, local_model: QtSession, theme: Theme) -> Iterator[Dashboard]:
     board = Dashboard(local_model, theme, window_s=60.0)
     qtbot.addWidget(board)
     board.resize(1100, 800)

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from console.core.app import ConsoleCore
-from console.ui.dashboard import Dashboard
+from console.ui.dashboard.page import Dashboard
 from console.ui.theme import Theme
 from device_runtime.collectors.tegra import TegraCollector
 from tests.support.dashboard import FIXTURES, T0, _board, _draw

@@ -11,11 +11,11 @@ from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from console.core.session import State
-from console.ui.dashboard import Dashboard
-from console.ui.dashboard_layout import NOT_AVAILABLE, plan_sections
-from console.ui.dashboard_toolbar import WINDOWS_S
-from console.ui.session_model import SessionModel
+from console.core.devices.session import State
+from console.ui.dashboard.layout import NOT_AVAILABLE, plan_sections
+from console.ui.dashboard.page import Dashboard
+from console.ui.dashboard.toolbar import WINDOWS_S
+from console.ui.devices.qt_session import QtSession
 from console.ui.theme import Theme
 from console.ui.units import format_value
 
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def dashboard(qtbot: QtBot, local_model: SessionModel, theme: Theme) -> Iterator[Dashboard]:
+def dashboard(qtbot: QtBot, local_model: QtSession, theme: Theme) -> Iterator[Dashboard]:
     board = Dashboard(local_model, theme, window_s=60.0)
     qtbot.addWidget(board)
     board.resize(1100, 800)

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from console.core.jobs import is_final
+from console.core.jobs.tracker import is_final
 from console.ui.main_window import MainWindow
-from console.ui.optimize import OptimizePage
+from console.ui.optimize.page import OptimizePage
 from device_runtime.demo_model import DEMO_NAME
 from device_runtime.protocol import Empty, StoreModelRef, StoreModels, StoreVersions
 

@@ -12,12 +12,12 @@ from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
 from console.core.app import ConsoleCore
+from console.core.devices.keys import KeyStore
 from console.core.env import ConsoleEnv
-from console.core.keys import KeyStore
-from console.core.models import succeeded
-from console.ui.deploy_wizard import DeployWizard
-from console.ui.models_model import ModelsModel
-from console.ui.session_model import SessionModel
+from console.core.models.tracker import succeeded
+from console.ui.devices.qt_session import QtSession
+from console.ui.models.deploy_wizard import DeployWizard
+from console.ui.models.qt_models import QtModels
 from device_runtime.protocol import STORE_UPLOAD_CHUNK, StoreKey
 from device_runtime.store.signing import parse_public_key
 from tests.support.models_page import WHO, deploy_versions, device_history, device_versions, robot_holds_the_swap_lock
@@ -29,16 +29,16 @@ KEY_ID = parse_public_key(public_line()).key_id
 
 
 @pytest.fixture
-def store(qtbot: QtBot, core: ConsoleCore, local_model: SessionModel, tmp_path: Path) -> Iterator[ModelsModel]:
+def store(qtbot: QtBot, core: ConsoleCore, local_model: QtSession, tmp_path: Path) -> Iterator[QtModels]:
     deploy_versions(local_model.session, tmp_path)
-    model = ModelsModel(local_model, WHO, tmp_path / "keys")
+    model = QtModels(local_model, WHO, tmp_path / "keys")
     qtbot.waitUntil(lambda: model.tracker.snapshot.loaded, timeout=20_000)
     yield model
     model.close()
 
 
 @pytest.fixture
-def wizard(qtbot: QtBot, store: ModelsModel, tmp_path: Path) -> DeployWizard:
+def wizard(qtbot: QtBot, store: QtModels, tmp_path: Path) -> DeployWizard:
     widget = DeployWizard(store, tmp_path / "keys")
     qtbot.addWidget(widget)
     widget.show()
@@ -55,7 +55,7 @@ def _confirm(qtbot: QtBot, wizard: DeployWizard) -> None:
     qtbot.waitUntil(lambda: wizard.final is not None or wizard.refusal is not None, timeout=60_000)
 
 
-def test_an_onnx_model_deploys_end_to_end(qtbot: QtBot, wizard: DeployWizard, local_model: SessionModel,
+def test_an_onnx_model_deploys_end_to_end(qtbot: QtBot, wizard: DeployWizard, local_model: QtSession,
                                           tmp_path: Path) -> None:
     model = make_onnx(tmp_path / "Detector.onnx", seed=7)
     wizard.set_file(model)
@@ -89,7 +89,7 @@ def test_an_onnx_model_deploys_end_to_end(qtbot: QtBot, wizard: DeployWizard, lo
 
 
 def test_a_package_signed_by_an_untrusted_key_is_refused_with_the_reason(
-        qtbot: QtBot, wizard: DeployWizard, local_model: SessionModel, ui_env: ConsoleEnv, tmp_path: Path) -> None:
+        qtbot: QtBot, wizard: DeployWizard, local_model: QtSession, ui_env: ConsoleEnv, tmp_path: Path) -> None:
     package = make_package(tmp_path, "detector", "2.0.0", signed=True, seed=5)
     root = ui_env.local_root
     before = snapshot(root / "models"), snapshot(root / "active")
@@ -113,7 +113,7 @@ def test_a_package_signed_by_an_untrusted_key_is_refused_with_the_reason(
 
 
 def test_a_version_that_exists_with_other_contents_is_refused(qtbot: QtBot, wizard: DeployWizard,
-                                                              local_model: SessionModel, tmp_path: Path) -> None:
+                                                              local_model: QtSession, tmp_path: Path) -> None:
     package = make_package(tmp_path, "detector", "1.0.0", signed=False, seed=9)
     wizard.set_file(package)
     _confirm(qtbot, wizard)
@@ -139,7 +139,7 @@ def test_a_file_that_is_not_a_package_never_reaches_the_device(wizard: DeployWiz
     assert not wizard.deploy_button.isEnabled()
 
 
-def test_signing_keys_are_offered_and_used(qtbot: QtBot, store: ModelsModel, local_model: SessionModel,
+def test_signing_keys_are_offered_and_used(qtbot: QtBot, store: QtModels, local_model: QtSession,
                                            tmp_path: Path) -> None:
     keys = KeyStore(tmp_path / "keys")
     info = keys.new("release")
@@ -158,7 +158,7 @@ def test_signing_keys_are_offered_and_used(qtbot: QtBot, store: ModelsModel, loc
 
 
 def test_a_key_the_device_does_not_trust_is_offered_but_not_chosen(
-        qtbot: QtBot, store: ModelsModel, tmp_path: Path) -> None:
+        qtbot: QtBot, store: QtModels, tmp_path: Path) -> None:
     KeyStore(tmp_path / "keys").new("laptop")
     answers: list[list[str]] = []
     store.trustedKeys.connect(answers.append)  # before the wizard asks: its answer is not missed
@@ -171,7 +171,7 @@ def test_a_key_the_device_does_not_trust_is_offered_but_not_chosen(
     assert wizard.key_combo.currentText() == "Unsigned"
 
 
-def test_a_stopped_upload_resumes_where_it_stopped(qtbot: QtBot, wizard: DeployWizard, local_model: SessionModel,
+def test_a_stopped_upload_resumes_where_it_stopped(qtbot: QtBot, wizard: DeployWizard, local_model: QtSession,
                                                    ui_env: ConsoleEnv, tmp_path: Path) -> None:
     wizard.set_file(make_onnx(tmp_path / "detector.onnx", seed=3, padding_bytes=3 * STORE_UPLOAD_CHUNK))
     stopped: list[int] = []
@@ -214,7 +214,7 @@ def _broken_onnx(path: Path) -> Path:
 
 
 def test_a_model_that_does_not_load_fails_and_the_active_version_stays(
-        qtbot: QtBot, wizard: DeployWizard, local_model: SessionModel, tmp_path: Path) -> None:
+        qtbot: QtBot, wizard: DeployWizard, local_model: QtSession, tmp_path: Path) -> None:
     wizard.set_file(_broken_onnx(tmp_path / "detector.onnx"))
     _confirm(qtbot, wizard)
     assert wizard.final is not None and not succeeded(wizard.final)
@@ -232,7 +232,7 @@ def test_a_model_that_does_not_load_fails_and_the_active_version_stays(
 
 
 def test_a_held_swap_lock_is_named_and_the_stored_version_can_be_activated_past_it(
-        qtbot: QtBot, wizard: DeployWizard, local_model: SessionModel, ui_env: ConsoleEnv, tmp_path: Path) -> None:
+        qtbot: QtBot, wizard: DeployWizard, local_model: QtSession, ui_env: ConsoleEnv, tmp_path: Path) -> None:
     wizard.set_file(make_onnx(tmp_path / "detector.onnx", seed=21))
     with robot_holds_the_swap_lock(ui_env, "docking"):
         _confirm(qtbot, wizard)
@@ -250,7 +250,7 @@ def test_a_held_swap_lock_is_named_and_the_stored_version_can_be_activated_past_
 
 
 def test_warm_up_sizes_for_a_dynamic_model_are_asked_for_and_recorded(qtbot: QtBot, wizard: DeployWizard,
-                                                                      local_model: SessionModel) -> None:
+                                                                      local_model: QtSession) -> None:
     from tests.zoo import BY_NAME
 
     wizard.set_file(BY_NAME["rapidocr-cls-v2"].path())

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from console.core.session import State
+from console.core.devices.session import State
 from console.transport.local import LocalTransport
 from console.ui.field_mode import FieldModeView
 from console.ui.main_window import MainWindow

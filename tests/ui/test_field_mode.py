@@ -11,17 +11,17 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from console.core.activations import activations
 from console.core.app import ConsoleCore
 from console.core.env import ConsoleEnv
-from console.core.models import RollbackPlan, health_words, rollback_plan, succeeded
-from console.core.store_client import StoreClient
+from console.core.models.store_client import StoreClient
+from console.core.models.tracker import RollbackPlan, health_words, rollback_plan, succeeded
+from console.core.telemetry.activations import activations
+from console.ui.devices.qt_session import QtSession
 from console.ui.field_mode import FieldModeView
 from console.ui.main_window import MainWindow
-from console.ui.models_model import ModelsModel
-from console.ui.models_page import ModelsPage
-from console.ui.rollback_dialog import LEVEL_COLORS, RollbackDialog
-from console.ui.session_model import SessionModel
+from console.ui.models.page import ModelsPage
+from console.ui.models.qt_models import QtModels
+from console.ui.models.rollback_dialog import LEVEL_COLORS, RollbackDialog
 from console.ui.theme import Theme
 from device_runtime.protocol import Empty, HealthReport
 from tests.support.daemons import stop_daemon
@@ -33,15 +33,15 @@ pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def store(core: ConsoleCore, local_model: SessionModel, tmp_path: Path) -> Iterator[ModelsModel]:
+def store(core: ConsoleCore, local_model: QtSession, tmp_path: Path) -> Iterator[QtModels]:
     deploy_versions(local_model.session, tmp_path)
-    model = ModelsModel(local_model, WHO)
+    model = QtModels(local_model, WHO)
     yield model
     model.close()
 
 
 def test_field_mode_shows_the_active_version_and_health_and_rolls_back(
-        qtbot: QtBot, store: ModelsModel, local_model: SessionModel) -> None:
+        qtbot: QtBot, store: QtModels, local_model: QtSession) -> None:
     view = FieldModeView(store, local_model)
     qtbot.addWidget(view)
     view.resize(1000, 700)
@@ -96,7 +96,7 @@ def test_field_mode_shows_the_active_version_and_health_and_rolls_back(
 
 
 def test_re_activating_a_rolled_back_version_names_the_rollback_and_is_an_event_of_its_own(
-        qtbot: QtBot, store: ModelsModel, local_model: SessionModel) -> None:
+        qtbot: QtBot, store: QtModels, local_model: QtSession) -> None:
     StoreClient(local_model.session, "ann@lab").rollback("detector", why="camera feed froze")
     store.refresh()
 

@@ -9,9 +9,9 @@ import time
 import pytest
 from pytestqt.qtbot import QtBot
 
-from console.core.first_launch import DEMO_KEY, needs_demo
-from console.core.keys import KeyStore
-from console.core.latency import get_probe
+from console.core.devices.first_launch import DEMO_KEY, needs_demo
+from console.core.devices.keys import KeyStore
+from console.core.telemetry.latency import get_probe
 from console.ui.main_window import MainWindow
 from device_runtime.demo_model import DEMO_NAME
 from device_runtime.protocol import StoreModelRef, StoreVersions

@@ -18,9 +18,9 @@ from console.cli.main import main as edgectl
 from console.core.app import ConsoleCore
 from console.core.env import ConsoleEnv
 from console.core.fleet.records import RolloutLog
-from console.core.packages import build_package
-from console.ui.fleet_model import COL, FleetActions, FleetWatcher
-from console.ui.fleet_page import FleetPage, progress_text
+from console.core.models.packages import build_package
+from console.ui.fleet.model import COL, FleetActions, FleetWatcher
+from console.ui.fleet.page import FleetPage, progress_text
 from console.ui.main_window import MainWindow
 from console.ui.theme import Theme
 from device_runtime.server.bridge import start_daemon

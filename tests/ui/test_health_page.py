@@ -11,11 +11,11 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from console.core.app import ConsoleCore
-from console.core.session import State
-from console.ui.health_model import HEALTH_COLORS, HealthModel
-from console.ui.health_page import FIX_PREFIX, TURN_ON_PREFIX, HealthPage
+from console.core.devices.session import State
+from console.ui.devices.qt_session import QtSession
+from console.ui.health.page import FIX_PREFIX, TURN_ON_PREFIX, HealthPage
+from console.ui.health.qt_health import HEALTH_COLORS, QtHealth
 from console.ui.main_window import MainWindow
-from console.ui.session_model import SessionModel
 from console.ui.theme import Theme
 from device_runtime.protocol import TOPIC_HEALTH, Event, HealthConfig
 
@@ -25,8 +25,8 @@ EVIL = "<b>x</b><img src=file:///etc/passwd>"
 
 
 @pytest.fixture
-def page(qtbot: QtBot, core: ConsoleCore, local_model: SessionModel) -> Iterator[HealthPage]:
-    health = HealthModel(local_model)
+def page(qtbot: QtBot, core: ConsoleCore, local_model: QtSession) -> Iterator[HealthPage]:
+    health = QtHealth(local_model)
     view = HealthPage(health, core.env)
     qtbot.addWidget(view)
     view.resize(1100, 800)

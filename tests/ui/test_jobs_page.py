@@ -10,10 +10,10 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
-from console.ui.job_table import COLUMNS, STATE_COLORS
-from console.ui.jobs_model import JobsModel
-from console.ui.jobs_page import JobsPage
-from console.ui.session_model import SessionModel
+from console.ui.devices.qt_session import QtSession
+from console.ui.jobs.page import JobsPage
+from console.ui.jobs.qt_jobs import QtJobs
+from console.ui.jobs.table import COLUMNS, STATE_COLORS
 from device_runtime.protocol import TOPIC_JOB, TOPIC_JOB_LOG, Event, JobInfo, JobLog
 
 pytestmark = pytest.mark.gui
@@ -22,13 +22,13 @@ EVIL = "<b>bold</b><img src=x>"
 
 
 @pytest.fixture
-def jobs(local_model: SessionModel) -> Iterator[JobsModel]:
-    model = JobsModel(local_model)
+def jobs(local_model: QtSession) -> Iterator[QtJobs]:
+    model = QtJobs(local_model)
     yield model
     model.close()
 
 
-def _push(jobs: JobsModel, info: JobInfo) -> None:
+def _push(jobs: QtJobs, info: JobInfo) -> None:
     jobs.tracker.handle_event(Event(TOPIC_JOB, info.to_wire()))
 
 
@@ -41,7 +41,7 @@ def _cell(page: JobsPage, row: int, column: str, role: int = Qt.ItemDataRole.Dis
     return page.table_model.data(page.table_model.index(row, COLUMNS.index(column)), role)
 
 
-def test_jobs_show_state_words_colours_and_progress(qtbot: QtBot, jobs: JobsModel) -> None:
+def test_jobs_show_state_words_colours_and_progress(qtbot: QtBot, jobs: QtJobs) -> None:
     page = JobsPage(jobs)
     qtbot.addWidget(page)
     _push(jobs, _job("old", "failed", 10.0, error="the ONNX parser failed: see the log", started=11.0, finished=14.0))
@@ -62,7 +62,7 @@ def test_jobs_show_state_words_colours_and_progress(qtbot: QtBot, jobs: JobsMode
     assert _cell(page, 0, "Progress") == "90% · writing engine" and page.row_count() == 2
 
 
-def test_details_log_and_cancel_confirmation(qtbot: QtBot, jobs: JobsModel) -> None:
+def test_details_log_and_cancel_confirmation(qtbot: QtBot, jobs: QtJobs) -> None:
     page = JobsPage(jobs)
     qtbot.addWidget(page)
     _push(jobs, _job("j1", "running", 20.0, label=EVIL, progress=0.3, stage="parsing"))

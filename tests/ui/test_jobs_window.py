@@ -15,12 +15,12 @@ from pytestqt.qtbot import QtBot
 
 from console.cli.main import main as edgectl
 from console.core.app import ConsoleCore
+from console.core.devices.session import State
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
-from console.core.session import State
-from console.ui.benchmarks_page import BenchmarksPage
-from console.ui.jobs_page import JobsPage
+from console.ui.jobs.page import JobsPage
 from console.ui.main_window import MainWindow
+from console.ui.optimize.benchmarks_page import BenchmarksPage
 from console.ui.theme import Theme
 from device_runtime.demo_model import build_demo_model
 from device_runtime.protocol import BenchmarkSpec, JobInfo, ValidateSpec

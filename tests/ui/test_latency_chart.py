@@ -13,13 +13,13 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from console.core.app import ConsoleCore
-from console.core.latency import BudgetBook
-from console.core.packages import build_package
-from console.core.registry import DeviceRegistry
-from console.core.store_client import StoreClient
-from console.ui.dashboard import Dashboard
-from console.ui.latency_chart import LatencyCard
-from console.ui.session_model import SessionModel
+from console.core.devices.registry import DeviceRegistry
+from console.core.models.packages import build_package
+from console.core.models.store_client import StoreClient
+from console.core.telemetry.latency import BudgetBook
+from console.ui.dashboard.latency_chart import LatencyCard
+from console.ui.dashboard.page import Dashboard
+from console.ui.devices.qt_session import QtSession
 from console.ui.theme import Theme
 from device_runtime.report import LATENCY_SOCKET_NAME, LatencyReporter
 from tests.support.store import make_onnx
@@ -49,7 +49,7 @@ class Reporter:
 
 
 @pytest.fixture
-def board(qtbot: QtBot, core: ConsoleCore, local_model: SessionModel, theme: Theme) -> Iterator[Dashboard]:
+def board(qtbot: QtBot, core: ConsoleCore, local_model: QtSession, theme: Theme) -> Iterator[Dashboard]:
     dashboard = Dashboard(local_model, theme, window_s=60.0, budgets=BudgetBook(core.registry))
     qtbot.addWidget(dashboard)
     dashboard.resize(1200, 1400)

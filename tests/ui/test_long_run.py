@@ -11,9 +11,9 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from console.core.app import ConsoleCore
-from console.core.telemetry import TelemetryStore
-from console.ui.dashboard import Dashboard
-from console.ui.session_model import SessionModel
+from console.core.telemetry.metrics import TelemetryStore
+from console.ui.dashboard.page import Dashboard
+from console.ui.devices.qt_session import QtSession
 from console.ui.theme import Theme
 from device_runtime.protocol import MetricSpec
 
@@ -46,7 +46,7 @@ def test_thousand_live_frames(qtbot: QtBot, core: ConsoleCore, theme: Theme) -> 
     session = core.session("local")  # never connected: samples are fed straight into its store
     store = TelemetryStore(METRICS)
     session.store = store
-    model = SessionModel(session)
+    model = QtSession(session)
     board = Dashboard(model, theme, window_s=60.0)
     qtbot.addWidget(board)
     board.resize(900, 2600)  # every chart on screen: off-screen charts are not redrawn

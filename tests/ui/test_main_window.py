@@ -9,8 +9,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from console.core.session import State
-from console.ui.chart import ChartCard
+from console.core.devices.session import State
+from console.ui.charts.chart import ChartCard
 from console.ui.main_window import MainWindow, status_line
 from console.ui.theme import Theme
 from device_runtime.protocol import MetricSpec

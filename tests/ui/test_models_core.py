@@ -1,4 +1,4 @@
-"""console.core.models without Qt: rollback plans and their sentences, refusals in words, the
+"""console.core.models.tracker without Qt: rollback plans and their sentences, refusals in words, the
 history timeline, versions offered, health words, and the field-mode setting."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from console.core.client import DeviceError
-from console.core.models import (
+from console.core.devices.client import DeviceError
+from console.core.models.tracker import (
     default_model_name,
     explain_action,
     explain_error,

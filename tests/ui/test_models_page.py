@@ -12,11 +12,11 @@ from pytestqt.qtbot import QtBot
 
 from console.core.app import ConsoleCore
 from console.core.env import ConsoleEnv
-from console.core.models import succeeded
-from console.core.store_client import StoreClient
-from console.ui.models_model import ModelsModel
-from console.ui.models_page import ModelsPage
-from console.ui.session_model import SessionModel
+from console.core.models.store_client import StoreClient
+from console.core.models.tracker import succeeded
+from console.ui.devices.qt_session import QtSession
+from console.ui.models.page import ModelsPage
+from console.ui.models.qt_models import QtModels
 from device_runtime.protocol import (
     TOPIC_STORE,
     Event,
@@ -28,15 +28,15 @@ pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def store(core: ConsoleCore, local_model: SessionModel, tmp_path: Path) -> Iterator[ModelsModel]:
+def store(core: ConsoleCore, local_model: QtSession, tmp_path: Path) -> Iterator[QtModels]:
     deploy_versions(local_model.session, tmp_path)
-    model = ModelsModel(local_model, WHO, tmp_path / "keys")
+    model = QtModels(local_model, WHO, tmp_path / "keys")
     yield model
     model.close()
 
 
 @pytest.fixture
-def page(qtbot: QtBot, store: ModelsModel) -> ModelsPage:
+def page(qtbot: QtBot, store: QtModels) -> ModelsPage:
     widget = ModelsPage(store)
     qtbot.addWidget(widget)
     widget.resize(1200, 800)
@@ -63,7 +63,7 @@ def test_lists_both_versions_with_their_status(page: ModelsPage) -> None:
 
 
 def test_rollback_asks_once_cancel_changes_nothing_accept_rolls_back(qtbot: QtBot, page: ModelsPage,
-                                                                      local_model: SessionModel) -> None:
+                                                                      local_model: QtSession) -> None:
     session = local_model.session
     before = device_history(session).entries
 
@@ -103,7 +103,7 @@ def test_rollback_asks_once_cancel_changes_nothing_accept_rolls_back(qtbot: QtBo
     assert page.rollback_button.text() == "Switch detector from 1.0.0 to 1.1.0"
 
 
-def test_an_explicit_downgrade_needs_stated_intent(qtbot: QtBot, page: ModelsPage, local_model: SessionModel,
+def test_an_explicit_downgrade_needs_stated_intent(qtbot: QtBot, page: ModelsPage, local_model: QtSession,
                                                    tmp_path: Path) -> None:
     session = local_model.session
     deploy_versions(session, tmp_path / "more", ("1.2.0",), first_seed=2)
@@ -126,7 +126,7 @@ def test_an_explicit_downgrade_needs_stated_intent(qtbot: QtBot, page: ModelsPag
     assert last.why == "explicit downgrade from the console"
 
 
-def test_pin_and_unpin(qtbot: QtBot, page: ModelsPage, local_model: SessionModel) -> None:
+def test_pin_and_unpin(qtbot: QtBot, page: ModelsPage, local_model: QtSession) -> None:
     page.select_version("1.0.0")
     assert page.pin_button.isEnabled() and not page.unpin_button.isEnabled()
     page.pin_button.click()
@@ -176,7 +176,7 @@ def test_an_action_whose_end_was_never_heard_does_not_lock_the_page(qtbot: QtBot
 
 
 def test_a_held_swap_lock_is_named_and_can_be_overridden_on_the_record(
-        qtbot: QtBot, page: ModelsPage, local_model: SessionModel, ui_env: ConsoleEnv) -> None:
+        qtbot: QtBot, page: ModelsPage, local_model: QtSession, ui_env: ConsoleEnv) -> None:
     stages: list[str] = []
     page.models.actionProgress.connect(lambda _tag, action: stages.append(action.stage))
     with robot_holds_the_swap_lock(ui_env, "mission 42 in progress"):
@@ -201,7 +201,7 @@ def test_a_held_swap_lock_is_named_and_can_be_overridden_on_the_record(
 
 
 def test_remove_asks_naming_what_goes_and_the_active_version(qtbot: QtBot, page: ModelsPage,
-                                                             local_model: SessionModel) -> None:
+                                                             local_model: QtSession) -> None:
     session = local_model.session
     page.select_version("1.0.0")
     assert page.remove_button.isEnabled()

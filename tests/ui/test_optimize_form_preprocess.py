@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from pytestqt.qtbot import QtBot
 
-from console.core.job_specs import SpecError
-from console.core.optimize_plan import plan_pipeline
-from console.ui.optimize_form import TargetForm
+from console.core.jobs.specs import SpecError
+from console.core.optimize.plan import plan_pipeline
+from console.ui.optimize.form import TargetForm
 from device_runtime.protocol import BackendSupport, QuantizeSpec, TensorInfo, ValidateReport
 
 pytestmark = pytest.mark.gui

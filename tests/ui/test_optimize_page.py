@@ -10,10 +10,10 @@ from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
-from console.core.jobs import is_final
-from console.core.session import State
-from console.ui.optimize import OptimizePage
-from console.ui.session_model import SessionModel
+from console.core.devices.session import State
+from console.core.jobs.tracker import is_final
+from console.ui.devices.qt_session import QtSession
+from console.ui.optimize.page import OptimizePage
 from device_runtime.demo_model import build_demo_model
 from tests.support.optimize_page import open_optimize_page
 
@@ -31,7 +31,7 @@ def model_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def page(qtbot: QtBot, local_model: SessionModel, tmp_path: Path) -> Iterator[OptimizePage]:
+def page(qtbot: QtBot, local_model: QtSession, tmp_path: Path) -> Iterator[OptimizePage]:
     yield from open_optimize_page(qtbot, local_model, tmp_path / "bench.jsonl")
 
 

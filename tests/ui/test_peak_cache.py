@@ -9,9 +9,9 @@ import random
 import numpy as np
 import pytest
 
-from console.core.peak_bins import bin_width, peak_decimate
-from console.core.peak_cache import PeakCache
-from console.core.telemetry import TelemetryStore
+from console.core.telemetry.metrics import TelemetryStore
+from console.core.telemetry.peak_bins import bin_width, peak_decimate
+from console.core.telemetry.peak_cache import PeakCache
 from device_runtime.protocol import MetricSpec
 
 SPECS = [MetricSpec("m%d" % i, "m%d" % i, "%", "G", "C") for i in range(4)]

@@ -16,10 +16,10 @@ from PySide6.QtGui import QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QApplication, QComboBox, QLineEdit, QWidget
 from pytestqt.qtbot import QtBot
 
-from console.core.activations import Activation
 from console.core.app import ConsoleCore
-from console.core.session import Outage
-from console.ui.event_panel import EventPanel
+from console.core.devices.session import Outage
+from console.core.telemetry.activations import Activation
+from console.ui.dashboard.event_panel import EventPanel
 from console.ui.theme import Theme, apply_theme, blend, contrast_ratio
 from device_runtime.protocol import AlertEvent
 from tests.support.daemons import stop_daemon
