@@ -1,4 +1,6 @@
-"""Replace a small file atomically and durably: readers see the old file or the new one, never a part.
+"""Durable file operations, the one place both sides get them: replace a file atomically (readers
+see the old file or the new one, never a part), append all or nothing, swap a symlink, make and
+remove folders, and ask a file system for its room.
 
 The bytes go to a temporary file in the same folder (so the rename stays on one file system),
 are written in full and fsync'd, the temporary file is renamed over the target, and the folder
@@ -16,8 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import uuid
-from typing import IO, Any, Iterator, Optional, Union
+from typing import IO, Any, Callable, Iterator, Optional, Union
 
 TMP_PREFIX = ".tmp-"
 PathLike = Union[str, "os.PathLike[str]"]
@@ -72,3 +75,114 @@ def write_atomic(path: PathLike, data: bytes, mode: int = 0o666) -> None:
     """Replace ``path`` with ``data`` as :func:`replacing` does."""
     with replacing(path, mode) as handle:
         handle.write(data)
+
+
+def fsync_file(path: str) -> None:
+    """fsync a file that is not open here (never through a symlink)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def make_dirs(path: str) -> None:
+    """Create ``path`` and its missing parents, fsyncing each parent that gained an entry."""
+    if os.path.isdir(path):
+        return
+    parent = os.path.dirname(path.rstrip("/"))
+    if parent and parent != path:
+        make_dirs(parent)
+    try:
+        os.mkdir(path, 0o755)
+    except FileExistsError:
+        return
+    fsync_dir(parent or ".")
+
+
+def _write_all_and_sync(fd: int, data: bytes) -> None:
+    """Write every byte of ``data`` (os.write may take fewer), then fsync."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+    os.fsync(fd)
+
+
+def append_durable(path: str, data: bytes) -> None:
+    """Append ``data`` to ``path`` (created if missing) and fsync it before returning: all of it
+    or nothing. A write cut short (a full disk) is truncated back, so the next append cannot
+    glue its line onto half of this one."""
+    existed = os.path.exists(path)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            _write_all_and_sync(fd, data)
+        except BaseException:
+            _truncate_quietly(fd, size)
+            raise
+    finally:
+        os.close(fd)
+    if not existed:
+        fsync_dir(os.path.dirname(path) or ".")
+
+
+def swap_symlink(link: str, target: str, before_rename: Optional[Callable[[], None]] = None) -> None:
+    """Point ``link`` at ``target`` atomically: a new symlink renamed over the old one."""
+    directory = os.path.dirname(link)
+    tmp = os.path.join(directory, ".%s.swap-%s" % (os.path.basename(link), uuid.uuid4().hex[:8]))
+    os.symlink(target, tmp)
+    try:
+        if before_rename is not None:
+            before_rename()
+        os.replace(tmp, link)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+    fsync_dir(directory)
+
+
+def remove_link(link: str) -> None:
+    try:
+        os.unlink(link)
+    except FileNotFoundError:
+        return
+    fsync_dir(os.path.dirname(link))
+
+
+def remove_tree(path: str) -> None:
+    """Remove a directory by first renaming it aside (atomic), then deleting the renamed copy."""
+    if not os.path.lexists(path):
+        return
+    parent = os.path.dirname(path)
+    trash = os.path.join(parent, ".trash-%s-%s" % (os.path.basename(path), uuid.uuid4().hex[:8]))
+    os.rename(path, trash)
+    fsync_dir(parent)
+    shutil.rmtree(trash)
+
+
+def free_bytes(path: str) -> int:
+    """Bytes available to this user on the file system holding ``path``."""
+    probe = path
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe) or "/"
+    st = os.statvfs(probe)
+    return st.f_bavail * st.f_frsize
+
+
+def total_bytes(path: str) -> int:
+    """Size of the file system holding ``path`` (what an unprivileged user may fill)."""
+    probe = path
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe) or "/"
+    st = os.statvfs(probe)
+    return (st.f_blocks - st.f_bfree + st.f_bavail) * st.f_frsize
+
+
+def _truncate_quietly(fd: int, size: int) -> None:
+    try:
+        os.ftruncate(fd, size)
+        os.fsync(fd)
+    except OSError:
+        pass  # the start-up repair cuts what is left (store/history.repair_torn_lines)

@@ -23,7 +23,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, Optional
 
-from device_runtime.store.fsutil import fsync_dir
+from device_runtime.fileio import fsync_dir
 
 CHUNK = 1 << 20
 FOLLOW_IDLE_S = 30.0  # a follower stops when the part has not grown for this long (finish hashes the rest)

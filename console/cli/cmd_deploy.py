@@ -20,6 +20,8 @@ from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
 from console.core.models.packages import PackageError, PackageStream, package_to_send, prepare_model
 from console.core.models.store_client import StoreClient
+from device_runtime.package_format.errors import StoreError
+from device_runtime.package_format.semver import SemVer
 from device_runtime.protocol import (
     STORE_ACTION_SUCCEEDED,
     STORE_HISTORY,
@@ -31,8 +33,6 @@ from device_runtime.protocol import (
     StoreModelRef,
     StorePin,
 )
-from device_runtime.store.errors import StoreError
-from device_runtime.store.semver import SemVer
 
 
 def register(sub: Any, commands: Commands) -> None:

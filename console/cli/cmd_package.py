@@ -16,8 +16,8 @@ from console.core.exit_codes import ExitCode
 from console.core.jobs.specs import SpecError, parse_shapes
 from console.core.models.packages import EngineBuild, PackageError, build_package, inspect_package, sign_package
 from console.core.models.tracker import STORE_CODES
+from device_runtime.package_format.tensors import spell
 from device_runtime.protocol import STORE_KEYS_TRUST, ErrorCode, StoreKey
-from device_runtime.store.tensors import spell
 
 # Error codes of requests the device understood and refused (anything else: it could not be reached).
 REFUSALS = frozenset({ErrorCode.FAILED, ErrorCode.BAD_FIELD, ErrorCode.UNKNOWN_METHOD, ErrorCode.NOT_ALLOWED,

@@ -15,8 +15,8 @@ import logging
 import os
 from typing import Iterable, List, Optional
 
+from device_runtime.fileio import write_atomic
 from device_runtime.protocol import HealthReport, ProtocolError
-from device_runtime.store.fsutil import write_atomic
 
 log = logging.getLogger("edge_runtime.health")
 

@@ -23,6 +23,8 @@ from device_runtime.latency.probe_config import load_settings, save_settings
 from device_runtime.latency.probe_plan import ProbeRefused, backoff_reason, check_rate, is_throttling, resolve_shapes
 from device_runtime.latency.probe_process import ProbeProcess
 from device_runtime.latency.service import LatencyService
+from device_runtime.package_format.errors import StoreError
+from device_runtime.package_format.manifest import Manifest, check_name
 from device_runtime.protocol import (
     JOB_RUNNING,
     PROBE_FAILED,
@@ -44,8 +46,6 @@ from device_runtime.protocol import (
 )
 from device_runtime.server.events import EventBus
 from device_runtime.server.service import Handler, Service
-from device_runtime.store.errors import StoreError
-from device_runtime.store.manifest import Manifest, check_name
 from device_runtime.store.store import Store
 
 log = logging.getLogger("edge_runtime.probe")

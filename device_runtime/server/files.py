@@ -21,6 +21,7 @@ import time
 from typing import Dict, Tuple
 
 from device_runtime import partial_upload
+from device_runtime.package_format.errors import Code, io_error
 from device_runtime.partial_upload import PartialUploads, UploadProblem
 from device_runtime.protocol import (
     STORE_UPLOAD_CHUNK,
@@ -34,8 +35,6 @@ from device_runtime.protocol import (
 )
 from device_runtime.server.deferred import Deferred
 from device_runtime.server.service import Handler, Service
-from device_runtime.store.errors import Code
-from device_runtime.store.fsutil import io_error
 
 log = logging.getLogger("edge_runtime.files")
 

@@ -15,13 +15,14 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from device_runtime.store import fsutil, history, retention
+from device_runtime import fileio
+from device_runtime.package_format.errors import Code, StoreError, as_store_error
+from device_runtime.package_format.manifest import Manifest
+from device_runtime.package_format.semver import SemVer
+from device_runtime.store import history, retention
 from device_runtime.store.config import inhibit_path
-from device_runtime.store.errors import Code, StoreError
 from device_runtime.store.hooks import run_hook
 from device_runtime.store.inhibit import InhibitGate
-from device_runtime.store.manifest import Manifest
-from device_runtime.store.semver import SemVer
 from device_runtime.store.state import ModelState, Trial
 from device_runtime.store.store import Progress, Store, _no_progress
 from device_runtime.store.verify import hash_problems
@@ -124,7 +125,7 @@ class Activation:
                     gate.release()
                 self._commit(manifest)
             except Exception as exc:
-                failure = fsutil.as_store_error(exc, "the switch could not be finished", self.store.root)
+                failure = as_store_error(exc, "the switch could not be finished", self.store.root)
                 return self._roll_back(failure.message, failure.code)
             self._finish_commit()
             return self._outcome(history.COMMITTED, "%s %s is active and committed" % (self.name, self.version))
@@ -199,7 +200,7 @@ class Activation:
         start = self._step(0.55, "switching %s to %s" % (self.name, self.version))
         self.store.fault("activate.swap")
         target = os.path.join("..", "models", self.name, self.version)
-        fsutil.swap_symlink(self.store.active_link(self.name), target,
+        fileio.swap_symlink(self.store.active_link(self.name), target,
                             before_rename=lambda: self.store.fault("activate.swap.rename"))
         self.swapped = True
         self._timed("swap", start)
@@ -302,9 +303,9 @@ class Activation:
 def restore_link(store: Store, name: str, version: Optional[str]) -> None:
     link = store.active_link(name)
     if version is None:
-        fsutil.remove_link(link)
+        fileio.remove_link(link)
     else:
-        fsutil.swap_symlink(link, os.path.join("..", "models", name, version))
+        fileio.swap_symlink(link, os.path.join("..", "models", name, version))
 
 
 def activate(store: Store, plan: Plan, progress: Progress = _no_progress) -> Outcome:

@@ -16,9 +16,8 @@ import os
 import sys
 from typing import Any, Dict, List
 
-from device_runtime.store import fsutil
+from device_runtime.package_format.errors import StoreError, as_store_error
 from device_runtime.store.compat import StoreFacts
-from device_runtime.store.errors import StoreError
 from device_runtime.store.receive import open_commands, receive
 from device_runtime.store.store import Store
 
@@ -90,7 +89,7 @@ def main(argv: List[str]) -> int:
         _emit({"error": {"code": exc.code, "message": exc.message}})
         return 1
     except Exception as exc:
-        failure = fsutil.as_store_error(exc, "the import stopped", args.root)
+        failure = as_store_error(exc, "the import stopped", args.root)
         _emit({"error": {"code": failure.code, "message": failure.message}})
         return 1
     _emit({"result": {"name": outcome.manifest.name, "version": outcome.manifest.version, "signer": outcome.signer,

@@ -7,7 +7,7 @@ from typing import Optional
 
 from device_runtime.engines.engine_meta import EngineMeta, check_engine_compat
 from device_runtime.engines.trt_plan import DeviceFacts
-from device_runtime.store.manifest import Manifest
+from device_runtime.package_format.manifest import Manifest
 
 
 @dataclass

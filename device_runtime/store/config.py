@@ -11,9 +11,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from device_runtime import config_file
-from device_runtime.store import fsutil
-from device_runtime.store.errors import Code, StoreError
+from device_runtime import config_file, fileio
+from device_runtime.package_format.errors import Code, StoreError
 
 REQUIRE_SIGNATURE = "require-signature"
 ALLOW_UNSIGNED = "allow-unsigned"
@@ -67,7 +66,7 @@ def reserve_bytes(cfg: StoreConfig, path: str) -> int:
     """Bytes kept free on the file system holding ``path`` after an import or upload."""
     if cfg.space_margin_bytes is not None:
         return cfg.space_margin_bytes
-    total = fsutil.total_bytes(path)
+    total = fileio.total_bytes(path)
     return int(min(RESERVE_CEILING, max(RESERVE_FLOOR, total * RESERVE_FRACTION)))
 
 
@@ -139,8 +138,8 @@ def policy_is_set(root: str) -> bool:
 def save_config(root: str, config: StoreConfig) -> None:
     config.check()
     path = config_path(root)
-    fsutil.make_dirs(os.path.dirname(path))
-    fsutil.write_atomic(path, (json.dumps(asdict(config), indent=2, sort_keys=True) + "\n").encode())
+    fileio.make_dirs(os.path.dirname(path))
+    fileio.write_atomic(path, (json.dumps(asdict(config), indent=2, sort_keys=True) + "\n").encode(), 0o644)
 
 
 def inhibit_path(root: str, config: StoreConfig) -> str:

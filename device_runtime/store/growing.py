@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any, Callable, Optional
 
-from device_runtime.store.hashing import BackgroundSha256
+from device_runtime.package_format.hashing import BackgroundSha256
 
 POLL_MIN_S = 0.001
 POLL_MAX_S = 0.01

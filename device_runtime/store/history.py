@@ -14,7 +14,7 @@ import os
 import time
 from typing import Any, Dict, List, Optional
 
-from device_runtime.store import fsutil
+from device_runtime import fileio
 
 STARTED = "started"
 COMMITTED = "committed"
@@ -37,8 +37,8 @@ def append(root: str, name: str, action_id: str, action: str, result: str, who: 
     entry = {"t": time.time() if t is None else t, "id": action_id, "action": action, "who": who,
              "from": from_version, "to": to_version, "why": why, "result": result, "detail": detail}
     path = history_path(root, name)
-    fsutil.make_dirs(os.path.dirname(path))
-    fsutil.append_durable(path, (json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))
+    fileio.make_dirs(os.path.dirname(path))
+    fileio.append_durable(path, (json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))
     return entry
 
 
@@ -98,7 +98,7 @@ def repair_torn_lines(root: str, name: str) -> int:
         if whole is not None:
             kept.append(whole)
     if torn or (data and not data.endswith(b"\n")):
-        fsutil.write_atomic(path, b"".join(line + b"\n" for line in kept))
+        fileio.write_atomic(path, b"".join(line + b"\n" for line in kept), 0o644)
     return torn
 
 

@@ -13,8 +13,8 @@ import os
 import time
 from typing import IO, Callable, Optional
 
-from device_runtime.store import fsutil
-from device_runtime.store.errors import Code, StoreError
+from device_runtime import fileio
+from device_runtime.package_format.errors import Code, StoreError
 
 POLL_S = 0.1
 
@@ -36,7 +36,7 @@ class InhibitGate:
     def acquire(self, wait_s: float, force: bool, on_wait: Callable[[str], None],
                 cancelled: Callable[[], bool] = lambda: False) -> Optional[str]:
         """Take the lock. Returns None, or the override note when ``force`` went past a holder."""
-        fsutil.make_dirs(os.path.dirname(self.path))
+        fileio.make_dirs(os.path.dirname(self.path))
         handle = open(self.path, "a+b")  # noqa: SIM115 - held until release()
         deadline = time.monotonic() + wait_s
         said = False

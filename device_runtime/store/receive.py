@@ -25,11 +25,10 @@ import queue
 import threading
 from typing import IO, Any, Callable, Dict, List, Optional
 
-from device_runtime.store import fsutil
-from device_runtime.store.errors import StoreError
+from device_runtime.package_format.errors import StoreError, io_error
+from device_runtime.package_format.manifest import Manifest
+from device_runtime.package_format.package import PackageReader
 from device_runtime.store.growing import GrowingFile, Stalled
-from device_runtime.store.manifest import Manifest
-from device_runtime.store.package import PackageReader
 from device_runtime.store.staging import Staged
 from device_runtime.store.store import ImportOutcome, Store
 
@@ -127,7 +126,7 @@ def receive(store: Store, part: str, sha256: str, size: int, emit: Emit, command
         try:
             outcome = store.commit_staged(committing, who, why, recheck=True)
         except OSError as exc:
-            failure = fsutil.io_error("importing %s" % os.path.basename(part), exc, store.path("models"))
+            failure = io_error("importing %s" % os.path.basename(part), exc, store.path("models"))
             emit({"error": {"code": failure.code, "message": failure.message}})
             return 1
         except StoreError as exc:

@@ -18,8 +18,8 @@ import threading
 from dataclasses import asdict
 from typing import Any, Dict, List, Optional
 
+from device_runtime.package_format.errors import Code, StoreError
 from device_runtime.process import python_command
-from device_runtime.store.errors import Code, StoreError
 from device_runtime.store.recovery import remove_free_stagings
 from device_runtime.store.store import Store
 

@@ -14,7 +14,8 @@ import os
 import shutil
 from typing import Any, Dict, List, Tuple
 
-from device_runtime.store import fsutil, history
+from device_runtime import fileio
+from device_runtime.store import history
 from device_runtime.store.activation import restore_link
 from device_runtime.store.staging import STAGING_PREFIX
 from device_runtime.store.store import Store
@@ -69,12 +70,12 @@ def cleanup_leftovers(store: Store) -> List[str]:
             continue
         if entry.startswith(STAGING_PREFIX) and not entry.endswith(".lock"):
             continue  # held by a running import
-        elif entry.startswith((".trash-", fsutil.TMP_PREFIX)) or (
+        elif entry.startswith((".trash-", fileio.TMP_PREFIX)) or (
                 entry.startswith(STAGING_PREFIX) and not os.path.exists(path[:-5]) and _lock_is_free(path)):
             _remove(store, path, notes)
         elif os.path.isdir(path) and not entry.startswith("."):
             for inner in sorted(os.listdir(path)):
-                if inner.startswith((".trash-", fsutil.TMP_PREFIX)):
+                if inner.startswith((".trash-", fileio.TMP_PREFIX)):
                     _remove(store, os.path.join(path, inner), notes)
     for part in ("active", "state", "config", "history", os.path.join("config", "trusted_keys")):
         directory = store.path(part)
@@ -82,7 +83,7 @@ def cleanup_leftovers(store: Store) -> List[str]:
             continue
         for entry in sorted(os.listdir(directory)):
             swap_link = part == "active" and entry.startswith(".") and ".swap-" in entry
-            if entry.startswith(fsutil.TMP_PREFIX) or swap_link:
+            if entry.startswith(fileio.TMP_PREFIX) or swap_link:
                 _remove(store, os.path.join(directory, entry), notes)
     return notes
 

@@ -13,9 +13,10 @@ import os
 import uuid
 from typing import List, Optional
 
-from device_runtime.store import fsutil, history
-from device_runtime.store.errors import Code, StoreError
-from device_runtime.store.manifest import check_name
+from device_runtime import fileio
+from device_runtime.package_format.errors import Code, StoreError
+from device_runtime.package_format.manifest import check_name
+from device_runtime.store import history
 from device_runtime.store.state import floor_path, state_path
 from device_runtime.store.store import Store
 
@@ -58,15 +59,15 @@ def remove(store: Store, name: str, version: Optional[str] = None, confirm_activ
         targets = plan_removal(store, name, version, confirm_active)
         active = store.active_version(name)
         if active in targets:
-            fsutil.remove_link(store.active_link(name))
+            fileio.remove_link(store.active_link(name))
         for target in targets:
-            fsutil.remove_tree(store.version_dir(name, target))
+            fileio.remove_tree(store.version_dir(name, target))
             store.verified.forget(name, target)
         if version is None:
-            fsutil.remove_tree(store.path("models", name))
+            fileio.remove_tree(store.path("models", name))
             floor = store.state(name).floor
             if floor > 0:
-                fsutil.write_atomic(floor_path(store.root, name), b"%d\n" % floor)
+                fileio.write_atomic(floor_path(store.root, name), b"%d\n" % floor, 0o644)
             try:
                 os.unlink(state_path(store.root, name))
             except FileNotFoundError:

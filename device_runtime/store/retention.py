@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, List, Set
 
-from device_runtime.store import fsutil
+from device_runtime import fileio
 
 if TYPE_CHECKING:
     from device_runtime.store.store import Store
@@ -36,7 +36,7 @@ def apply(store: Store, name: str) -> List[str]:
             if version in safe:
                 continue
             store.fault("retention.remove")
-            fsutil.remove_tree(store.version_dir(name, version))
+            fileio.remove_tree(store.version_dir(name, version))
             store.verified.forget(name, version)
             removed.append(version)
         if removed:

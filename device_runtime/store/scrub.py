@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from typing import Callable, List, Tuple
 
-from device_runtime.store.errors import StoreError
+from device_runtime.package_format.errors import StoreError
 from device_runtime.store.store import Store
 from device_runtime.store.verify import hash_problems, read_manifest
 

@@ -25,6 +25,8 @@ from collections import OrderedDict
 from dataclasses import asdict
 from typing import Any, Callable, Dict, Optional, Tuple
 
+from device_runtime.package_format.errors import Code, StoreError, as_store_error, io_error
+from device_runtime.package_format.manifest import check_name
 from device_runtime.process import python_command
 from device_runtime.protocol import (
     STORE_ACTION_FAILED,
@@ -62,11 +64,9 @@ from device_runtime.protocol import (
 from device_runtime.server.deferred import Deferred
 from device_runtime.server.events import EventBus
 from device_runtime.server.service import Handler, Service
-from device_runtime.store import activation, fsutil, history, recovery, removal, scrub, usage
+from device_runtime.store import activation, history, recovery, removal, scrub, usage
 from device_runtime.store.compat import StoreFacts
 from device_runtime.store.config import optional_policy
-from device_runtime.store.errors import Code, StoreError
-from device_runtime.store.manifest import check_name
 from device_runtime.store.receiver import killed_child
 from device_runtime.store.store import Store
 from device_runtime.store.upload_handlers import UploadHandlers
@@ -134,7 +134,7 @@ class StoreService(Service):
             except StoreError as exc:
                 raise _failure(exc) from None
             except OSError as exc:
-                raise _failure(fsutil.io_error("the store could not finish the request", exc)) from None
+                raise _failure(io_error("the store could not finish the request", exc)) from None
         return handler
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -193,7 +193,7 @@ class StoreService(Service):
                 action.state, action.message, action.code = STORE_ACTION_FAILED, exc.message, exc.code
             except Exception as exc:  # a bug or the disk must fail the action, not the worker
                 log.exception("store action %s failed", action.id)
-                failure = fsutil.as_store_error(exc, "the %s stopped" % action.kind, self.store.root)
+                failure = as_store_error(exc, "the %s stopped" % action.kind, self.store.root)
                 action.state, action.message, action.code = STORE_ACTION_FAILED, failure.message, failure.code
                 self._heal(action.name)
             action.finished = time.time()

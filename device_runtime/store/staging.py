@@ -14,8 +14,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Optional
 
-from device_runtime.store import fsutil
-from device_runtime.store.manifest import MANIFEST_FILE, SIGNATURE_FILE, Manifest
+from device_runtime import fileio
+from device_runtime.package_format.manifest import MANIFEST_FILE, SIGNATURE_FILE, Manifest
 
 STAGING_PREFIX = ".staging-"
 
@@ -56,9 +56,9 @@ class Staged:
         tree = sorted(os.walk(self.path), key=lambda item: -len(item[0]))
         for directory, _dirs, files in tree:
             for name in files:
-                fsutil.fsync_file(os.path.join(directory, name))
+                fileio.fsync_file(os.path.join(directory, name))
         for directory, _dirs, _files in tree:
-            fsutil.fsync_dir(directory)
+            fileio.fsync_dir(directory)
 
     def release(self, remove: bool) -> None:
         """Drop the lock; with ``remove`` also the folder (when it was not renamed into the store)."""

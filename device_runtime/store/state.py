@@ -13,8 +13,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional
 
-from device_runtime.store import fsutil
-from device_runtime.store.errors import Code, StoreError
+from device_runtime import fileio
+from device_runtime.package_format.errors import Code, StoreError
 
 SCHEMA = 1
 
@@ -89,5 +89,5 @@ def load_state(root: str, name: str) -> ModelState:
 
 def save_state(root: str, state: ModelState) -> None:
     path = state_path(root, state.name)
-    fsutil.make_dirs(os.path.dirname(path))
-    fsutil.write_atomic(path, state.to_bytes())
+    fileio.make_dirs(os.path.dirname(path))
+    fileio.write_atomic(path, state.to_bytes(), 0o644)

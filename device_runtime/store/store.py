@@ -15,19 +15,26 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
+from device_runtime import fileio
+from device_runtime.package_format.errors import Code, StoreError, io_error
+from device_runtime.package_format.manifest import (
+    MANIFEST_FILE,
+    SIGNATURE_FILE,
+    Manifest,
+    check_name,
+    parse_manifest_bytes,
+)
+from device_runtime.package_format.package import PackageReader
+from device_runtime.package_format.semver import SemVer, is_semver
+from device_runtime.package_format.signing import PublicKey, Signature, TrustStore, parse_public_key
+from device_runtime.package_format.warmup_plan import plan_shapes
 from device_runtime.store import config as config_mod
-from device_runtime.store import fsutil, history
+from device_runtime.store import history
 from device_runtime.store.compat import StoreFacts, engine_problem
-from device_runtime.store.errors import Code, StoreError
-from device_runtime.store.manifest import MANIFEST_FILE, SIGNATURE_FILE, Manifest, check_name, parse_manifest_bytes
-from device_runtime.store.package import PackageReader
-from device_runtime.store.semver import SemVer, is_semver
-from device_runtime.store.signing import PublicKey, Signature, TrustStore, parse_public_key
 from device_runtime.store.staging import Staged
 from device_runtime.store.state import ModelState, load_state, save_state
 from device_runtime.store.verify import Verified, read_manifest
 from device_runtime.store.warmup import run_warmup
-from device_runtime.store.warmup_plan import plan_shapes
 
 FaultHook = Callable[[str], None]
 Progress = Callable[[float, str], None]
@@ -84,7 +91,7 @@ class Store:
         self.verified = Verified()
         self.warm_ok: Dict[str, float] = {}  # sha256 of an entry file -> when it last loaded here
         for part in ("models", "active", "history", "state", "incoming", "config"):
-            fsutil.make_dirs(os.path.join(self.root, part))
+            fileio.make_dirs(os.path.join(self.root, part))
 
     # -- paths ------------------------------------------------------------------------------
     def path(self, *parts: str) -> str:
@@ -219,7 +226,7 @@ class Store:
                     return staged
                 return self.commit_staged(staged, who, why, progress)
             except OSError as exc:
-                raise fsutil.io_error("importing %s" % os.path.basename(package), exc, self.path("models")) from None
+                raise io_error("importing %s" % os.path.basename(package), exc, self.path("models")) from None
             finally:
                 reader.close()
 
@@ -282,12 +289,12 @@ class Store:
                     if os.path.isdir(existing):
                         return self._same_as_stored(manifest, staged.raw, staged.sig_raw, staged.signer)
                 created_model_dir = not os.path.isdir(model_dir)
-                fsutil.make_dirs(model_dir)
+                fileio.make_dirs(model_dir)
                 self.fault("import.rename")
                 os.rename(staged.path, existing)
                 renamed = True
-                fsutil.fsync_dir(model_dir)
-                fsutil.fsync_dir(self.path("models"))
+                fileio.fsync_dir(model_dir)
+                fileio.fsync_dir(self.path("models"))
                 created_model_dir = False
                 self.fault("import.history")
                 history.append(self.root, manifest.name, uuid.uuid4().hex[:12], "import", history.IMPORTED, who=who,
@@ -332,7 +339,7 @@ class Store:
         return ImportOutcome(manifest, signer or self.signer(manifest.name, manifest.version), already=True)
 
     def _check_space(self, manifest: Manifest, cfg: config_mod.StoreConfig, reserve: int = 0) -> None:
-        free = fsutil.free_bytes(self.path("models")) - reserve
+        free = fileio.free_bytes(self.path("models")) - reserve
         margin = config_mod.reserve_bytes(cfg, self.path("models"))
         need = manifest.total_size + margin
         if free < need:

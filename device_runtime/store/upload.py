@@ -24,12 +24,11 @@ import threading
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from device_runtime import partial_upload
+from device_runtime import fileio, partial_upload
+from device_runtime.package_format.errors import Code, StoreError, io_error
 from device_runtime.partial_upload import PartialUploads, UploadProblem
 from device_runtime.protocol import IncomingEntry
-from device_runtime.store import fsutil
 from device_runtime.store.config import reserve_bytes
-from device_runtime.store.errors import Code, StoreError
 from device_runtime.store.store import Store
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -80,7 +79,7 @@ class Incoming:
                     return os.path.getsize(part)
                 self.uploads.forget(part)  # the same name for another upload: it starts over
                 _unlink(part)
-            free = fsutil.free_bytes(self.store.path("incoming"))
+            free = fileio.free_bytes(self.store.path("incoming"))
             margin = reserve_bytes(cfg, self.store.path("incoming"))
             if free < size + margin:
                 raise StoreError(Code.NO_SPACE, "not enough disk space to receive %s: it is %.1f MB and %.1f MB are "
@@ -91,9 +90,9 @@ class Incoming:
             if digest_at_end:
                 record = {"sha256": None, "name": sha256, "digest_at_end": True, "size": size, "filename": filename,
                           "started": time.time()}
-            fsutil.write_atomic(meta, json.dumps(record).encode())
+            fileio.write_atomic(meta, json.dumps(record).encode(), 0o644)
             offset = self.uploads.create(part)
-            fsutil.fsync_dir(self.store.path("incoming"))
+            fileio.fsync_dir(self.store.path("incoming"))
             return offset
 
     def _expected_size(self, meta: str) -> int:
@@ -111,7 +110,7 @@ class Incoming:
         except UploadProblem as exc:
             raise _failure(exc) from None
         except OSError as exc:
-            raise fsutil.io_error("receiving the upload (kept %.1f MB, it resumes from there)" % (offset / 1e6),
+            raise io_error("receiving the upload (kept %.1f MB, it resumes from there)" % (offset / 1e6),
                                   exc, part) from None
 
     def digest_at_end(self, upload_id: str) -> bool:
@@ -162,9 +161,9 @@ class Incoming:
             raise _failure(exc) from None
         record.update({"sha256": sha256, "digest_at_end": False})
         with self._lock:
-            fsutil.write_atomic(final_meta, json.dumps(record).encode())
+            fileio.write_atomic(final_meta, json.dumps(record).encode(), 0o644)
             _unlink(meta)
-            fsutil.fsync_dir(self.store.path("incoming"))
+            fileio.fsync_dir(self.store.path("incoming"))
         return final
 
     def finished_id(self, path: str) -> Optional[str]:
@@ -210,7 +209,7 @@ class Incoming:
                     os.unlink(path)
                 except FileNotFoundError:
                     continue
-            fsutil.fsync_dir(self.store.path("incoming"))
+            fileio.fsync_dir(self.store.path("incoming"))
         if not freed and not os.path.exists(meta):
             raise StoreError(Code.NOT_FOUND, "no upload %s in incoming/: see edgectl df" % upload_id[:16])
         return freed
@@ -240,7 +239,7 @@ class Incoming:
                 if age < max_age_s:
                     continue
                 match = _ENTRY.match(entry)
-                if match is None and not entry.startswith(fsutil.TMP_PREFIX):
+                if match is None and not entry.startswith(fileio.TMP_PREFIX):
                     continue  # not ours: leave it to whoever put it there
                 if match is not None and match.group(2) == "json" and (
                         os.path.exists(path[:-5] + ".part") or os.path.exists(path[:-5] + ".tar.gz")):
@@ -254,7 +253,7 @@ class Incoming:
                 notes.append("removed %s from incoming/: %s, %.1f MB, untouched for %.1f h" % (
                     entry, _kind(entry), st.st_size / 1e6, age / 3600))
             if notes:
-                fsutil.fsync_dir(directory)
+                fileio.fsync_dir(directory)
         return notes
 
 

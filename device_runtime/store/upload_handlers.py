@@ -16,6 +16,7 @@ import os
 import threading
 from typing import Any, Dict, Optional
 
+from device_runtime.package_format.errors import Code, StoreError
 from device_runtime.protocol import (
     STORE_UPLOAD_CHUNK,
     StoreUploadBegin,
@@ -23,7 +24,6 @@ from device_runtime.protocol import (
     StoreUploadFinish,
     StoreUploadState,
 )
-from device_runtime.store.errors import Code, StoreError
 from device_runtime.store.receiver import Receivers
 from device_runtime.store.store import Store
 from device_runtime.store.upload import Incoming

@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 from typing import List
 
+from device_runtime import fileio
+from device_runtime.package_format.errors import Code
 from device_runtime.protocol import StoreModelUsage, StoreUsage
-from device_runtime.store import fsutil
 from device_runtime.store.config import reserve_bytes
-from device_runtime.store.errors import Code
 from device_runtime.store.store import Store
 from device_runtime.store.upload import Incoming
 
@@ -41,5 +41,5 @@ def usage(store: Store, incoming: Incoming) -> StoreUsage:
         models.append(StoreModelUsage(name, size, len(versions)))
     cfg = store.config()
     where = store.path("models")
-    return StoreUsage(fsutil.total_bytes(where), fsutil.free_bytes(where), reserve_bytes(cfg, where), models,
+    return StoreUsage(fileio.total_bytes(where), fileio.free_bytes(where), reserve_bytes(cfg, where), models,
                       incoming.entries(), cfg.incoming_max_age_s)

@@ -12,7 +12,7 @@ import os
 import threading
 from typing import Callable, Dict, List, Optional, Tuple
 
-from device_runtime.store.manifest import MANIFEST_FILE, Manifest, parse_manifest_bytes
+from device_runtime.package_format.manifest import MANIFEST_FILE, Manifest, parse_manifest_bytes
 
 Fingerprint = Tuple[Tuple[str, int, int, int], ...]
 CHUNK = 1 << 20

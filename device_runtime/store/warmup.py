@@ -14,10 +14,10 @@ import sys
 import time
 from typing import Any, Dict, List, Optional
 
+from device_runtime.package_format.errors import Code, StoreError
+from device_runtime.package_format.manifest import MANIFEST_FILE, Manifest, parse_manifest_bytes
+from device_runtime.package_format.tensors import is_fixed
 from device_runtime.process import python_command
-from device_runtime.store.errors import Code, StoreError
-from device_runtime.store.manifest import MANIFEST_FILE, Manifest, parse_manifest_bytes
-from device_runtime.store.tensors import is_fixed
 
 _NUMPY_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64",
                 "tensor(int8)": "int8", "tensor(uint8)": "uint8", "tensor(int32)": "int32",

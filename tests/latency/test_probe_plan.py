@@ -12,9 +12,9 @@ from device_runtime.latency.probe import ProbeService
 from device_runtime.latency.probe_config import config_path, load_settings, save_settings
 from device_runtime.latency.probe_plan import ProbeRefused, backoff_reason, resolve_shapes
 from device_runtime.latency.service import LatencyService
+from device_runtime.package_format.manifest import TensorSpec
 from device_runtime.protocol import AlertEvent, JobInfo, ProbeSettings
 from device_runtime.server.events import EventBus
-from device_runtime.store.manifest import TensorSpec
 from device_runtime.store.store import Store
 
 

@@ -11,8 +11,8 @@ import pytest
 from console.core.devices.client import DeviceError
 from console.core.models.tracker import explain_error
 from device_runtime import protocol as p
+from device_runtime.package_format.errors import Code
 from device_runtime.server.bridge import start_daemon
-from device_runtime.store.errors import Code
 from tests.support.daemons import stop_daemon
 from tests.support.disk import (
     fill_unbuffered,
@@ -80,8 +80,8 @@ def test_an_activation_on_a_full_disk_says_so_with_its_code(daemon_on_small_disk
 
 
 def test_the_reserve_scales_with_the_disk(small_disk: Path, tmp_path: Path) -> None:  # noqa: F811
+    from device_runtime.fileio import total_bytes
     from device_runtime.store.config import RESERVE_CEILING, RESERVE_FLOOR, StoreConfig, reserve_bytes
-    from device_runtime.store.fsutil import total_bytes
 
     assert reserve_bytes(StoreConfig(), str(small_disk)) == RESERVE_FLOOR  # 2 % of 8 MB is under the floor
     big = total_bytes(str(tmp_path))

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from console.core.models.packages import write_package
+from device_runtime.package_format.errors import Code, StoreError
+from device_runtime.package_format.manifest import FileEntry, Manifest, TensorSpec
+from device_runtime.package_format.signing import sign
 from device_runtime.store import activation, history, retention, scrub
 from device_runtime.store.config import StoreConfig, save_config
-from device_runtime.store.errors import Code, StoreError
-from device_runtime.store.manifest import FileEntry, Manifest, TensorSpec
-from device_runtime.store.signing import sign
 from device_runtime.store.store import Store
 from tests.support.store import SIGN_KEY, make_package, snapshot
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from device_runtime.package_format.errors import Code, StoreError
 from device_runtime.store import activation
 from device_runtime.store.config import StoreConfig, save_config
-from device_runtime.store.errors import Code, StoreError
 from device_runtime.store.receiver import Receivers
 from device_runtime.store.store import Store
 from device_runtime.store.upload import Incoming

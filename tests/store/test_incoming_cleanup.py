@@ -15,10 +15,10 @@ from console.core.devices.session import DeviceSession
 from console.core.models.store_client import StoreClient
 from console.core.settings import DeviceEntry
 from console.transport.local import LocalTransport
+from device_runtime.package_format.errors import StoreError
 from device_runtime.protocol import STORE_IMPORT, StoreImport, StoreKey
 from device_runtime.server.bridge import start_daemon
 from device_runtime.store.config import StoreConfig, save_config
-from device_runtime.store.errors import StoreError
 from device_runtime.store.store import Store
 from device_runtime.store.upload import Incoming
 from device_runtime.store.upload_handlers import UploadHandlers

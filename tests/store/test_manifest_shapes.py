@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from onnx import TensorProto, helper
 
 from console.core.models.packages import PackageError, build_package, inspect_package
-from device_runtime.store.manifest import Manifest, parse_manifest_bytes
+from device_runtime.package_format.manifest import Manifest, parse_manifest_bytes
 
 # what exporters put in a dimension: a size, -1 (paddle2onnx), a name, a computed expression, nothing
 DIMS = st.one_of(
@@ -96,8 +96,8 @@ def _build_and_read(tmp_path: Path, inputs: list[Any], outputs: list[Any]) -> No
     (-1, True), (None, True), ("", True), ("x" * 5000, True), (0, True), (-2, False), (True, False), (1.5, False),
 ])
 def test_the_device_reader_on_single_dimensions(dim: Any, accepted: bool) -> None:
-    from device_runtime.store.errors import StoreError
-    from device_runtime.store.manifest import TensorSpec
+    from device_runtime.package_format.errors import StoreError
+    from device_runtime.package_format.manifest import TensorSpec
 
     data = {"name": "x", "dtype": "float32", "shape": [dim], "profile": None}
     if accepted:

@@ -14,8 +14,8 @@ import pytest
 
 from console.core.models.package_gzip import COMPRESS_LEVEL, STORE_LEVEL, CanonicalGzip, choose_level
 from console.core.models.packages import sign_package
-from device_runtime.store.errors import Code, StoreError
-from device_runtime.store.package import GZIP_HEADER
+from device_runtime.package_format.errors import Code, StoreError
+from device_runtime.package_format.package import GZIP_HEADER
 from device_runtime.store.store import Store
 from tests.support.store import SIGN_KEY, make_package, read_members
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from console.core.models.package_gzip import CanonicalGzip
-from device_runtime.store.errors import Code, StoreError
-from device_runtime.store.package import CHUNK, MAX_HEADER_READ
+from device_runtime.package_format.errors import Code, StoreError
+from device_runtime.package_format.package import CHUNK, MAX_HEADER_READ
 from device_runtime.store.store import Store
 from tests.support.store import make_package, read_members
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from device_runtime.store.errors import Code, StoreError
+from device_runtime.package_format.errors import Code, StoreError
 from device_runtime.store.growing import GrowingFile, Stalled
 from device_runtime.store.receiver import Receivers
 from device_runtime.store.store import Store

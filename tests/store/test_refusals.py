@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from console.core.models.packages import EngineBuild
+from device_runtime.package_format.errors import Code, StoreError
+from device_runtime.package_format.manifest import canonical
+from device_runtime.package_format.signing import sign
 from device_runtime.store import activation
 from device_runtime.store.compat import StoreFacts
 from device_runtime.store.config import ALLOW_UNSIGNED, StoreConfig, save_config
-from device_runtime.store.errors import Code, StoreError
-from device_runtime.store.manifest import canonical
-from device_runtime.store.signing import sign
 from device_runtime.store.store import Store
 from tests.support.store import (
     OTHER_KEY,

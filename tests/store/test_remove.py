@@ -9,8 +9,8 @@ import pytest
 
 from console.cli.main import ExitCode
 from console.core.env import ConsoleEnv
+from device_runtime.package_format.errors import StoreError
 from device_runtime.store import activation, removal
-from device_runtime.store.errors import StoreError
 from device_runtime.store.store import Store
 from tests.support.store import edgectl, make_onnx, make_package
 

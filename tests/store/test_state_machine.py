@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from device_runtime.package_format.errors import Code, StoreError
+from device_runtime.package_format.semver import SemVer
 from device_runtime.store import activation, recovery, retention
 from device_runtime.store.config import StoreConfig, save_config
-from device_runtime.store.errors import Code, StoreError
-from device_runtime.store.semver import SemVer
 from device_runtime.store.store import Store
 from tests.support.store import make_package, public_line
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from device_runtime.store.errors import StoreError
-from device_runtime.store.package import GZIP_HEADER
+from device_runtime.package_format.errors import StoreError
+from device_runtime.package_format.package import GZIP_HEADER
 from device_runtime.store.store import Store
 from tests.support.store import make_package, public_line, read_members, snapshot, write_members
 

@@ -11,9 +11,9 @@ import pytest
 from onnx import TensorProto, helper
 
 from console.core.models.packages import build_package, manifest_for_onnx, write_package
+from device_runtime.package_format.errors import StoreError
+from device_runtime.package_format.signing import sign
 from device_runtime.store import activation
-from device_runtime.store.errors import StoreError
-from device_runtime.store.signing import sign
 from device_runtime.store.store import Store
 from tests.support.store import SIGN_KEY, snapshot
 from tests.zoo import BY_NAME

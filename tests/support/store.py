@@ -16,7 +16,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from console.core.models.package_gzip import CanonicalGzip
 from console.core.models.packages import build_package
-from device_runtime.store.signing import PublicKey
+from device_runtime.package_format.signing import PublicKey
 
 SIGN_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 OTHER_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(1, 33)))

@@ -18,8 +18,8 @@ from console.core.models.tracker import succeeded
 from console.ui.devices.qt_session import QtSession
 from console.ui.models.deploy_wizard import DeployWizard
 from console.ui.models.qt_models import QtModels
+from device_runtime.package_format.signing import parse_public_key
 from device_runtime.protocol import STORE_UPLOAD_CHUNK, StoreKey
-from device_runtime.store.signing import parse_public_key
 from tests.support.models_page import WHO, deploy_versions, device_history, device_versions, robot_holds_the_swap_lock
 from tests.support.store import make_onnx, make_package, public_line, snapshot
 

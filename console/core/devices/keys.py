@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from device_runtime.store.errors import StoreError
-from device_runtime.store.signing import PublicKey, parse_public_key
+from device_runtime.package_format.errors import StoreError
+from device_runtime.package_format.signing import PublicKey, parse_public_key
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 

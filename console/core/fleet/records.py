@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from console.core.fleet.runner import DeviceOutcome
-from device_runtime.store.fsutil import write_atomic
+from device_runtime.fileio import write_atomic
 
 RECORD_VERSION = 1
 

@@ -13,7 +13,7 @@ from console.core.devices.client import ConnectionLost, DeviceError, Incompatibl
 from console.core.models.tracker import Refusal, explain_error
 from console.transport.base import TransportError
 from console.transport.hostkeys import UnknownHostKey
-from device_runtime.store.errors import Code
+from device_runtime.package_format.errors import Code
 
 OK = "ok"
 FAILED = "failed"  # the device answered: it refused, or the change did not hold (rolled back)

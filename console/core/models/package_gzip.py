@@ -1,6 +1,6 @@
 """The gzip layer of model packages: the one header the device accepts, and a level that fits the data.
 
-The header is fixed (no name, no time; see ``device_runtime.store.package.GZIP_HEADER``), so the
+The header is fixed (no name, no time; see ``device_runtime.package_format.package.GZIP_HEADER``), so the
 same files always give the same archive and a changed header byte is a refused package. Model
 weights are mostly incompressible (random-looking floats, or already-quantised bytes): deflate
 then spends seconds per 100 MB to save nothing, so a sample of the files picks the level, and
@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
-from device_runtime.store.package import GZIP_HEADER
+from device_runtime.package_format.package import GZIP_HEADER
 
 COMPRESS_LEVEL = 6
 STORE_LEVEL = 0

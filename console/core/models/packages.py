@@ -1,7 +1,7 @@
 """Model packages on the engineer's side: build from an ONNX model, inspect, sign.
 
 The manifest is filled from the model itself (inputs, outputs, hashes) and written in the
-canonical form the device verifies (:mod:`device_runtime.store.manifest`); ``manifest.json``
+canonical form the device verifies (:mod:`device_runtime.package_format.manifest`); ``manifest.json``
 is the archive's first member and ``manifest.sig`` its second, so the device can check both
 before it unpacks a single model byte.
 """
@@ -32,8 +32,8 @@ from console.core.models.package_gzip import (
     stored_size,
     stored_trailer,
 )
-from device_runtime.store.errors import StoreError
-from device_runtime.store.manifest import (
+from device_runtime.package_format.errors import StoreError
+from device_runtime.package_format.manifest import (
     MANIFEST_FILE,
     SIGNATURE_FILE,
     EngineInfo,
@@ -45,11 +45,11 @@ from device_runtime.store.manifest import (
     check_path,
     parse_manifest_bytes,
 )
-from device_runtime.store.package import GZIP_HEADER, PackageReader
-from device_runtime.store.semver import SemVer
-from device_runtime.store.signing import Signature, sign
-from device_runtime.store.tensors import spec_fields_from_value_info
-from device_runtime.store.warmup_plan import plan_shapes
+from device_runtime.package_format.package import GZIP_HEADER, PackageReader
+from device_runtime.package_format.semver import SemVer
+from device_runtime.package_format.signing import Signature, sign
+from device_runtime.package_format.tensors import spec_fields_from_value_info
+from device_runtime.package_format.warmup_plan import plan_shapes
 
 _ROLES = {".json": "config", ".yaml": "config", ".txt": "labels", ".names": "labels", ".npy": "calibration",
           ".npz": "calibration", ".cache": "timing-cache", ".engine": "engine", ".plan": "engine",

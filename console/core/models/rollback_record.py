@@ -11,8 +11,8 @@ import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from device_runtime.package_format.semver import SemVer, is_semver
 from device_runtime.protocol import StoreHistoryEntry
-from device_runtime.store.semver import SemVer, is_semver
 
 COMMITTED = "committed"
 ROLLED_BACK = "rolled_back"

@@ -16,6 +16,7 @@ from console.core.devices.client import DeviceError
 from console.core.devices.session import DeviceSession
 from console.core.models.packages import known_sha256
 from console.core.transfers.upload_stream import ByteStream, FileStream, upload
+from device_runtime.package_format.semver import SemVer
 from device_runtime.protocol import (
     STORE_ACTION,
     STORE_ACTION_RUNNING,
@@ -34,7 +35,6 @@ from device_runtime.protocol import (
     StoreRollback,
     StoreVersions,
 )
-from device_runtime.store.semver import SemVer
 
 P = TypeVar("P", bound=Record)
 

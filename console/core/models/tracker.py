@@ -19,6 +19,8 @@ from console.core.devices.client import DeviceError
 from console.core.devices.session import DeviceSession
 from console.core.models.packages import PackageError
 from console.core.models.store_client import ActionProgress, StoreClient, UploadProgress
+from device_runtime.package_format.errors import Code
+from device_runtime.package_format.semver import SemVer, is_semver
 from device_runtime.protocol import (
     DEGRADED,
     HEALTH_LAST,
@@ -52,8 +54,6 @@ from device_runtime.protocol import (
     StoreVersion,
     StoreVersions,
 )
-from device_runtime.store.errors import Code
-from device_runtime.store.semver import SemVer, is_semver
 
 HISTORY_LIMIT = 200
 KEEP_ACTIONS = 50

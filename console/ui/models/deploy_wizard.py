@@ -41,11 +41,11 @@ from console.core.text_units import size as size_text
 from console.ui.charts.chart import plain_label
 from console.ui.models.qt_models import OnnxBuild, QtModels
 from console.ui.models.rollback_dialog import RefusalView, big_button, coloured
+from device_runtime.package_format.errors import Code, StoreError
+from device_runtime.package_format.manifest import check_name, parse_manifest_bytes
+from device_runtime.package_format.semver import SemVer
+from device_runtime.package_format.signing import Signature
 from device_runtime.protocol import StoreAction
-from device_runtime.store.errors import Code, StoreError
-from device_runtime.store.manifest import check_name, parse_manifest_bytes
-from device_runtime.store.semver import SemVer
-from device_runtime.store.signing import Signature
 
 UNSIGNED = "Unsigned"
 

@@ -29,8 +29,8 @@ from console.core.models.tracker import Refusal, RemovalPlan, RollbackPlan, Stor
 from console.transport.base import TransportError
 from console.ui import gui_gc
 from console.ui.devices.qt_session import QtSession, plain_error
+from device_runtime.package_format.errors import StoreError
 from device_runtime.protocol import STORE_ACTION_RUNNING, STORE_KEYS_LIST, Empty, ProtocolError, StoreAction
-from device_runtime.store.errors import StoreError
 
 _ERRORS = (DeviceError, TransportError, ProtocolError, OSError, PackageError, KeyError_, StoreError)
 

@@ -26,8 +26,8 @@ from console.core.models.rollback_record import rolled_back_versions
 from console.core.models.tracker import Refusal, RollbackPlan, explain_action, succeeded
 from console.ui.charts.chart import plain_label
 from console.ui.models.qt_models import QtModels
+from device_runtime.package_format.errors import Code
 from device_runtime.protocol import StoreAction
-from device_runtime.store.errors import Code
 
 LEVEL_COLORS = {"ok": "#2e9e4f", "info": "#2f6fd0", "warn": "#c98a0b", "bad": "#d64545", "muted": "#8a8f98"}
 

@@ -19,7 +19,7 @@ class PackageInputs(NamedTuple):
 
 
 def package_inputs(model_path: str) -> Optional[PackageInputs]:
-    from device_runtime.store.manifest import MANIFEST_FILE
+    from device_runtime.package_format.manifest import MANIFEST_FILE
     from device_runtime.store.verify import read_manifest
 
     folder = os.path.dirname(os.path.abspath(model_path))

@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from device_runtime.store.errors import Code, StoreError
-from device_runtime.store.semver import SemVer
-from device_runtime.store.tensors import DTYPES, MAX_RANK, check_dim, is_fixed
+from device_runtime.package_format.errors import Code, StoreError
+from device_runtime.package_format.semver import SemVer
+from device_runtime.package_format.tensors import DTYPES, MAX_RANK, check_dim, is_fixed
 
 SCHEMA = 1
 MANIFEST_FILE = "manifest.json"

@@ -6,7 +6,7 @@ import re
 from functools import total_ordering
 from typing import Any, Tuple, Union
 
-from device_runtime.store.errors import Code, StoreError
+from device_runtime.package_format.errors import Code, StoreError
 
 _SEMVER = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"

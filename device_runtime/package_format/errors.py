@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import errno
+from typing import Optional
+
+from device_runtime.fileio import free_bytes
+
 
 class Code:
     BAD_PACKAGE = "bad_package"  # truncated, not gzip/tar, links, device files, traversal, too large
@@ -33,3 +38,22 @@ class StoreError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+def io_error(what: str, exc: OSError, where: Optional[str] = None) -> StoreError:
+    """A StoreError for an OSError with advice for the common causes."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        free = free_bytes(where) if where else -1
+        room = " (%.1f MB free)" % (free / 1e6) if free >= 0 else ""
+        return StoreError(Code.NO_SPACE, "%s: the device's disk is full%s. Free space on the device "
+                                         "(remove old versions or logs) and try again." % (what, room))
+    return StoreError(Code.IO, "%s: %s" % (what, exc.strerror or exc))
+
+
+def as_store_error(exc: BaseException, what: str, where: Optional[str] = None) -> StoreError:
+    """Any failure as a StoreError with a code, so no raw ``OSError: [Errno 28]`` reaches a user."""
+    if isinstance(exc, StoreError):
+        return exc
+    if isinstance(exc, OSError):
+        return io_error(what, exc, where)
+    return StoreError(Code.IO, "%s: %s: %s" % (what, type(exc).__name__, exc))

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Dict, List, Mapping, Sequence, Tuple
 
-from device_runtime.store.errors import Code, StoreError
-from device_runtime.store.manifest import TensorSpec
-from device_runtime.store.tensors import OTHER_KINDS, is_fixed, spell
+from device_runtime.package_format.errors import Code, StoreError
+from device_runtime.package_format.manifest import TensorSpec
+from device_runtime.package_format.tensors import OTHER_KINDS, is_fixed, spell
 
 SampleInfo = Mapping[str, Tuple[str, List[int]]]  # input name -> (dtype, shape) of the sample's array
 

@@ -15,10 +15,10 @@ import tarfile
 import zlib
 from typing import Any, Callable, Dict, Optional, Protocol, Set, Tuple
 
-from device_runtime.store import fsutil
-from device_runtime.store.errors import Code, StoreError
-from device_runtime.store.hashing import BackgroundSha256
-from device_runtime.store.manifest import (
+from device_runtime import fileio
+from device_runtime.package_format.errors import Code, StoreError
+from device_runtime.package_format.hashing import BackgroundSha256
+from device_runtime.package_format.manifest import (
     MANIFEST_FILE,
     MAX_FILES,
     MAX_MANIFEST_BYTES,
@@ -26,7 +26,7 @@ from device_runtime.store.manifest import (
     Manifest,
     check_path,
 )
-from device_runtime.store.signing import MAX_SIGNATURE_BYTES
+from device_runtime.package_format.signing import MAX_SIGNATURE_BYTES
 
 CHUNK = 1 << 20
 # Tar headers, padding and the end-of-archive records on top of the files' own bytes.
@@ -345,7 +345,7 @@ class PackageReader:
             fd = os.open(os.devnull, os.O_WRONLY)
         else:
             path = os.path.join(target, name)
-            fsutil.make_dirs(os.path.dirname(path))
+            fileio.make_dirs(os.path.dirname(path))
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
         try:
             while written < member.size:

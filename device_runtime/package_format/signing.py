@@ -17,8 +17,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
-from device_runtime.store import fsutil
-from device_runtime.store.errors import Code, StoreError
+from device_runtime import fileio
+from device_runtime.package_format.errors import Code, StoreError
 
 ALGORITHM = "ed25519"
 _KEY_ID = re.compile(r"^[0-9a-f]{16}$")
@@ -142,8 +142,8 @@ class TrustStore:
         return {k.key_id: k for k in self.all_keys()}
 
     def trust(self, key: PublicKey) -> PublicKey:
-        fsutil.make_dirs(self.directory)
-        fsutil.write_atomic(os.path.join(self.directory, key.key_id + ".pub"), (key.line() + "\n").encode())
+        fileio.make_dirs(self.directory)
+        fileio.write_atomic(os.path.join(self.directory, key.key_id + ".pub"), (key.line() + "\n").encode(), 0o644)
         return key
 
     def check(self, signature: Optional[Signature], manifest_bytes: bytes, required: bool) -> Optional[PublicKey]:
