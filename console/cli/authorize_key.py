@@ -15,6 +15,7 @@ from console.core.devices.registry import UnknownDevice
 from console.core.devices.session import make_transport
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
+from console.core.settings import DeviceEntry
 from console.transport.ssh import SshTransport
 from console.transport.ssh_errors import SshAuthError
 from console.transport.ssh_keys import (
@@ -36,14 +37,21 @@ def add_parser(actions: Any) -> None:
                                    "console logs in with, else the ssh-agent's first key")
 
 
+def ssh_login(entry: DeviceEntry, env: ConsoleEnv) -> SshTransport:
+    """The SSH login of a device registered as an SSH device (its transport says it is one)."""
+    login = make_transport(entry, env).ssh_login()
+    if login is None:
+        raise UnknownDevice("%s is not reached over SSH: it has no SSH login" % entry.name)
+    return login
+
+
 def run(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv, asking: SshPrompts, key_only: SshPrompts) -> int:
     """``asking`` answers the login's questions without offering a key install of its own;
     ``key_only`` refuses passwords, for the check afterwards."""
     entry = core.registry.get(args.name)
     if entry.kind != "ssh":
         raise UnknownDevice("%s is not an SSH device: it has no SSH login to put a key in" % args.name)
-    transport = make_transport(entry, env)
-    assert isinstance(transport, SshTransport)
+    transport = ssh_login(entry, env)
     transport.prompts = asking
     try:
         conn = transport.connection()
@@ -73,8 +81,7 @@ def run(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv, asking: Ss
 
 def _check_key_login(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv, key: PublicKey,
                      key_only: SshPrompts) -> int:
-    transport = make_transport(core.registry.get(args.name), env)
-    assert isinstance(transport, SshTransport)
+    transport = ssh_login(core.registry.get(args.name), env)
     transport.prompts = key_only
     try:
         transport.connection()

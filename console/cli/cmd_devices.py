@@ -12,12 +12,10 @@ from console.cli.registry import Commands
 from console.cli.terminal_prompts import TerminalPrompts
 from console.core.app import ConsoleCore
 from console.core.devices.registry import UnknownDevice
-from console.core.devices.session import make_transport
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
 from console.core.settings import DeviceEntry
 from console.transport.hostkeys import HostKeyChanged, HostKeyStore, UnknownHostKey
-from console.transport.ssh import SshTransport
 from console.transport.ssh_prompts import SshPrompts
 
 
@@ -167,8 +165,7 @@ def _trust(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int:
     entry = core.registry.get(args.name)
     if entry.kind != "ssh":
         raise UnknownDevice("%s is not an SSH device: there is no host key to trust" % args.name)
-    transport = make_transport(entry, env)
-    assert isinstance(transport, SshTransport)
+    transport = authorize_key.ssh_login(entry, env)
     prompts = _TrustPrompts(env, args.fingerprint)
     transport.prompts = prompts
     if args.replace:

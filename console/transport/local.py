@@ -8,7 +8,8 @@ import subprocess
 import threading
 from pathlib import Path
 
-from console.transport.base import Stream, Transport, TransportError
+from console.transport.base import DirectSink, Stream, Transport, TransportError
+from console.transport.file_sink import FileSink
 
 
 class _ProcessStream(Stream):
@@ -109,3 +110,10 @@ class LocalTransport(Transport):
 
     def describe(self) -> str:
         return "this computer (%s)" % self.socket_path
+
+    def direct_sink(self, part: str, offset: int) -> DirectSink | None:
+        """The partial file itself: this computer's own device keeps it among this user's files."""
+        try:
+            return FileSink(part, offset)
+        except PermissionError:
+            return None  # another user's runtime: its daemon takes the chunks

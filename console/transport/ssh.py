@@ -14,7 +14,8 @@ from pathlib import Path
 
 import paramiko
 
-from console.transport.base import Stream, Transport, TransportError
+from console.transport.base import DirectSink, Stream, Transport, TransportError
+from console.transport.sftp_upload import SftpSink
 from console.transport.ssh_config import Route
 from console.transport.ssh_connection import SshConnection
 from console.transport.ssh_prompts import SshPrompts
@@ -137,3 +138,10 @@ class SshTransport(Transport):
             except TransportError:
                 return "ssh"
         return self._described
+
+    def direct_sink(self, part: str, offset: int) -> DirectSink | None:
+        """Pipelined SFTP writes over the login's own connection."""
+        return SftpSink(self.connection(), part, offset)
+
+    def ssh_login(self) -> SshTransport:
+        return self

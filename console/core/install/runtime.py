@@ -29,7 +29,6 @@ from console.core.install.preflight import SYSTEM_PREFIX, SYSTEM_STATE, Prefligh
 from console.core.install.wheelhouse import WheelhouseCache, WheelTarget, check_wheelhouse
 from console.core.settings import DeviceEntry
 from console.transport.sftp_upload import UploadProgress, file_sha256, upload
-from console.transport.ssh import SshTransport
 from console.transport.ssh_connection import SshConnection
 
 INSTALLED, UPGRADED, CURRENT, UPGRADE_OFFERED = "installed", "upgraded", "current", "upgrade-offered"
@@ -120,11 +119,11 @@ class RuntimeInstaller:
         self.registry = registry
         self.progress = progress or (lambda _p: None)
         self.python = entry.python or "python3"
-        transport = make_transport(entry, env) if entry.kind == "ssh" else None
-        if not isinstance(transport, SshTransport):
+        login = make_transport(entry, env).ssh_login() if entry.kind == "ssh" else None
+        if login is None:
             raise InstallError("preflight", "%s is not an SSH device: the local device uses this console's own "
                                             "runtime and needs no install" % entry.name)
-        self.transport = transport
+        self.transport = login
 
     def _say(self, stage: str, text: str, fraction: float | None = None) -> None:
         self.progress(InstallProgress(stage, text, fraction))

@@ -86,13 +86,12 @@ def sftp_send(session: DeviceSession, local: Path, part: str, offset: int, size:
     tried), True when every byte went across (finish may follow at once), False when it
     stopped part way (ask the device how much it holds)."""
     from console.transport.sftp_upload import send_from
-    from console.transport.ssh import SshTransport
 
-    transport = session.transport
-    if not isinstance(transport, SshTransport):
+    login = session.transport.ssh_login()
+    if login is None:
         return None
     try:
-        send_from(transport.connection(), local, part, offset, size,
+        send_from(login.connection(), local, part, offset, size,
                   (lambda p: progress(p.sent, p.total)) if progress is not None else None)
     except (OSError, TransportError):
         return False  # the chunks carry on from what the device holds

@@ -41,7 +41,6 @@ from console.core.transfers.push_progress import (
 from console.core.transfers.rate_meter import RateMeter
 from console.core.transfers.upload_stream import (
     FileStream,
-    StreamChanged,
     begin,
     digest_at_end,
     finish,
@@ -49,6 +48,7 @@ from console.core.transfers.upload_stream import (
     stream_sha256,
 )
 from console.transport.base import TransportError
+from console.transport.file_sink import StreamChanged
 from console.transport.sftp_upload import file_sha256
 from console.transport.ssh_errors import SshError
 

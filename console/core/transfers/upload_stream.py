@@ -5,25 +5,24 @@ end (``digest_at_end``): the console hashes every block as it reads and sends it
 its own, beside the sending), and the device hashes the blocks as they land. Older devices name
 an upload by its sha256, which is then computed first. The bytes come from a file or from a
 package made as it is read (:class:`console.core.models.packages.PackageStream`), and go the cheapest
-way the device allows: straight into the partial file on this computer's own device, over the
-SSH login's SFTP (pipelined writes), or in protocol chunks where neither may write it.
+way the session's transport offers (:meth:`console.transport.base.Transport.direct_sink`): straight
+into the partial file on this computer's own device, over the SSH login's SFTP (pipelined writes),
+or in protocol chunks where neither may write it.
 """
 
 from __future__ import annotations
 
 import base64
-import errno
 import hashlib
-import os
-import queue
 import secrets
 import socket
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from console.transport.base import TransportError
+from console.transport.base import DirectSink, TransportError
+from console.transport.file_sink import FileSink, StreamChanged
+from device_runtime.package_format.hashing import BackgroundSha256
 from device_runtime.protocol import (
     DIGEST_AT_END_PROTOCOL_VERSION,
     STORE_INCOMING_REMOVE,
@@ -44,12 +43,7 @@ if TYPE_CHECKING:
     from console.core.devices.session import DeviceSession
 
 READ_SIZE = 1 << 20
-HASH_QUEUE = 16  # blocks read ahead of the hashing thread (16 MB at most)
 Sent = Callable[[int], None]  # how many bytes of the stream the device holds now
-
-
-class StreamChanged(Exception):
-    """The bytes being sent are not the ones measured before (the file changed)."""
 
 
 class ByteStream(Protocol):
@@ -90,35 +84,6 @@ class FileStream:
         return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-class Hasher:
-    """sha256 on a thread of its own: hashlib lets go of the interpreter for big blocks, so the
-    hashing runs beside the reading and sending instead of after it."""
-
-    def __init__(self) -> None:
-        self._digest = hashlib.sha256()
-        self._queue: queue.Queue[bytes | None] = queue.Queue(HASH_QUEUE)
-        self._thread = threading.Thread(target=self._run, name="upload-sha256", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            block = self._queue.get()
-            if block is None:
-                return
-            self._digest.update(block)
-
-    def update(self, block: bytes) -> None:
-        self._queue.put(block)
-
-    def hexdigest(self) -> str:
-        self._queue.put(None)
-        self._thread.join()
-        return self._digest.hexdigest()
-
-    def abandon(self) -> None:
-        self._queue.put(None)
-
-
 def stream_sha256(stream: ByteStream) -> str:
     digest = hashlib.sha256()
     for block in stream.blocks():
@@ -126,64 +91,7 @@ def stream_sha256(stream: ByteStream) -> str:
     return digest.hexdigest()
 
 
-class Sink(Protocol):
-    def write(self, data: bytes | memoryview) -> None: ...
-
-    def close(self) -> None: ...
-
-    def alive(self) -> bool:
-        """Whether the link under it still stands (after a failed write: then the way of writing
-        was at fault, and chunks may carry on)."""
-        ...
-
-    def abandon(self) -> None:
-        """Let go of it after a failure, without waiting for anything."""
-        ...
-
-
-class FileSink:
-    """The partial file of this computer's own device, appended to directly."""
-
-    def __init__(self, part: str, offset: int) -> None:
-        self._fd = os.open(part, os.O_WRONLY)
-        os.lseek(self._fd, offset, os.SEEK_SET)
-
-    def write(self, data: bytes | memoryview) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self._fd, view):]
-
-    def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-
-    def alive(self) -> bool:
-        return True
-
-    def abandon(self) -> None:
-        self.close()
-
-    def copy_from(self, path: Path, offset: int, size: int, sent: Sent | None) -> None:
-        """Append ``path[offset:size]`` in the kernel (sendfile: no copy through this process),
-        or by reads and writes where the file systems refuse it."""
-        with open(path, "rb", buffering=0) as source:
-            while offset < size:
-                count = min(STORE_UPLOAD_CHUNK, size - offset)
-                try:
-                    moved = os.sendfile(self._fd, source.fileno(), offset, count)
-                except OSError as exc:
-                    if exc.errno not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
-                        raise
-                    block = os.pread(source.fileno(), count, offset)
-                    self.write(block)
-                    moved = len(block)
-                if not moved:
-                    raise StreamChanged("%s became shorter while it was sent" % path)
-                offset += moved
-                if sent is not None:
-                    sent(offset)
-        self.close()
+Sink = DirectSink  # a way into the device's partial file: the transport's, or protocol chunks
 
 
 class ChunkSink:
@@ -228,7 +136,7 @@ def send(stream: ByteStream, sink: Sink, offset: int, sent: Sent | None = None, 
     """Send ``stream[offset:]`` through ``sink`` and return the sha256 of the whole stream (the
     bytes before ``offset``, which the device holds, are read and hashed, not sent); "" when not
     ``hashing`` (the device was told the sha256 already)."""
-    hasher = Hasher() if hashing else None
+    hasher = BackgroundSha256() if hashing else None
     position = 0
     try:
         for block in stream.blocks():
@@ -250,7 +158,7 @@ def send(stream: ByteStream, sink: Sink, offset: int, sent: Sent | None = None, 
     except BaseException:
         sink.abandon()
         if hasher is not None:
-            hasher.abandon()
+            hasher.close()
         raise
     return hasher.hexdigest() if hasher is not None else ""
 
@@ -263,24 +171,12 @@ def digest_at_end(session: DeviceSession) -> bool:
 
 
 def direct_sink(session: DeviceSession, part: str | None, offset: int) -> Sink | None:
-    """A way into the device's partial file itself: this computer's own device writes it, an SSH
-    device takes it over SFTP; None when there is none (then the bytes go in protocol chunks)."""
-    from console.transport.local import LocalTransport
-    from console.transport.ssh import SshTransport
-
+    """A way into the device's partial file itself, as the session's transport offers one (this
+    computer's own device writes it, an SSH device takes it over SFTP); None when there is none
+    (then the bytes go in protocol chunks)."""
     if not part:
         return None
-    transport = session.transport
-    if isinstance(transport, LocalTransport):
-        try:
-            return FileSink(part, offset)
-        except PermissionError:
-            return None  # another user's runtime: its daemon takes the chunks
-    if isinstance(transport, SshTransport):
-        from console.transport.sftp_upload import SftpSink
-
-        return SftpSink(transport.connection(), part, offset)
-    return None
+    return session.transport.direct_sink(part, offset)
 
 
 def begin(session: DeviceSession, stream: ByteStream, name: str | None, stage: bool,
