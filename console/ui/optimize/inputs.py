@@ -1,7 +1,9 @@
 """The Optimize page's files on their way to an SSH device: the model, then the calibration data.
 
-Each has its :class:`TransferRow` (bytes, rate, time left, Stop) under the step that needs it; the
-page hears only the outcome: the device path to use, or a sentence saying what went wrong.
+Each has its :class:`TransferRow` (bytes, rate, time left, Stop) under the step that needs it. The
+page sends the model itself and hears only the outcome: the device path to use, or a sentence saying
+what went wrong. The calibration data is sent by the pipeline (through the same stager, so its
+progress and Stop are this row's too), which reports the outcome in its own events.
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from console.core.optimize.pipeline import SEND_CALIBRATION, SEND_MODEL
 from console.core.transfers.progress import TransferStatus
 from console.ui.widgets.file_sender import FileSender
 from console.ui.widgets.transfer_row import TransferRow
 
-MODEL = "optimize.send-model"
-CALIBRATION = "optimize.send-calibration"
+MODEL = SEND_MODEL
+CALIBRATION = SEND_CALIBRATION  # sent by the pipeline itself, through the same stager: its row shows it
 
 
 class OptimizeInputs(QObject):

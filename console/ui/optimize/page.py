@@ -8,6 +8,10 @@ step's state and progress, the running step's log, a summary at the end, and can
 Files are picked on this computer. A device reached over SSH gets them sent first (the model
 before validating, calibration data before the pipeline), off the GUI thread, with the bytes,
 rate and time left shown under the step and a Stop button; its outputs are paths on the device.
+
+The pipeline itself (send, submit, wait, cancel, summary) is a core
+:class:`~console.core.optimize.pipeline.OptimizePipeline`; this page builds it from the form and
+presents the events its :class:`~console.ui.optimize.qt_pipeline.QtOptimizePipeline` relays.
 """
 
 from __future__ import annotations
@@ -31,11 +35,19 @@ from PySide6.QtWidgets import (
 
 from console.core.devices.session import State
 from console.core.jobs.report import validate_text
-from console.core.jobs.specs import SpecError, device_path, local_input, missing_shapes, sends_files
+from console.core.jobs.specs import SpecError, device_path, local_input, sends_files
 from console.core.jobs.tracker import is_final, typed_result
-from console.core.optimize.deploy_result import result_onnx
-from console.core.optimize.plan import OptimizeChoice, Step, pipeline_label, plan_pipeline
-from console.core.optimize.summary import pipeline_summary
+from console.core.optimize.pipeline import (
+    RUNNING,
+    SEND,
+    SEND_CALIBRATION,
+    Finished,
+    OptimizePipeline,
+    PipelineEvent,
+    Problem,
+    StepEvent,
+    Submitted,
+)
 from console.ui.charts.chart import plain_label
 from console.ui.devices.qt_session import QtSession
 from console.ui.jobs.page import job_table_view, log_view
@@ -44,11 +56,11 @@ from console.ui.jobs.table import JobTableModel
 from console.ui.models.qt_models import QtModels
 from console.ui.optimize.deploy_result import DeployResultRow
 from console.ui.optimize.form import TargetForm
-from console.ui.optimize.inputs import CALIBRATION, MODEL, OptimizeInputs
-from device_runtime.protocol import ProtocolError, ValidateReport, ValidateSpec
+from console.ui.optimize.inputs import MODEL, OptimizeInputs
+from console.ui.optimize.qt_pipeline import QtOptimizePipeline
+from device_runtime.protocol import JobInfo, ProtocolError, ValidateReport, ValidateSpec
 
 VALIDATE_TAG = "optimize.validate"
-PIPELINE_TAG = "optimize.pipeline"
 
 
 class OptimizePage(QWidget):
@@ -68,7 +80,8 @@ class OptimizePage(QWidget):
         self.confirm_box: QMessageBox | None = None
         self._log_end = 0
         self._device_model: str | None = None  # a model path that is on the device already (the demo)
-        self._waiting_choice: OptimizeChoice | None = None  # the run that waits for its calibration data
+        self.runner = QtOptimizePipeline(self)  # the pipeline under way, its events on this thread
+        self._pipeline_sending = False  # the pipeline is sending a file to the device
 
         self.path = QLineEdit()
         self.path.setPlaceholderText("ONNX file on this computer")
@@ -84,7 +97,7 @@ class OptimizePage(QWidget):
         self._model_local: Path | None = None  # the chosen model's file on this computer, None for one on the device
         self.inputs = OptimizeInputs(model.files, model.display_name, self)
         self.model_transfer = self.inputs.rows[MODEL]
-        self.calibration_transfer = self.inputs.rows[CALIBRATION]
+        self.calibration_transfer = self.inputs.rows[SEND_CALIBRATION]
         self.form = TargetForm()
         self.start = QPushButton("Run pipeline")
         self.cancel = QPushButton("Cancel…")
@@ -140,6 +153,7 @@ class OptimizePage(QWidget):
         self.form.changed.connect(self._update_buttons)
         self.form.calibration_browse.clicked.connect(self._on_browse_calibration)
         model.submitted.connect(self._on_submitted)
+        self.runner.happened.connect(self._on_pipeline_event)
         model.jobChanged.connect(self._on_job_changed)
         model.jobsReset.connect(self._on_reset)
         model.logAppended.connect(self._on_log)
@@ -257,22 +271,14 @@ class OptimizePage(QWidget):
         self.model.submit("validate", ValidateSpec(target), "validate %s" % os.path.basename(target), VALIDATE_TAG)
         self._update_buttons()
 
-    # -- files sent to an SSH device ----------------------------------------------------------
+    # -- the model sent to an SSH device ------------------------------------------------------
     def _on_sent(self, what: str, path: str) -> None:
         if what == MODEL:
             self._validate_on_device(path)
-            return
-        choice, self._waiting_choice = self._waiting_choice, None
-        if choice is not None:
-            choice.calibration = path
-            self._start_pipeline(choice)
 
     def _on_send_failed(self, what: str, message: str) -> None:
         if what == MODEL:
             self.model_status.setText(message)
-        else:
-            self._waiting_choice = None
-            self.run_status.setText("Cannot start: %s" % message)
 
     def _show_validation(self) -> None:
         info = self.model.tracker.job(self.validate_job) if self.validate_job else None
@@ -306,91 +312,79 @@ class OptimizePage(QWidget):
     def run_pipeline(self) -> None:
         if self.report is None or not self.report.ok or self._running() or self.inputs.busy():
             return
-        entry = self.session_model.session.entry
-        remote = sends_files(entry)
         try:
             choice = self.form.choice(self.report.model)
-            calibration = local_input(entry, choice.calibration) if remote and choice.calibration else None
-            if choice.calibration and not remote:
-                choice.calibration = device_path(entry, choice.calibration)
-            if choice.output_dir:  # on an SSH device, a folder there
-                choice.output_dir = device_path(entry, choice.output_dir, must_exist=not remote)
-            missing = missing_shapes(self.report, choice.shapes)
-            if missing:
-                raise SpecError(missing)
-            self._plan(choice)  # every check before anything is sent
+            # Every check before anything is sent; the calibration data goes to an SSH device first.
+            pipeline = OptimizePipeline(self.model.tracker, choice, self.report, self.model.files.stager)
         except SpecError as exc:
             self.run_status.setText("Cannot start: %s." % str(exc).rstrip("."))
             return
-        if calibration is not None:
-            self._waiting_choice = choice
-            self.run_status.setText("Sending the calibration data %s to %s…" % (calibration.name,
-                                                                                 self.model.display_name))
-            self.inputs.send(CALIBRATION, calibration)
-            return
-        self._start_pipeline(choice)
-
-    def _plan(self, choice: OptimizeChoice) -> list[Step]:
-        caps = self.session_model.capabilities
-        return plan_pipeline(choice, caps.tensorrt if caps else None)
-
-    def _start_pipeline(self, choice: OptimizeChoice) -> None:
-        try:
-            steps = self._plan(choice)
-        except SpecError as exc:
-            self.run_status.setText("Cannot start: %s." % str(exc).rstrip("."))
-            return
-        self.run_status.setText("Starting %d steps: %s…" % (len(steps), " → ".join(kind for kind, _, _ in steps)))
-        self.pipeline_name = pipeline_label(choice)
-        self.pipeline_result = result_onnx(steps, choice.model)
+        self.pipeline_name = pipeline.name
+        self.pipeline_result = None
         self.deploy_result.setVisible(False)
-        self.model.pipeline(steps, self.pipeline_name, PIPELINE_TAG)
+        self.run_status.setText(pipeline.opening())
+        self.runner.start(pipeline)
+        self._update_buttons()
 
     def _running(self) -> bool:
-        jobs = [self.model.tracker.job(i) for i in self.pipeline_ids]
-        return any(j is not None and not is_final(j) for j in jobs)
+        return self.runner.active
+
+    def _open_jobs(self) -> list[JobInfo]:
+        jobs = [j for j in (self.model.tracker.job(i) for i in self.pipeline_ids) if j is not None]
+        return [j for j in jobs if not is_final(j)]
 
     def _on_submitted(self, tag: str, ids: list[str]) -> None:
         if tag == VALIDATE_TAG and ids:
             self.validate_job = ids[0]
             self._show_validation()
-        elif tag == PIPELINE_TAG:
-            self.pipeline_ids = list(ids)
-            self.steps_model.set_only(list(ids))
+
+    def _on_pipeline_event(self, event: PipelineEvent) -> None:
+        if isinstance(event, StepEvent):
+            if event.kind == SEND:
+                self._pipeline_sending = event.state == RUNNING
+                if event.state == RUNNING:
+                    self.run_status.setText(event.text)
+                else:
+                    self.inputs.rows[event.tag].finish()
+            elif event.state == RUNNING and event.job is not None:
+                self._follow(event.job)
+                self.run_status.setText(event.text)
+        elif isinstance(event, Submitted):
+            self.pipeline_ids = list(event.job_ids)
+            self.steps_model.set_only(list(event.job_ids))
             self.followed = None
-            self._update_run()
+        elif isinstance(event, Problem):
+            self.run_status.setText(event.text)
+        elif isinstance(event, Finished):
+            self._pipeline_sending = False
+            self.run_status.setText(event.text)
+            self.pipeline_result = event.result
+            if event.state == "succeeded" and not self.deploy_result.isVisibleTo(self):
+                self.deploy_result.offer(self.pipeline_result, not sends_files(self.session_model.session.entry),
+                                         self.model.display_name)
+        self._update_buttons()
+
+    def _follow(self, running: JobInfo) -> None:
+        """Show the running step's log under its own heading."""
+        if running.id == self.followed:
+            return
+        self.followed = running.id
+        self.log.appendPlainText("── %s ──" % (running.label or running.kind))
+        self._log_end = 0
+        self._show_log()
+        self.model.load_logs(running.id)
 
     def _on_reset(self) -> None:
         self.steps_model.reload()
         self._show_validation()
-        self._update_run()
+        self._update_buttons()
 
     def _on_job_changed(self, job_id: str) -> None:
         if job_id == self.validate_job:
             self._show_validation()
         if job_id in self.pipeline_ids:
             self.steps_model.job_changed(job_id)
-            self._update_run()
-
-    def _update_run(self) -> None:
-        jobs = [j for j in (self.model.tracker.job(i) for i in self.pipeline_ids) if j is not None]
-        running = next((j for j in jobs if j.state == "running"), None)
-        if running is not None and running.id != self.followed:
-            self.followed = running.id
-            self.log.appendPlainText("── %s ──" % (running.label or running.kind))
-            self._log_end = 0
-            self._show_log()
-            self.model.load_logs(running.id)
-        if jobs and all(is_final(j) for j in jobs):
-            self.run_status.setText(pipeline_summary(jobs))
-            if all(j.state == "succeeded" for j in jobs) and not self.deploy_result.isVisibleTo(self):
-                self.deploy_result.offer(self.pipeline_result, not sends_files(self.session_model.session.entry),
-                                         self.model.display_name)
-        elif running is not None:
-            step = self.pipeline_ids.index(running.id) + 1
-            self.run_status.setText("Step %d of %d: %s · %.0f%% %s" % (
-                step, len(self.pipeline_ids), running.kind, running.progress * 100, running.stage))
-        self._update_buttons()
+            self._update_buttons()
 
     def _show_log(self) -> None:
         if self.followed is None:
@@ -409,17 +403,16 @@ class OptimizePage(QWidget):
     def _update_buttons(self) -> None:
         ready = self.report is not None and self.report.ok
         running = self._running()
-        sending = self.inputs.busy()
+        sending = self.inputs.busy() or self._pipeline_sending
         self.target_box.setEnabled(ready and not running and not sending)
         self.start.setEnabled(ready and not running and not sending)
-        self.cancel.setEnabled(running)
+        self.cancel.setEnabled(running and bool(self._open_jobs()))
         self.browse.setEnabled(not running and not sending)
         self.demo.setEnabled(not running and not sending)
         self.path.setEnabled(not sending)
 
     def _on_cancel_clicked(self) -> None:
-        jobs = [j for j in (self.model.tracker.job(i) for i in self.pipeline_ids) if j is not None]
-        open_jobs = [j for j in jobs if not is_final(j)]
+        open_jobs = self._open_jobs()
         if not open_jobs:
             return
         box = QMessageBox(QMessageBox.Icon.Question, "Cancel pipeline",
@@ -429,13 +422,11 @@ class OptimizePage(QWidget):
         box.setTextFormat(Qt.TextFormat.PlainText)
         stop = box.addButton("Cancel pipeline", QMessageBox.ButtonRole.DestructiveRole)
         box.addButton("Keep running", QMessageBox.ButtonRole.RejectRole)
-        # Queued steps first, so none of them starts while the running one is stopping.
-        ids = [j.id for j in reversed(open_jobs)]
 
         def on_done() -> None:
             if box.clickedButton() is stop:
                 self.run_status.setText("Cancelling…")
-                self.model.cancel(ids)
+                self.runner.cancel()  # queued steps first, so none starts while the running one stops
             self.confirm_box = None
 
         box.finished.connect(on_done)
