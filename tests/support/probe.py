@@ -39,9 +39,7 @@ class ProbeHarness:
         self.tmp = tmp
         self.store = StoreClient(self.session, "tests")
         self.events: queue.Queue[tuple[str, Any]] = queue.Queue()
-        self.session.add_event_listener(TOPIC_LATENCY, lambda e: self._put(TOPIC_LATENCY, e))
-        self.session.add_event_listener(TOPIC_PROBE, lambda e: self._put(TOPIC_PROBE, e))
-        self.session.subscribe_events([TOPIC_LATENCY, TOPIC_PROBE])
+        self.session.follow([TOPIC_LATENCY, TOPIC_PROBE], lambda e: self._put(e.topic, e), subscribe=True)
 
     def _put(self, topic: str, event: Event) -> None:
         record = LatencyWindows.from_wire(event.data) if topic == TOPIC_LATENCY else ProbeStatus.from_wire(event.data)

@@ -66,9 +66,7 @@ def _probe(env: ConsoleEnv, name: str, shapes: list[str]) -> tuple[str, str]:
     heard: queue.Queue[Event] = queue.Queue()
     try:
         session.connect()
-        for topic in (TOPIC_LATENCY, TOPIC_PROBE):
-            session.add_event_listener(topic, heard.put)
-        session.subscribe_events([TOPIC_LATENCY, TOPIC_PROBE])
+        session.follow([TOPIC_LATENCY, TOPIC_PROBE], heard.put, subscribe=True)
         flags = [flag for shape in shapes for flag in ("--shape", shape)]
         code, out, err = edgectl(env, "probe", "--model", name, "--rate", "10", "--json", *flags)
         if code != ExitCode.OK:

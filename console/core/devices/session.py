@@ -1,7 +1,9 @@
 """A device session: connection state, capabilities and live telemetry for one device.
 
 The GUI and edgectl both drive devices through this class. Listeners are plain callables
-run on the connection's reader thread; the GUI marshals them onto its own thread.
+run on the connection's reader thread; the GUI marshals them onto its own thread. Pushed events
+other than telemetry samples (alerts, jobs, the store, health) are followed with
+:meth:`DeviceSession.follow`, whose :class:`Subscription` lets go of exactly its own listener.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -128,6 +130,41 @@ TableListener = Callable[[list[MetricSpec]], None]
 EventListener = Callable[[Event], None]
 
 
+class Subscription:
+    """One listener following some event topics of a session (made by :meth:`DeviceSession.follow`).
+
+    The listener runs on the connection's reader thread. :meth:`close` may be called from any
+    thread, the listener's own included: it removes this listener and no other (not another
+    follower of the same topics, not the same function followed twice). An event whose delivery
+    had already begun on the reader thread may still reach the listener as ``close`` returns.
+    """
+
+    def __init__(self, session: DeviceSession, topics: tuple[str, ...], listener: EventListener) -> None:
+        self.session = session
+        self.topics = topics
+        self.listener = listener
+        self._open = True
+
+    @property
+    def open(self) -> bool:
+        return self._open
+
+    def subscribe(self, timeout: float = 30.0) -> None:
+        """Ask the device for these topics on the current connection (a request: off the GUI thread).
+        After a reconnect the session asks again by itself."""
+        self.session.subscribe_events(list(self.topics), timeout)
+
+    def close(self) -> None:
+        """Stop hearing the topics; safe to call twice."""
+        if self._open:
+            self._open = False
+            self.session._unfollow(self)
+
+    def deliver(self, event: Event) -> None:
+        if self._open:
+            self.listener(event)
+
+
 class DeviceSession:
     def __init__(self, entry: DeviceEntry, transport: Transport, clock: Callable[[], float]) -> None:
         self.entry = entry
@@ -142,8 +179,10 @@ class DeviceSession:
         self.state_listeners: list[StateListener] = []
         self.sample_listeners: list[SampleListener] = []
         self.table_listeners: list[TableListener] = []
-        # topic -> listeners for pushed events other than telemetry samples (alerts, jobs)
-        self.event_listeners: dict[str, list[EventListener]] = {}
+        # topic -> followers of pushed events other than telemetry samples (alerts, jobs, the store, health);
+        # replaced, never changed in place, so the reader thread reads a consistent tuple without the lock
+        self._followers: dict[str, tuple[Subscription, ...]] = {}
+        self._followers_lock = threading.Lock()
         self._conn: DeviceConnection | None = None
         self._lock = threading.Lock()
         self._ids: RequestIds = process_ids()  # ids keep counting across reconnects
@@ -285,12 +324,42 @@ class DeviceSession:
                                  % (self.name, method), lost.code)
         return conn
 
-    def subscribe_events(self, topics: list[str]) -> None:
-        self._require().call(EVENTS_SUBSCRIBE, SubscribeEvents(list(topics)))
+    def subscribe_events(self, topics: list[str], timeout: float = 30.0) -> None:
+        """Ask the device to push these topics on the current connection; after a reconnect the
+        session asks again for every topic it was ever granted."""
+        self._require().call(EVENTS_SUBSCRIBE, SubscribeEvents(list(topics)), timeout=timeout)
         self._topics = sorted(set(self._topics) | set(topics))
 
-    def add_event_listener(self, topic: str, listener: EventListener) -> None:
-        self.event_listeners.setdefault(topic, []).append(listener)
+    def follow(self, topics: Iterable[str], listener: EventListener, subscribe: bool = False) -> Subscription:
+        """Call ``listener`` with each pushed event of ``topics``, on the reader thread, until the
+        returned subscription is closed. Registering sends nothing: the device pushes a topic once
+        :meth:`Subscription.subscribe` (or another follower) asked for it on this connection, and
+        again after every reconnect. ``subscribe``: ask now (a request; if it fails, the new
+        subscription is closed and the error raised)."""
+        subscription = Subscription(self, tuple(dict.fromkeys(topics)), listener)
+        with self._followers_lock:
+            for topic in subscription.topics:
+                self._followers[topic] = (*self._followers.get(topic, ()), subscription)
+        if subscribe:
+            try:
+                subscription.subscribe()
+            except BaseException:
+                subscription.close()
+                raise
+        return subscription
+
+    def _unfollow(self, subscription: Subscription) -> None:
+        with self._followers_lock:
+            for topic in subscription.topics:
+                left = tuple(s for s in self._followers.get(topic, ()) if s is not subscription)
+                if left:
+                    self._followers[topic] = left
+                else:
+                    self._followers.pop(topic, None)
+
+    def followers(self, topic: str) -> int:
+        """How many open subscriptions follow ``topic``."""
+        return len(self._followers.get(topic, ()))
 
     def ping(self) -> float:
         """Round trip time of one request, in seconds."""
@@ -300,8 +369,8 @@ class DeviceSession:
 
     def _on_event(self, event: Event) -> None:
         if event.topic != TOPIC_SAMPLE:
-            for event_listener in list(self.event_listeners.get(event.topic, ())):
-                event_listener(event)
+            for subscription in self._followers.get(event.topic, ()):
+                subscription.deliver(event)
             return
         try:
             sample = Sample.from_wire(event.data)

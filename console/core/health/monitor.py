@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from console.core.devices.client import DeviceError
-from console.core.devices.session import DeviceSession
+from console.core.devices.session import DeviceSession, Subscription
 from device_runtime.protocol import (
     DEGRADED,
     HEALTH_CONFIG_GET,
@@ -80,20 +80,17 @@ class HealthMonitor:
         self.rejected = 0  # pushed reports that could not be read (a newer runtime's fields)
         self._history: collections.deque[HealthReport] = collections.deque(maxlen=max_history)
         self._lock = threading.Lock()
-        self._attached = False
+        self._follow: Subscription | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     def attach(self) -> None:
-        if not self._attached:
-            self._attached = True
-            self.session.add_event_listener(TOPIC_HEALTH, self._on_event)
+        if self._follow is None:
+            self._follow = self.session.follow([TOPIC_HEALTH], self._on_event)
 
     def detach(self) -> None:
-        if self._attached:
-            self._attached = False
-            listeners = self.session.event_listeners.get(TOPIC_HEALTH, [])
-            if self._on_event in listeners:
-                listeners.remove(self._on_event)
+        follow, self._follow = self._follow, None
+        if follow is not None:
+            follow.close()
 
     def start(self, history_s: float = 3600.0, timeout: float = 30.0) -> HealthReport:
         """Subscribe, then read the history and the last report (after every connect).

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from console.core.devices.client import ConnectionLost, DeviceError
-from console.core.devices.session import DeviceSession, State
+from console.core.devices.session import DeviceSession, State, Subscription
 from console.core.optimize.benchmarks import BenchmarkBook, BenchmarkEntry
 from console.transport.base import TransportError
 from device_runtime.protocol import (
@@ -155,6 +155,7 @@ class JobTracker:
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._started = False
+        self._follow: Subscription | None = None
         self._worker = _Worker("jobs-%s" % session.name)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -162,8 +163,7 @@ class JobTracker:
         """Listen to the session; attach now when connected, else on the next connect."""
         if not self._started:
             self._started = True
-            self.session.add_event_listener(TOPIC_JOB, self.handle_event)
-            self.session.add_event_listener(TOPIC_JOB_LOG, self.handle_event)
+            self._follow = self.session.follow([TOPIC_JOB, TOPIC_JOB_LOG], self.handle_event)
             self.session.state_listeners.append(self._on_state)
         if self.session.state is State.CONNECTED and not self.attached:
             self.attach()
@@ -182,10 +182,9 @@ class JobTracker:
     def close(self) -> None:
         if self._started:
             self._started = False
-            for topic in (TOPIC_JOB, TOPIC_JOB_LOG):
-                listeners = self.session.event_listeners.get(topic, [])
-                if self.handle_event in listeners:
-                    listeners.remove(self.handle_event)
+            follow, self._follow = self._follow, None
+            if follow is not None:
+                follow.close()
             if self._on_state in self.session.state_listeners:
                 self.session.state_listeners.remove(self._on_state)
         self._worker.close()

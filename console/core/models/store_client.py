@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from console.core.devices.client import DeviceError
-from console.core.devices.session import DeviceSession
+from console.core.devices.session import DeviceSession, Subscription
 from console.core.models.packages import known_sha256
 from console.core.transfers.upload_stream import ByteStream, FileStream, upload
 from device_runtime.package_format.semver import SemVer
@@ -47,7 +47,7 @@ class StoreClient:
         self.session = session
         self.who = who
         self._events: queue.Queue[StoreAction] = queue.Queue()
-        self._subscribed = False
+        self._follow: Subscription | None = None
 
     def _on_event(self, event: Event) -> None:
         try:
@@ -56,10 +56,14 @@ class StoreClient:
             return
 
     def _subscribe(self) -> None:
-        if not self._subscribed:
-            self.session.add_event_listener(TOPIC_STORE, self._on_event)
-            self.session.subscribe_events([TOPIC_STORE])
-            self._subscribed = True
+        if self._follow is None:
+            self._follow = self.session.follow([TOPIC_STORE], self._on_event, subscribe=True)
+
+    def close(self) -> None:
+        """Stop following store actions (a :meth:`run` under way falls back to asking the device)."""
+        follow, self._follow = self._follow, None
+        if follow is not None:
+            follow.close()
 
     def upload(self, path: Path, progress: UploadProgress | None = None, started: UploadProgress | None = None) -> str:
         """Send a package to the device's incoming/ (resuming a partial one); returns its device path.

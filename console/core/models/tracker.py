@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from console.core.devices.client import DeviceError
-from console.core.devices.session import DeviceSession
+from console.core.devices.session import DeviceSession, Subscription
 from console.core.models.packages import PackageError
 from console.core.models.store_client import ActionProgress, StoreClient, UploadProgress
 from device_runtime.package_format.errors import Code
@@ -336,16 +336,22 @@ class StoreTracker:
         self.change_listeners: list[ChangeListener] = []
         self.action_listeners: list[ActionListener] = []
         self._lock = threading.Lock()
-        self._attached = False
-        self._health_attached = False
+        self._store_follow: Subscription | None = None
+        self._health_follow: Subscription | None = None
 
     # -- blocking: call from a worker --------------------------------------------------------
     def attach(self) -> None:
         """Follow store actions live (once; the session restores the subscription on reconnect)."""
-        if not self._attached:
-            self.session.add_event_listener(TOPIC_STORE, self.handle_event)
-            self.session.subscribe_events([TOPIC_STORE])
-            self._attached = True
+        if self._store_follow is None:
+            self._store_follow = self.session.follow([TOPIC_STORE], self.handle_event, subscribe=True)
+
+    def close(self) -> None:
+        """Stop following the device's store actions and health reports."""
+        for follow in (self._store_follow, self._health_follow):
+            if follow is not None:
+                follow.close()
+        self._store_follow = self._health_follow = None
+        self.client.close()
 
     def load(self) -> StoreSnapshot:
         """Read every model's versions and history; listeners hear of it once, at the end."""
@@ -378,10 +384,8 @@ class StoreTracker:
 
     def load_health(self) -> HealthReport:
         """The device's last health report; later ones arrive on ``TOPIC_HEALTH``."""
-        if not self._health_attached:
-            self.session.add_event_listener(TOPIC_HEALTH, self._on_health)
-            self.session.subscribe_events([TOPIC_HEALTH])
-            self._health_attached = True
+        if self._health_follow is None:
+            self._health_follow = self.session.follow([TOPIC_HEALTH], self._on_health, subscribe=True)
         report = self.session.call(HEALTH_LAST, Empty())
         self.health = report
         self._changed()

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 
 from console.core.devices.client import DeviceError
-from console.core.devices.session import DeviceSession
+from console.core.devices.session import DeviceSession, Subscription
 from device_runtime.protocol import (
     ALERTS_LIST,
     SEVERITY_CRITICAL,
@@ -117,19 +117,16 @@ class AlertFeed:
         self.log = log or AlertLog()
         self.listeners: list[AlertListener] = []
         self.rejected = 0  # alert events that could not be read (a newer runtime's fields)
-        self._attached = False
+        self._follow: Subscription | None = None
 
     def attach(self) -> None:
-        if not self._attached:
-            self._attached = True
-            self.session.add_event_listener(TOPIC_ALERT, self._on_event)
+        if self._follow is None:
+            self._follow = self.session.follow([TOPIC_ALERT], self._on_event)
 
     def detach(self) -> None:
-        if self._attached:
-            self._attached = False
-            listeners = self.session.event_listeners.get(TOPIC_ALERT, [])
-            if self._on_event in listeners:
-                listeners.remove(self._on_event)
+        follow, self._follow = self._follow, None
+        if follow is not None:
+            follow.close()
 
     def start(self, since: float = 0.0, timeout: float = 30.0) -> int:
         """Subscribe, then back-fill; returns how many alerts the back-fill brought.

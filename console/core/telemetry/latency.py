@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from console.core.devices.client import DeviceError
 from console.core.devices.registry import LOCAL_ENTRY, DeviceRegistry
-from console.core.devices.session import DeviceSession
+from console.core.devices.session import DeviceSession, Subscription
 from console.core.settings import DeviceEntry
 from device_runtime.protocol import (
     HEALTH_CONFIG_GET,
@@ -166,21 +166,22 @@ class LatencyFeed:
         self.device_budget_ms: float | None = None
         self.window_listeners: list[WindowsListener] = []
         self.probe_listeners: list[ProbeListener] = []
-        self._attached = False
+        self._follow: Subscription | None = None
 
     def attach(self) -> None:
-        if not self._attached:
-            self._attached = True
-            self.session.add_event_listener(TOPIC_LATENCY, self._on_windows)
-            self.session.add_event_listener(TOPIC_PROBE, self._on_probe)
+        if self._follow is None:
+            self._follow = self.session.follow([TOPIC_LATENCY, TOPIC_PROBE], self._on_event)
 
     def detach(self) -> None:
-        if self._attached:
-            self._attached = False
-            for topic, fn in ((TOPIC_LATENCY, self._on_windows), (TOPIC_PROBE, self._on_probe)):
-                listeners = self.session.event_listeners.get(topic, [])
-                if fn in listeners:
-                    listeners.remove(fn)
+        follow, self._follow = self._follow, None
+        if follow is not None:
+            follow.close()
+
+    def _on_event(self, event: Event) -> None:
+        if event.topic == TOPIC_LATENCY:
+            self._on_windows(event)
+        else:
+            self._on_probe(event)
 
     def start(self, seconds: float = BACKFILL_S) -> int:
         """Subscribe, back-fill, read the probe and the device's budget; returns back-filled windows."""
