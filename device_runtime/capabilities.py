@@ -125,7 +125,7 @@ def probe(
         mem_total_mb = int(match.group(1)) / 1024.0
     return Capabilities(
         hostname=socket.gethostname(),
-        model=model,
+        board_model=model,
         os=_os_name(etc),
         arch=platform.machine(),
         python=platform.python_version(),
@@ -150,7 +150,7 @@ def summary(caps: Capabilities) -> Dict[str, str]:
     """A flat, human-readable view (for ``status`` and the GUI's device details)."""
     out = {
         "host": caps.hostname,
-        "model": caps.model,
+        "model": caps.board_model,
         "os": caps.os,
         "arch": caps.arch,
         "python": caps.python,

@@ -269,7 +269,7 @@ class Identity(NamedTuple):
 
     @classmethod
     def of(cls, caps: Capabilities) -> Identity:
-        return cls(caps.hostname, caps.model, caps.board, caps.l4t, caps.jetpack)
+        return cls(caps.hostname, caps.board_model, caps.board, caps.l4t, caps.jetpack)
 
 
 def render(

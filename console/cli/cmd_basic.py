@@ -43,7 +43,7 @@ def _status(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int
     out.write("protocol          %d\n" % PROTOCOL_VERSION)
     out.write("runtime           %s\n" % session.runtime_version)
     rows = [
-        ("host", caps.hostname), ("model", caps.model), ("os", caps.os), ("arch", caps.arch),
+        ("host", caps.hostname), ("model", caps.board_model), ("os", caps.os), ("arch", caps.arch),
         ("python", caps.python), ("cpus", str(caps.cpu_count)), ("memory", "%.0f MB" % caps.memory_total_mb),
         ("l4t", caps.l4t), ("jetpack", caps.jetpack), ("cuda", caps.cuda), ("tensorrt", caps.tensorrt),
         ("onnxruntime", caps.onnxruntime), ("power mode", caps.power_mode),

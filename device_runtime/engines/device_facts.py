@@ -21,7 +21,7 @@ def compute_capability(caps: Capabilities) -> Optional[str]:
     for gpu in caps.gpus:
         if gpu.compute_capability:
             return gpu.compute_capability
-    lowered = caps.model.lower()
+    lowered = caps.board_model.lower()
     for key, cc in _JETSON_CC:
         if key in lowered:
             return cc
@@ -46,7 +46,7 @@ def device_facts(caps: Capabilities) -> Optional[DeviceFacts]:
         compute_capability=cc,
         dla_cores=caps.dla_cores,
         has_fast_fp16=has_fast_fp16(cc),
-        board_model=caps.model,
+        board_model=caps.board_model,
         l4t=caps.l4t,
         jetpack=caps.jetpack,
     )

@@ -34,6 +34,7 @@ from device_runtime.protocol.core import (
     Record,
     check_compatible,
     repair_text,
+    wire_key,
 )
 from device_runtime.protocol.messages import (
     TOPIC_ALERT,
@@ -453,4 +454,5 @@ __all__ = [
     "parse_params",
     "parse_result",
     "repair_text",
+    "wire_key",
 ]

@@ -168,24 +168,39 @@ R = TypeVar("R", bound="Record")
 class Record:
     """Base of every typed record. Subclasses are dataclasses registered with ``@_record``,
     which derives their ``KINDS`` map from the field annotations: each field's wire type in the
-    small type language of :func:`_coerce`."""
+    small type language of :func:`_coerce`. A field's JSON key is its name, unless the field is
+    declared with :func:`wire_key` metadata (``WIRE_KEYS`` maps such fields to their keys)."""
 
     KINDS: ClassVar[Dict[str, str]] = {}
+    WIRE_KEYS: ClassVar[Dict[str, str]] = {}
 
     def to_wire(self) -> Dict[str, Any]:
-        return {f.name: _encode_value(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+        keys = self.WIRE_KEYS
+        return {keys.get(f.name, f.name): _encode_value(getattr(self, f.name))
+                for f in fields(self)}  # type: ignore[arg-type]
 
     @classmethod
     def from_wire(cls: Type[R], data: Dict[str, Any]) -> R:
         kwargs: Dict[str, Any] = {}
         for f in fields(cls):  # type: ignore[arg-type]
-            if f.name in data:
-                kwargs[f.name] = _coerce(cls.KINDS[f.name], data[f.name], f.name)
+            key = cls.WIRE_KEYS.get(f.name, f.name)
+            if key in data:
+                kwargs[f.name] = _coerce(cls.KINDS[f.name], data[key], key)
             elif _has_default(f):
                 continue
             else:
-                raise ProtocolError(ErrorCode.BAD_FIELD, "%s needs field %r" % (cls.__name__, f.name))
+                raise ProtocolError(ErrorCode.BAD_FIELD, "%s needs field %r" % (cls.__name__, key))
         return cls(**kwargs)
+
+
+_WIRE_KEY = "wire_key"
+
+
+def wire_key(key: str) -> Dict[str, str]:
+    """The metadata of a record field whose JSON key differs from its Python name:
+    ``board_model: str = field(metadata=wire_key("model"))`` keeps the key older peers send and
+    read while the code says what the field is."""
+    return {_WIRE_KEY: key}
 
 
 def _has_default(f: Any) -> bool:
@@ -220,6 +235,11 @@ def _wire_kind(annotation: Any) -> str:
 
 def _record(cls: Type[R]) -> Type[R]:
     cls.KINDS = {f.name: _wire_kind(f.type) for f in fields(cls)}  # type: ignore[arg-type]
+    cls.WIRE_KEYS = {f.name: f.metadata[_WIRE_KEY] for f in fields(cls)  # type: ignore[arg-type]
+                     if _WIRE_KEY in f.metadata}
+    keys = [cls.WIRE_KEYS.get(name, name) for name in cls.KINDS]
+    if len(set(keys)) != len(keys):
+        raise AssertionError("%s has two fields with the same JSON key" % cls.__name__)
     _RECORDS[cls.__name__] = cls
     return cls
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Dict, List, Optional, Type, TypeVar, Union
 
-from device_runtime.protocol.core import Record, _record
+from device_runtime.protocol.core import Record, _record, wire_key
 
 # ---------------------------------------------------------------------------------------------
 # Records the handshake carries
@@ -28,7 +28,8 @@ class Capabilities(Record):
     """What the device is and what it can run; sent in the handshake."""
 
     hostname: str
-    model: str  # board model (/proc/device-tree/model) or host product name
+    # The board's model (/proc/device-tree/model) or the host's product name; "model" on the wire.
+    board_model: str = field(metadata=wire_key("model"))
     os: str
     arch: str
     python: str

@@ -78,7 +78,7 @@ KEEP_ACTIONS = 100
 def facts_from(caps: Capabilities) -> StoreFacts:
     cc = next((g.compute_capability for g in caps.gpus if g.compute_capability), None)
     return StoreFacts(tensorrt=caps.tensorrt, compute_capability=cc, dla_cores=caps.dla_cores, l4t=caps.l4t,
-                      jetpack=caps.jetpack, board=caps.model)
+                      jetpack=caps.jetpack, board=caps.board_model)
 
 
 def _failure(exc: StoreError) -> ProtocolError:

@@ -43,7 +43,9 @@ def _fields(cls: Any) -> list[str]:
             default = " = %r" % (item.default_factory(),)
         else:
             default = ""
-        rows.append("`%s: %s%s`" % (item.name, item.type, default))
+        key = cls.WIRE_KEYS.get(item.name)  # a JSON key other than the field's name
+        renamed = "" if key is None else " (`%s` in Python)" % item.name
+        rows.append("`%s: %s%s`%s" % (key or item.name, item.type, default, renamed))
     return rows
 
 

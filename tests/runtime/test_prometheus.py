@@ -200,7 +200,7 @@ def test_scrape_a_real_daemon_on_a_fixture_board(short_tmp: Path, kind: str) -> 
         caps = raw.handshake().capabilities
         raw.close()
         assert info == {key: value for key, value in {
-            "hostname": caps.hostname, "model": caps.model, "board": caps.board, "l4t": caps.l4t,
+            "hostname": caps.hostname, "model": caps.board_model, "board": caps.board, "l4t": caps.l4t,
             "jetpack": caps.jetpack, "version": __version__}.items() if value}
         # Every reading of the robot's telemetry is there, in its family's base unit.
         specs, values = robot_sample(daemon)

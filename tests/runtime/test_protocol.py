@@ -23,7 +23,7 @@ json_values = st.recursive(
 gpus = st.builds(p.GpuInfo, index=st.integers(0, 16), name=names, driver=st.none() | names,
                  memory_total_mb=st.none() | finite, compute_capability=st.none() | names)
 capabilities = st.builds(
-    p.Capabilities, hostname=names, model=names, os=names, arch=names, python=names,
+    p.Capabilities, hostname=names, board_model=names, os=names, arch=names, python=names,
     cpu_count=st.integers(1, 512), memory_total_mb=finite, gpus=st.lists(gpus, max_size=3),
     l4t=st.none() | names, jetpack=st.none() | names, cuda=st.none() | names, tensorrt=st.none() | names,
     onnxruntime=st.none() | names, backends=st.lists(names, max_size=3), dla_cores=st.integers(0, 2),
@@ -174,3 +174,48 @@ def test_a_field_the_wire_language_cannot_carry_is_refused_when_the_record_is_de
         @dataclasses.dataclass
         class Odd(p.Record):
             pair: tuple[int, int]  # a tuple has no wire kind
+
+
+# A welcome as a daemon of protocol 3 sends it, before the board's model had its own Python name.
+WELCOME_V3 = (
+    b'{"id":1,"protocol":3,"runtime_version":"0.9.0","capabilities":{"hostname":"robot-7",'
+    b'"model":"NVIDIA Jetson Orin NX Engineering Reference Developer Kit","os":"Ubuntu 22.04.4 LTS",'
+    b'"arch":"aarch64","python":"3.10.12","cpu_count":8,"memory_total_mb":7620.5,"gpus":[{"index":0,'
+    b'"name":"Orin","driver":null,"memory_total_mb":null,"compute_capability":"8.7"}],"l4t":"36.4.3",'
+    b'"jetpack":"6.2","cuda":"12.6","tensorrt":"10.3.0","onnxruntime":"1.20.0","backends":["onnxruntime",'
+    b'"tensorrt"],"dla_cores":1,"power_mode":"25W","demo_model":null,"serial":"1423022012345",'
+    b'"board":"Jetson Orin NX 8GB"},"type":"welcome"}\n'
+)
+
+
+def test_a_welcome_of_the_current_protocol_gives_the_board_model_and_goes_back_out_unchanged() -> None:
+    welcome = p.decode(WELCOME_V3)
+    assert isinstance(welcome, p.Welcome)
+    caps = welcome.capabilities
+    assert caps.board_model == "NVIDIA Jetson Orin NX Engineering Reference Developer Kit"
+    assert caps.board == "Jetson Orin NX 8GB"
+    # What this side sends has the same keys and values, so a console or daemon that reads the
+    # field as "model" (every release before this one) reads it unchanged.
+    assert json.loads(p.encode(welcome)) == json.loads(WELCOME_V3)
+    wire = caps.to_wire()
+    assert wire["model"] == caps.board_model and "board_model" not in wire
+
+
+def test_a_renamed_field_is_read_and_named_by_its_wire_key() -> None:
+    wire = p.Capabilities("h", "Raspberry Pi 5", "Linux", "aarch64", "3.11", 4, 8000.0).to_wire()
+    del wire["model"]
+    with pytest.raises(p.ProtocolError, match="needs field 'model'"):
+        p.Capabilities.from_wire(wire)
+    wire["model"], wire["board_model"] = 42, "ignored: not a key of the protocol"
+    with pytest.raises(p.ProtocolError, match="model must be a string"):
+        p.Capabilities.from_wire(wire)
+    assert p.Capabilities.WIRE_KEYS == {"board_model": "model"}
+
+
+def test_two_fields_with_one_wire_key_are_refused_when_the_record_is_declared() -> None:
+    with pytest.raises(AssertionError, match="two fields with the same JSON key"):
+        @p._record
+        @dataclasses.dataclass
+        class Twice(p.Record):
+            name: str
+            label: str = dataclasses.field(metadata=p.wire_key("name"))

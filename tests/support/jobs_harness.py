@@ -24,7 +24,7 @@ FAKE_BIN = Path(__file__).resolve().parents[1] / "jobs" / "fake_bin"
 
 
 def capabilities(**changes: Any) -> p.Capabilities:
-    base = p.Capabilities(hostname="test", model="Test Host", os="Linux", arch="x86_64", python="3", cpu_count=2,
+    base = p.Capabilities(hostname="test", board_model="Test Host", os="Linux", arch="x86_64", python="3", cpu_count=2,
                           memory_total_mb=4096.0, backends=["onnxruntime"])
     for key, value in changes.items():
         setattr(base, key, value)

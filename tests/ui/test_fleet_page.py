@@ -147,7 +147,7 @@ def test_the_grid_fills_sorts_filters_and_names_the_unreachable(qtbot: QtBot, la
         runtime = core.session("robot-1").runtime_version
         assert runtime and cell(page, "robot-2", "Runtime") == runtime
         caps = core.session("robot-3").capabilities
-        assert caps is not None and cell(page, "robot-3", "Board") == (caps.board or caps.model)
+        assert caps is not None and cell(page, "robot-3", "Board") == (caps.board or caps.board_model)
         qtbot.waitUntil(lambda: cell(page, "robot-3", "Hottest").endswith(" °C"), timeout=15_000)
         assert cell(page, "robot-3", "Tags") == "lab-b, orin-nx"
         assert window.sidebar.state_text("robot-2").startswith("robot-2\nconnected")

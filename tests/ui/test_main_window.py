@@ -28,13 +28,13 @@ def test_sidebar_and_status_bar_name_the_state_in_words(qtbot: QtBot, window: Ma
     model = window.model()
     assert model is not None and model.capabilities is not None
     assert text.startswith("This computer · connected · runtime 0.1.0 · ")
-    assert model.capabilities.model in text
+    assert model.capabilities.board_model in text
 
 
 def test_device_strings_are_plain_text(qtbot: QtBot, window: MainWindow) -> None:
     model = window.model()
     assert model is not None and model.capabilities is not None
-    model.session.capabilities = dataclasses.replace(model.capabilities, model=EVIL)
+    model.session.capabilities = dataclasses.replace(model.capabilities, board_model=EVIL)
     window._refresh_status()
     label = window.status_label
     assert label.textFormat() == Qt.TextFormat.PlainText

@@ -181,7 +181,7 @@ def _check(report: HealthReport, name: str) -> tuple[str, str, str]:
 def runtime(ctx: StepContext, step: StepResult) -> Outcome:
     caps = ctx.session.capabilities
     assert caps is not None
-    facts = {"board": caps.model, "hostname": caps.hostname, "os": caps.os, "arch": caps.arch,
+    facts = {"board": caps.board_model, "hostname": caps.hostname, "os": caps.os, "arch": caps.arch,
              "runtime": ctx.session.runtime_version or "unknown", "jetpack": caps.jetpack or "not a Jetson",
              "l4t": caps.l4t or "none", "cuda": caps.cuda or "none", "tensorrt": caps.tensorrt or "none",
              "onnxruntime": caps.onnxruntime or "none", "backends": ", ".join(caps.backends) or "none",
@@ -200,7 +200,8 @@ def runtime(ctx: StepContext, step: StepResult) -> Outcome:
     if problems:
         return FAIL, "; ".join(problems)
     stack = "JetPack %s" % caps.jetpack if caps.jetpack else caps.os
-    return PASS, "edge-runtime %s on %s, %s; backends: %s" % (facts["runtime"], caps.model, stack, facts["backends"])
+    return PASS, "edge-runtime %s on %s, %s; backends: %s" % (
+        facts["runtime"], caps.board_model, stack, facts["backends"])
 
 
 def power(ctx: StepContext, step: StepResult) -> Outcome:

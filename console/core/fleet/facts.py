@@ -31,7 +31,7 @@ def device_facts(session: DeviceSession) -> dict[str, Any]:
     open_alerts = [a for a in alerts.alerts if a.end is None]
     return {
         "state": session.state.value,
-        "board": caps.board or caps.model,
+        "board": caps.board or caps.board_model,
         "jetpack": caps.jetpack,
         "runtime": session.runtime_version,
         "models": {m.name: m.active for m in listing.models},

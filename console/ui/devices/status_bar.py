@@ -28,7 +28,7 @@ def status_line(model: QtSession) -> str:
     caps = model.capabilities
     if model.state is State.CONNECTED and caps is not None:
         parts.append("runtime %s" % model.runtime_version)
-        parts.append(caps.model)
+        parts.append(caps.board_model)
         parts.append("JetPack %s" % caps.jetpack if caps.jetpack else caps.os)
         if caps.power_mode:
             parts.append(caps.power_mode)

@@ -127,7 +127,7 @@ def read_facts(session: DeviceSession, own_store: bool, rate_hz: float) -> dict[
     health = session.call(HEALTH_LAST, Empty())
     alerts = session.call(ALERTS_LIST, AlertQuery())
     ongoing = [a for a in alerts.alerts if a.end is None]
-    return {"state": "connected", "why": "", "board": caps.board or caps.model, "jetpack": caps.jetpack,
+    return {"state": "connected", "why": "", "board": caps.board or caps.board_model, "jetpack": caps.jetpack,
             "runtime": session.runtime_version, "models": {m.name: m.active for m in listing.models},
             "health": health.overall if health.t else None,
             "failing": [c.title for c in health.checks if c.status == "fail"] if health.t else [],
