@@ -14,8 +14,9 @@ from console.core.app import ConsoleCore
 from console.core.devices.client import ConnectionLost, DeviceError
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
-from console.core.telemetry.alerts import AlertFeed, AlertsUnavailable, format_duration, kind_label, severity_label
+from console.core.telemetry.alerts import AlertFeed, AlertsUnavailable, kind_label, severity_label
 from console.core.telemetry.thresholds import FIELDS, ThresholdError, apply_assignments, get_thresholds, set_thresholds
+from console.core.text_units import duration
 from device_runtime.protocol import AlertEvent, AlertThresholds
 
 
@@ -42,10 +43,10 @@ def alert_line(alert: AlertEvent, now: float) -> str:
     """``CRITICAL  Temperature  GPU  14:03:07  ongoing (2 min 05 s)  GPU at 97 °C``."""
     start = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(alert.start))
     if alert.end is None:
-        state = "ongoing (%s)" % format_duration(now - alert.start)
+        state = "ongoing (%s)" % duration(now - alert.start)
     else:
         state = "ended %s (%s)" % (time.strftime("%H:%M:%S", time.localtime(alert.end)),
-                                   format_duration(alert.end - alert.start))
+                                   duration(alert.end - alert.start))
     return "%-8s  %-18s  %-12s  %s  %-26s  %s" % (severity_label(alert.severity).upper(), kind_label(alert.kind),
                                                  alert.source, start, state, alert.message)
 

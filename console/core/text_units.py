@@ -1,4 +1,5 @@
-"""Durations and sizes in the words edgectl and the GUI print (``1m05s``, ``12.5 MB``).
+"""Durations and sizes in the words edgectl and the GUI print (``1m05s``, ``12.5 MB``). Durations
+are spelled by :mod:`device_runtime.durations`, which the device's health checks use too.
 
 Apart from the job reports (:mod:`console.core.jobs.report`, which re-exports them) so that a
 command printing a transfer's progress does not import the benchmark statistics and NumPy.
@@ -6,18 +7,9 @@ command printing a transfer's progress does not import the benchmark statistics 
 
 from __future__ import annotations
 
+from device_runtime.durations import duration
 
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = max(0.0, seconds)
-    if seconds < 60:
-        return "%.0fs" % seconds if seconds >= 10 else "%.1fs" % seconds
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return "%dm%02ds" % (minutes, secs)
-    hours, minutes = divmod(minutes, 60)
-    return "%dh%02dm" % (hours, minutes)
+__all__ = ["duration", "size"]
 
 
 def size(num_bytes: float | None) -> str:

@@ -12,6 +12,7 @@ import os
 from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 from device_runtime.config_file import ConfigProblem
+from device_runtime.durations import duration
 from device_runtime.protocol import (
     DEGRADED,
     HEALTH_FAIL,
@@ -82,7 +83,7 @@ def _setting(example: str) -> str:
 def runtime(s: Snapshot) -> HealthCheck:
     up = s.now - s.started
     return _c("runtime", "Runtime is up", SEVERITY_CRITICAL, HEALTH_PASS,
-              "edge-runtime %s, up %s" % (s.runtime_version, _duration(up)))
+              "edge-runtime %s, up %s" % (s.runtime_version, duration(up)))
 
 
 def telemetry(s: Snapshot) -> HealthCheck:
@@ -93,9 +94,9 @@ def telemetry(s: Snapshot) -> HealthCheck:
     age = s.now - s.last_sample_t
     if age > s.config.max_telemetry_age_s:
         return _c("telemetry", title, SEVERITY_CRITICAL, HEALTH_FAIL,
-                  "the last sample is %s old (limit %s)" % (_duration(age), _duration(s.config.max_telemetry_age_s)),
+                  "the last sample is %s old (limit %s)" % (duration(age), duration(s.config.max_telemetry_age_s)),
                   "the runtime's loop is stalled or overloaded: check its CPU use and log")
-    return _c("telemetry", title, SEVERITY_CRITICAL, HEALTH_PASS, "last sample %.1f s ago" % age)
+    return _c("telemetry", title, SEVERITY_CRITICAL, HEALTH_PASS, "last sample %s ago" % duration(age))
 
 
 def gpu(s: Snapshot) -> HealthCheck:
@@ -282,17 +283,6 @@ def run_checks(snapshot: Snapshot, checks: Sequence[Check] = CHECKS) -> List[Hea
             results.append(_c(name, name, SEVERITY_WARNING, HEALTH_FAIL, "the check itself failed: %s" % exc,
                               "report this as a runtime bug"))
     return results
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    if seconds < 120:
-        return "%.0f s" % seconds
-    if seconds < 7200:
-        return "%.0f min" % (seconds / 60)
-    if seconds < 172800:
-        return "%.1f h" % (seconds / 3600)
-    return "%.1f days" % (seconds / 86400)
 
 
 __all__ = ["CHECKS", "Dict", "Snapshot", "overall", "run_checks"]

@@ -12,7 +12,7 @@ import pytest
 from console.core.app import ConsoleCore
 from console.core.devices.client import DeviceError
 from console.core.env import ConsoleEnv
-from console.core.telemetry.alerts import AlertFeed, AlertLog, format_duration, kind_label, severity_label
+from console.core.telemetry.alerts import AlertFeed, AlertLog, kind_label, severity_label
 from console.core.telemetry.thresholds import (
     ThresholdError,
     apply_assignments,
@@ -52,7 +52,6 @@ def test_the_log_is_bounded_and_drops_the_oldest_ended_first() -> None:
 
 
 def test_words_for_people() -> None:
-    assert [format_duration(s) for s in (0.4, 42, 200, 3900)] == ["0.4 s", "42 s", "3 min 20 s", "1 h 05 min"]
     assert kind_label("thermal_throttle") == "Thermal throttling" and kind_label("new_kind") == "New kind"
     assert severity_label("critical") == "Critical"
 

@@ -39,6 +39,10 @@ def test_a_quiet_device_is_healthy_and_unconfigured_checks_say_skip() -> None:
     budgeted = by_name(snap(config=p.HealthConfig(latency_budget_ms=20.0)))["latency"]
     assert budgeted.status == p.HEALTH_SKIP and "probe" in budgeted.fix and "LatencyReporter" in budgeted.fix
     assert len(CHECKS) == len(checks)
+    # Durations as the console spells them.
+    assert checks["runtime"].message == "edge-runtime 0.1.0, up 1m40s"
+    assert checks["telemetry"].message == "last sample 0.5s ago"
+    assert by_name(snap(last_sample_t=900.0))["telemetry"].message == "the last sample is 1m40s old (limit 10s)"
 
 
 @pytest.mark.parametrize(

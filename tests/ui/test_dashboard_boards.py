@@ -105,7 +105,7 @@ def test_dgpu_box_marks_the_power_cap_the_daemon_pushed_on_a_real_h100(qtbot: Qt
     assert power.markers.labels() == ["Power cap · gpu0 (warning)"]
     (row,) = board.events.rows()
     assert row[:3] == ["Warning", "Power cap", "gpu0"] and "software power cap" in row[3]
-    assert row[5] != ONGOING and row[6] == "14 s"  # the end the daemon pushed after the load stopped
+    assert row[5] != ONGOING and row[6] == "14s"  # the end the daemon pushed after the load stopped
 
 
 def test_jetson_power_mode_reads_as_its_name_and_counters_as_whole_numbers(

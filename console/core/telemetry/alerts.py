@@ -45,18 +45,6 @@ def severity_label(severity: str) -> str:
     return SEVERITY_LABELS.get(severity, severity.capitalize())
 
 
-def format_duration(seconds: float) -> str:
-    """``42`` -> "42 s", ``200`` -> "3 min 20 s", ``3900`` -> "1 h 05 min"."""
-    seconds = max(0.0, seconds)
-    if seconds < 60:
-        return "%.0f s" % seconds if seconds >= 1 else "%.1f s" % seconds
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return "%d min %02d s" % (minutes, secs)
-    hours, minutes = divmod(minutes, 60)
-    return "%d h %02d min" % (hours, minutes)
-
-
 class AlertLog:
     """One entry per alert id, bounded: past ``limit`` the oldest ended alerts are dropped."""
 

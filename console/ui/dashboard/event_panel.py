@@ -24,7 +24,8 @@ from PySide6.QtWidgets import (
 
 from console.core.devices.session import Outage
 from console.core.telemetry.activations import Activation
-from console.core.telemetry.alerts import format_duration, kind_label, severity_label
+from console.core.telemetry.alerts import kind_label, severity_label
+from console.core.text_units import duration
 from console.ui.charts.chart import plain_label
 from console.ui.charts.markers import ACTIVATION_COLOR, ROLLED_BACK_COLOR, SEVERITY_COLORS
 from device_runtime.protocol import AlertEvent
@@ -172,7 +173,7 @@ class EventPanel(QWidget):
             message += "; back after %d attempt%s" % (outage.attempts, "" if outage.attempts == 1 else "s")
         cells = ("Warning", "Disconnected", "link", message, clock_text(outage.start, now),
                  ONGOING if outage.end is None else clock_text(outage.end, now),
-                 format_duration(end - outage.start) + (" so far" if outage.end is None else ""))
+                 duration(end - outage.start) + (" so far" if outage.end is None else ""))
         self._set_cells(row, cells, QColor(OUTAGE_COLOR), "outage|%r" % outage.start, message)
 
     def _fill(self, row: int, alert: AlertEvent, now: float | None = None) -> None:
@@ -185,7 +186,7 @@ class EventPanel(QWidget):
             alert.message,
             clock_text(alert.start, now),
             ONGOING if alert.end is None else clock_text(alert.end, now),
-            format_duration(end - alert.start) + (" so far" if alert.end is None else ""),
+            duration(end - alert.start) + (" so far" if alert.end is None else ""),
         )
         color = QColor(SEVERITY_COLORS.get(alert.severity, SEVERITY_COLORS["warning"]))
         self._set_cells(row, cells, color, alert.id, alert.message)

@@ -30,10 +30,10 @@ from PySide6.QtWidgets import (
 
 from console.core.devices.session import State
 from console.core.telemetry.activations import Activation
-from console.core.telemetry.alerts import format_duration
 from console.core.telemetry.export import ExportError, export_csv
 from console.core.telemetry.latency import BudgetBook
 from console.core.telemetry.time_window import TimeWindow
+from console.core.text_units import duration
 from console.ui.charts.chart import ChartCard, plain_label
 from console.ui.charts.placeholder_card import PlaceholderCard
 from console.ui.charts.time_view import ZOOM_MODIFIERS
@@ -379,7 +379,7 @@ class Dashboard(QWidget):
         if preset >= 0:
             box.setCurrentIndex(preset)
         else:
-            box.addItem(format_duration(self.span_s), self.span_s)
+            box.addItem(duration(self.span_s), self.span_s)
             box.setItemData(box.count() - 1, ZOOM_ROLE, Qt.ItemDataRole.UserRole + 1)
             box.setCurrentIndex(box.count() - 1)
         box.blockSignals(False)
