@@ -12,7 +12,12 @@ Over SSH (``--ssh``: a loopback sshd, as bench/deploy_ssh.py), ``edgectl --devic
 model.onnx`` against ``scp`` of the model to the same sshd plus the bare load. Each round makes a
 new model and measures the floor and the deploy one after the other; the medians are compared.
 
-    python bench/deploy_big_onnx.py [--mb 300] [--rounds 5] [--ssh]
+With ``--hashers``, each round deploys the model twice on the local device, once hashing the sent
+bytes with the package format's ``BackgroundSha256`` (what uploads use) and once with the queue
+and thread the upload code had of its own before (kept here as the baseline), in alternating
+order; the medians are compared.
+
+    python bench/deploy_big_onnx.py [--mb 300] [--rounds 5] [--ssh | --hashers]
 """
 
 from __future__ import annotations
@@ -86,14 +91,14 @@ class Phases:
     model, the sending, the device's verification at finish, the import), by wrapping them."""
 
     def __init__(self) -> None:
-        import console.cli.cmd_deploy as cmd_deploy
+        import console.core.models.deploy as deploy
         import console.core.models.packages as packages
         import console.core.models.store_client as store_client
         import console.core.transfers.upload_stream as upload_stream
 
         self.marks: list[tuple[str, float, float]] = []
         self._wrap(packages, "manifest_for_onnx", "manifest")
-        self._wrap(cmd_deploy, "package_to_send", "package")
+        self._wrap(deploy, "package_to_send", "package")
         self._wrap(upload_stream, "send", "send")
         self._wrap(upload_stream, "finish", "finish")
         self._wrap(store_client.StoreClient, "run", "import")
@@ -182,12 +187,82 @@ def over_ssh(mb: int, rounds: int) -> int:
     return 0
 
 
+class QueueHasher:
+    """The baseline: the upload's own sha256 thread before it used BackgroundSha256 (every block,
+    however small, handed to the thread)."""
+
+    def __init__(self) -> None:
+        import hashlib
+        import queue
+        import threading
+
+        self._digest = hashlib.sha256()
+        self._queue: queue.Queue[bytes | None] = queue.Queue(16)
+        self._thread = threading.Thread(target=self._run, name="upload-sha256", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            block = self._queue.get()
+            if block is None:
+                return
+            self._digest.update(block)
+
+    def update(self, block: bytes) -> None:
+        self._queue.put(block)
+
+    def hexdigest(self) -> str:
+        self._queue.put(None)
+        self._thread.join()
+        return self._digest.hexdigest()
+
+    def close(self) -> None:
+        self._queue.put(None)
+
+
+def hashers(mb: int, rounds: int) -> int:
+    import console.core.transfers.upload_stream as upload_stream
+
+    shared = upload_stream.BackgroundSha256
+    timing = Phases()
+    times: dict[str, list[float]] = {"BackgroundSha256": [], "baseline queue hasher": []}
+    with tempfile.TemporaryDirectory(prefix="eoc-bench-") as raw:
+        tmp = Path(raw)
+        env = ConsoleEnv(config_dir=tmp / "cfg", data_dir=tmp / "data", runtime_dir=tmp / "run",
+                         environ={"HOME": str(tmp)})
+        try:
+            version = 0
+            for i in range(rounds):
+                model = big_model(tmp / ("big%d.onnx" % i), mb, i)
+                order = list(times) if i % 2 == 0 else list(reversed(times))
+                for label in order:
+                    upload_stream.BackgroundSha256 = shared if label == "BackgroundSha256" else QueueHasher  # type: ignore[misc]
+                    elapsed, _action = deploy_once(env, ["deploy", str(model), "--name", "big", "--version",
+                                                         "1.0.%d" % version], timing)
+                    version += 1
+                    times[label].append(elapsed)
+                    print("round %d: %-22s deploy %.2f s (%s)" % (i + 1, label, elapsed, timing.text()))
+                model.unlink()
+        finally:
+            upload_stream.BackgroundSha256 = shared  # type: ignore[misc]
+            stop_daemon(env.local_socket)
+    new, old = (statistics.median(v) for v in times.values())
+    print("model %d MB, built-in local device, %d rounds, %d CPU cores" % (mb, rounds, os.cpu_count() or 0))
+    print("BackgroundSha256 median %.2f s, baseline queue hasher median %.2f s: ratio %.3f  [target <= 1.05: %s]"
+          % (new, old, new / old, verdict(new / old <= 1.05)))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mb", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--ssh", action="store_true", help="to a loopback sshd instead of the built-in local device")
+    parser.add_argument("--hashers", action="store_true",
+                        help="compare the upload's sha256 thread with the baseline queue hasher")
     args = parser.parse_args()
+    if args.hashers:
+        return hashers(args.mb, args.rounds)
     if args.ssh:
         return over_ssh(args.mb, args.rounds)
     lines: list[str] = []

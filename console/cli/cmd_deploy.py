@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from console.cli.cmd_package import REFUSALS, add_warmup_options, default_name, warmup_options
+from console.cli.cmd_package import REFUSALS, add_warmup_options, warmup_options
 from console.cli.registry import Commands
 from console.core.app import ConsoleCore
 from console.core.devices.client import DeviceError
@@ -18,10 +18,20 @@ from console.core.devices.keys import KeyError_, KeyStore
 from console.core.devices.session import DeviceSession
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
-from console.core.models.packages import PackageError, PackageStream, package_to_send, prepare_model
+from console.core.models.deploy import (
+    Deploy,
+    DeployEvent,
+    DeployListener,
+    DeploySourceError,
+    Phase,
+    device_versions,
+    is_onnx,
+    onnx_build,
+)
+from console.core.models.packages import PackageError, prepare_model
 from console.core.models.store_client import StoreClient
+from console.core.models.tracker import default_model_name
 from device_runtime.package_format.errors import StoreError
-from device_runtime.package_format.semver import SemVer
 from device_runtime.protocol import (
     STORE_ACTION_SUCCEEDED,
     STORE_HISTORY,
@@ -118,58 +128,59 @@ def _refused(env: ConsoleEnv, args: argparse.Namespace, exc: DeviceError) -> int
     return ExitCode.ERROR
 
 
-def _next_version(session: DeviceSession, name: str) -> str:
-    try:
-        versions = session.call(STORE_VERSIONS, StoreModelRef(name))
-    except DeviceError:
-        return "1.0.0"
-    if not versions.versions:
-        return "1.0.0"
-    newest = max(SemVer(v.version) for v in versions.versions)
-    major, minor, patch = newest.core
-    return "%d.%d.%d" % (major, minor, patch + 1)
-
-
 def _deploy(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int:
     if not args.package.is_file():
         env.stderr.write("edgectl: %s is not a file\n" % args.package)
         return ExitCode.USAGE
-    if args.package.suffix != ".onnx" and (args.shape or args.sample):
+    onnx = is_onnx(args.package)
+    if not onnx and (args.shape or args.sample):
         env.stderr.write("edgectl: --shape and --sample apply to an .onnx model; a package carries its own "
                          "(edgectl package build ... --shape/--sample)\n")
         return ExitCode.USAGE
-    if args.package.suffix == ".onnx":  # the model is read and hashed while the device is being reached
+    if onnx:  # the model is read and hashed while the device is being reached
         threading.Thread(target=prepare_model, args=(args.package,), name="prepare-model", daemon=True).start()
     try:
         warmup = warmup_options(args)
         session, client = _client(core, args, env)
         with tempfile.TemporaryDirectory(prefix="eoc-deploy-") as scratch:
-            package: Path | PackageStream = args.package
-            if args.package.suffix == ".onnx":
-                name = args.name or default_name(args.package)
-                version = args.version or _next_version(session, name)
+            build = None
+            if onnx:
+                name = args.name or default_model_name(args.package)
                 key = KeyStore(env.config_dir / "keys").private_key(args.key) if args.key else None
-                package = package_to_send(args.package, Path(scratch), name, version, env.operator, key=key,
-                                          **warmup)
-                if not args.json:
-                    env.stdout.write("packaged %s as %s %s (%s)\n" % (args.package.name, name, version,
-                                                                      "signed" if key else "unsigned"))
-            shown = [-1]
-
-            def uploaded(done: int, total: int) -> None:
-                step = done * 10 // max(total, 1)
-                if not args.json and step != shown[0]:
-                    shown[0] = step
-                    env.stdout.write("uploading %.1f / %.1f MB\n" % (done / 1e6, total / 1e6))
-
-            action = client.deploy(package, _printer(env, args.json), uploaded, not args.import_only,
-                                   args.allow_downgrade, args.force, args.why, args.wait)
-    except (PackageError, KeyError_, StoreError) as exc:
+                build = onnx_build(args.package, env.operator, device_versions(session, name) if not args.version
+                                   else None, name, args.version, key=key, **warmup)
+            deploy = Deploy(client, args.package, build, Path(scratch), _presenter(env, args.json), stream=True)
+            deploy.make_package()
+            if not args.json:
+                for line in deploy.ask_preview().lines(args.device):
+                    env.stdout.write(line + "\n")
+            action = deploy.run(not args.import_only, args.allow_downgrade, args.force, args.why, args.wait)
+    except (PackageError, KeyError_, StoreError, DeploySourceError) as exc:
         env.stderr.write("edgectl: %s\n" % exc)
         return ExitCode.ERROR
     except DeviceError as exc:
         return _refused(env, args, exc)
     return _report(env, action, args.json)
+
+
+def _presenter(env: ConsoleEnv, quiet: bool) -> DeployListener:
+    """A deploy's steps as edgectl prints them: the packaging, the upload in tenths, the device's stages."""
+    shown = [-1]
+    stage = _printer(env, quiet)
+
+    def show(event: DeployEvent) -> None:
+        if quiet:
+            return
+        if event.phase is Phase.PACKAGED:
+            env.stdout.write(event.words + "\n")
+        elif event.phase is Phase.SENT:
+            step = event.done * 10 // max(event.total, 1)
+            if step != shown[0]:
+                shown[0] = step
+                env.stdout.write("uploading %.1f / %.1f MB\n" % (event.done / 1e6, event.total / 1e6))
+        elif event.action is not None:
+            stage(event.action)
+    return show
 
 
 def _rollback(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int:

@@ -14,7 +14,8 @@ from console.core.devices.keys import KeyError_, KeyStore
 from console.core.env import ConsoleEnv
 from console.core.exit_codes import ExitCode
 from console.core.jobs.specs import SpecError, parse_shapes
-from console.core.models.packages import EngineBuild, PackageError, build_package, inspect_package, sign_package
+from console.core.models.deploy import onnx_build, package_model
+from console.core.models.packages import EngineBuild, PackageError, inspect_package, sign_package
 from console.core.models.tracker import STORE_CODES
 from device_runtime.package_format.tensors import spell
 from device_runtime.protocol import STORE_KEYS_TRUST, ErrorCode, StoreKey
@@ -100,11 +101,6 @@ def warmup_options(args: argparse.Namespace) -> dict[str, Any]:
     return {"shapes": shapes, "sample": args.sample}
 
 
-def default_name(model: Path) -> str:
-    stem = "".join(c if c.isalnum() or c in "._-" else "-" for c in model.stem.lower()).strip(".-_")
-    return stem[:64] or "model"
-
-
 def _build(args: argparse.Namespace, env: ConsoleEnv, store: KeyStore) -> int:
     if not args.model.is_file():
         env.stderr.write("edgectl: %s is not a file\n" % args.model)
@@ -117,10 +113,10 @@ def _build(args: argparse.Namespace, env: ConsoleEnv, store: KeyStore) -> int:
         engine = EngineBuild(args.engine, args.tensorrt, args.compute_capability,
                              "dla%d" % args.dla if args.dla is not None else "gpu", args.l4t)
     key = store.private_key(args.key) if args.key else None
-    manifest = build_package(args.model, args.output, args.name or default_name(args.model), args.version,
-                             args.author or env.local_user, key=key, precision=args.precision,
-                             security_counter=args.security_counter, extra=list(args.file), engine=engine,
-                             **warmup_options(args))
+    build = onnx_build(args.model, args.author or env.local_user, name=args.name, version=args.version, key=key,
+                       precision=args.precision, security_counter=args.security_counter, extra=tuple(args.file),
+                       engine=engine, **warmup_options(args))
+    manifest = package_model(args.model, args.output, build)
     env.stdout.write("built %s: %s %s, %d file(s), %.1f MB%s\n" % (
         args.output, manifest.name, manifest.version, len(manifest.files), manifest.total_size / 1e6,
         ", signed" if key is not None else ", unsigned"))

@@ -92,7 +92,8 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _tensor(value: Any) -> TensorSpec:
+def spec_of(value: Any) -> TensorSpec:
+    """A graph input or output (an ONNX ValueInfoProto) as the manifest records it."""
     return TensorSpec(*spec_fields_from_value_info(value))
 
 
@@ -138,8 +139,8 @@ def manifest_for_onnx(model_path: Path, name: str, version: str, author: str, pr
         raise PackageError(exc.message.replace("manifest.json: ", "")) from None
     model, onnx_sha, onnx_size = _parse_and_hash(model_path)
     initializers = {init.name for init in model.graph.initializer}
-    inputs = [_tensor(v) for v in model.graph.input if v.name not in initializers]
-    outputs = [_tensor(v) for v in model.graph.output]
+    inputs = [spec_of(v) for v in model.graph.input if v.name not in initializers]
+    outputs = [spec_of(v) for v in model.graph.output]
     files = [FileEntry("model.onnx", onnx_size, onnx_sha, "model" if engine is None else "onnx-source")]
     for arcname, path in external_data_files(model, model_path).items():
         files.append(FileEntry(arcname, path.stat().st_size, sha256_file(path), "weights"))

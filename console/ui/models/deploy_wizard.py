@@ -28,23 +28,22 @@ from PySide6.QtWidgets import (
 
 from console.core.devices.keys import KeyStore
 from console.core.jobs.specs import SpecError, parse_shapes
-from console.core.models.packages import PackageError, read_head
-from console.core.models.tracker import (
-    Refusal,
-    default_model_name,
-    explain_action,
-    next_version,
-    signer_text,
-    succeeded,
+from console.core.models.deploy import (
+    DeployPreview,
+    DeploySourceError,
+    PackageBuild,
+    build_problem,
+    check_source,
+    is_onnx,
+    preview_onnx,
+    preview_package,
 )
+from console.core.models.tracker import Refusal, default_model_name, explain_action, next_version, succeeded
 from console.core.text_units import size as size_text
 from console.ui.charts.chart import plain_label
 from console.ui.models.qt_models import OnnxBuild, QtModels
 from console.ui.models.rollback_dialog import RefusalView, big_button, coloured
-from device_runtime.package_format.errors import Code, StoreError
-from device_runtime.package_format.manifest import check_name, parse_manifest_bytes
-from device_runtime.package_format.semver import SemVer
-from device_runtime.package_format.signing import Signature
+from device_runtime.package_format.errors import Code
 from device_runtime.protocol import StoreAction
 
 UNSIGNED = "Unsigned"
@@ -64,6 +63,8 @@ class DeployWizard(QDialog):
         self.stages: list[str] = []
         self.resumable: Path | None = None  # the package a stopped upload can go on with
         self.resumed_from = 0  # bytes the device already held when the upload (re)started
+        self.package_preview: DeployPreview | None = None  # the package file picked, as read
+        self.trusted: list[str] | None = None  # the key ids the device trusts, once it said
         self.setWindowTitle("Deploy to %s" % models.display_name)
         self.setMinimumWidth(620)
         self.steps = QStackedWidget()
@@ -79,6 +80,7 @@ class DeployWizard(QDialog):
     def _on_trusted_keys(self, key_ids: list[str]) -> None:
         """Sign with a key the device trusts by default: a device that trusts any key refuses an
         unsigned package, so "Unsigned" would only fail after the upload."""
+        self.trusted = list(key_ids)
         if self._key_chosen or self.key_combo.currentText() != UNSIGNED:
             return
         for index in range(1, self.key_combo.count()):
@@ -155,37 +157,29 @@ class DeployWizard(QDialog):
 
     def set_file(self, path: Path) -> None:
         """Read what the file will become on the device; the Deploy button waits for a valid one."""
-        self.path, self.target = path, None
+        self.path, self.target, self.package_preview = path, None, None
         self.file_edit.setText(str(path))
         self.problem.setText("")
         self.onnx_form.setVisible(False)
-        if not path.is_file():
-            self._invalid("%s is not a file: pick a package or an ONNX model." % path)
-        elif path.suffix.lower() == ".onnx":
-            self.onnx_form.setVisible(True)
-            self.about.setText("ONNX model, %s: it is packaged as the model and version below." % size_text(
-                path.stat().st_size))
-            name = default_model_name(path)
-            entry = self.models.tracker.entry(name)
-            self.name_edit.setText(name)
-            self.version_edit.setText(next_version(entry.versions if entry else None))
-            self._check_onnx()
-        elif path.name.endswith((".tar.gz", ".tgz")):
-            try:
-                raw, signature = read_head(path)
-                manifest = parse_manifest_bytes(raw)
-                signer = Signature.parse(signature).key_id if signature is not None else None
-            except (PackageError, StoreError) as exc:
-                self._invalid("This is not a model package the device can read: %s" % (
-                    getattr(exc, "message", None) or exc))
+        try:
+            check_source(path)
+            if is_onnx(path):
+                self.onnx_form.setVisible(True)
+                self.about.setText(DeployPreview.onnx_about(path.stat().st_size))
+                name = default_model_name(path)
+                entry = self.models.tracker.entry(name)
+                self.name_edit.setText(name)
+                self.version_edit.setText(next_version(entry.versions if entry else None))
+                self._check_onnx()
                 return
-            self.target = (manifest.name, manifest.version)
-            self.about.setText("Package %s %s · %s · %s · %s · %s" % (
-                manifest.name, manifest.version, manifest.precision, manifest.backend,
-                size_text(path.stat().st_size), signer_text(signer).replace("key", "signed by key")))
-            self.deploy_button.setEnabled(True)
-        else:
-            self._invalid("%s is neither a .tar.gz package nor an .onnx model." % path.name)
+            preview = preview_package(path)
+        except DeploySourceError as exc:
+            self._invalid(str(exc))
+            return
+        self.package_preview = preview
+        self.target = (preview.name, preview.version)
+        self.about.setText(preview.about())
+        self.deploy_button.setEnabled(True)
 
     def _invalid(self, text: str) -> None:
         self.about.setText("")
@@ -193,21 +187,13 @@ class DeployWizard(QDialog):
         self.deploy_button.setEnabled(False)
 
     def _check_onnx(self) -> None:
-        if self.path is None or self.path.suffix.lower() != ".onnx":
+        if self.path is None or not is_onnx(self.path):
             return
         name, version = self.name_edit.text().strip(), self.version_edit.text().strip()
-        problem = ""
-        try:
-            check_name(name)
-            SemVer(version)
-        except StoreError as exc:
-            problem = exc.message.replace("manifest.json: ", "")
-        if not problem:
-            problem = self._warmup_problem()
         entry = self.models.tracker.entry(name)
-        if not problem and entry is not None and version in {v.version for v in entry.versions.versions}:
-            problem = "%s %s is already on %s: give this build a new version (next free: %s)." % (
-                name, version, self.models.display_name, next_version(entry.versions))
+        device = self.models.display_name
+        problem = (build_problem(name, version, None, device) or self._warmup_problem()
+                   or build_problem(name, version, entry.versions if entry else None, device))
         self.problem.setText(problem)
         self.target = None if problem else (name, version)
         self.deploy_button.setEnabled(not problem)
@@ -233,23 +219,32 @@ class DeployWizard(QDialog):
         if chosen:
             self.set_file(Path(chosen))
 
-    def question(self) -> str:
-        assert self.target is not None
+    def preview(self) -> DeployPreview:
+        """What the deploy will put on the device, with the device's side as this console knows it."""
+        assert self.target is not None and self.path is not None
         name, version = self.target
         entry = self.models.tracker.entry(name)
-        active = entry.versions.active if entry else None
-        after = ("if anything fails, %s stays active." % active if active else
-                 "if anything fails, nothing is left active.")
-        return ("Deploy %s %s to %s? It is verified, loaded and switched in, then health-checked; %s"
-                % (name, version, self.models.display_name, after))
+        versions = entry.versions if entry else None
+        if self.package_preview is not None:
+            return preview_package(self.path, versions, self.trusted)
+        key = self.key_combo.currentText()
+        signer = None if key == UNSIGNED else self.key_combo.currentData()
+        return preview_onnx(self.path, PackageBuild(name, version, ""), versions, self.trusted, signer=signer)
+
+    def question(self) -> str:
+        return self.preview().question(self.models.display_name)
 
     def ask(self) -> None:
         """Ask once, in words that name the model, the version and the device."""
         if self.target is None or self.path is None:
             return
-        box = QMessageBox(QMessageBox.Icon.Question, "Deploy", self.question(), QMessageBox.StandardButton.NoButton,
-                          self)
+        preview = self.preview()
+        box = QMessageBox(QMessageBox.Icon.Question, "Deploy", preview.question(self.models.display_name),
+                          QMessageBox.StandardButton.NoButton, self)
         box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setInformativeText("\n".join([preview.replaces_text().capitalize() + ".",
+                                          "%s, %s." % (size_text(preview.size_bytes), preview.trust_text()),
+                                          *preview.tensors_text()]))
         go = box.addButton("Deploy", QMessageBox.ButtonRole.AcceptRole)
         box.addButton("Cancel", QMessageBox.ButtonRole.RejectRole)
 
@@ -307,7 +302,7 @@ class DeployWizard(QDialog):
         assert self.path is not None and self.target is not None
         name, version = self.target
         build = None
-        if self.path.suffix.lower() == ".onnx":
+        if is_onnx(self.path):
             key = self.key_combo.currentText()
             shapes, sample = self.warmup()
             build = OnnxBuild(name, version, None if key == UNSIGNED else key, shapes, sample)
