@@ -1,8 +1,10 @@
 """The Optimize pipeline as a core object, without Qt: a real local daemon, real ONNX Runtime jobs.
 
-It is driven from plain threads the way edgectl or a script would: events in order (which step of
-how many, state, percent), the summary and the result to deploy, a cancel, a job's failure in words,
-and the checks that refuse a choice before anything runs.
+It is driven from plain threads the way edgectl or a script would: the model check (a validate job
+and its words), then the pipeline's events in order (which step of how many, state, percent), the
+summary and the result to deploy, a cancel, a job's failure in words, and the checks that refuse a
+choice before anything runs. tests/ssh/test_ssh_optimize_core.py runs it on an SSH device, where
+the files are sent first.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from console.core.jobs.tracker import JobTracker, job_title
 from console.core.optimize.pipeline import (
     RUNNING,
     Finished,
+    ModelCheck,
     OptimizePipeline,
     PipelineEvent,
     StepEvent,
     Submitted,
+    Validated,
 )
 from console.core.optimize.plan import OptimizeChoice
 from device_runtime.demo_model import build_demo_model
@@ -168,3 +172,29 @@ def test_a_choice_that_cannot_run_is_refused_before_anything_is_sent(tracker: Jo
     with pytest.raises(SpecError, match="TensorRT is not installed on this device; choose ONNX Runtime"):
         OptimizePipeline(tracker, OptimizeChoice(str(model_file), "fp16", "trt", shapes=dict(SHAPES)))
     assert len(tracker.jobs()) == jobs_before
+
+
+def test_the_model_check_validates_and_says_what_it_found(tracker: JobTracker, model_file: Path,
+                                                          tmp_path: Path) -> None:
+    events = Events()
+    check = ModelCheck(tracker, str(model_file), listener=events)
+    assert check.steps == 1 and check.local == model_file and check.model == str(model_file)
+    assert check.opening() == "Validating detector.onnx…"
+    done = check.run()
+    assert isinstance(done, Validated) and done is events.seen[-1]
+    assert done.text == "Valid · fp32 · 1 input · 24,682 parameters"
+    assert done.report is not None and done.report.ok and done.report.model == str(model_file)
+    assert done.job is not None and done.job.kind == "validate" and done.job.state == "succeeded"
+    assert [type(e).__name__ for e in events.seen[:2]] == ["StepEvent", "Submitted"]
+    assert events.steps()[0].text == "Validating detector.onnx…"
+    assert events.steps()[-1].state == "succeeded" and events.steps()[-1].step == 1
+
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"this is not a protobuf")
+    done = ModelCheck(tracker, str(broken)).run()
+    assert done is not None and done.text.startswith(("Not valid", "Validation failed"))
+    assert "%s is not a readable ONNX model" % broken in done.text and "Re-export it" in done.text, done.text
+    with pytest.raises(SpecError, match=r"missing\.onnx does not exist; check the path"):
+        ModelCheck(tracker, str(tmp_path / "missing.onnx"))
+    with pytest.raises(SpecError, match="pick an ONNX model to start"):
+        ModelCheck(tracker, " ")

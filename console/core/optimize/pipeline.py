@@ -1,6 +1,8 @@
-"""The Optimize pipeline as one object: files to the device where needed, the planned jobs, waiting, cancel.
+"""The Optimize wizard's work as core objects: files to the device where needed, jobs, waiting, cancel.
 
-An :class:`OptimizePipeline` takes a device's :class:`~console.core.jobs.tracker.JobTracker`, the model
+A :class:`ModelCheck` is step 1: the model picked on this computer goes to an SSH device, then a
+validate job reads it, and :class:`Validated` says whether it is fit to optimise. An
+:class:`OptimizePipeline` takes a device's :class:`~console.core.jobs.tracker.JobTracker`, the model
 and the target (an :class:`~console.core.optimize.plan.OptimizeChoice`: precision, backend, shapes,
 calibration). Building it checks everything that can be checked before anything is sent and raises
 :class:`~console.core.jobs.specs.SpecError` with the sentence to show. :meth:`OptimizePipeline.run`
@@ -14,29 +16,40 @@ then runs the steps in order on the calling thread (any plain thread; no Qt):
 Each move is reported to the listener as a typed event: :class:`StepEvent` (which step of how many,
 its state, percent, a sentence), :class:`Submitted` (the job ids), :class:`Problem` (a request that
 went wrong while the pipeline goes on) and last :class:`Finished` (succeeded, failed or cancelled, in
-words that say what happened and what to do, and the ONNX result to deploy). :meth:`cancel` may be
+words that say what happened and what to do, and the ONNX result to deploy). ``cancel()`` may be
 called from any thread and never waits on the device: the running thread sends the cancels.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from console.core.devices.client import DeviceError
 from console.core.devices.session import State
 from console.core.jobs.specs import SpecError, device_path, local_input, missing_shapes, sends_files
-from console.core.jobs.tracker import JobTracker, is_final, job_title
+from console.core.jobs.tracker import JobTracker, is_final, job_title, typed_result
 from console.core.optimize.deploy_result import result_onnx
-from console.core.optimize.plan import OptimizeChoice, Step, pipeline_label, plan_pipeline
+from console.core.optimize.plan import OptimizeChoice, pipeline_label, plan_pipeline
 from console.core.optimize.summary import pipeline_summary
 from console.core.transfers.progress import TransferStatus
 from console.core.transfers.sending import FileStager, SendFailed
 from console.transport.base import TransportError
-from device_runtime.protocol import JOB_CANCELLED, JOB_FAILED, JOB_SUCCEEDED, JobInfo, ProtocolError, ValidateReport
+from device_runtime.protocol import (
+    JOB_CANCELLED,
+    JOB_FAILED,
+    JOB_QUEUED,
+    JOB_SUCCEEDED,
+    JobInfo,
+    ProtocolError,
+    ValidateReport,
+    ValidateSpec,
+)
 
 SEND_MODEL = "optimize.send-model"
 SEND_CALIBRATION = "optimize.send-calibration"
@@ -78,6 +91,16 @@ class Problem:
 
 
 @dataclass(frozen=True)
+class Validated:
+    """The last event of a model check: the report, or why there is none, in words."""
+
+    report: ValidateReport | None  # None when the check did not end with a report
+    text: str  # "Valid · fp32 · 1 input · ..." / "Not valid: ..." / what went wrong and what to do
+    model: str | None = None  # the model's path on the device (where the jobs read it)
+    job: JobInfo | None = None  # the validate job
+
+
+@dataclass(frozen=True)
 class Finished:
     """The last event: how the pipeline ended, in words, and what it leaves."""
 
@@ -87,8 +110,12 @@ class Finished:
     jobs: tuple[JobInfo, ...] = ()
 
 
-PipelineEvent = StepEvent | Submitted | Problem | Finished
+PipelineEvent = StepEvent | Submitted | Problem | Finished | Validated
 Listener = Callable[[PipelineEvent], None]
+
+
+def _words(exc: BaseException) -> str:
+    return (getattr(exc, "message", None) or str(exc)).strip().rstrip(".") or type(exc).__name__
 
 
 def _job_text(step: int, steps: int, info: JobInfo) -> str:
@@ -97,69 +124,33 @@ def _job_text(step: int, steps: int, info: JobInfo) -> str:
     return "Step %d of %d: %s %s" % (step, steps, info.kind, info.state)
 
 
-class OptimizePipeline:
-    def __init__(self, tracker: JobTracker, choice: OptimizeChoice, report: ValidateReport | None = None,
-                 stager: FileStager | None = None, model_on_device: bool = True,
-                 listener: Listener | None = None, poll_s: float = POLL_S) -> None:
-        """Check the choice; raises :class:`SpecError` before anything is sent or submitted.
+FinalEvent = TypeVar("FinalEvent", bound="Finished | Validated")
 
-        ``choice.model`` is a path on the device (``model_on_device``, e.g. the model a validate job
-        read), else a file on this computer, sent to an SSH device first. ``choice.calibration`` is a
-        file on this computer, sent to an SSH device; ``choice.output_dir`` a folder on the device.
-        ``report`` (the model's validate report) lets the dynamic inputs without a shape be named now.
-        """
+
+class OptimizeRun(Generic[FinalEvent]):
+    """Files sent, then jobs followed to their end: what a model check and a pipeline share."""
+
+    def __init__(self, tracker: JobTracker, sends: list[tuple[str, Path]], stager: FileStager | None,
+                 listener: Listener | None, poll_s: float) -> None:
         self.tracker = tracker
         self.listener = listener
         self.poll_s = poll_s
-        session = tracker.session
-        entry = session.entry
-        self.device = entry.display_name
-        remote = sends_files(entry)
-        choice = replace(choice, shapes=dict(choice.shapes), preprocess=dict(choice.preprocess))
-        self._sends: list[tuple[str, Path]] = []
-        if not model_on_device:
-            if remote:
-                self._sends.append((SEND_MODEL, local_input(entry, choice.model)))
-            else:
-                choice.model = device_path(entry, choice.model)
-        if choice.calibration:
-            if remote:
-                self._sends.append((SEND_CALIBRATION, local_input(entry, choice.calibration)))
-            else:
-                choice.calibration = device_path(entry, choice.calibration)
-        if choice.output_dir:  # on an SSH device, a folder there
-            choice.output_dir = device_path(entry, choice.output_dir, must_exist=not remote)
-        if report is not None:
-            missing = missing_shapes(report, choice.shapes)
-            if missing:
-                raise SpecError(missing)
-        self.tensorrt = session.capabilities.tensorrt if session.capabilities is not None else None
-        plan = plan_pipeline(choice, self.tensorrt)  # every check before anything is sent
-        self.choice = choice
-        self.name = pipeline_label(choice)
-        self.steps = len(self._sends) + len(plan)
-        self.stager = stager if stager is not None else (FileStager(session) if self._sends else None)
+        self.device = tracker.session.entry.display_name
+        self._sends = sends
+        self.stager = stager if stager is not None else (FileStager(tracker.session) if sends else None)
+        self.steps = len(sends)
         self.job_ids: tuple[str, ...] = ()
-        self.finished: Finished | None = None
+        self.finished: FinalEvent | None = None
         self._cancelled = False
         self._cancel_sent = False
         self._closed = False
         self._dirty = False
         self._changed = threading.Condition()
-        self._thread: threading.Thread | None = None
 
-    # -- what it will do ---------------------------------------------------------------------
     @property
     def sends(self) -> list[tuple[str, Path]]:
         """The files sent before the jobs: (SEND_MODEL or SEND_CALIBRATION, the file on this computer)."""
         return list(self._sends)
-
-    def opening(self) -> str:
-        """What the first step does, in words, for the moment the pipeline starts."""
-        if self._sends:
-            return self._send_text(*self._sends[0])
-        kinds = [kind for kind, _, _ in plan_pipeline(self.choice, self.tensorrt)]
-        return "Starting %d steps: %s…" % (len(kinds), " → ".join(kinds))
 
     def _send_text(self, tag: str, local: Path) -> str:
         what = "model" if tag == SEND_MODEL else "calibration data"
@@ -167,14 +158,13 @@ class OptimizePipeline:
 
     # -- running -----------------------------------------------------------------------------
     def start(self) -> threading.Thread:
-        """Run on a thread of its own (daemon: a pipeline never keeps the program alive)."""
+        """Run on a thread of its own (daemon: it never keeps the program alive)."""
         thread = threading.Thread(target=self.run, name="optimize-%s" % self.tracker.session.name, daemon=True)
-        self._thread = thread
         thread.start()
         return thread
 
-    def run(self) -> Finished | None:
-        """Run every step in order; the :class:`Finished` event, or None when closed before the end."""
+    def run(self) -> FinalEvent | None:
+        """Run every step in order; the last event, or None when closed before the end."""
         self.tracker.job_listeners.append(self._on_job)
         self.tracker.reset_listeners.append(self._on_reset)
         try:
@@ -188,6 +178,9 @@ class OptimizePipeline:
             self.finished = finished
             self._emit(finished)
         return finished
+
+    def _run(self) -> FinalEvent | None:
+        raise NotImplementedError
 
     def cancel(self) -> None:
         """Stop the file on its way and cancel the jobs not over yet (from any thread; never waits)."""
@@ -228,32 +221,8 @@ class OptimizePipeline:
         if listener is not None and not self._closed:
             listener(event)
 
-    def _run(self) -> Finished | None:
-        choice = self.choice
-        for index, (tag, local) in enumerate(self._sends):
-            if self._cancelled:
-                return Finished(JOB_CANCELLED, "Cancelled before sending %s; nothing ran on %s."
-                                % (local.name, self.device))
-            path = self._send(index + 1, tag, local)
-            if isinstance(path, Finished):
-                return path
-            if tag == SEND_MODEL:
-                choice.model = path
-            else:
-                choice.calibration = path
-        try:
-            plan = plan_pipeline(choice, self.tensorrt)
-        except SpecError as exc:
-            return Finished(JOB_FAILED, "Cannot start: %s." % str(exc).rstrip("."))
-        if self._cancelled or self._closed:
-            return None if self._closed else Finished(
-                JOB_CANCELLED, "Cancelled before the jobs started; nothing ran on %s." % self.device)
-        jobs = self._submit(plan)
-        if isinstance(jobs, Finished):
-            return jobs
-        return self._wait(result_onnx(plan, choice.model))
-
-    def _send(self, step: int, tag: str, local: Path) -> str | Finished:
+    def _send(self, step: int, tag: str, local: Path) -> str | SendFailed:
+        """The device path of ``local``, or why it is not there (reported as a failed send step)."""
         text = self._send_text(tag, local)
         self._emit(StepEvent(step, self.steps, SEND, RUNNING, 0.0, text, tag=tag))
 
@@ -266,26 +235,17 @@ class OptimizePipeline:
             path = self.stager.send(tag, [local], on_status)[0]
         except SendFailed as exc:
             self._emit(StepEvent(step, self.steps, SEND, JOB_FAILED, 0.0, exc.message, tag=tag))
-            if self._cancelled:
-                return Finished(JOB_CANCELLED, "Cancelled while sending %s; nothing ran on %s. %s"
-                                % (local.name, self.device, exc.message))
-            return Finished(JOB_FAILED, "Cannot start: %s" % exc.message)
+            return exc
         self._emit(StepEvent(step, self.steps, SEND, JOB_SUCCEEDED, 100.0, "%s is on %s." % (local.name, self.device),
                              tag=tag))
         return path
 
-    def _submit(self, plan: list[Step]) -> list[JobInfo] | Finished:
-        try:
-            infos = self.tracker.pipeline(plan, self.name)
-        except _REQUEST_ERRORS as exc:
-            text = (getattr(exc, "message", None) or str(exc)).strip().rstrip(".") or type(exc).__name__
-            return Finished(JOB_FAILED, "Starting the pipeline failed: %s. Nothing ran; start it again once %s "
-                            "answers." % (text, self.device))
+    def _submitted(self, infos: list[JobInfo], name: str) -> None:
         self.job_ids = tuple(info.id for info in infos)
-        self._emit(Submitted(self.job_ids, self.name))
-        return infos
+        self._emit(Submitted(self.job_ids, name))
 
-    def _wait(self, result: str | None) -> Finished | None:
+    def _wait(self) -> list[JobInfo] | None:
+        """Follow the jobs to their end (a cancel is sent from here); None when closed first."""
         first = len(self._sends) + 1
         seen: dict[str, JobInfo] = {}
         polled = time.monotonic()
@@ -305,7 +265,7 @@ class OptimizePipeline:
                                          _job_text(first + offset, self.steps, info), job=info))
             known = [info for info in jobs if info is not None]
             if len(known) == len(jobs) and all(is_final(info) for info in known):
-                return self._finished(known, result)
+                return known
             if cancelled and not self._cancel_sent:
                 self._cancel_sent = True
                 self._cancel_jobs(known)
@@ -330,12 +290,168 @@ class OptimizePipeline:
             try:
                 self.tracker.cancel(info.id)
             except _REQUEST_ERRORS as exc:
-                text = (getattr(exc, "message", None) or str(exc)).strip().rstrip(".") or type(exc).__name__
                 self._emit(Problem("Cancelling %s failed: %s. It may still be running on %s; cancel it on the "
-                                   "Jobs page once %s answers." % (job_title(info), text, self.device, self.device)))
+                                   "Jobs page once %s answers." % (job_title(info), _words(exc), self.device,
+                                                                   self.device)))
 
-    def _finished(self, jobs: list[JobInfo], result: str | None) -> Finished:
+
+class ModelCheck(OptimizeRun["Validated"]):
+    """Step 1 of the wizard: a model picked on this computer (sent to an SSH device first) or one the
+    device holds, checked by a validate job; ends with :class:`Validated`."""
+
+    def __init__(self, tracker: JobTracker, model: str, on_device: bool = False, stager: FileStager | None = None,
+                 listener: Listener | None = None, poll_s: float = POLL_S) -> None:
+        """Check the path; raises :class:`SpecError` before anything is sent or submitted."""
+        entry = tracker.session.entry
+        if not model.strip():
+            raise SpecError("pick an ONNX model to start")
+        sends: list[tuple[str, Path]] = []
+        self.local: Path | None = None  # the model's file on this computer; None for one only the device holds
+        self.model: str | None = None  # its path on the device, once known
+        if on_device:
+            self.model = model
+        elif sends_files(entry):
+            self.local = local_input(entry, model)
+            sends.append((SEND_MODEL, self.local))
+        else:
+            self.model = device_path(entry, model)
+            self.local = Path(self.model)
+        super().__init__(tracker, sends, stager, listener, poll_s)
+        self.steps = len(sends) + 1
+
+    def opening(self) -> str:
+        if self.local is not None and self._sends:
+            return "%s is validated on %s once it is there." % (self.local.name, self.device)
+        return self._validating()
+
+    def _validating(self) -> str:
+        return "Validating %s…" % os.path.basename(self.model or "")
+
+    def _run(self) -> Validated | None:
+        for index, (_tag, local) in enumerate(self._sends):
+            path = self._send(index + 1, SEND_MODEL, local)
+            if isinstance(path, SendFailed):
+                return Validated(None, path.message)
+            self.model = path
+        if self._closed:
+            return None
+        assert self.model is not None
+        name = os.path.basename(self.model)
+        self._emit(StepEvent(self.steps, self.steps, "validate", JOB_QUEUED, 0.0, self._validating()))
+        try:
+            info = self.tracker.submit("validate", ValidateSpec(self.model), "validate %s" % name)
+        except _REQUEST_ERRORS as exc:
+            return Validated(None, "Starting the validate job failed: %s. Choose the model again once %s "
+                             "answers." % (_words(exc), self.device), self.model)
+        self._submitted([info], "validate %s" % name)
+        jobs = self._wait()
+        if jobs is None:
+            return None
+        return validated(jobs[0], self.model)
+
+
+def validated(info: JobInfo, model: str | None = None) -> Validated:
+    """A finished validate job, in the words the wizard shows."""
+    if info.state != JOB_SUCCEEDED:
+        return Validated(None, "Validation %s: %s" % (info.state, info.error or "no reason given"), model, info)
+    try:
+        record = typed_result(info)
+    except ProtocolError as exc:
+        return Validated(None, "The validate report is malformed: %s" % exc.message, model, info)
+    if not isinstance(record, ValidateReport):
+        return Validated(None, "The validate job of %s left no report; run it again." % (model or info.id), model,
+                         info)
+    if record.ok:
+        text = "Valid · %s · %d input%s · %s parameters" % (
+            record.precision, len(record.inputs), "" if len(record.inputs) == 1 else "s", f"{record.parameters:,}")
+    else:
+        text = "Not valid: %s" % (record.checker_error or record.shape_inference_error or "see the report")
+    return Validated(record, text, model, info)
+
+
+class OptimizePipeline(OptimizeRun["Finished"]):
+    """Step 3 of the wizard: the planned jobs for a model and a target; ends with :class:`Finished`."""
+
+    def __init__(self, tracker: JobTracker, choice: OptimizeChoice, report: ValidateReport | None = None,
+                 stager: FileStager | None = None, model_on_device: bool = True,
+                 listener: Listener | None = None, poll_s: float = POLL_S) -> None:
+        """Check the choice; raises :class:`SpecError` before anything is sent or submitted.
+
+        ``choice.model`` is a path on the device (``model_on_device``, e.g. the model a validate job
+        read), else a file on this computer, sent to an SSH device first. ``choice.calibration`` is a
+        file on this computer, sent to an SSH device; ``choice.output_dir`` a folder on the device.
+        ``report`` (the model's validate report) lets the dynamic inputs without a shape be named now.
+        """
+        session = tracker.session
+        entry = session.entry
+        remote = sends_files(entry)
+        choice = replace(choice, shapes=dict(choice.shapes), preprocess=dict(choice.preprocess))
+        sends: list[tuple[str, Path]] = []
+        if not model_on_device:
+            if remote:
+                sends.append((SEND_MODEL, local_input(entry, choice.model)))
+            else:
+                choice.model = device_path(entry, choice.model)
+        if choice.calibration:
+            if remote:
+                sends.append((SEND_CALIBRATION, local_input(entry, choice.calibration)))
+            else:
+                choice.calibration = device_path(entry, choice.calibration)
+        if choice.output_dir:  # on an SSH device, a folder there
+            choice.output_dir = device_path(entry, choice.output_dir, must_exist=not remote)
+        if report is not None:
+            missing = missing_shapes(report, choice.shapes)
+            if missing:
+                raise SpecError(missing)
+        self.tensorrt = session.capabilities.tensorrt if session.capabilities is not None else None
+        plan = plan_pipeline(choice, self.tensorrt)  # every check before anything is sent
+        super().__init__(tracker, sends, stager, listener, poll_s)
+        self.choice = choice
+        self.name = pipeline_label(choice)
+        self.steps = len(sends) + len(plan)
+
+    def opening(self) -> str:
+        """What the first step does, in words, for the moment the pipeline starts."""
+        if self._sends:
+            return self._send_text(*self._sends[0])
+        kinds = [kind for kind, _, _ in plan_pipeline(self.choice, self.tensorrt)]
+        return "Starting %d steps: %s…" % (len(kinds), " → ".join(kinds))
+
+    def _run(self) -> Finished | None:
+        choice = self.choice
+        for index, (tag, local) in enumerate(self._sends):
+            if self._cancelled:
+                return Finished(JOB_CANCELLED, "Cancelled before sending %s; nothing ran on %s."
+                                % (local.name, self.device))
+            path = self._send(index + 1, tag, local)
+            if isinstance(path, SendFailed):
+                if self._cancelled:
+                    return Finished(JOB_CANCELLED, "Cancelled while sending %s; nothing ran on %s. %s"
+                                    % (local.name, self.device, path.message))
+                return Finished(JOB_FAILED, "Cannot start: %s" % path.message)
+            if tag == SEND_MODEL:
+                choice.model = path
+            else:
+                choice.calibration = path
+        try:
+            plan = plan_pipeline(choice, self.tensorrt)
+        except SpecError as exc:
+            return Finished(JOB_FAILED, "Cannot start: %s." % str(exc).rstrip("."))
+        if self._closed:
+            return None
+        if self._cancelled:
+            return Finished(JOB_CANCELLED, "Cancelled before the jobs started; nothing ran on %s." % self.device)
+        try:
+            infos = self.tracker.pipeline(plan, self.name)
+        except _REQUEST_ERRORS as exc:
+            return Finished(JOB_FAILED, "Starting the pipeline failed: %s. Nothing ran; start it again once %s "
+                            "answers." % (_words(exc), self.device))
+        self._submitted(infos, self.name)
+        jobs = self._wait()
+        if jobs is None:
+            return None
         stopped = next((info for info in jobs if info.state != JOB_SUCCEEDED), None)
         state = JOB_SUCCEEDED if stopped is None else (JOB_CANCELLED if stopped.state == JOB_CANCELLED
                                                        else JOB_FAILED)
-        return Finished(state, pipeline_summary(jobs), result if stopped is None else None, tuple(jobs))
+        result = result_onnx(plan, choice.model) if stopped is None else None
+        return Finished(state, pipeline_summary(jobs), result, tuple(jobs))

@@ -9,9 +9,10 @@ Files are picked on this computer. A device reached over SSH gets them sent firs
 before validating, calibration data before the pipeline), off the GUI thread, with the bytes,
 rate and time left shown under the step and a Stop button; its outputs are paths on the device.
 
-The pipeline itself (send, submit, wait, cancel, summary) is a core
-:class:`~console.core.optimize.pipeline.OptimizePipeline`; this page builds it from the form and
-presents the events its :class:`~console.ui.optimize.qt_pipeline.QtOptimizePipeline` relays.
+The work itself is core: a :class:`~console.core.optimize.pipeline.ModelCheck` (send, validate) and an
+:class:`~console.core.optimize.pipeline.OptimizePipeline` (send, submit, wait, cancel, summary); this
+page builds them from what is picked and presents the events a
+:class:`~console.ui.optimize.qt_pipeline.QtOptimizePipeline` relays onto the GUI thread.
 """
 
 from __future__ import annotations
@@ -35,18 +36,21 @@ from PySide6.QtWidgets import (
 
 from console.core.devices.session import State
 from console.core.jobs.report import validate_text
-from console.core.jobs.specs import SpecError, device_path, local_input, sends_files
-from console.core.jobs.tracker import is_final, typed_result
+from console.core.jobs.specs import SpecError, sends_files
+from console.core.jobs.tracker import is_final
 from console.core.optimize.pipeline import (
     RUNNING,
     SEND,
     SEND_CALIBRATION,
+    SEND_MODEL,
     Finished,
+    ModelCheck,
     OptimizePipeline,
     PipelineEvent,
     Problem,
     StepEvent,
     Submitted,
+    Validated,
 )
 from console.ui.charts.chart import plain_label
 from console.ui.devices.qt_session import QtSession
@@ -56,11 +60,9 @@ from console.ui.jobs.table import JobTableModel
 from console.ui.models.qt_models import QtModels
 from console.ui.optimize.deploy_result import DeployResultRow
 from console.ui.optimize.form import TargetForm
-from console.ui.optimize.inputs import MODEL, OptimizeInputs
+from console.ui.optimize.inputs import OptimizeInputs
 from console.ui.optimize.qt_pipeline import QtOptimizePipeline
-from device_runtime.protocol import JobInfo, ProtocolError, ValidateReport, ValidateSpec
-
-VALIDATE_TAG = "optimize.validate"
+from device_runtime.protocol import JobInfo, ValidateReport
 
 
 class OptimizePage(QWidget):
@@ -80,7 +82,9 @@ class OptimizePage(QWidget):
         self.confirm_box: QMessageBox | None = None
         self._log_end = 0
         self._device_model: str | None = None  # a model path that is on the device already (the demo)
-        self.runner = QtOptimizePipeline(self)  # the pipeline under way, its events on this thread
+        self.checker = QtOptimizePipeline(self)  # the model check under way, its events on this thread
+        self.runner = QtOptimizePipeline(self)  # the pipeline under way
+        self._model_sending = False  # the model check is sending the model to the device
         self._pipeline_sending = False  # the pipeline is sending a file to the device
 
         self.path = QLineEdit()
@@ -96,7 +100,7 @@ class OptimizePage(QWidget):
                                             "deployed from the Optimize page")
         self._model_local: Path | None = None  # the chosen model's file on this computer, None for one on the device
         self.inputs = OptimizeInputs(model.files, model.display_name, self)
-        self.model_transfer = self.inputs.rows[MODEL]
+        self.model_transfer = self.inputs.rows[SEND_MODEL]
         self.calibration_transfer = self.inputs.rows[SEND_CALIBRATION]
         self.form = TargetForm()
         self.start = QPushButton("Run pipeline")
@@ -152,14 +156,12 @@ class OptimizePage(QWidget):
         self.cancel.clicked.connect(self._on_cancel_clicked)
         self.form.changed.connect(self._update_buttons)
         self.form.calibration_browse.clicked.connect(self._on_browse_calibration)
-        model.submitted.connect(self._on_submitted)
+        self.checker.happened.connect(self._on_check_event)
         self.runner.happened.connect(self._on_pipeline_event)
         model.jobChanged.connect(self._on_job_changed)
         model.jobsReset.connect(self._on_reset)
         model.logAppended.connect(self._on_log)
         model.failed.connect(self.run_status.setText)
-        self.inputs.sent.connect(self._on_sent)
-        self.inputs.failed.connect(self._on_send_failed)
         self.inputs.changed.connect(self._update_buttons)
         if sends_files(session_model.session.entry):
             self.path.setPlaceholderText("ONNX file on this computer: it is sent to %s" % model.display_name)
@@ -236,7 +238,7 @@ class OptimizePage(QWidget):
         self.validate()
 
     def validate(self) -> None:
-        if self.inputs.busy():
+        if self._model_sending or self._pipeline_sending:
             return
         self.report = None
         self.validate_job = None
@@ -245,72 +247,49 @@ class OptimizePage(QWidget):
         self.form.set_report(None, self.session_model.capabilities)
         self.report_view.clear()
         text = self.path.text().strip()
-        entry = self.session_model.session.entry
         try:
-            if not text:
-                raise SpecError("pick an ONNX model to start")
-            if text == self._device_model:
-                target = text
-            elif sends_files(entry):
-                local = self._model_local = local_input(entry, text)
-                self.model_status.setText("%s is validated on %s once it is there." % (local.name,
-                                                                                       self.model.display_name))
-                self.inputs.send(MODEL, local)
-                return
-            else:
-                target = device_path(entry, text)
-                self._model_local = Path(target)
+            check = ModelCheck(self.model.tracker, text, on_device=bool(text) and text == self._device_model,
+                               stager=self.model.files.stager)
         except SpecError as exc:
+            self.checker.close()  # an earlier check's answer is not this path's
             self.model_status.setText(str(exc).capitalize() + ".")
             self._update_buttons()
             return
-        self._validate_on_device(target)
-
-    def _validate_on_device(self, target: str) -> None:
-        self.model_status.setText("Validating %s…" % os.path.basename(target))
-        self.model.submit("validate", ValidateSpec(target), "validate %s" % os.path.basename(target), VALIDATE_TAG)
+        self._model_local = check.local
+        self._model_sending = bool(check.sends)
+        self.model_status.setText(check.opening())
+        self.checker.start(check)
         self._update_buttons()
 
-    # -- the model sent to an SSH device ------------------------------------------------------
-    def _on_sent(self, what: str, path: str) -> None:
-        if what == MODEL:
-            self._validate_on_device(path)
+    def _on_check_event(self, event: PipelineEvent) -> None:
+        if isinstance(event, StepEvent):
+            if event.kind == SEND:
+                if event.state != RUNNING:
+                    self._model_sending = False
+                    self.inputs.finish(event.tag)
+            elif event.job is None:  # the validate step begins
+                self.model_status.setText(event.text)
+        elif isinstance(event, Submitted) and event.job_ids:
+            self.validate_job = event.job_ids[0]
+        elif isinstance(event, Validated):
+            self._model_sending = False
+            self._show_validation(event)
+        self._update_buttons()
 
-    def _on_send_failed(self, what: str, message: str) -> None:
-        if what == MODEL:
-            self.model_status.setText(message)
-
-    def _show_validation(self) -> None:
-        info = self.model.tracker.job(self.validate_job) if self.validate_job else None
-        if info is None or not is_final(info) or self.report is not None:
-            return
-        if info.state != "succeeded":
-            self.model_status.setText("Validation %s: %s" % (info.state, info.error or "no reason given"))
-            return
-        try:
-            record = typed_result(info)
-        except ProtocolError as exc:
-            self.model_status.setText("The validate report is malformed: %s" % exc.message)
-            return
-        if not isinstance(record, ValidateReport):
+    def _show_validation(self, event: Validated) -> None:
+        self.model_status.setText(event.text)
+        record = event.report
+        if record is None:
             return
         self.report = record
         self.report_view.setPlainText(validate_text(record))
-        if record.ok:
-            self.model_status.setText("Valid · %s · %d input%s · %s parameters" % (
-                record.precision, len(record.inputs), "" if len(record.inputs) == 1 else "s",
-                f"{record.parameters:,}"))
-        else:
-            self.model_status.setText("Not valid: %s" % (record.checker_error or record.shape_inference_error or
-                                                          "see the report"))
         self.form.set_report(record, self.session_model.capabilities)
-        self._update_buttons()
         if record.ok and self._model_local is not None:
             self.deploy_model.offer(str(self._model_local), True, self.model.display_name)
 
     # -- step 3: run -------------------------------------------------------------------------
     def run_pipeline(self) -> None:
-        if self.report is None or not self.report.ok or self._running() or self.inputs.busy():
+        if self.report is None or not self.report.ok or self._running() or self._model_sending:
             return
         try:
             choice = self.form.choice(self.report.model)
@@ -333,11 +312,6 @@ class OptimizePage(QWidget):
         jobs = [j for j in (self.model.tracker.job(i) for i in self.pipeline_ids) if j is not None]
         return [j for j in jobs if not is_final(j)]
 
-    def _on_submitted(self, tag: str, ids: list[str]) -> None:
-        if tag == VALIDATE_TAG and ids:
-            self.validate_job = ids[0]
-            self._show_validation()
-
     def _on_pipeline_event(self, event: PipelineEvent) -> None:
         if isinstance(event, StepEvent):
             if event.kind == SEND:
@@ -345,7 +319,7 @@ class OptimizePage(QWidget):
                 if event.state == RUNNING:
                     self.run_status.setText(event.text)
                 else:
-                    self.inputs.rows[event.tag].finish()
+                    self.inputs.finish(event.tag)
             elif event.state == RUNNING and event.job is not None:
                 self._follow(event.job)
                 self.run_status.setText(event.text)
@@ -376,12 +350,9 @@ class OptimizePage(QWidget):
 
     def _on_reset(self) -> None:
         self.steps_model.reload()
-        self._show_validation()
         self._update_buttons()
 
     def _on_job_changed(self, job_id: str) -> None:
-        if job_id == self.validate_job:
-            self._show_validation()
         if job_id in self.pipeline_ids:
             self.steps_model.job_changed(job_id)
             self._update_buttons()
@@ -403,7 +374,7 @@ class OptimizePage(QWidget):
     def _update_buttons(self) -> None:
         ready = self.report is not None and self.report.ok
         running = self._running()
-        sending = self.inputs.busy() or self._pipeline_sending
+        sending = self._model_sending or self._pipeline_sending
         self.target_box.setEnabled(ready and not running and not sending)
         self.start.setEnabled(ready and not running and not sending)
         self.cancel.setEnabled(running and bool(self._open_jobs()))

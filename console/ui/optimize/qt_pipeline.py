@@ -1,24 +1,27 @@
-"""The Qt face of an :class:`~console.core.optimize.pipeline.OptimizePipeline`, for the Optimize page.
+"""The Qt face of the Optimize wizard's core runs (:class:`~console.core.optimize.pipeline.ModelCheck`,
+:class:`~console.core.optimize.pipeline.OptimizePipeline`), for the Optimize page.
 
-The pipeline runs on a plain thread of its own and calls its listener there; this adapter re-emits
-each event as :attr:`QtOptimizePipeline.happened`, which Qt queues onto the GUI thread. The worker
-thread holds no QObject of its own: the pipeline is a core object, and the adapter (which lives and
+A run goes on a plain thread of its own and calls its listener there; this adapter re-emits each
+event as :attr:`QtOptimizePipeline.happened`, which Qt queues onto the GUI thread. The worker
+thread holds no QObject of its own: the run is a core object, and the adapter (which lives and
 dies on the GUI thread) only relays. Closing the adapter, or its deletion, stops following the run
 (the jobs go on on the device).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import QObject, Signal
 
-from console.core.optimize.pipeline import Finished, OptimizePipeline, PipelineEvent
+from console.core.optimize.pipeline import Finished, OptimizeRun, PipelineEvent, Validated
 
 
 class _Current:
     """The run being followed; closed when the adapter goes (a plain object, safe to call on destroy)."""
 
     def __init__(self) -> None:
-        self.pipeline: OptimizePipeline | None = None
+        self.pipeline: OptimizeRun[Any] | None = None
 
     def close(self) -> None:
         pipeline, self.pipeline = self.pipeline, None
@@ -37,14 +40,14 @@ class QtOptimizePipeline(QObject):
         self.happened.connect(self._on_event)
 
     @property
-    def pipeline(self) -> OptimizePipeline | None:
+    def pipeline(self) -> OptimizeRun[Any] | None:
         return self._current.pipeline
 
     @property
     def active(self) -> bool:
         return self._active
 
-    def start(self, pipeline: OptimizePipeline) -> None:
+    def start(self, pipeline: OptimizeRun[Any]) -> None:
         """Run ``pipeline`` on its own thread and relay its events (call on the GUI thread)."""
         self._current.close()
         pipeline.listener = self._relay
@@ -65,5 +68,5 @@ class QtOptimizePipeline(QObject):
         self.happened.emit(event)
 
     def _on_event(self, event: PipelineEvent) -> None:  # on the GUI thread, before the page's slot
-        if isinstance(event, Finished):
+        if isinstance(event, (Finished, Validated)):
             self._active = False
