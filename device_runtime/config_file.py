@@ -6,6 +6,10 @@ health ``settings`` check shows every such problem until the setting is saved ag
 
 A file whose defaults would be unsafe (``store.json`` holds the restart hook a deploy needs)
 is not moved: it is reported the same way, naming what stays refused until it is fixed.
+
+Every file is versioned the same way: :func:`save` writes ``{"version": N, ...settings}``, and
+reading takes the settings of a file of format N or older (a file without the key, written
+before it existed, is format 1); a file written by a newer runtime is unusable, said so in words.
 """
 
 from __future__ import annotations
@@ -16,12 +20,14 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional, Tuple, TypeVar
 
+from device_runtime import fileio
 from device_runtime.protocol import ProtocolError
 
 log = logging.getLogger("edge_runtime.config")
 
 T = TypeVar("T")
 MAX_DEPTH = 32
+VERSION_KEY = "version"
 
 
 @dataclass(frozen=True)
@@ -114,12 +120,33 @@ def quarantine(path: str, what: str, reason: str, fix: str) -> ConfigProblem:
     return problem
 
 
-def load(path: str, what: str, fix: str, parse: Callable[[Dict[str, Any]], T]
+def settings_of(data: Dict[str, Any], version: int) -> Dict[str, Any]:
+    """The settings in a stored object of format ``version`` or older, without the version key;
+    ValueError for a format this runtime cannot read."""
+    found = data.get(VERSION_KEY, 1)
+    if isinstance(found, bool) or not isinstance(found, int) or found < 1:
+        raise ValueError('"%s" is %s; expected a whole number from 1' % (VERSION_KEY, json.dumps(found)))
+    if found > version:
+        raise ValueError("a newer edge-runtime wrote it (settings format %d; this one reads format %d and "
+                         "older): install that edge-runtime on this device again, or save the settings anew"
+                         % (found, version))
+    return {key: value for key, value in data.items() if key != VERSION_KEY}
+
+
+def load(path: str, what: str, fix: str, parse: Callable[[Dict[str, Any]], T], version: int = 1
          ) -> Tuple[Optional[T], Optional[ConfigProblem]]:
-    """``parse`` of the stored object (None when there is no file), or None and the problem
+    """``parse`` of the stored settings (None when there is no file), or None and the problem
     after moving an unusable file aside. ``parse`` raises ValueError or ProtocolError to refuse."""
     try:
         data = read_object(path)
-        return (None if data is None else parse(data)), None
+        return (None if data is None else parse(settings_of(data, version))), None
     except (OSError, ValueError, TypeError, ProtocolError) as exc:
         return None, quarantine(path, what, reason_of(exc), fix)
+
+
+def save(path: str, settings: Dict[str, Any], version: int = 1, mode: int = 0o644) -> None:
+    """Write ``settings`` as format ``version``: its folder made if missing, the file replaced
+    atomically and durably (:mod:`device_runtime.fileio`)."""
+    fileio.make_dirs(os.path.dirname(path))
+    text = json.dumps(dict(settings, **{VERSION_KEY: version}), indent=2, sort_keys=True) + "\n"
+    fileio.write_atomic(path, text.encode("utf-8"), mode)

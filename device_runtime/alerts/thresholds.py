@@ -7,13 +7,11 @@ check names it and ``edgectl thresholds --reset`` until new thresholds are saved
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Dict, List, Optional
 
 from device_runtime import config_file
 from device_runtime.config_file import ConfigProblem
-from device_runtime.fileio import write_atomic
 from device_runtime.protocol import AlertThresholds, ErrorCode, ProtocolError
 
 FORMAT_VERSION = 1
@@ -64,14 +62,12 @@ class ThresholdStore:
         self.problem: Optional[ConfigProblem] = None  # why the stored file was set aside
 
     def load(self) -> AlertThresholds:
-        thresholds, self.problem = config_file.load(self.path, "alert thresholds", RESET, _parse)
+        thresholds, self.problem = config_file.load(self.path, "alert thresholds", RESET, _parse, FORMAT_VERSION)
         return AlertThresholds() if thresholds is None else thresholds
 
     def save(self, thresholds: AlertThresholds) -> None:
         check(thresholds)
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        text = json.dumps({"version": FORMAT_VERSION, "thresholds": thresholds.to_wire()}, indent=2) + "\n"
-        write_atomic(self.path, text.encode("utf-8"), mode=0o600)
+        config_file.save(self.path, {"thresholds": thresholds.to_wire()}, FORMAT_VERSION, mode=0o600)
         self.problem = None
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import json
 import logging
 import os
 import shutil
@@ -18,7 +17,6 @@ from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence
 
 from device_runtime import __version__, config_file
 from device_runtime.config_file import ConfigProblem
-from device_runtime.fileio import write_atomic
 from device_runtime.health.checks import Snapshot, model_gate, overall, run_checks
 from device_runtime.health.history_log import HISTORY_FILE, HistoryLog
 from device_runtime.protocol import (
@@ -119,8 +117,7 @@ class HealthService(Service):
         return HealthConfig() if cfg is None else cfg
 
     def _save(self, cfg: HealthConfig) -> None:
-        os.makedirs(os.path.dirname(self.config_path), exist_ok=True)
-        write_atomic(self.config_path, json.dumps(cfg.to_wire(), indent=2).encode("utf-8"))
+        config_file.save(self.config_path, cfg.to_wire())
 
     # -- service --------------------------------------------------------------------------
     def handlers(self) -> Dict[str, Handler]:

@@ -6,13 +6,11 @@ its status and the health ``settings`` check say why, and the next ``probe.set``
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Dict, Optional, Tuple
 
 from device_runtime import config_file
 from device_runtime.config_file import ConfigProblem
-from device_runtime.fileio import write_atomic
 from device_runtime.latency.probe_plan import check_rate
 from device_runtime.protocol import ProbeSettings
 
@@ -38,6 +36,4 @@ def _parse(data: Dict[str, Any]) -> ProbeSettings:
 
 def save_settings(root: str, settings: ProbeSettings) -> None:
     """Atomic: temp file, fsync, rename, fsync of the folder."""
-    path = config_path(root)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    write_atomic(path, (json.dumps(settings.to_wire(), sort_keys=True) + "\n").encode("utf-8"))
+    config_file.save(config_path(root), settings.to_wire())

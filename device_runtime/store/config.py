@@ -17,6 +17,7 @@ from device_runtime.package_format.errors import Code, StoreError
 REQUIRE_SIGNATURE = "require-signature"
 ALLOW_UNSIGNED = "allow-unsigned"
 POLICIES = (REQUIRE_SIGNATURE, ALLOW_UNSIGNED)
+FORMAT_VERSION = 1  # of store.json (device_runtime/config_file.py: how settings files are versioned)
 
 
 @dataclass
@@ -108,6 +109,7 @@ def _read(root: str, default_policy: str) -> Tuple[Optional[StoreConfig], str]:
     """The settings, or None and why they cannot be used."""
     try:
         data = config_file.read_object(config_path(root))
+        data = None if data is None else config_file.settings_of(data, FORMAT_VERSION)
     except (OSError, ValueError) as exc:
         return None, config_file.reason_of(exc)
     if data is None:
@@ -137,9 +139,7 @@ def policy_is_set(root: str) -> bool:
 
 def save_config(root: str, config: StoreConfig) -> None:
     config.check()
-    path = config_path(root)
-    fileio.make_dirs(os.path.dirname(path))
-    fileio.write_atomic(path, (json.dumps(asdict(config), indent=2, sort_keys=True) + "\n").encode(), 0o644)
+    config_file.save(config_path(root), asdict(config), FORMAT_VERSION)
 
 
 def inhibit_path(root: str, config: StoreConfig) -> str:

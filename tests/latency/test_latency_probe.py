@@ -58,7 +58,7 @@ def test_probe_pushes_windows_with_the_active_version_and_follows_a_rollback(har
     assert total.version == "1.1.0" and 0 < total.p50_ms <= total.p95_ms <= total.p99_ms <= total.max_ms
     assert 5.0 <= total.rate_hz <= 12.0
     saved = json.loads(Path(config_path(str(daemon.root))).read_text())
-    assert saved == {"model": DEMO_NAME, "rate_hz": 10.0, "shapes": DEMO_SHAPES}
+    assert saved == {"version": 1, "model": DEMO_NAME, "rate_hz": 10.0, "shapes": DEMO_SHAPES}
 
     rolled = harness.store.rollback(DEMO_NAME)
     assert rolled.result == "committed", rolled.message

@@ -52,7 +52,7 @@ def test_unusable_health_settings_are_quarantined_and_reset(console_env: Console
     assert code == ExitCode.USAGE and "not both" in err
     code, out, err = _run(console_env, "health-config", "--reset", "--json")
     assert code == ExitCode.OK and json.loads(out) == HealthConfig().to_wire(), err
-    assert json.loads(config.read_text()) == HealthConfig().to_wire()
+    assert json.loads(config.read_text()) == {"version": 1, **HealthConfig().to_wire()}  # every file says its format
     code, out, _ = _run(console_env, "health", "--run", "--json")
     checks = {c["name"]: c for c in json.loads(out)["checks"]}
     assert checks["settings"]["status"] == "pass"
@@ -77,12 +77,21 @@ ALERTS_SURROGATE: Case = ("config/alerts.json", SURROGATE_THRESHOLDS,
 PROBE_SURROGATE: Case = ("latency/probe.json", SURROGATE_PROBE, "model is not valid Unicode", ("probe", "--off"))
 PROBE_CUT_OFF: Case = ("latency/probe.json", "{probe", "not valid JSON", ("probe", "--off"))
 HEALTH_CUT_OFF: Case = ("config/health.json", '{"interval_s": 30', "not valid JSON", ("health-config", "--reset"))
+# Files a newer edge-runtime wrote (a robot rolled back to an older runtime): set aside, said so.
+NEWER = "a newer edge-runtime wrote it (settings format %d; this one reads format 1 and older)"
+HEALTH_NEWER: Case = ("config/health.json", json.dumps({"version": 2, "interval_s": 30}), NEWER % 2,
+                      ("health-config", "--reset"))
+ALERTS_NEWER: Case = ("config/alerts.json", json.dumps({"version": 3, "thresholds": {}}), NEWER % 3,
+                      ("thresholds", "--reset"))
+PROBE_BAD_VERSION: Case = ("latency/probe.json", json.dumps({"version": "1.0", "model": "", "rate_hz": 0}),
+                           '"version" is "1.0"; expected a whole number from 1', ("probe", "--off"))
 
 
 @pytest.mark.parametrize("cases", [
     [ALERTS_CUT_OFF, PROBE_SURROGATE],
     [ALERTS_SURROGATE, PROBE_CUT_OFF, HEALTH_CUT_OFF],
-], ids=["cut-off-thresholds", "surrogate-thresholds"])
+    [HEALTH_NEWER, ALERTS_NEWER, PROBE_BAD_VERSION],
+], ids=["cut-off-thresholds", "surrogate-thresholds", "newer-formats"])
 def test_unusable_settings_files_are_quarantined_named_and_reset(
         console_env: ConsoleEnv, tmp_path: Path, cases: list[Case]) -> None:
     root = console_env.local_root
@@ -115,6 +124,8 @@ def test_unusable_settings_files_are_quarantined_named_and_reset(
     assert json.loads(out) == AlertThresholds().to_wire()
     assert json.loads((root / "config" / "alerts.json").read_text())["thresholds"] == AlertThresholds().to_wire()
     assert json.loads((root / "latency" / "probe.json").read_text())["rate_hz"] == 0
+    for name in ("config/alerts.json", "latency/probe.json"):
+        assert json.loads((root / name).read_text())["version"] == 1
     code, out, err = _run(console_env, "probe", "--json")
     assert json.loads(out)["state"] == "off", out
 
@@ -122,7 +133,8 @@ def test_unusable_settings_files_are_quarantined_named_and_reset(
 @pytest.mark.parametrize("text", [
     '{"restart_hook": ["systemctl", "restart", "robot-ai"',
     json.dumps({"restart_hook": ["systemctl", "restart", "robot\ud800"]}),
-], ids=["cut-off", "surrogate"])
+    json.dumps({"version": 2, "restart_hook": ["systemctl", "restart", "robot-ai"]}),
+], ids=["cut-off", "surrogate", "newer-format"])
 def test_unusable_store_settings_refuse_deploys_naming_the_file_and_the_fix(
         console_env: ConsoleEnv, tmp_path: Path, text: str) -> None:
     model = make_onnx(tmp_path / "det.onnx")
