@@ -30,14 +30,15 @@ class _Current:
 
 
 class QtOptimizePipeline(QObject):
-    happened = Signal(object)  # a PipelineEvent, delivered on the GUI thread
+    happened = Signal(object)  # a PipelineEvent of the run being followed, on the GUI thread
+    _relayed = Signal(object, object)  # the run, its event: queued from the run's thread
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._current = _Current()
-        self._active = False  # from start() until its Finished event reaches the GUI thread
+        self._active = False  # from start() until its last event reaches the GUI thread
         self.destroyed.connect(self._current.close)
-        self.happened.connect(self._on_event)
+        self._relayed.connect(self._on_relayed)
 
     @property
     def pipeline(self) -> OptimizeRun[Any] | None:
@@ -48,9 +49,11 @@ class QtOptimizePipeline(QObject):
         return self._active
 
     def start(self, pipeline: OptimizeRun[Any]) -> None:
-        """Run ``pipeline`` on its own thread and relay its events (call on the GUI thread)."""
+        """Run ``pipeline`` on its own thread and relay its events (call on the GUI thread); a run
+        followed before is closed, and what it said after that is dropped."""
         self._current.close()
-        pipeline.listener = self._relay
+        relayed = self._relayed
+        pipeline.listener = lambda event: relayed.emit(pipeline, event)
         self._current.pipeline = pipeline
         self._active = True
         pipeline.start()
@@ -64,9 +67,9 @@ class QtOptimizePipeline(QObject):
         self._active = False
         self._current.close()
 
-    def _relay(self, event: PipelineEvent) -> None:  # on the pipeline's thread
-        self.happened.emit(event)
-
-    def _on_event(self, event: PipelineEvent) -> None:  # on the GUI thread, before the page's slot
+    def _on_relayed(self, run: object, event: PipelineEvent) -> None:  # on the GUI thread
+        if run is not self._current.pipeline:
+            return  # a run closed since: its late words are not the page's any more
         if isinstance(event, (Finished, Validated)):
             self._active = False
+        self.happened.emit(event)
