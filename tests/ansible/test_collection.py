@@ -280,6 +280,8 @@ def test_module_docs_parse_and_ansible_doc_reads_them(collections: Path, tmp_pat
         assert all(v["description"] and v["returned"] for v in yaml.safe_load(docs["RETURN"]).values())
     fragment = _docs_of_class(COLLECTION / "plugins" / "doc_fragments" / "device.py")
     assert set(yaml.safe_load(fragment)["options"]) == {"device", "edgectl"}
+    activation = yaml.safe_load(_docs_of_class(COLLECTION / "plugins" / "doc_fragments" / "activation.py"))
+    assert set(activation["options"]) == {"why", "force", "wait"} and set(activation["attributes"]) == {"diff_mode"}
     environ = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "ANSIBLE_COLLECTIONS_PATH": str(collections),
                "ANSIBLE_LOCAL_TEMP": str(tmp_path / "tmp")}
     proc = subprocess.run([ansible_tool("ansible-doc"), "--json", *("edge_operator.console.%s" % m for m in MODULES)],
@@ -288,6 +290,9 @@ def test_module_docs_parse_and_ansible_doc_reads_them(collections: Path, tmp_pat
     for name in MODULES:
         options = docs["edge_operator.console.%s" % name]["doc"]["options"]
         assert options["device"]["required"] is True  # from the collection's doc fragment
+        if name in ("edge_deploy", "edge_rollback"):  # the activation fragment's options and attribute
+            assert options["force"]["default"] is False and "inhibit lock" in options["wait"]["description"]
+            assert docs["edge_operator.console.%s" % name]["doc"]["attributes"]["diff_mode"]["support"] == "full"
         # the module takes exactly the options its documentation describes, with the same types and defaults
         spec = importlib.import_module("ansible_collections.edge_operator.console.plugins.modules.%s" % name)
         assert set(options) == set(spec.ARGUMENT_SPEC), name

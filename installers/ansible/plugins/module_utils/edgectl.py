@@ -18,6 +18,21 @@ COMMON_ARGS: dict[str, Any] = {
     "edgectl": {"type": "path"},
 }
 
+# Options of the modules that activate a version (documented once, in doc_fragments/activation.py).
+ACTIVATION_ARGS: dict[str, Any] = {
+    "why": {"type": "str", "default": ""},
+    "force": {"type": "bool", "default": False},
+    "wait": {"type": "float"},
+}
+
+
+def activation_argv(params: dict[str, Any]) -> list[str]:
+    """edgectl's flags for :data:`ACTIVATION_ARGS` (deploy and rollback spell them alike)."""
+    argv = ["--why", params["why"]] if params["why"] else []
+    argv += ["--force"] if params["force"] else []
+    argv += ["--wait", "%g" % params["wait"]] if params["wait"] is not None else []
+    return argv
+
 # What to do after a deploy or rollback the device refused or undid, by the device's error code (as
 # ``edgectl fleet`` says it): the action's own message says what happened.
 TODO = {

@@ -7,7 +7,12 @@ import re
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.edge_operator.console.plugins.module_utils.edgectl import COMMON_ARGS, Edgectl
+from ansible_collections.edge_operator.console.plugins.module_utils.edgectl import (
+    ACTIVATION_ARGS,
+    COMMON_ARGS,
+    Edgectl,
+    activation_argv,
+)
 
 DOCUMENTATION = r"""
 module: edge_deploy
@@ -23,6 +28,7 @@ author:
   - Edge Operator Console developers
 extends_documentation_fragment:
   - edge_operator.console.device
+  - edge_operator.console.activation
 options:
   src:
     description:
@@ -50,17 +56,6 @@ options:
     description: Activate a version older than the active one.
     type: bool
     default: false
-  why:
-    description: A reason, kept in the device's history.
-    type: str
-    default: ""
-  force:
-    description: Go ahead if the robot still holds the swap inhibit lock after the wait (recorded).
-    type: bool
-    default: false
-  wait:
-    description: Seconds to wait for the inhibit lock (default, the device's own setting).
-    type: float
   key:
     description: For an ONNX model, sign the package with this key (a name from C(edgectl keys list)).
     type: str
@@ -76,9 +71,6 @@ attributes:
   check_mode:
     support: full
     description: Reads the package and the device's versions; sends and activates nothing.
-  diff_mode:
-    support: full
-    description: The model's active version before and after.
 """
 
 EXAMPLES = r"""
@@ -199,9 +191,7 @@ ARGUMENT_SPEC: dict[str, Any] = dict(
     version={"type": "str"},
     import_only={"type": "bool", "default": False},
     allow_downgrade={"type": "bool", "default": False},
-    why={"type": "str", "default": ""},
-    force={"type": "bool", "default": False},
-    wait={"type": "float"},
+    **ACTIVATION_ARGS,
     key={"type": "str", "no_log": False},
     shapes={"type": "list", "elements": "str", "default": []},
     sample={"type": "path"},
@@ -249,13 +239,10 @@ def main() -> None:
         argv += ["--sample", params["sample"]] if params["sample"] else []
         for shape in params["shapes"]:
             argv += ["--shape", shape]
-    for flag in ("import_only", "allow_downgrade", "force"):
+    for flag in ("import_only", "allow_downgrade"):
         if params[flag]:
             argv.append("--" + flag.replace("_", "-"))
-    if params["why"]:
-        argv += ["--why", params["why"]]
-    if params["wait"] is not None:
-        argv += ["--wait", "%g" % params["wait"]]
+    argv += activation_argv(params)
     action = edgectl.action(*argv, **result)
     module.exit_json(changed=action.get("result") != "unchanged", diff=diff, name=name, version=version,
                      previous=active, active=after, result=action.get("result"), message=action.get("message"),

@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.edge_operator.console.plugins.module_utils.edgectl import COMMON_ARGS, Edgectl
+from ansible_collections.edge_operator.console.plugins.module_utils.edgectl import (
+    ACTIVATION_ARGS,
+    COMMON_ARGS,
+    Edgectl,
+    activation_argv,
+)
 
 DOCUMENTATION = r"""
 module: edge_rollback
@@ -22,6 +27,7 @@ author:
   - Edge Operator Console developers
 extends_documentation_fragment:
   - edge_operator.console.device
+  - edge_operator.console.activation
 options:
   name:
     description: The model.
@@ -37,24 +43,10 @@ options:
     description:
       - Roll back only while this version is active (the version being withdrawn); elsewhere nothing changes.
     type: str
-  why:
-    description: A reason, kept in the device's history.
-    type: str
-    default: ""
-  force:
-    description: Go ahead if the robot still holds the swap inhibit lock after the wait (recorded).
-    type: bool
-    default: false
-  wait:
-    description: Seconds to wait for the inhibit lock (default, the device's own setting).
-    type: float
 attributes:
   check_mode:
     support: full
     description: Reads the device's versions; activates nothing.
-  diff_mode:
-    support: full
-    description: The model's active version before and after.
 """
 
 EXAMPLES = r"""
@@ -112,9 +104,7 @@ ARGUMENT_SPEC: dict[str, Any] = dict(
     name={"type": "str", "required": True, "aliases": ["model"]},
     to={"type": "str", "aliases": ["version"]},
     from_version={"type": "str"},
-    why={"type": "str", "default": ""},
-    force={"type": "bool", "default": False},
-    wait={"type": "float"},
+    **ACTIVATION_ARGS,
 )
 
 
@@ -150,12 +140,7 @@ def main() -> None:
         module.exit_json(changed=True, name=name, previous=active, active=target, result="would-roll-back", diff=diff,
                          message="%s would go back from %s to %s on %s" % (name, active, target, edgectl.device))
     argv = ["rollback", name, "--to", target, "--json"]
-    if params["why"]:
-        argv += ["--why", params["why"]]
-    if params["force"]:
-        argv.append("--force")
-    if params["wait"] is not None:
-        argv += ["--wait", "%g" % params["wait"]]
+    argv += activation_argv(params)
     action = edgectl.action(*argv, name=name, previous=active)
     module.exit_json(changed=action.get("result") != "unchanged", name=name, previous=active,
                      active=action.get("version"), result=action.get("result"), message=action.get("message"),
