@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -127,7 +128,7 @@ def _job_text(step: int, steps: int, info: JobInfo) -> str:
 FinalEvent = TypeVar("FinalEvent", bound="Finished | Validated")
 
 
-class OptimizeRun(Generic[FinalEvent]):
+class OptimizeRun(ABC, Generic[FinalEvent]):
     """Files sent, then jobs followed to their end: what a model check and a pipeline share."""
 
     def __init__(self, tracker: JobTracker, sends: list[tuple[str, Path]], stager: FileStager | None,
@@ -179,8 +180,9 @@ class OptimizeRun(Generic[FinalEvent]):
             self._emit(finished)
         return finished
 
+    @abstractmethod
     def _run(self) -> FinalEvent | None:
-        raise NotImplementedError
+        """The steps themselves, on the running thread; the last event, or None when closed."""
 
     def cancel(self) -> None:
         """Stop the file on its way and cancel the jobs not over yet (from any thread; never waits)."""
