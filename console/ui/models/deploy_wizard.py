@@ -108,8 +108,7 @@ class DeployWizard(QDialog):
         self._key_chosen = False  # once the operator picks a key, the device's trust no longer picks one
         self.key_combo.activated.connect(self._on_key_chosen)
         self.models.trustedKeys.connect(self._on_trusted_keys)
-        if self.key_combo.count() > 1:
-            self.models.load_trusted_keys()
+        self.models.load_trusted_keys()  # to offer a trusted key, and to say whether a package's signer is one
         self.shape_edit = QLineEdit()
         self.shape_edit.setPlaceholderText("for dynamic inputs, e.g. images:1x3x640x640 state:2x1x128")
         self.sample_edit = QLineEdit()
@@ -242,8 +241,7 @@ class DeployWizard(QDialog):
         box = QMessageBox(QMessageBox.Icon.Question, "Deploy", preview.question(self.models.display_name),
                           QMessageBox.StandardButton.NoButton, self)
         box.setTextFormat(Qt.TextFormat.PlainText)
-        box.setInformativeText("\n".join([preview.replaces_text().capitalize() + ".",
-                                          "%s, %s." % (size_text(preview.size_bytes), preview.trust_text()),
+        box.setInformativeText("\n".join(["%s, %s." % (size_text(preview.size_bytes), preview.trust_text()),
                                           *preview.tensors_text()]))
         go = box.addButton("Deploy", QMessageBox.ButtonRole.AcceptRole)
         box.addButton("Cancel", QMessageBox.ButtonRole.RejectRole)
