@@ -118,8 +118,8 @@ def test_cancel_while_the_calibration_data_is_on_its_way_stops_it_and_runs_nothi
 
     def listen(event: PipelineEvent) -> None:
         events.append(event)
-        if (isinstance(event, StepEvent) and event.transfer is not None and event.transfer.phase == SENDING
-                and not cancelled.is_set()):
+        if (isinstance(event, StepEvent) and event.tag == SEND_CALIBRATION and event.transfer is not None
+                and event.transfer.phase == SENDING and not cancelled.is_set()):
             cancelled.set()
             holder[0].cancel()
 
