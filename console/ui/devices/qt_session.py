@@ -2,14 +2,15 @@
 
 The core calls its listeners on the connection's reader thread; this adapter re-emits them as
 Qt signals, which Qt queues onto the GUI thread. Blocking calls (handshake, subscribe) run on
-one worker thread so the GUI never waits on the network.
+one worker thread (:class:`~console.ui.qt_adapter.QtAdapter`'s) so the GUI never waits on the
+network.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 
 from PySide6.QtCore import QObject, Signal
 
@@ -17,6 +18,7 @@ from console.core.devices.client import DeviceError
 from console.core.devices.session import DeviceSession, Outage, State, outage_text
 from console.core.telemetry.metrics import TelemetryStore
 from console.transport.base import TransportError
+from console.ui.qt_adapter import QtAdapter
 from device_runtime.protocol import Capabilities
 
 CONNECT_TIMEOUT_S = 20.0
@@ -28,25 +30,25 @@ def plain_error(device: str, exc: BaseException) -> str:
     return "Cannot reach %s: %s." % (device, text.rstrip("."))
 
 
-class QtSession(QObject):
-    """Connection state, capabilities and live telemetry of one device, as Qt signals."""
+class QtSession(QtAdapter):
+    """Connection state, capabilities and live telemetry of one device, as Qt signals; ``failed``
+    says in a sentence why a request did not go through."""
 
     stateChanged = Signal(str, str)  # State value, message
     tableChanged = Signal(list)  # list[MetricSpec]
     sampleArrived = Signal(float)  # device time of the newest sample
     rateChanged = Signal(float)
-    failed = Signal(str)  # a plain sentence
     noticed = Signal(str)  # a sentence about the device for the status bar (not an error)
     outageChanged = Signal(object)  # Outage: the link was lost, or came back (its end set)
 
+    failures = (DeviceError, TransportError, OSError)  # what ``failed`` reports: "Cannot reach robot1: ..."
+
     def __init__(self, session: DeviceSession, rate_hz: float | None = None,
                  backfill_s: float = 0.0, parent: QObject | None = None) -> None:
-        super().__init__(parent)
+        super().__init__("session-%s" % session.name, parent=parent)
         self.session = session
         self.backfill_s = backfill_s
         self._wanted_rate = rate_hz if rate_hz is not None else session.rate_hz
-        self._pool: ThreadPoolExecutor | None = None
-        self._closed = False
         self._listeners_on = False
 
     # -- what views read ---------------------------------------------------------------------
@@ -91,11 +93,11 @@ class QtSession(QObject):
     def connect_device(self) -> Future[None]:
         """Handshake and subscribe on the worker thread; results arrive as signals."""
         self._attach()
-        return self._submit(self._connect_job)
+        return self._run(self._connect_job, "Connecting")
 
     def reconnect(self) -> Future[None]:
         self._attach()
-        return self._submit(self._reconnect_job)
+        return self._run(self._reconnect_job, "Reconnecting")
 
     def close_link(self, then: Callable[[], str] | None = None) -> Future[None]:
         """Close the link (no reconnecting) on the worker thread, then run ``then`` there; what it
@@ -105,51 +107,34 @@ class QtSession(QObject):
             if then is not None:
                 self.noticed.emit(then())
 
-        return self._submit(job)
+        return self._run(job, "Closing the link")
 
     def set_rate(self, rate_hz: float) -> Future[None]:
         self._wanted_rate = rate_hz
-        return self._submit(self._rate_job)
+        return self._run(self._rate_job, "Changing the rate")
 
     def run_blocking(self, job: Callable[[], None]) -> Future[None]:
         """Run a blocking device call (alerts, thresholds, ...) on this device's worker thread,
         after any connect already queued. ``job`` reports its own errors; transport errors it
         lets through become ``failed``."""
-        return self._submit(job)
+        return self._run(job, "A request")
 
-    def close(self) -> None:
-        """Detach from the core and wait for the worker; safe to call twice."""
-        if self._closed:
-            return
-        self._closed = True
+    # close(): detach from the core, wait for the worker, close the session; safe to call twice
+    def _closing(self) -> None:
         self._detach()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+
+    def _closed_down(self) -> None:
         self.session.close()
 
     # -- worker thread -----------------------------------------------------------------------
-    def _submit(self, job: Callable[[], None]) -> Future[None]:
-        if self._closed:
-            done: Future[None] = Future()
-            done.set_result(None)
-            return done
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="session-%s" % self.name)
-        return self._pool.submit(self._guarded, job)
-
-    def _guarded(self, job: Callable[[], None]) -> None:
-        try:
-            job()
-        except (DeviceError, TransportError, OSError) as exc:
-            if not self._closed:
-                self.failed.emit(plain_error(self.display_name, exc))
+    def _failure_text(self, what: str, exc: BaseException) -> str:
+        return plain_error(self.display_name, exc)
 
     def _connect_job(self) -> None:
         try:
             self.session.connect(CONNECT_TIMEOUT_S)
         except (DeviceError, TransportError, OSError) as exc:
-            if not self._closed and self.session.can_retry(exc):
+            if not self.closed and self.session.can_retry(exc):
                 self.session.retry_later(str(exc))  # keeps trying with backoff, shown as reconnecting
                 return
             raise

@@ -3,50 +3,37 @@ Benchmarks pages of one device.
 
 The tracker calls its listeners on the connection's reader thread; this adapter re-emits them
 as signals, which Qt queues onto the GUI thread. Every request (submit, cancel, logs) runs on
-one worker thread, so the GUI never waits on the device.
+one worker thread (:class:`~console.ui.qt_adapter.QtAdapter`'s), so the GUI never waits on the
+device.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from concurrent.futures import Future
 
 from PySide6.QtCore import QObject, Signal
 
-from console.core.devices.client import DeviceError
 from console.core.jobs.tracker import JobTracker
 from console.core.optimize.benchmarks import BenchmarkBook
-from console.transport.base import TransportError
 from console.ui.devices.qt_session import QtSession
+from console.ui.qt_adapter import QtAdapter
 from console.ui.widgets.file_sender import FileSender
-from device_runtime.protocol import JobInfo, ProtocolError, Record
-
-T = TypeVar("T")
+from device_runtime.protocol import JobInfo, Record
 
 
-def plain_job_error(what: str, exc: BaseException) -> str:
-    """One sentence for people, never a traceback."""
-    text = (getattr(exc, "message", None) or str(exc)).strip() or type(exc).__name__
-    return "%s failed: %s." % (what, text.rstrip("."))
-
-
-class QtJobs(QObject):
+class QtJobs(QtAdapter):
     jobChanged = Signal(str)  # job id; read the job from ``tracker.job(id)``
     logAppended = Signal(str, int, list)  # job id, offset of the first new line, new lines
     jobsReset = Signal()
     benchmarksChanged = Signal()
     submitted = Signal(str, list)  # the caller's tag, ids of the jobs one submit or pipeline created
-    failed = Signal(str)  # a plain sentence
+    # failed(str): "Cancelling failed: ..." (QtAdapter's)
 
     def __init__(self, session_model: QtSession, book: BenchmarkBook | None = None,
                  parent: QObject | None = None) -> None:
-        super().__init__(parent)
+        super().__init__("jobs-%s" % session_model.name, parent=parent)
         self.session_model = session_model
         self.tracker = JobTracker(session_model.session, book)
-        self._pool: ThreadPoolExecutor | None = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="jobs-%s" % session_model.name)
-        self._closed = False
         self.files = FileSender(session_model, parent=self)  # files from this computer for the jobs
         self.tracker.job_listeners.append(self._on_job)
         self.tracker.log_listeners.append(self._on_log)
@@ -98,32 +85,12 @@ class QtJobs(QObject):
 
         return self._run(job, "Listing the jobs of %s" % self.display_name)
 
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+    # close(): stop sending files, wait for the worker, let go of the tracker; safe to call twice
+    def _closing(self) -> None:
         self.files.close()
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _closed_down(self) -> None:
         self.tracker.close()
-
-    # -- worker thread -----------------------------------------------------------------------
-    def _run(self, job: Callable[[], T], what: str) -> Future[T | None]:
-        pool = self._pool
-        if pool is None:
-            done: Future[T | None] = Future()
-            done.set_result(None)
-            return done
-        return pool.submit(self._guarded, job, what)
-
-    def _guarded(self, job: Callable[[], T], what: str) -> T | None:
-        try:
-            return job()
-        except (DeviceError, TransportError, ProtocolError, OSError) as exc:
-            if not self._closed:
-                self.failed.emit(plain_job_error(what, exc))
-            return None
 
     # -- tracker -> signals ------------------------------------------------------------------
     def _on_job(self, info: JobInfo) -> None:
