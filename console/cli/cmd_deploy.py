@@ -152,7 +152,11 @@ def _deploy(core: ConsoleCore, args: argparse.Namespace, env: ConsoleEnv) -> int
             deploy = Deploy(client, args.package, build, Path(scratch), _presenter(env, args.json), stream=True)
             deploy.make_package()
             if not args.json:
-                for line in deploy.ask_preview().lines(args.device):
+                try:
+                    lines = deploy.ask_preview().lines(args.device)
+                except DeploySourceError:
+                    lines = []  # a package this computer cannot read: the device refuses it in its own words
+                for line in lines:
                     env.stdout.write(line + "\n")
             action = deploy.run(not args.import_only, args.allow_downgrade, args.force, args.why, args.wait)
     except (PackageError, KeyError_, StoreError, DeploySourceError) as exc:

@@ -27,7 +27,7 @@ from console.core.models.store_client import StoreClient
 from console.core.models.tracker import explain_action, succeeded
 from device_runtime.package_format.signing import parse_public_key
 from device_runtime.protocol import STORE_UPLOAD_CHUNK
-from tests.support.store import make_onnx, make_package, public_line, snapshot
+from tests.support.store import edgectl, make_onnx, make_package, public_line, snapshot
 
 WHO = "tests"
 KEY_ID = parse_public_key(public_line()).key_id
@@ -193,3 +193,20 @@ def test_a_refused_package_ends_with_the_device_s_code_and_words(
         Deploy(client, dynamic, onnx_build(dynamic, WHO), scratch, refused.append).run()
     assert [e.phase for e in refused] == [Phase.PACKAGING]
     assert not list(scratch.iterdir())
+
+
+def test_edgectl_deploy_prints_the_preview_before_it_sends(console_env: ConsoleEnv, tmp_path: Path) -> None:
+    model = make_onnx(tmp_path / "Front Camera.onnx", seed=6)
+    code, out, err = edgectl(console_env, "deploy", str(model))
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[:2] == ["packaged Front Camera.onnx as front-camera 1.0.0 (unsigned)",
+                         "deploying front-camera 1.0.0 to local: nothing of front-camera is active yet"]
+    assert lines[2].endswith(", unsigned (a device that requires signatures refuses it)")
+    assert lines[3:5] == ["  input  x float32 ?x8", "  output y float32 ?x4"]
+    assert lines[5].startswith("uploading ")
+    package = make_package(tmp_path, "front-camera", "2.0.0", signed=False, seed=7)
+    code, out, err = edgectl(console_env, "deploy", str(package))
+    assert code == 0, err
+    assert out.splitlines()[0] == ("deploying front-camera 2.0.0 to local: replaces front-camera 1.0.0 (it stays "
+                                   "active if anything fails)")
