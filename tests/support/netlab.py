@@ -45,7 +45,6 @@ import itertools
 import json
 import os
 import pwd
-import random
 import re
 import shutil
 import subprocess
@@ -204,78 +203,31 @@ def leftovers(pid: int) -> list[str]:
 
 
 # -- the network -------------------------------------------------------------------------------
-def _ip(*args: str) -> None:
-    done = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=netns.TIMEOUT_S, check=False)
-    if done.returncode != 0:
-        raise RuntimeError("ip %s failed: %s" % (" ".join(args), done.stderr.strip()))
-
-
-def _tbf(bytes_per_s: int, burst: int = 64 * 1024, latency_ms: int = 200) -> list[str]:
-    return ["root", "tbf", "rate", "%dbit" % (bytes_per_s * 8), "burst", str(burst), "latency", "%dms" % latency_ms]
-
-
 class LabNetwork:
     """A bridge on this machine with the laptop's address; robots' namespaces join it."""
 
     def __init__(self, number: int) -> None:
         self.bridge = "eocb%d-%d" % (os.getpid(), number)
-        self.prefix = self._free_prefix()
+        self.prefix = netns.free_prefix()
         self.host_ip = self.prefix + ".1"
 
-    @staticmethod
-    def _free_prefix() -> str:
-        used = subprocess.run(["ip", "-o", "-4", "addr", "show"], capture_output=True, text=True, timeout=30,
-                              check=True).stdout
-        for _ in range(100):
-            prefix = "10.%d.%d" % (random.randint(200, 254), random.randint(0, 255))
-            if prefix + "." not in used:
-                return prefix
-        raise RuntimeError("no free 10.x.y.0/24 network for the lab")
-
     def create(self) -> None:
-        _ip("link", "add", "name", self.bridge, "type", "bridge")
-        _ip("addr", "add", self.host_ip + "/24", "dev", self.bridge)
-        _ip("link", "set", self.bridge, "up")
+        netns.ip("link", "add", "name", self.bridge, "type", "bridge")
+        netns.ip("addr", "add", self.host_ip + "/24", "dev", self.bridge)
+        netns.ip("link", "set", self.bridge, "up")
 
     def address(self, number: int) -> str:
         return "%s.%d" % (self.prefix, number + 1)
 
+    def robot_namespace(self, address: str) -> NetNamespace:
+        """A robot's namespace, ``address`` on this network (made by :meth:`NetNamespace.create`)."""
+        return NetNamespace(bridge=self.bridge, host_ip=self.host_ip, peer_ip=address, prefix_len=24)
+
     def set_uplink(self, bytes_per_s: int | None) -> None:
-        if bytes_per_s is None:
-            subprocess.run(["tc", "qdisc", "del", "dev", self.bridge, "root"], capture_output=True, timeout=30,
-                           check=False)
-        else:
-            subprocess.run(["tc", "qdisc", "replace", "dev", self.bridge, *_tbf(bytes_per_s)], check=True,
-                           capture_output=True, timeout=30)
+        netns.shape(self.bridge, bytes_per_s, burst=64 * 1024, latency_ms=200)
 
     def destroy(self) -> None:
         subprocess.run(["ip", "link", "del", self.bridge], capture_output=True, timeout=30, check=False)
-
-
-class RobotNamespace(NetNamespace):
-    """A robot's namespace whose veth pair joins the lab's bridge instead of a /30 of its own."""
-
-    def __init__(self, network: LabNetwork, address: str) -> None:
-        super().__init__()
-        self.network = network
-        self.host_ip, self.peer_ip = network.host_ip, address
-
-    def create(self) -> RobotNamespace:
-        try:
-            _ip("netns", "add", self.name)
-            _ip("link", "add", self.host_dev, "type", "veth", "peer", "name", self.peer_dev)
-            _ip("link", "set", self.peer_dev, "netns", self.name)
-            _ip("link", "set", self.host_dev, "gso_max_size", "1500", "gso_max_segs", "1")
-            _ip("link", "set", self.host_dev, "master", self.network.bridge)
-            _ip("link", "set", self.host_dev, "up")
-            self.run("ip", "link", "set", self.peer_dev, "gso_max_size", "1500", "gso_max_segs", "1")
-            self.run("ip", "addr", "add", self.peer_ip + "/24", "dev", self.peer_dev)
-            self.run("ip", "link", "set", self.peer_dev, "up")
-            self.run("ip", "link", "set", "lo", "up")
-        except BaseException:
-            self.destroy()
-            raise
-        return self
 
 
 # -- the lab -----------------------------------------------------------------------------------
@@ -299,7 +251,7 @@ class Robot:
     uid: int
     home: Path
     address: str
-    ns: RobotNamespace
+    ns: NetNamespace
     server: SshServer
     link: Link
     tags: list[str]
@@ -422,7 +374,7 @@ class _Builder:
         self.number = number
         self.client_pub = client_pub
         self.users: list[str] = []
-        self.namespaces: list[RobotNamespace] = []
+        self.namespaces: list[NetNamespace] = []
         self.servers: list[SshServer] = []
         self.uids: list[int] = []
         self._lock = threading.Lock()
@@ -443,7 +395,7 @@ class _Builder:
     def robot(self, index: int, user: tuple[str, int, Path], link: Link, tags: list[str]) -> Robot:
         name, uid, home = user
         address = self.network.address(index)
-        ns = RobotNamespace(self.network, address)
+        ns = self.network.robot_namespace(address)
         with self._lock:
             self.namespaces.append(ns)
         ns.create()

@@ -11,6 +11,10 @@ The veth ends are told not to build 64 KB segments (``gso_max_size``), so a drop
 one wire-sized packet and 5 % loss means what it says. Names carry this process's id so parallel
 runs do not collide, and namespaces left by a run that was killed are removed by the next one.
 Needs root (CI runs as root); :func:`unavailable` says why it cannot run elsewhere.
+
+A namespace has a /30 of its own, or joins a bridge (the simulated fleet of
+:mod:`tests.support.netlab`, whose robots are namespaces made here); :func:`shape` caps any link,
+also the bridge's.
 """
 
 from __future__ import annotations
@@ -44,6 +48,37 @@ def unavailable() -> str | None:
     return None
 
 
+def ip(*args: str) -> None:
+    """``ip ARGS``; a failure raises with ip's own words."""
+    done = _ip(*args, check=False)
+    if done.returncode != 0:
+        raise RuntimeError("ip %s failed: %s" % (" ".join(args), done.stderr.strip()))
+
+
+def free_prefix() -> str:
+    """A ``10.x.y`` prefix that no address on this machine is in, for one test network."""
+    used = _ip("-o", "-4", "addr", "show").stdout
+    for _ in range(100):
+        prefix = "10.%d.%d" % (random.randint(200, 254), random.randint(0, 255))
+        if prefix + "." not in used:
+            return prefix
+    raise RuntimeError("no free 10.x.y.0/24 network for the test network")
+
+
+def shape(dev: str, bytes_per_s: int | None, burst: int, latency_ms: int, inside: Sequence[str] = ()) -> None:
+    """At most ``bytes_per_s`` out of ``dev``, with a queue of ``latency_ms`` (``tc tbf``); None lifts the cap.
+    ``inside`` runs ``tc`` elsewhere (a namespace's :attr:`NetNamespace.exec_prefix`)."""
+    if bytes_per_s is None:
+        subprocess.run([*inside, "tc", "qdisc", "del", "dev", dev, "root"], capture_output=True, timeout=TIMEOUT_S,
+                       check=False)
+        return
+    spec = ["root", "tbf", "rate", "%dbit" % (bytes_per_s * 8), "burst", str(burst), "latency", "%dms" % latency_ms]
+    done = subprocess.run([*inside, "tc", "qdisc", "replace", "dev", dev, *spec], capture_output=True, text=True,
+                          timeout=TIMEOUT_S, check=False)
+    if done.returncode != 0:
+        raise RuntimeError("tc on %s failed: %s" % (dev, done.stderr.strip()))
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -74,24 +109,24 @@ def _destroy(name: str) -> None:
 
 
 class NetNamespace:
-    """One namespace with a veth pair: ``host_ip`` here, ``peer_ip`` inside. Use as a context manager."""
+    """One namespace with a veth pair, its end here and ``peer_ip`` inside. Use as a context manager.
 
-    def __init__(self) -> None:
+    By default the pair is a /30 of its own, ``host_ip`` here. With ``bridge`` the end here joins that
+    bridge (which holds ``host_ip``) and the namespace is ``peer_ip``/``prefix_len`` on its network.
+    """
+
+    def __init__(self, bridge: str | None = None, host_ip: str | None = None, peer_ip: str | None = None,
+                 prefix_len: int = 30) -> None:
         token = "%06x" % random.getrandbits(24)
         self.name = "%s%d-%s" % (PREFIX, os.getpid(), token)
         self.host_dev = "eoch" + token  # interface names are limited to 15 characters
         self.peer_dev = "eocn" + token
-        self.host_ip, self.peer_ip = self._free_subnet()
+        self.bridge = bridge
+        if host_ip is None or peer_ip is None:
+            prefix = free_prefix()
+            host_ip, peer_ip = prefix + ".1", prefix + ".2"
+        self.host_ip, self.peer_ip, self.prefix_len = host_ip, peer_ip, prefix_len
         self._blackout = False
-
-    @staticmethod
-    def _free_subnet() -> tuple[str, str]:
-        used = _ip("-o", "-4", "addr", "show").stdout
-        for _ in range(100):
-            prefix = "10.%d.%d" % (random.randint(200, 254), random.randint(0, 255))
-            if prefix + "." not in used:
-                return prefix + ".1", prefix + ".2"
-        raise RuntimeError("no free 10.x.y.0/30 subnet for the test network")
 
     @property
     def exec_prefix(self) -> list[str]:
@@ -107,14 +142,17 @@ class NetNamespace:
     def create(self) -> NetNamespace:
         remove_stale()
         try:
-            _ip("netns", "add", self.name)
-            _ip("link", "add", self.host_dev, "type", "veth", "peer", "name", self.peer_dev)
-            _ip("link", "set", self.peer_dev, "netns", self.name)
-            _ip("link", "set", self.host_dev, "gso_max_size", "1500", "gso_max_segs", "1")
-            _ip("addr", "add", self.host_ip + "/30", "dev", self.host_dev)
-            _ip("link", "set", self.host_dev, "up")
+            ip("netns", "add", self.name)
+            ip("link", "add", self.host_dev, "type", "veth", "peer", "name", self.peer_dev)
+            ip("link", "set", self.peer_dev, "netns", self.name)
+            ip("link", "set", self.host_dev, "gso_max_size", "1500", "gso_max_segs", "1")
+            if self.bridge is None:
+                ip("addr", "add", "%s/%d" % (self.host_ip, self.prefix_len), "dev", self.host_dev)
+            else:
+                ip("link", "set", self.host_dev, "master", self.bridge)
+            ip("link", "set", self.host_dev, "up")
             self.run("ip", "link", "set", self.peer_dev, "gso_max_size", "1500", "gso_max_segs", "1")
-            self.run("ip", "addr", "add", self.peer_ip + "/30", "dev", self.peer_dev)
+            self.run("ip", "addr", "add", "%s/%d" % (self.peer_ip, self.prefix_len), "dev", self.peer_dev)
             self.run("ip", "link", "set", self.peer_dev, "up")
             self.run("ip", "link", "set", "lo", "up")
         except BaseException:
@@ -155,9 +193,6 @@ class NetNamespace:
             self._blackout = False
 
     def limit_rate(self, bytes_per_s: int, burst: int = 32 * 1024, latency_ms: int = 100) -> None:
-        """At most ``bytes_per_s`` each way, with a queue of ``latency_ms`` (tbf)."""
-        spec = ["root", "tbf", "rate", "%dbit" % (bytes_per_s * 8), "burst", str(burst), "latency",
-                "%dms" % latency_ms]
-        subprocess.run(["tc", "qdisc", "replace", "dev", self.host_dev, *spec], check=True, capture_output=True,
-                       timeout=TIMEOUT_S)
-        self.run("tc", "qdisc", "replace", "dev", self.peer_dev, *spec)
+        """At most ``bytes_per_s`` each way, with a queue of ``latency_ms`` (tbf on both ends of the pair)."""
+        shape(self.host_dev, bytes_per_s, burst, latency_ms)
+        shape(self.peer_dev, bytes_per_s, burst, latency_ms, inside=self.exec_prefix)
