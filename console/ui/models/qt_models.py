@@ -2,9 +2,10 @@
 Deploy wizard, the Rollback dialog and field mode of one device.
 
 Queries (list, pin, health) run on the session model's worker, after any connect it has queued.
-Deploys and rollbacks run on a worker of their own: they last as long as an upload and a health
-check, and must not hold up the session's other requests meanwhile. Results come back as
-signals, which Qt queues onto the GUI thread, tagged with the caller's id.
+Deploys and rollbacks run on a worker of their own (:class:`~console.ui.qt_adapter.QtAdapter`'s,
+retired rather than waited for on close): they last as long as an upload and a health check, and
+must not hold up the session's other requests meanwhile. Results come back as signals, which Qt
+queues onto the GUI thread, tagged with the caller's id.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,8 @@ from console.core.devices.session import State
 from console.core.models.packages import PackageError, build_package
 from console.core.models.tracker import Refusal, RemovalPlan, RollbackPlan, StoreTracker, explain_error
 from console.transport.base import TransportError
-from console.ui import gui_gc
 from console.ui.devices.qt_session import QtSession, plain_error
+from console.ui.qt_adapter import QtAdapter
 from device_runtime.package_format.errors import StoreError
 from device_runtime.protocol import STORE_ACTION_RUNNING, STORE_KEYS_LIST, Empty, ProtocolError, StoreAction
 
@@ -51,7 +52,7 @@ class OnnxBuild:
     sample: Path | None = None
 
 
-class QtModels(QObject):
+class QtModels(QtAdapter):
     changed = Signal()  # the snapshot (or the health report) is new: read ``tracker``
     actionChanged = Signal(object)  # StoreAction from any console, as it goes
     stageChanged = Signal(str, str)  # tag, a step of ours before the device's action starts
@@ -61,20 +62,19 @@ class QtModels(QObject):
     actionProgress = Signal(str, object)  # tag, StoreAction of the action that tag started
     finished = Signal(str, object)  # tag, the final StoreAction
     refused = Signal(str, object)  # tag, Refusal: it could not start or went wrong on the way
-    failed = Signal(str)  # a plain sentence about a query
+    # failed(str): a plain sentence about a query (QtAdapter's)
     trustedKeys = Signal(list)  # key ids the device trusts (store.keys.list)
 
     def __init__(self, session_model: QtSession, who: str, keys_dir: Path | None = None,
                  parent: QObject | None = None) -> None:
-        super().__init__(parent)
+        # No waiting on close: an activation on the device goes on without us, and the worker's wait
+        # for it ends as soon as the session closes.
+        super().__init__("store-%s" % session_model.name, wait_on_close=False, parent=parent)
         self.session_model = session_model
         self.keys_dir = keys_dir
         self.tracker = StoreTracker(session_model.session, who)
-        self._pool: ThreadPoolExecutor | None = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="store-%s" % session_model.name)
         self._cancel: dict[str, threading.Event] = {}
         self._scratch_dir: Path | None = None
-        self._closed = False
         self.tracker.change_listeners.append(self._on_changed)
         self.tracker.action_listeners.append(self._on_action)
         session_model.stateChanged.connect(self._on_state)
@@ -169,18 +169,14 @@ class QtModels(QObject):
         if event is not None:
             event.set()
 
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+    # close(): stop uploads, retire the worker (this model stays referenced from the GUI thread until
+    # it ends, so it is never destroyed there), remove the packages built here; safe to call twice
+    def _closing(self) -> None:
         for event in self._cancel.values():
             event.set()
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            # No waiting: an activation on the device goes on without us, and the worker's wait for
-            # it ends as soon as the session closes. This model stays referenced from the GUI
-            # thread until that worker ends, so it is never destroyed on the worker.
-            gui_gc.retire(pool, self)
+
+    def _closed_down(self) -> None:
+        self.tracker.close()
         if self._scratch_dir is not None:
             shutil.rmtree(self._scratch_dir, ignore_errors=True)
 
@@ -191,16 +187,16 @@ class QtModels(QObject):
         return self._scratch_dir
 
     # -- workers -----------------------------------------------------------------------------
-    def _query(self, job: Callable[[], Any], what: str) -> Future[None]:
-        def guarded() -> None:
-            try:
-                job()
-            except _ERRORS as exc:
-                if not self._closed:
-                    self.failed.emit(plain_error(self.display_name, exc) if isinstance(exc, TransportError)
-                                     else "%s failed: %s." % (what, str(getattr(exc, "message", exc)).rstrip(".")))
+    failures = _ERRORS
 
-        return self.session_model.run_blocking(guarded)
+    def _failure_text(self, what: str, exc: BaseException) -> str:
+        if isinstance(exc, TransportError):
+            return plain_error(self.display_name, exc)
+        return "%s failed: %s." % (what, str(getattr(exc, "message", exc)).rstrip("."))
+
+    def _query(self, job: Callable[[], Any], what: str) -> Future[None]:
+        """On the session model's worker, after any connect it has queued."""
+        return self.session_model.run_blocking(self._guard(job, what))
 
     def _act(self, tag: str, job: Callable[[], StoreAction], what: str) -> None:
         def guarded() -> None:
@@ -220,10 +216,7 @@ class QtModels(QObject):
             finally:
                 self._cancel.pop(tag, None)
 
-        pool = self._pool
-        if pool is None:
-            return
-        pool.submit(guarded)
+        self._submit(guarded)
 
     # -- core -> signals ---------------------------------------------------------------------
     def _on_changed(self) -> None:
