@@ -16,8 +16,9 @@ from __future__ import annotations
 from typing import Any, Collection, List, Optional, Sequence, Union
 
 CPU = "CPUExecutionProvider"
+TENSORRT = "TensorrtExecutionProvider"
 # The device's accelerators, best first; the CPU is always last.
-PROVIDER_ORDER = ("TensorrtExecutionProvider", "CUDAExecutionProvider", CPU)
+PROVIDER_ORDER = (TENSORRT, "CUDAExecutionProvider", CPU)
 
 
 def pick_providers(available: Sequence[str], skip: Collection[str] = ()) -> List[str]:

@@ -30,7 +30,7 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from device_runtime.engines.ort_session import device_providers, open_session
+from device_runtime.engines.ort_session import TENSORRT, device_providers, open_session
 
 Step = Callable[[], Tuple[float, ...]]  # one value per stage of the runner, in seconds
 ONNX_STAGES: Tuple[str, ...] = ("total",)
@@ -80,7 +80,7 @@ def onnx_runner(path: str, inputs: List[Dict[str, Any]], sample: Optional[str] =
     # ONNX Runtime's telemetry uploader is switched off for every child by the daemon (cli serve).
     # Not TensorRT's provider: it would build an engine at every start of the probe (minutes on a
     # Jetson); a TensorRT engine is probed as the engine itself.
-    providers = device_providers(skip=("TensorrtExecutionProvider",))
+    providers = device_providers(skip=(TENSORRT,))
     try:
         session = open_session(path, providers, threads=1, spinning=False)
     except Exception as exc:

@@ -14,6 +14,7 @@ import sys
 import time
 from typing import Any, Dict, List, Optional
 
+from device_runtime.engines.ort_session import TENSORRT, device_providers, open_session
 from device_runtime.package_format.errors import Code, StoreError
 from device_runtime.package_format.manifest import MANIFEST_FILE, Manifest, parse_manifest_bytes
 from device_runtime.package_format.tensors import is_fixed
@@ -78,12 +79,12 @@ def _feeds(manifest: Manifest, version_dir: str, session_inputs: List[Any],
 
 
 def _warm_onnx(path: str, manifest: Manifest, version_dir: str) -> Dict[str, Any]:
-    import onnxruntime as ort
-
-    wanted = ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    providers = [p for p in wanted if p in ort.get_available_providers()]
+    # The device's accelerator as the latency probe picks it: CUDA before the CPU, and not TensorRT's
+    # provider, whose engine build at load would hold the activation for minutes (a TensorRT version
+    # is an .engine of its own, warmed up by _warm_engine).
+    providers = device_providers(skip=(TENSORRT,))
     start = time.perf_counter()
-    session = ort.InferenceSession(path, providers=providers)
+    session = open_session(path, providers)
     load_s = time.perf_counter() - start
     inputs = session.get_inputs()
     feeds = _feeds(manifest, version_dir, inputs, _declared_lows(path) if _needs_lows(inputs) else {})

@@ -11,9 +11,10 @@ import pytest
 from onnx import TensorProto, helper
 
 from console.core.models.packages import build_package, manifest_for_onnx, write_package
+from device_runtime.engines.ort_session import TENSORRT, device_providers
 from device_runtime.package_format.errors import StoreError
 from device_runtime.package_format.signing import sign
-from device_runtime.store import activation
+from device_runtime.store import activation, warmup
 from device_runtime.store.store import Store
 from tests.support.store import SIGN_KEY, snapshot
 from tests.zoo import BY_NAME
@@ -56,6 +57,17 @@ def test_an_old_package_with_only_a_dynamic_batch_still_deploys(store: Store, tm
                                  {"x": [1, 4]})
     store.import_package(str(package))
     assert activation.activate(store, activation.Plan("cls", "1.0.0")).result == "committed"
+
+
+def test_the_warm_up_loads_an_onnx_model_on_the_provider_the_device_picks(store: Store, tmp_path: Path) -> None:
+    """The runtime's one session builder and provider choice, as the latency probe uses them: the best
+    accelerator ONNX Runtime has here other than TensorRT's provider, else the CPU."""
+    package = _old_style_package(_model(tmp_path / "cls.onnx", ["n", 4]), tmp_path / "cls.tar.gz", "cls",
+                                 {"x": [1, 4]})
+    store.import_package(str(package))
+    result = warmup.run_warmup(store.version_dir("cls", "1.0.0"))
+    assert result["ok"] and result["provider"] == device_providers(skip=(TENSORRT,))[0]
+    assert result["load_s"] > 0 and result["infer_ms"] > 0
 
 
 def test_integer_scalars_without_a_sample_get_the_least_value_the_model_declares(store: Store,
