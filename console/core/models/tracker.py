@@ -18,7 +18,7 @@ from pathlib import Path
 from console.core.devices.client import DeviceError
 from console.core.devices.session import DeviceSession, Subscription
 from console.core.models.packages import PackageError
-from console.core.models.store_client import ActionProgress, StoreClient, UploadProgress
+from console.core.models.store_client import ActionProgress, StoreClient
 from device_runtime.package_format.errors import Code
 from device_runtime.package_format.semver import SemVer, is_semver
 from device_runtime.protocol import (
@@ -30,7 +30,6 @@ from device_runtime.protocol import (
     STORE_ACTION_SUCCEEDED,
     STORE_ACTIVATE,
     STORE_HISTORY,
-    STORE_IMPORT,
     STORE_MODELS,
     STORE_PIN,
     STORE_UNPIN,
@@ -47,7 +46,6 @@ from device_runtime.protocol import (
     StoreActivate,
     StoreHistoryEntry,
     StoreHistoryQuery,
-    StoreImport,
     StoreModel,
     StoreModelRef,
     StorePin,
@@ -416,12 +414,6 @@ class StoreTracker:
         """Activate a stored version (after a deploy the robot's inhibit lock held up, say)."""
         return self.client.run(STORE_ACTIVATE, StoreActivate(name, version, self.client.who, why or "deploy",
                                                            force=force), progress)
-
-    def deploy(self, package: Path, why: str = "", progress: ActionProgress | None = None,
-               upload_progress: UploadProgress | None = None,
-               upload_started: UploadProgress | None = None) -> StoreAction:
-        remote = self.client.upload(package, upload_progress, upload_started)
-        return self.client.run(STORE_IMPORT, StoreImport(remote, True, self.client.who, why or "deploy"), progress)
 
     # -- reader thread -----------------------------------------------------------------------
     def handle_event(self, event: Event) -> None:

@@ -25,7 +25,8 @@ from PySide6.QtCore import QObject, Signal
 from console.core.devices.client import DeviceError
 from console.core.devices.keys import KeyError_, KeyStore
 from console.core.devices.session import State
-from console.core.models.packages import PackageError, build_package
+from console.core.models.deploy import Deploy, DeployCancelled, DeployEvent, PackageBuild, Phase
+from console.core.models.packages import PackageError
 from console.core.models.tracker import Refusal, RemovalPlan, RollbackPlan, StoreTracker, explain_error
 from console.transport.base import TransportError
 from console.ui.devices.qt_session import QtSession, plain_error
@@ -34,10 +35,6 @@ from device_runtime.package_format.errors import StoreError
 from device_runtime.protocol import STORE_ACTION_RUNNING, STORE_KEYS_LIST, Empty, ProtocolError, StoreAction
 
 _ERRORS = (DeviceError, TransportError, ProtocolError, OSError, PackageError, KeyError_, StoreError)
-
-
-class UploadCancelled(Exception):
-    """The operator stopped an upload; what the device holds resumes it next time."""
 
 
 @dataclass(frozen=True)
@@ -136,29 +133,31 @@ class QtModels(QtAdapter):
         tag = uuid.uuid4().hex[:8]
         cancel = self._cancel[tag] = threading.Event()
 
-        def sent(done: int, total: int) -> None:
-            self.uploadProgress.emit(tag, done, total)
-            if cancel.is_set() and done < total:
-                raise UploadCancelled("the upload was stopped at %.1f of %.1f MB; the device keeps what it "
-                                      "received" % (done / 1e6, total / 1e6))
+        def tell(event: DeployEvent) -> None:
+            if event.phase in (Phase.PACKAGING, Phase.UPLOADING):
+                self.stageChanged.emit(tag, event.words)
+            elif event.phase is Phase.PACKAGED and event.package is not None:
+                self.packaged.emit(tag, str(event.package))
+            elif event.phase is Phase.RESUMED:
+                self.uploadStarted.emit(tag, event.done, event.total)
+            elif event.phase is Phase.SENT:
+                self.uploadProgress.emit(tag, event.done, event.total)
+            elif event.action is not None:
+                self.actionProgress.emit(tag, event.action)
 
         def job() -> StoreAction:
-            package = source
+            package_build, folder = None, None
             if build is not None:
-                self.stageChanged.emit(tag, "packaging %s as %s %s" % (source.name, build.name, build.version))
                 key = KeyStore(self.keys_dir).private_key(build.key_name) if (
                     build.key_name and self.keys_dir is not None) else None
+                package_build = PackageBuild(build.name, build.version, self.tracker.client.who, key,
+                                             shapes=build.shapes, sample=build.sample)
                 folder = self._scratch() / tag
                 folder.mkdir()
-                package = folder / ("%s-%s.tar.gz" % (build.name, build.version))
-                build_package(source, package, build.name, build.version, self.tracker.client.who, key=key,
-                              shapes=build.shapes, sample=build.sample)
-                self.packaged.emit(tag, str(package))
-            self.stageChanged.emit(tag, "uploading %s" % package.name)
-            action = self.tracker.deploy(package, why, lambda a: self.actionProgress.emit(tag, a), sent,
-                                         lambda offset, total: self.uploadStarted.emit(tag, offset, total))
-            if build is not None:
-                shutil.rmtree(package.parent, ignore_errors=True)  # the device has it; kept only to resume
+            action = Deploy(self.tracker.client, source, package_build, folder, tell, cancel=cancel).run(
+                why=why or "deploy")
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)  # the device has it; kept only to resume
             return action
 
         self._act(tag, job, "Deploying %s" % source.name)
@@ -202,7 +201,7 @@ class QtModels(QtAdapter):
         def guarded() -> None:
             try:
                 action = job()
-            except UploadCancelled as exc:
+            except DeployCancelled as exc:
                 if self._closed:
                     return
                 self.refused.emit(tag, Refusal("The upload was stopped; nothing was deployed.",
