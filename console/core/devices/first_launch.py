@@ -16,7 +16,7 @@ from pathlib import Path
 from console.core.devices.keys import KeyStore
 from console.core.devices.session import DeviceSession
 from console.core.env import ConsoleEnv
-from console.core.models.packages import build_package
+from console.core.models.deploy import Deploy, PackageBuild
 from console.core.models.store_client import StoreClient
 from console.core.telemetry.latency import set_probe
 from device_runtime.demo_model import DEMO_FILE, DEMO_NAME
@@ -76,10 +76,10 @@ def set_up_demo(session: DeviceSession, env: ConsoleEnv, clock: Callable[[], flo
         pause(0.25)
     public, private = demo_key(env)
     session.call(STORE_KEYS_TRUST, StoreKey(public, env.operator))
-    package = env.data_dir / "demo" / ("%s-%s.tar.gz" % (DEMO_NAME, DEMO_VERSION))
-    package.parent.mkdir(parents=True, exist_ok=True)
-    build_package(model, package, DEMO_NAME, DEMO_VERSION, env.operator, private)
-    action = StoreClient(session, env.operator).deploy(package, why="first launch: the demo model")
+    scratch = env.data_dir / "demo"  # the package waits here until the device holds it
+    scratch.mkdir(parents=True, exist_ok=True)
+    build = PackageBuild(DEMO_NAME, DEMO_VERSION, env.operator, private)
+    action = Deploy(StoreClient(session, env.operator), model, build, scratch).run(why="first launch: the demo model")
     if action.state != STORE_ACTION_SUCCEEDED or action.result != "committed":
         raise FirstLaunchError("the demo model could not be deployed: %s" % (action.message or action.result))
     set_probe(session, DEMO_NAME, PROBE_RATE_HZ)
