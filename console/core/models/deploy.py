@@ -28,7 +28,6 @@ from console.core.models.onnx_skim import skim
 from console.core.models.packages import (
     EngineBuild,
     PackageError,
-    PackageStream,
     build_package,
     package_to_send,
     read_head,
@@ -38,6 +37,7 @@ from console.core.models.store_client import StoreClient
 from console.core.models.tracker import default_model_name, next_version, signer_text
 from console.core.text_units import size as size_text
 from console.core.transfers.progress import TransferMeter
+from console.core.transfers.upload_stream import ByteStream
 from device_runtime.package_format.errors import StoreError
 from device_runtime.package_format.manifest import Manifest, TensorSpec, check_name, parse_manifest_bytes
 from device_runtime.package_format.semver import SemVer
@@ -311,7 +311,8 @@ class Deploy:
     it, and kept after a stopped or broken upload so that deploying it again resumes. ``cancel``:
     a stop flag the caller may already hold (set before the deploy begins, it stops it at once)."""
 
-    def __init__(self, client: StoreClient, source: Path, build: PackageBuild | None, scratch: Path | None,
+    def __init__(self, client: StoreClient, source: Path | ByteStream, build: PackageBuild | None,
+                 scratch: Path | None,
                  listener: DeployListener | None = None, stream: bool = False,
                  cancel: threading.Event | None = None) -> None:
         self.client = client
@@ -320,7 +321,9 @@ class Deploy:
         self.scratch = scratch
         self.listener = listener
         self.stream = stream
-        self.package: Path | PackageStream | None = None if build is not None else source
+        self.package: Path | ByteStream | None = None if build is not None else source
+        if build is not None and not isinstance(source, Path):
+            raise ValueError("only a model file can be packaged")
         self.manifest: Manifest | None = None
         self._cancel = cancel if cancel is not None else threading.Event()  # shared: it may be set before
         if build is not None and scratch is None:
@@ -349,6 +352,8 @@ class Deploy:
 
     # -- the steps ---------------------------------------------------------------------------
     def preview(self, versions: StoreVersions | None = None, trusted: list[str] | None = None) -> DeployPreview:
+        if not isinstance(self.source, Path):
+            raise DeploySourceError("%s is made as it is sent: there is no file to read ahead" % self.source.name)
         if self.build is None:
             return preview_package(self.source, versions, trusted)
         return preview_onnx(self.source, self.build, versions, trusted, self.manifest)
@@ -360,28 +365,28 @@ class Deploy:
         name = self.build.name if self.build is not None else self.preview().name
         return self.preview(device_versions(session, name), trusted_keys(session))
 
-    def make_package(self) -> Path | PackageStream:
+    def make_package(self) -> Path | ByteStream:
         """The package to send: the file given, or the ONNX model packaged now (once)."""
         if self.package is not None:
             return self.package
-        build = self.build
-        assert build is not None
+        build, source = self.build, self.source
+        assert build is not None and isinstance(source, Path)
         self._check_cancel("before packaging")
-        self._tell(DeployEvent(Phase.PACKAGING, "packaging %s as %s %s" % (self.source.name, build.name,
+        self._tell(DeployEvent(Phase.PACKAGING, "packaging %s as %s %s" % (source.name, build.name,
                                                                            build.version)))
         scratch = self.scratch
         assert scratch is not None
         if self.stream:
-            package = package_to_send(self.source, scratch, build.name, build.version, build.author,
+            package = package_to_send(source, scratch, build.name, build.version, build.author,
                                       key=build.key, **build.options())
             self.package = package
         else:
             out = scratch / build.file_name()
-            self.manifest = package_model(self.source, out, build)
+            self.manifest = package_model(source, out, build)
             self.package = out
         written = self.package if isinstance(self.package, Path) else None
         self._tell(DeployEvent(Phase.PACKAGED, "packaged %s as %s %s (%s)" % (
-            self.source.name, build.name, build.version, "signed" if build.key is not None else "unsigned"),
+            source.name, build.name, build.version, "signed" if build.key is not None else "unsigned"),
             package=written))
         return self.package
 

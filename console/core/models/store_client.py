@@ -20,7 +20,6 @@ from device_runtime.package_format.semver import SemVer
 from device_runtime.protocol import (
     STORE_ACTION,
     STORE_ACTION_RUNNING,
-    STORE_IMPORT,
     STORE_REMOVE,
     STORE_ROLLBACK,
     TOPIC_STORE,
@@ -30,7 +29,6 @@ from device_runtime.protocol import (
     Record,
     StoreAction,
     StoreActionRef,
-    StoreImport,
     StoreRemove,
     StoreRollback,
     StoreVersions,
@@ -110,13 +108,17 @@ class StoreClient:
     def deploy(self, package: Path | ByteStream, progress: ActionProgress | None = None,
                upload_progress: UploadProgress | None = None, activate: bool = True, allow_downgrade: bool = False,
                force: bool = False, why: str = "", wait_s: float | None = None) -> StoreAction:
-        """Upload a package (a file, or a stream made as it is sent) and import it."""
-        if isinstance(package, Path):
-            remote = self.upload(package, upload_progress)
-        else:
-            remote = self.upload_stream(package, upload_progress)
-        return self.run(STORE_IMPORT, StoreImport(remote, activate, self.who, why, allow_downgrade, force, wait_s),
-                        progress)
+        """Upload a package (a file, or a stream made as it is sent) and import it: a
+        :class:`~console.core.models.deploy.Deploy` of it, heard through two callbacks."""
+        from console.core.models.deploy import Deploy, DeployEvent, Phase  # built on this client
+
+        def tell(event: DeployEvent) -> None:
+            if event.phase is Phase.SENT and upload_progress is not None:
+                upload_progress(event.done, event.total)
+            elif event.action is not None and progress is not None:
+                progress(event.action)
+
+        return Deploy(self, package, None, None, tell).run(activate, allow_downgrade, force, why, wait_s)
 
     def rollback(self, name: str, to: str | None = None, progress: ActionProgress | None = None,
                  force: bool = False, why: str = "", wait_s: float | None = None) -> StoreAction:
