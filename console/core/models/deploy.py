@@ -305,15 +305,15 @@ def model_tensors(path: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
 
 
 class Deploy:
-    """One deploy of ``source`` (a package file, or an ONNX model packaged as ``build``) to the
-    device of ``client``. ``scratch`` is a folder the caller owns where a package built here is
-    written (when ``stream`` is False, or when it compresses); it is deleted once the device holds
-    it, and kept after a stopped or broken upload so that deploying it again resumes. ``cancel``:
-    a stop flag the caller may already hold (set before the deploy begins, it stops it at once)."""
+    """One deploy of ``source`` (a package file or a stream made as it is sent, or an ONNX model
+    packaged as ``build``) to the device of ``client``. ``scratch`` is a folder the caller owns
+    where a package built here is written (when ``stream`` is False, or when it compresses); it is
+    deleted once the device holds it, and kept after a stopped or broken upload so that deploying
+    it again resumes. ``cancel``: a stop flag the caller may already hold (set before the deploy
+    begins, it stops it at once)."""
 
     def __init__(self, client: StoreClient, source: Path | ByteStream, build: PackageBuild | None,
-                 scratch: Path | None,
-                 listener: DeployListener | None = None, stream: bool = False,
+                 scratch: Path | None, listener: DeployListener | None = None, stream: bool = False,
                  cancel: threading.Event | None = None) -> None:
         self.client = client
         self.source = source
@@ -325,7 +325,7 @@ class Deploy:
         if build is not None and not isinstance(source, Path):
             raise ValueError("only a model file can be packaged")
         self.manifest: Manifest | None = None
-        self._cancel = cancel if cancel is not None else threading.Event()  # shared: it may be set before
+        self._cancel = cancel if cancel is not None else threading.Event()
         if build is not None and scratch is None:
             raise ValueError("an ONNX model is packaged into a scratch folder: name one")
 
@@ -337,10 +337,6 @@ class Deploy:
         """Stop before the next block is sent (or before the sending starts); an import the
         device has started goes on to its end."""
         self._cancel.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancel.is_set()
 
     def _tell(self, event: DeployEvent) -> None:
         if self.listener is not None:
