@@ -8,6 +8,7 @@ a display stays alive through a slow link and a reconnection.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -62,7 +63,16 @@ class Ticker:
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
+        # Ticks keep to a grid from the start: a tick that came late (a busy machine, a slow
+        # listener) makes the next one come sooner, so the count per second holds.
+        due = time.monotonic()
+        while True:
+            due += self.interval_s
+            now = time.monotonic()
+            if due < now - self.interval_s:
+                due = now  # far behind (the machine stalled): start a new grid rather than burst
+            if self._stop.wait(max(0.0, due - now)):
+                return
             self._emit(self._snapshot())
 
     def stop(self, final: bool = True) -> None:
