@@ -38,10 +38,7 @@ COMMIT_WAIT_S = 120.0  # a staged version nobody imports is removed after this
 
 
 def _preload() -> None:
-    """Import the loader, on the warm-up's thread once every file matched, while the staged files
-    are fsync'd (so the load it times is the load alone). Not earlier: imported while the bytes
-    arrive, it held the interpreter that unpacks them, and the unpacking is what the deploy waits
-    for (measured by bench/deploy_big_onnx.py)."""
+    """Import the loader while the bytes arrive, so the warm-up starts at once."""
     try:
         import numpy  # noqa: F401
         import onnxruntime  # noqa: F401
@@ -86,6 +83,8 @@ def receive(store: Store, part: str, sha256: str, size: int, emit: Emit, command
             idle: Callable[[], None] = lambda: None) -> int:
     """Follow the upload, stage it, warm it up, then wait for ``commit`` (``idle`` is called
     before that wait: the child gives memory back)."""
+    loader = threading.Thread(target=_preload, name="preload", daemon=True)
+    loader.start()
     daemon_says = Commands(commands)
     growing = GrowingFile(part, size, idle_s, on_complete=lambda digest: emit({"hashed": digest, "size": size}),
                           cancel=daemon_says.ended)
@@ -96,7 +95,7 @@ def receive(store: Store, part: str, sha256: str, size: int, emit: Emit, command
 
     def warm_up(unpacked: Staged) -> None:  # every file matched: load it while the fsyncs run
         def run() -> None:
-            _preload()
+            loader.join()
             warmed.update(_warm(unpacked.path, unpacked.manifest))
 
         warmer.append(threading.Thread(target=run, name="warm-up", daemon=True))
