@@ -19,14 +19,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import ClassVar, TypeVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from PySide6.QtCore import QObject, Signal
 
 from console.core.devices.client import DeviceError
+from console.core.devices.session import State
 from console.transport.base import TransportError
 from console.ui import gui_gc
 from device_runtime.protocol import ProtocolError
+
+if TYPE_CHECKING:
+    from console.ui.devices.qt_session import QtSession
 
 T = TypeVar("T")
 
@@ -121,3 +125,39 @@ class QtAdapter(QObject):
 
     def _closed_down(self) -> None:
         """Closed, the worker stopped (or retired): close what the jobs used."""
+
+
+class QtFeedAdapter(QObject):
+    """The base of the Qt adapters over a core feed that has no worker of its own
+    (:class:`QtAlerts`, :class:`QtLatency`, :class:`QtHealth`): their requests run on the device
+    session's worker (``QtSession.run_blocking``), the feed starts on every (re)connection, and
+    why nothing flows is one sentence in :attr:`notice` ("" while it flows)."""
+
+    noticeChanged = Signal(str)  # "" while the feed flows; else a sentence saying why not
+
+    def __init__(self, model: QtSession, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.notice = ""
+
+    def _follow_connection(self) -> None:
+        """Start now when connected, and again on every reconnection; the subclass calls it last
+        in its ``__init__``, once its feed is attached."""
+        self.model.stateChanged.connect(self._on_state)
+        if self.model.state is State.CONNECTED:
+            self.start()
+
+    def start(self) -> None:
+        """Subscribe and back-fill (again after a reconnect), on the session's worker."""
+        self.model.run_blocking(self._start_job)
+
+    def _start_job(self) -> None:  # on the session's worker
+        raise NotImplementedError
+
+    def _on_state(self, state: str, _message: str) -> None:
+        if state == State.CONNECTED.value:
+            self.start()
+
+    def _set_notice(self, text: str) -> None:
+        self.notice = text
+        self.noticeChanged.emit(text)

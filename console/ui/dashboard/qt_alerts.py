@@ -10,31 +10,26 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 
 from console.core.devices.client import DeviceError
-from console.core.devices.session import State
 from console.core.telemetry.alerts import AlertFeed, AlertLog, AlertsUnavailable
 from console.core.telemetry.thresholds import ThresholdError, get_thresholds, set_thresholds
 from console.transport.base import TransportError
 from console.ui.devices.qt_session import QtSession
+from console.ui.qt_adapter import QtFeedAdapter
 from device_runtime.protocol import AlertEvent, AlertThresholds
 
 
-class QtAlerts(QObject):
+class QtAlerts(QtFeedAdapter):
     alertChanged = Signal(object)  # AlertEvent: a new alert, or one that ended
-    noticeChanged = Signal(str)  # "" when alerts flow; else a sentence saying why not
     thresholdsLoaded = Signal(object)  # AlertThresholds
     thresholdsSaved = Signal(object)  # AlertThresholds, as the device now uses them
     thresholdsFailed = Signal(str)  # what went wrong and what to do
 
     def __init__(self, model: QtSession, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.model = model
+        super().__init__(model, parent)
         self.feed = AlertFeed(model.session)
         self.feed.listeners.append(self.alertChanged.emit)
         self.feed.attach()
-        self.notice = ""
-        model.stateChanged.connect(self._on_state)
-        if model.state is State.CONNECTED:
-            self.start()
+        self._follow_connection()
 
     @property
     def log(self) -> AlertLog:
@@ -42,10 +37,6 @@ class QtAlerts(QObject):
 
     def alerts(self) -> list[AlertEvent]:
         return self.feed.log.alerts()
-
-    def start(self) -> None:
-        """Subscribe and back-fill (again after a reconnect)."""
-        self.model.run_blocking(self._start_job)
 
     def load_thresholds(self) -> None:
         self.model.run_blocking(self._load_job)
@@ -55,14 +46,6 @@ class QtAlerts(QObject):
 
     def close(self) -> None:
         self.feed.detach()
-
-    def _set_notice(self, text: str) -> None:
-        self.notice = text
-        self.noticeChanged.emit(text)
-
-    def _on_state(self, state: str, _message: str) -> None:
-        if state == State.CONNECTED.value:
-            self.start()
 
     # -- worker thread -----------------------------------------------------------------------
     def _start_job(self) -> None:

@@ -6,34 +6,29 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 
 from console.core.devices.client import DeviceError
-from console.core.devices.session import State
 from console.core.telemetry.latency import BudgetBook, LatencyError, LatencyFeed, LatencyStore, check_budget, set_probe
 from console.transport.base import TransportError
 from console.ui.devices.qt_session import QtSession
+from console.ui.qt_adapter import QtFeedAdapter
 from device_runtime.protocol import STORE_MODELS, Empty, ProbeStatus
 
 
-class QtLatency(QObject):
+class QtLatency(QtFeedAdapter):
     windowsArrived = Signal()  # new windows are in the store
     probeChanged = Signal(object)  # ProbeStatus
     probeRefused = Signal(str)  # the device's words for a refused probe setting
     modelsLoaded = Signal(list)  # names of the stored models with an active version
     budgetChanged = Signal()
-    noticeChanged = Signal(str)  # "" when latency flows; else why not
 
     def __init__(self, model: QtSession, budgets: BudgetBook | None = None, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.model = model
+        super().__init__(model, parent)
         self.budgets = budgets
         self.feed = LatencyFeed(model.session)
         self.feed.window_listeners.append(lambda _w: self.windowsArrived.emit())
         self.feed.probe_listeners.append(self.probeChanged.emit)
         self.feed.attach()
         self._budget = budgets.get(model.name) if budgets is not None else model.session.entry.latency_budget_ms
-        self.notice = ""
-        model.stateChanged.connect(self._on_state)
-        if model.state is State.CONNECTED:
-            self.start()
+        self._follow_connection()
 
     @property
     def store(self) -> LatencyStore:
@@ -58,22 +53,11 @@ class QtLatency(QObject):
             self.budgets.set(self.model.name, self._budget)
         self.budgetChanged.emit()
 
-    def start(self) -> None:
-        self.model.run_blocking(self._start_job)
-
     def set_probe(self, name: str | None, rate_hz: float, shapes: dict[str, list[int]]) -> None:
         self.model.run_blocking(lambda: self._set_probe_job(name, rate_hz, shapes))
 
     def close(self) -> None:
         self.feed.detach()
-
-    def _on_state(self, state: str, _message: str) -> None:
-        if state == State.CONNECTED.value:
-            self.start()
-
-    def _set_notice(self, text: str) -> None:
-        self.notice = text
-        self.noticeChanged.emit(text)
 
     # -- worker thread -----------------------------------------------------------------------
     def _start_job(self) -> None:

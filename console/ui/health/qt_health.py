@@ -15,10 +15,10 @@ from PySide6.QtCore import QObject, Signal
 from console.core.commissioning.checklist import CommissionReport
 from console.core.commissioning.report import recall_last_run, remember_last_run
 from console.core.devices.client import DeviceError
-from console.core.devices.session import State
 from console.core.health.monitor import HealthConfigError, HealthMonitor, HealthUnavailable
 from console.transport.base import TransportError
 from console.ui.devices.qt_session import QtSession
+from console.ui.qt_adapter import QtFeedAdapter
 from device_runtime.protocol import HealthConfig, HealthReport
 
 
@@ -31,10 +31,9 @@ def plain_tooltip(text: str) -> str:
 HEALTH_COLORS = {"healthy": "#2e9e4f", "degraded": "#d99a1c", "unhealthy": "#d64545", "unknown": "#8a8f98"}
 
 
-class QtHealth(QObject):
+class QtHealth(QtFeedAdapter):
     reportChanged = Signal(object)  # HealthReport: the newest run
     historyReset = Signal()  # the history was (re)loaded: redraw it all
-    noticeChanged = Signal(str)  # "" when health flows; else a sentence saying why not
     runFailed = Signal(str)
     configLoaded = Signal(object)  # HealthConfig
     configSaved = Signal(object)  # HealthConfig, as the device now uses it
@@ -43,13 +42,11 @@ class QtHealth(QObject):
 
     def __init__(self, model: QtSession, data_dir: Path | None = None, parent: QObject | None = None) -> None:
         """``data_dir``: where the device's last commissioning run is kept across console restarts."""
-        super().__init__(parent)
-        self.model = model
+        super().__init__(model, parent)
         self.data_dir = data_dir
         self.monitor = HealthMonitor(model.session)
         self.monitor.listeners.append(self.reportChanged.emit)
         self.monitor.attach()
-        self.notice = ""
         self.config: HealthConfig | None = None
         self.commissioning: CommissionReport | None = None
         self.commissioning_problem = ""  # the kept record could not be read or written: why, and what to do
@@ -58,9 +55,7 @@ class QtHealth(QObject):
                 self.commissioning = recall_last_run(data_dir, model.session.name)
             except ValueError as exc:
                 self.commissioning_problem = "The last commissioning run is not known: %s." % exc
-        model.stateChanged.connect(self._on_state)
-        if model.state is State.CONNECTED:
-            self.start()
+        self._follow_connection()
 
     @property
     def overall(self) -> str:
@@ -69,9 +64,6 @@ class QtHealth(QObject):
     @property
     def last(self) -> HealthReport | None:
         return self.monitor.last
-
-    def start(self) -> None:
-        self.model.run_blocking(self._start_job)
 
     def run_now(self) -> None:
         self.model.run_blocking(self._run_job)
@@ -97,14 +89,6 @@ class QtHealth(QObject):
 
     def close(self) -> None:
         self.monitor.detach()
-
-    def _on_state(self, state: str, _message: str) -> None:
-        if state == State.CONNECTED.value:
-            self.start()
-
-    def _set_notice(self, text: str) -> None:
-        self.notice = text
-        self.noticeChanged.emit(text)
 
     def _why(self, exc: BaseException, what: str) -> str:
         text = str(exc).strip().rstrip(".") or type(exc).__name__
