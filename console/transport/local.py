@@ -11,6 +11,8 @@ from pathlib import Path
 from console.transport.base import DirectSink, Stream, Transport, TransportError
 from console.transport.file_sink import FileSink
 
+STDERR_AFTER_EOF_S = 5.0  # how long the end of the stream waits for the bridge's last words
+
 
 class _ProcessStream(Stream):
     def __init__(self, proc: subprocess.Popen[bytes]) -> None:
@@ -40,6 +42,9 @@ class _ProcessStream(Stream):
             data = b""
         if not data:
             stdout.close()
+            # The bridge says why it ended on stderr just before it exits: let that line arrive
+            # before the connection reads diagnostics() for its reason (it raced the drain thread).
+            self._stderr_thread.join(timeout=STDERR_AFTER_EOF_S)
         return data
 
     def write(self, data: bytes) -> None:

@@ -108,3 +108,26 @@ def test_a_late_console_gets_its_charts_back_filled(console_env: ConsoleEnv) -> 
     assert set(seen) <= set(times.tolist())
     first.close()
     late.close()
+
+
+def test_the_bridges_last_words_reach_the_reason_the_stream_ended() -> None:
+    """The bridge writes why it ends to stderr as it exits; the end of its stdout must not be
+    reported before that line is read (the Fleet page once said only "the device closed the
+    connection" for a device whose socket is missing)."""
+    import subprocess
+    import sys
+
+    from console.transport.local import _ProcessStream
+
+    script = ("import os, sys, time\n"
+              "os.close(1)\n"  # the stream ends first...
+              "time.sleep(0.5)\n"
+              "sys.stderr.write('edge-runtime bridge: no daemon at /tmp/ghost.sock: No such file\\n')\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    stream = _ProcessStream(proc)
+    try:
+        assert stream.read(4096) == b""
+        assert stream.diagnostics().endswith("ghost.sock: No such file")  # ...its reason is still heard
+    finally:
+        stream.close()
