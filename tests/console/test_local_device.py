@@ -121,7 +121,7 @@ def test_the_bridges_last_words_reach_the_reason_the_stream_ended() -> None:
 
     script = ("import os, sys, time\n"
               "os.close(1)\n"  # the stream ends first...
-              "time.sleep(0.5)\n"
+              "time.sleep(0.5)\n"  # ok: the subject under test, a process whose reason comes after its stdout ends
               "sys.stderr.write('edge-runtime bridge: no daemon at /tmp/ghost.sock: No such file\\n')\n")
     proc = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
