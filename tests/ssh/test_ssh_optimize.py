@@ -76,6 +76,9 @@ def test_model_and_calibration_are_sent_then_the_int8_pipeline_runs_on_the_devic
                     timeout=300_000)
     states = [tracker.job(i).state for i in page.pipeline_ids]  # type: ignore[union-attr]
     assert states == ["succeeded"] * 4, page.run_status.text()
+    # The tracker learns the final states on the connection's reader thread; the page's summary comes by
+    # queued signals a moment later: wait for the label the user reads, not the tracker.
+    qtbot.waitUntil(lambda: page.run_status.text().startswith("Done."), timeout=10_000)
     assert "Accuracy passed" in page.run_status.text()
     quantized = Path(os.path.dirname(report.model)) / "detector.int8.onnx"
     assert quantized.exists()  # written on the device, next to its copy of the model
