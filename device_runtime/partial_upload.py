@@ -147,10 +147,14 @@ class PartialUploads:
 
     def finish(self, part: str, final: str, sha256: str, size: int, what: str = "the upload",
                before_rename: Optional[Callable[[], None]] = None, mode: Optional[int] = None,
-               hashed: Optional[str] = None) -> None:
+               hashed: Optional[str] = None, sync: bool = True) -> None:
         """Hash what arrived (only what the running hash has not seen), and on a match make it
         ``final`` durably (fsync, rename, fsync of the directory). A mismatch deletes the part and
         raises DAMAGED; a short part raises INCOMPLETE and is kept for a resume.
+
+        ``sync=False`` leaves out the fsync of the file (the rename and the directory's fsync
+        stay): for bytes another process already copied durably elsewhere, whose caller records
+        that they may not be on disk and checks them after a power cut (see store.upload).
 
         ``hashed``: the sha256 another reader of this part computed over its ``size`` bytes as
         they arrived (the store's receiving child); when it is the announced one the bytes are
@@ -172,11 +176,12 @@ class PartialUploads:
                                              "send it again" % (what, digest[:16], sha256[:16]))
             if before_rename is not None:
                 before_rename()
-            fd = os.open(part, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            if sync:
+                fd = os.open(part, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
             if mode is not None:
                 os.chmod(part, mode)
             os.replace(part, final)

@@ -11,12 +11,19 @@ sha256 with ``finish``: the sender hashes the bytes while it sends them, the dev
 arrive, and neither reads the file twice. The part is kept under the sender's name until the
 sha256 given at the end matches every byte that arrived; a mismatch deletes it.
 
+A package the store's receiving child followed as it arrived is renamed without an fsync: the
+child staged its files and fsyncs those, and the import that follows removes the package, so a
+deploy does not wait for the disk to take the same bytes twice. Its record says so first, and
+:meth:`Incoming.check_unsynced` hashes such a package at the next start: a power cut can have
+left it with the right name and the wrong bytes.
+
 Uploads that nobody finishes or imports would hold disk space for ever: :meth:`Incoming.clean`
 removes those untouched for longer than the configured age (at start-up and on a schedule).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -33,6 +40,7 @@ from device_runtime.store.store import Store
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _ENTRY = re.compile(r"^([0-9a-f]{64})\.(part|json|tar\.gz)$")
+UNSYNCED = "unsynced"  # a record's key: its package was renamed without an fsync (checked at start-up)
 _CODES = {partial_upload.MISSING: Code.NOT_FOUND, partial_upload.DAMAGED: Code.HASH_MISMATCH}
 
 
@@ -117,54 +125,101 @@ class Incoming:
         """Whether this upload was begun with its sha256 to come at the end (protocol 3)."""
         return bool(_record(self._paths(upload_id)[1]).get("digest_at_end"))
 
-    def finish(self, upload_id: str, hashed: Optional[str] = None, sha256: Optional[str] = None) -> str:
+    def finish(self, upload_id: str, hashed: Optional[str] = None, sha256: Optional[str] = None,
+               sync: bool = True) -> str:
         """Hash what arrived; on a match the package is ready to import at the returned path.
         Takes a while for a big package: the daemon calls it off its event loop. ``hashed`` is
         the sha256 a reader computed as the bytes arrived, if any (see PartialUploads.finish);
-        ``sha256`` the sender's, given at the end (required when the upload was begun so)."""
+        ``sha256`` the sender's, given at the end (required when the upload was begun so).
+
+        ``sync=False``: the package is not fsync'd. Its record says so before it gets its final
+        name, and :meth:`check_unsynced` hashes it again at the next start; the import that
+        follows at once removes it, so its bytes need never reach the disk (the store's own copy
+        of the files is fsync'd)."""
         part, meta, final = self._paths(upload_id)
         if self.digest_at_end(upload_id):
             if sha256 is None or not _SHA256.match(sha256):
                 raise StoreError(Code.BAD_REQUEST, "this upload was begun with its sha256 to come at the end: "
                                                    "finish it with the sha256 of what was sent")
-            return self._finish_named(upload_id, sha256, hashed)
+            return self._finish_named(upload_id, sha256, hashed, sync)
         if sha256 is not None and sha256 != upload_id:
             raise StoreError(Code.BAD_REQUEST, "the sha256 given at the end (%s) is not the one the upload was begun "
                                                "with (%s): begin it again" % (sha256[:16], upload_id[:16]))
         if os.path.exists(final):
             return final
         size = self._expected_size(meta)
+
+        def before_rename() -> None:
+            self.store.fault("upload.finish")
+            if not sync:
+                _write_record(meta, {**_record(meta), UNSYNCED: True})
+
         try:
-            self.uploads.finish(part, final, upload_id, size, "the upload",
-                                before_rename=lambda: self.store.fault("upload.finish"),
-                                hashed=hashed)
+            self.uploads.finish(part, final, upload_id, size, "the upload", before_rename=before_rename,
+                                hashed=hashed, sync=sync)
         except UploadProblem as exc:
             if exc.kind == partial_upload.DAMAGED:
                 _unlink(meta)
             raise _failure(exc) from None
         return final  # its record stays with it: edgectl df names what it is
 
-    def _finish_named(self, name: str, sha256: str, hashed: Optional[str]) -> str:
+    def _finish_named(self, name: str, sha256: str, hashed: Optional[str], sync: bool) -> str:
         """An upload named by its sender: verified against the sha256 given now, then it becomes
-        ``<sha256>.tar.gz`` with its record (or goes, when the device holds that package already)."""
+        ``<sha256>.tar.gz`` with its record (or goes, when the device holds that package already).
+        The record gets its final name first: a package under its final name always has one."""
         part, meta, _final = self._paths(name)
         _part, final_meta, final = self._paths(sha256)
         size = self._expected_size(meta)
-        record = _record(meta)
+        record = {**_record(meta), "sha256": sha256, "digest_at_end": False}
+        if not sync:
+            record[UNSYNCED] = True
+
+        def before_rename() -> None:
+            self.store.fault("upload.finish")
+            _write_record(final_meta, record)
+
         try:
-            self.uploads.finish(part, final, sha256, size, "the upload",
-                                before_rename=lambda: self.store.fault("upload.finish"),
-                                hashed=hashed)
+            self.uploads.finish(part, final, sha256, size, "the upload", before_rename=before_rename,
+                                hashed=hashed, sync=sync)
         except UploadProblem as exc:
             if exc.kind == partial_upload.DAMAGED:
                 _unlink(meta)
             raise _failure(exc) from None
-        record.update({"sha256": sha256, "digest_at_end": False})
         with self._lock:
-            fileio.write_atomic(final_meta, json.dumps(record).encode(), 0o644)
             _unlink(meta)
             fileio.fsync_dir(self.store.path("incoming"))
         return final
+
+    def check_unsynced(self) -> List[str]:
+        """At start-up: hash every received package that was not fsync'd (see :meth:`finish`).
+        One whose bytes still match its name is fsync'd and kept; one a power cut damaged is
+        removed, so nothing imports it or takes it for the package a sender offers again.
+        Returns what it did, in words."""
+        directory = self.store.path("incoming")
+        notes: List[str] = []
+        with self._lock:
+            for entry in sorted(os.listdir(directory)):
+                match = _ENTRY.match(entry)
+                if match is None or match.group(2) != "json":
+                    continue
+                meta = os.path.join(directory, entry)
+                record = _record(meta)
+                final = os.path.join(directory, match.group(1) + ".tar.gz")
+                if not record.get(UNSYNCED) or not os.path.isfile(final):
+                    continue
+                if _file_sha256(final) == match.group(1):
+                    fileio.fsync_file(final)
+                    record.pop(UNSYNCED)
+                    _write_record(meta, record)
+                    notes.append("kept %s in incoming/: received just before the runtime stopped, its bytes still "
+                                 "match" % (match.group(1) + ".tar.gz"))
+                else:
+                    _unlink(final)
+                    _unlink(meta)
+                    fileio.fsync_dir(directory)
+                    notes.append("removed %s from incoming/: received just before the runtime stopped, its bytes did "
+                                 "not reach the disk whole (send the package again)" % (match.group(1) + ".tar.gz"))
+        return notes
 
     def finished_id(self, path: str) -> Optional[str]:
         """The upload id of a finished upload's path in incoming/, None for any other path."""
@@ -263,6 +318,18 @@ def _kind(entry: str) -> str:
     if entry.endswith(".tar.gz"):
         return "a received package that was never imported"
     return "a leftover record"
+
+
+def _write_record(meta: str, record: Dict[str, Any]) -> None:
+    fileio.write_atomic(meta, json.dumps(record).encode(), 0o644)
+
+
+def _file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb", buffering=0) as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _record(meta: str) -> Dict[str, Any]:

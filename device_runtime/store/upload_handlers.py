@@ -46,6 +46,11 @@ class UploadHandlers:
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
+        try:
+            for note in self.incoming.check_unsynced():
+                log.warning("store: %s", note)
+        except OSError as exc:
+            log.error("store: checking received packages failed: %s", exc)
         self.clean()
         self._janitor = threading.Thread(target=self._sweep, name="store-incoming", daemon=True)
         self._janitor.start()
@@ -104,13 +109,16 @@ class UploadHandlers:
 
     def finish(self, params: StoreUploadFinish) -> StoreUploadState:
         """Runs off the event loop: hashing 100 MB takes a while (unless a receiver or the
-        follower did it as the bytes arrived)."""
+        follower did it as the bytes arrived). A package a receiver followed is not fsync'd: the
+        receiver copied its files into a staging folder and fsyncs those, the import that follows
+        takes them and removes the package, and writing it to disk too would only double the
+        disk time a deploy waits for (see Incoming.finish for a power cut in between)."""
         receiver = self.receivers.get(params.id)
         hashed = None
         if receiver is not None and self.incoming.received(params.id) == receiver.size:
             hashed = receiver.hashed()  # the child is reading the last bytes, or has
         try:
-            path = self.incoming.finish(params.id, hashed, params.sha256)
+            path = self.incoming.finish(params.id, hashed, params.sha256, sync=hashed is None)
         except StoreError as exc:
             if exc.code == Code.HASH_MISMATCH and receiver is not None:
                 self.receivers.take(params.id)

@@ -4,6 +4,7 @@ is still being written, and its staged version is committed only when everything
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
 from collections.abc import Iterator
@@ -12,10 +13,12 @@ from pathlib import Path
 import pytest
 
 from device_runtime.package_format.errors import Code, StoreError
+from device_runtime.protocol import StoreUploadFinish
 from device_runtime.store.growing import GrowingFile, Stalled
 from device_runtime.store.receiver import Receivers
 from device_runtime.store.store import Store
-from device_runtime.store.upload import Incoming
+from device_runtime.store.upload import UNSYNCED, Incoming
+from device_runtime.store.upload_handlers import UploadHandlers
 from device_runtime.store.verify import hash_problems
 from tests.support.store import OTHER_KEY, make_package, snapshot
 
@@ -163,3 +166,88 @@ def test_a_growing_file_gives_up_when_cancelled(tmp_path: Path) -> None:
     with pytest.raises(Stalled):
         growing.read()
     growing.close()
+
+
+def _record_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths of the files and folders fsync'd from now on (each is still fsync'd)."""
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink("/proc/self/fd/%d" % fd))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return synced
+
+
+def test_a_followed_package_is_not_fsyncd_and_goes_with_its_import(store: Store, tmp_path: Path, upload_of,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The deploy path writes the model to disk once: the receiver's staged copy is fsync'd, the
+    package it came in is renamed without an fsync (its record says so) and removed by the import."""
+    data = make_package(tmp_path, padding_bytes=2 << 20).read_bytes()
+    upload = upload_of(data)
+    upload.receivers.start(upload.sha, upload.part, len(data))
+    upload.send(0, len(data))
+    receiver = upload.receivers.get(upload.sha)
+    assert receiver is not None and receiver.hashed() == upload.sha
+    synced = _record_fsyncs(monkeypatch)
+    handlers = UploadHandlers(store, threading.Event())
+    handlers.receivers = upload.receivers
+    state = handlers.finish(StoreUploadFinish(upload.sha))
+    monkeypatch.undo()
+    assert state.path is not None and upload.incoming.finished_id(state.path) == upload.sha
+    assert not any(path.endswith((".part", ".tar.gz")) for path in synced), synced  # its record and folder only
+    record = json.loads(Path(upload.incoming.part_path(upload.sha)[:-5] + ".json").read_text())
+    assert record[UNSYNCED] is True
+    assert handlers.commit_received(state.path, "tests", "")["result"]["version"] == "1.0.0"  # type: ignore[index]
+    upload.incoming.discard(state.path)  # as the import does once it holds the files
+    assert os.listdir(store.path("incoming")) == []
+    assert hash_problems(store.version_dir("detector", "1.0.0"), store.manifest("detector", "1.0.0")) == []
+
+
+def test_an_unsynced_package_is_checked_at_start_up(store: Store, tmp_path: Path) -> None:
+    """A power cut between an unsynced finish and its import: at the next start a package whose
+    bytes still match is kept (and fsync'd), one the disk did not get whole is removed, and a
+    sender offering it again starts from byte 0 instead of being told it is there."""
+    packages = [make_package(tmp_path, version=v, seed=i).read_bytes() for i, v in enumerate(("1.0.0", "1.1.0"))]
+    incoming = Incoming(store)
+    finals = []
+    for data in packages:
+        sha = hashlib.sha256(data).hexdigest()
+        incoming.begin(sha, len(data))
+        incoming.append(sha, 0, data)
+        finals.append(Path(incoming.finish(sha, sync=False)))
+    damaged = finals[1]
+    damaged.write_bytes(b"\0" * damaged.stat().st_size)  # what delayed allocation can leave after a power cut
+
+    notes = Incoming(store).check_unsynced()  # the next start
+
+    kept, removed = ("%s.tar.gz" % hashlib.sha256(data).hexdigest() for data in packages)
+    assert sorted(notes) == sorted(["kept %s in incoming/: received just before the runtime stopped, its bytes "
+                                    "still match" % kept,
+                                    "removed %s from incoming/: received just before the runtime stopped, its "
+                                    "bytes did not reach the disk whole (send the package again)" % removed]), notes
+    assert finals[0].read_bytes() == packages[0]
+    assert UNSYNCED not in json.loads(finals[0].with_name(finals[0].name[:-7] + ".json").read_text())
+    assert not damaged.exists() and not damaged.with_name(damaged.name[:-7] + ".json").exists()
+    again = Incoming(store)
+    sha = hashlib.sha256(packages[1]).hexdigest()
+    assert again.begin(sha, len(packages[1])) == 0
+    assert again.begin(hashlib.sha256(packages[0]).hexdigest(), len(packages[0])) == len(packages[0])
+    assert Incoming(store).check_unsynced() == []
+
+
+def test_an_upload_nobody_followed_is_fsyncd_at_finish(store: Store, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    data = make_package(tmp_path).read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    handlers = UploadHandlers(store, threading.Event())
+    handlers.incoming.begin(sha, len(data))
+    handlers.incoming.append(sha, 0, data)
+    synced = _record_fsyncs(monkeypatch)
+    state = handlers.finish(StoreUploadFinish(sha))
+    monkeypatch.undo()
+    assert any(path.endswith(".part") for path in synced), synced  # fsync'd under its part name, then renamed
+    assert state.path is not None
+    assert UNSYNCED not in json.loads(Path(state.path[:-7] + ".json").read_text())
