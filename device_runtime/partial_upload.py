@@ -23,7 +23,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, Optional
 
-from device_runtime.fileio import fsync_dir
+from device_runtime.fileio import WRITEBACK_SPAN, fsync_dir, start_writeback
 
 CHUNK = 1 << 20
 FOLLOW_IDLE_S = 30.0  # a follower stops when the part has not grown for this long (finish hashes the rest)
@@ -196,10 +196,14 @@ def _follow(part: str, entry: _Running, size: int) -> None:
         fd = os.open(part, os.O_RDONLY)
     except OSError:
         return  # finish hashes it all
+    on_disk = entry.hashed  # finish fsyncs the part: hand what was hashed to the disk as it goes
     try:
         wait, since = FOLLOW_POLL_MIN_S, time.monotonic()
         while not entry.stop.is_set():
             at = entry.hashed
+            if at - on_disk >= WRITEBACK_SPAN:
+                start_writeback(fd, on_disk, at - on_disk)
+                on_disk = at
             if at >= size:
                 return
             data = os.pread(fd, min(CHUNK, size - at), at)

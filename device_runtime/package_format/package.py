@@ -347,6 +347,7 @@ class PackageReader:
             path = os.path.join(target, name)
             fileio.make_dirs(os.path.dirname(path))
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        on_disk = 0  # handed to the disk so far: Staged.seal's fsync then waits for the rest only
         try:
             while written < member.size:
                 block = self._raw.block(min(CHUNK, member.size - written))
@@ -357,6 +358,9 @@ class PackageReader:
                 view = memoryview(block)
                 while view:
                     view = view[os.write(fd, view):]
+                if target is not None and written - on_disk >= fileio.WRITEBACK_SPAN:
+                    fileio.start_writeback(fd, on_disk, written - on_disk)
+                    on_disk = written
         finally:  # the store fsyncs what it keeps before renaming it in (Staged.seal)
             os.close(fd)
             sha.close()

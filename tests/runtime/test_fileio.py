@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
 import pytest
 
-from device_runtime.fileio import replacing, write_atomic
+from device_runtime import fileio
+from device_runtime.fileio import replacing, start_writeback, write_atomic
+from device_runtime.package_format.manifest import parse_manifest_bytes
+from device_runtime.package_format.package import PackageReader
+from tests.support.store import make_package
 
 
 def test_a_file_is_replaced_whole_with_the_mode_asked_for(tmp_path: Path) -> None:
@@ -41,3 +46,52 @@ def test_a_folder_in_the_way_is_an_error_and_nothing_is_left(tmp_path: Path) -> 
     with pytest.raises(IsADirectoryError):
         write_atomic(tmp_path / "out", b"data")
     assert os.listdir(tmp_path) == ["out"] and os.listdir(tmp_path / "out") == []
+
+
+def test_writeback_is_started_for_any_open_file_and_refused_for_a_pipe(tmp_path: Path) -> None:
+    """start_writeback asks the kernel to write a range now (sync_file_range); it needs no
+    write access (the upload follower holds the part read-only) and says when it cannot."""
+    target = tmp_path / "model.onnx"
+    target.write_bytes(os.urandom(1 << 20))
+    fd = os.open(target, os.O_RDONLY)
+    try:
+        assert start_writeback(fd, 0, 1 << 20) is True
+        assert start_writeback(fd, 0, 0) is False  # nothing to hand over
+    finally:
+        os.close(fd)
+    read_end, write_end = os.pipe()
+    try:
+        assert start_writeback(read_end, 0, 4096) is False  # ESPIPE: refused, never raised
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+def test_a_big_unpacked_file_is_handed_to_the_disk_as_it_is_written(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The staging copy of a 40 MB model goes to the disk in spans while it is unpacked, so the
+    fsync before it is renamed into the store waits for the last span alone."""
+    package = make_package(tmp_path, padding_bytes=40 << 20)
+    spans: list[tuple[str, int, int]] = []
+    real = fileio.start_writeback
+
+    def recording(fd: int, offset: int, length: int) -> bool:
+        spans.append((os.readlink("/proc/self/fd/%d" % fd), offset, length))
+        return real(fd, offset, length)
+
+    monkeypatch.setattr(fileio, "start_writeback", recording)
+    reader = PackageReader(str(package), 1 << 30)
+    try:
+        raw, _signature = reader.head()
+        manifest = parse_manifest_bytes(raw)
+        (tmp_path / "staged").mkdir()
+        reader.extract(manifest, str(tmp_path / "staged"))
+    finally:
+        reader.close()
+    model = manifest.file(manifest.entry)
+    assert model is not None and model.size > 40 << 20
+    on_model = [(offset, length) for path, offset, length in spans if path.endswith(model.path)]
+    assert on_model and on_model[0][0] == 0
+    assert all(a + n == b for (a, n), (b, _m) in itertools.pairwise(on_model))  # contiguous, in order
+    assert all(n >= fileio.WRITEBACK_SPAN for _a, n in on_model)
+    assert model.size - (on_model[-1][0] + on_model[-1][1]) < fileio.WRITEBACK_SPAN  # only the tail is left to fsync

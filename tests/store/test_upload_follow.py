@@ -5,6 +5,7 @@ disk, so bytes that changed while the upload waited are caught."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 from pathlib import Path
 
@@ -72,3 +73,30 @@ def test_a_resumed_part_is_hashed_again_from_the_disk(tmp_path: Path) -> None:
     with pytest.raises(UploadProblem) as refused:
         uploads.finish(str(part), str(final), hashlib.sha256(data).hexdigest(), SIZE)
     assert refused.value.kind == DAMAGED and not part.exists() and not final.exists()
+
+
+def test_the_follower_hands_what_it_hashed_to_the_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pushed file is fsync'd at finish; the follower starts the disk's writes span by span as
+    the bytes land, so that fsync waits for the last span alone, not for the whole file."""
+    size = 3 * partial_upload.WRITEBACK_SPAN + 12345
+    data = os.urandom(size)
+    part, final = tmp_path / "u.part", tmp_path / "u.tar.gz"
+    spans: list[tuple[int, int]] = []
+    real = partial_upload.start_writeback
+
+    def recording(fd: int, offset: int, length: int) -> bool:
+        assert os.readlink("/proc/self/fd/%d" % fd) == str(part)
+        spans.append((offset, length))
+        return real(fd, offset, length)
+
+    monkeypatch.setattr(partial_upload, "start_writeback", recording)
+    uploads = PartialUploads()
+    uploads.create(str(part))
+    uploads.follow(str(part), size)
+    _write(part, data, pieces=13)
+    _followed(uploads, part)
+    assert spans and spans[0][0] == 0
+    assert all(a + n == b for (a, n), (b, _m) in itertools.pairwise(spans))  # contiguous, in order
+    assert size - (spans[-1][0] + spans[-1][1]) < partial_upload.WRITEBACK_SPAN
+    uploads.finish(str(part), str(final), hashlib.sha256(data).hexdigest(), size)
+    assert final.read_bytes() == data
