@@ -236,6 +236,7 @@ class Daemon:
         self.hub = TelemetryHub(self.collectors, base_rate_hz=base_rate_hz)
         self.bus = EventBus()
         self.audit = AuditLog(os.path.join(root, "audit.jsonl"))
+        self.watchdog = WatchdogService(os.environ)  # first to close: STOPPING=1 before anything else
         self.services: List[Service] = self._make_services()
         self.handlers: Dict[str, Handler] = {}
         for service in self.services:
@@ -284,7 +285,7 @@ class Daemon:
         )
         store.store.health_gate = health.gate
         services: List[Service] = [
-            WatchdogService(os.environ),
+            self.watchdog,
             AuditService(self.audit),
             FileService(self.root),
             latency,
@@ -407,17 +408,20 @@ class Daemon:
         loop = asyncio.get_event_loop()
         self._loop = loop
         self._stopping = loop.create_future()
+        # Before the lock, which is what `edge-runtime stop` looks for: a SIGTERM while the services
+        # start is then a stop once they have (STOPPING=1, the socket removed), never a kill.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
         sock = self._bind()
         self._server = await loop.create_unix_server(lambda: _Connection(self), sock=sock)
         self.bus.attach_loop(loop)
         for service in self.services:
             service.start(loop)
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self.stop)
         self._start_demo_build()
         self._schedule_tick(loop.time())
         self._sweeper = loop.call_later(SWEEP_S, self._sweep)
         log.info("serving %s (pid %d)", self.socket_path, os.getpid())
+        self.watchdog.ready()
         if ready is not None:
             ready()
         await self._stopping

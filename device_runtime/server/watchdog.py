@@ -69,9 +69,14 @@ class WatchdogService(Service):
         self._loop: Optional[asyncio.AbstractEventLoop] = None
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._notifier is None:
-            return
         self._loop = loop
+
+    def ready(self) -> None:
+        """The daemon serves (every service started, the socket listening): say READY=1 and
+        start the pings. The daemon calls it last, so systemd never counts a daemon still
+        starting as up, and a stop asked for meanwhile is handled as a stop, not a kill."""
+        if self._notifier is None or self._loop is None:
+            return
         self._notifier.send("READY=1\nSTATUS=serving\nMAINPID=%d" % os.getpid())
         if self.interval:
             self._ping()

@@ -98,3 +98,25 @@ def test_stopping_is_announced_on_shutdown(notified_daemon) -> None:
     stop_daemon(socket_path)
     listener.wait_for("STOPPING=1", timeout=10)
     assert proc.wait(timeout=30) == 0
+
+
+def test_a_stop_while_the_daemon_starts_is_a_clean_stop(notified_daemon) -> None:
+    """`edge-runtime stop` sends SIGTERM as soon as a daemon holds its lock and wrote its pid,
+    which is before its services have started. That must be a stop (STOPPING=1, exit 0, the
+    socket removed), not a kill by the default signal action with nothing cleaned up."""
+    proc, listener, socket_path = notified_daemon
+    lock = Path(str(socket_path) + ".lock")
+    pid = ""
+    while not pid:
+        try:
+            pid = lock.read_text().strip()
+        except FileNotFoundError:
+            pass
+        if not pid:
+            with pytest.raises(subprocess.TimeoutExpired):  # it must not end before it serves
+                proc.wait(timeout=0.002)
+    assert int(pid) == proc.pid
+    os.kill(proc.pid, signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+    listener.wait_for("STOPPING=1", timeout=5)  # already sent: the daemon has ended
+    assert not socket_path.exists()
