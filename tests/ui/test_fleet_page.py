@@ -6,6 +6,7 @@ resumed, another abandoned, from a new page."""
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
+import console.ui.fleet.model as fleet_model
 from console.cli.main import main as edgectl
 from console.core.app import ConsoleCore
 from console.core.env import ConsoleEnv
@@ -182,6 +184,35 @@ def test_the_grid_fills_sorts_filters_and_names_the_unreachable(qtbot: QtBot, la
     finally:
         window.close()
         core.close()
+
+
+def test_a_fleet_action_is_under_way_until_the_page_has_shown_its_end(qtbot: QtBot, page: FleetPage,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The action's thread can end before the page has even said the action began (a fast health
+    run on a busy machine): the page must stay busy, one fleet action at a time, until its result
+    has reached the GUI thread, not only while that thread lives."""
+    workers: list[threading.Thread] = []
+    entered = threading.Event()
+
+    def at_once(*_args: object, **_kwargs: object) -> list[object]:  # every check returns at once
+        workers.append(threading.current_thread())
+        entered.set()
+        return []
+
+    monkeypatch.setattr(fleet_model, "run_each", at_once)
+    page.select(list(ROBOTS))
+    page.health_button.click()
+    assert entered.wait(timeout=30)
+    (worker,) = workers
+    worker.join(timeout=30)
+    assert not worker.is_alive()
+    assert page.runner.running  # its result is queued for the GUI thread, which has run no event since
+    page.select(list(ROBOTS))  # any refresh of the page meanwhile
+    assert page.stage.text() == "Running the health checks on robot-1, robot-2, robot-3"
+    assert not page.deploy_button.isEnabled() and not page.health_button.isEnabled()
+    assert page.open_deploy() is None
+    qtbot.waitUntil(lambda: page.outcome.text().startswith("Health run"), timeout=10_000)
+    assert not page.runner.running and page.deploy_button.isEnabled()
 
 
 def test_a_staged_rollout_from_the_page_reaches_every_robot_and_its_record_appears(

@@ -495,11 +495,20 @@ class FleetActions(QObject):
         self.parallel = parallel
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._busy = False
         self.kind = ""
+        # Connected first, so it runs before any view's slot: views that hear ``finished`` see the
+        # action over, and none sees it over before its result is shown.
+        self.finished.connect(self._on_finished)
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """An action was started and the GUI thread has not yet had its ``finished``. Not whether
+        the thread lives: it can end before the page has even said the action began."""
+        return self._busy
+
+    def _on_finished(self, _result: object) -> None:
+        self._busy = False
 
     def _progress(self) -> FleetProgress:
         stage, done, stop = self.stageChanged.emit, self.deviceDone.emit, self._stop
@@ -533,6 +542,7 @@ class FleetActions(QObject):
                 changed()
             emit(result)
 
+        self._busy = True
         self._thread = threading.Thread(target=run, name="fleet-%s" % kind, daemon=True)
         self._thread.start()
         return True
@@ -597,7 +607,12 @@ class FleetActions(QObject):
         self._stop.set()
 
     def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the action's thread to end (the console closes); whether it did. Once it has,
+        the action is over, whether or not its ``finished`` has reached the GUI thread yet."""
         thread = self._thread
         if thread is not None:
             thread.join(timeout)
-        return not self.running
+        ended = thread is None or not thread.is_alive()
+        if ended:
+            self._busy = False
+        return ended
