@@ -23,7 +23,6 @@ removes those untouched for longer than the configured age (at start-up and on a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -32,6 +31,7 @@ import time
 from typing import Any, Dict, List, Optional, Tuple
 
 from device_runtime import fileio, partial_upload
+from device_runtime.engines.engine_meta import sha256_file
 from device_runtime.package_format.errors import Code, StoreError, io_error
 from device_runtime.partial_upload import PartialUploads, UploadProblem
 from device_runtime.protocol import IncomingEntry
@@ -207,7 +207,7 @@ class Incoming:
                 final = os.path.join(directory, match.group(1) + ".tar.gz")
                 if not record.get(UNSYNCED) or not os.path.isfile(final):
                     continue
-                if _file_sha256(final) == match.group(1):
+                if sha256_file(final) == match.group(1):
                     fileio.fsync_file(final)
                     record.pop(UNSYNCED)
                     _write_record(meta, record)
@@ -322,14 +322,6 @@ def _kind(entry: str) -> str:
 
 def _write_record(meta: str, record: Dict[str, Any]) -> None:
     fileio.write_atomic(meta, json.dumps(record).encode(), 0o644)
-
-
-def _file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb", buffering=0) as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _record(meta: str) -> Dict[str, Any]:
