@@ -3,7 +3,7 @@
 hashlib lets go of the interpreter while it hashes a big block, so a reader that hands its blocks
 to a :class:`BackgroundSha256` keeps reading, inflating and writing while they are hashed on
 another core: the hash of a 300 MB model costs about as long as reading it, and it no longer
-comes on top of the rest. Blocks must not change once handed over (``bytes``).
+comes on top of the rest. Blocks must not change once handed over (``bytes``, or a view of bytes).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import queue
 import threading
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 QUEUE_BLOCKS = 16  # blocks waiting for the hashing thread at most (16 MB of 1 MB reads)
 SMALL = 1 << 16  # smaller blocks are hashed at once: a thread's hand-over costs more
@@ -20,7 +20,7 @@ SMALL = 1 << 16  # smaller blocks are hashed at once: a thread's hand-over costs
 class BackgroundSha256:
     def __init__(self) -> None:
         self._digest: Any = hashlib.sha256()
-        self._queue: "queue.Queue[Optional[bytes]]" = queue.Queue(QUEUE_BLOCKS)  # noqa: UP037 (3.8)
+        self._queue: "queue.Queue[Optional[Union[bytes, memoryview]]]" = queue.Queue(QUEUE_BLOCKS)  # noqa: UP037 (3.8)
         self._thread: Optional[threading.Thread] = None
         self._hex: Optional[str] = None
 
@@ -31,7 +31,7 @@ class BackgroundSha256:
                 return
             self._digest.update(block)
 
-    def update(self, block: bytes) -> None:
+    def update(self, block: Union[bytes, memoryview]) -> None:
         if self._hex is not None:
             raise ValueError("the sha256 was already taken")
         if len(block) < SMALL and self._thread is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import itertools
 import os
 from pathlib import Path
@@ -95,3 +96,36 @@ def test_a_big_unpacked_file_is_handed_to_the_disk_as_it_is_written(tmp_path: Pa
     assert all(a + n == b for (a, n), (b, _m) in itertools.pairwise(on_model))  # contiguous, in order
     assert all(n >= fileio.WRITEBACK_SPAN for _a, n in on_model)
     assert model.size - (on_model[-1][0] + on_model[-1][1]) < fileio.WRITEBACK_SPAN  # only the tail is left to fsync
+
+
+def test_the_background_writer_writes_every_block_in_order(tmp_path: Path) -> None:
+    blocks = [os.urandom(100), *(os.urandom(1 << 20) for _ in range(20)), os.urandom(7)]
+    target = tmp_path / "model.onnx"
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT)
+    writer = fileio.BackgroundWriter(fd)
+    for block in blocks:
+        writer.write(memoryview(block)[:])
+    writer.close()
+    os.close(fd)
+    assert target.read_bytes() == b"".join(blocks)
+    with pytest.raises(ValueError, match="closed"):
+        writer.write(b"late")
+
+
+def test_a_full_disk_under_the_background_writer_is_raised_to_the_reader() -> None:
+    """The unpack learns of a full disk from its next write or its close, as it did writing itself."""
+    fd = os.open("/dev/full", os.O_WRONLY)
+    try:
+        writer = fileio.BackgroundWriter(fd)
+        with pytest.raises(OSError) as small:
+            writer.write(b"x" * 100)  # small first blocks are written at once
+        assert small.value.errno == errno.ENOSPC
+        writer = fileio.BackgroundWriter(fd)
+        with pytest.raises(OSError) as big:
+            for _ in range(64):  # more than the queue holds: a write after the failure raises it
+                writer.write(b"x" * (1 << 20))
+            writer.close()
+        assert big.value.errno == errno.ENOSPC
+        writer.stop()  # the thread is gone; stopping again is harmless
+    finally:
+        os.close(fd)
