@@ -4,8 +4,9 @@ A 100 MB deploy used to run its steps one after the other: send, hash the upload
 to unpack and hash every file, start a loader, load. Here one child process follows the upload
 as it arrives and does, in one pass over the bytes: the upload's sha256, the manifest and its
 signature (checked before a single model byte is unpacked), the unpack of every file into a
-locked staging folder with its own sha256, and then a warm-up load of the staged model. It then
-waits for the daemon's word: ``commit`` (the import was asked for: trust and admission are
+locked staging folder with its own sha256, and then a warm-up load of the staged model (by a
+:class:`~device_runtime.store.warmup.Loader` started with it, which imports the backend
+meanwhile). It then waits for the daemon's word: ``commit`` (the import was asked for: trust and admission are
 checked again and the folder is renamed into the store) or nothing (it removes its staging).
 
 An upload whose sha256 comes only at its end (protocol 3) is staged the same way; the daemon
@@ -26,24 +27,15 @@ import threading
 from typing import IO, Any, Callable, Dict, List, Optional
 
 from device_runtime.package_format.errors import StoreError, io_error
-from device_runtime.package_format.manifest import Manifest
 from device_runtime.package_format.package import PackageReader
 from device_runtime.store.growing import GrowingFile, Stalled
 from device_runtime.store.staging import Staged
 from device_runtime.store.store import ImportOutcome, Store
+from device_runtime.store.warmup import Loader
 
 Emit = Callable[[Dict[str, Any]], None]
 IDLE_S = 60.0  # a sender silent this long has gone: stop following
 COMMIT_WAIT_S = 120.0  # a staged version nobody imports is removed after this
-
-
-def _preload() -> None:
-    """Import the loader while the bytes arrive, so the warm-up starts at once."""
-    try:
-        import numpy  # noqa: F401
-        import onnxruntime  # noqa: F401
-    except Exception:  # the warm-up itself reports a loader that cannot be imported
-        return
 
 
 class Commands:
@@ -83,8 +75,7 @@ def receive(store: Store, part: str, sha256: str, size: int, emit: Emit, command
             idle: Callable[[], None] = lambda: None) -> int:
     """Follow the upload, stage it, warm it up, then wait for ``commit`` (``idle`` is called
     before that wait: the child gives memory back)."""
-    loader = threading.Thread(target=_preload, name="preload", daemon=True)
-    loader.start()
+    loader = Loader()  # the backend is imported in its own process while the bytes arrive
     daemon_says = Commands(commands)
     growing = GrowingFile(part, size, idle_s, on_complete=lambda digest: emit({"hashed": digest, "size": size}),
                           cancel=daemon_says.ended)
@@ -95,8 +86,7 @@ def receive(store: Store, part: str, sha256: str, size: int, emit: Emit, command
 
     def warm_up(unpacked: Staged) -> None:  # every file matched: load it while the fsyncs run
         def run() -> None:
-            loader.join()
-            warmed.update(_warm(unpacked.path, unpacked.manifest))
+            warmed.update(loader.warm(unpacked.path, unpacked.manifest))
 
         warmer.append(threading.Thread(target=run, name="warm-up", daemon=True))
         warmer[0].start()
@@ -145,17 +135,9 @@ def receive(store: Store, part: str, sha256: str, size: int, emit: Emit, command
         reader.close()
         for thread in warmer:  # it reads the staged files: done with them before they go
             thread.join()
+        loader.close()
         if staged is not None:
             staged.release(remove=True)
-
-
-def _warm(version_dir: str, manifest: Manifest) -> Dict[str, Any]:
-    from device_runtime.store.warmup import warm
-
-    try:
-        return {"warm": warm(version_dir, manifest)}
-    except Exception as exc:
-        return {"warm_error": "%s: %s" % (type(exc).__name__, str(exc)[:500])}
 
 
 def open_commands(fd: int = 0) -> IO[str]:

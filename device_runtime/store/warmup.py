@@ -146,13 +146,85 @@ def run_warmup(version_dir: str, timeout_s: float = 600.0) -> Dict[str, Any]:
     return result
 
 
+class Loader:
+    """A warm-up loader started ahead of its model: ``python -m device_runtime.store.warmup --wait``
+    imports the backend at once, then waits for one line on stdin naming the version folder and
+    its manifest, loads and warms it up, and prints the result line.
+
+    The store's receiving child starts one as an upload begins, so the backend's import (a few
+    tenths of a second of a core, holding the interpreter) runs in another process while the
+    bytes are unpacked, and the model's load starts the moment its files have matched. A crash
+    of the backend on a bad model ends the loader, not the receiving child. The loader dies with
+    the process that started it (Linux's parent-death signal)."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([*python_command(), "-m", "device_runtime.store.warmup", "--wait"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def warm(self, version_dir: str, manifest: Manifest) -> Dict[str, Any]:
+        """Load and warm up the staged version: ``{"warm": result}`` or ``{"warm_error": words}``."""
+        order = json.dumps({"dir": version_dir, "manifest": manifest.canonical_bytes().decode("utf-8")})
+        try:
+            out, err = self.proc.communicate((order + "\n").encode("utf-8"))
+        except (OSError, ValueError) as exc:  # it is gone already
+            return {"warm_error": "the loader stopped before it was given the model: %s" % exc}
+        lines = out.decode("utf-8", "replace").strip().splitlines()
+        try:
+            result = json.loads(lines[-1]) if lines else {}
+        except ValueError:
+            result = {}
+        if isinstance(result, dict) and result.get("ok"):
+            return {"warm": result}
+        why = result.get("error") if isinstance(result, dict) else None
+        return {"warm_error": why or err.decode("utf-8", "replace").strip()[-300:] or
+                "the loader exited with status %d" % self.proc.returncode}
+
+    def close(self) -> None:
+        """End a loader that was not given a model (it exits at the end of its input)."""
+        if self.proc.returncode is None:
+            try:
+                self.proc.communicate(b"", timeout=5)
+            except (OSError, ValueError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+
+
+def _die_with_parent() -> None:
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the end of stdin still ends it
+        return
+
+
+def _import_backend() -> None:
+    try:
+        import numpy  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except Exception:  # the load itself reports a backend that cannot be imported
+        return
+
+
+def _wait_for_order() -> Dict[str, Any]:
+    _die_with_parent()
+    _import_backend()  # while the model is still arriving
+    line = sys.stdin.readline()
+    if not line.strip():
+        return {}
+    order = json.loads(line)
+    return warm(str(order["dir"]), parse_manifest_bytes(str(order["manifest"]).encode("utf-8")))
+
+
 def main(argv: List[str]) -> int:
     try:
-        result = warm(argv[0])
+        result = _wait_for_order() if argv == ["--wait"] else warm(argv[0])
     except Exception as exc:
         result = {"ok": False, "error": "%s: %s" % (type(exc).__name__, str(exc)[:1500])}
-    sys.stdout.write(json.dumps(result) + "\n")
-    return 0 if result.get("ok") else 1
+    if result:
+        sys.stdout.write(json.dumps(result) + "\n")
+    return 0 if result.get("ok") or not result else 1
 
 
 if __name__ == "__main__":
