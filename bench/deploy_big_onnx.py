@@ -5,8 +5,8 @@ a bare ONNX Runtime session load of the file.
 
 Target (issue 16): at most 1.5 times the floor. Weights do not compress, so the package stores them,
 and it is sent as it is made (no package file on the laptop); each phase is printed so the figure
-can be read: the manifest's pass over the model, the sending (hashed as it goes), the device's
-verification at finish, the import (the warm-up load the device started as the bytes arrived).
+can be read: the wait for the model's sha256 (the upload has begun by then), the sending (hashed
+as it goes), the device's verification at finish, the import (the warm-up load the device started as the bytes arrived).
 The daemon is started first by an untimed deploy of a small model, as it runs while a console
 is connected.
 
@@ -89,8 +89,8 @@ def phases(steps_s: dict[str, float]) -> str:
 
 
 class Phases:
-    """Times the console's own phases of one ``edgectl deploy`` (the manifest's pass over the
-    model, the sending, the device's verification at finish, the import), by wrapping them."""
+    """Times the console's own phases of one ``edgectl deploy`` (waiting for the model's sha256,
+    the sending, the device's verification at finish, the import), by wrapping them."""
 
     def __init__(self) -> None:
         import console.core.models.deploy as deploy
@@ -99,7 +99,7 @@ class Phases:
         import console.core.transfers.upload_stream as upload_stream
 
         self.marks: list[tuple[str, float, float]] = []
-        self._wrap(packages, "manifest_for_onnx", "manifest")
+        self._wrap(packages.ParsedModel, "sha256", "sha256")
         self._wrap(deploy, "package_to_send", "package")
         self._wrap(upload_stream, "send", "send")
         self._wrap(upload_stream, "finish", "finish")

@@ -38,7 +38,7 @@ def device_providers(skip: Collection[str] = ()) -> List[str]:
 
 
 def open_session(model: Union[str, bytes], providers: Optional[Sequence[str]] = None, threads: Optional[int] = None,
-                 spinning: bool = True, cpu_fallback: bool = True) -> Any:
+                 spinning: bool = True, cpu_fallback: bool = True, prepacking: bool = True) -> Any:
     """An ``onnxruntime.InferenceSession`` on ``model`` (a path or the serialized model).
 
     ``providers``: exactly these, in this order (``None``: :func:`device_providers`).
@@ -46,6 +46,9 @@ def open_session(model: Union[str, bytes], providers: Optional[Sequence[str]] = 
     ``spinning``: False stops idle pool threads spinning between runs (for a session that runs
     now and then and must not burn a core waiting). ``cpu_fallback``: False makes a load fail
     when some node has no kernel on the given providers, instead of running it on the CPU.
+    ``prepacking``: False leaves constant weights in the model's layout instead of re-laying them
+    out for the CPU's matrix kernels at load (a copy of every weight: worth it for a session that
+    runs many times, pure cost for one that runs once).
     ONNX Runtime's exception, when it cannot load the model, reaches the caller as it is."""
     import onnxruntime as ort
 
@@ -59,5 +62,7 @@ def open_session(model: Union[str, bytes], providers: Optional[Sequence[str]] = 
         options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     if not cpu_fallback:
         options.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
+    if not prepacking:
+        options.add_session_config_entry("session.disable_prepacking", "1")
     chosen = device_providers() if providers is None else list(providers)
     return ort.InferenceSession(model, sess_options=options, providers=chosen)

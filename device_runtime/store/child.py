@@ -16,42 +16,11 @@ import os
 import sys
 from typing import Any, Dict, List
 
+from device_runtime.heap import give_heap_back, keep_heap
 from device_runtime.package_format.errors import StoreError, as_store_error
 from device_runtime.store.compat import StoreFacts
 from device_runtime.store.receive import open_commands, receive
 from device_runtime.store.store import Store
-
-M_TRIM_THRESHOLD = -1
-M_MMAP_THRESHOLD = -3
-KEEP_HEAP_BYTES = 64 << 20
-
-
-def keep_heap() -> None:
-    """Let glibc's malloc reuse freed megabyte blocks instead of mapping fresh pages for each.
-
-    Unpacking allocates a handful of 1 MB buffers per MB of package (read, inflate, the tar
-    layer's joins); served by mmap each one costs 256 page faults, which made the unpack twice
-    as slow. This short-lived process may keep up to 64 MB of freed heap instead. Elsewhere
-    (another libc) it does nothing."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt(M_MMAP_THRESHOLD, KEEP_HEAP_BYTES)
-    mallopt(M_TRIM_THRESHOLD, 2 * KEEP_HEAP_BYTES)
-
-
-def give_heap_back() -> None:
-    """Return the freed heap to the system before waiting idle (see :func:`keep_heap`)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):
-        return
 
 
 def _emit(data: Dict[str, Any]) -> None:

@@ -75,7 +75,7 @@ def receive(store: Store, part: str, sha256: str, size: int, emit: Emit, command
             idle: Callable[[], None] = lambda: None) -> int:
     """Follow the upload, stage it, warm it up, then wait for ``commit`` (``idle`` is called
     before that wait: the child gives memory back)."""
-    loader = Loader()  # the backend is imported in its own process while the bytes arrive
+    loader = Loader(reserve=size)  # the backend is imported in its own process while the bytes arrive
     daemon_says = Commands(commands)
     growing = GrowingFile(part, size, idle_s, on_complete=lambda digest: emit({"hashed": digest, "size": size}),
                           cancel=daemon_says.ended)

@@ -15,6 +15,7 @@ import time
 from typing import Any, Dict, List, Optional
 
 from device_runtime.engines.ort_session import TENSORRT, device_providers, open_session
+from device_runtime.heap import reserve_heap
 from device_runtime.package_format.errors import Code, StoreError
 from device_runtime.package_format.manifest import MANIFEST_FILE, Manifest, parse_manifest_bytes
 from device_runtime.package_format.tensors import is_fixed
@@ -82,9 +83,10 @@ def _warm_onnx(path: str, manifest: Manifest, version_dir: str) -> Dict[str, Any
     # The device's accelerator as the latency probe picks it: CUDA before the CPU, and not TensorRT's
     # provider, whose engine build at load would hold the activation for minutes (a TensorRT version
     # is an .engine of its own, warmed up by _warm_engine).
+    # The session runs once and is dropped: its weights are not re-laid out for repeated runs.
     providers = device_providers(skip=(TENSORRT,))
     start = time.perf_counter()
-    session = open_session(path, providers)
+    session = open_session(path, providers, prepacking=False)
     load_s = time.perf_counter() - start
     inputs = session.get_inputs()
     feeds = _feeds(manifest, version_dir, inputs, _declared_lows(path) if _needs_lows(inputs) else {})
@@ -147,9 +149,11 @@ def run_warmup(version_dir: str, timeout_s: float = 600.0) -> Dict[str, Any]:
 
 
 class Loader:
-    """A warm-up loader started ahead of its model: ``python -m device_runtime.store.warmup --wait``
-    imports the backend at once, then waits for one line on stdin naming the version folder and
-    its manifest, loads and warms it up, and prints the result line.
+    """A warm-up loader started ahead of its model: ``python -m device_runtime.store.warmup --wait
+    [--reserve BYTES]`` imports the backend at once and readies ``BYTES`` of heap for the load
+    (:func:`device_runtime.heap.reserve_heap`: the load's pages are faulted in while the model
+    still arrives), then waits for one line on stdin naming the version folder and its manifest,
+    loads and warms it up, and prints the result line.
 
     The store's receiving child starts one as an upload begins, so the backend's import (a few
     tenths of a second of a core, holding the interpreter) runs in another process while the
@@ -157,8 +161,9 @@ class Loader:
     of the backend on a bad model ends the loader, not the receiving child. The loader dies with
     the process that started it (Linux's parent-death signal)."""
 
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen([*python_command(), "-m", "device_runtime.store.warmup", "--wait"],
+    def __init__(self, reserve: int = 0) -> None:
+        self.proc = subprocess.Popen([*python_command(), "-m", "device_runtime.store.warmup", "--wait",
+                                      "--reserve", str(max(0, reserve))],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def warm(self, version_dir: str, manifest: Manifest) -> Dict[str, Any]:
@@ -207,9 +212,10 @@ def _import_backend() -> None:
         return
 
 
-def _wait_for_order() -> Dict[str, Any]:
+def _wait_for_order(reserve: int) -> Dict[str, Any]:
     _die_with_parent()
     _import_backend()  # while the model is still arriving
+    reserve_heap(reserve)
     line = sys.stdin.readline()
     if not line.strip():
         return {}
@@ -219,7 +225,10 @@ def _wait_for_order() -> Dict[str, Any]:
 
 def main(argv: List[str]) -> int:
     try:
-        result = _wait_for_order() if argv == ["--wait"] else warm(argv[0])
+        if argv[:1] == ["--wait"]:
+            result = _wait_for_order(int(argv[2]) if argv[1:2] == ["--reserve"] else 0)
+        else:
+            result = warm(argv[0])
     except Exception as exc:
         result = {"ok": False, "error": "%s: %s" % (type(exc).__name__, str(exc)[:1500])}
     if result:

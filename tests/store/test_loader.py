@@ -13,6 +13,7 @@ from pathlib import Path
 
 import onnx
 import psutil
+import pytest
 from onnx import TensorProto, helper
 
 from console.core.models.packages import manifest_for_onnx
@@ -43,6 +44,33 @@ def test_a_staged_model_is_loaded_and_warmed_up_by_the_loader(tmp_path: Path) ->
     assert outcome["warm"]["load_s"] >= 0 and outcome["warm"]["infer_ms"] >= 0
     assert loader.proc.returncode == 0
     loader.close()  # after a model: nothing left to do
+
+
+def test_a_loader_that_readies_its_heap_for_the_model_loads_it(tmp_path: Path) -> None:
+    folder, manifest = _staged(tmp_path / "staged")
+    loader = Loader(reserve=32 << 20)  # as a receiving child starts it: the upload's size
+    outcome = loader.warm(folder, manifest)
+    assert outcome["warm"]["ok"] is True, outcome
+    assert loader.proc.returncode == 0
+
+
+def test_the_warm_up_session_runs_once_so_its_weights_are_not_prepacked(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import device_runtime.store.warmup as warmup
+    from device_runtime.engines.ort_session import open_session
+
+    folder, manifest = _staged(tmp_path / "staged")
+    sessions: list[object] = []
+
+    def recorded(*args: object, **kwargs: object) -> object:
+        sessions.append(open_session(*args, **kwargs))  # type: ignore[arg-type]
+        return sessions[-1]
+
+    monkeypatch.setattr(warmup, "open_session", recorded)
+    assert warmup.warm(folder, manifest)["ok"] is True
+    [session] = sessions
+    options = session.get_session_options()  # type: ignore[attr-defined]
+    assert options.get_session_config_entry("session.disable_prepacking") == "1"
 
 
 def test_a_model_the_backend_cannot_load_is_a_warm_error_with_its_words(tmp_path: Path) -> None:

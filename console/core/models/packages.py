@@ -17,8 +17,8 @@ import tarfile
 import tempfile
 import threading
 import zlib
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -132,12 +132,22 @@ def manifest_for_onnx(model_path: Path, name: str, version: str, author: str, pr
     dynamic inputs have no safe default, or whose external data is missing, is refused here, before a
     byte is written or sent."""
 
+    parsed = _parse(model_path)
+    return _manifest(model_path, parsed, parsed.sha256(), name, version, author, precision, security_counter, extra,
+                     engine, recipe, shapes, sample)
+
+
+def _manifest(model_path: Path, parsed: ParsedModel, onnx_sha: str, name: str, version: str, author: str,
+              precision: str | None = None, security_counter: int = 0, extra: list[Path] | None = None,
+              engine: EngineBuild | None = None, recipe: dict[str, Any] | None = None,
+              shapes: dict[str, list[int]] | None = None, sample: Path | None = None) -> Manifest:
+    """:func:`manifest_for_onnx` of a parsed model, with ``onnx_sha`` as the model's sha256."""
     try:
         check_name(name)
         SemVer(version)
     except StoreError as exc:
         raise PackageError(exc.message.replace("manifest.json: ", "")) from None
-    model, onnx_sha, onnx_size = _parse_and_hash(model_path)
+    model, onnx_size = parsed.model, parsed.size
     initializers = {init.name for init in model.graph.initializer}
     inputs = [spec_of(v) for v in model.graph.input if v.name not in initializers]
     outputs = [spec_of(v) for v in model.graph.output]
@@ -171,26 +181,63 @@ def manifest_for_onnx(model_path: Path, name: str, version: str, author: str, pr
     )
 
 
-_PARSED: dict[tuple[int, int, int, int], tuple[Any, str, int]] = {}  # file identity -> (model, sha256, size)
+PENDING_SHA256 = "0" * 64  # stands for a sha256 still being computed: a manifest's size does not depend on it
+
+
+class ParsedModel:
+    """An ONNX model's graph (skimmed: without its weights' bytes) and size, read from one mapping
+    of the file, and its sha256, which a thread computes from the same mapping meanwhile (hashlib
+    lets go of the interpreter): :meth:`sha256` waits for it."""
+
+    def __init__(self, size: int, mapped: mmap.mmap | None) -> None:
+        self.model: Any = None  # set once the graph is read, beside the hash
+        self.size = size
+        self._mapped = mapped
+        self._view = memoryview(mapped if mapped is not None else b"")
+        self._digest = hashlib.sha256()
+        self._hex: str | None = None
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._digest.update, args=(self._view,), name="onnx-sha256",
+                                        daemon=True)
+        self._thread.start()
+
+    def sha256(self) -> str:
+        with self._lock:
+            if self._hex is None:
+                self._thread.join()
+                self._hex = self._digest.hexdigest()
+                self._release()
+            return self._hex
+
+    def _release(self) -> None:
+        self._view.release()
+        if self._mapped is not None:
+            self._mapped.close()
+
+    def abandon(self) -> None:
+        """Let go of the file after the graph could not be read (once the hash is done with it)."""
+        self._thread.join()
+        self._release()
+
+
+_PARSED: dict[tuple[int, int, int, int], ParsedModel] = {}  # file identity -> its parse
 _PARSED_KEEP = 1  # the model being packaged now (a skimmed model may still hold weights in Constant nodes)
 _PARSING = threading.Lock()
 
 
 def prepare_model(model_path: Path) -> None:
-    """Parse and hash an ONNX model ahead of its packaging (on a thread while the device is being
-    reached, say): the package made next from the unchanged file starts from there. Problems
-    are left for the packaging itself to report."""
+    """Parse an ONNX model and start its hash ahead of its packaging (on a thread while the device
+    is being reached, say): the package made next from the unchanged file starts from there.
+    Problems are left for the packaging itself to report."""
     try:
-        _parse_and_hash(model_path)
+        _parse(model_path)
     except PackageError:
         return
 
 
-def _parse_and_hash(model_path: Path) -> tuple[Any, str, int]:
-    """The parsed model (without its weights' bytes), its sha256 and size, from one mapping of
-    the file: the hash runs on a thread of its own beside the parse (hashlib lets go of the
-    interpreter), and no copy of the file is read into memory first. Kept for the unchanged
-    file: :func:`prepare_model` may have done it already."""
+def _parse(model_path: Path) -> ParsedModel:
+    """The model's graph and size, and its sha256 under way, without a copy of the file read into
+    memory first. Kept for the unchanged file: :func:`prepare_model` may have done it already."""
     with _PARSING:
         try:
             with open(model_path, "rb") as handle:
@@ -201,29 +248,19 @@ def _parse_and_hash(model_path: Path) -> tuple[Any, str, int]:
                 mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if info.st_size else None
         except OSError as exc:
             raise PackageError("cannot read %s: %s" % (model_path, exc.strerror or exc)) from None
-        parsed = _parse_mapped(model_path, mapped)
+        parsed = ParsedModel(info.st_size, mapped)
+        view = memoryview(mapped if mapped is not None else b"")
+        try:
+            parsed.model = skim(view)  # the graph without its weights' bytes: packaging never reads them
+        except Exception as exc:
+            view.release()
+            parsed.abandon()
+            raise PackageError("%s is not an ONNX model: %s" % (model_path, str(exc)[:200])) from None
+        view.release()
         while len(_PARSED) >= _PARSED_KEEP:
             del _PARSED[next(iter(_PARSED))]
         _PARSED[identity] = parsed
         return parsed
-
-
-def _parse_mapped(model_path: Path, mapped: mmap.mmap | None) -> tuple[Any, str, int]:
-    size = len(mapped) if mapped is not None else 0
-    digest = hashlib.sha256()
-    view = memoryview(mapped if mapped is not None else b"")
-    hashing = threading.Thread(target=digest.update, args=(view,), name="onnx-sha256", daemon=True)
-    hashing.start()
-    try:
-        model = skim(view)  # the graph without its weights' bytes: packaging never reads them
-    except Exception as exc:
-        raise PackageError("%s is not an ONNX model: %s" % (model_path, str(exc)[:200])) from None
-    finally:
-        hashing.join()
-        view.release()
-        if mapped is not None:
-            mapped.close()
-    return model, digest.hexdigest(), size
 
 
 def _warmup(inputs: list[TensorSpec], shapes: dict[str, list[int]], sample: Path | None) -> WarmupSpec:
@@ -343,22 +380,44 @@ _COPY_CHUNK = 1 << 20
 class PackageStream:
     """A stored package (files that do not compress) made as it is read: the same tar as
     :class:`_TarWriter` lays out, framed in deflate stored blocks, so its size is known before
-    its first byte is made and it can go to a device without being written to disk first."""
+    its first byte is made and it can go to a device without being written to disk first.
 
-    def __init__(self, name: str, manifest_bytes: bytes, signature: bytes | None, files: dict[str, Path]) -> None:
+    ``head``: the manifest and signature given are a draft of the final ones' size (the model's
+    sha256 is still being computed), and ``head()`` gives the final ones when the first block is
+    read. The upload can begin meanwhile: its size is known already."""
+
+    def __init__(self, name: str, manifest_bytes: bytes, signature: bytes | None, files: dict[str, Path],
+                 head: Callable[[], tuple[bytes, bytes | None]] | None = None) -> None:
         self.name = name
+        self._files = files
+        self._head = head
+        self._layout(manifest_bytes, signature)
+        self.size = self._stream_size()
+
+    def _layout(self, manifest_bytes: bytes, signature: bytes | None) -> None:
         self.pieces: list[tuple[bytes, Path | None, int]] = []  # (bytes, or a file of that size)
         self.tar_size = 0
         self._add(MANIFEST_FILE, manifest_bytes)
         if signature is not None:
             self._add(SIGNATURE_FILE, signature)
-        for arcname, path in files.items():
+        for arcname, path in self._files.items():
             self._add(arcname, path=path)
         end = tarfile.NUL * (2 * tarfile.BLOCKSIZE)
         record = (self.tar_size + len(end)) % tarfile.RECORDSIZE
         self._bytes(end + (tarfile.NUL * (tarfile.RECORDSIZE - record) if record else b""))
-        self.size = (len(GZIP_HEADER) + sum(stored_size(p[2] if p[1] is not None else len(p[0])) for p in self.pieces)
-                     + len(stored_trailer(0, 0)))
+
+    def _stream_size(self) -> int:
+        return (len(GZIP_HEADER) + sum(stored_size(p[2] if p[1] is not None else len(p[0])) for p in self.pieces)
+                + len(stored_trailer(0, 0)))
+
+    def _final_head(self) -> None:
+        if self._head is None:
+            return
+        manifest_bytes, signature = self._head()
+        self._head = None
+        self._layout(manifest_bytes, signature)
+        if self._stream_size() != self.size:
+            raise PackageError("%s changed while it was packaged: package it again" % self.name)
 
     def _bytes(self, data: bytes) -> None:
         if self.pieces and self.pieces[-1][1] is None:  # one run of blocks for neighbouring headers
@@ -382,6 +441,7 @@ class PackageStream:
             self._bytes(tarfile.NUL * (tarfile.BLOCKSIZE - info.size % tarfile.BLOCKSIZE))
 
     def blocks(self) -> Iterator[bytes]:
+        self._final_head()
         yield GZIP_HEADER
         crc = 0
         for data, path, size in self.pieces:
@@ -472,19 +532,36 @@ def package_to_send(model_path: Path, scratch: Path, name: str, version: str, au
                     **options: Any) -> Path | PackageStream:
     """The package :func:`build_package` would write, as a stream made while it is sent when its
     files do not compress (nothing written to disk, the model read once more, as it goes);
-    otherwise written into ``scratch`` (a compressed size is not known before it is made)."""
-    _manifest, raw, signature, files = _package_parts(model_path, name, version, author, key, **options)
+    otherwise written into ``scratch`` (a compressed size is not known before it is made).
+
+    The stream is handed back before the model's sha256 is known (its manifest is a draft of the
+    same size): the device can be told an upload of that size is coming, and start following it,
+    while the hash ends; the manifest is completed when the first block is read."""
+    parsed = _parse(model_path)
+    draft = _manifest(model_path, parsed, PENDING_SHA256, name, version, author, **options)
+    files = _package_files(model_path, draft, options)
+
+    def final() -> tuple[Manifest, bytes, bytes | None]:
+        sha = parsed.sha256()
+        manifest = replace(draft, source_onnx_sha256=sha,
+                           files=[replace(f, sha256=sha) if f.path == "model.onnx" and f.sha256 == PENDING_SHA256
+                                  else f for f in draft.files])
+        raw = manifest.canonical_bytes()
+        return manifest, raw, sign(key, raw).to_bytes() if key is not None else None
+
     if choose_level(files.values()) == STORE_LEVEL:
-        return PackageStream("%s-%s.tar.gz" % (name, version), raw, signature, files)
+        raw = draft.canonical_bytes()
+        return PackageStream("%s-%s.tar.gz" % (name, version), raw, sign(key, raw).to_bytes() if key is not None
+                             else None, files, head=lambda: final()[1:])
     out = scratch / ("%s-%s.tar.gz" % (name, version))
+    _manifest_done, raw, signature = final()
     write_package(out, raw, signature, files)
     return out
 
 
-def _package_parts(model_path: Path, name: str, version: str, author: str, key: Any = None,
-                   **options: Any) -> tuple[Manifest, bytes, bytes | None, dict[str, Path]]:
+def _package_files(model_path: Path, manifest: Manifest, options: dict[str, Any]) -> dict[str, Path]:
+    """The files of the package of ``manifest``, by their names in it."""
     engine: EngineBuild | None = options.get("engine")
-    manifest = manifest_for_onnx(model_path, name, version, author, **options)
     files = {"model.onnx": model_path}
     if engine is not None:
         files = {"model.engine": engine.path, "model.onnx": model_path}
@@ -493,6 +570,13 @@ def _package_parts(model_path: Path, name: str, version: str, author: str, key: 
         files[SAMPLE_FILE] = options["sample"]
     for path in options.get("extra") or []:
         files[path.name] = path
+    return files
+
+
+def _package_parts(model_path: Path, name: str, version: str, author: str, key: Any = None,
+                   **options: Any) -> tuple[Manifest, bytes, bytes | None, dict[str, Path]]:
+    manifest = manifest_for_onnx(model_path, name, version, author, **options)
+    files = _package_files(model_path, manifest, options)
     raw = manifest.canonical_bytes()
     signature = sign(key, raw).to_bytes() if key is not None else None
     return manifest, raw, signature, files
