@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Any, Dict, List, Optional
 
@@ -162,36 +163,59 @@ class Loader:
     the process that started it (Linux's parent-death signal)."""
 
     def __init__(self, reserve: int = 0) -> None:
+        # Its stderr goes to a file, not a pipe: nothing it says can block it while its result is awaited.
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close(), which receive() always calls)
         self.proc = subprocess.Popen([*python_command(), "-m", "device_runtime.store.warmup", "--wait",
                                       "--reserve", str(max(0, reserve))],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr)
 
     def warm(self, version_dir: str, manifest: Manifest) -> Dict[str, Any]:
-        """Load and warm up the staged version: ``{"warm": result}`` or ``{"warm_error": words}``."""
+        """Load and warm up the staged version: ``{"warm": result}`` or ``{"warm_error": words}``.
+        The result is its line: the loader's own exit (dropping a loaded model) is not waited for."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
         order = json.dumps({"dir": version_dir, "manifest": manifest.canonical_bytes().decode("utf-8")})
         try:
-            out, err = self.proc.communicate((order + "\n").encode("utf-8"))
+            self.proc.stdin.write((order + "\n").encode("utf-8"))
+            self.proc.stdin.close()
         except (OSError, ValueError) as exc:  # it is gone already
-            return {"warm_error": "the loader stopped before it was given the model: %s" % exc}
-        lines = out.decode("utf-8", "replace").strip().splitlines()
+            self._reap()
+            return {"warm_error": "the loader stopped before it was given the model: %s" % (self._said()[-300:] or exc)}
+        line = self.proc.stdout.readline()
         try:
-            result = json.loads(lines[-1]) if lines else {}
+            result = json.loads(line.decode("utf-8", "replace")) if line.strip() else {}
         except ValueError:
             result = {}
         if isinstance(result, dict) and result.get("ok"):
             return {"warm": result}
+        self._reap()
         why = result.get("error") if isinstance(result, dict) else None
-        return {"warm_error": why or err.decode("utf-8", "replace").strip()[-300:] or
-                "the loader exited with status %d" % self.proc.returncode}
+        return {"warm_error": why or self._said()[-300:] or "the loader exited with status %d" % self.proc.returncode}
+
+    def _said(self) -> str:
+        try:
+            self._stderr.seek(0)
+            return self._stderr.read().decode("utf-8", "replace").strip()
+        except (OSError, ValueError):
+            return ""
 
     def close(self) -> None:
-        """End a loader that was not given a model (it exits at the end of its input)."""
-        if self.proc.returncode is None:
-            try:
-                self.proc.communicate(b"", timeout=5)
-            except (OSError, ValueError, subprocess.TimeoutExpired):
-                self.proc.kill()
-                self.proc.wait()
+        """Reap the loader: one given a model exits once it has said how it went, one that was not
+        exits at the end of its input."""
+        self._reap()
+        self._stderr.close()
+
+    def _reap(self) -> None:
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None and not stream.closed:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def _die_with_parent() -> None:
@@ -215,7 +239,7 @@ def _import_backend() -> None:
 def _wait_for_order(reserve: int) -> Dict[str, Any]:
     _die_with_parent()
     _import_backend()  # while the model is still arriving
-    reserve_heap(reserve)
+    reserve_heap(reserve)  # on this thread: the load's blocks come from the heap (arena) it readies
     line = sys.stdin.readline()
     if not line.strip():
         return {}
@@ -233,7 +257,12 @@ def main(argv: List[str]) -> int:
         result = {"ok": False, "error": "%s: %s" % (type(exc).__name__, str(exc)[:1500])}
     if result:
         sys.stdout.write(json.dumps(result) + "\n")
-    return 0 if result.get("ok") or not result else 1
+    code = 0 if result.get("ok") or not result else 1
+    if argv[:1] == ["--wait"]:  # said all it had to: no need to tear down a loaded model
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 if __name__ == "__main__":

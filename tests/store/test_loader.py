@@ -42,8 +42,8 @@ def test_a_staged_model_is_loaded_and_warmed_up_by_the_loader(tmp_path: Path) ->
     assert outcome["warm"]["ok"] is True
     assert outcome["warm"]["provider"] == "CPUExecutionProvider"
     assert outcome["warm"]["load_s"] >= 0 and outcome["warm"]["infer_ms"] >= 0
+    loader.close()  # the result came as its line: the loader's exit is reaped here
     assert loader.proc.returncode == 0
-    loader.close()  # after a model: nothing left to do
 
 
 def test_a_loader_that_readies_its_heap_for_the_model_loads_it(tmp_path: Path) -> None:
@@ -51,6 +51,7 @@ def test_a_loader_that_readies_its_heap_for_the_model_loads_it(tmp_path: Path) -
     loader = Loader(reserve=32 << 20)  # as a receiving child starts it: the upload's size
     outcome = loader.warm(folder, manifest)
     assert outcome["warm"]["ok"] is True, outcome
+    loader.close()
     assert loader.proc.returncode == 0
 
 
@@ -89,6 +90,23 @@ def test_a_loader_that_crashes_says_how_it_ended(tmp_path: Path) -> None:
     outcome = loader.warm(folder, manifest)
     assert set(outcome) == {"warm_error"}
     assert "the loader" in outcome["warm_error"], outcome
+
+
+def test_a_loader_that_dies_without_a_result_is_quoted_from_its_stderr(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import device_runtime.store.warmup as warmup
+
+    folder, manifest = _staged(tmp_path / "staged")
+    dies = ("import sys; sys.stdin.readline(); sys.stderr.write('x' * 200000 + ' Illegal instruction (core dumped)'); "
+            "sys.exit(132)")  # more than a pipe holds: it must not block the loader
+    monkeypatch.setattr(warmup, "python_command", lambda: [sys.executable, "-c", dies])
+    loader = Loader()
+    outcome = loader.warm(folder, manifest)
+    assert set(outcome) == {"warm_error"}
+    assert outcome["warm_error"].endswith("Illegal instruction (core dumped)"), outcome["warm_error"][-80:]
+    assert len(outcome["warm_error"]) <= 300
+    loader.close()
+    assert loader.proc.returncode == 132
 
 
 def test_a_loader_never_given_a_model_ends_quietly() -> None:
