@@ -63,28 +63,29 @@ def start_writeback(fd: int, offset: int, length: int) -> bool:
     return call(fd, offset, length, _SYNC_FILE_RANGE_WRITE) == 0
 
 
-class BackgroundWriter:
-    """Writes blocks to an open file on a thread of its own, handing each new WRITEBACK_SPAN to the
-    disk as it goes (:func:`start_writeback`, with ``writeback``).
+class BlockWorker:
+    """Takes blocks on a thread of its own: the base of :class:`BackgroundWriter` and of
+    ``package_format.hashing.BackgroundSha256``. os.write and hashlib let go of the interpreter
+    on a big block, so whoever hands the blocks over keeps reading and unpacking meanwhile.
 
-    os.write lets go of the interpreter, so a reader that unpacks and hashes a big file keeps doing
-    that while the last megabyte is copied into the page cache: the copy (a third of a 300 MB
-    unpack) no longer comes on top of the rest. Blocks must not change once handed over (``bytes``,
-    or a view of bytes). The first failure (a full disk) is raised by the next :meth:`write` or by
-    :meth:`close`; blocks after it are dropped. The file descriptor stays the caller's."""
+    The thread starts at the first block of :data:`SMALL` bytes or more; smaller blocks before it
+    are taken at once, on the caller's thread (a hand-over costs more than they do). At most
+    :data:`QUEUE_BLOCKS` blocks wait. Blocks must not change once handed over (``bytes``, or a view
+    of bytes). The first OSError of :meth:`_take` is raised by the next :meth:`put` or by
+    :meth:`finish`; blocks after it are dropped."""
 
     QUEUE_BLOCKS = 16
-    SMALL = 1 << 16  # a file that starts with smaller blocks is written at once until a big one comes
+    SMALL = 1 << 16
 
-    def __init__(self, fd: int, writeback: bool = True) -> None:
-        self._fd = fd
-        self._writeback = writeback
+    def __init__(self, name: str) -> None:
+        self._name = name
         self._queue: "queue.Queue[Optional[Union[bytes, memoryview]]]" = queue.Queue(self.QUEUE_BLOCKS)  # noqa: UP037
         self._error: Optional[OSError] = None
         self._thread: Optional[threading.Thread] = None
         self._closed = False
-        self._on_disk = 0
-        self.written = 0
+
+    def _take(self, block: Union[bytes, memoryview]) -> None:
+        raise NotImplementedError
 
     def _run(self) -> None:
         while True:
@@ -93,11 +94,55 @@ class BackgroundWriter:
                 return
             if self._error is None:
                 try:
-                    self._write(block)
+                    self._take(block)
                 except OSError as exc:
                     self._error = exc
 
-    def _write(self, block: Union[bytes, memoryview]) -> None:
+    def put(self, block: Union[bytes, memoryview]) -> None:
+        if self._error is not None:
+            raise self._error
+        if self._closed:
+            raise ValueError("the %s is closed: it takes no more blocks" % self._name)
+        if self._thread is None:
+            if len(block) < self.SMALL:
+                self._take(block)
+                return
+            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+            self._thread.start()
+        self._queue.put(block)
+
+    def stop(self) -> None:
+        """End the thread once the blocks handed over are taken (or dropped after a failure)."""
+        self._closed = True
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def finish(self) -> None:
+        """:meth:`stop`, then raise the first failure."""
+        self.stop()
+        if self._error is not None:
+            raise self._error
+
+
+class BackgroundWriter(BlockWorker):
+    """Writes blocks to an open file on a thread of its own, handing each new WRITEBACK_SPAN to the
+    disk as it goes (:func:`start_writeback`, with ``writeback``).
+
+    A reader that unpacks and hashes a big file keeps doing that while the last megabyte is copied
+    into the page cache: the copy (a third of a 300 MB unpack) no longer comes on top of the rest.
+    A full disk is raised by the next :meth:`write` or by :meth:`close`. The file descriptor stays
+    the caller's."""
+
+    def __init__(self, fd: int, writeback: bool = True) -> None:
+        super().__init__("writer")
+        self._fd = fd
+        self._writeback = writeback
+        self._on_disk = 0
+        self.written = 0
+
+    def _take(self, block: Union[bytes, memoryview]) -> None:
         view = memoryview(block)
         while view:
             view = view[os.write(self._fd, view):]
@@ -107,31 +152,11 @@ class BackgroundWriter:
             self._on_disk = self.written
 
     def write(self, block: Union[bytes, memoryview]) -> None:
-        if self._error is not None:
-            raise self._error
-        if self._closed:
-            raise ValueError("the writer is closed")
-        if self._thread is None:
-            if len(block) < self.SMALL:
-                self._write(block)
-                return
-            self._thread = threading.Thread(target=self._run, name="writer", daemon=True)
-            self._thread.start()
-        self._queue.put(block)
+        self.put(block)
 
     def close(self) -> None:
         """Wait until every block is written; raise the first failure."""
-        self.stop()
-        if self._error is not None:
-            raise self._error
-
-    def stop(self) -> None:
-        """End the thread once the blocks handed over are written (or dropped after a failure)."""
-        self._closed = True
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join()
-            self._thread = None
+        self.finish()
 
 
 def fsync_dir(path: str) -> None:

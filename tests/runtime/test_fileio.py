@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import itertools
 import os
 from pathlib import Path
@@ -129,3 +130,23 @@ def test_a_full_disk_under_the_background_writer_is_raised_to_the_reader() -> No
         writer.stop()  # the thread is gone; stopping again is harmless
     finally:
         os.close(fd)
+
+
+def test_the_background_sha256_is_hashlib_s_over_any_mix_of_small_and_big_blocks() -> None:
+    from device_runtime.package_format.hashing import BackgroundSha256
+
+    for sizes in ([5, 70_000, 3, 1 << 20], [1 << 20] * 40, [10] * 30, [0, 65_535, 65_536, 1]):
+        blocks = [os.urandom(n) for n in sizes]
+        hasher = BackgroundSha256()
+        for block in blocks:
+            hasher.update(memoryview(block))
+        assert hasher.hexdigest() == hashlib.sha256(b"".join(blocks)).hexdigest(), sizes
+        assert hasher.hexdigest() == hashlib.sha256(b"".join(blocks)).hexdigest()  # asked again: the same
+        with pytest.raises(ValueError, match="already taken"):
+            hasher.update(b"late")
+    stopped = BackgroundSha256()
+    stopped.update(os.urandom(1 << 20))
+    stopped.close()  # a sender that failed ends the thread; the digest of what came stays readable
+    with pytest.raises(ValueError, match="closed"):
+        stopped.update(b"more")
+    assert len(stopped.hexdigest()) == 64
