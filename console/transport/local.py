@@ -10,6 +10,7 @@ from pathlib import Path
 
 from console.transport.base import DirectSink, Stream, Transport, TransportError
 from console.transport.file_sink import FileSink
+from device_runtime.process import hang_up
 
 STDERR_AFTER_EOF_S = 5.0  # how long the end of the stream waits for the bridge's last words
 
@@ -57,15 +58,7 @@ class _ProcessStream(Stream):
 
     def close(self) -> None:
         """Hang up: closing the bridge's stdin ends it, which ends the reader's stream."""
-        try:
-            self._stdin.close()
-        except OSError:
-            pass
-        try:
-            self._proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
+        hang_up(self._proc, 5, self._stdin)
         self._stderr_thread.join(timeout=5)
         if self._proc.stderr is not None:
             self._proc.stderr.close()

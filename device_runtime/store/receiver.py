@@ -19,7 +19,7 @@ from dataclasses import asdict
 from typing import Any, Dict, List, Optional
 
 from device_runtime.package_format.errors import Code, StoreError
-from device_runtime.process import python_command
+from device_runtime.process import hang_up, python_command
 from device_runtime.store.recovery import remove_free_stagings
 from device_runtime.store.store import Store
 
@@ -123,16 +123,7 @@ class Receiver:
 
     def stop(self) -> None:
         """End the child; it removes what it staged (start-up clean-up would otherwise)."""
-        if self.proc.stdin is not None:
-            try:
-                self.proc.stdin.close()
-            except OSError:
-                pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        hang_up(self.proc, 10, self.proc.stdin)
 
 
 class Receivers:

@@ -20,7 +20,7 @@ from device_runtime.heap import reserve_heap
 from device_runtime.package_format.errors import Code, StoreError
 from device_runtime.package_format.manifest import MANIFEST_FILE, Manifest, parse_manifest_bytes
 from device_runtime.package_format.tensors import is_fixed
-from device_runtime.process import python_command
+from device_runtime.process import hang_up, python_command
 
 _NUMPY_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64",
                 "tensor(int8)": "int8", "tensor(uint8)": "uint8", "tensor(int32)": "int32",
@@ -205,17 +205,7 @@ class Loader:
         self._stderr.close()
 
     def _reap(self) -> None:
-        for stream in (self.proc.stdin, self.proc.stdout):
-            if stream is not None and not stream.closed:
-                try:
-                    stream.close()
-                except OSError:
-                    pass
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        hang_up(self.proc, 5, self.proc.stdin, self.proc.stdout)
 
 
 def _die_with_parent() -> None:

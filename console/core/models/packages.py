@@ -187,10 +187,10 @@ PENDING_SHA256 = "0" * 64  # stands for a sha256 still being computed: a manifes
 class ParsedModel:
     """An ONNX model's graph (skimmed: without its weights' bytes) and size, read from one mapping
     of the file, and its sha256, which a thread computes from the same mapping meanwhile (hashlib
-    lets go of the interpreter): :meth:`sha256` waits for it."""
+    lets go of the interpreter): :meth:`sha256` waits for it. A file whose graph cannot be read
+    is refused (PackageError), and let go of once the hash is done with it."""
 
-    def __init__(self, size: int, mapped: mmap.mmap | None) -> None:
-        self.model: Any = None  # set once the graph is read, beside the hash
+    def __init__(self, model_path: Path, size: int, mapped: mmap.mmap | None) -> None:
         self.size = size
         self._mapped = mapped
         self._view = memoryview(mapped if mapped is not None else b"")
@@ -200,6 +200,12 @@ class ParsedModel:
         self._thread = threading.Thread(target=self._digest.update, args=(self._view,), name="onnx-sha256",
                                         daemon=True)
         self._thread.start()
+        try:
+            self.model: Any = skim(self._view)  # the graph without its weights' bytes: packaging never reads them
+        except Exception as exc:
+            self._thread.join()
+            self._release()
+            raise PackageError("%s is not an ONNX model: %s" % (model_path, str(exc)[:200])) from None
 
     def sha256(self) -> str:
         with self._lock:
@@ -213,11 +219,6 @@ class ParsedModel:
         self._view.release()
         if self._mapped is not None:
             self._mapped.close()
-
-    def abandon(self) -> None:
-        """Let go of the file after the graph could not be read (once the hash is done with it)."""
-        self._thread.join()
-        self._release()
 
 
 _PARSED: dict[tuple[int, int, int, int], ParsedModel] = {}  # file identity -> its parse
@@ -248,15 +249,7 @@ def _parse(model_path: Path) -> ParsedModel:
                 mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if info.st_size else None
         except OSError as exc:
             raise PackageError("cannot read %s: %s" % (model_path, exc.strerror or exc)) from None
-        parsed = ParsedModel(info.st_size, mapped)
-        view = memoryview(mapped if mapped is not None else b"")
-        try:
-            parsed.model = skim(view)  # the graph without its weights' bytes: packaging never reads them
-        except Exception as exc:
-            view.release()
-            parsed.abandon()
-            raise PackageError("%s is not an ONNX model: %s" % (model_path, str(exc)[:200])) from None
-        view.release()
+        parsed = ParsedModel(model_path, info.st_size, mapped)
         while len(_PARSED) >= _PARSED_KEEP:
             del _PARSED[next(iter(_PARSED))]
         _PARSED[identity] = parsed
@@ -541,21 +534,20 @@ def package_to_send(model_path: Path, scratch: Path, name: str, version: str, au
     draft = _manifest(model_path, parsed, PENDING_SHA256, name, version, author, **options)
     files = _package_files(model_path, draft, options)
 
-    def final() -> tuple[Manifest, bytes, bytes | None]:
-        sha = parsed.sha256()
-        manifest = replace(draft, source_onnx_sha256=sha,
-                           files=[replace(f, sha256=sha) if f.path == "model.onnx" and f.sha256 == PENDING_SHA256
-                                  else f for f in draft.files])
+    def signed(manifest: Manifest) -> tuple[bytes, bytes | None]:
         raw = manifest.canonical_bytes()
-        return manifest, raw, sign(key, raw).to_bytes() if key is not None else None
+        return raw, sign(key, raw).to_bytes() if key is not None else None
+
+    def final() -> tuple[bytes, bytes | None]:
+        sha = parsed.sha256()
+        return signed(replace(draft, source_onnx_sha256=sha, files=[
+            replace(f, sha256=sha) if f.path == "model.onnx" and f.sha256 == PENDING_SHA256 else f
+            for f in draft.files]))
 
     if choose_level(files.values()) == STORE_LEVEL:
-        raw = draft.canonical_bytes()
-        return PackageStream("%s-%s.tar.gz" % (name, version), raw, sign(key, raw).to_bytes() if key is not None
-                             else None, files, head=lambda: final()[1:])
+        return PackageStream("%s-%s.tar.gz" % (name, version), *signed(draft), files, head=final)
     out = scratch / ("%s-%s.tar.gz" % (name, version))
-    _manifest_done, raw, signature = final()
-    write_package(out, raw, signature, files)
+    write_package(out, *final(), files)
     return out
 
 
